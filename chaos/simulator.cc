@@ -1,0 +1,206 @@
+#include "chaos/simulator.h"
+
+#include <stdexcept>
+
+namespace shoal::chaos {
+namespace {
+
+// Underlay addresses come from the three documentation ranges only (RFC 5737).
+Endpoint sim_address(NodeIndex i) {
+  static constexpr uint8_t kNets[3][3] = {{192, 0, 2}, {198, 51, 100}, {203, 0, 113}};
+  const uint32_t host = i % 254, net = (i / 254) % 3, port_step = i / (254 * 3);
+  return Endpoint{IpAddress::v4(kNets[net][0], kNets[net][1], kNets[net][2],
+                                static_cast<uint8_t>(host + 1)),
+                  static_cast<uint16_t>(7946 + port_step)};
+}
+
+}  // namespace
+
+Simulator::Simulator(uint64_t seed, Duration latency_min, Duration latency_max)
+    : seed_(seed), rng_(seed), network_(latency_min, latency_max) {}
+
+Simulator::~Simulator() {
+  while (!queue_.empty()) {
+    delete queue_.top();
+    queue_.pop();
+  }
+}
+
+NodeIndex Simulator::add_node(gossip::Config config) {
+  const auto index = static_cast<NodeIndex>(nodes_.size());
+  Node node;
+  node.id = NodeId::random(rng_);
+  node.address = sim_address(index);
+  node.config = std::move(config);
+  by_address_.emplace(node.address, index);
+  by_id_.emplace(node.id, index);
+  nodes_.push_back(std::move(node));
+  return index;
+}
+
+std::optional<NodeIndex> Simulator::index_of(const NodeId& id) const {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Simulator::start(NodeIndex index, const std::vector<NodeIndex>& seeds) {
+  Node& node = nodes_[index];
+  node.generation++;
+  gossip::LocalNode self{node.id, "node-" + std::to_string(index), node.address, {}, 0};
+  node.core = std::make_unique<gossip::Membership>(node.config, self, rng_.next(), now_);
+  std::vector<Endpoint> seed_addresses;
+  for (NodeIndex s : seeds)
+    if (s != index) seed_addresses.push_back(nodes_[s].address);
+  node.core->join(now_, std::move(seed_addresses));
+  node.timer = kTimeNever;
+  flush(index);
+}
+
+void Simulator::crash(NodeIndex index) {
+  ever_stopped_.insert(index);
+  nodes_[index].core.reset();
+  nodes_[index].timer = kTimeNever;
+}
+
+void Simulator::leave(NodeIndex index) {
+  if (!is_up(index)) return;
+  ever_stopped_.insert(index);
+  nodes_[index].core->leave(now_);
+  flush(index);
+}
+
+void Simulator::at(TimePoint when, std::function<void()> action) {
+  auto s = std::make_unique<Scheduled>();
+  s->at = std::max(when, now_);
+  s->kind = Scheduled::Kind::kAction;
+  s->action = std::move(action);
+  schedule(std::move(s));
+}
+
+void Simulator::schedule(std::unique_ptr<Scheduled> s) {
+  s->order = order_++;
+  queue_.push(s.release());
+}
+
+void Simulator::run_until(TimePoint until) {
+  while (!queue_.empty() && queue_.top()->at <= until) {
+    std::unique_ptr<Scheduled> s(queue_.top());
+    queue_.pop();
+    now_ = s->at;
+    dispatch(*s);
+  }
+  now_ = until;
+}
+
+bool Simulator::run_until(const std::function<bool()>& done, TimePoint deadline,
+                          Duration every) {
+  while (true) {
+    if (done()) return true;
+    if (now_ >= deadline) return false;
+    run_until(std::min(deadline, now_ + every));
+  }
+}
+
+void Simulator::dispatch(Scheduled& s) {
+  if (s.kind == Scheduled::Kind::kAction) {
+    s.action();
+    return;
+  }
+  Node& node = nodes_[s.node];
+  if (!node.core) return;  // down: the packet hits a closed port, the timer died with it
+  switch (s.kind) {
+    case Scheduled::Kind::kTimer:
+      if (s.generation != node.generation || s.at != node.timer) return;  // superseded
+      node.timer = kTimeNever;
+      node.core->handle_timeout(now_);
+      break;
+    case Scheduled::Kind::kDatagram:
+      node.core->handle_packet(now_, s.from, s.payload);
+      break;
+    case Scheduled::Kind::kStream:
+      if (s.generation != node.generation) return;  // the connection died with the process
+      node.core->handle_stream(now_, s.from, gossip::StreamId{s.stream}, s.payload);
+      break;
+    case Scheduled::Kind::kAction:
+      break;
+  }
+  flush(s.node);
+}
+
+void Simulator::flush(NodeIndex index) {
+  Node& node = nodes_[index];
+  if (!node.core) return;
+  while (auto t = node.core->poll_transmit()) send(index, std::move(*t));
+  while (auto e = node.core->poll_event())
+    for (auto& hook : hooks_) hook(now_, index, *e);
+  if (!node.core) return;  // a hook may crash the member
+  const TimePoint next = std::max(node.core->next_timeout(), now_);
+  if (next != node.timer) {
+    node.timer = next;
+    auto s = std::make_unique<Scheduled>();
+    s->at = next;
+    s->kind = Scheduled::Kind::kTimer;
+    s->node = index;
+    s->generation = node.generation;
+    schedule(std::move(s));
+  }
+}
+
+void Simulator::send(NodeIndex from, gossip::Transmit t) {
+  auto s = std::make_unique<Scheduled>();
+  s->from = nodes_[from].address;
+  if (t.kind == gossip::Transmit::Kind::kDatagram) {
+    auto to = by_address_.find(t.to);
+    traffic_.datagrams++;
+    traffic_.datagram_bytes += t.payload.size();
+    if (to == by_address_.end()) return;
+    auto delay = network_.datagram(from, to->second, rng_);
+    if (!delay) {
+      traffic_.datagrams_lost++;
+      return;
+    }
+    s->kind = Scheduled::Kind::kDatagram;
+    s->node = to->second;
+    s->at = now_ + *delay;
+  } else {
+    traffic_.stream_messages++;
+    traffic_.stream_bytes += t.payload.size();
+    NodeIndex peer;
+    uint64_t id, peer_generation;
+    if (!t.stream) {
+      auto to = by_address_.find(t.to);
+      if (to == by_address_.end() || !is_up(to->second)) {
+        traffic_.streams_refused++;
+        return;
+      }
+      id = next_stream_++;
+      peer = to->second;
+      peer_generation = nodes_[peer].generation;
+      streams_[id] = StreamEnds{from, peer, nodes_[from].generation, peer_generation};
+    } else {
+      id = t.stream->value;
+      auto ends = streams_.find(id);
+      if (ends == streams_.end()) return;
+      const bool from_a = ends->second.a == from;
+      peer = from_a ? ends->second.b : ends->second.a;
+      peer_generation = from_a ? ends->second.generation_b : ends->second.generation_a;
+      if (t.close) streams_.erase(ends);
+    }
+    auto delay = network_.stream(from, peer, rng_);
+    if (!delay) {
+      traffic_.streams_refused++;
+      streams_.erase(id);  // the connection broke: neither side writes on it again
+      return;
+    }
+    s->kind = Scheduled::Kind::kStream;
+    s->node = peer;
+    s->stream = id;
+    s->generation = peer_generation;
+    s->at = now_ + *delay;
+  }
+  s->payload = std::move(t.payload);
+  schedule(std::move(s));
+}
+
+}  // namespace shoal::chaos

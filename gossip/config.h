@@ -1,0 +1,63 @@
+// Tuning of the SWIM core. Profiles carry memberlist's defaults for a LAN, a WAN and a
+// single machine (loopback); every field can be overridden after picking a profile.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/time.h"
+
+namespace shoal::gossip {
+
+struct Config {
+  // Failure detection.
+  Duration probe_interval = 1s;
+  Duration probe_timeout = 500ms;     // wait this long for a direct ack before asking others
+  int indirect_checks = 3;            // k members asked to probe on our behalf
+  bool stream_fallback_probe = true;  // also ping over the stream transport (memberlist's TCP ping)
+  int awareness_max_multiplier = 8;   // Lifeguard: probe up to this much slower when unhealthy
+  int suspicion_mult = 4;             // suspicion timeout = mult * log10(n) * probe_interval ...
+  int suspicion_max_timeout_mult = 6;  // ... shrinking from mult*that as confirmations arrive
+
+  // Dissemination.
+  Duration gossip_interval = 200ms;
+  int gossip_nodes = 3;                  // fanout per gossip round
+  int retransmit_mult = 4;               // each update sent about mult * ceil(log10(n+1)) times
+  Duration gossip_to_the_dead_time = 30s;  // keep gossiping to a dead member this long
+  Duration push_pull_interval = 30s;     // anti-entropy; scaled up for clusters over 32 members
+  Duration reconnect_interval = 30s;     // try a dead member again (heals partitions), like serf
+  Duration stream_timeout = 10s;         // for drivers: give up on a stream after this long
+  Duration dead_reap_after = 24h;        // forget dead and left members after this long
+
+  // Limits.
+  size_t max_packet_bytes = 1400;  // plaintext datagram budget; the agent subtracts AEAD overhead
+  size_t max_meta_bytes = 512;
+  size_t max_name_bytes = 128;
+  size_t max_stream_bytes = 16 << 20;  // one push-pull message, user state included
+  size_t max_members = 65536;          // a push-pull listing more is refused
+
+  // memberlist's DefaultLANConfig.
+  static Config lan();
+  // memberlist's DefaultWANConfig: slower probes, more patience.
+  static Config wan();
+  // memberlist's DefaultLocalConfig: one machine, fast and impatient.
+  static Config local();
+  // "lan", "wan" or "local"; nullopt for anything else.
+  static std::optional<Config> profile(std::string_view name);
+
+  // Empty when the values make sense together, else what is wrong, naming the field.
+  std::string validate() const;
+};
+
+// memberlist's scaling helpers, shared with tests and benchmarks.
+// Suspicion timeout before confirmations: mult * max(1, log10(n)) * interval.
+Duration suspicion_timeout(int suspicion_mult, size_t n, Duration probe_interval);
+// How many times each update is sent: mult * ceil(log10(n + 1)).
+int retransmit_limit(int retransmit_mult, size_t n);
+// Push-pull interval for n members: unchanged up to 32, then grows with log2(n / 32).
+Duration push_pull_scale(Duration interval, size_t n);
+
+}  // namespace shoal::gossip

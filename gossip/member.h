@@ -1,0 +1,32 @@
+// What one member knows about another: identity, where to reach it, and its SWIM state.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/bytes.h"
+#include "common/endpoint.h"
+#include "common/node_id.h"
+#include "common/time.h"
+
+namespace shoal::gossip {
+
+enum class MemberState : uint8_t { kAlive, kSuspect, kDead, kLeft };
+std::string_view to_string(MemberState s);
+
+struct Member {
+  NodeId id;
+  std::string name;
+  Endpoint address;
+  uint64_t incarnation = 0;  // bumped only by the member itself, to refute or update
+  MemberState state = MemberState::kAlive;
+  TimePoint state_since;  // when this member entered `state`, on the observer's clock
+  Bytes meta;             // opaque payload of the layer above (memberlist's meta)
+
+  bool is_alive_or_suspect() const {
+    return state == MemberState::kAlive || state == MemberState::kSuspect;
+  }
+};
+
+}  // namespace shoal::gossip

@@ -1,0 +1,285 @@
+// Membership: construction, input dispatch, output queues and the plumbing shared by the
+// state rules (membership_state.cc), the failure detector (membership_probe.cc) and
+// dissemination (membership_sync.cc).
+#include "gossip/membership.h"
+
+#include <algorithm>
+#include <cassert>
+
+#include "gossip/wire.h"
+#include <google/protobuf/arena.h>
+
+namespace shoal::gossip {
+
+std::string_view to_string(MemberState s) {
+  switch (s) {
+    case MemberState::kAlive: return "alive";
+    case MemberState::kSuspect: return "suspect";
+    case MemberState::kDead: return "dead";
+    case MemberState::kLeft: return "left";
+  }
+  return "?";
+}
+
+std::string_view to_string(Event::Kind k) {
+  switch (k) {
+    case Event::Kind::kJoined: return "joined";
+    case Event::Kind::kUpdated: return "updated";
+    case Event::Kind::kSuspect: return "suspect";
+    case Event::Kind::kAlive: return "alive";
+    case Event::Kind::kDead: return "dead";
+    case Event::Kind::kLeft: return "left";
+    case Event::Kind::kReaped: return "reaped";
+    case Event::Kind::kUserMessage: return "user_message";
+  }
+  return "?";
+}
+
+Membership::Membership(Config config, LocalNode self, uint64_t seed, TimePoint now)
+    : config_(std::move(config)), rng_(seed), awareness_(config_.awareness_max_multiplier) {
+  assert(config_.validate().empty());
+  Entry me;
+  me.member = Member{self.id,          std::move(self.name), self.address, self.incarnation,
+                     MemberState::kAlive, now,              std::move(self.meta)};
+  index_.emplace(me.member.id, 0);
+  entries_.push_back(std::move(me));
+  // Spread the first timers over one interval so that members started together do not
+  // probe and gossip in lockstep.
+  next_probe_ = now + Duration(rng_.below(config_.probe_interval.count()) + 1);
+  next_gossip_ = now + Duration(rng_.below(config_.gossip_interval.count()) + 1);
+  next_push_pull_ = now + config_.push_pull_interval;
+  next_reconnect_ = now + config_.reconnect_interval;
+  queue_update(self.id, alive_update(entries_[0].member));
+}
+
+Membership::~Membership() = default;
+
+// --- input -------------------------------------------------------------------------------
+
+void Membership::handle_packet(TimePoint now, const Endpoint& from, ByteView packet) {
+  stats_.packets_in++;
+  stats_.bytes_in += packet.size();
+  // Parsed on an arena that starts on the stack: a packet costs (almost) no allocation.
+  alignas(16) char block[8192];
+  google::protobuf::ArenaOptions options;
+  options.initial_block = block;
+  options.initial_block_size = sizeof(block);
+  google::protobuf::Arena arena(options);
+  auto& envelope = *google::protobuf::Arena::CreateMessage<proto::Envelope>(&arena);
+  // A datagram may be a little larger than our own budget (a peer configured differently),
+  // but never larger than UDP allows.
+  const DecodeLimits limits{65507, config_.max_meta_bytes, config_.max_name_bytes, 0};
+  if (auto error = decode(packet, limits, envelope)) return count_drop(static_cast<int>(*error));
+  if (envelope.body_case() == proto::Envelope::kPushPull) {
+    stats_.dropped_invalid++;  // push-pull travels on streams only
+    return;
+  }
+  handle_envelope(now, from, envelope, std::nullopt);
+}
+
+void Membership::handle_stream(TimePoint now, const Endpoint& from, StreamId stream,
+                               ByteView message) {
+  stats_.streams_in++;
+  stats_.stream_bytes_in += message.size();
+  proto::Envelope envelope;
+  const DecodeLimits limits{config_.max_stream_bytes, config_.max_meta_bytes,
+                            config_.max_name_bytes, config_.max_members};
+  if (auto error = decode(message, limits, envelope)) return count_drop(static_cast<int>(*error));
+  handle_envelope(now, from, envelope, stream);
+}
+
+void Membership::handle_envelope(TimePoint now, const Endpoint& from,
+                                 const proto::Envelope& envelope, std::optional<StreamId> stream) {
+  // Updates first: a suspect message that rides on a ping must be refuted in the ack.
+  handle_updates(now, envelope);
+  switch (envelope.body_case()) {
+    case proto::Envelope::kPing:
+      on_ping(from, envelope.ping().seq(), envelope.ping().target(), stream);
+      break;
+    case proto::Envelope::kIndirectPing:
+      on_indirect_ping(now, from, envelope);
+      break;
+    case proto::Envelope::kAck:
+      on_ack(envelope.ack().seq(), stream.has_value());
+      break;
+    case proto::Envelope::kNack:
+      on_nack(envelope.nack().seq());
+      break;
+    case proto::Envelope::kPushPull:
+      on_push_pull(now, from, envelope, stream);
+      break;
+    case proto::Envelope::BODY_NOT_SET:
+      break;
+  }
+}
+
+void Membership::handle_updates(TimePoint now, const proto::Envelope& envelope) {
+  for (const proto::Update& update : envelope.updates()) {
+    stats_.updates_received++;
+    switch (update.kind_case()) {
+      case proto::Update::kAlive:
+        on_alive(now, update.alive(), false);
+        break;
+      case proto::Update::kSuspect:
+        on_suspect(now, update.suspect());
+        break;
+      case proto::Update::kDead:
+        on_dead(now, update.dead());
+        break;
+      case proto::Update::kUser: {
+        stats_.user_messages_received++;
+        const auto& data = update.user().data();
+        const Entry* sender = find_entry(*node_id_from(envelope.sender()));
+        Member who = sender ? sender->member : Member{};
+        if (!sender) who.id = *node_id_from(envelope.sender());
+        emit(Event::Kind::kUserMessage, who, Bytes(data.begin(), data.end()));
+        break;
+      }
+      case proto::Update::KIND_NOT_SET:
+        break;
+    }
+  }
+}
+
+void Membership::count_drop(int decode_error) {
+  switch (static_cast<DecodeError>(decode_error)) {
+    case DecodeError::kEmpty: stats_.dropped_empty++; break;
+    case DecodeError::kOversized: stats_.dropped_oversized++; break;
+    case DecodeError::kBadVersion: stats_.dropped_bad_version++; break;
+    case DecodeError::kMalformed: stats_.dropped_malformed++; break;
+    case DecodeError::kInvalid: stats_.dropped_invalid++; break;
+    case DecodeError::kUnknown: stats_.dropped_unknown++; break;
+  }
+}
+
+void Membership::handle_timeout(TimePoint now) {
+  advance_probe(now);
+  expire_relays(now);
+  expire_suspicions(now);
+  if (now >= next_probe_ && !probe_) start_probe(now);
+  if (now >= next_gossip_) {
+    gossip(now);
+    next_gossip_ = now + config_.gossip_interval;
+  }
+  if (now >= next_push_pull_) {
+    periodic_push_pull(now);
+    next_push_pull_ = now + push_pull_scale(config_.push_pull_interval, entries_.size());
+  }
+  if (now >= next_reconnect_) {
+    reconnect(now);
+    next_reconnect_ = now + config_.reconnect_interval;
+  }
+}
+
+// --- output ------------------------------------------------------------------------------
+
+std::optional<Transmit> Membership::poll_transmit() {
+  if (transmits_.empty()) return std::nullopt;
+  Transmit t = std::move(transmits_.front());
+  transmits_.pop_front();
+  return t;
+}
+
+std::optional<Event> Membership::poll_event() {
+  if (events_.empty()) return std::nullopt;
+  Event e = std::move(events_.front());
+  events_.pop_front();
+  return e;
+}
+
+TimePoint Membership::next_timeout() const {
+  TimePoint t = std::min({next_probe_, next_gossip_, next_push_pull_, next_reconnect_});
+  if (probe_) t = std::min(t, probe_->indirect_sent ? probe_->round_end : probe_->ack_deadline);
+  if (!relay_deadlines_.empty()) t = std::min(t, relay_deadlines_.begin()->first);
+  if (!suspicion_deadlines_.empty()) t = std::min(t, suspicion_deadlines_.begin()->first);
+  return t;
+}
+
+void Membership::emit(Event::Kind kind, const Member& member, Bytes data) {
+  events_.push_back(Event{kind, member, std::move(data)});
+}
+
+void Membership::send_datagram(const Endpoint& to, proto::Envelope& envelope,
+                               const std::vector<Bytes>& leading_updates) {
+  envelope.set_sender(to_proto_bytes(id()));
+  Bytes packet = encode(envelope);
+  packet.reserve(std::max(packet.size(), config_.max_packet_bytes));  // one allocation per packet
+  for (const Bytes& update : leading_updates) append_update(packet, update);
+  if (packet.size() < config_.max_packet_bytes) {
+    broadcasts_.take(config_.max_packet_bytes - packet.size(),
+                     retransmit_limit(config_.retransmit_mult, entries_.size()), update_overhead,
+                     [&packet](ByteView update) { append_update(packet, update); });
+  }
+  stats_.packets_out++;
+  stats_.bytes_out += packet.size();
+  transmits_.push_back(Transmit{Transmit::Kind::kDatagram, to, std::nullopt, false,
+                                std::move(packet)});
+}
+
+void Membership::send_stream(const Endpoint& to, std::optional<StreamId> stream, bool close,
+                             proto::Envelope& envelope) {
+  envelope.set_sender(to_proto_bytes(id()));
+  Bytes message = encode(envelope);
+  stats_.streams_out++;
+  stats_.stream_bytes_out += message.size();
+  transmits_.push_back(Transmit{Transmit::Kind::kStream, to, stream, close, std::move(message)});
+}
+
+// --- queries -----------------------------------------------------------------------------
+
+Membership::Entry* Membership::find_entry(const NodeId& id) {
+  auto it = index_.find(id);
+  return it == index_.end() ? nullptr : &entries_[it->second];
+}
+
+const Member* Membership::find(const NodeId& id) const {
+  auto it = index_.find(id);
+  return it == index_.end() ? nullptr : &entries_[it->second].member;
+}
+
+std::vector<Member> Membership::members() const {
+  std::vector<Member> out;
+  out.reserve(entries_.size());
+  for (const Entry& e : entries_) out.push_back(e.member);
+  return out;
+}
+
+size_t Membership::count(MemberState state) const {
+  return static_cast<size_t>(std::count_if(entries_.begin(), entries_.end(), [&](const Entry& e) {
+    return e.member.state == state;
+  }));
+}
+
+std::vector<const Membership::Entry*> Membership::random_members(size_t k,
+                                                                const NodeId& exclude,
+                                                                Eligible eligible, TimePoint now) {
+  // memberlist's kRandomNodes: random draws, bounded at 3n, so a large list costs O(k).
+  std::vector<const Entry*> picked;
+  const size_t n = entries_.size();
+  for (size_t attempt = 0; attempt < 3 * n && picked.size() < k; ++attempt) {
+    const Entry& e = entries_[rng_.below(n)];
+    if (&e == &entries_[0] || e.member.id == exclude) continue;
+    if (!eligible(e.member, now, config_.gossip_to_the_dead_time)) continue;
+    if (std::find(picked.begin(), picked.end(), &e) != picked.end()) continue;
+    picked.push_back(&e);
+  }
+  return picked;
+}
+
+void Membership::set_meta(TimePoint now, Bytes meta) {
+  Entry& me = entries_[0];
+  me.member.meta = std::move(meta);
+  me.member.incarnation++;
+  me.member.state_since = now;
+  queue_update(me.member.id, alive_update(me.member));
+}
+
+void Membership::broadcast_user(std::optional<NodeId> about, Bytes data) {
+  proto::Update update;
+  update.mutable_user()->set_data(std::string(as_chars(data)));
+  std::optional<BroadcastKey> key;
+  if (about) key = BroadcastKey{BroadcastKey::Topic::kUser, *about};
+  broadcasts_.push(key, encode_update(update));
+}
+
+}  // namespace shoal::gossip

@@ -1,0 +1,204 @@
+// Membership is one member's view of the cluster: SWIM failure detection with Lifeguard's
+// refinements, infection-style dissemination, and push-pull anti-entropy.
+//
+// It is a sans-IO state machine (the quinn-proto shape). It never opens a socket, reads a
+// clock, sleeps or starts a thread: the driver (the agent, or the simulator in chaos/)
+// hands it packets, stream messages and the time, and carries out what it asks for:
+//
+//   handle_packet / handle_stream / handle_timeout   <- input
+//   poll_transmit / poll_event                       -> output
+//   next_timeout                                     -> when to call handle_timeout again
+//
+// Promises: input bytes are untrusted and never make it throw or misbehave (they are
+// dropped and counted in stats()); the same inputs and seed give the same outputs.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/endpoint.h"
+#include "common/node_id.h"
+#include "common/rng.h"
+#include "common/time.h"
+#include "gossip/awareness.h"
+#include "gossip/broadcast_queue.h"
+#include "gossip/config.h"
+#include "gossip/delegate.h"
+#include "gossip/event.h"
+#include "gossip/member.h"
+#include "gossip/stats.h"
+#include "gossip/suspicion.h"
+#include "gossip/transmit.h"
+
+namespace shoal::proto {
+class Envelope;
+class Alive;
+class Suspect;
+class Dead;
+class PushPull;
+class Update;
+}  // namespace shoal::proto
+
+namespace shoal::gossip {
+
+struct LocalNode {
+  NodeId id;
+  std::string name;
+  Endpoint address;  // where the others reach us (datagrams and streams)
+  Bytes meta;
+  uint64_t incarnation = 0;  // a restarted member may start above what it used before
+};
+
+class Membership {
+ public:
+  // `config` must validate(); `seed` seeds the core's randomness (probe order, fanout).
+  Membership(Config config, LocalNode self, uint64_t seed, TimePoint now);
+  ~Membership();
+  Membership(const Membership&) = delete;
+  Membership& operator=(const Membership&) = delete;
+
+  // --- input ---
+  void handle_packet(TimePoint now, const Endpoint& from, ByteView packet);
+  void handle_stream(TimePoint now, const Endpoint& from, StreamId stream, ByteView message);
+  void handle_timeout(TimePoint now);
+
+  // --- output ---
+  std::optional<Transmit> poll_transmit();
+  std::optional<Event> poll_event();
+  TimePoint next_timeout() const;
+
+  // --- commands ---
+  // Push-pulls with each seed (join = true). Seeds are remembered: while we know no other
+  // live member, we keep trying them every push-pull interval.
+  void join(TimePoint now, std::vector<Endpoint> seeds);
+  // Announces that we leave on purpose. We stop probing and keep answering; the driver
+  // may stop us once leave_announced().
+  void leave(TimePoint now);
+  bool leave_announced() const { return leaving_ && leave_gossiped_; }
+  void set_meta(TimePoint now, Bytes meta);
+  // Gossips another module's update. A later update about the same node id replaces one
+  // still queued; with no id, updates never replace each other.
+  void broadcast_user(std::optional<NodeId> about, Bytes data);
+  // Not owned; may be null. Receives push-pull state (see delegate.h).
+  void set_state_delegate(StateDelegate* delegate) { delegate_ = delegate; }
+
+  // --- queries ---
+  const NodeId& id() const { return self().id; }
+  const Member& self() const { return entries_[0].member; }
+  const Member* find(const NodeId& id) const;
+  std::vector<Member> members() const;  // self included
+  size_t size() const { return entries_.size(); }
+  size_t count(MemberState state) const;
+  int health_score() const { return awareness_.score(); }
+  size_t pending_broadcasts() const { return broadcasts_.size(); }
+  const Stats& stats() const { return stats_; }
+  const Config& config() const { return config_; }
+
+ private:
+  struct Entry {
+    Member member;
+    std::unique_ptr<Suspicion> suspicion;  // set while suspect
+  };
+  struct Probe {
+    NodeId target;
+    uint32_t seq;
+    TimePoint ack_deadline;  // then ask others
+    TimePoint round_end;     // then suspect
+    bool indirect_sent = false;
+    int expected_nacks = 0;
+    int nacks = 0;
+  };
+  struct Relay {  // an indirect probe we run for someone else
+    uint32_t origin_seq;
+    Endpoint origin;
+    bool want_nack;
+    TimePoint deadline;
+  };
+
+  // membership.cc: dispatch and plumbing.
+  void handle_envelope(TimePoint now, const Endpoint& from, const proto::Envelope& envelope,
+                       std::optional<StreamId> stream);
+  void handle_updates(TimePoint now, const proto::Envelope& envelope);
+  void count_drop(int decode_error);
+  Entry* find_entry(const NodeId& id);
+  void send_datagram(const Endpoint& to, proto::Envelope& envelope,
+                     const std::vector<Bytes>& leading_updates = {});
+  void send_stream(const Endpoint& to, std::optional<StreamId> stream, bool close,
+                   proto::Envelope& envelope);
+  void emit(Event::Kind kind, const Member& member, Bytes data = {});
+  // Up to k distinct random members other than us and `exclude` that pass `eligible`.
+  using Eligible = bool (*)(const Member&, TimePoint now, Duration dead_window);
+  std::vector<const Entry*> random_members(size_t k, const NodeId& exclude, Eligible eligible,
+                                           TimePoint now);
+
+  // membership_state.cc: the SWIM state rules.
+  void on_alive(TimePoint now, const proto::Alive& alive, bool bootstrap);
+  void on_suspect(TimePoint now, const proto::Suspect& suspect);
+  void on_dead(TimePoint now, const proto::Dead& dead);
+  void refute(TimePoint now, uint64_t accused_incarnation);
+  void expire_suspicions(TimePoint now);
+  void queue_update(const NodeId& about, const proto::Update& update);
+  proto::Update alive_update(const Member& m) const;
+  proto::Update suspect_update(const Member& m, const NodeId& from) const;
+  proto::Update dead_update(const Member& m, const NodeId& from) const;
+  void set_state(TimePoint now, Entry& e, MemberState state);
+  void remove_suspicion(Entry& e);
+
+  // membership_probe.cc: the failure detector.
+  void start_probe(TimePoint now);
+  void advance_probe(TimePoint now);
+  void on_ping(const Endpoint& from, uint32_t seq, const std::string& target,
+               std::optional<StreamId> stream);
+  void on_indirect_ping(TimePoint now, const Endpoint& from, const proto::Envelope& envelope);
+  void on_ack(uint32_t seq, bool via_stream);
+  void on_nack(uint32_t seq);
+  void expire_relays(TimePoint now);
+  const Entry* next_probe_target(TimePoint now);
+  void reap_and_reshuffle(TimePoint now);
+
+  // membership_sync.cc: dissemination and anti-entropy.
+  void gossip(TimePoint now);
+  void push_pull(TimePoint now, const Endpoint& to, bool join);
+  void write_local_state(proto::PushPull& state, bool join);
+  void on_push_pull(TimePoint now, const Endpoint& from, const proto::Envelope& envelope,
+                    std::optional<StreamId> stream);
+  void merge_remote_state(TimePoint now, const NodeId& sender, const proto::PushPull& state);
+  void periodic_push_pull(TimePoint now);
+  void reconnect(TimePoint now);
+
+  Config config_;
+  Rng rng_;
+  Awareness awareness_;
+  BroadcastQueue broadcasts_;
+  StateDelegate* delegate_ = nullptr;
+
+  std::vector<Entry> entries_;  // entries_[0] is ourselves, always
+  std::unordered_map<NodeId, size_t> index_;
+  std::vector<NodeId> probe_order_;
+  size_t probe_pos_ = 0;
+
+  uint32_t next_seq_ = 0;
+  std::optional<Probe> probe_;
+  std::map<uint32_t, Relay> relays_;
+  std::set<std::pair<TimePoint, uint32_t>> relay_deadlines_;
+  std::set<std::pair<TimePoint, NodeId>> suspicion_deadlines_;
+
+  TimePoint next_probe_, next_gossip_, next_push_pull_, next_reconnect_;
+  std::vector<Endpoint> seeds_;
+  bool leaving_ = false;
+  bool leave_gossiped_ = false;
+
+  std::deque<Transmit> transmits_;
+  std::deque<Event> events_;
+  Stats stats_;
+};
+
+}  // namespace shoal::gossip

@@ -1,0 +1,200 @@
+// The failure detector: one probe per probe interval over a shuffled round-robin, direct
+// ping, then k indirect pings plus a stream ping, then suspicion. Lifeguard's nacks tell a
+// prober whether the silence was the target's fault or its own.
+#include <algorithm>
+
+#include "gossip/membership.h"
+#include "gossip/wire.h"
+
+namespace shoal::gossip {
+namespace {
+
+bool probeable(const Member& m) { return m.is_alive_or_suspect(); }
+
+bool alive_only(const Member& m, TimePoint, Duration) { return m.state == MemberState::kAlive; }
+
+}  // namespace
+
+void Membership::start_probe(TimePoint now) {
+  next_probe_ = now + awareness_.scale(config_.probe_interval);
+  if (leaving_) return;
+  const Entry* target = next_probe_target(now);
+  if (!target) return;
+
+  stats_.probes++;
+  probe_ = Probe{target->member.id, ++next_seq_, now + awareness_.scale(config_.probe_timeout),
+                 now + awareness_.scale(config_.probe_interval)};
+  proto::Envelope envelope;
+  envelope.mutable_ping()->set_seq(probe_->seq);
+  envelope.mutable_ping()->set_target(to_proto_bytes(target->member.id));
+  // A suspect hears the accusation with the ping itself, so it can refute in its ack.
+  std::vector<Bytes> leading;
+  if (target->member.state == MemberState::kSuspect)
+    leading.push_back(encode_update(suspect_update(target->member, id())));
+  send_datagram(target->member.address, envelope, leading);
+}
+
+void Membership::advance_probe(TimePoint now) {
+  if (!probe_) return;
+  Entry* target = find_entry(probe_->target);
+  if (!target || !probeable(target->member)) {
+    probe_.reset();  // it died or left meanwhile: nothing to decide any more
+    return;
+  }
+
+  if (!probe_->indirect_sent && now >= probe_->ack_deadline) {
+    probe_->indirect_sent = true;
+    const Member target_member = target->member;
+    for (const Entry* helper :
+         random_members(config_.indirect_checks, target_member.id, alive_only, now)) {
+      proto::Envelope envelope;
+      auto* ping = envelope.mutable_indirect_ping();
+      ping->set_seq(probe_->seq);
+      ping->set_target(to_proto_bytes(target_member.id));
+      to_proto(target_member.address, *ping->mutable_target_addr());
+      ping->set_want_nack(true);
+      send_datagram(helper->member.address, envelope);
+      stats_.indirect_probes_sent++;
+      probe_->expected_nacks++;
+    }
+    if (config_.stream_fallback_probe) {
+      // memberlist's TCP ping: a different path that survives UDP loss and UDP filtering.
+      proto::Envelope envelope;
+      envelope.mutable_ping()->set_seq(probe_->seq);
+      envelope.mutable_ping()->set_target(to_proto_bytes(target_member.id));
+      send_stream(target_member.address, std::nullopt, false, envelope);
+      stats_.stream_probes_sent++;
+    }
+  }
+
+  if (now < probe_->round_end) return;
+  // Nobody heard from the target in a whole probe round.
+  stats_.probes_failed++;
+  // Lifeguard: with helpers that nack, only their missing nacks count against our own
+  // health (if they could not answer us, the problem is likely on our side).
+  const int expected = probe_->expected_nacks;
+  awareness_.apply_delta(expected > 0 ? expected - std::min(expected, probe_->nacks) : 1);
+  probe_.reset();
+
+  if (target->member.state == MemberState::kAlive) {
+    const proto::Update accusation = suspect_update(target->member, id());
+    on_suspect(now, accusation.suspect());
+    // The suspect hears it first, straight from us, so it can refute before anyone waits.
+    proto::Envelope envelope;
+    send_datagram(target->member.address, envelope, {encode_update(accusation)});
+  } else {
+    // Already suspect: our failed probe is one more independent confirmation.
+    on_suspect(now, suspect_update(target->member, id()).suspect());
+  }
+}
+
+void Membership::on_ping(const Endpoint& from, uint32_t seq, const std::string& target,
+                         std::optional<StreamId> stream) {
+  if (target != to_proto_bytes(id())) {
+    stats_.dropped_wrong_target++;  // meant for whoever had this address before us
+    return;
+  }
+  proto::Envelope envelope;
+  envelope.mutable_ack()->set_seq(seq);
+  if (stream) {
+    send_stream(from, stream, true, envelope);
+  } else {
+    send_datagram(from, envelope);
+  }
+}
+
+void Membership::on_indirect_ping(TimePoint now, const Endpoint& from,
+                                  const proto::Envelope& request) {
+  const auto& ask = request.indirect_ping();
+  const auto target = from_proto(ask.target_addr());
+  if (!target) return;
+  const uint32_t seq = ++next_seq_;
+  const TimePoint deadline = now + config_.probe_timeout;
+  relays_[seq] = Relay{ask.seq(), from, ask.want_nack(), deadline};
+  relay_deadlines_.insert({deadline, seq});
+  proto::Envelope envelope;
+  envelope.mutable_ping()->set_seq(seq);
+  envelope.mutable_ping()->set_target(ask.target());
+  send_datagram(*target, envelope);
+}
+
+void Membership::on_ack(uint32_t seq, bool via_stream) {
+  if (probe_ && probe_->seq == seq) {
+    if (via_stream && probe_->indirect_sent) stats_.probes_rescued_by_stream++;
+    awareness_.apply_delta(-1);
+    probe_.reset();
+    return;
+  }
+  auto relay = relays_.find(seq);
+  if (relay == relays_.end()) {
+    stats_.dropped_stray_ack++;  // late, duplicated or forged
+    return;
+  }
+  proto::Envelope envelope;
+  envelope.mutable_ack()->set_seq(relay->second.origin_seq);
+  const Endpoint origin = relay->second.origin;
+  relay_deadlines_.erase({relay->second.deadline, seq});
+  relays_.erase(relay);
+  send_datagram(origin, envelope);
+}
+
+void Membership::on_nack(uint32_t seq) {
+  if (probe_ && probe_->seq == seq) {
+    stats_.nacks_received++;
+    probe_->nacks++;
+  } else {
+    stats_.dropped_stray_ack++;
+  }
+}
+
+void Membership::expire_relays(TimePoint now) {
+  while (!relay_deadlines_.empty() && relay_deadlines_.begin()->first <= now) {
+    const uint32_t seq = relay_deadlines_.begin()->second;
+    relay_deadlines_.erase(relay_deadlines_.begin());
+    auto relay = relays_.find(seq);
+    if (relay == relays_.end()) continue;
+    if (relay->second.want_nack) {
+      // Lifeguard: tell the prober we are alive and tried, but the target stayed silent.
+      proto::Envelope envelope;
+      envelope.mutable_nack()->set_seq(relay->second.origin_seq);
+      const Endpoint origin = relay->second.origin;
+      relays_.erase(relay);
+      send_datagram(origin, envelope);
+    } else {
+      relays_.erase(relay);
+    }
+  }
+}
+
+const Membership::Entry* Membership::next_probe_target(TimePoint now) {
+  // Each candidate is looked at most once per round, and a round restarts at most once.
+  for (int round = 0; round < 2; ++round) {
+    while (probe_pos_ < probe_order_.size()) {
+      const Entry* e = find_entry(probe_order_[probe_pos_++]);
+      if (e && probeable(e->member)) return e;
+    }
+    reap_and_reshuffle(now);
+  }
+  return nullptr;
+}
+
+void Membership::reap_and_reshuffle(TimePoint now) {
+  // Forget members dead or gone for longer than dead_reap_after (never ourselves: index 0).
+  for (size_t i = entries_.size(); i-- > 1;) {
+    Member& m = entries_[i].member;
+    if (m.is_alive_or_suspect() || now - m.state_since < config_.dead_reap_after) continue;
+    emit(Event::Kind::kReaped, m);
+    index_.erase(m.id);
+    if (i != entries_.size() - 1) {
+      entries_[i] = std::move(entries_.back());
+      index_[entries_[i].member.id] = i;
+    }
+    entries_.pop_back();
+  }
+  probe_order_.clear();
+  for (size_t i = 1; i < entries_.size(); ++i) probe_order_.push_back(entries_[i].member.id);
+  rng_.shuffle(probe_order_);
+  probe_pos_ = 0;
+}
+
+}  // namespace shoal::gossip

@@ -1,0 +1,196 @@
+// The SWIM state rules: how alive, suspect and dead messages change what we believe, how
+// we refute accusations against ourselves, and when a suspicion becomes a death.
+//
+// Incarnation numbers order everything: only the member itself raises its own, so a
+// higher incarnation always wins, and at equal incarnation dead > suspect > alive.
+#include <algorithm>
+
+#include "gossip/membership.h"
+#include "gossip/wire.h"
+
+namespace shoal::gossip {
+
+proto::Update Membership::alive_update(const Member& m) const {
+  proto::Update u;
+  auto* a = u.mutable_alive();
+  a->set_node(to_proto_bytes(m.id));
+  a->set_incarnation(m.incarnation);
+  to_proto(m.address, *a->mutable_addr());
+  a->set_name(m.name);
+  a->set_meta(std::string(as_chars(m.meta)));
+  return u;
+}
+
+proto::Update Membership::suspect_update(const Member& m, const NodeId& from) const {
+  proto::Update u;
+  auto* s = u.mutable_suspect();
+  s->set_node(to_proto_bytes(m.id));
+  s->set_incarnation(m.incarnation);
+  s->set_from(to_proto_bytes(from));
+  return u;
+}
+
+proto::Update Membership::dead_update(const Member& m, const NodeId& from) const {
+  proto::Update u;
+  auto* d = u.mutable_dead();
+  d->set_node(to_proto_bytes(m.id));
+  d->set_incarnation(m.incarnation);
+  d->set_from(to_proto_bytes(from));
+  return u;
+}
+
+void Membership::queue_update(const NodeId& about, const proto::Update& update) {
+  // Keyed by member: a newer message about a member replaces an older one still queued.
+  broadcasts_.push(BroadcastKey{BroadcastKey::Topic::kMember, about}, encode_update(update));
+}
+
+void Membership::set_state(TimePoint now, Entry& e, MemberState state) {
+  if (e.member.state != state) e.member.state_since = now;
+  e.member.state = state;
+}
+
+void Membership::remove_suspicion(Entry& e) {
+  if (!e.suspicion) return;
+  suspicion_deadlines_.erase({e.suspicion->deadline(), e.member.id});
+  e.suspicion.reset();
+}
+
+// `bootstrap`: learned in bulk; apply it but do not gossip it on.
+void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstrap) {
+  const NodeId id = *node_id_from(alive.node());
+  const auto address = from_proto(alive.addr());
+  if (!address) return;  // decode() checked it; this keeps the rule local and obvious
+  const Bytes meta(alive.meta().begin(), alive.meta().end());
+  Entry* e = find_entry(id);
+
+  if (id == this->id()) {
+    // Our own alive coming back to us is normal. A newer or different one means somebody
+    // (an earlier life of ours, before a restart) speaks for us: take the name back.
+    Member& me = entries_[0].member;
+    if (alive.incarnation() < me.incarnation) return;
+    if (alive.incarnation() == me.incarnation && meta == me.meta && *address == me.address)
+      return;
+    if (!bootstrap && !leaving_) refute(now, alive.incarnation());
+    return;
+  }
+
+  if (!e) {
+    if (entries_.size() >= config_.max_members) return;
+    Entry fresh;
+    fresh.member = Member{id,         alive.name(), *address, alive.incarnation(),
+                          MemberState::kAlive, now, meta};
+    index_.emplace(id, entries_.size());
+    entries_.push_back(std::move(fresh));
+    // Slot it into the current probe round at a random place still ahead of us.
+    probe_order_.push_back(id);
+    const size_t ahead = probe_order_.size() - probe_pos_;
+    std::swap(probe_order_.back(), probe_order_[probe_pos_ + rng_.below(ahead)]);
+    if (!bootstrap) queue_update(id, alive_update(entries_.back().member));
+    emit(Event::Kind::kJoined, entries_.back().member);
+    return;
+  }
+
+  Member& m = e->member;
+  if (alive.incarnation() <= m.incarnation) return;
+  const MemberState before = m.state;
+  const bool changed = m.name != alive.name() || m.address != *address || m.meta != meta;
+  remove_suspicion(*e);
+  m.incarnation = alive.incarnation();
+  m.name = alive.name();
+  m.address = *address;
+  m.meta = meta;
+  set_state(now, *e, MemberState::kAlive);
+  if (!bootstrap) queue_update(id, alive_update(m));
+  if (before != MemberState::kAlive) {
+    emit(Event::Kind::kAlive, m);
+  } else if (changed) {
+    emit(Event::Kind::kUpdated, m);
+  }
+}
+
+void Membership::on_suspect(TimePoint now, const proto::Suspect& suspect) {
+  const NodeId id = *node_id_from(suspect.node());
+  const NodeId from = *node_id_from(suspect.from());
+  Entry* e = find_entry(id);
+  if (!e || suspect.incarnation() < e->member.incarnation) return;  // unknown or stale
+
+  if (e->member.state == MemberState::kSuspect) {
+    // Another member agrees: an independent confirmation shortens the timeout.
+    if (!e->suspicion) return;
+    const TimePoint before = e->suspicion->deadline();
+    if (e->suspicion->confirm(from)) {
+      suspicion_deadlines_.erase({before, id});
+      suspicion_deadlines_.insert({e->suspicion->deadline(), id});
+      queue_update(id, suspect_update(e->member, from));
+    }
+    return;
+  }
+  if (e->member.state != MemberState::kAlive) return;  // dead or left already
+
+  if (id == this->id()) {
+    if (!leaving_) refute(now, suspect.incarnation());
+    return;
+  }
+
+  stats_.suspicions_started++;
+  e->member.incarnation = suspect.incarnation();
+  set_state(now, *e, MemberState::kSuspect);
+  queue_update(id, suspect_update(e->member, from));
+
+  // Lifeguard: expect k = mult - 2 independent confirmations, so the nominal timeout is hit
+  // two probe rounds early; in a cluster too small to give them, expect none.
+  const size_t n = entries_.size();
+  int k = config_.suspicion_mult - 2;
+  if (static_cast<int>(n) - 2 < k) k = 0;
+  const Duration min = suspicion_timeout(config_.suspicion_mult, n, config_.probe_interval);
+  const Duration max = min * config_.suspicion_max_timeout_mult;
+  e->suspicion = std::make_unique<Suspicion>(from, k, min, max, now);
+  suspicion_deadlines_.insert({e->suspicion->deadline(), id});
+  emit(Event::Kind::kSuspect, e->member);
+}
+
+void Membership::on_dead(TimePoint now, const proto::Dead& dead) {
+  const NodeId id = *node_id_from(dead.node());
+  const NodeId from = *node_id_from(dead.from());
+  const bool left = id == from;
+  Entry* e = find_entry(id);
+  if (!e || dead.incarnation() < e->member.incarnation) return;
+  const MemberState state = e->member.state;
+  // Dead is final at an incarnation, except that a leave explains a death seen earlier.
+  if (state == MemberState::kLeft || (state == MemberState::kDead && !left)) return;
+
+  if (id == this->id()) {
+    if (!leaving_) refute(now, dead.incarnation());
+    return;
+  }
+
+  remove_suspicion(*e);
+  e->member.incarnation = dead.incarnation();
+  set_state(now, *e, left ? MemberState::kLeft : MemberState::kDead);
+  queue_update(id, dead_update(e->member, from));
+  emit(left ? Event::Kind::kLeft : Event::Kind::kDead, e->member);
+}
+
+void Membership::refute(TimePoint now, uint64_t accused_incarnation) {
+  Member& me = entries_[0].member;
+  me.incarnation = std::max(me.incarnation, accused_incarnation) + 1;
+  me.state_since = now;
+  stats_.refutations++;
+  // Lifeguard: being accused is a hint that we are the slow one.
+  awareness_.apply_delta(1);
+  queue_update(me.id, alive_update(me));
+}
+
+void Membership::expire_suspicions(TimePoint now) {
+  while (!suspicion_deadlines_.empty() && suspicion_deadlines_.begin()->first <= now) {
+    const NodeId id = suspicion_deadlines_.begin()->second;
+    suspicion_deadlines_.erase(suspicion_deadlines_.begin());
+    Entry* e = find_entry(id);
+    if (!e || e->member.state != MemberState::kSuspect) continue;
+    e->suspicion.reset();  // its deadline was just erased above
+    stats_.declared_dead++;
+    on_dead(now, dead_update(e->member, this->id()).dead());
+  }
+}
+
+}  // namespace shoal::gossip

@@ -1,0 +1,166 @@
+// Dissemination and anti-entropy: gossip rounds that carry queued updates to a few random
+// members, push-pull exchanges of the whole member list over a stream (which also carries
+// the state delegate's data), joins, reconnects to dead members, and leaving.
+#include <algorithm>
+
+#include "gossip/membership.h"
+#include "gossip/wire.h"
+
+namespace shoal::gossip {
+namespace {
+
+// Gossip reaches live members, and dead ones for a while so they can hear and refute.
+bool gossip_target(const Member& m, TimePoint now, Duration dead_window) {
+  return m.is_alive_or_suspect() || now - m.state_since < dead_window;
+}
+
+bool alive(const Member& m, TimePoint, Duration) { return m.state == MemberState::kAlive; }
+
+bool failed(const Member& m, TimePoint, Duration) { return m.state == MemberState::kDead; }
+
+proto::MemberStatus to_proto(MemberState s) {
+  switch (s) {
+    case MemberState::kAlive: return proto::MEMBER_STATUS_ALIVE;
+    case MemberState::kSuspect: return proto::MEMBER_STATUS_SUSPECT;
+    case MemberState::kDead: return proto::MEMBER_STATUS_DEAD;
+    case MemberState::kLeft: return proto::MEMBER_STATUS_LEFT;
+  }
+  return proto::MEMBER_STATUS_UNSPECIFIED;
+}
+
+}  // namespace
+
+void Membership::gossip(TimePoint now) {
+  if (broadcasts_.empty()) return;
+  for (const Entry* e : random_members(config_.gossip_nodes, NodeId(), gossip_target, now)) {
+    if (broadcasts_.empty()) break;
+    proto::Envelope envelope;  // no body: the updates are the message
+    send_datagram(e->member.address, envelope);
+  }
+  if (leaving_) leave_gossiped_ = true;
+}
+
+void Membership::write_local_state(proto::PushPull& state, bool join) {
+  for (const Entry& e : entries_) {
+    auto* m = state.add_members();
+    m->set_node(to_proto_bytes(e.member.id));
+    m->set_name(e.member.name);
+    gossip::to_proto(e.member.address, *m->mutable_addr());
+    m->set_incarnation(e.member.incarnation);
+    m->set_status(to_proto(e.member.state));
+    m->set_meta(std::string(as_chars(e.member.meta)));
+  }
+  if (delegate_) state.set_user_state(std::string(as_chars(delegate_->local_state(join))));
+}
+
+void Membership::push_pull(TimePoint now, const Endpoint& to, bool join) {
+  (void)now;
+  stats_.push_pulls_started++;
+  proto::Envelope envelope;
+  envelope.mutable_push_pull()->set_join(join);
+  write_local_state(*envelope.mutable_push_pull(), join);
+  send_stream(to, std::nullopt, false, envelope);
+}
+
+void Membership::on_push_pull(TimePoint now, const Endpoint& from,
+                              const proto::Envelope& envelope, std::optional<StreamId> stream) {
+  if (!stream) return;  // handle_packet refuses these before they get here
+  const proto::PushPull& remote = envelope.push_pull();
+  stats_.push_pulls_received++;
+  // Merge first, answer second: if the peer believed us dead, our answer already carries
+  // the refutation.
+  merge_remote_state(now, *node_id_from(envelope.sender()), remote);
+  if (remote.reply()) return;
+  proto::Envelope answer;
+  answer.mutable_push_pull()->set_reply(true);
+  answer.mutable_push_pull()->set_join(remote.join());
+  write_local_state(*answer.mutable_push_pull(), remote.join());
+  send_stream(from, stream, true, answer);
+}
+
+void Membership::merge_remote_state(TimePoint now, const NodeId& sender,
+                                    const proto::PushPull& state) {
+  for (const proto::MemberState& m : state.members()) {
+    switch (m.status()) {
+      case proto::MEMBER_STATUS_ALIVE: {
+        proto::Alive alive;
+        alive.set_node(m.node());
+        alive.set_incarnation(m.incarnation());
+        *alive.mutable_addr() = m.addr();
+        alive.set_name(m.name());
+        alive.set_meta(m.meta());
+        // A joiner does not re-gossip the list its seed answered with (except the seed
+        // itself): that list is old news to everyone else, and N joiners re-gossiping N
+        // members each is memberlist's N^2 join storm. Other merges re-gossip what is new.
+        const bool join_answer = state.reply() && state.join();
+        on_alive(now, alive, /*bootstrap=*/join_answer && m.node() != to_proto_bytes(sender));
+        break;
+      }
+      case proto::MEMBER_STATUS_LEFT: {
+        proto::Dead dead;
+        dead.set_node(m.node());
+        dead.set_incarnation(m.incarnation());
+        dead.set_from(m.node());
+        on_dead(now, dead);
+        break;
+      }
+      case proto::MEMBER_STATUS_SUSPECT:
+      case proto::MEMBER_STATUS_DEAD: {
+        // Like memberlist, a remote death only makes us suspect: the member gets a chance
+        // to refute, and a stale list cannot kill a live member outright.
+        proto::Suspect suspect;
+        suspect.set_node(m.node());
+        suspect.set_incarnation(m.incarnation());
+        suspect.set_from(to_proto_bytes(sender));
+        on_suspect(now, suspect);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  if (delegate_) delegate_->merge_remote_state(as_bytes(state.user_state()), state.join());
+}
+
+void Membership::periodic_push_pull(TimePoint now) {
+  if (leaving_) return;
+  auto peers = random_members(1, NodeId(), alive, now);
+  if (!peers.empty()) {
+    push_pull(now, peers.front()->member.address, false);
+  } else if (!seeds_.empty()) {
+    // Alone: keep knocking on the seeds' doors (a restart, or everyone else reaped).
+    push_pull(now, seeds_[rng_.below(seeds_.size())], true);
+  }
+}
+
+void Membership::reconnect(TimePoint now) {
+  if (leaving_) return;
+  // serf's reconnect: try one failed member. If it is back (the other side of a healed
+  // partition), the exchange makes both sides suspect, refute and see each other again.
+  auto dead = random_members(1, NodeId(), failed, now);
+  if (dead.empty()) return;
+  stats_.reconnect_attempts++;
+  push_pull(now, dead.front()->member.address, false);
+}
+
+void Membership::join(TimePoint now, std::vector<Endpoint> seeds) {
+  seeds_ = std::move(seeds);
+  for (const Endpoint& seed : seeds_)
+    if (seed != self().address) push_pull(now, seed, true);
+  // One early anti-entropy round with a random member: it brings whatever joined at the
+  // same time as us, which neither the seed's answer nor (yet) gossip carried.
+  next_push_pull_ = std::min(next_push_pull_, now + 2 * config_.probe_interval);
+}
+
+void Membership::leave(TimePoint now) {
+  if (leaving_) return;
+  leaving_ = true;
+  probe_.reset();
+  Member& me = entries_[0].member;
+  me.state = MemberState::kLeft;
+  me.state_since = now;
+  queue_update(me.id, dead_update(me, me.id));
+  gossip(now);  // tell a few members right away rather than at the next gossip tick
+}
+
+}  // namespace shoal::gossip

@@ -1,0 +1,28 @@
+// Counters of one gossip core, for metrics and tests. Monotonic; never reset.
+#pragma once
+
+#include <cstdint>
+
+namespace shoal::gossip {
+
+struct Stats {
+  uint64_t packets_in = 0, packets_out = 0, bytes_in = 0, bytes_out = 0;
+  uint64_t streams_in = 0, streams_out = 0, stream_bytes_in = 0, stream_bytes_out = 0;
+  // Dropped input, by reason (see wire.h DecodeError) or because it made no sense here.
+  uint64_t dropped_empty = 0, dropped_oversized = 0, dropped_bad_version = 0;
+  uint64_t dropped_malformed = 0, dropped_invalid = 0, dropped_unknown = 0;
+  uint64_t dropped_wrong_target = 0;  // a ping meant for another node id
+  uint64_t dropped_stray_ack = 0;     // an ack or nack nobody waits for
+  uint64_t probes = 0, probes_failed = 0, indirect_probes_sent = 0, stream_probes_sent = 0;
+  uint64_t probes_rescued_by_stream = 0, nacks_received = 0;
+  uint64_t suspicions_started = 0, refutations = 0, declared_dead = 0;
+  uint64_t push_pulls_started = 0, push_pulls_received = 0, reconnect_attempts = 0;
+  uint64_t updates_received = 0, user_messages_received = 0;
+
+  uint64_t dropped_total() const {
+    return dropped_empty + dropped_oversized + dropped_bad_version + dropped_malformed +
+           dropped_invalid + dropped_unknown + dropped_wrong_target + dropped_stray_ack;
+  }
+};
+
+}  // namespace shoal::gossip

@@ -1,0 +1,35 @@
+// One suspicion of one member (Lifeguard's dynamic suspicion timeout). It starts at its
+// maximum and shrinks towards its minimum as independent members confirm it: with k
+// expected confirmations and c received, the timeout is
+//   max - (max - min) * log(c + 1) / log(k + 1), never below min.
+// Pure: it holds the start time and computes the deadline; it never reads a clock.
+#pragma once
+
+#include <unordered_set>
+
+#include "common/node_id.h"
+#include "common/time.h"
+
+namespace shoal::gossip {
+
+class Suspicion {
+ public:
+  // `from` is the first accuser; its word does not count as a confirmation.
+  Suspicion(const NodeId& from, int expected_confirmations, Duration min_timeout,
+            Duration max_timeout, TimePoint start);
+
+  // Records an accusation; true when it is a new, independent confirmation (which moved the
+  // deadline closer and is worth re-gossiping).
+  bool confirm(const NodeId& from);
+  TimePoint deadline() const;
+  int confirmations() const { return confirmations_; }
+
+ private:
+  int k_;
+  Duration min_, max_;
+  TimePoint start_;
+  int confirmations_ = 0;
+  std::unordered_set<NodeId> accusers_;
+};
+
+}  // namespace shoal::gossip

@@ -1,0 +1,140 @@
+#include "gossip/wire.h"
+
+namespace shoal::gossip {
+namespace {
+
+constexpr uint8_t kUpdatesTag = (15 << 3) | 2;  // field 15, length-delimited
+
+size_t varint_size(size_t value) {
+  size_t n = 1;
+  while (value >= 0x80) value >>= 7, ++n;
+  return n;
+}
+
+bool valid_id(const std::string& bytes) { return bytes.size() == NodeId::kSize; }
+
+bool valid_address(const proto::Address& a) {
+  return (a.ip().size() == 4 || a.ip().size() == 16) && a.port() >= 1 && a.port() <= 65535;
+}
+
+bool valid_update(const proto::Update& u, const DecodeLimits& limits) {
+  switch (u.kind_case()) {
+    case proto::Update::kAlive:
+      return valid_id(u.alive().node()) && u.alive().has_addr() &&
+             valid_address(u.alive().addr()) && u.alive().name().size() <= limits.max_name_bytes &&
+             u.alive().meta().size() <= limits.max_meta_bytes;
+    case proto::Update::kSuspect:
+      return valid_id(u.suspect().node()) && valid_id(u.suspect().from());
+    case proto::Update::kDead:
+      return valid_id(u.dead().node()) && valid_id(u.dead().from());
+    case proto::Update::kUser:
+      return true;
+    case proto::Update::KIND_NOT_SET:
+      return true;  // from a newer version: skipped by the core, not an error
+  }
+  return false;
+}
+
+bool valid_member(const proto::MemberState& m, const DecodeLimits& limits) {
+  return valid_id(m.node()) && m.has_addr() && valid_address(m.addr()) &&
+         m.name().size() <= limits.max_name_bytes && m.meta().size() <= limits.max_meta_bytes &&
+         m.status() >= proto::MEMBER_STATUS_ALIVE && m.status() <= proto::MEMBER_STATUS_LEFT;
+}
+
+bool valid_body(const proto::Envelope& e, const DecodeLimits& limits) {
+  switch (e.body_case()) {
+    case proto::Envelope::kPing:
+      return valid_id(e.ping().target());
+    case proto::Envelope::kIndirectPing:
+      return valid_id(e.indirect_ping().target()) && e.indirect_ping().has_target_addr() &&
+             valid_address(e.indirect_ping().target_addr());
+    case proto::Envelope::kAck:
+    case proto::Envelope::kNack:
+      return true;
+    case proto::Envelope::kPushPull: {
+      const auto& members = e.push_pull().members();
+      if (static_cast<size_t>(members.size()) > limits.max_members) return false;
+      for (const auto& m : members)
+        if (!valid_member(m, limits)) return false;
+      return true;
+    }
+    case proto::Envelope::BODY_NOT_SET:
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string_view to_string(DecodeError e) {
+  switch (e) {
+    case DecodeError::kEmpty: return "empty";
+    case DecodeError::kOversized: return "oversized";
+    case DecodeError::kBadVersion: return "bad_version";
+    case DecodeError::kMalformed: return "malformed";
+    case DecodeError::kInvalid: return "invalid";
+    case DecodeError::kUnknown: return "unknown";
+  }
+  return "?";
+}
+
+std::optional<DecodeError> decode(ByteView bytes, const DecodeLimits& limits,
+                                  proto::Envelope& out) {
+  if (bytes.empty()) return DecodeError::kEmpty;
+  if (bytes.size() > limits.max_bytes) return DecodeError::kOversized;
+  if (bytes[0] != kWireVersion) return DecodeError::kBadVersion;
+  // protobuf's parser is built for hostile input: bounds-checked, no exceptions.
+  if (!out.ParseFromArray(bytes.data() + 1, static_cast<int>(bytes.size() - 1)))
+    return DecodeError::kMalformed;
+  if (!valid_id(out.sender())) return DecodeError::kInvalid;
+  if (!valid_body(out, limits)) return DecodeError::kInvalid;
+  for (const auto& u : out.updates())
+    if (!valid_update(u, limits)) return DecodeError::kInvalid;
+  if (out.body_case() == proto::Envelope::BODY_NOT_SET && out.updates().empty())
+    return DecodeError::kUnknown;
+  return std::nullopt;
+}
+
+Bytes encode(const proto::Envelope& envelope) {
+  const size_t size = envelope.ByteSizeLong();
+  Bytes out(1 + size);
+  out[0] = kWireVersion;
+  envelope.SerializeWithCachedSizesToArray(out.data() + 1);
+  return out;
+}
+
+Bytes encode_update(const proto::Update& update) {
+  Bytes out(update.ByteSizeLong());
+  update.SerializeWithCachedSizesToArray(out.data());
+  return out;
+}
+
+void append_update(Bytes& packet, ByteView encoded_update) {
+  packet.push_back(kUpdatesTag);
+  size_t len = encoded_update.size();
+  while (len >= 0x80) {
+    packet.push_back(static_cast<uint8_t>(len | 0x80));
+    len >>= 7;
+  }
+  packet.push_back(static_cast<uint8_t>(len));
+  packet.insert(packet.end(), encoded_update.begin(), encoded_update.end());
+}
+
+size_t update_overhead(size_t encoded_size) { return 1 + varint_size(encoded_size); }
+
+void to_proto(const Endpoint& endpoint, proto::Address& out) {
+  out.set_ip(std::string(as_chars(endpoint.address.view())));
+  out.set_port(endpoint.port);
+}
+
+std::optional<Endpoint> from_proto(const proto::Address& address) {
+  auto ip = IpAddress::from_bytes(as_bytes(address.ip()));
+  if (!ip || address.port() == 0 || address.port() > 65535) return std::nullopt;
+  return Endpoint{*ip, static_cast<uint16_t>(address.port())};
+}
+
+std::optional<NodeId> node_id_from(const std::string& bytes) {
+  return NodeId::from_bytes(as_bytes(bytes));
+}
+
+}  // namespace shoal::gossip

@@ -1,0 +1,30 @@
+#include <doctest/doctest.h>
+
+#include "common/rng.h"
+#include "gossip/suspicion.h"
+
+using namespace shoal;
+
+TEST_CASE("Suspicion starts at max and shrinks to min with k confirmations") {
+  Rng rng(3);
+  const NodeId a = NodeId::random(rng), b = NodeId::random(rng), c = NodeId::random(rng);
+  const TimePoint start = kTimeZero + 10s;
+  gossip::Suspicion s(a, 2, 2s, 30s, start);
+  CHECK(s.deadline() == start + 30s);
+  CHECK_FALSE(s.confirm(a));  // the first accuser does not confirm itself
+  CHECK(s.confirm(b));
+  const TimePoint after_one = s.deadline();
+  CHECK(after_one < start + 30s);
+  CHECK(after_one > start + 2s);
+  CHECK_FALSE(s.confirm(b));  // not independent
+  CHECK(s.confirm(c));
+  CHECK(s.deadline() == start + 2s);
+  CHECK_FALSE(s.confirm(NodeId::random(rng)));  // k reached: nothing more to gain
+}
+
+TEST_CASE("Suspicion with no expected confirmations uses the minimum") {
+  Rng rng(4);
+  gossip::Suspicion s(NodeId::random(rng), 0, 5s, 30s, kTimeZero);
+  CHECK(s.deadline() == kTimeZero + 5s);
+  CHECK_FALSE(s.confirm(NodeId::random(rng)));
+}

@@ -1,0 +1,172 @@
+// Simulation tests of the gossip core: whole clusters on virtual time, deterministic per
+// seed. A failure prints its seed; rerun with SHOAL_SEED=<seed> to replay it exactly.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <numeric>
+#include <string>
+
+#include "chaos/scenario.h"
+
+using namespace shoal;
+using namespace shoal::chaos;
+using gossip::MemberState;
+
+namespace {
+
+uint64_t seed_or(uint64_t fallback) {
+  const char* s = std::getenv("SHOAL_SEED");
+  return s ? std::strtoull(s, nullptr, 10) : fallback;
+}
+
+std::vector<NodeIndex> range(NodeIndex from, NodeIndex to) {
+  std::vector<NodeIndex> v(to - from);
+  std::iota(v.begin(), v.end(), from);
+  return v;
+}
+
+void require_ok(const Report& r) {
+  INFO(r.summary());
+  for (const auto& [name, at] : r.met) MESSAGE(name << ": held at " << to_seconds(at) << " s");
+  for (const auto& f : r.failures) MESSAGE(f);
+  CHECK(r.ok());
+}
+
+}  // namespace
+
+TEST_CASE("sim.join_1000") {
+  // 1,000 members join through one seed over 10 s; all must see all 1,000 alive.
+  Scenario s;
+  s.seed = seed_or(1000);
+  s.topology.nodes = 1000;
+  s.topology.join_window = 10s;
+  // Gossip alone leaves a rare member missing; the anti-entropy round (every 180 s at this
+  // size) repairs it, so the bound covers one push-pull interval.
+  s.run_for = 240s;
+  s.eventually(10s, 240s, "all 1000 see 1000 alive", checks::all_up_see_each_other());
+  Report r = run(s);
+  require_ok(r);
+  CHECK(r.false_deaths() == 0);
+}
+
+TEST_CASE("sim.crash_detected") {
+  // A crashed member is declared dead by every survivor, within memberlist's bounds: a probe
+  // round plus the largest suspicion timeout (6 x 4 x log10(50) x 1 s = 41 s) with room.
+  Scenario s;
+  s.seed = seed_or(2);
+  s.topology.nodes = 50;
+  s.run_for = 90s;
+  s.at(20s, Fault::crash(7));
+  s.check_at(19s, "before the crash all see all", checks::all_up_see_each_other());
+  s.eventually(20s, 20s + 45s, "all survivors see 7 dead", checks::all_see(7, MemberState::kDead));
+  Report r = run(s);
+  require_ok(r);
+  CHECK(r.false_deaths() == 0);
+}
+
+TEST_CASE("sim.slow_member_refutes") {
+  // One member becomes very slow (800 ms more each way: every probe of it fails) and another
+  // sits behind 40% loss. They are suspected, refute, and are never declared dead.
+  Scenario s;
+  s.seed = seed_or(3);
+  s.topology.nodes = 50;
+  s.run_for = 150s;
+  s.at(20s, Fault::node_delay(9, 800ms));
+  s.at(20s, Fault::node_loss(10, 0.4));
+  s.at(110s, Fault::heal());
+  s.eventually(110s, 140s, "all alive after the slowness ends", checks::all_up_see_each_other());
+  uint64_t refutations_9 = 0;
+  s.check_at(109s, "the slow member was suspected and refuted", [&](const Simulator& sim) {
+    refutations_9 = sim.core(9)->stats().refutations;
+    return refutations_9 > 0 ? std::string() : "node 9 never had to refute";
+  });
+  Report r = run(s);
+  require_ok(r);
+  CHECK(r.false_deaths() == 0);
+  const auto suspected = std::count_if(r.events.begin(), r.events.end(), [](const EventRecord& e) {
+    return e.subject == 9 && e.kind == gossip::Event::Kind::kSuspect;
+  });
+  CHECK(suspected > 0);
+}
+
+TEST_CASE("sim.loss10_no_false_deaths") {
+  // lan profile, 10% uniform loss for 10 simulated minutes on 100 members: nobody dies.
+  Scenario s;
+  s.seed = seed_or(4);
+  s.topology.nodes = 100;
+  s.topology.join_window = 5s;
+  s.run_for = 30s + 600s;
+  s.stop_early = false;  // the point is the whole ten minutes
+  s.check_at(29s, "converged before the loss", checks::all_up_see_each_other());
+  s.at(30s, Fault::loss(0.10));
+  Report r = run(s);
+  require_ok(r);
+  CHECK(r.false_deaths() == 0);
+}
+
+TEST_CASE("sim.partition_heals") {
+  // Two halves of 40 cut apart: each declares the other dead. It takes a while: with half
+  // the helpers unreachable, Lifeguard slows every prober down (missed nacks look like our
+  // own ill health), and a member that misses the dead rumour waits out its own maximum
+  // suspicion timeout (6 x 4 x log10(80) s = 46 s). After the heal, everyone sees everyone
+  // alive again within a bounded time (reconnect interval 30 s).
+  Scenario s;
+  s.seed = seed_or(5);
+  s.topology.nodes = 80;
+  s.run_for = 300s;
+  const auto left = range(0, 40), right = range(40, 80);
+  s.check_at(29s, "converged before the partition", checks::all_up_see_each_other());
+  s.at(30s, Fault::partition({left, right}));
+  s.eventually(30s, 150s, "left sees right dead", checks::group_sees_dead(left, right));
+  s.eventually(30s, 150s, "right sees left dead", checks::group_sees_dead(right, left));
+  s.at(150s, Fault::heal());
+  s.eventually(150s, 150s + 90s, "all alive after the heal", checks::all_up_see_each_other());
+  Report r = run(s);
+  require_ok(r);
+}
+
+TEST_CASE("sim.one_way_loss") {
+  // A cannot reach B, B can reach A, for 100 s: neither is declared dead by anyone.
+  Scenario s;
+  s.seed = seed_or(6);
+  s.topology.nodes = 30;
+  s.run_for = 140s;
+  s.at(20s, Fault::one_way(3, 4));
+  s.at(120s, Fault::heal());
+  s.check_at(119s, "3 and 4 are alive to the rest", [](const Simulator& sim) -> std::string {
+    for (NodeIndex i = 0; i < sim.size(); ++i) {
+      if (i == 3 || i == 4) continue;
+      for (NodeIndex j : {3u, 4u}) {
+        const auto* m = sim.core(i)->find(sim.id(j));
+        if (!m || !m->is_alive_or_suspect())
+          return "node " + std::to_string(i) + " lost node " + std::to_string(j);
+      }
+    }
+    return {};
+  });
+  s.eventually(120s, 139s, "all alive after the heal", checks::all_up_see_each_other());
+  Report r = run(s);
+  require_ok(r);
+  CHECK(r.false_deaths() == 0);
+}
+
+TEST_CASE("sim.leave_and_reap") {
+  // A member that leaves is seen as left (not dead) at once and forgotten after the reap time.
+  Scenario s;
+  s.seed = seed_or(7);
+  s.topology.nodes = 20;
+  s.topology.config.dead_reap_after = 30s;
+  s.run_for = 90s;
+  s.at(10s, Fault::leave(3));
+  s.at(12s, Fault::crash(3));  // the process exits after announcing its leave
+  s.eventually(10s, 15s, "all see 3 left", checks::all_see(3, MemberState::kLeft));
+  s.eventually(40s, 85s, "all forgot 3", [](const Simulator& sim) -> std::string {
+    for (NodeIndex i = 0; i < sim.size(); ++i)
+      if (sim.is_up(i) && sim.core(i)->find(sim.id(3)))
+        return "node " + std::to_string(i) + " still remembers 3";
+    return {};
+  });
+  Report r = run(s);
+  require_ok(r);
+  CHECK(r.false_deaths() == 0);
+}
