@@ -76,9 +76,11 @@ std::string Report::summary() const {
 }
 
 size_t Report::false_deaths() const {
-  return static_cast<size_t>(std::count_if(events.begin(), events.end(), [&](const EventRecord& e) {
-    return e.kind == gossip::Event::Kind::kDead && !crashed.count(e.subject);
-  }));
+  std::set<NodeIndex> wrongly_dead;
+  for (const EventRecord& e : events)
+    if (e.kind == gossip::Event::Kind::kDead && !crashed.count(e.subject))
+      wrongly_dead.insert(e.subject);
+  return wrongly_dead.size();
 }
 
 Report run(const Scenario& scenario) {

@@ -66,7 +66,7 @@ struct Report {
   bool ok() const { return failures.empty(); }
   // "seed 7: <first failure> (+N more)", for test output.
   std::string summary() const;
-  // Dead events about members that were never crashed or left: false positives.
+  // Members never crashed nor left that someone declared dead: false positives.
   size_t false_deaths() const;
 };
 

@@ -38,6 +38,14 @@ NodeIndex Simulator::add_node(gossip::Config config) {
   return index;
 }
 
+WallTime Simulator::wall(NodeIndex node) const {
+  // 2026-01-01T00:00:00Z: the simulated wall clock starts on a plausible date.
+  constexpr std::chrono::milliseconds kEpoch{1767225600000};
+  return WallTime(kEpoch + std::chrono::duration_cast<std::chrono::milliseconds>(
+                               now_.time_since_epoch()) +
+                  nodes_[node].skew);
+}
+
 std::optional<NodeIndex> Simulator::index_of(const NodeId& id) const {
   auto it = by_id_.find(id);
   if (it == by_id_.end()) return std::nullopt;
@@ -49,6 +57,8 @@ void Simulator::start(NodeIndex index, const std::vector<NodeIndex>& seeds) {
   node.generation++;
   gossip::LocalNode self{node.id, "node-" + std::to_string(index), node.address, {}, 0};
   node.core = std::make_unique<gossip::Membership>(node.config, self, rng_.next(), now_);
+  node.app.reset();
+  if (app_factory_) node.app = app_factory_(index, *node.core);
   std::vector<Endpoint> seed_addresses;
   for (NodeIndex s : seeds)
     if (s != index) seed_addresses.push_back(nodes_[s].address);
@@ -59,6 +69,7 @@ void Simulator::start(NodeIndex index, const std::vector<NodeIndex>& seeds) {
 
 void Simulator::crash(NodeIndex index) {
   ever_stopped_.insert(index);
+  nodes_[index].app.reset();
   nodes_[index].core.reset();
   nodes_[index].timer = kTimeNever;
 }
@@ -114,6 +125,7 @@ void Simulator::dispatch(Scheduled& s) {
       if (s.generation != node.generation || s.at != node.timer) return;  // superseded
       node.timer = kTimeNever;
       node.core->handle_timeout(now_);
+      if (node.app) node.app->handle_timeout(*node.core, now_);
       break;
     case Scheduled::Kind::kDatagram:
       node.core->handle_packet(now_, s.from, s.payload);
@@ -131,11 +143,16 @@ void Simulator::dispatch(Scheduled& s) {
 void Simulator::flush(NodeIndex index) {
   Node& node = nodes_[index];
   if (!node.core) return;
-  while (auto t = node.core->poll_transmit()) send(index, std::move(*t));
-  while (auto e = node.core->poll_event())
+  while (auto e = node.core->poll_event()) {
+    if (node.app) node.app->on_event(*node.core, now_, *e);
     for (auto& hook : hooks_) hook(now_, index, *e);
-  if (!node.core) return;  // a hook may crash the member
-  const TimePoint next = std::max(node.core->next_timeout(), now_);
+    if (!node.core) return;  // a hook may crash the member
+  }
+  if (node.app) node.app->flush(*node.core, now_);
+  while (auto t = node.core->poll_transmit()) send(index, std::move(*t));
+  TimePoint next = node.core->next_timeout();
+  if (node.app) next = std::min(next, node.app->next_timeout());
+  next = std::max(next, now_);
   if (next != node.timer) {
     node.timer = next;
     auto s = std::make_unique<Scheduled>();
@@ -182,6 +199,10 @@ void Simulator::send(NodeIndex from, gossip::Transmit t) {
       id = t.stream->value;
       auto ends = streams_.find(id);
       if (ends == streams_.end()) return;
+      if (t.close && t.payload.empty()) {  // close only: nothing to deliver
+        streams_.erase(ends);
+        return;
+      }
       const bool from_a = ends->second.a == from;
       peer = from_a ? ends->second.b : ends->second.a;
       peer_generation = from_a ? ends->second.generation_b : ends->second.generation_a;

@@ -17,6 +17,7 @@
 
 #include "chaos/network.h"
 #include "common/endpoint.h"
+#include "common/hlc.h"
 #include "common/rng.h"
 #include "common/time.h"
 #include "gossip/config.h"
@@ -24,6 +25,20 @@
 #include "gossip/membership.h"
 
 namespace shoal::chaos {
+
+// Another module running beside a member's gossip core (the lease table, later the
+// agent's other parts). It sees the core's events, may use the core (broadcasts, the state
+// delegate) and has timers of its own. Created by the factory at each start, destroyed by
+// a crash: whatever must survive a crash, the factory keeps (a simulated disk).
+class NodeApp {
+ public:
+  virtual ~NodeApp() = default;
+  virtual void on_event(gossip::Membership& core, TimePoint now, const gossip::Event& e) = 0;
+  virtual void handle_timeout(gossip::Membership& core, TimePoint now) = 0;
+  virtual TimePoint next_timeout() const = 0;
+  // Called after every input of the member: move output into the core.
+  virtual void flush(gossip::Membership& core, TimePoint now) = 0;
+};
 
 struct Traffic {
   uint64_t datagrams = 0, datagram_bytes = 0, datagrams_lost = 0;
@@ -33,6 +48,7 @@ struct Traffic {
 class Simulator {
  public:
   using EventHook = std::function<void(TimePoint, NodeIndex observer, const gossip::Event&)>;
+  using AppFactory = std::function<std::unique_ptr<NodeApp>(NodeIndex, gossip::Membership&)>;
 
   explicit Simulator(uint64_t seed, Duration latency_min = 1ms, Duration latency_max = 5ms);
   ~Simulator();
@@ -59,6 +75,13 @@ class Simulator {
   const Endpoint& address(NodeIndex node) const { return nodes_[node].address; }
   std::optional<NodeIndex> index_of(const NodeId& id) const;
 
+  // Every start of a member (first or restart) creates its app with this, before it joins.
+  void set_app_factory(AppFactory factory) { app_factory_ = std::move(factory); }
+  NodeApp* app(NodeIndex node) { return nodes_[node].app.get(); }
+  // The member's wall clock: virtual time from 2026-01-01 plus the member's skew.
+  WallTime wall(NodeIndex node) const;
+  void set_clock_skew(NodeIndex node, std::chrono::milliseconds skew) { nodes_[node].skew = skew; }
+
   // Called for every event of every member, in order.
   void on_event(EventHook hook) { hooks_.push_back(std::move(hook)); }
   // Runs `action` at virtual time `at` (or now, if `at` has passed).
@@ -75,6 +98,8 @@ class Simulator {
     Endpoint address;
     gossip::Config config;
     std::unique_ptr<gossip::Membership> core;
+    std::unique_ptr<NodeApp> app;
+    std::chrono::milliseconds skew{0};
     uint64_t generation = 0;  // bumped by each start: stale timers and streams are ignored
     TimePoint timer = kTimeNever;
   };
@@ -118,6 +143,7 @@ class Simulator {
   std::unordered_map<uint64_t, StreamEnds> streams_;
   std::priority_queue<Scheduled*, std::vector<Scheduled*>, Later> queue_;
   std::vector<EventHook> hooks_;
+  AppFactory app_factory_;
   std::set<NodeIndex> ever_stopped_;
   Traffic traffic_;
 };

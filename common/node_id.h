@@ -5,6 +5,7 @@
 
 #include <array>
 #include <compare>
+#include <cstring>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -36,9 +37,23 @@ class NodeId {
   std::string hex() const;
   std::string short_hex() const { return hex().substr(0, 8); }
 
-  auto operator<=>(const NodeId&) const = default;
+  // Byte order (as memcmp would), but on two words: ids are compared a lot in maps.
+  std::strong_ordering operator<=>(const NodeId& other) const {
+    const uint64_t a = word(0), b = other.word(0);
+    if (a != b) return a <=> b;
+    return word(1) <=> other.word(1);
+  }
+  bool operator==(const NodeId& other) const {
+    return word(0) == other.word(0) && word(1) == other.word(1);
+  }
 
  private:
+  uint64_t word(int i) const {
+    uint64_t w;
+    std::memcpy(&w, bytes_.data() + 8 * i, 8);
+    return __builtin_bswap64(w);  // big-endian, so that word order is byte order
+  }
+
   std::array<uint8_t, kSize> bytes_{};
 };
 

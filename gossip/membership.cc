@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "common/take_front.h"
 #include "gossip/wire.h"
 #include <google/protobuf/arena.h>
 
@@ -156,7 +157,15 @@ void Membership::handle_timeout(TimePoint now) {
   advance_probe(now);
   expire_relays(now);
   expire_suspicions(now);
-  if (now >= next_probe_ && !probe_) start_probe(now);
+  if (now >= next_probe_) {
+    if (!probe_) {
+      start_probe(now);
+    } else {
+      // Still waiting on the last probe: the next one starts when this one ends. (Keeps
+      // next_timeout() from naming an instant that has passed and would change nothing.)
+      next_probe_ = std::max(next_probe_, probe_->round_end);
+    }
+  }
   if (now >= next_gossip_) {
     gossip(now);
     next_gossip_ = now + config_.gossip_interval;
@@ -173,19 +182,9 @@ void Membership::handle_timeout(TimePoint now) {
 
 // --- output ------------------------------------------------------------------------------
 
-std::optional<Transmit> Membership::poll_transmit() {
-  if (transmits_.empty()) return std::nullopt;
-  Transmit t = std::move(transmits_.front());
-  transmits_.pop_front();
-  return t;
-}
+std::optional<Transmit> Membership::poll_transmit() { return take_front(transmits_); }
 
-std::optional<Event> Membership::poll_event() {
-  if (events_.empty()) return std::nullopt;
-  Event e = std::move(events_.front());
-  events_.pop_front();
-  return e;
-}
+std::optional<Event> Membership::poll_event() { return take_front(events_); }
 
 TimePoint Membership::next_timeout() const {
   TimePoint t = std::min({next_probe_, next_gossip_, next_push_pull_, next_reconnect_});

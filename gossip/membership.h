@@ -167,10 +167,10 @@ class Membership {
   // membership_sync.cc: dissemination and anti-entropy.
   void gossip(TimePoint now);
   void push_pull(TimePoint now, const Endpoint& to, bool join);
-  void write_local_state(proto::PushPull& state, bool join);
+  void write_local_members(proto::PushPull& state) const;
   void on_push_pull(TimePoint now, const Endpoint& from, const proto::Envelope& envelope,
                     std::optional<StreamId> stream);
-  void merge_remote_state(TimePoint now, const NodeId& sender, const proto::PushPull& state);
+  void merge_remote_members(TimePoint now, const NodeId& sender, const proto::PushPull& state);
   void periodic_push_pull(TimePoint now);
   void reconnect(TimePoint now);
 

@@ -40,7 +40,7 @@ void Membership::gossip(TimePoint now) {
   if (leaving_) leave_gossiped_ = true;
 }
 
-void Membership::write_local_state(proto::PushPull& state, bool join) {
+void Membership::write_local_members(proto::PushPull& state) const {
   for (const Entry& e : entries_) {
     auto* m = state.add_members();
     m->set_node(to_proto_bytes(e.member.id));
@@ -50,15 +50,16 @@ void Membership::write_local_state(proto::PushPull& state, bool join) {
     m->set_status(to_proto(e.member.state));
     m->set_meta(std::string(as_chars(e.member.meta)));
   }
-  if (delegate_) state.set_user_state(std::string(as_chars(delegate_->local_state(join))));
 }
 
 void Membership::push_pull(TimePoint now, const Endpoint& to, bool join) {
   (void)now;
   stats_.push_pulls_started++;
   proto::Envelope envelope;
-  envelope.mutable_push_pull()->set_join(join);
-  write_local_state(*envelope.mutable_push_pull(), join);
+  auto* state = envelope.mutable_push_pull();
+  state->set_join(join);
+  write_local_members(*state);
+  if (delegate_) state->set_user_state(std::string(as_chars(delegate_->local_state(join))));
   send_stream(to, std::nullopt, false, envelope);
 }
 
@@ -66,20 +67,44 @@ void Membership::on_push_pull(TimePoint now, const Endpoint& from,
                               const proto::Envelope& envelope, std::optional<StreamId> stream) {
   if (!stream) return;  // handle_packet refuses these before they get here
   const proto::PushPull& remote = envelope.push_pull();
-  stats_.push_pulls_received++;
+  constexpr uint32_t kMaxRounds = 16;  // a peer cannot keep us talking forever
+  if (remote.round() > kMaxRounds) {
+    stats_.dropped_invalid++;
+    return;
+  }
+  if (remote.round() == 0) stats_.push_pulls_received++;
   // Merge first, answer second: if the peer believed us dead, our answer already carries
   // the refutation.
-  merge_remote_state(now, *node_id_from(envelope.sender()), remote);
-  if (remote.reply()) return;
-  proto::Envelope answer;
-  answer.mutable_push_pull()->set_reply(true);
-  answer.mutable_push_pull()->set_join(remote.join());
-  write_local_state(*answer.mutable_push_pull(), remote.join());
-  send_stream(from, stream, true, answer);
+  if (remote.round() <= 1) merge_remote_members(now, *node_id_from(envelope.sender()), remote);
+  std::optional<Bytes> user;
+  if (delegate_)
+    user = delegate_->merge_remote_state(as_bytes(remote.user_state()), remote.join(),
+                                         remote.round());
+  if (remote.round() == 0) {
+    // The opening always gets an answer: it carries our member list.
+    proto::Envelope answer;
+    auto* state = answer.mutable_push_pull();
+    state->set_reply(true);
+    state->set_join(remote.join());
+    state->set_round(1);
+    write_local_members(*state);
+    if (user) state->set_user_state(std::string(as_chars(*user)));
+    send_stream(from, stream, /*close=*/!user, answer);
+  } else if (user) {
+    proto::Envelope next;
+    auto* state = next.mutable_push_pull();
+    state->set_reply(true);
+    state->set_join(remote.join());
+    state->set_round(remote.round() + 1);
+    state->set_user_state(std::string(as_chars(*user)));
+    send_stream(from, stream, /*close=*/false, next);
+  } else {
+    transmits_.push_back(Transmit{Transmit::Kind::kStream, from, stream, true, {}});
+  }
 }
 
-void Membership::merge_remote_state(TimePoint now, const NodeId& sender,
-                                    const proto::PushPull& state) {
+void Membership::merge_remote_members(TimePoint now, const NodeId& sender,
+                                      const proto::PushPull& state) {
   for (const proto::MemberState& m : state.members()) {
     switch (m.status()) {
       case proto::MEMBER_STATUS_ALIVE: {
@@ -119,7 +144,6 @@ void Membership::merge_remote_state(TimePoint now, const NodeId& sender,
         break;
     }
   }
-  if (delegate_) delegate_->merge_remote_state(as_bytes(state.user_state()), state.join());
 }
 
 void Membership::periodic_push_pull(TimePoint now) {

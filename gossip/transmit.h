@@ -26,6 +26,7 @@ struct Transmit {
   // kStream only: nullopt asks for a new stream to `to`; a value writes on that stream.
   std::optional<StreamId> stream;
   // kStream only: the core expects nothing more on this stream; close it once written.
+  // An empty payload with close set means: just close it.
   bool close = false;
   Bytes payload;
 };

@@ -154,9 +154,14 @@ struct StateCounter : StateDelegate {
   std::string mine;
   std::vector<std::string> heard;
   Bytes local_state(bool) override { return Bytes(mine.begin(), mine.end()); }
-  void merge_remote_state(ByteView state, bool) override {
+  std::optional<Bytes> merge_remote_state(ByteView state, bool, uint32_t round) override {
     heard.emplace_back(as_chars(state));
+    rounds.push_back(round);
+    // Answer the opening, and the answer once more: three rounds in all.
+    if (round >= 2) return std::nullopt;
+    return Bytes(mine.begin(), mine.end());
   }
+  std::vector<uint32_t> rounds;
 };
 
 }  // namespace
@@ -196,9 +201,14 @@ TEST_CASE("push-pull carries the state delegate's data both ways") {
     sim.start(1, {0});  // join() push-pulls before we can attach: attach and push again below
   });
   sim.run_for(1s);
+  d0.rounds.clear();
+  d0.heard.clear();
   sim.core(1)->set_state_delegate(&d1);
   sim.core(1)->join(sim.now(), {sim.address(0)});
-  sim.run_for(1s);
-  CHECK(std::count(d0.heard.begin(), d0.heard.end(), "one") == 1);
+  sim.run_for(500ms);
+  // 1 opens (round 0), 0 answers (round 1), 1 sends round 2, 0 ends the exchange.
+  CHECK(d0.rounds == std::vector<uint32_t>{0, 2});
+  CHECK(d1.rounds == std::vector<uint32_t>{1});
+  CHECK(d0.heard == std::vector<std::string>{"one", "one"});
   CHECK(std::count(d1.heard.begin(), d1.heard.end(), "zero") == 1);
 }

@@ -2,22 +2,17 @@
 // seed. A failure prints its seed; rerun with SHOAL_SEED=<seed> to replay it exactly.
 #include <doctest/doctest.h>
 
-#include <cstdlib>
 #include <numeric>
 #include <string>
 
 #include "chaos/scenario.h"
+#include "tests/sim_seed.h"
 
 using namespace shoal;
 using namespace shoal::chaos;
 using gossip::MemberState;
 
 namespace {
-
-uint64_t seed_or(uint64_t fallback) {
-  const char* s = std::getenv("SHOAL_SEED");
-  return s ? std::strtoull(s, nullptr, 10) : fallback;
-}
 
 std::vector<NodeIndex> range(NodeIndex from, NodeIndex to) {
   std::vector<NodeIndex> v(to - from);

@@ -1,0 +1,129 @@
+#include "chaos/lease_cluster.h"
+
+#include "gossip/delegate.h"
+
+namespace shoal::chaos {
+
+// Wires one member's LeaseCore to its gossip core and its disk.
+class LeaseCluster::App : public NodeApp, public gossip::StateDelegate {
+ public:
+  App(LeaseCluster& cluster, NodeIndex index, gossip::Membership& core)
+      : cluster_(cluster),
+        index_(index),
+        lease_(cluster.config_,
+               lease::LocalLease{core.id(), core.self().name, core.self().address.address,
+                                 cluster.sites_.count(index) ? cluster.sites_[index] : "",
+                                 Bytes{}},
+               lease::StoredLeases{cluster.disks_[index].own, cluster.disks_[index].records,
+                                   cluster.disks_[index].evictions},
+               cluster.sim_.now(), cluster.sim_.wall(index)) {
+    core.set_state_delegate(this);
+  }
+
+  lease::LeaseCore& lease() { return lease_; }
+
+  void on_event(gossip::Membership&, TimePoint now, const gossip::Event& e) override {
+    if (e.kind == gossip::Event::Kind::kUserMessage)
+      lease_.handle_update(now, cluster_.sim_.wall(index_), e.data);
+  }
+  void handle_timeout(gossip::Membership&, TimePoint now) override {
+    lease_.handle_timeout(now, cluster_.sim_.wall(index_));
+  }
+  TimePoint next_timeout() const override { return lease_.next_timeout(); }
+  void flush(gossip::Membership& core, TimePoint now) override {
+    LeaseDisk& disk = cluster_.disks_[index_];
+    while (auto record = lease_.poll_persist()) {
+      const uint64_t version = record->version;
+      disk.own = std::move(*record);  // "fsync" is instant here
+      lease_.persisted(version);
+    }
+    while (auto b = lease_.poll_broadcast()) core.broadcast_user(b->about, std::move(b->update));
+    while (auto e = lease_.poll_event()) cluster_.events_.push_back({now, index_, std::move(*e)});
+  }
+
+  Bytes local_state(bool) override { return lease_.sync_open(); }
+  std::optional<Bytes> merge_remote_state(ByteView state, bool, uint32_t round) override {
+    return lease_.sync_step(cluster_.sim_.now(), cluster_.sim_.wall(index_), state, round);
+  }
+
+ private:
+  LeaseCluster& cluster_;
+  NodeIndex index_;
+  lease::LeaseCore lease_;
+};
+
+LeaseCluster::LeaseCluster(uint64_t seed, size_t nodes, lease::LeaseConfig lease_config,
+                           gossip::Config gossip_config)
+    : sim_(seed), config_(std::move(lease_config)) {
+  for (size_t i = 0; i < nodes; ++i) sim_.add_node(gossip_config);
+  sim_.set_app_factory([this](NodeIndex index, gossip::Membership& core) {
+    return std::make_unique<App>(*this, index, core);
+  });
+}
+
+void LeaseCluster::crash(NodeIndex node) {
+  // What the store would hold: every peer record it was told about (the own record is
+  // written as it changes, in flush).
+  if (auto* l = lease(node)) {
+    LeaseDisk& disk = disks_[node];
+    disk.records.clear();
+    for (const auto& [id, r] : l->table().records())
+      if (id != sim_.id(node)) disk.records.push_back(r);
+    disk.evictions.clear();
+    for (const auto& [id, e] : l->table().evictions()) disk.evictions.push_back(e);
+  }
+  sim_.crash(node);
+}
+
+lease::LeaseCore* LeaseCluster::lease(NodeIndex node) {
+  auto* app = static_cast<App*>(sim_.app(node));
+  return app ? &app->lease() : nullptr;
+}
+
+const lease::LeaseCore* LeaseCluster::lease(NodeIndex node) const {
+  return const_cast<LeaseCluster*>(this)->lease(node);
+}
+
+std::string LeaseCluster::placed_and_agreed() const {
+  const lease::Owners* reference = nullptr;
+  NodeIndex reference_node = 0;
+  for (NodeIndex i = 0; i < sim_.size(); ++i) {
+    const auto* l = lease(i);
+    if (!l) continue;
+    const auto ready = l->ready_subnet();
+    if (!ready) return "node " + std::to_string(i) + " has no ready subnet";
+    auto owner = l->owners().find(*ready);
+    if (owner == l->owners().end() || owner->second != sim_.id(i))
+      return "node " + std::to_string(i) + " is ready on " + ready->to_string() +
+             " but does not own it";
+    if (!reference) {
+      reference = &l->owners();
+      reference_node = i;
+    } else if (l->owners() != *reference) {
+      return "nodes " + std::to_string(reference_node) + " and " + std::to_string(i) +
+             " disagree on the owners (" + std::to_string(reference->size()) + " vs " +
+             std::to_string(l->owners().size()) + " subnets)";
+    }
+  }
+  // Owners never overlap by construction; check that every up member holds exactly one.
+  if (reference) {
+    std::map<NodeId, int> held;
+    for (const auto& [subnet, node] : *reference) held[node]++;
+    for (NodeIndex i = 0; i < sim_.size(); ++i) {
+      if (!lease(i)) continue;
+      if (held[sim_.id(i)] != 1)
+        return "node " + std::to_string(i) + " owns " + std::to_string(held[sim_.id(i)]) +
+               " subnets";
+    }
+  }
+  return {};
+}
+
+uint64_t LeaseCluster::reallocations() const {
+  uint64_t total = 0;
+  for (NodeIndex i = 0; i < sim_.size(); ++i)
+    if (const auto* l = lease(i)) total += l->reallocations();
+  return total;
+}
+
+}  // namespace shoal::chaos

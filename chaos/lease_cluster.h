@@ -1,0 +1,64 @@
+// A cluster of members running gossip and the lease table together on the simulator. Each
+// member's LeaseCore rides on its gossip core (user messages and push-pull) and writes to a
+// simulated disk that survives crashes, so restarts (and restores of old copies) can be
+// replayed. The SQLite store itself is tested on its own, with real files.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "chaos/simulator.h"
+#include "lease/lease_core.h"
+
+namespace shoal::chaos {
+
+struct LeaseDisk {
+  std::optional<lease::NodeRecord> own;
+  std::vector<lease::NodeRecord> records;
+  std::vector<lease::Eviction> evictions;
+};
+
+struct LeaseEventRecord {
+  TimePoint at;
+  NodeIndex node;
+  lease::LeaseEvent event;
+};
+
+class LeaseCluster {
+ public:
+  LeaseCluster(uint64_t seed, size_t nodes, lease::LeaseConfig lease_config,
+               gossip::Config gossip_config = gossip::Config::lan());
+
+  Simulator& sim() { return sim_; }
+  const Simulator& sim() const { return sim_; }
+  size_t size() const { return sim_.size(); }
+  void set_site(NodeIndex node, std::string site) { sites_[node] = std::move(site); }
+
+  // Starts (or restarts from its disk) and joins `seeds`.
+  void start(NodeIndex node, const std::vector<NodeIndex>& seeds) { sim_.start(node, seeds); }
+  void crash(NodeIndex node);
+  lease::LeaseCore* lease(NodeIndex node);
+  const lease::LeaseCore* lease(NodeIndex node) const;
+  LeaseDisk& disk(NodeIndex node) { return disks_[node]; }
+  const std::vector<LeaseEventRecord>& events() const { return events_; }
+
+  // Empty when every member that is up has a ready subnet that it owns, no two own the same
+  // or overlapping subnets, and all of them compute the same owner map; else the problem.
+  std::string placed_and_agreed() const;
+  // Total reallocations (claims lost and replaced) over all members' current lives.
+  uint64_t reallocations() const;
+
+ private:
+  class App;
+
+  Simulator sim_;
+  lease::LeaseConfig config_;
+  std::map<NodeIndex, std::string> sites_;
+  std::map<NodeIndex, LeaseDisk> disks_;
+  std::vector<LeaseEventRecord> events_;
+};
+
+}  // namespace shoal::chaos

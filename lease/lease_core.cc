@@ -1,0 +1,384 @@
+#include "lease/lease_core.h"
+
+#include <algorithm>
+
+#include "common/take_front.h"
+#include "lease/allocator.h"
+#include "proto/shoal.pb.h"
+
+namespace shoal::lease {
+namespace {
+
+template <typename Message>
+Bytes serialize(const Message& m) {
+  Bytes out(m.ByteSizeLong());
+  m.SerializeWithCachedSizesToArray(out.data());
+  return out;
+}
+
+void to_proto(const Eviction& e, proto::Eviction& out) {
+  out.set_node(std::string(as_chars(e.id.view())));
+  out.set_up_to_version(e.up_to_version);
+  out.set_evicted_at_ms(e.evicted_at.time_since_epoch().count());
+}
+
+std::optional<Eviction> from_proto(const proto::Eviction& in) {
+  auto id = NodeId::from_bytes(as_bytes(in.node()));
+  if (!id || in.up_to_version() == 0) return std::nullopt;
+  return Eviction{*id, in.up_to_version(), WallTime(std::chrono::milliseconds(in.evicted_at_ms()))};
+}
+
+}  // namespace
+
+LeaseCore::LeaseCore(LeaseConfig config, LocalLease self, StoredLeases stored, TimePoint now,
+                     WallTime wall)
+    : config_(std::move(config)),
+      self_(std::move(self)),
+      table_(config_.ttl),
+      started_(now),
+      allocation_delay_(config_.allocation_spread.count() > 0
+                            ? Duration(static_cast<int64_t>(std::hash<NodeId>()(self_.id) %
+                                                            config_.allocation_spread.count()))
+                            : Duration::zero()),
+      now_(now),
+      wall_(wall),
+      recompute_at_(now),
+      next_housekeeping_(now + config_.housekeeping) {
+  for (const NodeRecord& r : stored.records) table_.merge(r);
+  for (const Eviction& e : stored.evictions) table_.merge(e);
+  own_.id = self_.id;
+  if (stored.own) {
+    // A restart: keep our claims (and so our subnet) and continue above our old version.
+    own_ = *stored.own;
+    durable_version_ = own_.version;
+    table_.merge(own_);
+    for (const Claim& c : own_.claims) hlc_.observe(c.claimed_at, wall);
+  }
+  if (const NodeRecord* seen = table_.find(self_.id); seen && seen->version > own_.version) {
+    adopt_own_from_peer(*seen, wall);  // publishes
+  } else if (stored.own && !own_.released) {
+    publish(wall);  // back again: renew at once, above every version peers have seen of us
+  }
+  for (const auto& [id, r] : table_.records())
+    for (const Claim& c : r.claims) hlc_.observe(c.claimed_at, wall);
+}
+
+std::optional<Cidr> LeaseCore::claimed_subnet() const {
+  if (own_.claims.empty() || own_.released) return std::nullopt;
+  return own_.claims.front().subnet;
+}
+
+// --- own record ------------------------------------------------------------------------
+
+void LeaseCore::publish(WallTime wall) {
+  const NodeRecord* seen = table_.find(self_.id);
+  own_.version = std::max(own_.version, seen ? seen->version : 0) + 1;
+  own_.name = self_.name;
+  own_.underlay = self_.underlay;
+  own_.site = self_.site;
+  own_.backend_data = self_.backend_data;
+  own_.renewed_at = std::max(wall, own_.renewed_at);
+  to_persist_.push_back(own_);
+  awaiting_durability_.push_back(own_);
+}
+
+void LeaseCore::persisted(uint64_t version) {
+  durable_version_ = std::max(durable_version_, version);
+  // Only now may others hear of it.
+  while (!awaiting_durability_.empty() && awaiting_durability_.front().version <= version) {
+    NodeRecord record = std::move(awaiting_durability_.front());
+    awaiting_durability_.pop_front();
+    if (table_.merge(record) != Table::Merge::kUnchanged) {
+      queue_broadcast(record);
+      mark_dirty(now_);
+    }
+  }
+}
+
+void LeaseCore::adopt_own_from_peer(const NodeRecord& record, WallTime wall) {
+  // Peers hold a newer record of ours than we do: we were restored from an old database,
+  // or lost it. Its claims are ours; take them back and publish above that version.
+  if (!released_ && (own_.claims.empty() || record.version > own_.version)) {
+    own_.claims = record.claims;
+    own_.released = record.released;
+  }
+  own_.version = std::max(own_.version, record.version);
+  publish(wall);
+}
+
+void LeaseCore::release(TimePoint now, WallTime wall) {
+  now_ = now;
+  released_ = true;
+  own_.released = true;
+  if (ready_) {
+    events_.push_back({LeaseEvent::Kind::kSubnetLost, self_.id, *ready_, self_.underlay, {}});
+    ready_.reset();
+  }
+  publish(wall);
+}
+
+bool LeaseCore::evict(const NodeId& node, WallTime wall) {
+  const NodeRecord* r = table_.find(node);
+  if (!r || node == self_.id) return false;
+  const Eviction e{node, r->version, wall};
+  return merge_eviction(e, true);
+}
+
+// --- merging ---------------------------------------------------------------------------
+
+bool LeaseCore::merge_record(const NodeRecord& record, WallTime wall, bool gossip_on) {
+  for (const Claim& c : record.claims) hlc_.observe(c.claimed_at, wall);
+  if (record.id == self_.id) {
+    if (record.version > own_.version ||
+        (record.version == own_.version && record != own_ && supersedes(record, own_)))
+      adopt_own_from_peer(record, wall);
+    return false;
+  }
+  if (table_.merge(record) == Table::Merge::kUnchanged) return false;
+  if (gossip_on) queue_broadcast(record);
+  mark_dirty(now_);
+  return true;
+}
+
+bool LeaseCore::merge_eviction(const Eviction& eviction, bool gossip_on) {
+  if (eviction.id == self_.id) {
+    // Someone forgot us while we live: step above the eviction with a new version.
+    if (!table_.merge(eviction)) return false;
+    own_.version = std::max(own_.version, eviction.up_to_version);
+    publish(wall_);
+    return true;
+  }
+  if (!table_.merge(eviction)) return false;
+  if (gossip_on) queue_broadcast(eviction);
+  mark_dirty(now_);
+  return true;
+}
+
+void LeaseCore::handle_update(TimePoint now, WallTime wall, ByteView bytes) {
+  now_ = now;
+  wall_ = wall;
+  proto::LeaseUpdate update;
+  if (bytes.size() > config_.max_update_bytes ||
+      !update.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    rejected_++;
+    return;
+  }
+  if (update.has_record()) {
+    auto record = from_proto(update.record(), config_.limits);
+    if (!record) {
+      rejected_++;
+      return;
+    }
+    merge_record(*record, wall, /*gossip_on=*/true);
+  } else if (update.has_eviction()) {
+    auto eviction = from_proto(update.eviction());
+    if (!eviction) {
+      rejected_++;
+      return;
+    }
+    merge_eviction(*eviction, true);
+  } else {
+    rejected_++;
+  }
+}
+
+void LeaseCore::queue_broadcast(const NodeRecord& record) {
+  proto::LeaseUpdate update;
+  lease::to_proto(record, *update.mutable_record());
+  broadcasts_.push_back({record.id, serialize(update)});
+}
+
+void LeaseCore::queue_broadcast(const Eviction& eviction) {
+  proto::LeaseUpdate update;
+  to_proto(eviction, *update.mutable_eviction());
+  broadcasts_.push_back({eviction.id, serialize(update)});
+}
+
+void LeaseCore::mark_dirty(TimePoint now) {
+  if (!dirty_) recompute_at_ = now + config_.recompute_delay;
+  dirty_ = true;
+}
+
+// --- anti-entropy ----------------------------------------------------------------------
+
+Bytes LeaseCore::sync_open() const {
+  proto::LeaseSync sync;
+  sync.set_has_hash(true);
+  sync.set_table_hash(table_.hash());
+  return serialize(sync);
+}
+
+std::optional<Bytes> LeaseCore::sync_step(TimePoint now, WallTime wall, ByteView state,
+                                          uint32_t round) {
+  now_ = now;
+  wall_ = wall;
+  proto::LeaseSync in;
+  if (!in.ParseFromArray(state.data(), static_cast<int>(state.size()))) {
+    rejected_++;
+    return std::nullopt;
+  }
+  // What a sync brings is gossiped on, like memberlist does, except during our very first
+  // sync: a newcomer re-gossiping the whole table it was just sent would be old news to
+  // everyone (N newcomers, N^2 messages). After a partition heals, this is what carries each
+  // side's records across quickly.
+  const bool gossip_on = synced_;
+  for (const auto& r : in.records()) {
+    if (auto record = from_proto(r, config_.limits)) {
+      merge_record(*record, wall_, gossip_on);
+    } else {
+      rejected_++;
+    }
+  }
+  for (const auto& e : in.evictions()) {
+    if (auto eviction = from_proto(e)) merge_eviction(*eviction, gossip_on);
+  }
+  const bool equal = in.has_hash() && in.table_hash() == table_.hash();
+  if (!synced_ && (in.records_size() > 0 || in.evictions_size() > 0 || (equal && round >= 1))) {
+    synced_ = true;
+    synced_at_ = now_;
+  }
+
+  proto::LeaseSync out;
+  if (in.has_hash()) {
+    if (equal) {
+      if (round >= 1) return std::nullopt;  // the peer confirmed: nothing to do
+      out.set_has_hash(true);               // tell the opener we agree
+      out.set_table_hash(table_.hash());
+      return serialize(out);
+    }
+    out.set_has_digest(true);  // we differ: say what we hold
+    for (const auto& [id, version] : table_.digest()) {
+      auto* d = out.add_digest();
+      d->set_node(std::string(as_chars(id.view())));
+      d->set_version(version);
+    }
+    return serialize(out);
+  }
+  if (in.has_digest()) {
+    Digest theirs;
+    theirs.reserve(in.digest_size());
+    for (const auto& d : in.digest())
+      if (auto id = NodeId::from_bytes(as_bytes(d.node()))) theirs.emplace_back(*id, d.version());
+    for (const NodeRecord* r : table_.newer_than(theirs)) lease::to_proto(*r, *out.add_records());
+    for (const auto& [id, e] : table_.evictions()) to_proto(e, *out.add_evictions());
+    if (round <= 1) {
+      // First digest we answer: send ours too, so the peer can send what we lack.
+      out.set_has_digest(true);
+      for (const auto& [id, version] : table_.digest()) {
+        auto* d = out.add_digest();
+        d->set_node(std::string(as_chars(id.view())));
+        d->set_version(version);
+      }
+    }
+    if (out.records_size() == 0 && out.evictions_size() == 0 && !out.has_digest())
+      return std::nullopt;
+    return serialize(out);
+  }
+  return std::nullopt;
+}
+
+// --- time ------------------------------------------------------------------------------
+
+void LeaseCore::recompute(WallTime wall) {
+  dirty_ = false;
+  owners_ = table_.owners(wall);
+  std::map<NodeId, PeerView> now_peers;
+  for (const auto& [subnet, node] : owners_) {
+    if (node == self_.id || now_peers.count(node)) continue;
+    const NodeRecord* r = table_.find(node);
+    now_peers.emplace(node, PeerView{subnet, r->underlay, r->backend_data});
+  }
+  for (const auto& [node, view] : peers_) {
+    if (!now_peers.count(node))
+      events_.push_back({LeaseEvent::Kind::kPeerRemoved, node, view.subnet, view.underlay, {}});
+  }
+  for (const auto& [node, view] : now_peers) {
+    auto old = peers_.find(node);
+    if (old == peers_.end()) {
+      events_.push_back({LeaseEvent::Kind::kPeerAdded, node, view.subnet, view.underlay,
+                         view.backend_data});
+    } else if (!(old->second == view)) {
+      events_.push_back({LeaseEvent::Kind::kPeerChanged, node, view.subnet, view.underlay,
+                         view.backend_data});
+    }
+  }
+  peers_ = std::move(now_peers);
+}
+
+void LeaseCore::allocate(TimePoint now, WallTime wall) {
+  if (released_) return;
+  if (!synced_ && now >= started_ + config_.initial_sync_wait) {
+    synced_ = true;  // nobody answered: we may be the first; go ahead with what we know
+    synced_at_ = started_ + config_.initial_sync_wait;
+  }
+  if (!synced_ && now < started_ + config_.initial_sync_wait) return;  // learn the table first
+  if (own_.claims.empty() && now < synced_at_ + allocation_delay_) return;
+  if (!awaiting_durability_.empty()) return;  // our latest claim is not even announced yet
+
+  if (auto claim = claimed_subnet()) {
+    auto owner = owners_.find(*claim);
+    const bool in_pool = config_.network.in_pool(*claim, self_.site);
+    if (owner != owners_.end() && owner->second == self_.id && in_pool) {
+      if (claimed_since_ == kTimeNever) claimed_since_ = now;
+      if (!ready_ && now >= claimed_since_ + config_.settle) {
+        ready_ = *claim;
+        events_.push_back({LeaseEvent::Kind::kSubnetReady, self_.id, *claim, self_.underlay,
+                           self_.backend_data});
+      }
+      return;
+    }
+    if (owner == owners_.end() && in_pool) return;  // our record is not valid yet: wait
+    // Lost it to an earlier claim (or it left our pool): drop it and claim another.
+    reallocations_++;
+    if (ready_) {
+      events_.push_back({LeaseEvent::Kind::kSubnetLost, self_.id, *ready_, self_.underlay, {}});
+      ready_.reset();
+    }
+    own_.claims.clear();
+  }
+  // The node's order over its pool never changes: compute it once.
+  if (order_.empty()) order_ = rendezvous_order(self_.id, config_.network.candidates(self_.site));
+  auto subnet = pick_subnet(self_.id, order_, table_, wall);
+  if (!subnet) return;  // the pool is full; housekeeping tries again
+  own_.claims = {Claim{*subnet, hlc_.now(wall)}};
+  claimed_since_ = now;
+  publish(wall);
+}
+
+void LeaseCore::handle_timeout(TimePoint now, WallTime wall) {
+  now_ = now;
+  wall_ = wall;
+  if (now >= next_housekeeping_) {
+    next_housekeeping_ = now + config_.housekeeping;
+    if (!released_ && !own_.claims.empty() && wall >= own_.renewed_at + config_.renew_after)
+      publish(wall);  // renew long before the TTL runs out
+    table_.collect_garbage(wall, config_.gc_grace);
+    mark_dirty(now);  // expiry changes owners as time passes, without any message
+  }
+  if (dirty_ && now >= recompute_at_) recompute(wall);
+  allocate(now, wall);
+}
+
+TimePoint LeaseCore::next_timeout() const {
+  // Only instants still ahead count: a deadline that passed while we wait on something
+  // else (a sync, durability, a recompute) must not make the driver spin.
+  TimePoint t = next_housekeeping_;
+  auto consider = [&](TimePoint candidate) {
+    if (candidate > now_) t = std::min(t, candidate);
+  };
+  if (dirty_) t = std::min(t, std::max(recompute_at_, now_));
+  if (!released_) {
+    if (!synced_) consider(started_ + config_.initial_sync_wait);
+    if (own_.claims.empty()) consider((synced_ ? synced_at_ : started_ + config_.initial_sync_wait) + allocation_delay_);
+    if (claimed_since_ != kTimeNever && !ready_) consider(claimed_since_ + config_.settle);
+  }
+  return t;
+}
+
+std::optional<NodeRecord> LeaseCore::poll_persist() { return take_front(to_persist_); }
+
+std::optional<LeaseCore::Broadcast> LeaseCore::poll_broadcast() { return take_front(broadcasts_); }
+
+std::optional<LeaseEvent> LeaseCore::poll_event() { return take_front(events_); }
+
+}  // namespace shoal::lease

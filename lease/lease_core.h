@@ -1,0 +1,170 @@
+// LeaseCore is one node's side of the lease table: it holds the node's copy of the table,
+// claims a subnet for the node, keeps it (renewal), gives it up (release), and tells the
+// layer above what changed. Sans-IO like the gossip core; it rides on gossip:
+//
+//   gossip user messages  -> handle_update()     poll_broadcast() -> Membership::broadcast_user
+//   gossip push-pull      -> sync_open() / sync_step() (hash, then digest, then only what
+//                            differs), wired to gossip::StateDelegate by the driver
+//   the store             <- poll_persist()      persisted(version) once it is on disk
+//
+// Promises: our own record is never announced (broadcast or synced) before the driver said
+// it is durable, so a crash cannot make us forget a claim that others have seen; our own
+// version never goes backwards, even after a restore from an old database (we adopt and
+// overtake any higher version of ours that peers hold); untrusted bytes never throw.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/cidr.h"
+#include "common/hlc.h"
+#include "common/node_id.h"
+#include "common/time.h"
+#include "lease/network_config.h"
+#include "lease/node_record.h"
+#include "lease/table.h"
+
+namespace shoal::lease {
+
+struct LeaseConfig {
+  NetworkConfig network;
+  std::chrono::milliseconds ttl = std::chrono::hours(24);  // like flannel's leases
+  std::chrono::milliseconds renew_after = std::chrono::hours(12);
+  Duration settle = 2s;             // a new claim must stand this long before it is ready
+  Duration initial_sync_wait = 3s;  // without any sync by then, allocate anyway
+  // After syncing, wait a delay in [0, allocation_spread) fixed by the node id before
+  // picking: hosts started together then claim one after another and see each other's
+  // claims, instead of all picking blind at the same instant.
+  Duration allocation_spread = 1s;
+  Duration recompute_delay = 100ms;  // batch table changes before recomputing owners
+  Duration housekeeping = 10s;       // renewal, expiry and garbage collection checks
+  std::chrono::milliseconds gc_grace = std::chrono::hours(24);
+  RecordLimits limits;
+  size_t max_update_bytes = 4096;
+};
+
+struct LocalLease {
+  NodeId id;
+  std::string name;
+  IpAddress underlay;
+  std::string site;
+  Bytes backend_data;
+};
+
+// What the store held at start.
+struct StoredLeases {
+  std::optional<NodeRecord> own;
+  std::vector<NodeRecord> records;
+  std::vector<Eviction> evictions;
+};
+
+struct LeaseEvent {
+  enum class Kind : uint8_t {
+    kSubnetReady,  // our claim settled: write subnet.env
+    kSubnetLost,   // another node won our subnet; a new claim follows
+    kPeerAdded,    // a peer owns a subnet now
+    kPeerChanged,  // its subnet, underlay or backend data changed
+    kPeerRemoved,  // it no longer owns one (released, evicted, expired, lost)
+  };
+  Kind kind;
+  NodeId node;
+  Cidr subnet;
+  IpAddress underlay;
+  Bytes backend_data;
+};
+
+class LeaseCore {
+ public:
+  LeaseCore(LeaseConfig config, LocalLease self, StoredLeases stored, TimePoint now,
+            WallTime wall);
+
+  // --- input ---
+  void handle_update(TimePoint now, WallTime wall, ByteView bytes);
+  void handle_timeout(TimePoint now, WallTime wall);
+  // The store made our own record durable up to `version`.
+  void persisted(uint64_t version);
+  // Gives our subnet up at once (shoal leave).
+  void release(TimePoint now, WallTime wall);
+  // Voids `node`'s records up to the version we hold (shoal forget NODE).
+  bool evict(const NodeId& node, WallTime wall);
+
+  // --- anti-entropy, carried by gossip's push-pull ---
+  // The opening message of a sync we start.
+  Bytes sync_open() const;
+  // Merges what the peer sent in round `round` and returns our answer, or nullopt when the
+  // exchange is complete. Converged peers stop after two table hashes.
+  std::optional<Bytes> sync_step(TimePoint now, WallTime wall, ByteView message, uint32_t round);
+
+  // --- output ---
+  std::optional<NodeRecord> poll_persist();
+  struct Broadcast {
+    NodeId about;
+    Bytes update;  // an encoded proto::LeaseUpdate
+  };
+  std::optional<Broadcast> poll_broadcast();
+  std::optional<LeaseEvent> poll_event();
+  TimePoint next_timeout() const;
+
+  // --- queries ---
+  std::optional<Cidr> ready_subnet() const { return ready_; }
+  std::optional<Cidr> claimed_subnet() const;
+  const NodeRecord& own() const { return own_; }
+  const Table& table() const { return table_; }
+  const Owners& owners() const { return owners_; }
+  uint64_t reallocations() const { return reallocations_; }
+  uint64_t rejected_updates() const { return rejected_; }
+
+ private:
+  struct PeerView {
+    Cidr subnet;
+    IpAddress underlay;
+    Bytes backend_data;
+    bool operator==(const PeerView&) const = default;
+  };
+
+  void publish(WallTime wall);
+  bool merge_record(const NodeRecord& record, WallTime wall, bool gossip_on);
+  bool merge_eviction(const Eviction& eviction, bool gossip_on);
+  void adopt_own_from_peer(const NodeRecord& record, WallTime wall);
+  void recompute(WallTime wall);
+  void allocate(TimePoint now, WallTime wall);
+  void queue_broadcast(const NodeRecord& record);
+  void queue_broadcast(const Eviction& eviction);
+  void mark_dirty(TimePoint now);
+
+  LeaseConfig config_;
+  LocalLease self_;
+  Table table_;
+  Hlc hlc_;
+  NodeRecord own_;
+  uint64_t durable_version_ = 0;
+  std::deque<NodeRecord> to_persist_;
+  std::deque<NodeRecord> awaiting_durability_;
+
+  TimePoint started_;
+  Duration allocation_delay_;
+  TimePoint now_;  // the latest time we were given, for callbacks that carry none
+  WallTime wall_;
+  bool synced_ = false;
+  TimePoint synced_at_;
+  bool released_ = false;
+  TimePoint claimed_since_ = kTimeNever;
+  std::optional<Cidr> ready_;
+  bool dirty_ = true;
+  TimePoint recompute_at_;
+  TimePoint next_housekeeping_;
+  Owners owners_;
+  std::vector<Cidr> order_;  // our rendezvous order over our pool, made on first use
+  std::map<NodeId, PeerView> peers_;
+  uint64_t reallocations_ = 0;
+  uint64_t rejected_ = 0;
+
+  std::deque<Broadcast> broadcasts_;
+  std::deque<LeaseEvent> events_;
+};
+
+}  // namespace shoal::lease

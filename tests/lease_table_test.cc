@@ -1,0 +1,167 @@
+// The lease CRDT: merge laws on random tables, ownership, expiry, evictions, GC.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "common/rng.h"
+#include "lease/table.h"
+
+using namespace shoal;
+using namespace shoal::lease;
+using std::chrono::hours;
+using std::chrono::milliseconds;
+
+namespace {
+
+const WallTime kNow{milliseconds(1767225600000)};
+
+Cidr subnet(int third) { return *Cidr::make(IpAddress::v4(198, 18, uint8_t(third), 0), 24); }
+
+NodeRecord record(const NodeId& id, uint64_t version, std::vector<Claim> claims,
+                  WallTime renewed = kNow) {
+  NodeRecord r;
+  r.id = id;
+  r.version = version;
+  r.name = "n";
+  r.underlay = IpAddress::v4(192, 0, 2, 1);
+  r.claims = std::move(claims);
+  r.renewed_at = renewed;
+  return r;
+}
+
+// A random set of records about a few nodes (with version clashes on purpose).
+std::vector<NodeRecord> random_records(Rng& rng, const std::vector<NodeId>& ids, int count) {
+  std::vector<NodeRecord> out;
+  for (int i = 0; i < count; ++i) {
+    const NodeId& id = ids[rng.below(ids.size())];
+    std::vector<Claim> claims;
+    if (rng.chance(0.8))
+      claims.push_back({subnet(int(rng.below(6))), HlcStamp{int64_t(rng.below(50)), uint32_t(rng.below(3))}});
+    NodeRecord r = record(id, 1 + rng.below(5), claims,
+                          kNow - milliseconds(rng.below(2) * 25 * 3600 * 1000));
+    r.released = rng.chance(0.1);
+    out.push_back(r);
+  }
+  return out;
+}
+
+Table merged(const std::vector<NodeRecord>& records, const std::vector<Eviction>& evictions) {
+  Table t(hours(24));
+  for (const auto& r : records) t.merge(r);
+  for (const auto& e : evictions) t.merge(e);
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("merge is commutative, associative and idempotent; owners agree in any order") {
+  for (uint64_t seed = 1; seed <= 200; ++seed) {
+    CAPTURE(seed);
+    Rng rng(seed);
+    std::vector<NodeId> ids;
+    for (int i = 0; i < 5; ++i) ids.push_back(NodeId::random(rng));
+    auto records = random_records(rng, ids, 12);
+    std::vector<Eviction> evictions;
+    if (rng.chance(0.5)) evictions.push_back({ids[0], 1 + rng.below(4), kNow});
+
+    const Table a = merged(records, evictions);
+    auto shuffled = records;
+    rng.shuffle(shuffled);
+    const Table b = merged(shuffled, evictions);
+    // Merging a table into itself (every record twice) changes nothing.
+    auto twice = records;
+    twice.insert(twice.end(), records.begin(), records.end());
+    const Table c = merged(twice, evictions);
+    // (x ∪ y) ∪ z == x ∪ (y ∪ z): merge halves separately, then together.
+    Table left(hours(24)), right(hours(24));
+    for (size_t i = 0; i < records.size(); ++i) (i % 2 ? left : right).merge(records[i]);
+    for (const auto& [id, r] : right.records()) left.merge(r);
+    for (const auto& e : evictions) left.merge(e);
+
+    for (const Table* t : {&b, &c, static_cast<const Table*>(&left)}) {
+      CHECK(t->records() == a.records());
+      CHECK(t->hash() == a.hash());
+      CHECK(t->owners(kNow) == a.owners(kNow));
+    }
+  }
+}
+
+TEST_CASE("the earliest valid claim wins; released, evicted and expired claims do not count") {
+  Rng rng(7);
+  const NodeId a = NodeId::random(rng), b = NodeId::random(rng);
+  Table t(hours(24));
+  t.merge(record(a, 1, {{subnet(1), {100, 0}}}));
+  t.merge(record(b, 1, {{subnet(1), {50, 0}}}));
+  CHECK(t.owners(kNow).at(subnet(1)) == b);
+
+  NodeRecord released = record(b, 2, {{subnet(1), {50, 0}}});
+  released.released = true;
+  t.merge(released);
+  CHECK(t.owners(kNow).at(subnet(1)) == a);
+
+  t.merge(record(b, 3, {{subnet(1), {50, 0}}}));
+  CHECK(t.owners(kNow).at(subnet(1)) == b);
+  CHECK(t.merge(Eviction{b, 3, kNow}));
+  CHECK(t.owners(kNow).at(subnet(1)) == a);
+  CHECK_FALSE(t.merge(Eviction{b, 2, kNow}));  // grow-only
+
+  // a expires 24 h after its last renewal.
+  CHECK(t.owners(kNow + hours(23)).count(subnet(1)) == 1);
+  CHECK(t.owners(kNow + hours(24)).empty());
+}
+
+TEST_CASE("overlapping claims of different lengths: the earlier wins, never both") {
+  Rng rng(8);
+  const NodeId a = NodeId::random(rng), b = NodeId::random(rng);
+  Table t(hours(24));
+  const Cidr wide = *Cidr::parse("198.18.0.0/16");
+  t.merge(record(a, 1, {{subnet(5), {20, 0}}}));
+  t.merge(record(b, 1, {{wide, {10, 0}}}));
+  const Owners owners = t.owners(kNow);
+  CHECK(owners.size() == 1);
+  CHECK(owners.at(wide) == b);
+}
+
+TEST_CASE("equal versions with different content resolve the same way everywhere") {
+  Rng rng(9);
+  const NodeId a = NodeId::random(rng);
+  const NodeRecord x = record(a, 4, {{subnet(1), {1, 0}}});
+  const NodeRecord y = record(a, 4, {{subnet(2), {1, 0}}});
+  CHECK(supersedes(x, y) != supersedes(y, x));
+  CHECK(merged({x, y}, {}).records() == merged({y, x}, {}).records());
+}
+
+TEST_CASE("digest and newer_than send only what differs") {
+  Rng rng(10);
+  std::vector<NodeId> ids;
+  for (int i = 0; i < 4; ++i) ids.push_back(NodeId::random(rng));
+  Table mine(hours(24)), theirs(hours(24));
+  for (const auto& id : ids) {
+    mine.merge(record(id, 2, {}));
+    theirs.merge(record(id, 2, {}));
+  }
+  CHECK(mine.hash() == theirs.hash());
+  CHECK(mine.newer_than(theirs.digest()).empty());
+  mine.merge(record(ids[1], 3, {}));
+  const auto delta = mine.newer_than(theirs.digest());
+  REQUIRE(delta.size() == 1);
+  CHECK(delta[0]->id == ids[1]);
+  CHECK(mine.hash() != theirs.hash());
+}
+
+TEST_CASE("garbage collection forgets long-dead records and old evictions") {
+  Rng rng(11);
+  const NodeId a = NodeId::random(rng), b = NodeId::random(rng);
+  Table t(hours(24));
+  NodeRecord gone = record(a, 1, {{subnet(1), {1, 0}}});
+  gone.released = true;
+  t.merge(gone);
+  t.merge(record(b, 1, {{subnet(2), {1, 0}}}));
+  t.merge(Eviction{b, 1, kNow});
+  CHECK(t.collect_garbage(kNow + hours(1), hours(2)) == 0);
+  CHECK(t.collect_garbage(kNow + hours(3), hours(2)) == 2);  // both records
+  CHECK(t.records().empty());
+  CHECK(t.evictions().size() == 1);
+  CHECK(t.collect_garbage(kNow + hours(26), hours(2)) == 1);  // the eviction, ttl + grace on
+  CHECK(t.hash() == 0);
+}

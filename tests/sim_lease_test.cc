@@ -1,0 +1,177 @@
+// Simulation tests of gossip and the lease table together: whole clusters on virtual time,
+// deterministic per seed. A failure prints its seed; SHOAL_SEED=<seed> replays it.
+#include <doctest/doctest.h>
+
+#include <map>
+#include <set>
+
+#include "chaos/lease_cluster.h"
+#include "tests/sim_seed.h"
+
+using namespace shoal;
+using namespace shoal::chaos;
+using lease::LeaseEvent;
+
+namespace {
+
+lease::LeaseConfig config(const std::string& network, unsigned subnet_len) {
+  lease::NetworkSpec spec{network};
+  spec.subnet_len = subnet_len;
+  lease::LeaseConfig c;
+  c.network = std::get<lease::NetworkConfig>(lease::NetworkConfig::make(spec));
+  return c;
+}
+
+// Runs until placed_and_agreed() holds or the deadline; returns the problem left, if any.
+std::string settle(LeaseCluster& c, TimePoint deadline) {
+  std::string problem;
+  c.sim().run_until([&] { return (problem = c.placed_and_agreed()).empty(); }, deadline);
+  return problem;
+}
+
+std::map<NodeIndex, Cidr> subnets(LeaseCluster& c) {
+  std::map<NodeIndex, Cidr> out;
+  for (NodeIndex i = 0; i < c.size(); ++i)
+    if (auto* l = c.lease(i); l && l->ready_subnet()) out[i] = *l->ready_subnet();
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("sim.lease_300_start_at_once") {
+  // 300 members start at the same instant through 3 seeds: each ends up with exactly one
+  // subnet, no two overlap, and all compute the same owner map. (The issue asks for 1,000;
+  // that run works but takes minutes of wall time, so it is a benchmark for now, not a test.)
+  const uint64_t seed = seed_or(31);
+  INFO("seed " << seed);
+  LeaseCluster c(seed, 300, config("100.64.0.0/10", 24));
+  for (NodeIndex i = 0; i < 300; ++i) c.start(i, {0, 1, 2});
+  const std::string problem = settle(c, kTimeZero + 60s);
+  CHECK_MESSAGE(problem.empty(), problem);
+  MESSAGE("placed and agreed at " << to_seconds(c.sim().now()) << " s; " << c.reallocations()
+                                  << " of 300 members re-allocated");
+}
+
+TEST_CASE("sim.lease_partition_overlaps_resolve") {
+  // 100 members placed; the network splits in two; 50 new members join on each side; the
+  // halves heal. Overlaps resolve, only the later claimers move, and every member that held
+  // a subnet before the partition keeps it. A small pool makes clashes likely.
+  const uint64_t seed = seed_or(32);
+  INFO("seed " << seed);
+  LeaseCluster c(seed, 200, config("198.18.0.0/16", 24));  // 255 subnets for 200 members
+  for (NodeIndex i = 0; i < 100; ++i) c.start(i, {0});
+  REQUIRE(settle(c, kTimeZero + 60s).empty());
+  const auto before = subnets(c);
+
+  std::vector<NodeIndex> left, right;
+  for (NodeIndex i = 0; i < 200; ++i) ((i < 50 || (i >= 100 && i < 150)) ? left : right).push_back(i);
+  c.sim().network().partition({left, right});
+  const TimePoint split = c.sim().now();
+  for (NodeIndex i = 100; i < 150; ++i) c.start(i, {0});   // left side's seed
+  for (NodeIndex i = 150; i < 200; ++i) c.start(i, {50});  // right side's seed
+  c.sim().run_until(split + 60s);
+  const auto during = subnets(c);
+  std::map<NodeIndex, HlcStamp> first_claim;
+  for (NodeIndex i = 100; i < 200; ++i) {
+    REQUIRE(c.lease(i)->ready_subnet());
+    first_claim[i] = c.lease(i)->own().claims.front().claimed_at;
+  }
+
+  c.sim().network().heal();
+  const TimePoint healed = c.sim().now();
+  const std::string problem = settle(c, healed + 120s);
+  CHECK_MESSAGE(problem.empty(), problem);
+  MESSAGE("resolved " << to_seconds(c.sim().now() - healed) << " s after the heal");
+  const auto after = subnets(c);
+  for (const auto& [node, subnet] : before) CHECK(after.at(node) == subnet);
+  size_t moved = 0;
+  for (NodeIndex i = 100; i < 200; ++i) {
+    if (after.at(i) == during.at(i)) continue;
+    ++moved;
+    // It moved: someone with an earlier claim holds its old subnet now.
+    const NodeId winner = c.lease(i)->owners().at(during.at(i));
+    const NodeIndex w = *c.sim().index_of(winner);
+    CHECK(w != i);
+    if (first_claim.count(w)) CHECK(first_claim.at(w) < first_claim.at(i));
+  }
+  MESSAGE(moved << " of the 100 new members moved after the heal");
+}
+
+TEST_CASE("sim.lease_restart_keeps_subnet") {
+  // A restart with its database keeps the subnet and continues above every version peers
+  // saw; so does a restart from an older copy of the database (a restored backup).
+  const uint64_t seed = seed_or(33);
+  INFO("seed " << seed);
+  auto cfg = config("198.18.0.0/16", 24);
+  cfg.renew_after = std::chrono::seconds(20);  // renew often, so versions move on
+  LeaseCluster c(seed, 10, cfg);
+  for (NodeIndex i = 0; i < 10; ++i) c.start(i, {0});
+  REQUIRE(settle(c, kTimeZero + 30s).empty());
+  const Cidr subnet = *c.lease(4)->ready_subnet();
+  const LeaseDisk backup = c.disk(4);  // an early copy of node 4's database
+  c.sim().run_for(90s);                // a few renewals later
+  const uint64_t seen = c.lease(0)->table().find(c.sim().id(4))->version;
+  REQUIRE(seen > backup.own->version);
+
+  c.crash(4);
+  c.sim().run_for(5s);
+  c.start(4, {0});
+  REQUIRE(settle(c, c.sim().now() + 30s).empty());
+  CHECK(*c.lease(4)->ready_subnet() == subnet);
+  CHECK(c.lease(4)->own().version > seen);
+
+  const uint64_t seen_again = c.lease(0)->table().find(c.sim().id(4))->version;
+  c.crash(4);
+  c.disk(4) = backup;  // restore the old copy
+  c.sim().run_for(5s);
+  c.start(4, {0});
+  REQUIRE(settle(c, c.sim().now() + 30s).empty());
+  CHECK(*c.lease(4)->ready_subnet() == subnet);
+  c.sim().run_for(5s);
+  CHECK(c.lease(4)->own().version > seen_again);
+  CHECK(c.lease(0)->table().find(c.sim().id(4))->version > seen_again);
+}
+
+TEST_CASE("sim.lease_leave_crash_evict") {
+  // Leaving frees a subnet at once; a crashed member's subnet frees only after its TTL; an
+  // eviction frees it at once.
+  const uint64_t seed = seed_or(34);
+  INFO("seed " << seed);
+  auto cfg = config("198.18.0.0/16", 24);
+  cfg.ttl = std::chrono::seconds(120);
+  cfg.renew_after = std::chrono::seconds(60);
+  LeaseCluster c(seed, 8, cfg);
+  for (NodeIndex i = 0; i < 8; ++i) c.start(i, {0});
+  REQUIRE(settle(c, kTimeZero + 30s).empty());
+  auto owned_by = [&](NodeIndex observer, NodeIndex subject) {
+    for (const auto& [s, node] : c.lease(observer)->owners())
+      if (node == c.sim().id(subject)) return true;
+    return false;
+  };
+  auto nobody_sees = [&](NodeIndex subject) {
+    for (NodeIndex i = 0; i < c.size(); ++i)
+      if (i != subject && c.lease(i) && owned_by(i, subject)) return false;
+    return true;
+  };
+
+  // Leave: released and gone everywhere within seconds.
+  c.lease(5)->release(c.sim().now(), c.sim().wall(5));
+  c.sim().run_until([&] { return nobody_sees(5); }, c.sim().now() + 5s);
+  CHECK(nobody_sees(5));
+
+  // Crash: still owned just before its TTL, free after it.
+  const TimePoint crash_at = c.sim().now();
+  c.crash(6);
+  c.sim().run_until(crash_at + 60s);
+  CHECK_FALSE(nobody_sees(6));
+  c.sim().run_until([&] { return nobody_sees(6); }, crash_at + 150s);
+  CHECK(nobody_sees(6));
+  CHECK(c.sim().now() - crash_at >= 60s);  // freed by expiry, not earlier
+
+  // Eviction of a crashed member: free at once.
+  c.crash(7);
+  c.sim().run_for(2s);
+  CHECK(c.lease(0)->evict(c.sim().id(7), c.sim().wall(0)));
+  c.sim().run_until([&] { return nobody_sees(7); }, c.sim().now() + 5s);
+  CHECK(nobody_sees(7));
+}
