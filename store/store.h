@@ -1,0 +1,66 @@
+// Store keeps one node's durable state in one SQLite file: identity (node id and other
+// small values), our own lease record, every peer's record and the evictions, and the
+// peers we knew (to rejoin without a seed).
+//
+// Promises: WAL mode, fsync on every commit (synchronous=FULL), every multi-row change in
+// one transaction, so after a crash the file holds the old state or the new, never a mix;
+// save_own() returns only once the record is on disk. A file that is not a database, is
+// corrupt, belongs to another program or to a newer shoal is refused with an error that
+// names the file and says what to do; it is never overwritten.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/endpoint.h"
+#include "common/node_id.h"
+#include "lease/lease_core.h"
+
+struct sqlite3;
+
+namespace shoal::store {
+
+class Store {
+ public:
+  static constexpr int kSchemaVersion = 1;
+  static constexpr int32_t kApplicationId = 0x73686f61;  // "shoa"
+
+  // Opens the database at `path`, creating it (and nothing else) if it does not exist.
+  static std::variant<std::unique_ptr<Store>, std::string> open(const std::string& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  // Small named values: the node id, later the identity key. Empty error string: success.
+  std::optional<Bytes> get(const std::string& key);
+  std::string put(const std::string& key, ByteView value);
+  // The node id, made and stored on first call.
+  std::variant<NodeId, std::string> node_id(Rng& rng);
+
+  // Our own record, durable when this returns without error.
+  std::string save_own(const lease::NodeRecord& record);
+  // Peers' records and evictions, all in one transaction.
+  std::string save_table(const std::vector<lease::NodeRecord>& records,
+                         const std::vector<lease::Eviction>& evictions);
+  // Everything LeaseCore needs at start. Rows that fail to decode are skipped and counted.
+  lease::StoredLeases load_leases(size_t* skipped = nullptr);
+
+  std::string save_peers(const std::vector<Endpoint>& peers);
+  std::vector<Endpoint> load_peers();
+
+ private:
+  Store(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
+  std::string migrate();
+  std::string error(const std::string& what) const;  // "<path>: <what>: <sqlite message>"
+
+  std::string path_;
+  sqlite3* db_;
+};
+
+}  // namespace shoal::store
