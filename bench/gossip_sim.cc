@@ -15,23 +15,16 @@
 #include <string>
 #include <vector>
 
+#include "bench/figure.h"
 #include "chaos/simulator.h"
 
 using namespace shoal;
+using shoal::bench::figure;
 using namespace shoal::chaos;
 using gossip::Event;
 using gossip::MemberState;
 
 namespace {
-
-void figure(const std::string& name, double value, const char* unit) {
-  std::printf("figure %s %.6g %s\n", name.c_str(), value, unit);
-  std::fflush(stdout);
-}
-
-double wall_now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // Every one of the first n members is up and sees all n alive.
 bool converged(const Simulator& sim, size_t n) {
@@ -66,19 +59,19 @@ void run(size_t n, uint64_t seed) {
   sim.start(0, {});
   for (NodeIndex i = 1; i < n; ++i)
     sim.at(kTimeZero + Duration(starts.below(join_window)), [&sim, i] { sim.start(i, {0}); });
-  const double join_wall = wall_now();
+  const double join_wall = bench::wall_seconds();
   const bool ok = sim.run_until([&] { return converged(sim, n); }, kTimeZero + 400s, 500ms);
   std::printf("# n=%zu: %s after %.1f simulated s (%.1f s wall)\n", n,
-              ok ? "converged" : "NOT converged", to_seconds(sim.now()), wall_now() - join_wall);
+              ok ? "converged" : "NOT converged", to_seconds(sim.now()), bench::wall_seconds() - join_wall);
   sim.run_for(10s);
 
   // 2. Steady state: bytes per member per second (over at least one push-pull interval, so
   // anti-entropy is counted) and wall time per simulated minute.
   const Duration window = std::max<Duration>(60s, gossip::push_pull_scale(30s, n));
   const Traffic before = sim.traffic();
-  const double wall_start = wall_now();
+  const double wall_start = bench::wall_seconds();
   sim.run_for(window);
-  const double wall_per_min = (wall_now() - wall_start) * 60.0 / to_seconds(window);
+  const double wall_per_min = (bench::wall_seconds() - wall_start) * 60.0 / to_seconds(window);
   const Traffic& after = sim.traffic();
   const double bytes = double(after.datagram_bytes - before.datagram_bytes) +
                        double(after.stream_bytes - before.stream_bytes);

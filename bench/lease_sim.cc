@@ -14,23 +14,16 @@
 #include <string>
 #include <vector>
 
+#include "bench/figure.h"
 #include "chaos/lease_cluster.h"
 #include "common/rng.h"
 #include "store/store.h"
 
 using namespace shoal;
+using shoal::bench::figure;
 using namespace shoal::chaos;
 
 namespace {
-
-void figure(const std::string& name, double value, const char* unit) {
-  std::printf("figure %s %.6g %s\n", name.c_str(), value, unit);
-  std::fflush(stdout);
-}
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 lease::LeaseConfig config() {
   lease::LeaseConfig c;
@@ -57,11 +50,11 @@ void placement(size_t n, uint64_t seed) {
   const std::string tag = ".n" + std::to_string(n);
   LeaseCluster c(seed, n, config());
   for (NodeIndex i = 0; i < n; ++i) c.start(i, {0, 1, 2});
-  const double wall0 = now_s();
+  const double wall0 = bench::wall_seconds();
   const bool ok = c.sim().run_until([&] { return c.placed_and_agreed().empty(); },
                                     kTimeZero + 300s, 100ms);
   std::printf("# n=%zu: %s at %.1f simulated s (%.1f s wall)\n", n, ok ? "placed and agreed" : "NOT placed",
-              to_seconds(c.sim().now()), now_s() - wall0);
+              to_seconds(c.sim().now()), bench::wall_seconds() - wall0);
   if (ok) figure("placed_agreed" + tag, to_seconds(c.sim().now()), "s");
   figure("reallocations_pct" + tag, 100.0 * double(c.reallocations()) / double(n), "%");
 
@@ -99,12 +92,12 @@ void storage() {
     auto& s = *std::get<std::unique_ptr<store::Store>>(opened);
     lease::NodeRecord own = make(1);
     constexpr int kRenewals = 50;
-    const double t0 = now_s();
+    const double t0 = bench::wall_seconds();
     for (int i = 0; i < kRenewals; ++i) {
       own.version++;
       if (auto e = s.save_own(own); !e.empty()) std::printf("# %s\n", e.c_str());
     }
-    figure("renew_ms", (now_s() - t0) * 1000.0 / kRenewals, "ms");
+    figure("renew_ms", (bench::wall_seconds() - t0) * 1000.0 / kRenewals, "ms");
   }
   {
     const std::string path = (dir / "load.db").string();
@@ -114,13 +107,13 @@ void storage() {
       for (int i = 0; i < 5000; ++i) records.push_back(make(1 + i));
       std::get<std::unique_ptr<store::Store>>(opened)->save_table(records, {});
     }
-    const double t0 = now_s();
+    const double t0 = bench::wall_seconds();
     auto opened = store::Store::open(path);
     auto stored = std::get<std::unique_ptr<store::Store>>(opened)->load_leases();
     lease::LeaseCore core(config(), {NodeId::random(rng), "me", IpAddress::v4(192, 0, 2, 2), "", {}},
                           std::move(stored), kTimeZero,
                           WallTime(std::chrono::milliseconds(1767225600000)));
-    figure("load_5000_ms", (now_s() - t0) * 1000.0, "ms");
+    figure("load_5000_ms", (bench::wall_seconds() - t0) * 1000.0, "ms");
     std::printf("# loaded %zu records\n", core.table().records().size());
   }
 }
