@@ -38,6 +38,7 @@ class LeaseCluster::App : public NodeApp, public gossip::StateDelegate {
       lease_.persisted(version);
     }
     while (auto b = lease_.poll_broadcast()) core.broadcast_user(b->about, std::move(b->update));
+    if (lease_.take_sync_request()) core.sync_state(now);
     while (auto e = lease_.poll_event()) cluster_.events_.push_back({now, index_, std::move(*e)});
   }
 

@@ -87,6 +87,9 @@ class Membership {
   // Gossips another module's update. A later update about the same node id replaces one
   // still queued; with no id, updates never replace each other.
   void broadcast_user(std::optional<NodeId> about, Bytes data);
+  // Exchanges only the state delegate's state (no member lists) with one random live
+  // member: cheap anti-entropy for the layer above, at whatever pace it needs.
+  void sync_state(TimePoint now);
   // Not owned; may be null. Receives push-pull state (see delegate.h).
   void set_state_delegate(StateDelegate* delegate) { delegate_ = delegate; }
 

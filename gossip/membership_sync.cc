@@ -63,6 +63,18 @@ void Membership::push_pull(TimePoint now, const Endpoint& to, bool join) {
   send_stream(to, std::nullopt, false, envelope);
 }
 
+void Membership::sync_state(TimePoint now) {
+  if (leaving_ || !delegate_) return;
+  auto peers = random_members(1, NodeId(), alive, now);
+  if (peers.empty()) return;
+  stats_.state_syncs_started++;
+  proto::Envelope envelope;
+  auto* state = envelope.mutable_push_pull();
+  state->set_state_only(true);
+  state->set_user_state(std::string(as_chars(delegate_->local_state(false))));
+  send_stream(peers.front()->member.address, std::nullopt, false, envelope);
+}
+
 void Membership::on_push_pull(TimePoint now, const Endpoint& from,
                               const proto::Envelope& envelope, std::optional<StreamId> stream) {
   if (!stream) return;  // handle_packet refuses these before they get here
@@ -80,14 +92,15 @@ void Membership::on_push_pull(TimePoint now, const Endpoint& from,
   if (delegate_)
     user = delegate_->merge_remote_state(as_bytes(remote.user_state()), remote.join(),
                                          remote.round());
-  if (remote.round() == 0) {
-    // The opening always gets an answer: it carries our member list.
+  if (remote.round() == 0 && (user || !remote.state_only())) {
+    // The opening of a full push-pull always gets an answer: it carries our member list.
     proto::Envelope answer;
     auto* state = answer.mutable_push_pull();
     state->set_reply(true);
     state->set_join(remote.join());
     state->set_round(1);
-    write_local_members(*state);
+    state->set_state_only(remote.state_only());
+    if (!remote.state_only()) write_local_members(*state);
     if (user) state->set_user_state(std::string(as_chars(*user)));
     send_stream(from, stream, /*close=*/!user, answer);
   } else if (user) {

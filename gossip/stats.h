@@ -17,6 +17,7 @@ struct Stats {
   uint64_t probes_rescued_by_stream = 0, nacks_received = 0;
   uint64_t suspicions_started = 0, refutations = 0, declared_dead = 0;
   uint64_t push_pulls_started = 0, push_pulls_received = 0, reconnect_attempts = 0;
+  uint64_t state_syncs_started = 0;
   uint64_t updates_received = 0, user_messages_received = 0;
 
   uint64_t dropped_total() const {

@@ -1,6 +1,7 @@
 #include "lease/lease_core.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "common/take_front.h"
 #include "lease/allocator.h"
@@ -43,7 +44,8 @@ LeaseCore::LeaseCore(LeaseConfig config, LocalLease self, StoredLeases stored, T
       now_(now),
       wall_(wall),
       recompute_at_(now),
-      next_housekeeping_(now + config_.housekeeping) {
+      next_housekeeping_(now + config_.housekeeping),
+      next_sync_(now + config_.sync_interval) {
   for (const NodeRecord& r : stored.records) table_.merge(r);
   for (const Eviction& e : stored.evictions) table_.merge(e);
   own_.id = self_.id;
@@ -355,14 +357,20 @@ void LeaseCore::handle_timeout(TimePoint now, WallTime wall) {
     table_.collect_garbage(wall, config_.gc_grace);
     mark_dirty(now);  // expiry changes owners as time passes, without any message
   }
+  if (now >= next_sync_) {
+    next_sync_ = now + config_.sync_interval;
+    sync_requested_ = true;
+  }
   if (dirty_ && now >= recompute_at_) recompute(wall);
   allocate(now, wall);
 }
 
+bool LeaseCore::take_sync_request() { return std::exchange(sync_requested_, false); }
+
 TimePoint LeaseCore::next_timeout() const {
   // Only instants still ahead count: a deadline that passed while we wait on something
   // else (a sync, durability, a recompute) must not make the driver spin.
-  TimePoint t = next_housekeeping_;
+  TimePoint t = std::min(next_housekeeping_, next_sync_);
   auto consider = [&](TimePoint candidate) {
     if (candidate > now_) t = std::min(t, candidate);
   };

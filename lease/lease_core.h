@@ -42,6 +42,9 @@ struct LeaseConfig {
   Duration allocation_spread = 1s;
   Duration recompute_delay = 100ms;  // batch table changes before recomputing owners
   Duration housekeeping = 10s;       // renewal, expiry and garbage collection checks
+  // How often to ask for a lease-only anti-entropy exchange with a random member. When the
+  // tables agree it costs two hashes; it repairs the records gossip failed to bring.
+  Duration sync_interval = 2s;
   std::chrono::milliseconds gc_grace = std::chrono::hours(24);
   RecordLimits limits;
   size_t max_update_bytes = 4096;
@@ -107,6 +110,8 @@ class LeaseCore {
   };
   std::optional<Broadcast> poll_broadcast();
   std::optional<LeaseEvent> poll_event();
+  // True once per sync_interval: the driver should start a sync (Membership::sync_state).
+  bool take_sync_request();
   TimePoint next_timeout() const;
 
   // --- queries ---
@@ -157,6 +162,8 @@ class LeaseCore {
   bool dirty_ = true;
   TimePoint recompute_at_;
   TimePoint next_housekeeping_;
+  TimePoint next_sync_;
+  bool sync_requested_ = false;
   Owners owners_;
   std::vector<Cidr> order_;  // our rendezvous order over our pool, made on first use
   std::map<NodeId, PeerView> peers_;
