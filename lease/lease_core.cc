@@ -51,14 +51,17 @@ LeaseCore::LeaseCore(LeaseConfig config, LocalLease self, StoredLeases stored, T
   own_.id = self_.id;
   if (stored.own) {
     // A restart: keep our claims (and so our subnet) and continue above our old version.
+    // After a leave there is nothing to keep: we claim afresh.
     own_ = *stored.own;
+    if (own_.released) own_.claims.clear();
+    own_.released = false;
     durable_version_ = own_.version;
     table_.merge(own_);
     for (const Claim& c : own_.claims) hlc_.observe(c.claimed_at, wall);
   }
   if (const NodeRecord* seen = table_.find(self_.id); seen && seen->version > own_.version) {
     adopt_own_from_peer(*seen, wall);  // publishes
-  } else if (stored.own && !own_.released) {
+  } else if (stored.own && !own_.claims.empty()) {
     publish(wall);  // back again: renew at once, above every version peers have seen of us
   }
   for (const auto& [id, r] : table_.records())
@@ -100,10 +103,11 @@ void LeaseCore::persisted(uint64_t version) {
 void LeaseCore::adopt_own_from_peer(const NodeRecord& record, WallTime wall) {
   // Peers hold a newer record of ours than we do: we were restored from an old database,
   // or lost it. Its claims are ours; take them back and publish above that version.
+  // (Whether we are released is this life's decision, not an earlier life's.)
   if (!released_ && (own_.claims.empty() || record.version > own_.version)) {
-    own_.claims = record.claims;
-    own_.released = record.released;
+    own_.claims = record.released ? std::vector<Claim>{} : record.claims;
   }
+  own_.released = released_;
   own_.version = std::max(own_.version, record.version);
   publish(wall);
 }
@@ -343,6 +347,7 @@ void LeaseCore::allocate(TimePoint now, WallTime wall) {
   auto subnet = pick_subnet(self_.id, order_, table_, wall);
   if (!subnet) return;  // the pool is full; housekeeping tries again
   own_.claims = {Claim{*subnet, hlc_.now(wall)}};
+  own_.released = false;  // a node that left once and came back claims afresh
   claimed_since_ = now;
   publish(wall);
 }

@@ -157,6 +157,11 @@ TEST_CASE("sim.lease_leave_crash_evict") {
   c.lease(5)->release(c.sim().now(), c.sim().wall(5));
   c.sim().run_until([&] { return nobody_sees(5); }, c.sim().now() + 5s);
   CHECK(nobody_sees(5));
+  // Back after a leave, from the same disk: it claims afresh and is placed again.
+  c.crash(5);
+  c.start(5, {0});
+  CHECK(settle(c, c.sim().now() + 30s).empty());
+  CHECK_FALSE(nobody_sees(5));
 
   // Crash: still owned just before its TTL, free after it.
   const TimePoint crash_at = c.sim().now();
