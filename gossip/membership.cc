@@ -57,36 +57,51 @@ Membership::~Membership() = default;
 
 // --- input -------------------------------------------------------------------------------
 
-void Membership::handle_packet(TimePoint now, const Endpoint& from, ByteView packet) {
-  stats_.packets_in++;
-  stats_.bytes_in += packet.size();
-  // Parsed on an arena that starts on the stack: a packet costs (almost) no allocation.
+namespace {
+
+// Parses `bytes` on an arena whose first block is on the stack, so a message costs (almost)
+// no allocation, and hands the envelope to `use` if it decoded; else returns the error.
+template <typename Use>
+std::optional<DecodeError> with_envelope(ByteView bytes, const DecodeLimits& limits, Use&& use) {
   alignas(16) char block[8192];
   google::protobuf::ArenaOptions options;
   options.initial_block = block;
   options.initial_block_size = sizeof(block);
   google::protobuf::Arena arena(options);
   auto& envelope = *google::protobuf::Arena::CreateMessage<proto::Envelope>(&arena);
+  if (auto error = decode(bytes, limits, envelope)) return error;
+  use(envelope);
+  return std::nullopt;
+}
+
+}  // namespace
+
+void Membership::handle_packet(TimePoint now, const Endpoint& from, ByteView packet) {
+  stats_.packets_in++;
+  stats_.bytes_in += packet.size();
   // A datagram may be a little larger than our own budget (a peer configured differently),
   // but never larger than UDP allows.
   const DecodeLimits limits{65507, config_.max_meta_bytes, config_.max_name_bytes, 0};
-  if (auto error = decode(packet, limits, envelope)) return count_drop(static_cast<int>(*error));
-  if (envelope.body_case() == proto::Envelope::kPushPull) {
-    stats_.dropped_invalid++;  // push-pull travels on streams only
-    return;
-  }
-  handle_envelope(now, from, envelope, std::nullopt);
+  auto error = with_envelope(packet, limits, [&](const proto::Envelope& envelope) {
+    if (envelope.body_case() == proto::Envelope::kPushPull) {
+      stats_.dropped_invalid++;  // push-pull travels on streams only
+      return;
+    }
+    handle_envelope(now, from, envelope, std::nullopt);
+  });
+  if (error) count_drop(static_cast<int>(*error));
 }
 
 void Membership::handle_stream(TimePoint now, const Endpoint& from, StreamId stream,
                                ByteView message) {
   stats_.streams_in++;
   stats_.stream_bytes_in += message.size();
-  proto::Envelope envelope;
   const DecodeLimits limits{config_.max_stream_bytes, config_.max_meta_bytes,
                             config_.max_name_bytes, config_.max_members};
-  if (auto error = decode(message, limits, envelope)) return count_drop(static_cast<int>(*error));
-  handle_envelope(now, from, envelope, stream);
+  auto error = with_envelope(message, limits, [&](const proto::Envelope& envelope) {
+    handle_envelope(now, from, envelope, stream);
+  });
+  if (error) count_drop(static_cast<int>(*error));
 }
 
 void Membership::handle_envelope(TimePoint now, const Endpoint& from,

@@ -119,6 +119,15 @@ void Membership::on_push_pull(TimePoint now, const Endpoint& from,
 void Membership::merge_remote_members(TimePoint now, const NodeId& sender,
                                       const proto::PushPull& state) {
   for (const proto::MemberState& m : state.members()) {
+    // Most of a list is news to nobody: skip what cannot change anything without building
+    // a message for it. Stale entries never change a member, and an alive at the
+    // incarnation we hold changes nobody but ourselves (a refutation).
+    if (const Entry* e = find_entry(*node_id_from(m.node()))) {
+      if (m.incarnation() < e->member.incarnation) continue;
+      if (m.incarnation() == e->member.incarnation && m.status() == proto::MEMBER_STATUS_ALIVE &&
+          e != &entries_[0])
+        continue;
+    }
     switch (m.status()) {
       case proto::MEMBER_STATUS_ALIVE: {
         proto::Alive alive;
