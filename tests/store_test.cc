@@ -2,6 +2,7 @@
 // crash consistency under SIGKILL in the middle of transactions.
 #include <doctest/doctest.h>
 #include <sqlite3.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -116,38 +117,52 @@ TEST_CASE("store refuses foreign, damaged and newer files, and leaves them as th
 
 TEST_CASE("SIGKILL in the middle of writes never leaves a mix of old and new") {
   // A child rewrites 50 records (all with the same version) and its own record in a loop;
-  // we kill it at random moments. Every time, the file opens and all 50 records carry one
-  // version: each transaction landed whole or not at all.
+  // once it has committed at least once, we kill it at a random moment. Every time, the
+  // file opens and all 50 records carry one version: each transaction landed whole or not
+  // at all.
   TempDir dir;
   const std::string path = dir.file("kill.db");
   Rng rng(5);
   std::vector<lease::NodeRecord> records;
   for (int i = 0; i < 50; ++i) records.push_back(record(rng, 1));
-  open_ok(path);  // create the schema once, before the first kill
-  uint64_t highest = 0;
+  CHECK(open_ok(path)->save_table(records, {}).empty());  // the first whole state
+  uint64_t highest = 1;
   for (int round = 0; round < 25; ++round) {
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
     const pid_t child = ::fork();
     REQUIRE(child >= 0);
     if (child == 0) {
+      ::close(ready[0]);
       auto v = store::Store::open(path);
       if (!std::holds_alternative<std::unique_ptr<store::Store>>(v)) ::_exit(3);
       auto& s = *std::get<std::unique_ptr<store::Store>>(v);
       auto rows = records;
       const auto start = std::chrono::steady_clock::now();
       // Bounded in time: it is killed long before, but never outlives the test by much.
-      for (uint64_t version = 1000 * (round + 1);
-           std::chrono::steady_clock::now() - start < std::chrono::seconds(10); ++version) {
+      const uint64_t first = 1000 * static_cast<uint64_t>(round + 1);
+      for (uint64_t version = first;
+           std::chrono::steady_clock::now() - start < std::chrono::seconds(20); ++version) {
         for (auto& r : rows) r.version = version;
         if (!s.save_table(rows, {}).empty()) ::_exit(4);
         rows[0].version = version;
         if (!s.save_own(rows[0]).empty()) ::_exit(5);
+        if (version == first) {
+          const char byte = 1;  // one whole write is in: the parent may shoot
+          if (::write(ready[1], &byte, 1) != 1) ::_exit(6);
+        }
       }
       ::_exit(0);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20 + rng.below(80)));
+    ::close(ready[1]);
+    pollfd wait{ready[0], POLLIN, 0};
+    const bool child_wrote = ::poll(&wait, 1, 20000) == 1;  // bounded: 20 s at most
+    ::close(ready[0]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng.below(30)));
     ::kill(child, SIGKILL);
     int status = 0;
     ::waitpid(child, &status, 0);
+    REQUIRE(child_wrote);
     CHECK(WIFSIGNALED(status));
 
     auto s = open_ok(path);
@@ -158,5 +173,5 @@ TEST_CASE("SIGKILL in the middle of writes never leaves a mix of old and new") {
     CHECK(version >= highest);
     highest = version;
   }
-  CHECK(highest > 1);  // the children did get writes in
+  CHECK(highest >= 25000);  // the last child's first write at least
 }
