@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "chaos/lease_cluster.h"
 #include "chaos/scenario.h"
 
 using namespace shoal;
@@ -33,6 +34,8 @@ options:
   --heal-at S         remove the partition and the loss at S seconds
   --fault-at S        when faults start (default 20)
   --view I            whose membership table to print (default 0)
+  --leases NETWORK    also run the lease table over NETWORK (e.g. 198.18.0.0/16) and
+                      print who owns which subnet, as --view sees it
   --quiet             print only the final table and the summary
   -h, --help          this text
 )";
@@ -54,7 +57,7 @@ double number(const char* flag, const char* value, double min, double max) {
   return v;
 }
 
-Duration seconds(double s) { return Duration(static_cast<int64_t>(s * 1e6)); }
+Duration seconds_of(double s) { return Duration(static_cast<int64_t>(s * 1e6)); }
 
 void print_table(const Simulator& sim, NodeIndex view) {
   const auto* core = sim.core(view);
@@ -70,6 +73,46 @@ void print_table(const Simulator& sim, NodeIndex view) {
                 static_cast<unsigned long long>(m.incarnation), m.id.short_hex().c_str());
 }
 
+void print_leases(const LeaseCluster& cluster, NodeIndex view) {
+  const auto* lease = cluster.lease(view);
+  if (!lease) return;
+  std::printf("\nleases as node-%u sees them:\n", view);
+  std::printf("  %-20s %-10s %-16s %s\n", "SUBNET", "OWNER", "UNDERLAY", "VERSION");
+  for (const auto& [subnet, owner] : lease->owners()) {
+    const auto* record = lease->table().find(owner);
+    std::printf("  %-20s %-10s %-16s %llu\n", subnet.to_string().c_str(),
+                record->name.c_str(), record->underlay.to_string().c_str(),
+                static_cast<unsigned long long>(record->version));
+  }
+  std::printf("  (%llu re-allocations in all)\n",
+              static_cast<unsigned long long>(cluster.reallocations()));
+}
+
+// The lease variant: members run gossip and the lease table together.
+int run_with_leases(const std::string& network, size_t nodes, uint64_t seed, double seconds,
+                    long crash, double fault_at, double restart_at, NodeIndex view) {
+  lease::LeaseConfig config;
+  auto made = lease::NetworkConfig::make(lease::NetworkSpec{network});
+  if (auto* e = std::get_if<std::string>(&made)) usage_error("--leases: " + *e);
+  config.network = std::get<lease::NetworkConfig>(made);
+  LeaseCluster cluster(seed, nodes, config);
+  for (NodeIndex i = 0; i < nodes; ++i) cluster.start(i, {0});
+  Simulator& sim = cluster.sim();
+  if (crash >= 0) {
+    sim.at(kTimeZero + seconds_of(fault_at), [&] { cluster.crash(static_cast<NodeIndex>(crash)); });
+    if (restart_at >= 0)
+      sim.at(kTimeZero + seconds_of(restart_at),
+             [&] { cluster.start(static_cast<NodeIndex>(crash), {0}); });
+  }
+  sim.run_until(kTimeZero + seconds_of(seconds));
+  print_table(sim, view);
+  print_leases(cluster, view);
+  const std::string problem = cluster.placed_and_agreed();
+  std::printf("\n%s\n", problem.empty() ? "every member up holds one subnet, and all agree"
+                                         : ("not settled yet: " + problem).c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -80,6 +123,7 @@ int main(int argc, char** argv) {
   long crash = -1;
   long view = 0;
   bool partition = false, quiet = false;
+  std::string leases;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -110,6 +154,9 @@ int main(int argc, char** argv) {
       fault_at = number("--fault-at", v, 0, 86400), take();
     } else if (a == "--view") {
       view = static_cast<long>(number("--view", v, 0, 4999)), take();
+    } else if (a == "--leases") {
+      if (!v) usage_error("--leases needs a network, e.g. 198.18.0.0/16");
+      leases = v, take();
     } else if (a == "--quiet") {
       quiet = true;
     } else {
@@ -120,22 +167,29 @@ int main(int argc, char** argv) {
   if (view >= static_cast<long>(nodes)) usage_error("--view names a member that does not exist");
   if (restart_at >= 0 && crash < 0) usage_error("--restart-at needs --crash");
 
+  if (!leases.empty()) {
+    if (loss > 0 || partition || heal_at >= 0)
+      usage_error("--leases runs with --crash and --restart-at only, for now");
+    return run_with_leases(leases, nodes, seed, run_seconds, crash, fault_at, restart_at,
+                           static_cast<NodeIndex>(view));
+  }
+
   Scenario s;
   s.seed = seed;
   s.topology.nodes = nodes;
   s.topology.config = *gossip::Config::profile(profile);
-  s.run_for = seconds(run_seconds);
+  s.run_for = seconds_of(run_seconds);
   s.stop_early = false;
-  if (loss > 0) s.at(seconds(fault_at), Fault::loss(loss));
-  if (crash >= 0) s.at(seconds(fault_at), Fault::crash(static_cast<NodeIndex>(crash)));
+  if (loss > 0) s.at(seconds_of(fault_at), Fault::loss(loss));
+  if (crash >= 0) s.at(seconds_of(fault_at), Fault::crash(static_cast<NodeIndex>(crash)));
   if (crash >= 0 && restart_at >= 0)
-    s.at(seconds(restart_at), Fault::restart(static_cast<NodeIndex>(crash), {0}));
+    s.at(seconds_of(restart_at), Fault::restart(static_cast<NodeIndex>(crash), {0}));
   if (partition) {
     std::vector<NodeIndex> a, b;
     for (NodeIndex i = 0; i < nodes; ++i) (i < nodes / 2 ? a : b).push_back(i);
-    s.at(seconds(fault_at), Fault::partition({a, b}));
+    s.at(seconds_of(fault_at), Fault::partition({a, b}));
   }
-  if (heal_at >= 0) s.at(seconds(heal_at), Fault::heal());
+  if (heal_at >= 0) s.at(seconds_of(heal_at), Fault::heal());
   s.setup = [&](Simulator& sim) {
     if (quiet) return;
     sim.on_event([&sim](TimePoint at, NodeIndex observer, const gossip::Event& e) {
