@@ -1,0 +1,98 @@
+#include "common/file_io.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+namespace shoal {
+namespace {
+
+std::string describe(const std::string& what, const std::string& path, int error) {
+  return what + " " + path + ": " + std::strerror(error);
+}
+
+// Closes the descriptor however we leave the function.
+struct Fd {
+  int fd;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+using ReadResult = std::variant<std::string, std::string>;
+ReadResult read_error(std::string message) {
+  return ReadResult(std::in_place_index<1>, std::move(message));
+}
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
+std::variant<std::string, std::string> read_file_limited(const std::string& path,
+                                                         size_t max_bytes) {
+  Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (file.fd < 0) return read_error(describe("cannot open", path, errno));
+  struct stat st {};
+  if (::fstat(file.fd, &st) != 0) return read_error(describe("cannot stat", path, errno));
+  if (!S_ISREG(st.st_mode)) return read_error(path + " is not a regular file");
+  if (static_cast<size_t>(st.st_size) > max_bytes)
+    return read_error(path + " is too large (" + std::to_string(st.st_size) + " bytes, at most " +
+                      std::to_string(max_bytes) + " allowed)");
+  std::string content;
+  char buffer[8192];
+  while (true) {
+    const ssize_t n = ::read(file.fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return read_error(describe("cannot read", path, errno));
+    if (n == 0) break;
+    content.append(buffer, static_cast<size_t>(n));
+    if (content.size() > max_bytes)  // it grew while we read
+      return read_error(path + " is too large");
+  }
+  return ReadResult(std::in_place_index<0>, std::move(content));
+}
+
+std::string write_file_atomically(const std::string& path, std::string_view content, mode_t mode) {
+  const std::filesystem::path target(path);
+  const std::filesystem::path dir =
+      target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return "cannot create directory " + dir.string() + ": " + ec.message();
+
+  std::string temp = path + ".tmp." + std::to_string(::getpid());
+  {
+    Fd file{::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)};
+    if (file.fd < 0) return describe("cannot create", temp, errno);
+    // open() applies the umask; the caller asked for exactly `mode` (a key file wants 0600).
+    if (::fchmod(file.fd, mode) != 0 || !write_all(file.fd, content) || ::fsync(file.fd) != 0) {
+      const int error = errno;
+      ::unlink(temp.c_str());
+      return describe("cannot write", temp, error);
+    }
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    const int error = errno;
+    ::unlink(temp.c_str());
+    return describe("cannot rename " + temp + " to", path, error);
+  }
+  // The rename itself is durable only once the directory entry is.
+  Fd directory{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  if (directory.fd >= 0) ::fsync(directory.fd);
+  return {};
+}
+
+}  // namespace shoal

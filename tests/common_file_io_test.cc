@@ -1,0 +1,64 @@
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <variant>
+
+#include "common/file_io.h"
+
+using namespace shoal;
+
+namespace {
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/shoal-file-io-XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+}  // namespace
+
+TEST_CASE("write_file_atomically creates directories, replaces content and sets the mode") {
+  TempDir dir;
+  const std::string path = (dir.path / "a" / "b" / "subnet.env").string();
+  REQUIRE(write_file_atomically(path, "one\n", 0600).empty());
+  REQUIRE(write_file_atomically(path, "two\n", 0600).empty());
+  auto read = read_file_limited(path, 100);
+  REQUIRE(read.index() == 0);
+  CHECK(std::get<0>(read) == "two\n");
+  struct stat st {};
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  // No temporary file is left behind.
+  CHECK(std::distance(std::filesystem::directory_iterator(dir.path / "a" / "b"),
+                      std::filesystem::directory_iterator()) == 1);
+}
+
+TEST_CASE("read_file_limited names the path on every refusal") {
+  TempDir dir;
+  const std::string missing = (dir.path / "missing.json").string();
+  auto r = read_file_limited(missing, 100);
+  REQUIRE(r.index() == 1);
+  CHECK(std::get<1>(r).find(missing) != std::string::npos);
+
+  const std::string big = (dir.path / "big").string();
+  REQUIRE(write_file_atomically(big, std::string(101, 'x')).empty());
+  r = read_file_limited(big, 100);
+  REQUIRE(r.index() == 1);
+  CHECK(std::get<1>(r).find("too large") != std::string::npos);
+
+  r = read_file_limited(dir.path.string(), 100);
+  REQUIRE(r.index() == 1);
+  CHECK(std::get<1>(r).find("not a regular file") != std::string::npos);
+}
+
+TEST_CASE("write_file_atomically reports an unwritable place") {
+  TempDir dir;
+  const std::string blocker = (dir.path / "file").string();
+  REQUIRE(write_file_atomically(blocker, "x").empty());
+  // A path whose parent is a regular file cannot be created.
+  CHECK_FALSE(write_file_atomically(blocker + "/child", "y").empty());
+}
