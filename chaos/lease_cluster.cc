@@ -12,8 +12,7 @@ class LeaseCluster::App : public NodeApp, public gossip::StateDelegate {
         index_(index),
         lease_(cluster.config_,
                lease::LocalLease{core.id(), core.self().name, core.self().address.address,
-                                 cluster.sites_.count(index) ? cluster.sites_[index] : "",
-                                 Bytes{}},
+                                 cluster.sites_.count(index) ? cluster.sites_[index] : "", Bytes{}},
                lease::StoredLeases{cluster.disks_[index].own, cluster.disks_[index].records,
                                    cluster.disks_[index].evictions},
                cluster.sim_.now(), cluster.sim_.wall(index)) {
@@ -23,8 +22,23 @@ class LeaseCluster::App : public NodeApp, public gossip::StateDelegate {
   lease::LeaseCore& lease() { return lease_; }
 
   void on_event(gossip::Membership&, TimePoint now, const gossip::Event& e) override {
-    if (e.kind == gossip::Event::Kind::kUserMessage)
-      lease_.handle_update(now, cluster_.sim_.wall(index_), e.data);
+    using Kind = gossip::Event::Kind;
+    switch (e.kind) {
+      case Kind::kUserMessage:
+        lease_.handle_update(now, cluster_.sim_.wall(index_), e.data);
+        break;
+      case Kind::kJoined:
+      case Kind::kAlive:
+        lease_.member_up(e.member.id);
+        break;
+      case Kind::kDead:
+      case Kind::kLeft:
+      case Kind::kReaped:
+        lease_.member_down(e.member.id);
+        break;
+      default:
+        break;
+    }
   }
   void handle_timeout(gossip::Membership&, TimePoint now) override {
     lease_.handle_timeout(now, cluster_.sim_.wall(index_));
@@ -85,13 +99,13 @@ const lease::LeaseCore* LeaseCluster::lease(NodeIndex node) const {
   return const_cast<LeaseCluster*>(this)->lease(node);
 }
 
-std::string LeaseCluster::placed_and_agreed() const {
+std::string LeaseCluster::placed_and_agreed(Require require) const {
   const lease::Owners* reference = nullptr;
   NodeIndex reference_node = 0;
   for (NodeIndex i = 0; i < sim_.size(); ++i) {
     const auto* l = lease(i);
     if (!l) continue;
-    const auto ready = l->ready_subnet();
+    const auto ready = require == Require::kReady ? l->ready_subnet() : l->claimed_subnet();
     if (!ready) return "node " + std::to_string(i) + " has no ready subnet";
     auto owner = l->owners().find(*ready);
     if (owner == l->owners().end() || owner->second != sim_.id(i))

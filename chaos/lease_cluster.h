@@ -47,7 +47,9 @@ class LeaseCluster {
 
   // Empty when every member that is up has a ready subnet that it owns, no two own the same
   // or overlapping subnets, and all of them compute the same owner map; else the problem.
-  std::string placed_and_agreed() const;
+  // With Require::kOwned a claim counts before its settle window has passed.
+  enum class Require { kReady, kOwned };
+  std::string placed_and_agreed(Require require = Require::kReady) const;
   // Total reallocations (claims lost and replaced) over all members' current lives.
   uint64_t reallocations() const;
 

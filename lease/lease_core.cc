@@ -46,6 +46,7 @@ LeaseCore::LeaseCore(LeaseConfig config, LocalLease self, StoredLeases stored, T
       recompute_at_(now),
       next_housekeeping_(now + config_.housekeeping),
       next_sync_(now + config_.sync_interval) {
+  busy_until_ = now + config_.sync_busy_hold;  // a member that just started has most to learn
   for (const NodeRecord& r : stored.records) table_.merge(r);
   for (const Eviction& e : stored.evictions) table_.merge(e);
   own_.id = self_.id;
@@ -130,6 +131,12 @@ bool LeaseCore::evict(const NodeId& node, WallTime wall) {
   return merge_eviction(e, true);
 }
 
+void LeaseCore::member_up(const NodeId& id) {
+  if (id != self_.id) members_.insert(id);
+}
+
+void LeaseCore::member_down(const NodeId& id) { members_.erase(id); }
+
 // --- merging ---------------------------------------------------------------------------
 
 bool LeaseCore::merge_record(const NodeRecord& record, WallTime wall, bool gossip_on) {
@@ -200,9 +207,13 @@ void LeaseCore::queue_broadcast(const Eviction& eviction) {
   broadcasts_.push_back({eviction.id, serialize(update)});
 }
 
-void LeaseCore::mark_dirty(TimePoint now) {
+void LeaseCore::mark_dirty(TimePoint now, bool table_changed) {
   if (!dirty_) recompute_at_ = now + config_.recompute_delay;
   dirty_ = true;
+  if (table_changed) {
+    busy_until_ = now + config_.sync_busy_hold;
+    next_sync_ = std::min(next_sync_, now + config_.sync_interval_busy);
+  }
 }
 
 // --- anti-entropy ----------------------------------------------------------------------
@@ -239,7 +250,9 @@ std::optional<Bytes> LeaseCore::sync_step(TimePoint now, WallTime wall, ByteView
     if (auto eviction = from_proto(e)) merge_eviction(*eviction, gossip_on);
   }
   const bool equal = in.has_hash() && in.table_hash() == table_.hash();
-  if (!synced_ && (in.records_size() > 0 || in.evictions_size() > 0 || (equal && round >= 1))) {
+  // Equal hashes count as a sync on both sides: the member answering the opener of a
+  // cluster's first exchanges (a seed) would otherwise wait out initial_sync_wait.
+  if (!synced_ && (in.records_size() > 0 || in.evictions_size() > 0 || equal)) {
     synced_ = true;
     synced_at_ = now_;
   }
@@ -301,11 +314,11 @@ void LeaseCore::recompute(WallTime wall) {
   for (const auto& [node, view] : now_peers) {
     auto old = peers_.find(node);
     if (old == peers_.end()) {
-      events_.push_back({LeaseEvent::Kind::kPeerAdded, node, view.subnet, view.underlay,
-                         view.backend_data});
+      events_.push_back(
+          {LeaseEvent::Kind::kPeerAdded, node, view.subnet, view.underlay, view.backend_data});
     } else if (!(old->second == view)) {
-      events_.push_back({LeaseEvent::Kind::kPeerChanged, node, view.subnet, view.underlay,
-                         view.backend_data});
+      events_.push_back(
+          {LeaseEvent::Kind::kPeerChanged, node, view.subnet, view.underlay, view.backend_data});
     }
   }
   peers_ = std::move(now_peers);
@@ -328,8 +341,8 @@ void LeaseCore::allocate(TimePoint now, WallTime wall) {
       if (claimed_since_ == kTimeNever) claimed_since_ = now;
       if (!ready_ && now >= claimed_since_ + config_.settle) {
         ready_ = *claim;
-        events_.push_back({LeaseEvent::Kind::kSubnetReady, self_.id, *claim, self_.underlay,
-                           self_.backend_data});
+        events_.push_back(
+            {LeaseEvent::Kind::kSubnetReady, self_.id, *claim, self_.underlay, self_.backend_data});
       }
       return;
     }
@@ -342,9 +355,13 @@ void LeaseCore::allocate(TimePoint now, WallTime wall) {
     }
     own_.claims.clear();
   }
-  // The node's order over its pool never changes: compute it once.
-  if (order_.empty()) order_ = rendezvous_order(self_.id, config_.network.candidates(self_.site));
-  auto subnet = pick_subnet(self_.id, order_, table_, wall);
+  if (pool_.empty()) pool_ = config_.network.candidates(self_.site);
+  std::vector<NodeId> unclaimed;
+  for (const NodeId& id : members_) {
+    const NodeRecord* r = table_.find(id);
+    if (!r || r->claims.empty() || !table_.valid(*r, wall)) unclaimed.push_back(id);
+  }
+  auto subnet = pick_subnet(self_.id, pool_, table_, wall, unclaimed);
   if (!subnet) return;  // the pool is full; housekeeping tries again
   own_.claims = {Claim{*subnet, hlc_.now(wall)}};
   own_.released = false;  // a node that left once and came back claims afresh
@@ -360,10 +377,10 @@ void LeaseCore::handle_timeout(TimePoint now, WallTime wall) {
     if (!released_ && !own_.claims.empty() && wall >= own_.renewed_at + config_.renew_after)
       publish(wall);  // renew long before the TTL runs out
     table_.collect_garbage(wall, config_.gc_grace);
-    mark_dirty(now);  // expiry changes owners as time passes, without any message
+    mark_dirty(now, /*table_changed=*/false);  // expiry changes owners as time passes
   }
   if (now >= next_sync_) {
-    next_sync_ = now + config_.sync_interval;
+    next_sync_ = now + (now < busy_until_ ? config_.sync_interval_busy : config_.sync_interval);
     sync_requested_ = true;
   }
   if (dirty_ && now >= recompute_at_) recompute(wall);
@@ -382,7 +399,8 @@ TimePoint LeaseCore::next_timeout() const {
   if (dirty_) t = std::min(t, std::max(recompute_at_, now_));
   if (!released_) {
     if (!synced_) consider(started_ + config_.initial_sync_wait);
-    if (own_.claims.empty()) consider((synced_ ? synced_at_ : started_ + config_.initial_sync_wait) + allocation_delay_);
+    if (own_.claims.empty())
+      consider((synced_ ? synced_at_ : started_ + config_.initial_sync_wait) + allocation_delay_);
     if (claimed_since_ != kTimeNever && !ready_) consider(claimed_since_ + config_.settle);
   }
   return t;

@@ -17,6 +17,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,8 +44,15 @@ struct LeaseConfig {
   Duration recompute_delay = 100ms;  // batch table changes before recomputing owners
   Duration housekeeping = 10s;       // renewal, expiry and garbage collection checks
   // How often to ask for a lease-only anti-entropy exchange with a random member. When the
-  // tables agree it costs two hashes; it repairs the records gossip failed to bring.
+  // tables agree it costs two hashes; it repairs the records gossip failed to bring. While
+  // our table keeps changing we sync every sync_interval_busy instead: when many hosts claim
+  // at once, gossip's piggyback budget is the bottleneck (every record is re-sent about
+  // mult*log(n) times by every host), and pairwise deltas spread the table in log(n) rounds.
   Duration sync_interval = 2s;
+  Duration sync_interval_busy = 250ms;
+  // ... and for this long after the last change: the last records of a burst are the ones
+  // a few members still miss, and the busy pace is what fetches them.
+  Duration sync_busy_hold = 2s;
   std::chrono::milliseconds gc_grace = std::chrono::hours(24);
   RecordLimits limits;
   size_t max_update_bytes = 4096;
@@ -82,8 +90,7 @@ struct LeaseEvent {
 
 class LeaseCore {
  public:
-  LeaseCore(LeaseConfig config, LocalLease self, StoredLeases stored, TimePoint now,
-            WallTime wall);
+  LeaseCore(LeaseConfig config, LocalLease self, StoredLeases stored, TimePoint now, WallTime wall);
 
   // --- input ---
   void handle_update(TimePoint now, WallTime wall, ByteView bytes);
@@ -94,6 +101,11 @@ class LeaseCore {
   void release(TimePoint now, WallTime wall);
   // Voids `node`'s records up to the version we hold (shoal forget NODE).
   bool evict(const NodeId& node, WallTime wall);
+  // Membership as gossip sees it: `up` for a member that is alive or suspect, `down` once
+  // it is dead or left. Used only to keep out of the way of members that have not claimed
+  // yet (see lease/allocator.h); ownership never depends on liveness.
+  void member_up(const NodeId& id);
+  void member_down(const NodeId& id);
 
   // --- anti-entropy, carried by gossip's push-pull ---
   // The opening message of a sync we start.
@@ -139,7 +151,8 @@ class LeaseCore {
   void allocate(TimePoint now, WallTime wall);
   void queue_broadcast(const NodeRecord& record);
   void queue_broadcast(const Eviction& eviction);
-  void mark_dirty(TimePoint now);
+  // Owners must be recomputed; when the table itself changed, the next sync comes sooner.
+  void mark_dirty(TimePoint now, bool table_changed = true);
 
   LeaseConfig config_;
   LocalLease self_;
@@ -164,8 +177,10 @@ class LeaseCore {
   TimePoint next_housekeeping_;
   TimePoint next_sync_;
   bool sync_requested_ = false;
+  TimePoint busy_until_;  // sync every sync_interval_busy until then
   Owners owners_;
-  std::vector<Cidr> order_;  // our rendezvous order over our pool, made on first use
+  std::vector<Cidr> pool_;  // the subnets we may claim, made on first use
+  std::set<NodeId> members_;
   std::map<NodeId, PeerView> peers_;
   uint64_t reallocations_ = 0;
   uint64_t rejected_ = 0;

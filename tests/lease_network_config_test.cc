@@ -1,4 +1,6 @@
 #include <doctest/doctest.h>
+
+#include <algorithm>
 #include <set>
 
 #include "common/rng.h"
@@ -27,7 +29,7 @@ std::string error(const NetworkSpec& spec) {
 TEST_CASE("flannel's defaults") {
   const auto c = ok({"198.18.0.0/16"});
   CHECK(c.subnet_len() == 24);
-  CHECK(c.subnet_min().to_string() == "198.18.1.0");    // the first subnet is skipped
+  CHECK(c.subnet_min().to_string() == "198.18.1.0");  // the first subnet is skipped
   CHECK(c.subnet_max().to_string() == "198.18.255.0");
   CHECK(c.candidates("").size() == 255);
   const auto small = ok({"198.18.0.0/25"});
@@ -50,7 +52,8 @@ TEST_CASE("flannel's validation names the key") {
   s.subnet_max = "198.18.3.0";
   CHECK(error(s).find("SubnetMin:") == 0);
   s = NetworkSpec{"198.18.0.0/16"};
-  s.site_pools = {{"east", {"198.18.10.0", "198.18.20.0"}}, {"west", {"198.18.15.0", "198.18.30.0"}}};
+  s.site_pools = {{"east", {"198.18.10.0", "198.18.20.0"}},
+                  {"west", {"198.18.15.0", "198.18.30.0"}}};
   CHECK(error(s).find("overlaps the pool") != std::string::npos);
 }
 
@@ -67,18 +70,42 @@ TEST_CASE("site pools keep sites apart; hosts without a pool keep off them") {
   CHECK(std::find(other.begin(), other.end(), east.front()) == other.end());
 }
 
-TEST_CASE("rendezvous order is a per-node permutation") {
+TEST_CASE("probe sequences differ between nodes and stay put") {
   Rng rng(1);
-  const auto c = ok({"198.18.0.0/16"});
   const NodeId a = NodeId::random(rng), b = NodeId::random(rng);
-  const auto oa = rendezvous_order(a, c.candidates(""));
-  const auto ob = rendezvous_order(b, c.candidates(""));
-  CHECK(oa.size() == 255);
-  CHECK(oa == rendezvous_order(a, c.candidates("")));  // stable
-  CHECK(oa != ob);
-  auto sorted = oa;
-  std::sort(sorted.begin(), sorted.end());
-  CHECK(sorted == c.candidates(""));
+  std::vector<size_t> sa, sb;
+  for (uint64_t k = 0; k < 16; ++k) {
+    sa.push_back(probe_index(a, k, 255));
+    sb.push_back(probe_index(b, k, 255));
+    CHECK(sa.back() < 255);
+    CHECK(probe_index(a, k, 255) == sa.back());  // stable
+  }
+  CHECK(sa != sb);
+}
+
+TEST_CASE("pick_subnet keeps out of the way of members that have not claimed yet") {
+  Rng rng(3);
+  const auto c = ok({"198.18.0.0/16"});
+  const auto pool = c.candidates("");
+  const WallTime now{std::chrono::milliseconds(1767225600000)};
+  Table t(std::chrono::hours(24));
+  // 40 members that know each other and nobody's claim: each picks as the others expect,
+  // so all 40 picks are distinct even though they were made blind of each other's claims.
+  std::vector<NodeId> members;
+  for (int i = 0; i < 40; ++i) members.push_back(NodeId::random(rng));
+  std::set<Cidr> picks;
+  for (const NodeId& m : members) {
+    auto pick = pick_subnet(m, pool, t, now, members);
+    REQUIRE(pick);
+    picks.insert(*pick);
+  }
+  CHECK(picks.size() == members.size());
+  // Alone (no members known), the same node picks its own first try.
+  CHECK(*pick_subnet(members[0], pool, t, now) == pool[probe_index(members[0], 0, pool.size())]);
+  // A pool too small for every promise still yields what is really free.
+  const auto tiny = ok({"198.18.0.0/28", 30}).candidates("");
+  const NodeId last = *std::max_element(members.begin(), members.end());
+  CHECK(pick_subnet(last, tiny, t, now, members));
 }
 
 TEST_CASE("pick_subnet skips subnets with valid claims of others, reuses none of them") {
@@ -89,7 +116,7 @@ TEST_CASE("pick_subnet skips subnets with valid claims of others, reuses none of
   Table t(std::chrono::hours(24));
   std::set<Cidr> taken;
   for (int i = 0; i < 3; ++i) {
-    auto pick = pick_subnet(me, rendezvous_order(me, c.candidates("")), t, now);
+    auto pick = pick_subnet(me, c.candidates(""), t, now);
     REQUIRE(pick);
     CHECK_FALSE(taken.count(*pick));
     taken.insert(*pick);
@@ -101,8 +128,8 @@ TEST_CASE("pick_subnet skips subnets with valid claims of others, reuses none of
     other.renewed_at = now;
     t.merge(other);
   }
-  CHECK_FALSE(pick_subnet(me, rendezvous_order(me, c.candidates("")), t, now));  // full
-  CHECK(pick_subnet(me, rendezvous_order(me, c.candidates("")), t, now + std::chrono::hours(25)));  // all expired
+  CHECK_FALSE(pick_subnet(me, c.candidates(""), t, now));                     // full
+  CHECK(pick_subnet(me, c.candidates(""), t, now + std::chrono::hours(25)));  // all expired
 }
 
 TEST_CASE("Cidr parses, normalizes and splits") {
