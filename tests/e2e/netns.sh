@@ -32,8 +32,15 @@ NETNS_HOSTS=0             # number of host namespaces
 NETNS_LAST_PID=""         # PID of the last process netns_spawn started
 # shellcheck disable=SC2034 # read by callers
 WAIT_ELAPSED_US=0         # how long the last wait_until waited, in microseconds
+# shellcheck disable=SC2034 # read by callers
+NETNS_GATE_OPENED_US=0    # when the last netns_gate_open let the gated processes go
 _netns_names=()           # namespaces created (recorded before creation, so cleanup sees them)
-_netns_procs=()           # "HOST PID STARTTIME" of every process netns_spawn started
+_netns_proc_host=()       # for every process netns_spawn started: its host,
+_netns_proc_pid=()        #   its PID,
+_netns_proc_start=()      #   and its start time (see _netns_stat)
+_netns_gate_file=""       # the lock file of a closed start gate (netns_gate_close)
+_netns_gate_fd=""         # our descriptor holding it exclusively
+_netns_gate_waiters=0     # processes spawned with --gate since
 _netns_cleanups=()        # commands registered with netns_at_cleanup, run last-first
 _netns_prev_exit_trap=""  # the caller's EXIT trap from before sourcing, run after ours
 _netns_cleaning=0         # guards against re-entry (a signal during cleanup)
@@ -196,67 +203,150 @@ netns_bridge_exec() { ip netns exec "$(netns_bridge_name)" "$@"; }
 
 # ---- processes -------------------------------------------------------------------------------
 
-# _netns_starttime PID: the process's start time in clock ticks (field 22 of /proc/PID/stat);
-# with the PID it names one process for good, even after the PID is reused.
-_netns_starttime() {
-  local stat fields
-  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  stat=${stat##*) }      # drop "pid (comm) ", comm may hold spaces
-  read -ra fields <<<"$stat"
-  echo "${fields[19]}"   # field 22 overall is the 20th after comm
+# _netns_stat PID: reads /proc/PID/stat without forking; sets _netns_stat_start (start time in
+# clock ticks, field 22: with the PID it names one process for good, even after the PID is
+# reused) and _netns_stat_state (R, S, Z, ...).
+_netns_stat() {
+  local line fields
+  read -r line 2>/dev/null <"/proc/$1/stat" || return 1
+  line=${line##*) } # drop "pid (comm) ": comm may hold spaces and parentheses
+  read -ra fields <<<"$line"
+  _netns_stat_state=${fields[0]}
+  _netns_stat_start=${fields[19]} # field 22 overall is the 20th after comm
 }
 
-# _netns_is_ours PID STARTTIME: the process still runs and is the one we started.
+# _netns_is_ours K: process record K still runs (not a zombie) and is the one we started.
 _netns_is_ours() {
-  local st state
-  st=$(_netns_starttime "$1") || return 1
-  [[ $st == "$2" ]] || return 1
-  state=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-  state=${state##*) }
-  [[ ${state:0:1} != Z ]]
+  _netns_stat "${_netns_proc_pid[$1]}" || return 1
+  [[ $_netns_stat_start == "${_netns_proc_start[$1]}" && $_netns_stat_state != Z ]]
 }
 
-# netns_spawn I LOGFILE CMD...: starts CMD in host I in the background, stdout and stderr
-# appended to LOGFILE, in a session (and process group) of its own, so that a signal can reach
-# its children too. Sets NETNS_LAST_PID.
-netns_spawn() {
-  _netns_check_host "$1" || return 1
-  local i=$1 log=$2 ns pid st
+# The wrapper netns_spawn runs when asked to gate or stamp: it waits at the gate (a shared flock
+# that netns_gate_close holds exclusively), prefixes every output line with the wall clock, then
+# execs the command, which so keeps the wrapper's PID.
+# shellcheck disable=SC2016 # expanded by the wrapper, not here
+_netns_wrapper='
+  gate=$1 stamp=$2
   shift 2
-  ns=$(netns_name "$i")
+  if [[ -n $gate ]]; then flock -s "$gate" true; fi
+  if [[ $stamp == 1 ]]; then
+    exec > >(export LC_ALL=C
+             while IFS= read -r line; do printf "%s %s\n" "$EPOCHREALTIME" "$line"; done) 2>&1
+  fi
+  exec "$@"'
+
+# netns_spawn [--gate] [--stamp] I LOGFILE CMD...: starts CMD in host I in the background, its
+# output appended to LOGFILE, in a session (and process group) of its own so that a signal
+# reaches its children too. Sets NETNS_LAST_PID, which is CMD's PID.
+#   --gate   CMD waits until netns_gate_open (see there): many processes start at one instant.
+#   --stamp  every output line is prefixed with "SECONDS.MICROSECONDS " of the wall clock at
+#            which it was written, for measuring when a process saw something happen.
+netns_spawn() {
+  local gate="" stamp=0
+  while [[ ${1:-} == --* ]]; do
+    case $1 in
+      --gate)
+        if [[ -z $_netns_gate_file ]]; then
+          echo "netns_spawn: --gate needs netns_gate_close first" >&2
+          return 1
+        fi
+        gate=$_netns_gate_file
+        _netns_gate_waiters=$((_netns_gate_waiters + 1))
+        ;;
+      --stamp) stamp=1 ;;
+      *) echo "netns_spawn: unknown option '$1'" >&2; return 1 ;;
+    esac
+    shift
+  done
+  _netns_check_host "$1" || return 1
+  local i=$1 log=$2 ns="${NETNS_PREFIX}-h$1" pid
+  shift 2
+  if [[ -n $gate || $stamp == 1 ]]; then
+    set -- bash -c "$_netns_wrapper" netns-wrapper "$gate" "$stamp" "$@"
+  fi
   # A background child of a non-interactive shell is not a group leader, so setsid(1) calls
   # setsid() and execs without forking: $! is the PID of CMD itself.
   setsid ip netns exec "$ns" "$@" </dev/null >>"$log" 2>&1 &
   pid=$!
   disown "$pid" # no "Killed" job reports; bash still reaps it
-  st=$(_netns_starttime "$pid") || st=gone
-  _netns_procs+=("$i $pid $st")
+  _netns_stat "$pid" || _netns_stat_start=gone
+  _netns_proc_host+=("$i")
+  _netns_proc_pid+=("$pid")
+  _netns_proc_start+=("$_netns_stat_start")
   # shellcheck disable=SC2034 # read by callers
   NETNS_LAST_PID=$pid
 }
 
+# netns_gate_close: closes the start gate; processes spawned with --gate wait at it.
+netns_gate_close() {
+  if [[ -n $_netns_gate_file ]]; then
+    echo "netns_gate_close: the gate is closed already" >&2
+    return 1
+  fi
+  _netns_gate_file=$(mktemp "${TMPDIR:-/tmp}/netns-gate.XXXXXX") || return 1
+  exec {_netns_gate_fd}>"$_netns_gate_file"
+  flock -x "$_netns_gate_fd"
+  _netns_gate_waiters=0
+}
+
+# _netns_gate_full INODE: every gated process is blocked on the gate (the kernel lists waiters
+# on a lock in /proc/locks as "-> FLOCK ...").
+_netns_gate_full() {
+  local waiting
+  waiting=$(grep -cE -- "-> FLOCK .*:$1 " /proc/locks || true)
+  ((waiting >= _netns_gate_waiters))
+}
+
+# netns_gate_open [TIMEOUT_S]: waits (10 s at most by default) until every process spawned with
+# --gate is waiting at the gate, then lets them all go at once. Sets NETNS_GATE_OPENED_US to the
+# wall clock of the release, in microseconds.
+netns_gate_open() {
+  [[ -n $_netns_gate_file ]] || return 0
+  local inode
+  inode=$(stat -c %i "$_netns_gate_file")
+  if ! wait_until "${1:-10}" _netns_gate_full "$inode"; then
+    echo "# netns: not all $_netns_gate_waiters gated processes reached the gate; opening" >&2
+  fi
+  # shellcheck disable=SC2034 # read by callers
+  NETNS_GATE_OPENED_US=$(now_us) # just before: nothing behind the gate can start earlier
+  _netns_gate_release
+}
+
+_netns_gate_release() {
+  [[ -n $_netns_gate_file ]] || return 0
+  flock -u "$_netns_gate_fd"
+  exec {_netns_gate_fd}>&-
+  rm -f "$_netns_gate_file"
+  _netns_gate_file=""
+  _netns_gate_waiters=0
+}
+
 # netns_pids I: prints the PIDs netns_spawn started in host I that still run.
 netns_pids() {
-  local rec h pid st
-  for rec in ${_netns_procs[@]+"${_netns_procs[@]}"}; do
-    read -r h pid st <<<"$rec"
-    [[ $h == "$1" ]] && _netns_is_ours "$pid" "$st" && echo "$pid"
+  local k
+  for k in "${!_netns_proc_pid[@]}"; do
+    [[ ${_netns_proc_host[k]} == "$1" ]] && _netns_is_ours "$k" && echo "${_netns_proc_pid[k]}"
   done
   return 0
 }
 
 # netns_alive I: true while a process netns_spawn started in host I still runs.
-netns_alive() { [[ -n $(netns_pids "$1") ]]; }
+netns_alive() {
+  local k
+  for k in "${!_netns_proc_pid[@]}"; do
+    [[ ${_netns_proc_host[k]} == "$1" ]] && _netns_is_ours "$k" && return 0
+  done
+  return 1
+}
 
 # netns_kill I SIG [PID]: sends SIG (e.g. KILL, TERM) to the process groups netns_spawn started
 # in host I, or only to PID's group when given. Unknown or finished PIDs are left alone.
 netns_kill() {
-  local i=$1 sig=$2 only=${3:-} rec h pid st
-  for rec in ${_netns_procs[@]+"${_netns_procs[@]}"}; do
-    read -r h pid st <<<"$rec"
-    [[ $h == "$i" ]] || continue
-    [[ -z $only || $only == "$pid" ]] || continue
-    _netns_is_ours "$pid" "$st" && kill -s "$sig" -- "-$pid" 2>/dev/null
+  local i=$1 sig=$2 only=${3:-} k
+  for k in "${!_netns_proc_pid[@]}"; do
+    [[ ${_netns_proc_host[k]} == "$i" ]] || continue
+    [[ -z $only || $only == "${_netns_proc_pid[k]}" ]] || continue
+    _netns_is_ours "$k" && kill -s "$sig" -- "-${_netns_proc_pid[k]}" 2>/dev/null
   done
   return 0
 }
@@ -346,31 +436,31 @@ netns_cleanup() {
   set +e
   ((_netns_cleaning)) && return 0
   _netns_cleaning=1
-  local k rec h pid st ns deadline left stray
+  local k ns deadline left stray
   for ((k = ${#_netns_cleanups[@]} - 1; k >= 0; k--)); do
     eval "${_netns_cleanups[k]}" || true
   done
   _netns_cleanups=()
 
-  for rec in ${_netns_procs[@]+"${_netns_procs[@]}"}; do
-    read -r h pid st <<<"$rec"
-    _netns_is_ours "$pid" "$st" && kill -s TERM -- "-$pid" 2>/dev/null
+  _netns_gate_release
+  for k in "${!_netns_proc_pid[@]}"; do
+    _netns_is_ours "$k" && kill -s TERM -- "-${_netns_proc_pid[k]}" 2>/dev/null
   done
   deadline=$(($(now_us) + 3000000))
   while (($(now_us) < deadline)); do
     left=0
-    for rec in ${_netns_procs[@]+"${_netns_procs[@]}"}; do
-      read -r h pid st <<<"$rec"
-      _netns_is_ours "$pid" "$st" && left=1
+    for k in "${!_netns_proc_pid[@]}"; do
+      _netns_is_ours "$k" && left=1 && break
     done
     ((left)) || break
     sleep 0.1
   done
-  for rec in ${_netns_procs[@]+"${_netns_procs[@]}"}; do
-    read -r h pid st <<<"$rec"
-    _netns_is_ours "$pid" "$st" && kill -s KILL -- "-$pid" 2>/dev/null
+  for k in "${!_netns_proc_pid[@]}"; do
+    _netns_is_ours "$k" && kill -s KILL -- "-${_netns_proc_pid[k]}" 2>/dev/null
   done
-  _netns_procs=()
+  _netns_proc_host=()
+  _netns_proc_pid=()
+  _netns_proc_start=()
 
   # Our prefix is run-unique, so every namespace that carries it is ours, including one whose
   # creation a signal interrupted before it was recorded.

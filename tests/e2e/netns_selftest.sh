@@ -104,6 +104,26 @@ check "netns_kill 1 KILL ends it within 5 s" wait_until 5 not netns_alive 1
 netns_spawn 2 "$work/sleep2.log" sleep 300
 survivor=$NETNS_LAST_PID
 
+# Gate and stamps: two processes wait at the gate, start together when it opens, and their
+# output lines carry the wall clock; the PID stays the command's own.
+netns_gate_close
+for h in 1 3; do
+  netns_spawn --gate --stamp "$h" "$work/gated$h.log" sh -c 'echo started; exec sleep 300'
+done
+gated=$NETNS_LAST_PID
+sleep 0.5
+check "gated processes have not started yet" test ! -s "$work/gated1.log" -a ! -s "$work/gated3.log"
+netns_gate_open 5
+check "after the gate opens both start" \
+  wait_until 5 grep -q started "$work/gated1.log" "$work/gated3.log"
+stamp=$(awk '{ sub(/\./, "", $1); print $1 }' "$work/gated3.log")
+check "the stamp is within 0.5 s after the gate opened ($stamp vs $NETNS_GATE_OPENED_US)" \
+  test "$stamp" -ge "$NETNS_GATE_OPENED_US" -a "$stamp" -lt "$((NETNS_GATE_OPENED_US + 500000))"
+check "a gated process keeps its PID through exec" wait_until 2 grep -qx sleep "/proc/$gated/comm"
+check "netns_pids 3 lists it" test "$(netns_pids 3)" = "$gated"
+netns_kill 3 TERM
+check "netns_kill 3 TERM ends it" wait_until 5 not netns_alive 3
+
 start=$(now_us)
 check "wait_until gives up on a false condition" not wait_until 0.5 false
 elapsed=$(($(now_us) - start))
