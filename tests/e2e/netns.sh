@@ -15,7 +15,8 @@
 # the root namespace and runs with different prefixes never collide. IPv6 is off inside the
 # namespaces so that byte counters only see what the programs under test send.
 #
-# Cleanup: sourcing installs `trap netns_cleanup EXIT INT TERM`; an EXIT trap the caller set
+# Cleanup: sourcing installs `trap netns_cleanup EXIT INT TERM` (bash also runs the EXIT trap
+# when another fatal signal such as HUP or PIPE ends it); an EXIT trap the caller set
 # before sourcing still runs, after ours. Callers that need more cleanup register it with
 # netns_at_cleanup instead of replacing the trap. netns_cleanup kills only the processes that
 # netns_spawn started (checked by PID and start time, so a reused PID is never hit), deletes the
@@ -436,6 +437,7 @@ netns_cleanup() {
   set +e
   ((_netns_cleaning)) && return 0
   _netns_cleaning=1
+  trap '' PIPE # a reader that went away (`... | head`) must not kill us halfway
   local k ns deadline left stray
   for ((k = ${#_netns_cleanups[@]} - 1; k >= 0; k--)); do
     eval "${_netns_cleanups[k]}" || true
@@ -485,6 +487,7 @@ netns_cleanup() {
   NETNS_PREFIX=""
   NETNS_HOSTS=0
   _netns_cleaning=0
+  trap - PIPE
   return 0
 }
 

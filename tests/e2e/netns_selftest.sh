@@ -2,12 +2,25 @@
 # Self-test of tests/e2e/netns.sh: builds three hosts, checks they reach each other, that loss
 # injection drops what it should and clears, that spawned processes are tracked and killed, and
 # that nothing with the run's prefix survives cleanup: after a normal end, after a script that
-# fails midway, after SIGTERM, and with a caller's own EXIT trap kept.
+# fails midway, after SIGTERM, with its output gone, and with a caller's own EXIT trap kept.
 #   bash tests/e2e/netns_selftest.sh        (root; prints SKIP and exits 77 otherwise)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT # set before sourcing: the library keeps it and runs it after its own
+child_prefix="sf$$" # the prefix of the child scripts below, which have harnesses of their own
+# If a child's cleanup is broken, remove what it left (the test has failed by then). Set before
+# sourcing: the library keeps this trap and runs it after its own.
+sweep() {
+  local ns pids
+  for ns in $(ip netns list | awk -v p="^$child_prefix-" '$1 ~ p { print $1 }'); do
+    pids=$(ip netns pids "$ns")
+    # shellcheck disable=SC2086 # a list of PIDs
+    [[ -z $pids ]] || kill -s KILL $pids
+    ip netns del "$ns"
+  done
+  rm -rf "$work"
+}
+trap sweep EXIT
 # shellcheck source=tests/e2e/netns.sh
 source "$here/netns.sh"
 require_root netns_selftest
@@ -141,7 +154,6 @@ netns_cleanup
 
 # ---- cleanup when a script fails, is signalled, or had its own trap --------------------------
 lib="$here/netns.sh"
-child_prefix="sf$$"
 status=0
 bash -c "set -euo pipefail; source '$lib'
   netns_setup $child_prefix 2
@@ -168,6 +180,18 @@ status=0
 wait "$child" || status=$?
 check "SIGTERM ends it with status 143 ($status)" test "$status" -eq 143
 check "... its spawned process is gone" not kill -0 "$(cat "$work/pid")" 2>/dev/null
+check "... nothing with prefix $child_prefix remains" test -z "$(leftovers "$child_prefix")"
+
+# A cleanup whose output goes nowhere (`script 2>&1 | head`, the reader gone) must not die of
+# SIGPIPE halfway. This one has something to say: a process inside its namespace that
+# netns_spawn did not start, which cleanup must kill to free the namespace.
+bash -c "set -euo pipefail; source '$lib'
+  netns_setup $child_prefix 2
+  ip netns exec $child_prefix-h2 sleep 300 &
+  echo \$! > '$work/pid'
+  disown" 2>&1 | true || true
+check "a cleanup writing to a closed pipe still kills a stray process" \
+  not kill -0 "$(cat "$work/pid")" 2>/dev/null
 check "... nothing with prefix $child_prefix remains" test -z "$(leftovers "$child_prefix")"
 
 status=0
