@@ -106,10 +106,15 @@ require_root() {
 }
 
 # need_packages PKG...: installs the Debian packages of the list that are not installed yet.
+# Remembers what it found installed, so that calling it in a loop costs nothing.
+declare -gA _netns_have_package=()
 need_packages() {
   local p missing=()
   for p in "$@"; do
-    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    [[ -n ${_netns_have_package[$p]:-} ]] && continue
+    if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      _netns_have_package[$p]=1
+    else
       missing+=("$p")
     fi
   done
