@@ -37,7 +37,10 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 run_dir=$(mktemp -d "${TMPDIR:-/tmp}/gossip_vs_serf.XXXXXX")
 # Set before sourcing the harness, which keeps this trap and runs it after its own cleanup.
-trap 'if [[ ${KEEP_LOGS:-0} == 1 ]]; then echo "# logs kept in $run_dir"; else rm -rf "$run_dir"; fi' EXIT
+remove_logs() {
+  if [[ ${KEEP_LOGS:-0} == 1 ]]; then echo "# logs kept in $run_dir"; else rm -rf "$run_dir"; fi
+}
+trap remove_logs EXIT
 # shellcheck source=tests/e2e/netns.sh
 source "$root/tests/e2e/netns.sh"
 require_root gossip_vs_serf
@@ -304,7 +307,8 @@ measure_base() {
   t_kill=$(now_us)
   netns_kill "$victim" KILL
   mapfile -t pending <<<"$survivors"
-  if ! WAIT_INTERVAL=0.5 wait_until "$detect_timeout_s" all_pending_pass lists_failed "h$victim"; then
+  if ! WAIT_INTERVAL=0.5 wait_until "$detect_timeout_s" \
+    all_pending_pass lists_failed "h$victim"; then
     echo "# $impl n=$n: h$victim not failed everywhere after $detect_timeout_s s: ${pending[*]}"
     return 1
   fi
@@ -366,8 +370,8 @@ print_ratios() {
     other=${name/.shoal./.serf.}
     [[ -n ${figures[$other]:-} ]] || continue
     if awk -v d="${figures[$other]}" 'BEGIN { exit !(d > 0) }'; then
-      figure "${name/.shoal./.ratio.}" \
-        "$(awk -v a="${figures[$name]}" -v b="${figures[$other]}" 'BEGIN { printf "%.2f", a / b }')" x
+      figure "${name/.shoal./.ratio.}" "$(awk -v a="${figures[$name]}" -v b="${figures[$other]}" \
+        'BEGIN { printf "%.2f", a / b }')" x
     else
       echo "# ${name/.shoal./.ratio.}: serf's figure is 0, no ratio"
     fi

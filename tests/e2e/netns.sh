@@ -8,16 +8,18 @@
 #   netns_exec 2 ping -c1 "$(netns_addr 1)"
 #   netns_loss 2 25 ; ... ; netns_loss_clear 2
 #   wait_until 10 some_predicate arg
+#   netns_gate_close; netns_spawn --gate --stamp 2 LOG CMD...; ...; netns_gate_open
+#                                   # start many at one instant, lines stamped with the clock
 #
 # Topology: one namespace "<prefix>-br" holds bridge br0; every host namespace "<prefix>-hI" has
-# loopback up and one veth "u0" (the underlay) with 192.0.2.(10+I)/24, whose peer "hI" is
-# enslaved to br0. Devices are created directly inside the namespaces, so no name ever touches
-# the root namespace and runs with different prefixes never collide. IPv6 is off inside the
-# namespaces so that byte counters only see what the programs under test send.
+# loopback up and one veth "u0" ($NETNS_DEV, the underlay) with 192.0.2.(10+I)/24, whose peer
+# "hI" is enslaved to br0. Devices are created directly inside the namespaces, so no name ever
+# touches the root namespace and runs with different prefixes never collide. IPv6 is off inside
+# the namespaces so that byte counters only see what the programs under test send.
 #
 # Cleanup: sourcing installs `trap netns_cleanup EXIT INT TERM` (bash also runs the EXIT trap
-# when another fatal signal such as HUP or PIPE ends it); an EXIT trap the caller set
-# before sourcing still runs, after ours. Callers that need more cleanup register it with
+# when another fatal signal such as HUP or PIPE ends it); an EXIT trap the caller set before
+# sourcing still runs, after ours. Callers that need more cleanup register it with
 # netns_at_cleanup instead of replacing the trap. netns_cleanup kills only the processes that
 # netns_spawn started (checked by PID and start time, so a reused PID is never hit), deletes the
 # namespaces (which takes their devices and nft rules with them) and is safe to call twice.
@@ -29,6 +31,7 @@
 # ---- state (one harness per shell) -----------------------------------------------------------
 NETNS_PREFIX=""           # prefix given to netns_setup; empty when nothing is set up
 NETNS_HOSTS=0             # number of host namespaces
+NETNS_DEV=u0              # the underlay device in every host namespace
 # shellcheck disable=SC2034 # read by callers
 NETNS_LAST_PID=""         # PID of the last process netns_spawn started
 # shellcheck disable=SC2034 # read by callers
@@ -138,9 +141,6 @@ netns_bridge_name() { echo "${NETNS_PREFIX}-br"; }
 # netns_addr I: host I's underlay address, 192.0.2.(10+I).
 netns_addr() { echo "192.0.2.$((10 + $1))"; }
 
-# netns_dev: the underlay device inside every host namespace.
-netns_dev() { echo "u0"; }
-
 _netns_check_host() {
   if [[ -z $NETNS_PREFIX || ! $1 =~ ^[0-9]+$ ]] || (($1 < 1 || $1 > NETNS_HOSTS)); then
     echo "netns: no host '$1' (hosts are 1..$NETNS_HOSTS; call netns_setup first)" >&2
@@ -188,9 +188,9 @@ netns_setup() {
   for ((i = 1; i <= n; i++)); do
     ns=$(netns_name "$i")
     _netns_add "$ns" || return 1
-    ip -n "$ns" link add u0 type veth peer name "h$i" netns "$br" || return 1
-    ip -n "$ns" addr add "$(netns_addr "$i")/24" dev u0 || return 1
-    ip -n "$ns" link set u0 up || return 1
+    ip -n "$ns" link add "$NETNS_DEV" type veth peer name "h$i" netns "$br" || return 1
+    ip -n "$ns" addr add "$(netns_addr "$i")/24" dev "$NETNS_DEV" || return 1
+    ip -n "$ns" link set "$NETNS_DEV" up || return 1
     ip -n "$br" link set "h$i" master br0 up || return 1
   done
 }
@@ -391,10 +391,10 @@ netns_loss() {
   esac
   case $dir in # ";;&" goes on testing the next patterns, so "both" collects both chains
     in | both) rules+="chain in { type filter hook input priority -200; policy accept;
-                 iifname \"u0\" $match $coin counter drop; }
+                 iifname \"$NETNS_DEV\" $match $coin counter drop; }
 " ;;&
     out | both) rules+="chain out { type filter hook output priority -200; policy accept;
-                  oifname \"u0\" $match $coin counter drop; }
+                  oifname \"$NETNS_DEV\" $match $coin counter drop; }
 " ;;
     in) ;;
     *) echo "netns_loss: --dir must be in, out or both, not '$dir'" >&2; return 1 ;;
@@ -425,7 +425,7 @@ netns_loss_drops() {
 # netns_bytes I [rx|tx]: bytes that passed host I's underlay so far, as the veth counts them
 # (whole Ethernet frames); tx by default.
 netns_bytes() {
-  netns_exec "$1" cat "/sys/class/net/u0/statistics/${2:-tx}_bytes"
+  netns_exec "$1" cat "/sys/class/net/$NETNS_DEV/statistics/${2:-tx}_bytes"
 }
 
 # ---- cleanup ---------------------------------------------------------------------------------
