@@ -4,7 +4,10 @@
 #
 # Figures (other lines start with '#'), for every implementation IMPL and size N:
 #   join_converge.IMPL.nN      s    seed up, then N-1 agents start at one instant (a start gate);
-#                                   time from then until every agent lists N members alive
+#                                   time from then until every agent lists N members alive;
+#                                   the median over the run's clean starts (1 + one per loss
+#                                   level), since a missed join broadcast costs one start a
+#                                   push-pull period (serf: 30 s) now and then
 #   detect_all.IMPL.nN         s    SIGKILL host N's agent; time until every survivor lists it
 #                                   as failed
 #   rss_kb.IMPL.nN             KiB  mean VmRSS of the agent processes, after the quiet window
@@ -165,7 +168,7 @@ shoal_events() { shoal_todo; }
 impl=""      # the implementation being measured
 phase_dir="" # where the current cluster's logs go
 hosts=""     # the hosts latest_of_hosts looks at
-join_us=0    # set by start_cluster
+join_samples=() # start_cluster's join times (us) for the current implementation and size
 t_start_us=0 # set by start_cluster: when the start gate opened
 
 # call OP ARGS...: the current implementation's adapter function OP.
@@ -239,7 +242,7 @@ latest_of_hosts() {
 # start_cluster N PHASE: seed first, then the N-1 others through the start gate. Sets t_start_us
 # (the gate's opening) and waits until every agent lists N alive. Prints the join time.
 start_cluster() {
-  local n=$1 i t_polled t_logged
+  local n=$1 i t_polled t_logged join_us
   phase_dir="$run_dir/$impl.n$n.$2"
   mkdir -p "$phase_dir"
   call start 1 "$(log_of 1)"
@@ -264,6 +267,7 @@ start_cluster() {
   t_logged=$(latest_of_hosts converged_at "$n")
   join_us=$t_polled
   [[ -n $t_logged ]] && join_us=$((t_logged - t_start_us))
+  join_samples+=("$join_us")
   echo "# $impl n=$n $2: all list $n alive: $(us_to_secs "$join_us") s from the logs," \
     "polled bound $(us_to_secs "$t_polled") s"
 }
@@ -283,11 +287,10 @@ sum_tx_bytes() {
 
 # ---- measurements ----------------------------------------------------------------------------
 
-# measure_base N: join_converge, gossip_bytes_s, rss_kb, detect_all on one cluster.
+# measure_base N: gossip_bytes_s, rss_kb, detect_all on one cluster.
 measure_base() {
   local n=$1 i b0 b1 rss_sum=0 rss pid victim t_kill t_polled t_logged survivors detect_us
   start_cluster "$n" base || return 1
-  figure "join_converge.$impl.n$n" "$(us_to_secs "$join_us")" s
 
   sleep "$settle_s"
   b0=$(sum_tx_bytes "$n")
@@ -350,9 +353,20 @@ measure_false_dead() {
   stop_cluster "$n"
 }
 
+# report_join N: join_converge, the median of the clean starts' join times.
+report_join() {
+  local n=$1 sorted
+  ((${#join_samples[@]})) || return 0
+  mapfile -t sorted < <(printf '%s\n' "${join_samples[@]}" | sort -n)
+  echo "# $impl n=$n: join times of ${#sorted[@]} clean starts:" \
+    "$(for t in "${sorted[@]}"; do us_to_secs "$t"; done | tr '\n' ' ')s"
+  figure "join_converge.$impl.n$n" "$(us_to_secs "${sorted[(${#sorted[@]} - 1) / 2]}")" s
+}
+
 # bench_impl N: every figure of the current implementation at size N.
 bench_impl() {
   local n=$1 pct
+  join_samples=()
   if measure_base "$n"; then :; else echo "# $impl n=$n: base measurements incomplete"; fi
   stop_cluster "$n"
   for pct in "${losses[@]}"; do
@@ -361,6 +375,7 @@ bench_impl() {
       stop_cluster "$n"
     }
   done
+  report_join "$n"
 }
 
 print_ratios() {
