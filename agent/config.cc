@@ -141,6 +141,25 @@ std::string apply_value(const ConfigKey& key, AgentConfig& config, std::string_v
   return "cannot be set by a flag";
 }
 
+std::string check_and_fill(AgentConfig& config) {
+  auto network = lease::NetworkConfig::make(config.network_spec);
+  if (auto* error = std::get_if<std::string>(&network)) return network_error(config, *error);
+  config.network = std::get<lease::NetworkConfig>(network);
+
+  if (auto problem = check_backend(config); !problem.empty()) return problem;
+  if (auto problem = check_addresses(config); !problem.empty()) return problem;
+  auto profile = gossip::Config::profile(config.profile);
+  if (!profile) return located(config, "Profile", "unknown profile " + quoted(config.profile));
+  config.gossip = *profile;
+  if (auto problem = fill_name(config); !problem.empty()) return problem;
+
+  const auto& pools = config.network_spec.site_pools;
+  if (!config.site.empty() && !pools.empty() && !pools.count(config.site))
+    config.warnings.push_back(origin_of(config, "Site") + ": site " + quoted(config.site) +
+                              " has no pool in SitePools; this host claims outside all pools");
+  return {};
+}
+
 }  // namespace
 
 std::string_view to_string(BackendType type) {
@@ -187,29 +206,12 @@ std::string apply_flag(AgentConfig& config, std::string_view flag, std::string_v
   }
   const std::string name = "--" + std::string(key->flag);
   if (auto problem = apply_value(*key, config, value); !problem.empty())
-    return name + ": " + problem;
+    return printable(name + ": " + problem);
   config.origins[std::string(key->json)] = name;
   return {};
 }
 
-std::string finish(AgentConfig& config) {
-  auto network = lease::NetworkConfig::make(config.network_spec);
-  if (auto* error = std::get_if<std::string>(&network)) return network_error(config, *error);
-  config.network = std::get<lease::NetworkConfig>(network);
-
-  if (auto problem = check_backend(config); !problem.empty()) return problem;
-  if (auto problem = check_addresses(config); !problem.empty()) return problem;
-  auto profile = gossip::Config::profile(config.profile);
-  if (!profile) return located(config, "Profile", "unknown profile " + quoted(config.profile));
-  config.gossip = *profile;
-  if (auto problem = fill_name(config); !problem.empty()) return problem;
-
-  const auto& pools = config.network_spec.site_pools;
-  if (!config.site.empty() && !pools.empty() && !pools.count(config.site))
-    config.warnings.push_back(origin_of(config, "Site") + ": site " + quoted(config.site) +
-                              " has no pool in SitePools; this host claims outside all pools");
-  return {};
-}
+std::string finish(AgentConfig& config) { return printable(check_and_fill(config)); }
 
 std::vector<FlagHelp> flag_help() {
   std::vector<FlagHelp> out;

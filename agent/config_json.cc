@@ -304,13 +304,13 @@ std::variant<AgentConfig, std::string> parse_config(std::string_view json,
   const auto status = google::protobuf::util::JsonStringToMessage(json, &root);
   if (!status.ok()) {
     const std::string message(status.message().data(), status.message().size());
-    return parse_error(where, json, message);
+    return printable(parse_error(where, json, message));
   }
 
   AgentConfig config;
   config.source = where;
   Reader reader(config, where);
-  if (auto problem = reader.read_object(root, ""); !problem.empty()) return problem;
+  if (auto problem = reader.read_object(root, ""); !problem.empty()) return printable(problem);
   return config;
 }
 

@@ -55,6 +55,9 @@ std::string_view closest_match(std::string_view word, std::span<const std::strin
 
 // `text` quoted for an error message: control and non-ASCII bytes escaped, long text cut.
 std::string quoted(std::string_view text);
+// `message` with any control byte escaped as \xNN: errors and warnings carry names the
+// user wrote (sites, networks), and must not drive the terminal they are printed on.
+std::string printable(std::string message);
 // "must be <key.expected>, got <shown>".
 std::string must_be(const ConfigKey& key, std::string_view shown);
 

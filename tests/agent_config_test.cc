@@ -465,6 +465,17 @@ TEST_CASE("odd input is refused cleanly") {
         R"(shoal.json: "DataDir": must be a directory path, got "/var/lib/a\x00b")");
 }
 
+TEST_CASE("errors never carry control characters, whoever wrote them") {
+  // Through NetworkConfig's own message.
+  CHECK(
+      finish_error(R"({"Network": "\u001b[31mred"})") ==
+      R"(shoal.json: "Network": '\x1b[31mred' is not a network in CIDR form with its host bits zero (e.g. 198.18.0.0/16))");
+  // Through a key path built from a site name.
+  CHECK(
+      parse_error(R"({"SitePools": {"a\nb": {}}})") ==
+      R"(shoal.json: "SitePools.a\x0ab": a site name must be 1 to 64 bytes without control characters)");
+}
+
 TEST_CASE("load_config reads a file and names it") {
   TempDir dir("shoal-config");
   const std::string path = (dir.path / "shoal.json").string();
