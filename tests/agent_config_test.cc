@@ -108,6 +108,36 @@ TEST_CASE("a full configuration sets every key") {
   CHECK(c.origins.at("LeaseTTL") == "shoal.json");
 }
 
+TEST_CASE("the full example of docs/config.md is valid") {
+  const AgentConfig c = finished(R"({
+    "Network": "198.18.0.0/16",
+    "SubnetLen": 24,
+    "SitePools": {
+      "east": {"SubnetMin": "198.18.1.0", "SubnetMax": "198.18.127.0"},
+      "west": {"SubnetMin": "198.18.128.0", "SubnetMax": "198.18.255.0"}
+    },
+    "Backend": {"Type": "auto", "Fallback": "udp"},
+    "Name": "host-a",
+    "Bind": "0.0.0.0:7946",
+    "Advertise": "192.0.2.10",
+    "Seeds": ["192.0.2.11", "192.0.2.12:7946"],
+    "Site": "east",
+    "KeyFile": "/etc/shoal/cluster.key",
+    "LeaseTTL": "24h",
+    "MetricsAddr": "127.0.0.1:9090",
+    "MTU": 0,
+    "IPMasq": true
+  })");
+  CHECK(c.warnings.empty());
+  CHECK(c.network->candidates("east").size() == 127);
+  CHECK(c.network->candidates("west").size() == 128);
+  CHECK(c.backend.effective_port == kDefaultUdpPort);
+
+  const AgentConfig north = finished(R"({"Network": "198.18.0.0/16", "Site": "north",
+    "SitePools": {"east": {"SubnetMin": "198.18.1.0", "SubnetMax": "198.18.127.0"}}})");
+  CHECK(has_warning(north, R"(shoal.json: site "north" has no pool in SitePools)"));
+}
+
 TEST_CASE("flannel's sample net-conf.json parses") {
   // Parse-only: the network is flannel's documented example; nothing is sent anywhere.
   const AgentConfig c = finished(R"({"Network": "10.244.0.0/16", "Backend": {"Type": "vxlan"}})");
