@@ -11,8 +11,6 @@
 namespace shoal::agent {
 namespace {
 
-using namespace std::string_view_literals;
-
 const std::string& text_of(const ScalarValue& v) { return std::get<std::string>(v); }
 int64_t integer_of(const ScalarValue& v) { return std::get<int64_t>(v); }
 
