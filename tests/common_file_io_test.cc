@@ -7,19 +7,10 @@
 #include <variant>
 
 #include "common/file_io.h"
+#include "tests/temp_dir.h"
 
 using namespace shoal;
-
-namespace {
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/shoal-file-io-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-}  // namespace
+using shoal::test::TempDir;
 
 TEST_CASE("write_file_atomically creates directories, replaces content and sets the mode") {
   TempDir dir;

@@ -14,22 +14,13 @@
 
 #include "common/rng.h"
 #include "store/store.h"
+#include "tests/temp_dir.h"
 
 using namespace shoal;
 namespace fs = std::filesystem;
+using shoal::test::TempDir;
 
 namespace {
-
-// A fresh directory, removed with everything in it on scope exit (even when a check fails).
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/shoal-store-test-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const char* name) const { return (path / name).string(); }
-};
 
 std::unique_ptr<store::Store> open_ok(const std::string& path) {
   auto v = store::Store::open(path);

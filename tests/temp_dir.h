@@ -19,6 +19,8 @@ struct TempDir {
     std::error_code ignored;
     std::filesystem::remove_all(path, ignored);
   }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
   std::string file(const std::string& name) const { return (path / name).string(); }
 };
 

@@ -1,0 +1,225 @@
+#include "agent/config.h"
+
+#include <unistd.h>
+
+#include <charconv>
+
+#include "agent/config_keys.h"
+#include "agent/config_values.h"
+
+namespace shoal::agent {
+namespace {
+
+// Where `key` (or the group it belongs to: "SitePools.east.SubnetMin" -> "SitePools") was
+// last set; the config's file when nobody set it.
+std::string origin_of(const AgentConfig& config, std::string_view key) {
+  for (std::string_view k = key; !k.empty();) {
+    if (auto it = config.origins.find(k); it != config.origins.end()) return it->second;
+    const size_t dot = k.rfind('.');
+    k = dot == std::string_view::npos ? std::string_view() : k.substr(0, dot);
+  }
+  return config.source.empty() ? "configuration" : config.source;
+}
+
+// "shoal.json: \"SubnetLen\": problem", or "--subnet-len: problem" when a flag set it.
+std::string located(const AgentConfig& config, std::string_view key, std::string_view problem) {
+  const std::string origin = origin_of(config, key);
+  if (origin.starts_with("--")) return origin + ": " + std::string(problem);
+  return origin + ": \"" + std::string(key) + "\": " + std::string(problem);
+}
+
+// NetworkConfig's errors start with the key ("SubnetMin: ..."); name where it was set.
+std::string network_error(const AgentConfig& config, const std::string& error) {
+  const size_t colon = error.find(": ");
+  if (colon == std::string::npos || error.find(' ') < colon)
+    return located(config, "Network", error);
+  std::string problem = error.substr(colon + 2);
+  const std::string key = error.substr(0, colon);
+  if (key == "Network" && config.network_spec.network.empty())
+    problem += " in the file or with --network";
+  return located(config, key, problem);
+}
+
+bool overlaps(const IpAddress& a, const IpAddress& b) {
+  return a == b || is_unspecified(a) || is_unspecified(b);
+}
+
+std::string check_backend(AgentConfig& config) {
+  BackendConfig& b = config.backend;
+  if (b.fallback && b.type != BackendType::kAuto)
+    return located(config, "Backend.Fallback",
+                   "is only used with Backend.Type \"auto\" (Type is \"" +
+                       std::string(to_string(b.type)) + "\"); remove it");
+  const BackendType carrier =
+      b.type == BackendType::kAuto ? b.fallback.value_or(BackendType::kVxlan) : b.type;
+  if (b.vni && carrier != BackendType::kVxlan)
+    return located(config, "Backend.VNI",
+                   "only the vxlan backend uses a VNI (traffic goes by " +
+                       std::string(to_string(carrier)) + "); remove it");
+  if (b.port && b.type == BackendType::kHostGw)
+    return located(config, "Backend.Port",
+                   "the host-gw backend routes without a tunnel, so it has no port; remove it");
+  b.effective_vni = b.vni.value_or(1);
+  b.effective_port = b.port.value_or(carrier == BackendType::kVxlan ? kDefaultVxlanPort
+                                     : carrier == BackendType::kUdp ? kDefaultUdpPort
+                                                                    : 0);
+  if (b.type == BackendType::kHostGw) b.effective_port = 0;
+  if (b.effective_port != 0 && b.effective_port == config.bind.port)
+    return located(config, b.port ? "Backend.Port" : "Bind",
+                   "UDP port " + std::to_string(b.effective_port) +
+                       " is both the backend's and gossip's (Bind); change one");
+  return {};
+}
+
+std::string check_addresses(AgentConfig& config) {
+  if (config.metrics_addr && config.metrics_addr->port == config.bind.port &&
+      overlaps(config.metrics_addr->address, config.bind.address))
+    return located(
+        config, "MetricsAddr",
+        "TCP port " + std::to_string(config.bind.port) + " is gossip's (Bind); pick another port");
+  if (config.advertise && !is_unspecified(config.bind.address) &&
+      config.advertise->family() != config.bind.address.family())
+    return located(config, "Advertise",
+                   config.advertise->to_string() + " is not of the same IP family as Bind " +
+                       config.bind.to_string());
+  return {};
+}
+
+std::string fill_name(AgentConfig& config) {
+  if (!config.name.empty()) return {};
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
+    return located(config, "Name", "not given and the host name cannot be read; give --name");
+  const ConfigKey* key = find_key("Name");
+  if (auto problem = key->set(*key, config, ScalarValue(std::string(host))); !problem.empty())
+    return located(config, "Name", "the host name cannot be used: " + problem + "; give --name");
+  return {};
+}
+
+std::optional<int64_t> parse_integer(std::string_view text) {
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+std::string apply_list_flag(const ConfigKey& key, AgentConfig& config, std::string_view value) {
+  // The first --seed replaces the file's seeds; later ones add to it.
+  const auto it = config.origins.find(key.json);
+  if (it == config.origins.end() || it->second != "--" + std::string(key.flag))
+    config.seeds.clear();
+  if (value.empty()) return must_be(key, quoted(value));
+  while (true) {
+    const size_t comma = value.find(',');
+    std::string_view item = value.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (auto problem = key.set(key, config, ScalarValue(std::string(item))); !problem.empty())
+      return problem;
+    if (comma == std::string_view::npos) return {};
+    value.remove_prefix(comma + 1);
+  }
+}
+
+std::string apply_value(const ConfigKey& key, AgentConfig& config, std::string_view value) {
+  switch (key.kind) {
+    case ValueKind::kString:
+      return key.set(key, config, ScalarValue(std::string(value)));
+    case ValueKind::kInteger: {
+      const auto number = parse_integer(value);
+      if (!number || *number < key.min || *number > key.max) return must_be(key, quoted(value));
+      return key.set(key, config, ScalarValue(*number));
+    }
+    case ValueKind::kBool:
+      if (value != "true" && value != "false") return must_be(key, quoted(value));
+      return key.set(key, config, ScalarValue(value == "true"));
+    case ValueKind::kStringList:
+      return apply_list_flag(key, config, value);
+    case ValueKind::kSitePools:
+      break;  // no flag
+  }
+  return "cannot be set by a flag";
+}
+
+std::string check_and_fill(AgentConfig& config) {
+  auto network = lease::NetworkConfig::make(config.network_spec);
+  if (auto* error = std::get_if<std::string>(&network)) return network_error(config, *error);
+  config.network = std::get<lease::NetworkConfig>(network);
+
+  if (auto problem = check_backend(config); !problem.empty()) return problem;
+  if (auto problem = check_addresses(config); !problem.empty()) return problem;
+  auto profile = gossip::Config::profile(config.profile);
+  if (!profile) return located(config, "Profile", "unknown profile " + quoted(config.profile));
+  config.gossip = *profile;
+  if (auto problem = fill_name(config); !problem.empty()) return problem;
+
+  const auto& pools = config.network_spec.site_pools;
+  if (!config.site.empty() && !pools.empty() && !pools.count(config.site))
+    config.warnings.push_back(origin_of(config, "Site") + ": site " + quoted(config.site) +
+                              " has no pool in SitePools; this host claims outside all pools");
+  return {};
+}
+
+}  // namespace
+
+std::string_view to_string(BackendType type) {
+  switch (type) {
+    case BackendType::kVxlan:
+      return "vxlan";
+    case BackendType::kHostGw:
+      return "host-gw";
+    case BackendType::kUdp:
+      return "udp";
+    case BackendType::kAuto:
+      return "auto";
+  }
+  return "?";
+}
+
+std::string_view to_string(LogLevel level) {
+  switch (level) {
+    case LogLevel::kTrace:
+      return "trace";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
+  }
+  return "?";
+}
+
+std::string apply_flag(AgentConfig& config, std::string_view flag, std::string_view value) {
+  while (flag.starts_with('-')) flag.remove_prefix(1);
+  const ConfigKey* key = find_flag(flag);
+  if (!key) {
+    std::vector<std::string_view> flags;
+    for (const auto& k : config_keys())
+      if (!k.flag.empty()) flags.push_back(k.flag);
+    std::string problem = "unknown flag " + quoted("--" + std::string(flag));
+    if (auto near = closest_match(flag, flags); !near.empty())
+      problem += " (did you mean --" + std::string(near) + "?)";
+    return problem + "; shoal agent --help lists them";
+  }
+  const std::string name = "--" + std::string(key->flag);
+  if (auto problem = apply_value(*key, config, value); !problem.empty())
+    return printable(name + ": " + problem);
+  config.origins[std::string(key->json)] = name;
+  return {};
+}
+
+std::string finish(AgentConfig& config) { return printable(check_and_fill(config)); }
+
+std::vector<FlagHelp> flag_help() {
+  std::vector<FlagHelp> out;
+  for (const auto& key : config_keys()) {
+    out.push_back({key.flag.empty() ? std::string() : "--" + std::string(key.flag),
+                   std::string(key.json), std::string(key.default_text), std::string(key.help)});
+  }
+  return out;
+}
+
+}  // namespace shoal::agent

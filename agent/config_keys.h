@@ -1,0 +1,64 @@
+// The one table of configuration keys, shared by the JSON reader, the flags and --help:
+// for each key its JSON path, flag, kind of value, what a valid value looks like, and the
+// setter that checks and stores it. Internal to agent/config*.cc.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "agent/config.h"
+
+namespace shoal::agent {
+
+using ScalarValue = std::variant<std::string, int64_t, bool>;
+
+enum class ValueKind {
+  kString,
+  kInteger,  // a whole number in [min, max]
+  kBool,
+  kStringList,  // JSON: an array of strings; flag: repeated, or a comma-separated list
+  kSitePools,   // JSON only: {"site": {"SubnetMin": "...", "SubnetMax": "..."}}
+};
+
+struct ConfigKey {
+  std::string_view json;  // "SubnetLen", "Backend.Type"
+  std::string_view flag;  // "subnet-len" (no dashes); empty: only a file can set it
+  ValueKind kind;
+  int64_t min = 0, max = 0;   // kInteger only
+  std::string_view expected;  // for errors: "must be <expected>, got ..."
+  std::string_view default_text;
+  std::string_view help;
+  // Checks and stores one value of `kind` (integers already within [min, max]; one element
+  // per call for kStringList). Empty on success, else the problem ("must be ..., got ...").
+  std::string (*set)(const ConfigKey& key, AgentConfig& config, const ScalarValue& value);
+};
+
+std::span<const ConfigKey> config_keys();
+const ConfigKey* find_key(std::string_view json_path);
+const ConfigKey* find_flag(std::string_view flag);
+
+// flannel keys shoal accepts and ignores, with why (for the warning).
+struct IgnoredKey {
+  std::string_view json;  // "EnableIPv6", "Backend.GBP"
+  std::string_view why;
+};
+const IgnoredKey* find_ignored(std::string_view json_path);
+std::vector<std::string_view> ignored_keys_under(std::string_view prefix);  // "" or "Backend."
+
+// The candidate closest to `word` when it is a likely typo of it (case and small edits
+// ignored), else empty.
+std::string_view closest_match(std::string_view word, std::span<const std::string_view> candidates);
+
+// `text` quoted for an error message: control and non-ASCII bytes escaped, long text cut.
+std::string quoted(std::string_view text);
+// `message` with any control byte escaped as \xNN: errors and warnings carry names the
+// user wrote (sites, networks), and must not drive the terminal they are printed on.
+std::string printable(std::string message);
+// "must be <key.expected>, got <shown>".
+std::string must_be(const ConfigKey& key, std::string_view shown);
+
+}  // namespace shoal::agent

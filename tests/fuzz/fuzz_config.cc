@@ -1,0 +1,59 @@
+// Feeds arbitrary bytes to the config reader (then finish()) and, split at the first '=',
+// to apply_flag: nothing may crash, leak or trip a sanitizer; every error says something
+// and carries no control characters; a finished config is whole.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "agent/config.h"
+#include "agent/subnet_env.h"
+
+using namespace shoal;
+using namespace shoal::agent;
+
+namespace {
+
+void check_message(const std::string& message) {
+  if (message.empty()) std::abort();
+  for (char ch : message)
+    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) std::abort();
+}
+
+void check_finished(AgentConfig& config) {
+  if (config.name.empty()) config.name = "fuzz";  // no dependence on the host name
+  const std::string error = finish(config);
+  if (!error.empty()) return check_message(error);
+  if (!config.network) std::abort();
+  const auto& network = *config.network;
+  if (network.subnet_len() > 30 || network.subnet_min() > network.subnet_max()) std::abort();
+  if (config.backend.effective_port != 0 && config.backend.effective_port == config.bind.port)
+    std::abort();
+  auto first = Cidr::make(network.subnet_min(), network.subnet_len());
+  if (!first || !network.network().contains(*first)) std::abort();
+  if (render_subnet_env(network.network(), *first, 1450, config.ip_masq).empty()) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view text(reinterpret_cast<const char*>(data), size);
+  auto parsed = parse_config(text, "fuzz.json");
+  if (auto* error = std::get_if<std::string>(&parsed)) {
+    check_message(*error);
+  } else {
+    AgentConfig& config = std::get<AgentConfig>(parsed);
+    for (const auto& warning : config.warnings) check_message(warning);
+    check_finished(config);
+  }
+
+  const size_t eq = text.find('=');
+  AgentConfig flags;
+  flags.network_spec.network = "198.18.0.0/16";
+  const std::string error = apply_flag(flags, text.substr(0, eq),
+                                       eq == std::string_view::npos ? "" : text.substr(eq + 1));
+  if (!error.empty()) check_message(error);
+  check_finished(flags);
+  return 0;
+}
