@@ -1,70 +1,49 @@
 #include "chaos/lease_cluster.h"
 
-#include "gossip/delegate.h"
+#include "agent/lease_bridge.h"
 
 namespace shoal::chaos {
 
 // Wires one member's LeaseCore to its gossip core and its disk.
-class LeaseCluster::App : public NodeApp, public gossip::StateDelegate {
+class LeaseCluster::App : public NodeApp {
  public:
   App(LeaseCluster& cluster, NodeIndex index, gossip::Membership& core)
       : cluster_(cluster),
         index_(index),
         lease_(cluster.config_,
                lease::LocalLease{core.id(), core.self().name, core.self().address.address,
-                                 cluster.sites_.count(index) ? cluster.sites_[index] : "", Bytes{}},
+                                 cluster.sites_.count(index) ? cluster.sites_[index] : "",
+                                 Bytes{}},
                lease::StoredLeases{cluster.disks_[index].own, cluster.disks_[index].records,
                                    cluster.disks_[index].evictions},
-               cluster.sim_.now(), cluster.sim_.wall(index)) {
-    core.set_state_delegate(this);
-  }
+               cluster.sim_.now(), cluster.sim_.wall(index)),
+        bridge_(
+            core, lease_,
+            [this] { return std::pair{cluster_.sim_.now(), cluster_.sim_.wall(index_)}; },
+            [this](const lease::NodeRecord& record) {
+              cluster_.disks_[index_].own = record;  // "fsync" is instant here
+              return std::string();
+            }) {}
 
   lease::LeaseCore& lease() { return lease_; }
 
   void on_event(gossip::Membership&, TimePoint now, const gossip::Event& e) override {
-    using Kind = gossip::Event::Kind;
-    switch (e.kind) {
-      case Kind::kUserMessage:
-        lease_.handle_update(now, cluster_.sim_.wall(index_), e.data);
-        break;
-      case Kind::kJoined:
-      case Kind::kAlive:
-        lease_.member_up(e.member.id);
-        break;
-      case Kind::kDead:
-      case Kind::kLeft:
-      case Kind::kReaped:
-        lease_.member_down(e.member.id);
-        break;
-      default:
-        break;
-    }
+    bridge_.on_gossip_event(now, cluster_.sim_.wall(index_), e);
   }
   void handle_timeout(gossip::Membership&, TimePoint now) override {
-    lease_.handle_timeout(now, cluster_.sim_.wall(index_));
+    bridge_.handle_timeout(now, cluster_.sim_.wall(index_));
   }
-  TimePoint next_timeout() const override { return lease_.next_timeout(); }
-  void flush(gossip::Membership& core, TimePoint now) override {
-    LeaseDisk& disk = cluster_.disks_[index_];
-    while (auto record = lease_.poll_persist()) {
-      const uint64_t version = record->version;
-      disk.own = std::move(*record);  // "fsync" is instant here
-      lease_.persisted(version);
-    }
-    while (auto b = lease_.poll_broadcast()) core.broadcast_user(b->about, std::move(b->update));
-    if (lease_.take_sync_request()) core.sync_state(now);
-    while (auto e = lease_.poll_event()) cluster_.events_.push_back({now, index_, std::move(*e)});
-  }
-
-  Bytes local_state(bool) override { return lease_.sync_open(); }
-  std::optional<Bytes> merge_remote_state(ByteView state, bool, uint32_t round) override {
-    return lease_.sync_step(cluster_.sim_.now(), cluster_.sim_.wall(index_), state, round);
+  TimePoint next_timeout() const override { return bridge_.next_timeout(); }
+  void flush(gossip::Membership&, TimePoint now) override {
+    bridge_.flush(now);
+    while (auto e = bridge_.poll_event()) cluster_.events_.push_back({now, index_, std::move(*e)});
   }
 
  private:
   LeaseCluster& cluster_;
   NodeIndex index_;
   lease::LeaseCore lease_;
+  agent::LeaseBridge bridge_;
 };
 
 LeaseCluster::LeaseCluster(uint64_t seed, size_t nodes, lease::LeaseConfig lease_config,

@@ -1,0 +1,549 @@
+#include "agent/agent.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <csignal>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <optional>
+
+#include "agent/asio.h"
+#include "agent/lease_bridge.h"
+#include "agent/sealed_frames.h"
+#include "agent/subnet_env.h"
+#include "common/rng.h"
+#include "crypto/identity.h"
+#include "crypto/keyring.h"
+#include "crypto/sodium_init.h"
+#include "gossip/membership.h"
+#include "store/store.h"
+
+namespace shoal::agent {
+namespace {
+
+using asio::ip::tcp;
+using asio::ip::udp;
+using SteadyClock = std::chrono::steady_clock;
+using ErrorCode = boost::system::error_code;
+
+asio::ip::address to_asio(const IpAddress& a) {
+  if (a.is_v4()) return asio::ip::address_v4(a.v4_host_order());
+  asio::ip::address_v6::bytes_type b;
+  std::copy(a.view().begin(), a.view().end(), b.begin());
+  return asio::ip::address_v6(b);
+}
+
+IpAddress from_asio(const asio::ip::address& a) {
+  if (a.is_v4()) return IpAddress::v4(a.to_v4().to_uint());
+  if (a.to_v6().is_v4_mapped()) return IpAddress::v4(a.to_v6().to_v4().to_uint());
+  return IpAddress::v6(a.to_v6().to_bytes());
+}
+
+// The MTU pods get: the underlay's (assumed 1500 unless configured) minus what the
+// backend adds to every packet.
+int pod_mtu(const AgentConfig& config, bool encrypted) {
+  if (config.mtu > 0) return config.mtu;
+  switch (config.backend.type) {
+    case BackendType::kHostGw: return 1500;
+    case BackendType::kUdp: return 1500 - 28 - (encrypted ? int(crypto::kSealOverhead) + 1 : 0);
+    default: return 1450;  // vxlan: 50 bytes of outer headers, like flannel
+  }
+}
+
+}  // namespace
+
+// One TCP connection carrying one gossip stream.
+struct Stream {
+  explicit Stream(asio::io_context& io, const SealedFrames& frames, size_t max_message)
+      : socket(io), deadline(io), reader(frames, max_message) {}
+  tcp::socket socket;
+  asio::steady_timer deadline;
+  SealedFrames::Reader reader;
+  Endpoint peer;
+  std::deque<Bytes> out;
+  bool connected = false;
+  bool writing = false;
+  bool close_after_writes = false;
+  std::array<uint8_t, 16384> buffer{};
+};
+
+class Agent::Impl {
+ public:
+  explicit Impl(AgentConfig config) : config_(std::move(config)), frames_(&keyring_) {}
+
+  std::string init();
+  int run();
+
+ private:
+  // Time.
+  TimePoint now() const {
+    return kTimeZero + std::chrono::duration_cast<Duration>(SteadyClock::now() - started_);
+  }
+  static WallTime wall() {
+    return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  }
+
+  // The loop.
+  void drive();
+  void arm_timer(TimePoint at);
+  void send(gossip::Transmit t);
+  void on_gossip_event(const gossip::Event& e);
+  void on_lease_event(const lease::LeaseEvent& e);
+  void save_table();
+
+  // Sockets.
+  void receive_datagrams();
+  void accept_streams();
+  void start_reading(uint64_t id, std::shared_ptr<Stream> s);
+  void write_next(uint64_t id, std::shared_ptr<Stream> s);
+  void close_stream(uint64_t id);
+  void shutdown(bool release);
+  void finish_departure();
+
+  AgentConfig config_;
+  crypto::Keyring keyring_;
+  SealedFrames frames_;
+  std::unique_ptr<store::Store> store_;
+  std::optional<crypto::Identity> identity_;
+  NodeId id_;
+  Endpoint advertise_;
+  SteadyClock::time_point started_ = SteadyClock::now();
+
+  asio::io_context io_;
+  udp::socket udp_{io_};
+  tcp::acceptor acceptor_{io_};
+  asio::steady_timer timer_{io_};
+  asio::signal_set signals_{io_, SIGINT, SIGTERM};
+  std::array<uint8_t, 65536> datagram_{};
+  udp::endpoint datagram_from_;
+
+  std::unique_ptr<gossip::Membership> core_;
+  std::unique_ptr<lease::LeaseCore> lease_;
+  std::unique_ptr<LeaseBridge> bridge_;
+  std::map<uint64_t, std::shared_ptr<Stream>> streams_;
+  uint64_t next_stream_ = 1;
+  TimePoint next_save_;
+  bool driving_ = false;
+  bool departing_ = false;  // leaving: announcing it, then finish_departure()
+  bool releasing_ = false;  // ... and our subnet goes with us
+  TimePoint depart_by_ = kTimeNever;
+  bool stopping_ = false;
+  uint64_t dropped_[static_cast<size_t>(DropReason::kCount)] = {};
+};
+
+std::string Agent::Impl::init() {
+  if (!crypto::init()) return "libsodium cannot be initialised";
+  // The store: identity, our record, the table, known peers.
+  std::error_code ec;
+  std::filesystem::create_directories(config_.data_dir, ec);
+  if (ec) return "cannot create data directory " + config_.data_dir + ": " + ec.message();
+  auto opened = store::Store::open(config_.data_dir + "/shoal.db");
+  if (auto* e = std::get_if<std::string>(&opened)) return *e;
+  store_ = std::move(std::get<std::unique_ptr<store::Store>>(opened));
+  Rng rng(static_cast<uint64_t>(SteadyClock::now().time_since_epoch().count()) ^ ::getpid());
+  auto id = store_->node_id(rng);
+  if (auto* e = std::get_if<std::string>(&id)) return *e;
+  id_ = std::get<NodeId>(id);
+
+  // The identity keypair (for the encrypted tunnel): made once, kept in the store.
+  if (auto secret = store_->get("identity_secret")) identity_ = crypto::Identity::from_secret(*secret);
+  if (!identity_) {
+    identity_ = crypto::Identity::generate();
+    if (auto e = store_->put("identity_secret", identity_->secret()); !e.empty()) return e;
+    spdlog::info("made this node's identity key {}", identity_->public_key_base64());
+  }
+
+  if (!config_.key_file.empty()) {
+    auto loaded = crypto::Keyring::load(config_.key_file);
+    if (auto* e = std::get_if<std::string>(&loaded)) return *e;
+    keyring_ = std::move(std::get<crypto::Keyring>(loaded));
+  }
+
+  if (config_.advertise) {
+    advertise_ = {*config_.advertise, config_.bind.port};
+  } else if (config_.bind.address != IpAddress()) {
+    advertise_ = config_.bind;
+  } else {
+    return "Bind is " + config_.bind.to_string() +
+           ": set Advertise (--advertise) to the address other hosts reach this one at";
+  }
+
+  // Sockets: one UDP socket and one TCP listener on the same address and port.
+  ErrorCode socket_ec;
+  const auto ip = to_asio(config_.bind.address);
+  udp_.open(ip.is_v4() ? udp::v4() : udp::v6(), socket_ec);
+  if (!socket_ec) udp_.bind(udp::endpoint(ip, config_.bind.port), socket_ec);
+  if (socket_ec) return "cannot bind UDP " + config_.bind.to_string() + ": " + socket_ec.message();
+  acceptor_.open(ip.is_v4() ? tcp::v4() : tcp::v6(), socket_ec);
+  if (!socket_ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), socket_ec);
+  if (!socket_ec) acceptor_.bind(tcp::endpoint(ip, config_.bind.port), socket_ec);
+  if (!socket_ec) acceptor_.listen(asio::socket_base::max_listen_connections, socket_ec);
+  if (socket_ec) return "cannot listen on TCP " + config_.bind.to_string() + ": " + socket_ec.message();
+
+  // The cores.
+  gossip::Config gossip = config_.gossip;
+  gossip.max_packet_bytes -= frames_.datagram_overhead();
+  uint64_t incarnation = static_cast<uint64_t>(wall().time_since_epoch().count() / 1000);
+  if (auto stored = store_->get("incarnation"); stored && stored->size() == 8) {
+    uint64_t previous = 0;
+    for (uint8_t b : *stored) previous = previous << 8 | b;
+    incarnation = std::max(incarnation, previous + 1);  // above anything we said before
+  }
+  Bytes encoded(8);
+  for (int i = 0; i < 8; ++i) encoded[i] = static_cast<uint8_t>(incarnation >> (56 - 8 * i));
+  if (auto e = store_->put("incarnation", encoded); !e.empty()) return e;
+
+  core_ = std::make_unique<gossip::Membership>(
+      gossip, gossip::LocalNode{id_, config_.name, advertise_, {}, incarnation}, rng.next(), now());
+
+  lease::LeaseConfig lease_config;
+  lease_config.network = *config_.network;
+  lease_config.ttl = config_.lease_ttl;
+  lease_config.renew_after = config_.lease_ttl / 2;
+  const auto pub = identity_->public_key();
+  size_t skipped = 0;
+  auto stored = store_->load_leases(&skipped);
+  if (skipped) spdlog::warn("{}: skipped {} unreadable lease rows", store_->path(), skipped);
+  lease_ = std::make_unique<lease::LeaseCore>(
+      lease_config,
+      lease::LocalLease{id_, config_.name, advertise_.address, config_.site,
+                        Bytes(pub.begin(), pub.end())},
+      std::move(stored), now(), wall());
+  bridge_ = std::make_unique<LeaseBridge>(
+      *core_, *lease_, [this] { return std::pair{now(), wall()}; },
+      [this](const lease::NodeRecord& r) { return store_->save_own(r); });
+  return {};
+}
+
+int Agent::Impl::run() {
+  spdlog::info("shoal agent {} ({}) listening on {} (udp+tcp), advertising {}", config_.name,
+               id_.short_hex(), config_.bind.to_string(), advertise_.to_string());
+  if (frames_.encrypted()) {
+    spdlog::info("gossip is encrypted: {} key(s) from {}", keyring_.size(), config_.key_file);
+  } else {
+    spdlog::warn("NO CLUSTER KEY: gossip runs in PLAINTEXT, anyone who can reach {} can join "
+                 "and read it. Make a key with `shoal keygen` and set KeyFile (--key-file).",
+                 config_.bind.to_string());
+  }
+  for (const auto& w : config_.warnings) spdlog::warn("config: {}", w);
+
+  std::vector<Endpoint> seeds;
+  for (const auto& s : config_.seeds)
+    if (s != advertise_) seeds.push_back(s);
+  if (seeds.empty()) {
+    seeds = store_->load_peers();
+    if (!seeds.empty()) spdlog::info("no seed given: rejoining through {} remembered peer(s)", seeds.size());
+  }
+  if (!seeds.empty()) {
+    std::string list;
+    for (const auto& s : seeds) list += (list.empty() ? "" : ", ") + s.to_string();
+    spdlog::info("joining through {}", list);
+    core_->join(now(), seeds);
+  } else {
+    spdlog::info("no seeds and no remembered peers: starting a new cluster");
+  }
+
+  signals_.async_wait([this](const ErrorCode& ec, int signal) {
+    if (ec) return;
+    spdlog::info("{}: stopping; the lease is kept, a restart gets the same subnet",
+                 signal == SIGINT ? "SIGINT" : "SIGTERM");
+    shutdown(false);
+  });
+  receive_datagrams();
+  accept_streams();
+  next_save_ = now() + std::chrono::seconds(30);
+  drive();
+  io_.run();
+  return 0;
+}
+
+void Agent::Impl::drive() {
+  if (driving_ || stopping_) return;  // re-entered from a callback: the outer loop continues
+  driving_ = true;
+  for (int round = 0; round < 1000; ++round) {
+    const TimePoint t = now();
+    if (t >= core_->next_timeout()) core_->handle_timeout(t);
+    if (t >= bridge_->next_timeout()) bridge_->handle_timeout(t, wall());
+    if (auto e = bridge_->flush(t); !e.empty())
+      spdlog::error("could not make our lease record durable, so it is not announced: {}", e);
+    bool work = false;
+    while (auto e = core_->poll_event()) {
+      on_gossip_event(*e);
+      work = true;
+    }
+    while (auto e = bridge_->poll_event()) {
+      on_lease_event(*e);
+      work = true;
+    }
+    while (auto tx = core_->poll_transmit()) {
+      send(std::move(*tx));
+      work = true;
+    }
+    if (!work && now() < core_->next_timeout() && now() < bridge_->next_timeout()) break;
+  }
+  if (now() >= next_save_) {
+    save_table();
+    next_save_ = now() + std::chrono::seconds(30);
+  }
+  driving_ = false;
+  if (departing_ && ((core_->leave_announced() && (!releasing_ || core_->pending_broadcasts() == 0)) ||
+                     now() >= depart_by_)) {
+    finish_departure();
+    return;
+  }
+  arm_timer(std::min({core_->next_timeout(), bridge_->next_timeout(), next_save_, depart_by_}));
+}
+
+void Agent::Impl::arm_timer(TimePoint at) {
+  const auto delay = std::max(Duration::zero(), at - now());
+  timer_.expires_after(delay);
+  timer_.async_wait([this](const ErrorCode& ec) {
+    if (!ec) drive();
+  });
+}
+
+void Agent::Impl::on_gossip_event(const gossip::Event& e) {
+  bridge_->on_gossip_event(now(), wall(), e);
+  if (e.kind == gossip::Event::Kind::kUserMessage) return;
+  const auto& m = e.member;
+  switch (e.kind) {
+    case gossip::Event::Kind::kDead:
+    case gossip::Event::Kind::kSuspect:
+      spdlog::warn("member {} ({}, {}) is {}", m.name, m.id.short_hex(), m.address.to_string(),
+                   gossip::to_string(e.kind));
+      break;
+    default:
+      spdlog::info("member {} ({}, {}): {}", m.name, m.id.short_hex(), m.address.to_string(),
+                   gossip::to_string(e.kind));
+  }
+}
+
+void Agent::Impl::on_lease_event(const lease::LeaseEvent& e) {
+  using Kind = lease::LeaseEvent::Kind;
+  switch (e.kind) {
+    case Kind::kSubnetReady: {
+      const int mtu = pod_mtu(config_, frames_.encrypted());
+      const auto error = write_subnet_env(config_.subnet_file, config_.network->network(),
+                                          e.subnet, mtu, config_.ip_masq);
+      if (error.empty()) {
+        spdlog::info("our subnet {} is ready; wrote {}", e.subnet.to_string(), config_.subnet_file);
+      } else {
+        spdlog::error("our subnet {} is ready but subnet.env could not be written: {}",
+                      e.subnet.to_string(), error);
+      }
+      break;
+    }
+    case Kind::kSubnetLost:
+      spdlog::warn("we lost subnet {} to an earlier claim; claiming another", e.subnet.to_string());
+      break;
+    case Kind::kPeerAdded:
+      spdlog::info("peer {} holds {} via {}", e.node.short_hex(), e.subnet.to_string(), e.underlay.to_string());
+      break;
+    case Kind::kPeerChanged:
+      spdlog::info("peer {} now holds {} via {}", e.node.short_hex(), e.subnet.to_string(), e.underlay.to_string());
+      break;
+    case Kind::kPeerRemoved:
+      spdlog::info("peer {} no longer holds {}", e.node.short_hex(), e.subnet.to_string());
+      break;
+  }
+}
+
+void Agent::Impl::save_table() {
+  std::vector<lease::NodeRecord> records;
+  for (const auto& [id, r] : lease_->table().records())
+    if (id != id_) records.push_back(r);
+  std::vector<lease::Eviction> evictions;
+  for (const auto& [id, e] : lease_->table().evictions()) evictions.push_back(e);
+  if (auto e = store_->save_table(records, evictions); !e.empty()) spdlog::error("{}", e);
+  std::vector<Endpoint> peers;
+  for (const auto& m : core_->members())
+    if (m.id != id_ && m.is_alive_or_suspect()) peers.push_back(m.address);
+  if (!peers.empty())
+    if (auto e = store_->save_peers(peers); !e.empty()) spdlog::error("{}", e);
+}
+
+// --- datagrams -------------------------------------------------------------------------
+
+void Agent::Impl::receive_datagrams() {
+  udp_.async_receive_from(asio::buffer(datagram_), datagram_from_,
+                          [this](const ErrorCode& ec, size_t n) {
+                            if (ec == asio::error::operation_aborted || stopping_) return;
+                            if (!ec) {
+                              DropReason reason;
+                              auto packet = frames_.unwrap_datagram(ByteView(datagram_.data(), n), reason);
+                              const Endpoint from{from_asio(datagram_from_.address()), datagram_from_.port()};
+                              if (packet) {
+                                core_->handle_packet(now(), from, *packet);
+                              } else if (dropped_[size_t(reason)]++ % 100 == 0) {
+                                spdlog::warn("dropped a datagram from {}: {} ({} so far)", from.to_string(),
+                                             to_string(reason), dropped_[size_t(reason)]);
+                              }
+                              drive();
+                            }
+                            receive_datagrams();
+                          });
+}
+
+void Agent::Impl::send(gossip::Transmit t) {
+  if (t.kind == gossip::Transmit::Kind::kDatagram) {
+    auto wire = std::make_shared<Bytes>(frames_.wrap_datagram(t.payload));
+    udp_.async_send_to(asio::buffer(*wire), udp::endpoint(to_asio(t.to.address), t.to.port),
+                       [wire](const ErrorCode&, size_t) {});
+    return;
+  }
+  std::shared_ptr<Stream> s;
+  uint64_t id = 0;
+  if (!t.stream) {  // a new stream to t.to
+    id = next_stream_++;
+    s = std::make_shared<Stream>(io_, frames_, config_.gossip.max_stream_bytes);
+    s->peer = t.to;
+    streams_[id] = s;
+    s->deadline.expires_after(config_.gossip.stream_timeout);
+    s->deadline.async_wait([this, id](const ErrorCode& ec) {
+      if (!ec) close_stream(id);
+    });
+    s->socket.async_connect(tcp::endpoint(to_asio(t.to.address), t.to.port),
+                            [this, id, s](const ErrorCode& ec) {
+                              if (ec) {
+                                spdlog::debug("stream to {}: {}", s->peer.to_string(), ec.message());
+                                close_stream(id);
+                                return;
+                              }
+                              s->connected = true;
+                              write_next(id, s);
+                              start_reading(id, s);
+                            });
+  } else {
+    id = t.stream->value;
+    auto it = streams_.find(id);
+    if (it == streams_.end()) return;  // the connection is gone; the core times out
+    s = it->second;
+  }
+  if (!t.payload.empty()) s->out.push_back(frames_.wrap_message(t.payload));
+  if (t.close) s->close_after_writes = true;
+  if (s->connected) write_next(id, s);
+}
+
+// --- streams ---------------------------------------------------------------------------
+
+void Agent::Impl::accept_streams() {
+  acceptor_.async_accept([this](const ErrorCode& ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || stopping_) return;
+    if (!ec) {
+      const uint64_t id = next_stream_++;
+      auto s = std::make_shared<Stream>(io_, frames_, config_.gossip.max_stream_bytes);
+      s->socket = std::move(socket);
+      ErrorCode peer_ec;
+      const auto remote = s->socket.remote_endpoint(peer_ec);
+      s->peer = {from_asio(remote.address()), remote.port()};
+      s->connected = true;
+      streams_[id] = s;
+      s->deadline.expires_after(config_.gossip.stream_timeout);
+      s->deadline.async_wait([this, id](const ErrorCode& e) {
+        if (!e) close_stream(id);
+      });
+      start_reading(id, s);
+    }
+    accept_streams();
+  });
+}
+
+void Agent::Impl::start_reading(uint64_t id, std::shared_ptr<Stream> s) {
+  s->socket.async_read_some(asio::buffer(s->buffer), [this, id, s](const ErrorCode& ec, size_t n) {
+    if (ec || stopping_) {
+      if (!s->writing) close_stream(id);
+      return;
+    }
+    s->reader.feed(ByteView(s->buffer.data(), n));
+    while (auto message = s->reader.next()) core_->handle_stream(now(), s->peer, gossip::StreamId{id}, *message);
+    if (s->reader.failed() != DropReason::kNone) {
+      const auto reason = s->reader.failed();
+      if (dropped_[size_t(reason)]++ % 100 == 0)
+        spdlog::warn("closed a stream from {}: {} ({} so far)", s->peer.to_string(), to_string(reason),
+                     dropped_[size_t(reason)]);
+      close_stream(id);
+      drive();
+      return;
+    }
+    drive();
+    start_reading(id, s);
+  });
+}
+
+void Agent::Impl::write_next(uint64_t id, std::shared_ptr<Stream> s) {
+  if (s->writing) return;
+  if (s->out.empty()) {
+    if (s->close_after_writes) close_stream(id);
+    return;
+  }
+  s->writing = true;
+  asio::async_write(s->socket, asio::buffer(s->out.front()), [this, id, s](const ErrorCode& ec, size_t) {
+    s->writing = false;
+    if (ec) {
+      close_stream(id);
+      return;
+    }
+    s->out.pop_front();
+    write_next(id, s);
+  });
+}
+
+void Agent::Impl::close_stream(uint64_t id) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  auto s = it->second;
+  streams_.erase(it);
+  ErrorCode ignored;
+  s->deadline.cancel();
+  s->socket.shutdown(tcp::socket::shutdown_both, ignored);
+  s->socket.close(ignored);
+}
+
+void Agent::Impl::shutdown(bool release) {
+  if (departing_ || stopping_) return;
+  departing_ = true;
+  releasing_ = release;
+  if (release) {
+    lease_->release(now(), wall());
+    std::error_code ignored;
+    std::filesystem::remove(config_.subnet_file, ignored);  // the subnet is not ours any more
+  }
+  // Tell the others we go, so they need not detect it; give it a bounded moment to leave.
+  core_->leave(now());
+  depart_by_ = now() + std::chrono::seconds(2);
+  drive();
+}
+
+void Agent::Impl::finish_departure() {
+  save_table();
+  stopping_ = true;
+  ErrorCode ignored;
+  timer_.cancel();
+  signals_.cancel();
+  udp_.close(ignored);
+  acceptor_.close(ignored);
+  for (auto& [id, s] : streams_) {
+    s->deadline.cancel();
+    s->socket.close(ignored);
+  }
+  streams_.clear();
+  io_.stop();
+  spdlog::info(releasing_ ? "left the cluster; subnet released" : "stopped");
+}
+
+// --- Agent -----------------------------------------------------------------------------
+
+Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Agent::~Agent() = default;
+
+std::variant<std::unique_ptr<Agent>, std::string> Agent::create(AgentConfig config) {
+  auto impl = std::make_unique<Impl>(std::move(config));
+  if (auto e = impl->init(); !e.empty()) return e;
+  return std::unique_ptr<Agent>(new Agent(std::move(impl)));
+}
+
+int Agent::run() { return impl_->run(); }
+
+}  // namespace shoal::agent

@@ -1,0 +1,148 @@
+#include "agent/sealed_frames.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace shoal::agent {
+namespace {
+
+constexpr uint8_t kDatagram = 'D';
+constexpr uint8_t kChunkMore = 'C';
+constexpr uint8_t kChunkEnd = 'E';
+constexpr size_t kLengthPrefix = 4;
+// Plaintext bytes per stream chunk: under the keyring's cap with the kind byte added.
+constexpr size_t kChunkData = crypto::kMaxPlaintextSize - 1;
+
+DropReason from_status(crypto::OpenStatus status) {
+  switch (status) {
+    case crypto::OpenStatus::kOk: return DropReason::kNone;
+    case crypto::OpenStatus::kTooShort: return DropReason::kTooShort;
+    case crypto::OpenStatus::kTooLarge: return DropReason::kTooLarge;
+    case crypto::OpenStatus::kBadVersion: return DropReason::kBadVersion;
+    case crypto::OpenStatus::kUnknownKey: return DropReason::kUnknownKey;
+    case crypto::OpenStatus::kBadAuth: return DropReason::kBadAuth;
+  }
+  return DropReason::kBadAuth;
+}
+
+void put_u32(Bytes& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(v >> shift));
+}
+
+}  // namespace
+
+std::string_view to_string(DropReason reason) {
+  switch (reason) {
+    case DropReason::kNone: return "none";
+    case DropReason::kTooShort: return "too_short";
+    case DropReason::kTooLarge: return "too_large";
+    case DropReason::kBadVersion: return "bad_version";
+    case DropReason::kUnknownKey: return "unknown_key";
+    case DropReason::kBadAuth: return "bad_auth";
+    case DropReason::kBadKind: return "bad_kind";
+    case DropReason::kCount: break;
+  }
+  return "unknown";
+}
+
+size_t SealedFrames::datagram_overhead() const {
+  return 1 + (encrypted() ? crypto::kSealOverhead : 0);
+}
+
+Bytes SealedFrames::seal(uint8_t kind, ByteView data) const {
+  Bytes plain;
+  plain.reserve(data.size() + 1);
+  plain.push_back(kind);
+  plain.insert(plain.end(), data.begin(), data.end());
+  return encrypted() ? keyring_->seal(plain) : plain;
+}
+
+std::optional<Bytes> SealedFrames::open(ByteView unit, DropReason& reason) const {
+  Bytes plain;
+  if (encrypted()) {
+    const auto status = keyring_->open(unit, plain);
+    if (status != crypto::OpenStatus::kOk) {
+      reason = from_status(status);
+      return std::nullopt;
+    }
+  } else {
+    if (unit.size() > crypto::kMaxPlaintextSize) {
+      reason = DropReason::kTooLarge;
+      return std::nullopt;
+    }
+    plain.assign(unit.begin(), unit.end());
+  }
+  if (plain.empty()) {
+    reason = DropReason::kTooShort;
+    return std::nullopt;
+  }
+  reason = DropReason::kNone;
+  return plain;
+}
+
+Bytes SealedFrames::wrap_datagram(ByteView packet) const { return seal(kDatagram, packet); }
+
+std::optional<Bytes> SealedFrames::unwrap_datagram(ByteView wire, DropReason& reason) const {
+  auto plain = open(wire, reason);
+  if (!plain) return std::nullopt;
+  if (plain->front() != kDatagram) {
+    reason = DropReason::kBadKind;
+    return std::nullopt;
+  }
+  plain->erase(plain->begin());
+  return plain;
+}
+
+Bytes SealedFrames::wrap_message(ByteView message) const {
+  Bytes out;
+  size_t offset = 0;
+  do {
+    const size_t n = std::min(kChunkData, message.size() - offset);
+    const bool last = offset + n == message.size();
+    const Bytes unit = seal(last ? kChunkEnd : kChunkMore, message.subspan(offset, n));
+    put_u32(out, static_cast<uint32_t>(unit.size()));
+    out.insert(out.end(), unit.begin(), unit.end());
+    offset += n;
+  } while (offset < message.size());
+  return out;
+}
+
+std::optional<Bytes> SealedFrames::Reader::next() {
+  while (failed_ == DropReason::kNone) {
+    const ByteView rest = ByteView(pending_).subspan(consumed_);
+    if (rest.size() < kLengthPrefix) break;
+    const uint32_t length = uint32_t{rest[0]} << 24 | uint32_t{rest[1]} << 16 |
+                            uint32_t{rest[2]} << 8 | uint32_t{rest[3]};
+    if (length > crypto::kMaxSealedSize) {
+      failed_ = DropReason::kTooLarge;
+      break;
+    }
+    if (rest.size() < kLengthPrefix + length) break;
+    consumed_ += kLengthPrefix + length;
+    DropReason reason;
+    auto plain = frames_.open(rest.subspan(kLengthPrefix, length), reason);
+    if (!plain) {
+      failed_ = reason;
+      break;
+    }
+    const uint8_t kind = plain->front();
+    if (kind != kChunkMore && kind != kChunkEnd) {
+      failed_ = DropReason::kBadKind;
+      break;
+    }
+    if (message_.size() + plain->size() - 1 > max_message_) {
+      failed_ = DropReason::kTooLarge;
+      break;
+    }
+    message_.insert(message_.end(), plain->begin() + 1, plain->end());
+    if (kind == kChunkEnd) {
+      // Drop what has been consumed so the buffer does not grow for a long stream.
+      pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(consumed_));
+      consumed_ = 0;
+      return std::exchange(message_, Bytes{});
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace shoal::agent

@@ -1,0 +1,79 @@
+// SealedFrames puts gossip's bytes on the wire and takes them off again: sealed with the
+// cluster keyring when one is configured, plain otherwise.
+//
+//   datagram     [sealed: 'D' + gossip packet]
+//   stream       a sequence of chunks, each [4-byte big-endian length][sealed: kind + data],
+//                kind 'C' (more follows) or 'E' (last chunk of the message)
+//
+// The kind byte inside the sealed part means a captured datagram cannot be replayed as a
+// stream chunk or the other way round. Chunks keep every sealed unit under the keyring's
+// size cap while a push-pull message may be megabytes. Without a keyring the same layout
+// is used with the plaintext in place of the sealed unit.
+//
+// Promises: unwrap never reads outside its input and never throws; each refusal has its
+// own reason, for the metrics; a stream message is capped at `max_message` bytes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "common/bytes.h"
+#include "crypto/keyring.h"
+
+namespace shoal::agent {
+
+enum class DropReason : uint8_t {
+  kNone,
+  kTooShort,
+  kTooLarge,
+  kBadVersion,
+  kUnknownKey,
+  kBadAuth,
+  kBadKind,  // authentic, but not what this channel carries
+  kCount
+};
+std::string_view to_string(DropReason reason);
+
+class SealedFrames {
+ public:
+  // `keyring` may be null (plaintext); not owned, and may change between calls.
+  explicit SealedFrames(const crypto::Keyring* keyring) : keyring_(keyring) {}
+  bool encrypted() const { return keyring_ && !keyring_->empty(); }
+  // Bytes a sealed datagram adds to the gossip packet it carries.
+  size_t datagram_overhead() const;
+
+  Bytes wrap_datagram(ByteView packet) const;
+  std::optional<Bytes> unwrap_datagram(ByteView wire, DropReason& reason) const;
+
+  // The whole stream encoding of one message (one or more chunks).
+  Bytes wrap_message(ByteView message) const;
+
+  // Reassembles the messages of one stream from bytes as they arrive.
+  class Reader {
+   public:
+    Reader(const SealedFrames& frames, size_t max_message)
+        : frames_(frames), max_message_(max_message) {}
+    void feed(ByteView bytes) { pending_.insert(pending_.end(), bytes.begin(), bytes.end()); }
+    // The next complete message; nullopt when more bytes are needed or on error (then
+    // failed() is set and the stream should be closed).
+    std::optional<Bytes> next();
+    DropReason failed() const { return failed_; }
+
+   private:
+    const SealedFrames& frames_;
+    size_t max_message_;
+    Bytes pending_;
+    size_t consumed_ = 0;
+    Bytes message_;
+    DropReason failed_ = DropReason::kNone;
+  };
+
+ private:
+  Bytes seal(uint8_t kind, ByteView data) const;
+  std::optional<Bytes> open(ByteView unit, DropReason& reason) const;
+
+  const crypto::Keyring* keyring_;
+};
+
+}  // namespace shoal::agent

@@ -1,0 +1,159 @@
+// shoal: the one binary. `shoal agent` runs the daemon; the other subcommands are small
+// tools (keygen, version) or talk to a running agent over its control socket.
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/agent.h"
+#include "agent/config.h"
+#include "crypto/key.h"
+#include "crypto/sodium_init.h"
+
+using namespace shoal;
+
+namespace {
+
+constexpr std::string_view kVersion = "0.1.0";
+
+constexpr std::string_view kUsage = R"(usage: shoal COMMAND [OPTIONS]
+
+An overlay network for container hosts: no etcd, no leader. Hosts find each other with
+SWIM gossip and agree on pod subnets through a CRDT lease table.
+
+commands:
+  agent      run the daemon (see `shoal agent --help`)
+  members    list the cluster's members as this agent sees them
+  leases     list who owns which subnet
+  status     this agent's state at a glance
+  leave      release this host's subnet, tell the cluster, stop the agent
+  forget     evict a dead node's lease at once (shoal forget NODE)
+  keys       list, install, use or remove cluster keys on a running cluster
+  keygen     print a new cluster key (put it in a file, mode 0600: KeyFile)
+  version    print the version
+
+`shoal COMMAND --help` explains each command.
+)";
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "shoal: %s\n(run `shoal --help` for usage)\n", message.c_str());
+  return 2;
+}
+
+void print_agent_help() {
+  std::printf(
+      "usage: shoal agent [--config FILE] [--FLAG VALUE ...]\n\n"
+      "Runs the shoal daemon. Settings come from a JSON file (flannel's net-conf.json keys\n"
+      "plus shoal's own, see docs/config.md) and flags, which override the file.\n"
+      "SIGTERM or SIGINT stop it and keep its lease; `shoal leave` releases the lease.\n\n"
+      "  --config FILE                 read settings from FILE\n");
+  for (const auto& f : agent::flag_help()) {
+    if (f.flag.empty()) continue;
+    std::printf("  %-28s  %s (%s; default %s)\n", f.flag.c_str(), f.description.c_str(),
+                f.json_key.c_str(), f.default_text.c_str());
+  }
+}
+
+spdlog::level::level_enum to_spdlog(agent::LogLevel level) {
+  switch (level) {
+    case agent::LogLevel::kTrace: return spdlog::level::trace;
+    case agent::LogLevel::kDebug: return spdlog::level::debug;
+    case agent::LogLevel::kInfo: return spdlog::level::info;
+    case agent::LogLevel::kWarn: return spdlog::level::warn;
+    case agent::LogLevel::kError: return spdlog::level::err;
+  }
+  return spdlog::level::info;
+}
+
+int run_agent(const std::vector<std::string_view>& args) {
+  agent::AgentConfig config;
+  // --config first, wherever it is, so that every other flag overrides the file.
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--help" || args[i] == "-h") {
+      print_agent_help();
+      return 0;
+    }
+    std::string_view path;
+    if (args[i] == "--config") {
+      if (i + 1 >= args.size()) return usage_error("--config needs a file");
+      path = args[i + 1];
+    } else if (args[i].starts_with("--config=")) {
+      path = args[i].substr(9);
+    } else {
+      continue;
+    }
+    auto loaded = agent::load_config(std::string(path));
+    if (auto* e = std::get_if<std::string>(&loaded)) {
+      std::fprintf(stderr, "shoal agent: %s\n", e->c_str());
+      return 2;
+    }
+    config = std::move(std::get<agent::AgentConfig>(loaded));
+  }
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view flag = args[i];
+    if (!flag.starts_with("--")) return usage_error("agent: unexpected argument '" + std::string(flag) + "'");
+    std::string value;
+    if (auto eq = flag.find('='); eq != std::string_view::npos) {
+      value = flag.substr(eq + 1);
+      flag = flag.substr(0, eq);
+    } else if (flag == "--ip-masq" && (i + 1 >= args.size() || args[i + 1].starts_with("--"))) {
+      value = "true";  // a bare boolean flag
+    } else {
+      if (i + 1 >= args.size()) return usage_error("agent: " + std::string(flag) + " needs a value");
+      value = args[++i];
+    }
+    if (flag == "--config") continue;
+    if (auto e = agent::apply_flag(config, flag, value); !e.empty()) {
+      std::fprintf(stderr, "shoal agent: %s\n", e.c_str());
+      return 2;
+    }
+  }
+  if (auto e = agent::finish(config); !e.empty()) {
+    std::fprintf(stderr, "shoal agent: %s\n", e.c_str());
+    return 2;
+  }
+  spdlog::set_level(to_spdlog(config.log_level));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  auto created = agent::Agent::create(std::move(config));
+  if (auto* e = std::get_if<std::string>(&created)) {
+    spdlog::error("cannot start: {}", *e);
+    return 1;
+  }
+  return std::get<std::unique_ptr<agent::Agent>>(created)->run();
+}
+
+int keygen(const std::vector<std::string_view>& args) {
+  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+    std::printf(
+        "usage: shoal keygen\n\nPrints a new random 32-byte cluster key, base64. Save it in a "
+        "file readable only by root\n(umask 077; shoal keygen > /etc/shoal/cluster.key) and "
+        "point KeyFile (--key-file) at it\non every host.\n");
+    return 0;
+  }
+  if (!args.empty()) return usage_error("keygen takes no arguments");
+  if (!crypto::init()) return usage_error("libsodium cannot be initialised");
+  std::printf("%s\n", crypto::encode_key(crypto::generate_key()).c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    std::fputs(kUsage.data(), args.empty() ? stderr : stdout);
+    return args.empty() ? 2 : 0;
+  }
+  const std::string_view command = args[0];
+  args.erase(args.begin());
+  if (command == "agent") return run_agent(args);
+  if (command == "keygen") return keygen(args);
+  if (command == "version" || command == "--version") {
+    std::printf("shoal %s\n", kVersion.data());
+    return 0;
+  }
+  return usage_error("unknown command '" + std::string(command) + "'");
+}
