@@ -9,7 +9,9 @@
 #include <map>
 #include <optional>
 
+#include "agent/agent_metrics.h"
 #include "agent/asio.h"
+#include "agent/metrics_server.h"
 #include "agent/lease_bridge.h"
 #include "agent/sealed_frames.h"
 #include "agent/subnet_env.h"
@@ -130,7 +132,9 @@ class Agent::Impl {
   bool releasing_ = false;  // ... and our subnet goes with us
   TimePoint depart_by_ = kTimeNever;
   bool stopping_ = false;
-  uint64_t dropped_[static_cast<size_t>(DropReason::kCount)] = {};
+  TransportCounters counters_;
+  std::unique_ptr<AgentMetrics> metrics_;
+  std::unique_ptr<MetricsServer> metrics_server_;
 };
 
 std::string Agent::Impl::init() {
@@ -211,6 +215,12 @@ std::string Agent::Impl::init() {
       lease::LocalLease{id_, config_.name, advertise_.address, config_.site,
                         Bytes(pub.begin(), pub.end())},
       std::move(stored), now(), wall());
+  metrics_ = std::make_unique<AgentMetrics>(*core_, *lease_, counters_);
+  if (config_.metrics_addr) {
+    auto started = MetricsServer::start(io_, *config_.metrics_addr, [this] { return metrics_->render(); });
+    if (auto* e = std::get_if<std::string>(&started)) return *e;
+    metrics_server_ = std::move(std::get<std::unique_ptr<MetricsServer>>(started));
+  }
   bridge_ = std::make_unique<LeaseBridge>(
       *core_, *lease_, [this] { return std::pair{now(), wall()}; },
       [this](const lease::NodeRecord& r) { return store_->save_own(r); });
@@ -374,11 +384,12 @@ void Agent::Impl::receive_datagrams() {
                               DropReason reason;
                               auto packet = frames_.unwrap_datagram(ByteView(datagram_.data(), n), reason);
                               const Endpoint from{from_asio(datagram_from_.address()), datagram_from_.port()};
+                              counters_.datagrams_in++;
                               if (packet) {
                                 core_->handle_packet(now(), from, *packet);
-                              } else if (dropped_[size_t(reason)]++ % 100 == 0) {
+                              } else if (counters_.dropped[size_t(reason)]++ % 100 == 0) {
                                 spdlog::warn("dropped a datagram from {}: {} ({} so far)", from.to_string(),
-                                             to_string(reason), dropped_[size_t(reason)]);
+                                             to_string(reason), counters_.dropped[size_t(reason)]);
                               }
                               drive();
                             }
@@ -388,6 +399,7 @@ void Agent::Impl::receive_datagrams() {
 
 void Agent::Impl::send(gossip::Transmit t) {
   if (t.kind == gossip::Transmit::Kind::kDatagram) {
+    counters_.datagrams_out++;
     auto wire = std::make_shared<Bytes>(frames_.wrap_datagram(t.payload));
     udp_.async_send_to(asio::buffer(*wire), udp::endpoint(to_asio(t.to.address), t.to.port),
                        [wire](const ErrorCode&, size_t) {});
@@ -396,6 +408,7 @@ void Agent::Impl::send(gossip::Transmit t) {
   std::shared_ptr<Stream> s;
   uint64_t id = 0;
   if (!t.stream) {  // a new stream to t.to
+    counters_.streams_opened++;
     id = next_stream_++;
     s = std::make_shared<Stream>(io_, frames_, config_.gossip.max_stream_bytes);
     s->peer = t.to;
@@ -432,6 +445,7 @@ void Agent::Impl::accept_streams() {
   acceptor_.async_accept([this](const ErrorCode& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || stopping_) return;
     if (!ec) {
+      counters_.streams_accepted++;
       const uint64_t id = next_stream_++;
       auto s = std::make_shared<Stream>(io_, frames_, config_.gossip.max_stream_bytes);
       s->socket = std::move(socket);
@@ -460,9 +474,9 @@ void Agent::Impl::start_reading(uint64_t id, std::shared_ptr<Stream> s) {
     while (auto message = s->reader.next()) core_->handle_stream(now(), s->peer, gossip::StreamId{id}, *message);
     if (s->reader.failed() != DropReason::kNone) {
       const auto reason = s->reader.failed();
-      if (dropped_[size_t(reason)]++ % 100 == 0)
+      if (counters_.dropped[size_t(reason)]++ % 100 == 0)
         spdlog::warn("closed a stream from {}: {} ({} so far)", s->peer.to_string(), to_string(reason),
-                     dropped_[size_t(reason)]);
+                     counters_.dropped[size_t(reason)]);
       close_stream(id);
       drive();
       return;
@@ -529,6 +543,7 @@ void Agent::Impl::finish_departure() {
     s->socket.close(ignored);
   }
   streams_.clear();
+  metrics_server_.reset();
   io_.stop();
   spdlog::info(releasing_ ? "left the cluster; subnet released" : "stopped");
 }

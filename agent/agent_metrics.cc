@@ -1,0 +1,76 @@
+#include "agent/agent_metrics.h"
+
+namespace shoal::agent {
+namespace {
+
+// Counters only grow; the sources already hold the totals, so add what is new.
+void catch_up(Counter& counter, uint64_t total) {
+  if (total > counter.value()) counter.inc(total - counter.value());
+}
+
+}  // namespace
+
+AgentMetrics::AgentMetrics(const gossip::Membership& core, const lease::LeaseCore& lease,
+                           const TransportCounters& transport)
+    : core_(core), lease_(lease), transport_(transport) {
+  for (auto state : {gossip::MemberState::kAlive, gossip::MemberState::kSuspect,
+                     gossip::MemberState::kDead, gossip::MemberState::kLeft}) {
+    metrics_.gauge_fn("shoal_members", "Members by state, as this agent sees them.",
+                      {{"state", std::string(gossip::to_string(state))}},
+                      [this, state] { return double(core_.count(state)); });
+  }
+  metrics_.gauge_fn("shoal_leases", "Subnets with a valid owner in the lease table.", {},
+                    [this] { return double(lease_.owners().size()); });
+  metrics_.gauge_fn("shoal_subnet_ready", "1 once this host's subnet has settled.", {},
+                    [this] { return lease_.ready_subnet() ? 1.0 : 0.0; });
+  metrics_.gauge_fn("shoal_health_score", "Lifeguard's local health score (0 is healthy).", {},
+                    [this] { return double(core_.health_score()); });
+}
+
+void AgentMetrics::refresh() {
+  const auto& s = core_.stats();
+  auto c = [&](const char* name, const char* help, uint64_t total, MetricLabels labels = {}) {
+    catch_up(metrics_.counter(name, help, std::move(labels)), total);
+  };
+  c("shoal_packets_in_total", "Gossip datagrams received.", transport_.datagrams_in);
+  c("shoal_packets_out_total", "Gossip datagrams sent.", transport_.datagrams_out);
+  const char* dropped_help = "Input refused, by reason, before or inside the gossip core.";
+  for (size_t i = 1; i < transport_.dropped.size(); ++i)
+    c("shoal_packets_dropped_total", dropped_help, transport_.dropped[i],
+      {{"reason", std::string(to_string(static_cast<DropReason>(i)))}});
+  c("shoal_packets_dropped_total", dropped_help, s.dropped_malformed, {{"reason", "malformed"}});
+  c("shoal_packets_dropped_total", dropped_help, s.dropped_invalid, {{"reason", "invalid"}});
+  c("shoal_packets_dropped_total", dropped_help, s.dropped_bad_version,
+    {{"reason", "bad_wire_version"}});
+  c("shoal_packets_dropped_total", dropped_help, s.dropped_oversized, {{"reason", "oversized"}});
+  c("shoal_packets_dropped_total", dropped_help,
+    s.dropped_empty + s.dropped_unknown + s.dropped_wrong_target + s.dropped_stray_ack,
+    {{"reason", "unexpected"}});
+  c("shoal_streams_total", "Streams (TCP) accepted and opened.", transport_.streams_accepted,
+    {{"direction", "in"}});
+  c("shoal_streams_total", "Streams (TCP) accepted and opened.", transport_.streams_opened,
+    {{"direction", "out"}});
+  c("shoal_probes_total", "Probes started.", s.probes);
+  c("shoal_probes_failed_total", "Probes that got no ack, direct or indirect.", s.probes_failed);
+  c("shoal_probes_rescued_by_stream_total", "Probes only the TCP fallback answered.",
+    s.probes_rescued_by_stream);
+  c("shoal_suspicions_total", "Members we started to suspect.", s.suspicions_started);
+  c("shoal_refutations_total", "Times we refuted a suspicion of ourselves.", s.refutations);
+  c("shoal_declared_dead_total", "Members we declared dead.", s.declared_dead);
+  c("shoal_push_pulls_total", "Full anti-entropy exchanges started.", s.push_pulls_started);
+  c("shoal_lease_syncs_total", "Lease-only anti-entropy exchanges started.",
+    s.state_syncs_started);
+  c("shoal_lease_reallocations_total", "Claims this host lost and replaced.",
+    lease_.reallocations());
+  c("shoal_lease_updates_rejected_total", "Lease updates refused as malformed.",
+    lease_.rejected_updates());
+  c("shoal_control_requests_total", "Control socket requests served.",
+    transport_.control_requests);
+}
+
+std::string AgentMetrics::render() {
+  refresh();
+  return metrics_.render();
+}
+
+}  // namespace shoal::agent
