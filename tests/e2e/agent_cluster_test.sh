@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# End-to-end: real shoal agents, each in its own network namespace on one bridge.
+#   usage: tests/e2e/agent_cluster_test.sh PATH/TO/shoal
+# 1. 5 agents with a cluster key join through one seed: every agent lists 5 alive members
+#    and the same 5 leases; each subnet.env matches its own lease.
+# 2. Garbage datagrams and stream bytes to a running agent: dropped and counted, the
+#    cluster stays whole.
+# 3. A 6th agent with the wrong key never joins; the others count its packets as refused.
+# 4. SIGKILL one agent: every survivor declares it dead. Restart it: same subnet.
+# Underlay 192.0.2.0/24, overlay 198.18.0.0/16; everything is removed on exit (trap).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/netns.sh
+source "$here/netns.sh"
+require_root "e2e.agent_cluster"
+shoal=$(realpath "${1:?usage: $0 PATH/TO/shoal}")
+
+fail() {
+  echo "FAIL: $*" >&2
+  for f in "$work"/h*.log; do
+    echo "--- $f (last 15 lines)" >&2
+    tail -n 15 "$f" >&2
+  done
+  exit 1
+}
+step() { echo "# $(date +%T) $*"; }
+
+work=$(mktemp -d /tmp/shoal-e2e-XXXXXX)
+netns_at_cleanup "rm -rf '$work'"
+netns_setup "se$$" 6
+"$shoal" keygen >"$work/key" && chmod 600 "$work/key"
+"$shoal" keygen >"$work/wrong.key" && chmod 600 "$work/wrong.key"
+
+start_agent() {  # start_agent I [KEYFILE]
+  local i=$1 key=${2:-$work/key}
+  netns_spawn "$i" "$work/h$i.log" "$shoal" agent --name "h$i" \
+    --network 198.18.0.0/16 --bind "$(netns_addr "$i"):7946" --seed "$(netns_addr 1):7946" \
+    --data-dir "$work/h$i" --subnet-file "$work/h$i/subnet.env" \
+    --control-socket "$work/h$i/shoal.sock" --key-file "$key" --log-level debug
+}
+ctl() {  # ctl I COMMAND...: a client command against agent I
+  local i=$1
+  shift
+  "$shoal" "$@" --control-socket "$work/h$i/shoal.sock"
+}
+count_state() {  # count_state I STATE: members agent I lists in STATE
+  ctl "$1" members 2>/dev/null | awk -v s="$2" 'NR > 1 && $4 == s' | wc -l
+}
+all_see() {  # all_see N STATE HOSTS...: every listed agent sees N members in STATE
+  local n=$1 state=$2 i
+  shift 2
+  for i in "$@"; do [[ $(count_state "$i" "$state") -eq $n ]] || return 1; done
+}
+lease_table() {  # lease_table I: "name subnet" lines, sorted
+  ctl "$1" leases 2>/dev/null | awk 'NR > 1 {print $1, $3}' | sort
+}
+same_leases() {  # same_leases N HOSTS...: all list the same N leases
+  local n=$1 first i
+  shift
+  first=$(lease_table "$1")
+  [[ $(wc -l <<<"$first") -eq $n && -n $first ]] || return 1
+  for i in "$@"; do [[ $(lease_table "$i") == "$first" ]] || return 1; done
+}
+own_subnet() {  # own_subnet I: the subnet agent I's lease table gives hI
+  lease_table "$1" | awk -v me="h$1" '$1 == me {print $2}'
+}
+env_subnet() {  # env_subnet I: FLANNEL_SUBNET of agent I, as a network ("198.18.5.0/24")
+  local line
+  line=$(grep '^FLANNEL_SUBNET=' "$work/h$1/subnet.env" 2>/dev/null) || return 1
+  line=${line#FLANNEL_SUBNET=}
+  # the file holds the first usable address (x.y.z.1/24): turn it back into the network
+  echo "${line%.*}.0/${line#*/}"
+}
+
+step "1. five agents join through h1"
+for i in 1 2 3 4 5; do start_agent "$i"; done
+wait_until 60 all_see 5 alive 1 2 3 4 5 || fail "not every agent lists 5 alive members"
+step "   5 alive everywhere after $(us_to_secs "$WAIT_ELAPSED_US") s"
+wait_until 60 same_leases 5 1 2 3 4 5 || fail "the agents do not list the same 5 leases"
+step "   the same 5 leases everywhere after $(us_to_secs "$WAIT_ELAPSED_US") s"
+for i in 1 2 3 4 5; do
+  wait_until 20 test -f "$work/h$i/subnet.env" || fail "h$i wrote no subnet.env"
+  [[ $(env_subnet "$i") == "$(own_subnet "$i")" ]] ||
+    fail "h$i: subnet.env says $(env_subnet "$i"), its lease is $(own_subnet "$i")"
+done
+grep -q '^FLANNEL_NETWORK=198.18.0.0/16$' "$work/h1/subnet.env" || fail "bad FLANNEL_NETWORK"
+subnet5=$(own_subnet 5)
+
+step "2. garbage to h1: random datagrams and stream bytes"
+netns_exec 2 bash -c '
+  for n in $(seq 1 200); do head -c $((RANDOM % 1500 + 1)) /dev/urandom >/dev/udp/'"$(netns_addr 1)"'/7946; done
+  for n in $(seq 1 20); do
+    exec 3<>/dev/tcp/'"$(netns_addr 1)"'/7946 && head -c $((RANDOM % 5000 + 1)) /dev/urandom >&3; exec 3>&-
+  done' 2>/dev/null || true
+sleep 2
+all_see 5 alive 1 2 3 4 5 || fail "the cluster lost a member after garbage input"
+grep -q "dropped a datagram from $(netns_addr 2)" "$work/h1.log" || fail "h1 did not report the garbage datagrams"
+
+step "3. h6 with the wrong key"
+start_agent 6 "$work/wrong.key"
+sleep 8
+[[ $(count_state 6 alive) -eq 1 ]] || fail "h6 (wrong key) sees other members"
+all_see 5 alive 1 2 3 4 5 || fail "a member with the wrong key got in"
+grep -q "dropped a datagram from $(netns_addr 6).*unknown_key" "$work/h1.log" ||
+  fail "h1 did not count h6's packets as unknown_key"
+netns_kill 6 TERM
+
+step "4. SIGKILL h5"
+netns_kill 5 KILL
+wait_until 60 all_see 1 dead 1 2 3 4 || fail "not every survivor declared h5 dead"
+step "   all survivors declared h5 dead after $(us_to_secs "$WAIT_ELAPSED_US") s"
+rm -f "$work/h5/subnet.env"
+start_agent 5
+wait_until 60 test -f "$work/h5/subnet.env" || fail "restarted h5 wrote no subnet.env"
+[[ $(env_subnet 5) == "$subnet5" ]] || fail "h5 came back with $(env_subnet 5), had $subnet5"
+wait_until 60 all_see 5 alive 1 2 3 4 5 || fail "h5 is not alive everywhere after its restart"
+step "   h5 is back with the same subnet $subnet5"
+echo "PASS: e2e.agent_cluster"
