@@ -1,4 +1,5 @@
 #include "agent/agent.h"
+#include "agent/agent_impl.h"
 
 #include <spdlog/spdlog.h>
 
@@ -25,10 +26,6 @@
 namespace shoal::agent {
 namespace {
 
-using asio::ip::tcp;
-using asio::ip::udp;
-using SteadyClock = std::chrono::steady_clock;
-using ErrorCode = boost::system::error_code;
 
 asio::ip::address to_asio(const IpAddress& a) {
   if (a.is_v4()) return asio::ip::address_v4(a.v4_host_order());
@@ -55,87 +52,6 @@ int pod_mtu(const AgentConfig& config, bool encrypted) {
 }
 
 }  // namespace
-
-// One TCP connection carrying one gossip stream.
-struct Stream {
-  explicit Stream(asio::io_context& io, const SealedFrames& frames, size_t max_message)
-      : socket(io), deadline(io), reader(frames, max_message) {}
-  tcp::socket socket;
-  asio::steady_timer deadline;
-  SealedFrames::Reader reader;
-  Endpoint peer;
-  std::deque<Bytes> out;
-  bool connected = false;
-  bool writing = false;
-  bool close_after_writes = false;
-  std::array<uint8_t, 16384> buffer{};
-};
-
-class Agent::Impl {
- public:
-  explicit Impl(AgentConfig config) : config_(std::move(config)), frames_(&keyring_) {}
-
-  std::string init();
-  int run();
-
- private:
-  // Time.
-  TimePoint now() const {
-    return kTimeZero + std::chrono::duration_cast<Duration>(SteadyClock::now() - started_);
-  }
-  static WallTime wall() {
-    return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-  }
-
-  // The loop.
-  void drive();
-  void arm_timer(TimePoint at);
-  void send(gossip::Transmit t);
-  void on_gossip_event(const gossip::Event& e);
-  void on_lease_event(const lease::LeaseEvent& e);
-  void save_table();
-
-  // Sockets.
-  void receive_datagrams();
-  void accept_streams();
-  void start_reading(uint64_t id, std::shared_ptr<Stream> s);
-  void write_next(uint64_t id, std::shared_ptr<Stream> s);
-  void close_stream(uint64_t id);
-  void shutdown(bool release);
-  void finish_departure();
-
-  AgentConfig config_;
-  crypto::Keyring keyring_;
-  SealedFrames frames_;
-  std::unique_ptr<store::Store> store_;
-  std::optional<crypto::Identity> identity_;
-  NodeId id_;
-  Endpoint advertise_;
-  SteadyClock::time_point started_ = SteadyClock::now();
-
-  asio::io_context io_;
-  udp::socket udp_{io_};
-  tcp::acceptor acceptor_{io_};
-  asio::steady_timer timer_{io_};
-  asio::signal_set signals_{io_, SIGINT, SIGTERM};
-  std::array<uint8_t, 65536> datagram_{};
-  udp::endpoint datagram_from_;
-
-  std::unique_ptr<gossip::Membership> core_;
-  std::unique_ptr<lease::LeaseCore> lease_;
-  std::unique_ptr<LeaseBridge> bridge_;
-  std::map<uint64_t, std::shared_ptr<Stream>> streams_;
-  uint64_t next_stream_ = 1;
-  TimePoint next_save_;
-  bool driving_ = false;
-  bool departing_ = false;  // leaving: announcing it, then finish_departure()
-  bool releasing_ = false;  // ... and our subnet goes with us
-  TimePoint depart_by_ = kTimeNever;
-  bool stopping_ = false;
-  TransportCounters counters_;
-  std::unique_ptr<AgentMetrics> metrics_;
-  std::unique_ptr<MetricsServer> metrics_server_;
-};
 
 std::string Agent::Impl::init() {
   if (!crypto::init()) return "libsodium cannot be initialised";
@@ -221,6 +137,10 @@ std::string Agent::Impl::init() {
     if (auto* e = std::get_if<std::string>(&started)) return *e;
     metrics_server_ = std::move(std::get<std::unique_ptr<MetricsServer>>(started));
   }
+  auto control = ControlServer::start(io_, config_.control_socket,
+                                      [this](const proto::ControlRequest& r) { return handle_control(r); });
+  if (auto* e = std::get_if<std::string>(&control)) return *e;
+  control_server_ = std::move(std::get<std::unique_ptr<ControlServer>>(control));
   bridge_ = std::make_unique<LeaseBridge>(
       *core_, *lease_, [this] { return std::pair{now(), wall()}; },
       [this](const lease::NodeRecord& r) { return store_->save_own(r); });
@@ -346,6 +266,7 @@ void Agent::Impl::on_lease_event(const lease::LeaseEvent& e) {
       break;
     }
     case Kind::kSubnetLost:
+      if (releasing_) break;  // we gave it up ourselves (shoal leave)
       spdlog::warn("we lost subnet {} to an earlier claim; claiming another", e.subnet.to_string());
       break;
     case Kind::kPeerAdded:
@@ -544,6 +465,7 @@ void Agent::Impl::finish_departure() {
   }
   streams_.clear();
   metrics_server_.reset();
+  control_server_.reset();  // removes the socket file
   io_.stop();
   spdlog::info(releasing_ ? "left the cluster; subnet released" : "stopped");
 }

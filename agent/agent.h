@@ -23,6 +23,8 @@
 
 namespace shoal::agent {
 
+inline constexpr const char* kShoalVersion = "0.1.0";
+
 class Agent {
  public:
   static std::variant<std::unique_ptr<Agent>, std::string> create(AgentConfig config);

@@ -1,10 +1,12 @@
-// The one way agent/ includes Boost.Asio. Boost 1.74's Asio does not compile as C++20 with
-// GCC 12 unless <utility> comes first (awaitable.hpp uses std::exchange).
+// Boost.Asio for the agent. Include this, never <boost/asio.hpp> directly: Boost 1.74's
+// awaitable.hpp uses std::exchange without including <utility>, which GCC 12 in C++20 mode
+// does not pull in on its own. (clang-format would sort the two; the order is the point.)
 #pragma once
 
+// clang-format off
 #include <utility>
-
 #include <boost/asio.hpp>
+// clang-format on
 
 namespace shoal::agent {
 namespace asio = boost::asio;

@@ -12,12 +12,13 @@
 #include "agent/config.h"
 #include "crypto/key.h"
 #include "crypto/sodium_init.h"
+#include "cli/control_client.h"
+#include "cli/print.h"
 
 using namespace shoal;
 
 namespace {
 
-constexpr std::string_view kVersion = "0.1.0";
 
 constexpr std::string_view kUsage = R"(usage: shoal COMMAND [OPTIONS]
 
@@ -139,6 +140,114 @@ int keygen(const std::vector<std::string_view>& args) {
   return 0;
 }
 
+struct ClientCommand {
+  std::string_view name;
+  std::string_view args;  // what follows the name in the usage line
+  std::string_view help;
+};
+
+constexpr ClientCommand kClientCommands[] = {
+    {"members", "", "Lists the cluster's members as this agent sees them: name, id, address, state."},
+    {"leases", "", "Lists who owns which subnet (this host's lease is starred)."},
+    {"status", "", "This agent at a glance: identity, subnet, members and leases by count."},
+    {"leave", "", "Releases this host's subnet, tells the cluster and stops the agent.\n"
+                  "(SIGTERM stops it too but keeps the lease for a restart.)"},
+    {"forget", "NODE", "Evicts a dead node's lease at once, instead of waiting out its TTL.\n"
+                       "NODE is its name or a prefix of its id (see `shoal leases`)."},
+    {"keys", "list|install KEY|use KEY_ID|remove KEY_ID",
+     "Changes this agent's cluster keys and its key file. To rotate without downtime: install\n"
+     "the new key on every host, then `use` it on every host, then remove the old one."},
+};
+
+int run_client(const ClientCommand& command, std::vector<std::string_view> args) {
+  std::string socket = cli::kDefaultControlSocket;
+  bool json = false;
+  std::vector<std::string_view> positional;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const auto a = args[i];
+    if (a == "--help" || a == "-h") {
+      std::printf("usage: shoal %s %s%s[--json] [--control-socket PATH]\n\n%s\n\n"
+                  "  --json                 print the agent's answer as JSON\n"
+                  "  --control-socket PATH  the agent's control socket (default %s)\n",
+                  command.name.data(), command.args.data(), command.args.empty() ? "" : " ",
+                  command.help.data(), cli::kDefaultControlSocket);
+      return 0;
+    } else if (a == "--json") {
+      json = true;
+    } else if (a == "--control-socket") {
+      if (i + 1 >= args.size()) return usage_error("--control-socket needs a path");
+      socket = args[++i];
+    } else if (a.starts_with("--control-socket=")) {
+      socket = a.substr(17);
+    } else if (a.starts_with("-")) {
+      return usage_error(std::string(command.name) + ": unknown option '" + std::string(a) + "'");
+    } else {
+      positional.push_back(a);
+    }
+  }
+  proto::ControlRequest request;
+  auto want = [&](size_t n) {
+    return positional.size() == n
+               ? std::string()
+               : std::string(command.name) + " expects " + (command.args.empty() ? "no arguments" : std::string(command.args));
+  };
+  std::string problem;
+  if (command.name == "members") {
+    problem = want(0);
+    request.mutable_members();
+  } else if (command.name == "leases") {
+    problem = want(0);
+    request.mutable_leases();
+  } else if (command.name == "status") {
+    problem = want(0);
+    request.mutable_status();
+  } else if (command.name == "leave") {
+    problem = want(0);
+    request.mutable_leave();
+  } else if (command.name == "forget") {
+    problem = want(1);
+    if (problem.empty()) request.mutable_forget()->set_node(std::string(positional[0]));
+  } else {  // keys
+    const auto sub = positional.empty() ? std::string_view() : positional[0];
+    if (sub == "list" && positional.size() == 1) {
+      request.mutable_keys_list();
+    } else if (sub == "install" && positional.size() == 2) {
+      request.mutable_key_install()->set_key(std::string(positional[1]));
+    } else if (sub == "use" && positional.size() == 2) {
+      request.mutable_key_use()->set_key_id(std::string(positional[1]));
+    } else if (sub == "remove" && positional.size() == 2) {
+      request.mutable_key_remove()->set_key_id(std::string(positional[1]));
+    } else {
+      problem = "keys expects list, install KEY, use KEY_ID or remove KEY_ID";
+    }
+  }
+  if (!problem.empty()) return usage_error(problem);
+
+  auto answer = cli::call(socket, request, std::chrono::seconds(5));
+  if (auto* e = std::get_if<std::string>(&answer)) {
+    std::fprintf(stderr, "shoal %s: %s\n", command.name.data(), e->c_str());
+    return 1;
+  }
+  const auto& response = std::get<proto::ControlResponse>(answer);
+  if (!response.error().empty()) {
+    std::fprintf(stderr, "shoal %s: %s\n", command.name.data(), response.error().c_str());
+    return 1;
+  }
+  if (json) {
+    std::printf("%s\n", cli::to_json(response).c_str());
+  } else if (command.name == "members") {
+    std::fputs(cli::format_members(response).c_str(), stdout);
+  } else if (command.name == "leases") {
+    std::fputs(cli::format_leases(response).c_str(), stdout);
+  } else if (command.name == "status") {
+    std::fputs(cli::format_status(response).c_str(), stdout);
+  } else {
+    if (!response.message().empty()) std::printf("%s\n", response.message().c_str());
+    if (command.name == "keys") std::fputs(cli::format_keys(response).c_str(), stdout);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -151,8 +260,10 @@ int main(int argc, char** argv) {
   args.erase(args.begin());
   if (command == "agent") return run_agent(args);
   if (command == "keygen") return keygen(args);
+  for (const auto& c : kClientCommands)
+    if (command == c.name) return run_client(c, args);
   if (command == "version" || command == "--version") {
-    std::printf("shoal %s\n", kVersion.data());
+    std::printf("shoal %s\n", agent::kShoalVersion);
     return 0;
   }
   return usage_error("unknown command '" + std::string(command) + "'");

@@ -36,7 +36,16 @@ start_agent() {  # start_agent I [KEYFILE]
   netns_spawn "$i" "$work/h$i.log" "$shoal" agent --name "h$i" \
     --network 198.18.0.0/16 --bind "$(netns_addr "$i"):7946" --seed "$(netns_addr 1):7946" \
     --data-dir "$work/h$i" --subnet-file "$work/h$i/subnet.env" \
-    --control-socket "$work/h$i/shoal.sock" --key-file "$key" --log-level debug
+    --control-socket "$work/h$i/shoal.sock" --key-file "$key" --log-level debug \
+    --metrics-addr "$(netns_addr "$i"):9100"
+}
+metric() {  # metric I 'NAME{LABELS}': the value agent I exports (0 when absent)
+  netns_exec "$1" bash -c 'exec 3<>/dev/tcp/'"$(netns_addr "$1")"'/9100 &&
+    printf "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" >&3 && timeout 2 cat <&3' 2>/dev/null |
+    awk -v m="$2" '$1 == m {v = $2} END {print v + 0}'
+}
+grew() {  # grew I METRIC BEFORE: the metric is above BEFORE now
+  (($(metric "$1" "$2") > $3))
 }
 ctl() {  # ctl I COMMAND...: a client command against agent I
   local i=$1
@@ -52,7 +61,8 @@ all_see() {  # all_see N STATE HOSTS...: every listed agent sees N members in ST
   for i in "$@"; do [[ $(count_state "$i" "$state") -eq $n ]] || return 1; done
 }
 lease_table() {  # lease_table I: "name subnet" lines, sorted
-  ctl "$1" leases 2>/dev/null | awk 'NR > 1 {print $1, $3}' | sort
+  # this agent's own row starts with "*"
+  ctl "$1" leases 2>/dev/null | awk 'NR > 1 { if ($1 == "*") print $2, $3; else print $1, $2 }' | sort
 }
 same_leases() {  # same_leases N HOSTS...: all list the same N leases
   local n=$1 first i
@@ -94,15 +104,22 @@ netns_exec 2 bash -c '
   done' 2>/dev/null || true
 sleep 2
 all_see 5 alive 1 2 3 4 5 || fail "the cluster lost a member after garbage input"
-grep -q "dropped a datagram from $(netns_addr 2)" "$work/h1.log" || fail "h1 did not report the garbage datagrams"
+dropped=0
+for reason in too_short too_large bad_version unknown_key bad_auth bad_kind; do
+  dropped=$((dropped + $(metric 1 "shoal_packets_dropped_total{reason=\"$reason\"}")))
+done
+((dropped >= 200)) || fail "h1 counted only $dropped of the 220 garbage inputs as dropped"
+step "   h1 dropped and counted $dropped garbage inputs; all 5 still alive"
 
 step "3. h6 with the wrong key"
+unknown_key='shoal_packets_dropped_total{reason="unknown_key"}'
+before=$(metric 1 "$unknown_key")
 start_agent 6 "$work/wrong.key"
 sleep 8
 [[ $(count_state 6 alive) -eq 1 ]] || fail "h6 (wrong key) sees other members"
 all_see 5 alive 1 2 3 4 5 || fail "a member with the wrong key got in"
-grep -q "dropped a datagram from $(netns_addr 6).*unknown_key" "$work/h1.log" ||
-  fail "h1 did not count h6's packets as unknown_key"
+grew 1 "$unknown_key" "$before" || fail "h1 did not count h6's packets as unknown_key"
+step "   h1 refused $(($(metric 1 "$unknown_key") - before)) of h6's packets and streams (unknown_key)"
 netns_kill 6 TERM
 
 step "4. SIGKILL h5"
@@ -115,4 +132,17 @@ wait_until 60 test -f "$work/h5/subnet.env" || fail "restarted h5 wrote no subne
 [[ $(env_subnet 5) == "$subnet5" ]] || fail "h5 came back with $(env_subnet 5), had $subnet5"
 wait_until 60 all_see 5 alive 1 2 3 4 5 || fail "h5 is not alive everywhere after its restart"
 step "   h5 is back with the same subnet $subnet5"
+
+step "5. key rotation on the running cluster: install, use, remove on every host"
+"$shoal" keygen >"$work/new.key"
+old_id=$(ctl 1 keys list | awk 'NR > 1 {print $1; exit}')
+for i in 1 2 3 4 5; do ctl "$i" keys install "$(cat "$work/new.key")" >/dev/null || fail "h$i: install"; done
+new_id=$(ctl 1 keys list | awk 'NR > 1 && $1 != "'"$old_id"'" {print $1}')
+for i in 1 2 3 4 5; do ctl "$i" keys use "$new_id" >/dev/null || fail "h$i: use"; done
+for i in 1 2 3 4 5; do ctl "$i" keys remove "$old_id" >/dev/null || fail "h$i: remove"; done
+sleep 5  # a few probe rounds sealed with the new key only
+all_see 5 alive 1 2 3 4 5 || fail "a member was lost during key rotation"
+[[ $(ctl 3 keys list | awk 'NR > 1' | wc -l) -eq 1 ]] || fail "h3 still holds more than one key"
+grep -q "$(cat "$work/new.key")" "$work/key" || fail "the key file was not rewritten"
+step "   rotated from $old_id to $new_id; all 5 still alive"
 echo "PASS: e2e.agent_cluster"

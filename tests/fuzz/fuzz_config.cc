@@ -9,17 +9,13 @@
 
 #include "agent/config.h"
 #include "agent/subnet_env.h"
+#include "tests/fuzz/check_message.h"
 
 using namespace shoal;
+using shoal::fuzz::check_message;
 using namespace shoal::agent;
 
 namespace {
-
-void check_message(const std::string& message) {
-  if (message.empty()) std::abort();
-  for (char ch : message)
-    if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) std::abort();
-}
 
 void check_finished(AgentConfig& config) {
   if (config.name.empty()) config.name = "fuzz";  // no dependence on the host name

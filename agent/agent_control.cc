@@ -1,0 +1,151 @@
+// The agent's answers to control requests (shoal members, leases, status, leave, forget,
+// keys). Runs on the event loop thread, like everything else in the agent.
+#include <spdlog/spdlog.h>
+
+#include "agent/agent_impl.h"
+#include "crypto/key.h"
+
+namespace shoal::agent {
+namespace {
+
+std::string hex_id(const NodeId& id) { return id.hex(); }
+
+proto::ControlResponse error(std::string text) {
+  proto::ControlResponse r;
+  r.set_error(std::move(text));
+  return r;
+}
+
+}  // namespace
+
+proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& request) {
+  counters_.control_requests++;
+  proto::ControlResponse out;
+  using R = proto::ControlRequest;
+  switch (request.request_case()) {
+    case R::kMembers:
+      for (const auto& m : core_->members()) {
+        auto* info = out.add_members();
+        info->set_name(m.name);
+        info->set_id(hex_id(m.id));
+        info->set_address(m.address.to_string());
+        info->set_state(std::string(gossip::to_string(m.state)));
+        info->set_incarnation(m.incarnation);
+      }
+      return out;
+
+    case R::kLeases: {
+      const auto ttl = lease_->table().ttl();
+      for (const auto& [subnet, node] : lease_->owners()) {
+        const lease::NodeRecord* r = lease_->table().find(node);
+        if (!r) continue;
+        auto* info = out.add_leases();
+        info->set_node(r->name);
+        info->set_id(hex_id(node));
+        info->set_subnet(subnet.to_string());
+        info->set_underlay(r->underlay.to_string());
+        for (const auto& c : r->claims)
+          if (c.subnet == subnet) info->set_claimed_at_ms(c.claimed_at.wall_ms);
+        info->set_renewed_at_ms(r->renewed_at.time_since_epoch().count());
+        info->set_expires_at_ms((r->renewed_at + ttl).time_since_epoch().count());
+        info->set_own(node == id_);
+        info->set_ready(node != id_ || lease_->ready_subnet() == subnet);
+      }
+      return out;
+    }
+
+    case R::kStatus: {
+      auto* s = out.mutable_status();
+      s->set_name(config_.name);
+      s->set_id(hex_id(id_));
+      s->set_version(kShoalVersion);
+      s->set_bind(config_.bind.to_string());
+      if (auto claimed = lease_->claimed_subnet()) s->set_subnet(claimed->to_string());
+      s->set_subnet_ready(lease_->ready_subnet().has_value());
+      s->set_network(config_.network->network().to_string());
+      s->set_backend(std::string(to_string(config_.backend.type)));
+      s->set_encrypted(frames_.encrypted());
+      s->set_key_count(static_cast<uint32_t>(keyring_.size()));
+      s->set_members_alive(static_cast<uint32_t>(core_->count(gossip::MemberState::kAlive)));
+      s->set_members_suspect(static_cast<uint32_t>(core_->count(gossip::MemberState::kSuspect)));
+      s->set_members_dead(static_cast<uint32_t>(core_->count(gossip::MemberState::kDead)));
+      s->set_members_left(static_cast<uint32_t>(core_->count(gossip::MemberState::kLeft)));
+      s->set_lease_count(static_cast<uint32_t>(lease_->owners().size()));
+      s->set_uptime_s(static_cast<uint64_t>(
+          std::chrono::duration_cast<std::chrono::seconds>(SteadyClock::now() - started_).count()));
+      s->set_data_dir(config_.data_dir);
+      return out;
+    }
+
+    case R::kLeave: {
+      const auto subnet = lease_->claimed_subnet();
+      spdlog::info("shoal leave: releasing {} and leaving the cluster",
+                   subnet ? subnet->to_string() : "no subnet");
+      out.set_message("leaving: released " + (subnet ? subnet->to_string() : "no subnet") +
+                      ", telling the cluster, then stopping");
+      // After this answer is written: the loop keeps running until the leave is out.
+      asio::post(io_, [this] { shutdown(true); });
+      return out;
+    }
+
+    case R::kForget: {
+      const std::string& who = request.forget().node();
+      std::vector<NodeId> matches;
+      for (const auto& [id, r] : lease_->table().records())
+        if (r.name == who || id.hex().starts_with(who)) matches.push_back(id);
+      if (matches.empty()) return error("no node named or with an id starting '" + who + "' in the lease table");
+      if (matches.size() > 1) return error("'" + who + "' matches " + std::to_string(matches.size()) + " nodes; give more of the id");
+      if (matches[0] == id_) return error("this is the agent's own node; use `shoal leave` instead");
+      if (auto* m = core_->find(matches[0]); m && m->state == gossip::MemberState::kAlive)
+        return error(m->name + " is alive; forget is for dead nodes (it would claim again at once)");
+      if (!lease_->evict(matches[0], wall())) return error("nothing to evict for '" + who + "'");
+      spdlog::warn("shoal forget: evicted {} ({}); its subnet is free", who, matches[0].short_hex());
+      out.set_message("evicted " + who + " (" + matches[0].hex() + "); its subnet is free");
+      drive();
+      return out;
+    }
+
+    case R::kKeysList:
+      break;
+
+    case R::kKeyInstall:
+    case R::kKeyUse:
+    case R::kKeyRemove: {
+      if (config_.key_file.empty())
+        return error("this agent runs without a key file (plaintext); set KeyFile (--key-file) and restart it to use keys");
+      std::string problem;
+      if (request.has_key_install()) {
+        auto key = crypto::decode_key(request.key_install().key());
+        if (auto* e = std::get_if<std::string>(&key)) return error("key: " + *e);
+        problem = keyring_.install(std::get<crypto::Key>(key));
+        if (problem.empty()) out.set_message("installed key " + crypto::key_id_hex(crypto::key_id(std::get<crypto::Key>(key))));
+      } else {
+        const std::string& text = request.has_key_use() ? request.key_use().key_id() : request.key_remove().key_id();
+        auto id = crypto::parse_key_id_hex(text);
+        if (!id) return error("'" + text + "' is not a key id (8 hex digits, see `shoal keys list`)");
+        if (request.has_key_use()) {
+          if (!keyring_.use(*id)) problem = "no key " + text + " is installed";
+          else out.set_message("now sealing with key " + text);
+        } else {
+          problem = keyring_.remove(*id);
+          if (problem.empty()) out.set_message("removed key " + text);
+        }
+      }
+      if (!problem.empty()) return error(problem);
+      if (auto e = keyring_.save(config_.key_file); !e.empty())
+        return error("changed in memory, but " + e + " (the change is lost at restart)");
+      spdlog::info("keys: {}", out.message());
+      break;
+    }
+    case R::REQUEST_NOT_SET:
+      return error("empty request");
+  }
+  for (const auto& k : keyring_.list()) {
+    auto* info = out.add_keys();
+    info->set_key_id(crypto::key_id_hex(k.id));
+    info->set_primary(k.primary);
+  }
+  return out;
+}
+
+}  // namespace shoal::agent

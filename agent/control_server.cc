@@ -1,0 +1,246 @@
+#include "agent/control_server.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <vector>
+
+#include "agent/control_codec.h"
+
+namespace shoal::agent {
+
+namespace {
+using boost::asio::local::stream_protocol;
+}  // namespace
+
+class ControlConnection;
+
+struct ControlServer::Shared {
+  Handler handler;
+  std::atomic<uint64_t> rejected{0};
+  bool stopped = false;
+  std::vector<std::weak_ptr<ControlConnection>> live;
+};
+
+// One client: read a frame, answer it, close. Holds itself alive through its pending
+// operations; the timer bounds the whole exchange.
+class ControlConnection : public std::enable_shared_from_this<ControlConnection> {
+ public:
+  ControlConnection(stream_protocol::socket socket, std::shared_ptr<ControlServer::Shared> shared)
+      : socket_(std::move(socket)), timer_(socket_.get_executor()), shared_(std::move(shared)) {}
+
+  void start() {
+    arm_timer();
+    read();
+  }
+
+  void close() {
+    boost::system::error_code ignored;
+    timer_.cancel();
+    socket_.close(ignored);
+  }
+
+ private:
+  void arm_timer() {
+    timer_.expires_after(ControlServer::kReadTimeout);
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (ec) return;                             // cancelled: the exchange ended in time
+      if (self->answered_) return self->close();  // the client does not read its answer
+      self->reject("no complete request within " +
+                   std::to_string(ControlServer::kReadTimeout.count()) + " s");
+    });
+  }
+
+  void read() {
+    socket_.async_read_some(boost::asio::buffer(buffer_),
+                            [self = shared_from_this()](const boost::system::error_code& ec,
+                                                        size_t n) { self->on_read(ec, n); });
+  }
+
+  void on_read(const boost::system::error_code& ec, size_t n) {
+    if (answered_ || shared_->stopped) return;
+    reader_.feed(ByteView(buffer_.data(), n));
+    if (!reader_.error().empty()) return reject("request refused: " + reader_.error());
+    if (auto body = reader_.next()) return on_request(*body);
+    if (!ec) return read();
+    if (reader_.mid_frame()) shared_->rejected++;  // cut short: nobody left to answer
+    close();
+  }
+
+  void on_request(const Bytes& body) {
+    auto decoded = decode_request_checked(body);
+    if (auto* error = std::get_if<std::string>(&decoded)) return reject(*error);
+    proto::ControlResponse response;
+    try {
+      response = shared_->handler(std::get<proto::ControlRequest>(decoded));
+    } catch (const std::exception& e) {
+      response.Clear();
+      response.set_error(std::string("the agent failed to answer: ") + e.what());
+    }
+    if (response.ByteSizeLong() > kMaxControlResponse) {
+      const size_t size = response.ByteSizeLong();
+      response.Clear();
+      response.set_error("the answer is " + std::to_string(size) + " bytes, over the limit of " +
+                         std::to_string(kMaxControlResponse));
+    }
+    respond(response);
+  }
+
+  void reject(const std::string& error) {
+    shared_->rejected++;
+    proto::ControlResponse response;
+    response.set_error(error);
+    respond(response);
+  }
+
+  void respond(const proto::ControlResponse& response) {
+    answered_ = true;
+    out_ = encode_frame(response);
+    arm_timer();
+    boost::asio::async_write(
+        socket_, boost::asio::buffer(out_),
+        [self = shared_from_this()](const boost::system::error_code&, size_t) { self->close(); });
+  }
+
+  stream_protocol::socket socket_;
+  boost::asio::steady_timer timer_;
+  std::shared_ptr<ControlServer::Shared> shared_;
+  FrameReader reader_{kMaxControlRequest};
+  std::array<uint8_t, 4096> buffer_{};
+  Bytes out_;
+  bool answered_ = false;
+};
+
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+// Empty if `path` is free to bind (a stale socket file was removed), else why not.
+std::string claim_path(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return "";
+    return "cannot inspect control socket " + path + ": " + errno_text();
+  }
+  if (!S_ISSOCK(st.st_mode))
+    return path + " exists and is not a socket: remove it or choose another --control-socket";
+
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "cannot create a Unix socket: " + errno_text();
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  const int connect_errno = errno;
+  ::close(fd);
+  if (rc == 0)
+    return "another agent is running on " + path +
+           " (stop it, or give this one another --control-socket)";
+  if (connect_errno != ECONNREFUSED)
+    return "cannot tell whether control socket " + path +
+           " is in use: " + std::strerror(connect_errno);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    return "cannot remove stale control socket " + path + ": " + errno_text();
+  return "";
+}
+
+std::string make_parent(const std::string& path) {
+  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (parent.empty() || std::filesystem::exists(parent, ec)) return "";
+  std::filesystem::create_directories(parent, ec);
+  if (!ec)
+    std::filesystem::permissions(parent, std::filesystem::perms(0755),
+                                 std::filesystem::perm_options::replace, ec);
+  if (ec)
+    return "cannot create directory " + parent.string() +
+           " for the control socket: " + ec.message();
+  return "";
+}
+
+}  // namespace
+
+ControlServer::ControlServer(boost::asio::io_context& io, std::string path, Handler handler)
+    : path_(std::move(path)),
+      acceptor_(io),
+      accept_retry_(io),
+      shared_(std::make_shared<Shared>()) {
+  shared_->handler = std::move(handler);
+}
+
+std::variant<std::unique_ptr<ControlServer>, std::string> ControlServer::start(
+    boost::asio::io_context& io, const std::string& path, Handler handler) {
+  if (path.empty()) return std::string("the control socket path is empty");
+  if (path.size() >= sizeof(sockaddr_un::sun_path))
+    return "control socket path " + path + " is " + std::to_string(path.size()) +
+           " bytes; Unix sockets allow at most " +
+           std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
+           ": choose a shorter --control-socket";
+  if (std::string error = make_parent(path); !error.empty()) return error;
+  if (std::string error = claim_path(path); !error.empty()) return error;
+
+  std::unique_ptr<ControlServer> server(new ControlServer(io, path, std::move(handler)));
+  boost::system::error_code ec;
+  server->acceptor_.open(stream_protocol(), ec);
+  if (!ec) server->acceptor_.bind(stream_protocol::endpoint(path), ec);
+  if (ec) {
+    server->acceptor_.close(ec);
+    server->path_.clear();  // not ours: the destructor must not remove it
+    return "cannot bind control socket " + path + ": " + ec.message();
+  }
+  // Nobody can connect before listen(), so the mode is set before anyone could use it.
+  if (::chmod(path.c_str(), 0600) != 0)
+    return "cannot make control socket " + path + " private (mode 0600): " + errno_text();
+  server->acceptor_.listen(boost::asio::socket_base::max_listen_connections, ec);
+  if (ec) return "cannot listen on control socket " + path + ": " + ec.message();
+  server->accept();
+  return server;
+}
+
+ControlServer::~ControlServer() {
+  shared_->stopped = true;
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+  accept_retry_.cancel();
+  for (auto& weak : shared_->live)
+    if (auto connection = weak.lock()) connection->close();
+  shared_->live.clear();
+  if (!path_.empty()) ::unlink(path_.c_str());
+}
+
+uint64_t ControlServer::rejected() const { return shared_->rejected.load(); }
+
+void ControlServer::accept() {
+  acceptor_.async_accept([this, shared = shared_](const boost::system::error_code& ec,
+                                                  stream_protocol::socket socket) {
+    if (shared->stopped) return;  // `this` is gone
+    if (ec) {
+      // Out of descriptors or similar: try again shortly rather than spin.
+      accept_retry_.expires_after(std::chrono::milliseconds(100));
+      accept_retry_.async_wait([this, shared](const boost::system::error_code& wait_ec) {
+        if (!wait_ec && !shared->stopped) accept();
+      });
+      return;
+    }
+    std::erase_if(shared->live, [](const auto& weak) { return weak.expired(); });
+    if (shared->live.size() >= kMaxConnections) {
+      shared->rejected++;
+      boost::system::error_code ignored;
+      socket.close(ignored);
+    } else {
+      auto connection = std::make_shared<ControlConnection>(std::move(socket), shared);
+      shared->live.push_back(connection);
+      connection->start();
+    }
+    accept();
+  });
+}
+
+}  // namespace shoal::agent

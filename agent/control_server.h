@@ -1,0 +1,56 @@
+// The agent's control socket: a Unix stream socket where the `shoal` command asks for
+// members, leases and status, or tells the agent to leave, forget a node or change keys.
+//
+// One request per connection: read one frame (5 s at most), call the handler on the
+// io_context's thread, write its response, close. Malformed, oversized or unknown requests
+// get a response with `error` set and are counted in rejected(). The socket file is mode
+// 0600 in a directory created if missing; a live agent on the same path makes start() fail,
+// a stale file left by a crash is replaced. The destructor closes every connection and
+// removes the file; call it on the io_context's thread or while the io_context is not running.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <variant>
+
+#include "agent/asio.h"
+#include "proto/control.pb.h"
+
+namespace shoal::agent {
+
+class ControlServer {
+ public:
+  using Handler = std::function<proto::ControlResponse(const proto::ControlRequest&)>;
+  static constexpr std::chrono::seconds kReadTimeout{5};
+  static constexpr size_t kMaxConnections = 32;
+
+  // The listening server, or an error naming the path and what to do.
+  static std::variant<std::unique_ptr<ControlServer>, std::string> start(
+      boost::asio::io_context& io, const std::string& path, Handler handler);
+
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  const std::string& path() const { return path_; }
+  // Requests answered with an error because they were malformed, too large, too slow or
+  // over the connection limit. Safe to read from any thread.
+  uint64_t rejected() const;
+
+  struct Shared;  // what connections keep alive (handler, counters, live connections)
+
+ private:
+  ControlServer(boost::asio::io_context& io, std::string path, Handler handler);
+  void accept();
+
+  std::string path_;
+  boost::asio::local::stream_protocol::acceptor acceptor_;
+  boost::asio::steady_timer accept_retry_;
+  std::shared_ptr<Shared> shared_;
+};
+
+}  // namespace shoal::agent

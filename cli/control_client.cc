@@ -1,0 +1,105 @@
+#include "cli/control_client.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "agent/control_codec.h"
+
+namespace shoal::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Closes the descriptor on every way out.
+struct Fd {
+  int fd;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Waits until `fd` is ready for `events` or the deadline passes; false on timeout.
+bool wait_for(int fd, short events, Clock::time_point deadline) {
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, events, 0};
+    const int rc = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (rc > 0) return true;
+    if (rc < 0 && errno != EINTR) return true;  // the read or write reports the error
+  }
+}
+
+std::string unreachable(const std::string& path, int err) {
+  std::string hint = "(is `shoal agent` running? --control-socket sets the path)";
+  if (err == EACCES || err == EPERM)
+    hint = "(the socket is private to the agent's user: try again as that user or with sudo)";
+  return "cannot reach the shoal agent at " + path + ": " + std::strerror(err) + " " + hint;
+}
+
+}  // namespace
+
+std::variant<proto::ControlResponse, std::string> call(const std::string& socket_path,
+                                                       const proto::ControlRequest& request,
+                                                       std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  if (socket_path.size() >= sizeof(sockaddr_un::sun_path))
+    return "control socket path " + socket_path + " is too long for a Unix socket";
+  if (request.ByteSizeLong() > agent::kMaxControlRequest)
+    return std::string("the request is too large to send");
+
+  Fd sock{::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)};
+  if (sock.fd < 0) return std::string("cannot create a Unix socket: ") + std::strerror(errno);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
+  if (::connect(sock.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    // A full backlog makes a non-blocking Unix connect fail with EAGAIN: the agent is busy.
+    if (errno == EAGAIN)
+      return "the shoal agent at " + socket_path + " is too busy to accept; try again";
+    return unreachable(socket_path, errno);
+  }
+
+  const std::string too_slow = "the shoal agent at " + socket_path + " did not answer within " +
+                               std::to_string(timeout.count()) + " ms";
+  const Bytes frame = agent::encode_frame(request);
+  size_t sent = 0;
+  while (sent < frame.size()) {
+    if (!wait_for(sock.fd, POLLOUT, deadline)) return too_slow;
+    const ssize_t n = ::send(sock.fd, frame.data() + sent, frame.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n < 0) break;  // the agent hung up early; its answer, if any, says why
+    sent += static_cast<size_t>(n);
+  }
+
+  agent::FrameReader reader(agent::kMaxControlResponse);
+  uint8_t buffer[16 * 1024];
+  bool garbled = false;
+  for (;;) {
+    if (!wait_for(sock.fd, POLLIN, deadline)) return too_slow;
+    const ssize_t n = ::recv(sock.fd, buffer, sizeof buffer, 0);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) break;
+    reader.feed(ByteView(buffer, static_cast<size_t>(n)));
+    if (!reader.error().empty()) break;
+    if (auto body = reader.next()) {
+      if (auto response = agent::decode_response(*body)) return std::move(*response);
+      garbled = true;
+      break;
+    }
+  }
+  if (reader.error().empty() && !reader.mid_frame() && !garbled)
+    return "the shoal agent at " + socket_path +
+           " closed the connection without answering (is it shutting down?)";
+  return "the shoal agent at " + socket_path +
+         " sent an unreadable answer (are `shoal` and the agent the same version?)";
+}
+
+}  // namespace shoal::cli

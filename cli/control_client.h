@@ -1,0 +1,22 @@
+// The `shoal` command's side of the control socket: send one request to the local agent and
+// wait for its answer. Blocking, no event loop; the whole exchange is bounded by `timeout`.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <variant>
+
+#include "proto/control.pb.h"
+
+namespace shoal::cli {
+
+inline constexpr const char* kDefaultControlSocket = "/run/shoal/shoal.sock";
+
+// The agent's response (which may itself carry an `error`), or why there is none: the agent
+// is unreachable, too slow, or answered something unreadable. Messages name the socket path
+// and say what to try.
+std::variant<proto::ControlResponse, std::string> call(const std::string& socket_path,
+                                                       const proto::ControlRequest& request,
+                                                       std::chrono::milliseconds timeout);
+
+}  // namespace shoal::cli

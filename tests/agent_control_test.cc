@@ -1,0 +1,321 @@
+#include <doctest/doctest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <variant>
+
+#include "agent/control_codec.h"
+#include "agent/control_server.h"
+#include "cli/control_client.h"
+#include "tests/temp_dir.h"
+
+using namespace shoal;
+using namespace shoal::agent;
+using shoal::test::TempDir;
+using namespace std::chrono_literals;
+
+namespace {
+
+Bytes body_of(const google::protobuf::Message& message) {
+  Bytes frame = encode_frame(message);
+  return Bytes(frame.begin() + kControlHeaderSize, frame.end());
+}
+
+proto::ControlRequest forget(const std::string& node) {
+  proto::ControlRequest request;
+  request.mutable_forget()->set_node(node);
+  return request;
+}
+
+std::string refusal(const proto::ControlRequest& request) {
+  auto decoded = decode_request_checked(body_of(request));
+  REQUIRE(std::holds_alternative<std::string>(decoded));
+  return std::get<std::string>(decoded);
+}
+
+// A ControlServer whose io_context runs on its own thread, stopped and joined before the
+// server goes (the destructor must not race the io thread).
+struct RunningServer {
+  boost::asio::io_context io;
+  std::unique_ptr<ControlServer> server;
+  std::thread thread;
+
+  RunningServer(const std::string& path, ControlServer::Handler handler) {
+    auto started = ControlServer::start(io, path, std::move(handler));
+    if (auto* error = std::get_if<std::string>(&started)) FAIL(*error);
+    server = std::move(std::get<0>(started));
+    thread = std::thread([this] { io.run(); });
+  }
+  ~RunningServer() {
+    io.stop();
+    thread.join();
+    server.reset();
+  }
+};
+
+proto::ControlResponse members_handler(const proto::ControlRequest& request) {
+  proto::ControlResponse response;
+  if (request.has_members()) {
+    auto* m = response.add_members();
+    m->set_name("host-a");
+    m->set_address("192.0.2.1:7946");
+    m->set_state("alive");
+    m->set_incarnation(3);
+  } else if (request.has_forget()) {
+    response.set_message("forgot " + request.forget().node());
+  } else {
+    response.set_error("not in this test");
+  }
+  return response;
+}
+
+// Sends raw bytes on a fresh connection and reads until the server closes (2 s at most).
+std::string raw_exchange(const std::string& path, const Bytes& bytes) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  timeval tv{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+  (void)::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  std::string received;
+  char buffer[4096];
+  for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) received.append(buffer, n);
+  ::close(fd);
+  return received;
+}
+
+proto::ControlResponse decode_answer(const std::string& received) {
+  FrameReader reader(kMaxControlResponse);
+  reader.feed(as_bytes(received));
+  auto body = reader.next();
+  REQUIRE(body);
+  auto response = decode_response(*body);
+  REQUIRE(response);
+  return *response;
+}
+
+// A socket file with nobody behind it, as a crashed agent leaves.
+void make_stale_socket(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.data(), path.size());
+  REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+  ::close(fd);
+}
+
+}  // namespace
+
+TEST_CASE("control codec: every request survives a frame round trip") {
+  std::vector<proto::ControlRequest> requests(9);
+  requests[0].mutable_members();
+  requests[1].mutable_leases();
+  requests[2].mutable_status();
+  requests[3].mutable_leave();
+  requests[4] = forget("host-b");
+  requests[5].mutable_keys_list();
+  requests[6].mutable_key_install()->set_key("c2VjcmV0IGtleSBtYXRlcmlhbCBvZiAzMiBieXRlcyEh");
+  requests[7].mutable_key_use()->set_key_id("0a1b2c3d");
+  requests[8].mutable_key_remove()->set_key_id("DEADBEEF");
+
+  FrameReader reader(kMaxControlRequest);
+  for (const auto& request : requests) {
+    const Bytes frame = encode_frame(request);
+    for (uint8_t byte : frame) reader.feed(ByteView(&byte, 1));  // one byte at a time
+  }
+  for (const auto& request : requests) {
+    auto body = reader.next();
+    REQUIRE(body);
+    auto decoded = decode_request(*body);
+    REQUIRE(decoded);
+    CHECK(decoded->SerializeAsString() == request.SerializeAsString());
+  }
+  CHECK_FALSE(reader.next());
+  CHECK_FALSE(reader.mid_frame());
+  CHECK(reader.error().empty());
+}
+
+TEST_CASE("control codec: frame header is a big-endian length") {
+  proto::ControlRequest request = forget("h");
+  const Bytes frame = encode_frame(request);
+  REQUIRE(frame.size() == 4 + request.ByteSizeLong());
+  CHECK(frame[0] == 0);
+  CHECK(frame[1] == 0);
+  CHECK(frame[2] == 0);
+  CHECK(frame[3] == request.ByteSizeLong());
+}
+
+TEST_CASE("control codec: the reader refuses oversized frames and notices truncation") {
+  FrameReader reader(kMaxControlRequest);
+  const Bytes huge_header{0x00, 0x01, 0x00, 0x01};  // 65537 bytes
+  reader.feed(huge_header);
+  CHECK(reader.error() == "frame of 65537 bytes is over the limit of 65536");
+  reader.feed(encode_frame(forget("h")));  // the error sticks
+  CHECK_FALSE(reader.next());
+
+  FrameReader exact(kMaxControlRequest);
+  exact.feed(Bytes{0x00, 0x01, 0x00, 0x00});  // 65536 bytes: allowed
+  CHECK(exact.error().empty());
+
+  FrameReader cut(kMaxControlRequest);
+  Bytes frame = encode_frame(forget("host-b"));
+  frame.pop_back();
+  cut.feed(frame);
+  CHECK_FALSE(cut.next());
+  CHECK(cut.mid_frame());
+}
+
+TEST_CASE("control codec: requests the agent cannot act on are refused with a reason") {
+  CHECK(refusal(proto::ControlRequest()).find("unknown request") != std::string::npos);
+  CHECK(refusal(forget("")) == "the node to forget is empty");
+  CHECK(refusal(forget(std::string(257, 'a'))) ==
+        "the node to forget is 257 bytes long; the limit is 256");
+  CHECK(decode_request(body_of(forget(std::string(256, 'a')))));
+  CHECK(refusal(forget("host\nb")) == "the node to forget contains control characters");
+  CHECK(decode_request(body_of(forget("h\xc3\xb6st-\xe2\x82\xac"))));  // "höst-€"
+  for (const char* bad : {"\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff"})
+    CHECK(refusal(forget(std::string("h") + bad)) == "the node to forget is not valid UTF-8");
+
+  proto::ControlRequest use;
+  for (const char* bad : {"", "0a1b2c3", "0a1b2c3d4", "0a1b2c3g"}) {
+    use.mutable_key_use()->set_key_id(bad);
+    CHECK(refusal(use).find("8 hex digits") != std::string::npos);
+  }
+  proto::ControlRequest install;
+  install.mutable_key_install();
+  CHECK(refusal(install) == "the key to install is empty");
+
+  const Bytes garbage{0xff, 0xff, 0xff, 0xff, 0xff};
+  CHECK(std::get<std::string>(decode_request_checked(garbage)).find("malformed") !=
+        std::string::npos);
+}
+
+TEST_CASE("control server: a request and its answer through a real socket") {
+  TempDir dir("shoal-control");
+  const std::string path = dir.file("run/shoal/shoal.sock");  // parents are created
+  {
+    RunningServer running(path, members_handler);
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK(S_ISSOCK(st.st_mode));
+    CHECK((st.st_mode & 0777) == 0600);
+
+    proto::ControlRequest request;
+    request.mutable_members();
+    auto answer = cli::call(path, request, 2000ms);
+    REQUIRE(std::holds_alternative<proto::ControlResponse>(answer));
+    const auto& response = std::get<proto::ControlResponse>(answer);
+    CHECK(response.error().empty());
+    REQUIRE(response.members_size() == 1);
+    CHECK(response.members(0).name() == "host-a");
+    CHECK(response.members(0).incarnation() == 3);
+
+    auto forgot = cli::call(path, forget("host-b"), 2000ms);
+    REQUIRE(std::holds_alternative<proto::ControlResponse>(forgot));
+    CHECK(std::get<proto::ControlResponse>(forgot).message() == "forgot host-b");
+
+    // Refused before the handler sees it, and the client shows the agent's reason.
+    auto refused = cli::call(path, forget(std::string(300, 'x')), 2000ms);
+    REQUIRE(std::holds_alternative<proto::ControlResponse>(refused));
+    CHECK(std::get<proto::ControlResponse>(refused).error().find("limit is 256") !=
+          std::string::npos);
+    CHECK(running.server->rejected() == 1);
+  }
+  CHECK_FALSE(std::filesystem::exists(path));  // removed by the destructor
+}
+
+TEST_CASE("control server: garbage and oversized requests get an error answer") {
+  TempDir dir("shoal-control");
+  const std::string path = dir.file("shoal.sock");
+  RunningServer running(path, members_handler);
+
+  const Bytes garbage{0x00, 0x00, 0x00, 0x05, 0xff, 0xff, 0xff, 0xff, 0xff};
+  CHECK(decode_answer(raw_exchange(path, garbage)).error().find("malformed") != std::string::npos);
+
+  const Bytes oversized{0x7f, 0xff, 0xff, 0xff, 0x01, 0x02};
+  CHECK(decode_answer(raw_exchange(path, oversized)).error() ==
+        "request refused: frame of 2147483647 bytes is over the limit of 65536");
+
+  CHECK(running.server->rejected() == 2);
+
+  // A client that hangs up mid-request gets no answer but is counted; the server lives on.
+  CHECK(raw_exchange(path, Bytes{0x00, 0x00, 0x00, 0x09, 0x01}).empty());
+  proto::ControlRequest request;
+  request.mutable_members();
+  CHECK(std::holds_alternative<proto::ControlResponse>(cli::call(path, request, 2000ms)));
+  CHECK(running.server->rejected() == 3);
+}
+
+TEST_CASE("control server: a live agent on the path is not displaced, a stale file is") {
+  TempDir dir("shoal-control");
+  const std::string path = dir.file("shoal.sock");
+  {
+    RunningServer first(path, members_handler);
+    boost::asio::io_context io;
+    auto second = ControlServer::start(io, path, members_handler);
+    REQUIRE(std::holds_alternative<std::string>(second));
+    CHECK(std::get<std::string>(second) ==
+          "another agent is running on " + path +
+              " (stop it, or give this one another --control-socket)");
+    CHECK(std::filesystem::exists(path));  // the refusal left the first one's file alone
+  }
+
+  make_stale_socket(path);
+  REQUIRE(std::filesystem::exists(path));
+  RunningServer replaced(path, members_handler);
+  proto::ControlRequest request;
+  request.mutable_members();
+  CHECK(std::holds_alternative<proto::ControlResponse>(cli::call(path, request, 2000ms)));
+}
+
+TEST_CASE("control server: a path that is not a socket is never removed") {
+  TempDir dir("shoal-control");
+  const std::string path = dir.file("shoal.sock");
+  std::ofstream(path) << "precious";
+  boost::asio::io_context io;
+  auto started = ControlServer::start(io, path, members_handler);
+  REQUIRE(std::holds_alternative<std::string>(started));
+  CHECK(std::get<std::string>(started).find("exists and is not a socket") != std::string::npos);
+  CHECK(std::filesystem::file_size(path) == 8);
+}
+
+TEST_CASE("control client: errors name the socket and say what to try") {
+  TempDir dir("shoal-control");
+  const std::string path = dir.file("absent.sock");
+  proto::ControlRequest request;
+  request.mutable_status();
+  auto missing = cli::call(path, request, 500ms);
+  REQUIRE(std::holds_alternative<std::string>(missing));
+  CHECK(std::get<std::string>(missing) ==
+        "cannot reach the shoal agent at " + path +
+            ": No such file or directory (is `shoal agent` running? --control-socket sets the "
+            "path)");
+
+  // Listening but never answering: the client gives up at its deadline.
+  const std::string mute = dir.file("mute.sock");
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, mute.data(), mute.size());
+  REQUIRE(::bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(fd, 4) == 0);
+  const auto before = std::chrono::steady_clock::now();
+  auto slow = cli::call(mute, request, 200ms);
+  const auto took = std::chrono::steady_clock::now() - before;
+  ::close(fd);
+  REQUIRE(std::holds_alternative<std::string>(slow));
+  CHECK(std::get<std::string>(slow) ==
+        "the shoal agent at " + mute + " did not answer within 200 ms");
+  CHECK(took >= 190ms);
+  CHECK(took < 2s);
+}

@@ -1,0 +1,89 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "cli/print.h"
+
+using namespace shoal;
+using namespace shoal::cli;
+
+TEST_CASE("members table: columns as wide as their widest cell, no trailing blanks") {
+  proto::ControlResponse response;
+  auto* a = response.add_members();
+  a->set_name("a");
+  a->set_id("0123abcd");
+  a->set_address("192.0.2.1:7946");
+  a->set_state("alive");
+  a->set_incarnation(12);
+  auto* b = response.add_members();
+  b->set_name("host-long-name");
+  b->set_id("ff00ff00");
+  b->set_address("198.51.100.20:7946");
+  b->set_state("suspect");
+  b->set_incarnation(3);
+  CHECK(format_members(response) ==
+        "NAME            ID        ADDRESS             STATE    INCARNATION\n"
+        "a               0123abcd  192.0.2.1:7946      alive    12\n"
+        "host-long-name  ff00ff00  198.51.100.20:7946  suspect  3\n");
+  CHECK(format_members(proto::ControlResponse()) == "NAME  ID  ADDRESS  STATE  INCARNATION\n");
+}
+
+TEST_CASE("leases table: own lease starred, times relative to now") {
+  proto::ControlResponse response;
+  auto* own = response.add_leases();
+  own->set_node("a");
+  own->set_id("0123abcd");
+  own->set_subnet("198.18.5.0/24");
+  own->set_underlay("192.0.2.1");
+  own->set_renewed_at_ms(990'000);
+  own->set_expires_at_ms(1'000'000 + 3 * 3600'000);
+  own->set_ready(true);
+  own->set_own(true);
+  auto* other = response.add_leases();
+  other->set_node("b");
+  other->set_id("ff00ff00");
+  other->set_subnet("198.18.17.0/24");
+  other->set_underlay("192.0.2.2");
+  other->set_renewed_at_ms(1'000'000 - 300'000);
+  other->set_expires_at_ms(1'000'000 + 45'000);
+  CHECK(format_leases(response, 1'000'000) ==
+        "  NODE  SUBNET          UNDERLAY   READY  RENEWED  EXPIRES  ID\n"
+        "* a     198.18.5.0/24   192.0.2.1  yes    10s ago  in 3h    0123abcd\n"
+        "  b     198.18.17.0/24  192.0.2.2  no     5m ago   in 45s   ff00ff00\n");
+}
+
+TEST_CASE("status and keys print every field people ask about") {
+  proto::ControlResponse response;
+  auto* s = response.mutable_status();
+  s->set_name("a");
+  s->set_subnet("198.18.5.0/24");
+  s->set_encrypted(true);
+  s->set_key_count(2);
+  s->set_members_alive(5);
+  s->set_uptime_s(7200);
+  const std::string status = format_status(response);
+  CHECK(status.find("subnet:      198.18.5.0/24 (not ready)\n") != std::string::npos);
+  CHECK(status.find("encryption:  on (2 keys)\n") != std::string::npos);
+  CHECK(status.find("members:     5 alive, 0 suspect, 0 dead, 0 left\n") != std::string::npos);
+  CHECK(status.find("uptime:      2h\n") != std::string::npos);
+
+  auto* k = response.add_keys();
+  k->set_key_id("0a1b2c3d");
+  k->set_primary(true);
+  response.add_keys()->set_key_id("deadbeef");
+  CHECK(format_keys(response) ==
+        "KEY ID    ROLE\n"
+        "0a1b2c3d  primary (seals)\n"
+        "deadbeef  accepted\n");
+}
+
+TEST_CASE("json: lowerCamel names and every field, even empty ones") {
+  proto::ControlResponse response;
+  auto* lease = response.add_leases();
+  lease->set_expires_at_ms(5);
+  const std::string json = to_json(response);
+  CHECK(json.find("\"error\": \"\"") != std::string::npos);
+  CHECK(json.find("\"expiresAtMs\": \"5\"") != std::string::npos);
+  CHECK(json.find("\"ready\": false") != std::string::npos);
+  CHECK(json.back() == '\n');
+}
