@@ -35,7 +35,7 @@
 #
 # Adding an implementation: write the adapter functions IMPL_available, IMPL_prepare,
 # IMPL_start, IMPL_ready, IMPL_alive_count, IMPL_status and IMPL_events (contract below, serf's
-# as the example) and add IMPL to IMPLS. The shoal adapter is a stub until `shoal agent` exists.
+# as the example) and add IMPL to IMPLS.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 run_dir=$(mktemp -d "${TMPDIR:-/tmp}/gossip_vs_serf.XXXXXX")
@@ -137,32 +137,60 @@ serf_events() {
 # memberlist logs each probe that ends in a suspicion: "memberlist: Suspect h4 has failed".
 serf_suspicions() { grep -c "memberlist: Suspect .* has failed" "$1" || true; }
 
-# ---- shoal adapter: TODO(agent) --------------------------------------------------------------
-# Stubs until `shoal agent` exists; they never produce numbers. To fill them in:
-#   shoal_available  find the binary (build/release/cli/shoal, built by scripts/bench) and
-#                    return 0
-#   shoal_prepare    `shoal keygen` for a cluster key; print the version and the profile
-#   shoal_start      netns_spawn "${gate[@]}" --stamp I LOG shoal agent --name hI
-#                      --bind ADDR:7946 --join 192.0.2.11:7946 --profile lan --key ...
-#                      --control-socket (one per host: give each a state dir under $run_dir)
-#   shoal_ready      `shoal status` answers
-#   shoal_alive_count / shoal_status   from `shoal members --json`, statuses mapped to alive,
-#                    suspect, failed (shoal's "dead"), left
-#   shoal_events     parse the agent's log lines for member joined / dead / left
+# ---- shoal adapter ---------------------------------------------------------------------------
+shoal_bin=""
+shoal_key=""
+
 shoal_available() {
-  echo "# shoal: not built yet"
-  return 1
+  shoal_bin=$(cd "$(dirname "$0")/.." && pwd)/build/release/cli/shoal
+  [[ -x $shoal_bin ]] || {
+    echo "# shoal: $shoal_bin is not built (scripts/bench gossip_vs_serf builds it)"
+    return 1
+  }
 }
-shoal_todo() {
-  echo "shoal adapter: not written yet (bench/gossip_vs_serf.sh, TODO(agent))" >&2
-  return 1
+
+shoal_prepare() {
+  shoal_key="$run_dir/shoal.key"
+  (umask 077 && "$shoal_bin" keygen >"$shoal_key")
+  echo "# shoal: $("$shoal_bin" version), --profile lan, encrypted (XChaCha20-Poly1305, one key)," \
+    "joins through $(netns_addr 1):$gossip_port"
 }
-shoal_prepare() { shoal_todo; }
-shoal_start() { shoal_todo; }
-shoal_ready() { shoal_todo; }
-shoal_alive_count() { shoal_todo; }
-shoal_status() { shoal_todo; }
-shoal_events() { shoal_todo; }
+
+shoal_dir() { echo "$run_dir/shoal-state/$phase_dir_tag/h$1"; }
+
+shoal_start() {
+  local gate=()
+  [[ $1 == --gate ]] && gate=(--gate) && shift
+  local i=$1 log=$2 dir
+  phase_dir_tag=$(basename "$phase_dir")
+  dir=$(shoal_dir "$i")
+  mkdir -p "$dir"
+  local args=(agent --name "h$i" --bind "$(netns_addr "$i"):$gossip_port" --profile lan
+    --network 198.18.0.0/16 --key-file "$shoal_key" --data-dir "$dir"
+    --subnet-file "$dir/subnet.env" --control-socket "$dir/shoal.sock")
+  ((i == 1)) || args+=(--seed "$(netns_addr 1):$gossip_port")
+  netns_spawn ${gate[@]+"${gate[@]}"} --stamp "$i" "$log" "$shoal_bin" "${args[@]}"
+}
+
+shoal_members() { "$shoal_bin" members --control-socket "$(shoal_dir "$1")/shoal.sock" 2>/dev/null; }
+shoal_ready() { shoal_members "$1" >/dev/null; }
+shoal_alive_count() { shoal_members "$1" | awk 'NR > 1 && $4 == "alive"' | wc -l; }
+shoal_status() {
+  shoal_members "$1" | awk -v name="$2" 'NR > 1 && $1 == name { print ($4 == "dead" ? "failed" : $4) }'
+}
+
+# The agent logs every member event: "... info member h3 (1a2b3c4d, 192.0.2.13:7946): joined",
+# "... warning member h3 (...) is dead", "... info member h3 (...): left".
+shoal_events() {
+  awk '/ member h[0-9]+ \(/ && (/: joined$/ || / is dead$/ || /: left$/) {
+         for (f = 1; f < NF; f++) if ($f == "member") break
+         kind = /: joined$/ ? "join" : / is dead$/ ? "failed" : "left"
+         stamp = $1; sub(/\./, "", stamp)
+         print stamp, kind, $(f + 1)
+       }' "$1"
+}
+
+shoal_suspicions() { grep -c " is suspect$" "$1" || true; }
 
 # ---- measurement helpers ---------------------------------------------------------------------
 impl=""      # the implementation being measured

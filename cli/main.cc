@@ -1,5 +1,6 @@
 // shoal: the one binary. `shoal agent` runs the daemon; the other subcommands are small
 // tools (keygen, version) or talk to a running agent over its control socket.
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
@@ -116,6 +117,8 @@ int run_agent(const std::vector<std::string_view>& args) {
     std::fprintf(stderr, "shoal agent: %s\n", e.c_str());
     return 2;
   }
+  // Logs go to stderr, as a daemon's should (journald and `2>` catch them; stdout stays free).
+  spdlog::set_default_logger(spdlog::stderr_color_mt("shoal"));
   spdlog::set_level(to_spdlog(config.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   auto created = agent::Agent::create(std::move(config));
