@@ -54,4 +54,8 @@ std::optional<Bytes> LeaseBridge::merge_remote_state(ByteView state, bool, uint3
   return lease_.sync_step(now, wall, state, round);
 }
 
+bool LeaseBridge::wants_sync_after(ByteView digest) {
+  return lease_.wants_sync_after(clock_().first, digest);
+}
+
 }  // namespace shoal::agent

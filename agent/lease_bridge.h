@@ -43,6 +43,8 @@ class LeaseBridge : public gossip::StateDelegate {
   // gossip::StateDelegate
   Bytes local_state(bool join) override;
   std::optional<Bytes> merge_remote_state(ByteView state, bool join, uint32_t round) override;
+  Bytes state_digest() override { return lease_.digest(); }
+  bool wants_sync_after(ByteView digest) override;
 
  private:
   gossip::Membership& core_;

@@ -11,6 +11,9 @@
 #   detect_all.IMPL.nN         s    SIGKILL host N's agent; time until every survivor lists it
 #                                   as failed
 #   rss_kb.IMPL.nN             KiB  mean VmRSS of the agent processes, after the quiet window
+#   anon_kb.IMPL.nN            KiB  mean RssAnon of the same: heap, stacks and written data,
+#                                   what each agent costs on its own (VmRSS also counts the
+#                                   pages of shared libraries, which every process shares)
 #   gossip_bytes_s.IMPL.nN     B/s  bytes each agent sends on its underlay per second over a
 #                                   quiet window (veth tx counters: whole Ethernet frames)
 #   false_dead.lossP.IMPL.nN   #    fresh cluster, P % random loss on every host for
@@ -180,9 +183,16 @@ shoal_status() {
 }
 
 # The agent logs every member event: "... info member h3 (1a2b3c4d, 192.0.2.13:7946): joined",
-# "... warning member h3 (...) is dead", "... info member h3 (...): left".
+# "... warning member h3 (...) is dead", "... info member h3 (...): left". It never logs
+# itself joining (serf does), so its start line, "shoal agent h3 (...) listening on", counts.
 shoal_events() {
-  awk '/ member h[0-9]+ \(/ && (/: joined$/ || / is dead$/ || /: left$/) {
+  awk '/ shoal agent h[0-9]+ \(.*\) listening on / {
+         for (f = 1; f < NF; f++) if ($f == "agent") break
+         stamp = $1; sub(/\./, "", stamp)
+         print stamp, "join", $(f + 1)
+         next
+       }
+       / member h[0-9]+ \(/ && (/: joined$/ || / is dead$/ || /: left$/) {
          for (f = 1; f < NF; f++) if ($f == "member") break
          kind = /: joined$/ ? "join" : / is dead$/ ? "failed" : "left"
          stamp = $1; sub(/\./, "", stamp)
@@ -317,7 +327,7 @@ sum_tx_bytes() {
 
 # measure_base N: gossip_bytes_s, rss_kb, detect_all on one cluster.
 measure_base() {
-  local n=$1 i b0 b1 rss_sum=0 rss pid victim t_kill t_polled t_logged survivors detect_us
+  local n=$1 i b0 b1 rss_sum=0 rss anon_sum=0 anon pid victim t_kill t_polled t_logged survivors detect_us
   start_cluster "$n" base || return 1
 
   sleep "$settle_s"
@@ -330,8 +340,11 @@ measure_base() {
     pid=$(netns_pids "$i")
     rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
     rss_sum=$((rss_sum + rss))
+    anon=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status")
+    anon_sum=$((anon_sum + anon))
   done
   figure "rss_kb.$impl.n$n" $((rss_sum / n)) KiB
+  figure "anon_kb.$impl.n$n" $((anon_sum / n)) KiB
 
   victim=$n
   survivors=$(hosts_upto $((n - 1)))

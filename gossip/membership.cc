@@ -116,7 +116,7 @@ void Membership::handle_envelope(TimePoint now, const Endpoint& from,
       on_indirect_ping(now, from, envelope);
       break;
     case proto::Envelope::kAck:
-      on_ack(envelope.ack().seq(), stream.has_value());
+      on_ack(envelope.ack(), stream.has_value());
       break;
     case proto::Envelope::kNack:
       on_nack(envelope.nack().seq());

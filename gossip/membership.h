@@ -39,6 +39,7 @@
 #include "gossip/transmit.h"
 
 namespace shoal::proto {
+class Ack;
 class Envelope;
 class Alive;
 class Suspect;
@@ -161,13 +162,14 @@ class Membership {
   void on_ping(const Endpoint& from, uint32_t seq, const std::string& target,
                std::optional<StreamId> stream);
   void on_indirect_ping(TimePoint now, const Endpoint& from, const proto::Envelope& envelope);
-  void on_ack(uint32_t seq, bool via_stream);
+  void on_ack(const proto::Ack& ack, bool via_stream);
   void on_nack(uint32_t seq);
   void expire_relays(TimePoint now);
   const Entry* next_probe_target(TimePoint now);
   void reap_and_reshuffle(TimePoint now);
 
   // membership_sync.cc: dissemination and anti-entropy.
+  void sync_state_with(const Endpoint& peer);
   void gossip(TimePoint now);
   void push_pull(TimePoint now, const Endpoint& to, bool join);
   void write_local_members(proto::PushPull& state) const;

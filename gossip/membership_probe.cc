@@ -96,6 +96,11 @@ void Membership::on_ping(const Endpoint& from, uint32_t seq, const std::string& 
   }
   proto::Envelope envelope;
   envelope.mutable_ack()->set_seq(seq);
+  if (delegate_) {
+    const Bytes digest = delegate_->state_digest();
+    if (digest.size() <= kMaxStateDigestBytes)
+      envelope.mutable_ack()->set_state_digest(std::string(as_chars(digest)));
+  }
   if (stream) {
     send_stream(from, stream, true, envelope);
   } else {
@@ -118,11 +123,22 @@ void Membership::on_indirect_ping(TimePoint now, const Endpoint& from,
   send_datagram(*target, envelope);
 }
 
-void Membership::on_ack(uint32_t seq, bool via_stream) {
+void Membership::on_ack(const proto::Ack& ack, bool via_stream) {
+  const uint32_t seq = ack.seq();
   if (probe_ && probe_->seq == seq) {
     if (via_stream && probe_->indirect_sent) stats_.probes_rescued_by_stream++;
     awareness_.apply_delta(-1);
+    const NodeId target = probe_->target;
     probe_.reset();
+    // Only the probed member itself sets a digest (relays do not), so it summarises the
+    // target's state. Sync with the address it gossips, not the ack's source.
+    if (delegate_ && !leaving_ && !ack.state_digest().empty() &&
+        delegate_->wants_sync_after(as_bytes(ack.state_digest()))) {
+      if (const Entry* e = find_entry(target)) {
+        stats_.state_syncs_started++;
+        sync_state_with(e->member.address);
+      }
+    }
     return;
   }
   auto relay = relays_.find(seq);

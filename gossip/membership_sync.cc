@@ -68,11 +68,15 @@ void Membership::sync_state(TimePoint now) {
   auto peers = random_members(1, NodeId(), alive, now);
   if (peers.empty()) return;
   stats_.state_syncs_started++;
+  sync_state_with(peers.front()->member.address);
+}
+
+void Membership::sync_state_with(const Endpoint& peer) {
   proto::Envelope envelope;
   auto* state = envelope.mutable_push_pull();
   state->set_state_only(true);
   state->set_user_state(std::string(as_chars(delegate_->local_state(false))));
-  send_stream(peers.front()->member.address, std::nullopt, false, envelope);
+  send_stream(peer, std::nullopt, false, envelope);
 }
 
 void Membership::on_push_pull(TimePoint now, const Endpoint& from,

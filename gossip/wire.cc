@@ -49,6 +49,7 @@ bool valid_body(const proto::Envelope& e, const DecodeLimits& limits) {
       return valid_id(e.indirect_ping().target()) && e.indirect_ping().has_target_addr() &&
              valid_address(e.indirect_ping().target_addr());
     case proto::Envelope::kAck:
+      return e.ack().state_digest().size() <= kMaxStateDigestBytes;
     case proto::Envelope::kNack:
       return true;
     case proto::Envelope::kPushPull: {

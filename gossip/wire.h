@@ -20,6 +20,8 @@
 namespace shoal::gossip {
 
 inline constexpr uint8_t kWireVersion = 1;
+// Cap on Ack.state_digest: a summary is a hash, not state.
+inline constexpr size_t kMaxStateDigestBytes = 32;
 
 enum class DecodeError : uint8_t {
   kEmpty,       // zero bytes

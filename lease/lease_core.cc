@@ -45,7 +45,8 @@ LeaseCore::LeaseCore(LeaseConfig config, LocalLease self, StoredLeases stored, T
       wall_(wall),
       recompute_at_(now),
       next_housekeeping_(now + config_.housekeeping),
-      next_sync_(now + config_.sync_interval) {
+      next_sync_(now + config_.sync_interval_busy),
+      next_digest_sync_(now) {
   busy_until_ = now + config_.sync_busy_hold;  // a member that just started has most to learn
   for (const NodeRecord& r : stored.records) table_.merge(r);
   for (const Eviction& e : stored.evictions) table_.merge(e);
@@ -388,6 +389,22 @@ void LeaseCore::handle_timeout(TimePoint now, WallTime wall) {
 }
 
 bool LeaseCore::take_sync_request() { return std::exchange(sync_requested_, false); }
+
+Bytes LeaseCore::digest() const {
+  Bytes out(8);
+  const uint64_t hash = table_.hash();
+  for (size_t i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(hash >> (8 * i));
+  return out;
+}
+
+bool LeaseCore::wants_sync_after(TimePoint now, ByteView digest) {
+  const Bytes ours = this->digest();
+  if (std::equal(digest.begin(), digest.end(), ours.begin(), ours.end())) return false;
+  if (now < next_digest_sync_) return false;
+  next_digest_sync_ = now + config_.sync_interval_busy;
+  digest_syncs_++;
+  return true;
+}
 
 TimePoint LeaseCore::next_timeout() const {
   // Only instants still ahead count: a deadline that passed while we wait on something

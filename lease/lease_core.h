@@ -43,12 +43,14 @@ struct LeaseConfig {
   Duration allocation_spread = 1s;
   Duration recompute_delay = 100ms;  // batch table changes before recomputing owners
   Duration housekeeping = 10s;       // renewal, expiry and garbage collection checks
-  // How often to ask for a lease-only anti-entropy exchange with a random member. When the
-  // tables agree it costs two hashes; it repairs the records gossip failed to bring. While
-  // our table keeps changing we sync every sync_interval_busy instead: when many hosts claim
-  // at once, gossip's piggyback budget is the bottleneck (every record is re-sent about
-  // mult*log(n) times by every host), and pairwise deltas spread the table in log(n) rounds.
-  Duration sync_interval = 2s;
+  // Lease-only anti-entropy exchanges with a random member. Every probe ack carries the
+  // table hash (digest()), and a differing hash starts an exchange with that member at once
+  // (at most one per sync_interval_busy), so agreeing tables cost nothing but 10 bytes an
+  // ack; this slow timer is only a backstop. While our table keeps changing we sync every
+  // sync_interval_busy: when many hosts claim at once, gossip's piggyback budget is the
+  // bottleneck (every record is re-sent about mult*log(n) times by every host), and
+  // pairwise deltas spread the table in log(n) rounds.
+  Duration sync_interval = 30s;
   Duration sync_interval_busy = 250ms;
   // ... and for this long after the last change: the last records of a burst are the ones
   // a few members still miss, and the busy pace is what fetches them.
@@ -124,6 +126,12 @@ class LeaseCore {
   std::optional<LeaseEvent> poll_event();
   // True once per sync_interval: the driver should start a sync (Membership::sync_state).
   bool take_sync_request();
+  // The table hash, as probe acks carry it (8 bytes, little-endian).
+  Bytes digest() const;
+  // A peer acked with `digest`: true when it differs from ours and no digest-triggered
+  // sync started in the last sync_interval_busy (the driver then syncs with that peer).
+  bool wants_sync_after(TimePoint now, ByteView digest);
+  uint64_t digest_syncs() const { return digest_syncs_; }
   TimePoint next_timeout() const;
 
   // --- queries ---
@@ -176,7 +184,9 @@ class LeaseCore {
   TimePoint recompute_at_;
   TimePoint next_housekeeping_;
   TimePoint next_sync_;
+  TimePoint next_digest_sync_ = kTimeNever;  // set in the constructor
   bool sync_requested_ = false;
+  uint64_t digest_syncs_ = 0;
   TimePoint busy_until_;  // sync every sync_interval_busy until then
   Owners owners_;
   std::vector<Cidr> pool_;  // the subnets we may claim, made on first use

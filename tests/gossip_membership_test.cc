@@ -212,3 +212,48 @@ TEST_CASE("push-pull carries the state delegate's data both ways") {
   CHECK(d0.heard == std::vector<std::string>{"one", "one"});
   CHECK(std::count(d1.heard.begin(), d1.heard.end(), "zero") == 1);
 }
+
+namespace {
+
+// A delegate with a fixed digest that asks for a sync whenever a peer's digest differs.
+struct Digester : StateCounter {
+  std::string summary;
+  std::vector<std::string> digests_heard;
+  Bytes state_digest() override { return Bytes(summary.begin(), summary.end()); }
+  bool wants_sync_after(ByteView digest) override {
+    digests_heard.emplace_back(as_chars(digest));
+    return as_chars(digest) != summary;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("probe acks carry the state digest; only a differing one starts a state sync") {
+  for (const bool differ : {false, true}) {
+    CAPTURE(differ);
+    chaos::Simulator sim(9);
+    sim.add_node(Config::lan());
+    sim.add_node(Config::lan());
+    Digester d0, d1;
+    d0.mine = "zero";
+    d1.mine = "one";
+    d0.summary = "h1";
+    d1.summary = differ ? "h2" : "h1";
+    sim.start(0, {});
+    sim.at(kTimeZero + 1ms, [&] { sim.start(1, {0}); });
+    sim.run_for(3s);  // joined, and past the early push-pull that follows a join
+    sim.core(0)->set_state_delegate(&d0);
+    sim.core(1)->set_state_delegate(&d1);
+    sim.run_for(5s);  // about five probes each way, far less than the push-pull interval
+    REQUIRE(d0.digests_heard.size() >= 3);
+    CHECK(d0.digests_heard.front() == d1.summary);
+    CHECK(d1.digests_heard.front() == d0.summary);
+    if (differ) {
+      CHECK(std::count(d1.rounds.begin(), d1.rounds.end(), 0u) >= 3);  // d0 opened syncs
+      CHECK(std::count(d0.heard.begin(), d0.heard.end(), "one") >= 3);
+    } else {
+      CHECK(d0.heard.empty());
+      CHECK(d1.heard.empty());
+    }
+  }
+}
