@@ -219,10 +219,11 @@ void Membership::send_datagram(const Endpoint& to, proto::Envelope& envelope,
   Bytes packet = encode(envelope);
   packet.reserve(std::max(packet.size(), config_.max_packet_bytes));  // one allocation per packet
   for (const Bytes& update : leading_updates) append_update(packet, update);
-  if (packet.size() < config_.max_packet_bytes) {
-    broadcasts_.take(config_.max_packet_bytes - packet.size(),
-                     retransmit_limit(config_.retransmit_mult, entries_.size()), update_overhead,
-                     [&packet](ByteView update) { append_update(packet, update); });
+  const int limit = retransmit_limit(config_.retransmit_mult, entries_.size());
+  for (BroadcastQueue* queue : {&broadcasts_, &user_broadcasts_}) {
+    if (packet.size() >= config_.max_packet_bytes) break;
+    queue->take(config_.max_packet_bytes - packet.size(), limit, update_overhead,
+                [&packet](ByteView update) { append_update(packet, update); });
   }
   stats_.packets_out++;
   stats_.bytes_out += packet.size();
@@ -293,7 +294,7 @@ void Membership::broadcast_user(std::optional<NodeId> about, Bytes data) {
   update.mutable_user()->set_data(std::string(as_chars(data)));
   std::optional<BroadcastKey> key;
   if (about) key = BroadcastKey{BroadcastKey::Topic::kUser, *about};
-  broadcasts_.push(key, encode_update(update));
+  user_broadcasts_.push(key, encode_update(update));
 }
 
 }  // namespace shoal::gossip

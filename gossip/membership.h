@@ -102,7 +102,7 @@ class Membership {
   size_t size() const { return entries_.size(); }
   size_t count(MemberState state) const;
   int health_score() const { return awareness_.score(); }
-  size_t pending_broadcasts() const { return broadcasts_.size(); }
+  size_t pending_broadcasts() const { return broadcasts_.size() + user_broadcasts_.size(); }
   const Stats& stats() const { return stats_; }
   const Config& config() const { return config_; }
 
@@ -182,7 +182,10 @@ class Membership {
   Config config_;
   Rng rng_;
   Awareness awareness_;
+  // Membership updates go first, the layer above's (leases) fill what room is left, as in
+  // memberlist: a burst of lease records must not delay the news of who joined or died.
   BroadcastQueue broadcasts_;
+  BroadcastQueue user_broadcasts_;
   StateDelegate* delegate_ = nullptr;
 
   std::vector<Entry> entries_;  // entries_[0] is ourselves, always

@@ -31,9 +31,10 @@ proto::MemberStatus to_proto(MemberState s) {
 }  // namespace
 
 void Membership::gossip(TimePoint now) {
-  if (broadcasts_.empty()) return;
+  auto nothing_queued = [this] { return broadcasts_.empty() && user_broadcasts_.empty(); };
+  if (nothing_queued()) return;
   for (const Entry* e : random_members(config_.gossip_nodes, NodeId(), gossip_target, now)) {
-    if (broadcasts_.empty()) break;
+    if (nothing_queued()) break;
     proto::Envelope envelope;  // no body: the updates are the message
     send_datagram(e->member.address, envelope);
   }

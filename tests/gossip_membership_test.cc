@@ -53,6 +53,29 @@ TEST_CASE("a ping for us is acked with its sequence number, with our alive piggy
   CHECK(ack.updates(0).alive().node() == to_proto_bytes(s.id));
 }
 
+TEST_CASE("membership updates go before the layer above's in a full packet") {
+  Solo s;
+  proto::Envelope e;  // news of a member: queued first
+  auto* a = e.add_updates()->mutable_alive();
+  a->set_node(to_proto_bytes(s.other));
+  a->set_incarnation(1);
+  to_proto(kB, *a->mutable_addr());
+  a->set_name("b");
+  s.feed(e);
+  // A lease-sized user update, newer, that leaves no room for anything else.
+  s.core.broadcast_user(s.other, Bytes(Config::lan().max_packet_bytes - 60, 7));
+  proto::Envelope ping;
+  ping.mutable_ping()->set_seq(1);
+  ping.mutable_ping()->set_target(to_proto_bytes(s.id));
+  auto out = s.feed(ping);
+  REQUIRE(out.size() == 1);
+  proto::Envelope ack = s.decoded(out[0]);
+  bool carried_alive = false;
+  for (const auto& u : ack.updates())
+    if (u.has_alive() && u.alive().node() == to_proto_bytes(s.other)) carried_alive = true;
+  CHECK(carried_alive);
+}
+
 TEST_CASE("a ping for another node id is dropped and counted") {
   Solo s;
   proto::Envelope ping;

@@ -7,6 +7,11 @@
 #    cluster stays whole.
 # 3. A 6th agent with the wrong key never joins; the others count its packets as refused.
 # 4. SIGKILL one agent: every survivor declares it dead. Restart it: same subnet.
+# 5. Key rotation (install, use, remove on every host) loses no member.
+# 6. SIGTERM one agent: it stops cleanly and keeps its lease; restarted without a seed, it
+#    rejoins through the peers its store remembers, with the same subnet.
+# 7. `shoal leave`: the agent exits, the others list it as left and drop its lease, and
+#    its subnet.env is gone.
 # Underlay 192.0.2.0/24, overlay 198.18.0.0/16; everything is removed on exit (trap).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,6 +29,7 @@ fail() {
   exit 1
 }
 step() { echo "# $(date +%T) $*"; }
+not_running() { ! netns_alive "$1"; }
 
 work=$(mktemp -d /tmp/shoal-e2e-XXXXXX)
 netns_at_cleanup "rm -rf '$work'"
@@ -31,10 +37,11 @@ netns_setup "se$$" 6
 "$shoal" keygen >"$work/key" && chmod 600 "$work/key"
 "$shoal" keygen >"$work/wrong.key" && chmod 600 "$work/wrong.key"
 
-start_agent() {  # start_agent I [KEYFILE]
-  local i=$1 key=${2:-$work/key}
+start_agent() {  # start_agent I [KEYFILE]; NO_SEED=1: no --seed (rejoin from the store)
+  local i=$1 key=${2:-$work/key} seed=(--seed "$(netns_addr 1):7946")
+  [[ ${NO_SEED:-0} == 1 ]] && seed=()
   netns_spawn "$i" "$work/h$i.log" "$shoal" agent --name "h$i" \
-    --network 198.18.0.0/16 --bind "$(netns_addr "$i"):7946" --seed "$(netns_addr 1):7946" \
+    --network 198.18.0.0/16 --bind "$(netns_addr "$i"):7946" "${seed[@]}" \
     --data-dir "$work/h$i" --subnet-file "$work/h$i/subnet.env" \
     --control-socket "$work/h$i/shoal.sock" --key-file "$key" --log-level debug \
     --metrics-addr "$(netns_addr "$i"):9100"
@@ -145,4 +152,26 @@ all_see 5 alive 1 2 3 4 5 || fail "a member was lost during key rotation"
 [[ $(ctl 3 keys list | awk 'NR > 1' | wc -l) -eq 1 ]] || fail "h3 still holds more than one key"
 grep -q "$(cat "$work/new.key")" "$work/key" || fail "the key file was not rewritten"
 step "   rotated from $old_id to $new_id; all 5 still alive"
+step "6. SIGTERM h4, restart it without a seed"
+subnet4=$(own_subnet 4)
+netns_kill 4 TERM
+wait_until 10 not_running 4 || fail "h4 did not stop within 10 s of SIGTERM"
+grep -q "stopping; the lease is kept" "$work/h4.log" || fail "h4 did not log a clean stop"
+grep -q "info stopped$" "$work/h4.log" || fail "h4 did not finish its clean stop"
+wait_until 20 all_see 1 left 1 2 3 5 || fail "the others do not list h4 as left"
+NO_SEED=1 start_agent 4
+wait_until 60 all_see 5 alive 1 2 3 4 5 || fail "h4 did not rejoin from its remembered peers"
+grep -q "rejoining through .* remembered peer" "$work/h4.log" || fail "h4 did not use its store's peers"
+wait_until 20 same_leases 5 1 2 3 4 5 || fail "leases differ after h4's restart"
+[[ $(own_subnet 4) == "$subnet4" ]] || fail "h4 came back with $(own_subnet 4), had $subnet4"
+step "   h4 rejoined from its store after $(us_to_secs "$WAIT_ELAPSED_US") s, same subnet $subnet4"
+
+step "7. shoal leave on h3"
+ctl 3 leave >/dev/null || fail "shoal leave failed on h3"
+wait_until 10 not_running 3 || fail "h3 did not exit after shoal leave"
+grep -q "left the cluster; subnet released" "$work/h3.log" || fail "h3 did not log its leave"
+[[ ! -e $work/h3/subnet.env ]] || fail "h3 left its subnet.env behind"
+wait_until 20 all_see 1 left 1 2 4 5 || fail "the others do not list h3 as left"
+wait_until 20 same_leases 4 1 2 4 5 || fail "the others still hold h3's lease"
+step "   h3 left; its lease is gone everywhere after $(us_to_secs "$WAIT_ELAPSED_US") s"
 echo "PASS: e2e.agent_cluster"
