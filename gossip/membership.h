@@ -172,7 +172,7 @@ class Membership {
   void sync_state_with(const Endpoint& peer);
   void gossip(TimePoint now);
   void push_pull(TimePoint now, const Endpoint& to, bool join);
-  void write_local_members(proto::PushPull& state) const;
+  void write_local_members(TimePoint now, proto::PushPull& state) const;
   void on_push_pull(TimePoint now, const Endpoint& from, const proto::Envelope& envelope,
                     std::optional<StreamId> stream);
   void merge_remote_members(TimePoint now, const NodeId& sender, const proto::PushPull& state);

@@ -41,9 +41,14 @@ void Membership::gossip(TimePoint now) {
   if (leaving_) leave_gossiped_ = true;
 }
 
-void Membership::write_local_members(proto::PushPull& state) const {
+void Membership::write_local_members(TimePoint now, proto::PushPull& state) const {
+  // While an update is still being gossiped, and as long again: members that joined before
+  // it hear it only from gossip, so the more members pass it on, the surer all hear it.
+  const Duration recent_window =
+      2 * retransmit_limit(config_.retransmit_mult, entries_.size()) * config_.gossip_interval;
   for (const Entry& e : entries_) {
     auto* m = state.add_members();
+    m->set_recent(now - e.member.state_since < recent_window);
     m->set_node(to_proto_bytes(e.member.id));
     m->set_name(e.member.name);
     gossip::to_proto(e.member.address, *m->mutable_addr());
@@ -59,7 +64,7 @@ void Membership::push_pull(TimePoint now, const Endpoint& to, bool join) {
   proto::Envelope envelope;
   auto* state = envelope.mutable_push_pull();
   state->set_join(join);
-  write_local_members(*state);
+  write_local_members(now, *state);
   if (delegate_) state->set_user_state(std::string(as_chars(delegate_->local_state(join))));
   send_stream(to, std::nullopt, false, envelope);
 }
@@ -105,7 +110,7 @@ void Membership::on_push_pull(TimePoint now, const Endpoint& from,
     state->set_join(remote.join());
     state->set_round(1);
     state->set_state_only(remote.state_only());
-    if (!remote.state_only()) write_local_members(*state);
+    if (!remote.state_only()) write_local_members(now, *state);
     if (user) state->set_user_state(std::string(as_chars(*user)));
     send_stream(from, stream, /*close=*/!user, answer);
   } else if (user) {
@@ -141,11 +146,14 @@ void Membership::merge_remote_members(TimePoint now, const NodeId& sender,
         *alive.mutable_addr() = m.addr();
         alive.set_name(m.name());
         alive.set_meta(m.meta());
-        // A joiner does not re-gossip the list its seed answered with (except the seed
-        // itself): that list is old news to everyone else, and N joiners re-gossiping N
-        // members each is memberlist's N^2 join storm. Other merges re-gossip what is new.
+        // A joiner re-gossips only what its seed's answer marks recent (and the seed
+        // itself): the rest is old news to everyone, and N joiners re-gossiping N members
+        // each is memberlist's N^2 join storm. Recent members are news to those who joined
+        // just before us, which learn of them only through gossip. Other merges re-gossip
+        // whatever is new to us.
         const bool join_answer = state.reply() && state.join();
-        on_alive(now, alive, /*bootstrap=*/join_answer && m.node() != to_proto_bytes(sender));
+        on_alive(now, alive,
+                 /*bootstrap=*/join_answer && !m.recent() && m.node() != to_proto_bytes(sender));
         break;
       }
       case proto::MEMBER_STATUS_LEFT: {

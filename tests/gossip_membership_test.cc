@@ -76,6 +76,46 @@ TEST_CASE("membership updates go before the layer above's in a full packet") {
   CHECK(carried_alive);
 }
 
+TEST_CASE("a join answer's recent members are re-gossiped, the others applied silently") {
+  Solo s;
+  Rng rng(5);
+  const NodeId fresh = NodeId::random(rng), old = NodeId::random(rng);
+  proto::Envelope answer;  // the seed (s.other, at kB) answers our join
+  auto* pp = answer.mutable_push_pull();
+  pp->set_join(true);
+  pp->set_reply(true);
+  pp->set_round(1);
+  auto add = [&](const NodeId& id, std::string name, uint8_t host, bool recent) {
+    auto* m = pp->add_members();
+    m->set_node(to_proto_bytes(id));
+    m->set_name(std::move(name));
+    to_proto(Endpoint{IpAddress::v4(192, 0, 2, host), 7946}, *m->mutable_addr());
+    m->set_incarnation(1);
+    m->set_status(proto::MEMBER_STATUS_ALIVE);
+    m->set_recent(recent);
+  };
+  add(s.other, "seed", 2, false);
+  add(fresh, "fresh", 3, true);
+  add(old, "old", 4, false);
+  answer.set_sender(to_proto_bytes(s.other));
+  s.core.handle_stream(kTimeZero + 1ms, kB, gossip::StreamId{1}, encode(answer));
+  REQUIRE(s.core.find(fresh));
+  REQUIRE(s.core.find(old));
+
+  proto::Envelope ping;
+  ping.mutable_ping()->set_seq(1);
+  ping.mutable_ping()->set_target(to_proto_bytes(s.id));
+  auto out = s.feed(ping, kTimeZero + 2ms);
+  REQUIRE(!out.empty());
+  std::set<std::string> gossiped;
+  const proto::Envelope ack = s.decoded(out.back());
+  for (const auto& u : ack.updates())
+    if (u.has_alive()) gossiped.insert(u.alive().name());
+  CHECK(gossiped.count("fresh") == 1);
+  CHECK(gossiped.count("seed") == 1);  // the seed's own record always
+  CHECK(gossiped.count("old") == 0);
+}
+
 TEST_CASE("a ping for another node id is dropped and counted") {
   Solo s;
   proto::Envelope ping;
