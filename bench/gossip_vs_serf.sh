@@ -339,9 +339,9 @@ measure_base() {
 
   for ((i = 1; i <= n; i++)); do
     pid=$(netns_pids "$i")
-    rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
+    read -r rss anon < <(awk '/^VmRSS:/ { r = $2 } /^RssAnon:/ { a = $2 } END { print r, a }' \
+      "/proc/$pid/status")
     rss_sum=$((rss_sum + rss))
-    anon=$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status")
     anon_sum=$((anon_sum + anon))
   done
   figure "rss_kb.$impl.n$n" $((rss_sum / n)) KiB
@@ -350,7 +350,7 @@ measure_base() {
   # Three victims, one after another (hosts N, N-1, N-2): when the first probe of a victim
   # comes is luck (each survivor probes one member a second, in its own shuffled order), so
   # one kill is a noisy sample. The figure is the median.
-  local samples=() sorted k
+  local samples=() k
   for ((k = 0; k < detect_samples; k++)); do
     victim=$((n - k))
     survivors=$(hosts_upto $((victim - 1)))
@@ -371,8 +371,7 @@ measure_base() {
       "polled bound $(us_to_secs "$t_polled") s"
     samples+=("$detect_us")
   done
-  mapfile -t sorted < <(printf '%s\n' "${samples[@]}" | sort -n)
-  figure "detect_all.$impl.n$n" "$(us_to_secs "${sorted[(${#sorted[@]} - 1) / 2]}")" s
+  figure "detect_all.$impl.n$n" "$(us_to_secs "$(median "${samples[@]}")")" s
 }
 
 # measure_false_dead N PERCENT: a fresh cluster under PERCENT % loss for loss_window_s.
@@ -403,14 +402,17 @@ measure_false_dead() {
   stop_cluster "$n"
 }
 
+# median NUMBER...: the middle one (the lower middle of an even count).
+median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
+
 # report_join N: join_converge, the median of the clean starts' join times.
 report_join() {
-  local n=$1 sorted
+  local n=$1
   ((${#join_samples[@]})) || return 0
-  mapfile -t sorted < <(printf '%s\n' "${join_samples[@]}" | sort -n)
-  echo "# $impl n=$n: join times of ${#sorted[@]} clean starts:" \
-    "$(for t in "${sorted[@]}"; do us_to_secs "$t"; done | tr '\n' ' ')s"
-  figure "join_converge.$impl.n$n" "$(us_to_secs "${sorted[(${#sorted[@]} - 1) / 2]}")" s
+  echo "# $impl n=$n: join times of ${#join_samples[@]} clean starts:" \
+    "$(printf '%s\n' "${join_samples[@]}" | sort -n | while read -r t; do us_to_secs "$t"; done |
+      tr '\n' ' ')s"
+  figure "join_converge.$impl.n$n" "$(us_to_secs "$(median "${join_samples[@]}")")" s
 }
 
 # bench_impl N: every figure of the current implementation at size N.

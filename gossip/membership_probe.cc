@@ -134,10 +134,7 @@ void Membership::on_ack(const proto::Ack& ack, bool via_stream) {
     // target's state. Sync with the address it gossips, not the ack's source.
     if (delegate_ && !leaving_ && !ack.state_digest().empty() &&
         delegate_->wants_sync_after(as_bytes(ack.state_digest()))) {
-      if (const Entry* e = find_entry(target)) {
-        stats_.state_syncs_started++;
-        sync_state_with(e->member.address);
-      }
+      if (const Entry* e = find_entry(target)) sync_state_with(e->member.address);
     }
     return;
   }

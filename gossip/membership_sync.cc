@@ -73,11 +73,11 @@ void Membership::sync_state(TimePoint now) {
   if (leaving_ || !delegate_) return;
   auto peers = random_members(1, NodeId(), alive, now);
   if (peers.empty()) return;
-  stats_.state_syncs_started++;
   sync_state_with(peers.front()->member.address);
 }
 
 void Membership::sync_state_with(const Endpoint& peer) {
+  stats_.state_syncs_started++;
   proto::Envelope envelope;
   auto* state = envelope.mutable_push_pull();
   state->set_state_only(true);

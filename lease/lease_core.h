@@ -184,7 +184,7 @@ class LeaseCore {
   TimePoint recompute_at_;
   TimePoint next_housekeeping_;
   TimePoint next_sync_;
-  TimePoint next_digest_sync_ = kTimeNever;  // set in the constructor
+  TimePoint next_digest_sync_;  // no digest-triggered sync before then
   bool sync_requested_ = false;
   uint64_t digest_syncs_ = 0;
   TimePoint busy_until_;  // sync every sync_interval_busy until then

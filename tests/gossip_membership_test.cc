@@ -29,6 +29,23 @@ struct Solo {
     while (auto t = core.poll_transmit()) out.push_back(std::move(*t));
     return out;
   }
+  // A ping for us, as `other` would send it.
+  proto::Envelope ping_for_us(uint32_t seq) const {
+    proto::Envelope ping;
+    ping.mutable_ping()->set_seq(seq);
+    ping.mutable_ping()->set_target(to_proto_bytes(id));
+    return ping;
+  }
+  // Feeds `other`'s alive message (at kB, named "b") with incarnation `inc`.
+  void feed_alive_of_other(uint64_t inc) {
+    proto::Envelope e;
+    auto* a = e.add_updates()->mutable_alive();
+    a->set_node(to_proto_bytes(other));
+    a->set_incarnation(inc);
+    to_proto(kB, *a->mutable_addr());
+    a->set_name("b");
+    feed(e);
+  }
   proto::Envelope decoded(const Transmit& t) {
     proto::Envelope e;
     REQUIRE_FALSE(decode(t.payload, {65507, 512, 128, 1000}, e));
@@ -40,10 +57,7 @@ struct Solo {
 
 TEST_CASE("a ping for us is acked with its sequence number, with our alive piggybacked") {
   Solo s;
-  proto::Envelope ping;
-  ping.mutable_ping()->set_seq(42);
-  ping.mutable_ping()->set_target(to_proto_bytes(s.id));
-  auto out = s.feed(ping);
+  auto out = s.feed(s.ping_for_us(42));
   REQUIRE(out.size() == 1);
   CHECK(out[0].to == kB);
   CHECK(out[0].kind == Transmit::Kind::kDatagram);
@@ -55,19 +69,10 @@ TEST_CASE("a ping for us is acked with its sequence number, with our alive piggy
 
 TEST_CASE("membership updates go before the layer above's in a full packet") {
   Solo s;
-  proto::Envelope e;  // news of a member: queued first
-  auto* a = e.add_updates()->mutable_alive();
-  a->set_node(to_proto_bytes(s.other));
-  a->set_incarnation(1);
-  to_proto(kB, *a->mutable_addr());
-  a->set_name("b");
-  s.feed(e);
+  s.feed_alive_of_other(1);  // news of a member: queued first
   // A lease-sized user update, newer, that leaves no room for anything else.
   s.core.broadcast_user(s.other, Bytes(Config::lan().max_packet_bytes - 60, 7));
-  proto::Envelope ping;
-  ping.mutable_ping()->set_seq(1);
-  ping.mutable_ping()->set_target(to_proto_bytes(s.id));
-  auto out = s.feed(ping);
+  auto out = s.feed(s.ping_for_us(1));
   REQUIRE(out.size() == 1);
   proto::Envelope ack = s.decoded(out[0]);
   bool carried_alive = false;
@@ -102,10 +107,7 @@ TEST_CASE("a join answer's recent members are re-gossiped, the others applied si
   REQUIRE(s.core.find(fresh));
   REQUIRE(s.core.find(old));
 
-  proto::Envelope ping;
-  ping.mutable_ping()->set_seq(1);
-  ping.mutable_ping()->set_target(to_proto_bytes(s.id));
-  auto out = s.feed(ping, kTimeZero + 2ms);
+  auto out = s.feed(s.ping_for_us(1), kTimeZero + 2ms);
   REQUIRE(!out.empty());
   std::set<std::string> gossiped;
   const proto::Envelope ack = s.decoded(out.back());
@@ -159,15 +161,7 @@ TEST_CASE("an accusation against us is refuted with a higher incarnation") {
 
 TEST_CASE("alive, suspect and dead follow incarnation order") {
   Solo s;
-  auto alive = [&](uint64_t inc) {
-    proto::Envelope e;
-    auto* a = e.add_updates()->mutable_alive();
-    a->set_node(to_proto_bytes(s.other));
-    a->set_incarnation(inc);
-    to_proto(kB, *a->mutable_addr());
-    a->set_name("b");
-    s.feed(e);
-  };
+  auto alive = [&](uint64_t inc) { s.feed_alive_of_other(inc); };
   auto suspect = [&](uint64_t inc) {
     proto::Envelope e;
     auto* u = e.add_updates()->mutable_suspect();
