@@ -56,6 +56,11 @@ void AgentMetrics::refresh() {
     s.probes_rescued_by_stream);
   c("shoal_suspicions_total", "Members we started to suspect.", s.suspicions_started);
   c("shoal_refutations_total", "Times we refuted a suspicion of ourselves.", s.refutations);
+  c("shoal_stale_accusations_total",
+    "Accusations of us we had already refuted, answered by announcing our alive again.",
+    s.stale_accusations);
+  c("shoal_suspicion_rechecks_total", "Probes of a member still suspected at half its timeout.",
+    s.suspicion_rechecks);
   c("shoal_declared_dead_total", "Members we declared dead.", s.declared_dead);
   c("shoal_push_pulls_total", "Full anti-entropy exchanges started.", s.push_pulls_started);
   c("shoal_lease_syncs_total", "Lease-only anti-entropy exchanges started.",

@@ -147,6 +147,7 @@ class Membership {
   void on_alive(TimePoint now, const proto::Alive& alive, bool bootstrap);
   void on_suspect(TimePoint now, const proto::Suspect& suspect);
   void on_dead(TimePoint now, const proto::Dead& dead);
+  void answer_accusation(TimePoint now, uint64_t accused_incarnation);
   void refute(TimePoint now, uint64_t accused_incarnation);
   void expire_suspicions(TimePoint now);
   void queue_update(const NodeId& about, const proto::Update& update);
@@ -165,6 +166,7 @@ class Membership {
   void on_ack(const proto::Ack& ack, bool via_stream);
   void on_nack(uint32_t seq);
   void expire_relays(TimePoint now);
+  Entry* suspicion_to_recheck(TimePoint now);
   const Entry* next_probe_target(TimePoint now);
   void reap_and_reshuffle(TimePoint now);
 

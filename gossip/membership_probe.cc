@@ -1,6 +1,7 @@
 // The failure detector: one probe per probe interval over a shuffled round-robin, direct
 // ping, then k indirect pings plus a stream ping, then suspicion. Lifeguard's nacks tell a
-// prober whether the silence was the target's fault or its own.
+// prober whether the silence was the target's fault or its own. A suspicion still held at half
+// its minimum timeout takes one round-robin slot for a recheck (see docs/gossip.md).
 #include <algorithm>
 
 #include "gossip/membership.h"
@@ -18,7 +19,12 @@ bool alive_only(const Member& m, TimePoint, Duration) { return m.state == Member
 void Membership::start_probe(TimePoint now) {
   next_probe_ = now + awareness_.scale(config_.probe_interval);
   if (leaving_) return;
-  const Entry* target = next_probe_target(now);
+  const Entry* target = suspicion_to_recheck(now);
+  if (target) {
+    stats_.suspicion_rechecks++;
+  } else {
+    target = next_probe_target(now);
+  }
   if (!target) return;
 
   stats_.probes++;
@@ -177,6 +183,18 @@ void Membership::expire_relays(TimePoint now) {
       relays_.erase(relay);
     }
   }
+}
+
+Membership::Entry* Membership::suspicion_to_recheck(TimePoint now) {
+  // Each suspicion is rechecked once, in place of one round-robin probe (the round goes on
+  // where it was). In a loss storm most suspicions are refuted before their recheck time, so
+  // this costs few probes; a real failure costs one extra probe per member, whose failure
+  // also confirms the suspicion.
+  for (const auto& [deadline, id] : suspicion_deadlines_) {
+    Entry* e = find_entry(id);
+    if (e && e->suspicion && e->suspicion->take_recheck(now)) return e;
+  }
+  return nullptr;
 }
 
 const Membership::Entry* Membership::next_probe_target(TimePoint now) {

@@ -111,10 +111,15 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
 void Membership::on_suspect(TimePoint now, const proto::Suspect& suspect) {
   const NodeId id = *node_id_from(suspect.node());
   const NodeId from = *node_id_from(suspect.from());
+  if (id == this->id()) {
+    answer_accusation(now, suspect.incarnation());
+    return;
+  }
   Entry* e = find_entry(id);
   if (!e || suspect.incarnation() < e->member.incarnation) return;  // unknown or stale
 
-  if (e->member.state == MemberState::kSuspect) {
+  if (e->member.state == MemberState::kSuspect &&
+      suspect.incarnation() == e->member.incarnation) {
     // Another member agrees: an independent confirmation shortens the timeout.
     if (!e->suspicion) return;
     const TimePoint before = e->suspicion->deadline();
@@ -125,14 +130,14 @@ void Membership::on_suspect(TimePoint now, const proto::Suspect& suspect) {
     }
     return;
   }
-  if (e->member.state != MemberState::kAlive) return;  // dead or left already
+  if (!e->member.is_alive_or_suspect()) return;  // dead or left already
 
-  if (id == this->id()) {
-    if (!leaving_) refute(now, suspect.incarnation());
-    return;
-  }
-
-  stats_.suspicions_started++;
+  // A suspect at a higher incarnation refuted the suspicion we hold and was accused again:
+  // that is a new suspicion with a fresh timeout (SWIM's rule), not a confirmation of the
+  // old one (memberlist confirms; the old timer then ends in a death the member had refuted).
+  const bool was_suspect = e->member.state == MemberState::kSuspect;
+  remove_suspicion(*e);
+  if (!was_suspect) stats_.suspicions_started++;
   e->member.incarnation = suspect.incarnation();
   set_state(now, *e, MemberState::kSuspect);
   queue_update(id, suspect_update(e->member, from));
@@ -146,29 +151,42 @@ void Membership::on_suspect(TimePoint now, const proto::Suspect& suspect) {
   const Duration max = min * config_.suspicion_max_timeout_mult;
   e->suspicion = std::make_unique<Suspicion>(from, k, min, max, now);
   suspicion_deadlines_.insert({e->suspicion->deadline(), id});
-  emit(Event::Kind::kSuspect, e->member);
+  if (!was_suspect) emit(Event::Kind::kSuspect, e->member);
 }
 
 void Membership::on_dead(TimePoint now, const proto::Dead& dead) {
   const NodeId id = *node_id_from(dead.node());
   const NodeId from = *node_id_from(dead.from());
   const bool left = id == from;
+  if (id == this->id()) {
+    answer_accusation(now, dead.incarnation());
+    return;
+  }
   Entry* e = find_entry(id);
   if (!e || dead.incarnation() < e->member.incarnation) return;
   const MemberState state = e->member.state;
   // Dead is final at an incarnation, except that a leave explains a death seen earlier.
   if (state == MemberState::kLeft || (state == MemberState::kDead && !left)) return;
 
-  if (id == this->id()) {
-    if (!leaving_) refute(now, dead.incarnation());
-    return;
-  }
-
   remove_suspicion(*e);
   e->member.incarnation = dead.incarnation();
   set_state(now, *e, left ? MemberState::kLeft : MemberState::kDead);
   queue_update(id, dead_update(e->member, from));
   emit(left ? Event::Kind::kLeft : Event::Kind::kDead, e->member);
+}
+
+void Membership::answer_accusation(TimePoint now, uint64_t accused_incarnation) {
+  if (leaving_) return;  // our own leave coming back, or a death we no longer dispute
+  Member& me = entries_[0].member;
+  if (accused_incarnation >= me.incarnation) {
+    refute(now, accused_incarnation);
+    return;
+  }
+  // Already refuted, yet the accusation still travels: whoever sent it, or holds it, may have
+  // missed our refutation. Announce our alive afresh, so it leaves with our next packets
+  // (the ack, when the accusation rode on a ping) and is gossiped a full round again.
+  stats_.stale_accusations++;
+  queue_update(me.id, alive_update(me));
 }
 
 void Membership::refute(TimePoint now, uint64_t accused_incarnation) {

@@ -16,6 +16,8 @@ struct Stats {
   uint64_t probes = 0, probes_failed = 0, indirect_probes_sent = 0, stream_probes_sent = 0;
   uint64_t probes_rescued_by_stream = 0, nacks_received = 0;
   uint64_t suspicions_started = 0, refutations = 0, declared_dead = 0;
+  uint64_t stale_accusations = 0;   // accusations of us we had already refuted
+  uint64_t suspicion_rechecks = 0;  // probes of a member we had suspected for a while
   uint64_t push_pulls_started = 0, push_pulls_received = 0, reconnect_attempts = 0;
   uint64_t state_syncs_started = 0;
   uint64_t updates_received = 0, user_messages_received = 0;

@@ -20,6 +20,12 @@ bool Suspicion::confirm(const NodeId& from) {
   return true;
 }
 
+bool Suspicion::take_recheck(TimePoint now) {
+  if (rechecked_ || now < start_ + min_ / 2) return false;
+  rechecked_ = true;
+  return true;
+}
+
 TimePoint Suspicion::deadline() const {
   if (k_ < 1) return start_ + min_;
   const double fraction = std::log(confirmations_ + 1.0) / std::log(k_ + 1.0);

@@ -23,12 +23,17 @@ class Suspicion {
   bool confirm(const NodeId& from);
   TimePoint deadline() const;
   int confirmations() const { return confirmations_; }
+  // True once, when half the minimum timeout has passed: by then a live member's refutation
+  // has normally reached everyone, so whoever still holds the suspicion should look for
+  // itself (a missed refutation otherwise becomes a false death). See Membership.
+  bool take_recheck(TimePoint now);
 
  private:
   int k_;
   Duration min_, max_;
   TimePoint start_;
   int confirmations_ = 0;
+  bool rechecked_ = false;
   std::unordered_set<NodeId> accusers_;
 };
 

@@ -46,6 +46,16 @@ struct Solo {
     a->set_name("b");
     feed(e);
   }
+  // An envelope carrying a suspicion of `node` at incarnation `inc`. The accuser is `other`
+  // when `node` is us, else us (the accuser only counts for confirmations).
+  proto::Envelope accusation(const NodeId& node, uint64_t inc) const {
+    proto::Envelope e;
+    auto* u = e.add_updates()->mutable_suspect();
+    u->set_node(to_proto_bytes(node));
+    u->set_incarnation(inc);
+    u->set_from(to_proto_bytes(node == id ? other : id));
+    return e;
+  }
   proto::Envelope decoded(const Transmit& t) {
     proto::Envelope e;
     REQUIRE_FALSE(decode(t.payload, {65507, 512, 128, 1000}, e));
@@ -147,29 +157,43 @@ TEST_CASE("garbage is dropped, counted by reason, and changes nothing") {
 
 TEST_CASE("an accusation against us is refuted with a higher incarnation") {
   Solo s;
-  proto::Envelope e;
-  auto* sus = e.add_updates()->mutable_suspect();
-  sus->set_node(to_proto_bytes(s.id));
-  sus->set_incarnation(5);
-  sus->set_from(to_proto_bytes(s.other));
-  s.feed(e);
+  s.feed(s.accusation(s.id, 5));
   CHECK(s.core.self().incarnation == 6);
   CHECK(s.core.self().state == MemberState::kAlive);
   CHECK(s.core.stats().refutations == 1);
   CHECK(s.core.health_score() == 1);  // Lifeguard: accused, so maybe we are the slow one
 }
 
+TEST_CASE("an accusation we already refuted is answered again, in the ack that carries it") {
+  Solo s;
+  const proto::Envelope accusation = s.accusation(s.id, 5);
+  s.feed(accusation);
+  REQUIRE(s.core.self().incarnation == 6);
+  for (int i = 0; i < 12; ++i) s.core.handle_timeout(kTimeZero + 200ms * (i + 1));  // sent out
+  while (s.core.poll_transmit()) {
+  }
+
+  // Whoever pings us still holds the old suspicion: the ack tells it about incarnation 6.
+  proto::Envelope ping = s.ping_for_us(9);
+  *ping.add_updates() = accusation.updates(0);
+  auto out = s.feed(ping, kTimeZero + 3s);
+  REQUIRE(out.size() == 1);
+  const proto::Envelope ack = s.decoded(out[0]);
+  CHECK(ack.ack().seq() == 9);
+  bool announced = false;
+  for (const auto& u : ack.updates())
+    announced |= u.has_alive() && u.alive().node() == to_proto_bytes(s.id) &&
+                 u.alive().incarnation() == 6;
+  CHECK(announced);
+  CHECK(s.core.self().incarnation == 6);  // no new refutation for an old accusation
+  CHECK(s.core.stats().refutations == 1);
+  CHECK(s.core.stats().stale_accusations == 1);
+}
+
 TEST_CASE("alive, suspect and dead follow incarnation order") {
   Solo s;
   auto alive = [&](uint64_t inc) { s.feed_alive_of_other(inc); };
-  auto suspect = [&](uint64_t inc) {
-    proto::Envelope e;
-    auto* u = e.add_updates()->mutable_suspect();
-    u->set_node(to_proto_bytes(s.other));
-    u->set_incarnation(inc);
-    u->set_from(to_proto_bytes(s.id));
-    s.feed(e);
-  };
+  auto suspect = [&](uint64_t inc) { s.feed(s.accusation(s.other, inc)); };
   alive(1);
   REQUIRE(s.core.find(s.other));
   CHECK(s.core.poll_event()->kind == Event::Kind::kJoined);
@@ -313,4 +337,61 @@ TEST_CASE("probe acks carry the state digest; only a differing one starts a stat
       CHECK(d1.heard.empty());
     }
   }
+}
+
+namespace {
+
+// `other` joins at incarnation 1 and is suspected at `t0`; returns the suspicion's minimum
+// timeout (no confirmations in a two-member view).
+Duration start_suspicion_of_other(Solo& s, TimePoint t0) {
+  s.feed_alive_of_other(1);
+  s.feed(s.accusation(s.other, 1), t0);
+  return suspicion_timeout(s.core.config().suspicion_mult, 2, s.core.config().probe_interval);
+}
+
+void run_timeouts(Solo& s, TimePoint from, TimePoint to) {
+  for (TimePoint t = from; t <= to; t += 100ms) s.core.handle_timeout(t);
+  while (s.core.poll_transmit()) {
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a suspect at a higher incarnation is a new suspicion with a fresh timeout") {
+  Solo s;
+  const TimePoint t0 = kTimeZero + 1ms;
+  const Duration timeout = start_suspicion_of_other(s, t0);
+  const TimePoint t1 = t0 + timeout / 2;
+  run_timeouts(s, t0, t1);
+  s.feed(s.accusation(s.other, 2), t1);  // it refuted 1 (we missed that) and was accused again
+  CHECK(s.core.find(s.other)->incarnation == 2);
+  // memberlist would count this as a confirmation of the first suspicion and end it at
+  // t0 + timeout: a death the member had refuted.
+  run_timeouts(s, t1, t0 + timeout + 200ms);
+  CHECK(s.core.find(s.other)->state == MemberState::kSuspect);
+  CHECK(s.core.stats().suspicions_started == 1);  // still one suspect event for the log
+  run_timeouts(s, t0 + timeout + 300ms, t1 + timeout + 200ms);
+  CHECK(s.core.find(s.other)->state == MemberState::kDead);
+}
+
+TEST_CASE("a suspicion still held at half its minimum timeout is probed once more") {
+  Solo s;
+  const TimePoint t0 = kTimeZero + 1ms;
+  const Duration timeout = start_suspicion_of_other(s, t0);
+  run_timeouts(s, t0, t0 + timeout / 2 - 200ms);
+  CHECK(s.core.stats().suspicion_rechecks == 0);
+  // The recheck's ping carries the accusation; the member's answer refutes it.
+  bool ping_carried_suspicion = false;
+  // (Our failed probes of it raise our health score, which spaces probes out: wait up to the
+  // deadline for the next probe slot.)
+  for (TimePoint t = t0 + timeout / 2 - 100ms; t < t0 + timeout - 100ms; t += 100ms) {
+    s.core.handle_timeout(t);
+    while (auto tx = s.core.poll_transmit()) {
+      proto::Envelope e = s.decoded(*tx);
+      if (!e.has_ping()) continue;
+      for (const auto& u : e.updates()) ping_carried_suspicion |= u.has_suspect();
+    }
+  }
+  CHECK(s.core.stats().suspicion_rechecks == 1);
+  CHECK(ping_carried_suspicion);
 }

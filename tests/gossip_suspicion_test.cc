@@ -28,3 +28,11 @@ TEST_CASE("Suspicion with no expected confirmations uses the minimum") {
   CHECK(s.deadline() == kTimeZero + 5s);
   CHECK_FALSE(s.confirm(NodeId::random(rng)));
 }
+
+TEST_CASE("Suspicion asks for one recheck, at half its minimum timeout") {
+  Rng rng(5);
+  gossip::Suspicion s(NodeId::random(rng), 2, 4s, 24s, kTimeZero);
+  CHECK_FALSE(s.take_recheck(kTimeZero + 1999ms));
+  CHECK(s.take_recheck(kTimeZero + 2s));
+  CHECK_FALSE(s.take_recheck(kTimeZero + 3s));  // once
+}
