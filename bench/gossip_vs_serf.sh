@@ -17,7 +17,10 @@
 #   gossip_bytes_s.IMPL.nN     B/s  bytes each agent sends on its underlay per second over a
 #                                   quiet window (veth tx counters: whole Ethernet frames)
 #   false_dead.lossP.IMPL.nN   #    fresh cluster, P % random loss on every host for
-#                                   LOSS_WINDOW_S s: members that any agent declared failed
+#                                   LOSS_WINDOW_S s, LOSS_REPEATS times (each followed by a
+#                                   drain without loss): members that any agent declared
+#                                   failed, per window (the mean; one window's count is
+#                                   too small a number to compare)
 #   X.ratio.nN                 x    shoal / serf, when both ran
 #
 # How times are taken. "Every agent lists ..." is checked by polling each agent's members
@@ -33,7 +36,7 @@
 # udplossP). Loopback (the agents' control interfaces) is never touched.
 #
 # Environment: IMPLS ("shoal serf"), SERF_ENCRYPT (1: -encrypt with a fresh key, as shoal always
-# encrypts; 0: plaintext), LOSSES ("10 25"), LOSS_WINDOW_S (60), QUIET_WINDOW_S (30),
+# encrypts; 0: plaintext), LOSSES ("10 25"), LOSS_WINDOW_S (60), LOSS_REPEATS (3), QUIET_WINDOW_S (30),
 # LOSS_PROTO (all), KEEP_LOGS (0; 1 keeps the agents' logs and prints where).
 #
 # Adding an implementation: write the adapter functions IMPL_available, IMPL_prepare,
@@ -62,6 +65,13 @@ for n in "${sizes[@]}"; do
   fi
 done
 loss_window_s=${LOSS_WINDOW_S:-60}
+loss_repeats=${LOSS_REPEATS:-3}
+for var in loss_window_s loss_repeats; do
+  if [[ ! ${!var} =~ ^[1-9][0-9]*$ ]]; then
+    echo "gossip_vs_serf: ${var^^} must be a positive whole number, not '${!var}'" >&2
+    exit 2
+  fi
+done
 quiet_window_s=${QUIET_WINDOW_S:-30}
 loss_proto=${LOSS_PROTO:-all}
 settle_s=5         # after convergence, let join traffic (push-pull with the seed) die down
@@ -83,7 +93,8 @@ gossip_port=7946
 # IMPL_status I NAME       prints how agent I lists NAME: alive, suspect, failed, left, or nothing
 # IMPL_events LOG          prints "TIME_US KIND NAME" for every member event in an agent's log,
 #                          KIND one of join, failed, left; TIME_US from the line's stamp
-# IMPL_suspicions LOG      optional: prints how many suspicions the agent raised (a comment)
+# IMPL_suspicions I LOG    optional: prints how many of host I's own probes failed and raised a
+#                          suspicion (a comment, to compare the failure detectors under loss)
 
 # ---- serf adapter ----------------------------------------------------------------------------
 serf_key=""
@@ -138,8 +149,8 @@ serf_events() {
        }' "$1"
 }
 
-# memberlist logs each probe that ends in a suspicion: "memberlist: Suspect h4 has failed".
-serf_suspicions() { grep -c "memberlist: Suspect .* has failed" "$1" || true; }
+# memberlist logs each of its probes that ends in a suspicion: "memberlist: Suspect h4 has failed".
+serf_suspicions() { grep -c "memberlist: Suspect .* has failed" "$2" || true; }
 
 # ---- shoal adapter ---------------------------------------------------------------------------
 shoal_bin=""
@@ -171,7 +182,8 @@ shoal_start() {
   mkdir -p "$dir"
   local args=(agent --name "h$i" --bind "$(netns_addr "$i"):$gossip_port" --profile lan
     --network 198.18.0.0/16 --key-file "$shoal_key" --data-dir "$dir"
-    --subnet-file "$dir/subnet.env" --control-socket "$dir/shoal.sock")
+    --subnet-file "$dir/subnet.env" --control-socket "$dir/shoal.sock"
+    --metrics-addr "$(netns_addr "$i"):$shoal_metrics_port")
   ((i == 1)) || args+=(--seed "$(netns_addr 1):$gossip_port")
   netns_spawn ${gate[@]+"${gate[@]}"} --stamp "$i" "$log" "$shoal_bin" "${args[@]}"
 }
@@ -201,7 +213,14 @@ shoal_events() {
        }' "$1"
 }
 
-shoal_suspicions() { grep -c " is suspect$" "$1" || true; }
+# The same count is shoal_probes_failed_total. (The agent's "is suspect" log lines are not: every
+# agent logs each suspicion it hears of, not only its own.)
+shoal_metrics_port=9100
+shoal_suspicions() {
+  netns_exec "$1" bash -c 'exec 3<>"/dev/tcp/$0/$1" && printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 &&
+    timeout 5 cat <&3' "$(netns_addr "$1")" "$shoal_metrics_port" 2>/dev/null |
+    awk '$1 == "shoal_probes_failed_total" { n = $2 } END { print n + 0 }'
+}
 
 # ---- measurement helpers ---------------------------------------------------------------------
 impl=""      # the implementation being measured
@@ -374,31 +393,41 @@ measure_base() {
   figure "detect_all.$impl.n$n" "$(us_to_secs "$(median "${samples[@]}")")" s
 }
 
-# measure_false_dead N PERCENT: a fresh cluster under PERCENT % loss for loss_window_s.
+# measure_false_dead N PERCENT: a fresh cluster under PERCENT % loss for loss_window_s, then a
+# drain, loss_repeats times.
 measure_false_dead() {
-  local n=$1 pct=$2 i t0 t1 drops=0 names label=loss$2 suspicions="?"
+  local n=$1 pct=$2 i r t0 t1 drops names label=loss$2 suspicions="?" deaths=0 counts=()
   [[ $loss_proto == all ]] || label="${loss_proto}loss$pct"
   start_cluster "$n" "$label" || return 1
   sleep "$settle_s"
-  t0=$(now_us)
-  for ((i = 1; i <= n; i++)); do netns_loss --dir out --proto "$loss_proto" "$i" "$pct"; done
-  sleep "$loss_window_s"
-  for ((i = 1; i <= n; i++)); do
-    drops=$((drops + $(netns_loss_drops "$i")))
-    netns_loss_clear "$i"
+  for ((r = 1; r <= loss_repeats; r++)); do
+    drops=0
+    t0=$(now_us)
+    for ((i = 1; i <= n; i++)); do netns_loss --dir out --proto "$loss_proto" "$i" "$pct"; done
+    sleep "$loss_window_s"
+    for ((i = 1; i <= n; i++)); do
+      drops=$((drops + $(netns_loss_drops "$i")))
+      netns_loss_clear "$i"
+    done
+    t1=$(now_us)
+    sleep "$drain_s"
+    # A member declared failed by several agents in one window counts once.
+    names=$(for ((i = 1; i <= n; i++)); do
+      call events "$(log_of "$i")" | awk -v t0="$t0" '$2 == "failed" && $1 >= t0 { print $3 }'
+    done | sort -u | tr '\n' ' ')
+    echo "# $impl n=$n $label window $r/$loss_repeats: $(us_to_secs $((t1 - t0))) s of loss," \
+      "$drops packets dropped; declared failed: ${names:-none}"
+    counts+=("$(wc -w <<<"$names")")
+    deaths=$((deaths + ${counts[-1]}))
   done
-  t1=$(now_us)
-  sleep "$drain_s"
-  names=$(for ((i = 1; i <= n; i++)); do
-    call events "$(log_of "$i")" | awk -v t0="$t0" '$2 == "failed" && $1 >= t0 { print $3 }'
-  done | sort -u | tr '\n' ' ')
   if declare -F "${impl}_suspicions" >/dev/null; then
-    suspicions=$(for ((i = 1; i <= n; i++)); do call suspicions "$(log_of "$i")"; done |
+    suspicions=$(for ((i = 1; i <= n; i++)); do call suspicions "$i" "$(log_of "$i")"; done |
       awk '{ s += $1 } END { print s + 0 }')
   fi
-  echo "# $impl n=$n $label: $(us_to_secs $((t1 - t0))) s of loss, $drops packets dropped," \
-    "$suspicions suspicions raised; declared failed: ${names:-none}"
-  figure "false_dead.$label.$impl.n$n" "$(wc -w <<<"$names")" count
+  echo "# $impl n=$n $label: false deaths per window ${counts[*]}, $deaths in all;" \
+    "$suspicions probes failed and raised a suspicion (all agents, all windows)"
+  figure "false_dead.$label.$impl.n$n" "$(awk -v d="$deaths" -v r="$loss_repeats" \
+    'BEGIN { printf "%.2f", d / r }')" count
   stop_cluster "$n"
 }
 
@@ -448,7 +477,8 @@ print_ratios() {
 # ---- main ------------------------------------------------------------------------------------
 bench_start_us=$(now_us)
 echo "# gossip_vs_serf: sizes ${sizes[*]}, implementations ${impls[*]}; loss ${losses[*]} %" \
-  "($loss_proto, every host's egress) for $loss_window_s s; quiet window $quiet_window_s s"
+  "($loss_proto, every host's egress) for $loss_window_s s, $loss_repeats times;" \
+  "quiet window $quiet_window_s s"
 echo "# machine: $(nproc) cores, $(uname -r)"
 ready_impls=()
 for impl in "${impls[@]}"; do
