@@ -395,3 +395,32 @@ TEST_CASE("a suspicion still held at half its minimum timeout is probed once mor
   CHECK(s.core.stats().suspicion_rechecks == 1);
   CHECK(ping_carried_suspicion);
 }
+
+TEST_CASE("a helper nacks early enough for the prober to count it") {
+  Solo s;
+  s.feed_alive_of_other(1);
+  const NodeId target = NodeId::random(s.rng);
+  proto::Envelope ask;
+  auto* ip = ask.mutable_indirect_ping();
+  ip->set_seq(7);
+  ip->set_target(to_proto_bytes(target));
+  to_proto(Endpoint{IpAddress::v4(192, 0, 2, 3), 7946}, *ip->mutable_target_addr());
+  ip->set_want_nack(true);
+  const TimePoint t0 = kTimeZero + 1ms;
+  REQUIRE_FALSE(s.feed(ask, t0).empty());  // the ping to the target
+
+  // The prober decides (probe_interval - probe_timeout) after it asked; the nack must leave
+  // before that, with room for the way back.
+  const Config& c = s.core.config();
+  const Duration window = c.probe_interval - c.probe_timeout;
+  std::optional<TimePoint> nacked_at;
+  for (TimePoint t = t0; t < t0 + window && !nacked_at; t += 10ms) {
+    s.core.handle_timeout(t);
+    while (auto tx = s.core.poll_transmit()) {
+      const proto::Envelope e = s.decoded(*tx);
+      if (e.has_nack() && e.nack().seq() == 7) nacked_at = t;
+    }
+  }
+  REQUIRE(nacked_at);
+  CHECK(*nacked_at - t0 <= window * 9 / 10);
+}
