@@ -9,7 +9,7 @@
 #                                   level), since a missed join broadcast costs one start a
 #                                   push-pull period (serf: 30 s) now and then
 #   detect_all.IMPL.nN         s    SIGKILL host N's agent; time until every survivor lists it
-#                                   as failed; the median of three kills (hosts N, N-1, N-2)
+#                                   as failed; the median of DETECT_SAMPLES kills (hosts N, N-1, ...)
 #   rss_kb.IMPL.nN             KiB  mean VmRSS of the agent processes, after the quiet window
 #   anon_kb.IMPL.nN            KiB  mean RssAnon of the same: heap, stacks and written data,
 #                                   what each agent costs on its own (VmRSS also counts the
@@ -37,6 +37,7 @@
 #
 # Environment: IMPLS ("shoal serf"), SERF_ENCRYPT (1: -encrypt with a fresh key, as shoal always
 # encrypts; 0: plaintext), LOSSES ("10 25"), LOSS_WINDOW_S (60), LOSS_REPEATS (3), QUIET_WINDOW_S (30),
+# DETECT_SAMPLES (5 kills, hosts N, N-1, ...; at most N - 2),
 # LOSS_PROTO (all), KEEP_LOGS (0; 1 keeps the agents' logs and prints where).
 #
 # Adding an implementation: write the adapter functions IMPL_available, IMPL_prepare,
@@ -58,17 +59,19 @@ read -ra impls <<<"${IMPLS:-shoal serf}"
 read -ra losses <<<"${LOSSES:-10 25}"
 sizes=("$@")
 ((${#sizes[@]})) || sizes=(10 30)
-for n in "${sizes[@]}"; do
-  if [[ ! $n =~ ^[0-9]+$ ]] || ((n < 5 || n > 240)); then
-    echo "gossip_vs_serf: size '$n' must be 5..240 (three hosts are killed, two must remain)" >&2
+loss_window_s=${LOSS_WINDOW_S:-60}
+loss_repeats=${LOSS_REPEATS:-3}
+detect_samples=${DETECT_SAMPLES:-5}
+for var in loss_window_s loss_repeats detect_samples; do
+  if [[ ! ${!var} =~ ^[1-9][0-9]*$ ]]; then
+    echo "gossip_vs_serf: ${var^^} must be a positive whole number, not '${!var}'" >&2
     exit 2
   fi
 done
-loss_window_s=${LOSS_WINDOW_S:-60}
-loss_repeats=${LOSS_REPEATS:-3}
-for var in loss_window_s loss_repeats; do
-  if [[ ! ${!var} =~ ^[1-9][0-9]*$ ]]; then
-    echo "gossip_vs_serf: ${var^^} must be a positive whole number, not '${!var}'" >&2
+for n in "${sizes[@]}"; do
+  if [[ ! $n =~ ^[0-9]+$ ]] || ((n < 5 || n > 240 || n - detect_samples < 2)); then
+    echo "gossip_vs_serf: size '$n' must be 5..240 and leave two hosts after" \
+      "$detect_samples kills" >&2
     exit 2
   fi
 done
@@ -78,7 +81,6 @@ settle_s=5         # after convergence, let join traffic (push-pull with the see
 drain_s=10         # after loss ends, suspicions started during the window still conclude
 converge_timeout_s=90
 detect_timeout_s=90
-detect_samples=3
 gossip_port=7946
 
 # ---- adapter contract ------------------------------------------------------------------------
@@ -366,7 +368,7 @@ measure_base() {
   figure "rss_kb.$impl.n$n" $((rss_sum / n)) KiB
   figure "anon_kb.$impl.n$n" $((anon_sum / n)) KiB
 
-  # Three victims, one after another (hosts N, N-1, N-2): when the first probe of a victim
+  # DETECT_SAMPLES victims, one after another (hosts N, N-1, ...): when the first probe of a victim
   # comes is luck (each survivor probes one member a second, in its own shuffled order), so
   # one kill is a noisy sample. The figure is the median.
   local samples=() k
