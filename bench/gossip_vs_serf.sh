@@ -218,11 +218,7 @@ shoal_events() {
 # The same count is shoal_probes_failed_total. (The agent's "is suspect" log lines are not: every
 # agent logs each suspicion it hears of, not only its own.)
 shoal_metrics_port=9100
-shoal_suspicions() {
-  netns_exec "$1" bash -c 'exec 3<>"/dev/tcp/$0/$1" && printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 &&
-    timeout 5 cat <&3' "$(netns_addr "$1")" "$shoal_metrics_port" 2>/dev/null |
-    awk '$1 == "shoal_probes_failed_total" { n = $2 } END { print n + 0 }'
-}
+shoal_suspicions() { netns_metric "$1" "$shoal_metrics_port" shoal_probes_failed_total; }
 
 # ---- measurement helpers ---------------------------------------------------------------------
 impl=""      # the implementation being measured

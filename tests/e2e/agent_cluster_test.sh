@@ -46,11 +46,7 @@ start_agent() {  # start_agent I [KEYFILE]; NO_SEED=1: no --seed (rejoin from th
     --control-socket "$work/h$i/shoal.sock" --key-file "$key" --log-level debug \
     --metrics-addr "$(netns_addr "$i"):9100"
 }
-metric() {  # metric I 'NAME{LABELS}': the value agent I exports (0 when absent)
-  netns_exec "$1" bash -c 'exec 3<>/dev/tcp/'"$(netns_addr "$1")"'/9100 &&
-    printf "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" >&3 && timeout 2 cat <&3' 2>/dev/null |
-    awk -v m="$2" '$1 == m {v = $2} END {print v + 0}'
-}
+metric() { netns_metric "$1" 9100 "$2"; }  # metric I 'NAME{LABELS}': 0 when absent
 grew() {  # grew I METRIC BEFORE: the metric is above BEFORE now
   (($(metric "$1" "$2") > $3))
 }

@@ -428,6 +428,14 @@ netns_bytes() {
   netns_exec "$1" cat "/sys/class/net/$NETNS_DEV/statistics/${2:-tx}_bytes"
 }
 
+# netns_metric I PORT NAME: the value of the Prometheus sample NAME (labels included, as
+# exported) served at /metrics on host I's address and PORT; 0 when absent or unreachable.
+netns_metric() {
+  netns_exec "$1" bash -c 'exec 3<>"/dev/tcp/$0/$1" &&
+    printf "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" >&3 && timeout 2 cat <&3' \
+    "$(netns_addr "$1")" "$2" 2>/dev/null | awk -v m="$3" '$1 == m { v = $2 } END { print v + 0 }'
+}
+
 # ---- cleanup ---------------------------------------------------------------------------------
 
 # netns_at_cleanup CMD: adds a shell command (a string, eval'd) for the next netns_cleanup to run
