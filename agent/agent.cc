@@ -13,7 +13,8 @@
 #include "agent/agent_metrics.h"
 #include "agent/asio.h"
 #include "agent/metrics_server.h"
-#include "agent/lease_bridge.h"
+#include "node/backend_data.h"
+#include "node/lease_bridge.h"
 #include "agent/sealed_frames.h"
 #include "agent/subnet_env.h"
 #include "common/rng.h"
@@ -129,7 +130,7 @@ std::string Agent::Impl::init() {
   lease_ = std::make_unique<lease::LeaseCore>(
       lease_config,
       lease::LocalLease{id_, config_.name, advertise_.address, config_.site,
-                        Bytes(pub.begin(), pub.end())},
+                        node::encode_backend_data({std::nullopt, Bytes(pub.begin(), pub.end())})},
       std::move(stored), now(), wall());
   metrics_ = std::make_unique<AgentMetrics>(*core_, *lease_, counters_);
   if (config_.metrics_addr) {
@@ -141,7 +142,7 @@ std::string Agent::Impl::init() {
                                       [this](const proto::ControlRequest& r) { return handle_control(r); });
   if (auto* e = std::get_if<std::string>(&control)) return *e;
   control_server_ = std::move(std::get<std::unique_ptr<ControlServer>>(control));
-  bridge_ = std::make_unique<LeaseBridge>(
+  bridge_ = std::make_unique<node::LeaseBridge>(
       *core_, *lease_, [this] { return std::pair{now(), wall()}; },
       [this](const lease::NodeRecord& r) { return store_->save_own(r); });
   return {};

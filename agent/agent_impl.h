@@ -14,7 +14,7 @@
 #include "agent/agent_metrics.h"
 #include "agent/asio.h"
 #include "agent/control_server.h"
-#include "agent/lease_bridge.h"
+#include "node/lease_bridge.h"
 #include "agent/metrics_server.h"
 #include "agent/sealed_frames.h"
 #include "crypto/identity.h"
@@ -100,7 +100,7 @@ class Agent::Impl {
 
   std::unique_ptr<gossip::Membership> core_;
   std::unique_ptr<lease::LeaseCore> lease_;
-  std::unique_ptr<LeaseBridge> bridge_;
+  std::unique_ptr<node::LeaseBridge> bridge_;
   std::map<uint64_t, std::shared_ptr<Stream>> streams_;
   uint64_t next_stream_ = 1;
   TimePoint next_save_;

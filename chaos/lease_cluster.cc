@@ -1,6 +1,6 @@
 #include "chaos/lease_cluster.h"
 
-#include "agent/lease_bridge.h"
+#include "node/lease_bridge.h"
 
 namespace shoal::chaos {
 
@@ -43,7 +43,7 @@ class LeaseCluster::App : public NodeApp {
   LeaseCluster& cluster_;
   NodeIndex index_;
   lease::LeaseCore lease_;
-  agent::LeaseBridge bridge_;
+  node::LeaseBridge bridge_;
 };
 
 LeaseCluster::LeaseCluster(uint64_t seed, size_t nodes, lease::LeaseConfig lease_config,

@@ -1,6 +1,6 @@
-#include "agent/lease_bridge.h"
+#include "node/lease_bridge.h"
 
-namespace shoal::agent {
+namespace shoal::node {
 
 LeaseBridge::LeaseBridge(gossip::Membership& core, lease::LeaseCore& lease, Clock clock,
                          Persist persist)
@@ -58,4 +58,4 @@ bool LeaseBridge::wants_sync_after(ByteView digest) {
   return lease_.wants_sync_after(clock_().first, digest);
 }
 
-}  // namespace shoal::agent
+}  // namespace shoal::node

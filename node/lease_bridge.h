@@ -19,7 +19,7 @@
 #include "gossip/membership.h"
 #include "lease/lease_core.h"
 
-namespace shoal::agent {
+namespace shoal::node {
 
 class LeaseBridge : public gossip::StateDelegate {
  public:
@@ -53,4 +53,4 @@ class LeaseBridge : public gossip::StateDelegate {
   Persist persist_;
 };
 
-}  // namespace shoal::agent
+}  // namespace shoal::node

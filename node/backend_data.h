@@ -1,0 +1,30 @@
+// BackendData is what a host tells its peers about its datapath, carried opaquely in its
+// lease record (NodeRecord::backend_data): the vxlan device's MAC and the tunnel's public
+// key. decode_backend_data() is the one door for these untrusted bytes: it checks every
+// length, caps the size and returns nullopt (never throws) on anything malformed.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/bytes.h"
+
+namespace shoal::node {
+
+using Mac = std::array<uint8_t, 6>;
+std::string to_string(const Mac& mac);
+
+struct BackendData {
+  std::optional<Mac> vtep_mac;  // absent: the host runs no vxlan device
+  Bytes tunnel_key;             // empty or 32 bytes
+  bool operator==(const BackendData&) const = default;
+};
+
+constexpr size_t kMaxBackendDataBytes = 256;  // as lease::RecordLimits::max_backend_bytes
+
+Bytes encode_backend_data(const BackendData& data);
+std::optional<BackendData> decode_backend_data(ByteView bytes);
+
+}  // namespace shoal::node
