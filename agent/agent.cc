@@ -13,8 +13,6 @@
 #include "agent/agent_metrics.h"
 #include "agent/asio.h"
 #include "agent/metrics_server.h"
-#include "node/backend_data.h"
-#include "node/lease_bridge.h"
 #include "agent/sealed_frames.h"
 #include "agent/subnet_env.h"
 #include "common/rng.h"
@@ -22,6 +20,8 @@
 #include "crypto/keyring.h"
 #include "crypto/sodium_init.h"
 #include "gossip/membership.h"
+#include "node/backend_data.h"
+#include "node/lease_bridge.h"
 #include "store/store.h"
 
 namespace shoal::agent {

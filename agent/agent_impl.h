@@ -14,12 +14,12 @@
 #include "agent/agent_metrics.h"
 #include "agent/asio.h"
 #include "agent/control_server.h"
-#include "node/lease_bridge.h"
 #include "agent/metrics_server.h"
 #include "agent/sealed_frames.h"
 #include "crypto/identity.h"
 #include "crypto/keyring.h"
 #include "gossip/membership.h"
+#include "node/lease_bridge.h"
 #include "proto/control.pb.h"
 #include "store/store.h"
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/bytes.h"
+#include "lease/node_record.h"
 
 namespace shoal::node {
 
@@ -22,7 +23,8 @@ struct BackendData {
   bool operator==(const BackendData&) const = default;
 };
 
-constexpr size_t kMaxBackendDataBytes = 256;  // as lease::RecordLimits::max_backend_bytes
+// The lease table refuses larger records anyway; one bound for both.
+inline constexpr size_t kMaxBackendDataBytes = lease::RecordLimits{}.max_backend_bytes;
 
 Bytes encode_backend_data(const BackendData& data);
 std::optional<BackendData> decode_backend_data(ByteView bytes);
