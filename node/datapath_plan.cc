@@ -1,0 +1,157 @@
+#include "node/datapath_plan.h"
+
+#include <algorithm>
+
+namespace shoal::node {
+
+std::string_view to_string(Path path) {
+  switch (path) {
+    case Path::kHostGw: return "host-gw";
+    case Path::kVxlan: return "vxlan";
+  }
+  return "?";
+}
+
+std::string_view to_string(DatapathMode mode) {
+  switch (mode) {
+    case DatapathMode::kHostGw: return "host-gw";
+    case DatapathMode::kVxlan: return "vxlan";
+    case DatapathMode::kAuto: return "auto";
+  }
+  return "?";
+}
+
+std::string_view to_string(SkipReason reason) {
+  switch (reason) {
+    case SkipReason::kNotOnLink: return "not_on_link";
+    case SkipReason::kBadBackendData: return "bad_backend_data";
+    case SkipReason::kNoVtepMac: return "no_vtep_mac";
+    case SkipReason::kFamilyMismatch: return "family_mismatch";
+    case SkipReason::kOverlapsOwn: return "overlaps_own_subnet";
+  }
+  return "?";
+}
+
+std::string vxlan_device_name(uint32_t vni) { return "shoal." + std::to_string(vni); }
+
+size_t DatapathPlan::count(Path path) const {
+  return static_cast<size_t>(
+      std::count_if(routes.begin(), routes.end(), [&](const PeerRoute& r) { return r.path == path; }));
+}
+
+size_t DatapathDiff::size() const {
+  return remove.routes.size() + remove.neighbours.size() + remove.fdb.size() + add.routes.size() +
+         add.neighbours.size() + add.fdb.size();
+}
+
+namespace {
+
+bool on_link(const LocalFacts& facts, const IpAddress& address) {
+  return std::any_of(facts.on_link_prefixes.begin(), facts.on_link_prefixes.end(),
+                     [&](const Cidr& prefix) { return prefix.contains(address); });
+}
+
+int overhead(const IpAddress& underlay) {
+  return underlay.is_v4() ? kVxlanOverheadV4 : kVxlanOverheadV6;
+}
+
+}  // namespace
+
+DatapathPlan plan(const lease::Table& table, const lease::Owners& owners, const NodeId& self,
+                  WallTime wall, const LocalFacts& facts, const DatapathConfig& config) {
+  DatapathPlan out;
+  out.mode = config.mode;
+  const int tunnel_mtu = facts.underlay_mtu - overhead(facts.underlay);
+  const int derived = config.mode == DatapathMode::kHostGw ? facts.underlay_mtu : tunnel_mtu;
+  out.pod_mtu = config.mtu > 0 ? std::min(config.mtu, derived) : derived;
+
+  std::vector<Cidr> own;
+  for (const auto& [subnet, owner] : owners) {
+    if (owner == self) own.push_back(subnet);
+  }
+  if (config.mode != DatapathMode::kHostGw) {
+    VxlanDevice device{vxlan_device_name(config.vni), config.vni, config.port, out.pod_mtu, {}};
+    if (!own.empty()) device.address = Cidr::make(own.front().network(), own.front().max_prefix());
+    out.vxlan = device;
+  }
+
+  for (const auto& [subnet, owner] : owners) {
+    if (owner == self) continue;
+    const lease::NodeRecord* record = table.find(owner);
+    if (record == nullptr || !table.valid(*record, wall)) continue;  // owners is stale: no lease
+    auto skip = [&](SkipReason reason) {
+      out.skipped.push_back({owner, record->name, subnet, reason});
+    };
+    if (std::any_of(own.begin(), own.end(), [&](const Cidr& c) { return c.overlaps(subnet); })) {
+      skip(SkipReason::kOverlapsOwn);
+      continue;
+    }
+    if (record->underlay.family() != facts.underlay.family()) {
+      skip(SkipReason::kFamilyMismatch);
+      continue;
+    }
+    const bool direct = on_link(facts, record->underlay);
+    Path path = Path::kVxlan;
+    if (config.mode == DatapathMode::kHostGw) {
+      if (!direct) {
+        skip(SkipReason::kNotOnLink);
+        continue;
+      }
+      path = Path::kHostGw;
+    } else if (config.mode == DatapathMode::kAuto && direct) {
+      path = Path::kHostGw;
+    }
+    PeerRoute route{subnet, owner, record->name, path, record->underlay, std::nullopt};
+    if (path == Path::kVxlan) {
+      auto data = decode_backend_data(record->backend_data);
+      if (!data) {
+        skip(SkipReason::kBadBackendData);
+        continue;
+      }
+      if (!data->vtep_mac) {
+        skip(SkipReason::kNoVtepMac);
+        continue;
+      }
+      route.vtep_mac = data->vtep_mac;
+    }
+    out.routes.push_back(std::move(route));
+  }
+  return out;
+}
+
+KernelState desired_state(const DatapathPlan& plan) {
+  KernelState state;
+  for (const PeerRoute& route : plan.routes) {
+    if (route.path == Path::kHostGw) {
+      state.routes.insert({route.subnet, route.underlay, false});
+      continue;
+    }
+    const IpAddress vtep = route.subnet.network();  // the peer's device holds its subnet's .0
+    state.routes.insert({route.subnet, vtep, true});
+    state.neighbours.insert({vtep, *route.vtep_mac});
+    state.fdb.insert({*route.vtep_mac, route.underlay});
+  }
+  return state;
+}
+
+namespace {
+
+template <typename T>
+void difference(const std::set<T>& a, const std::set<T>& b, std::set<T>& out) {
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::inserter(out, out.end()));
+}
+
+}  // namespace
+
+DatapathDiff diff(const KernelState& desired, const KernelState& installed) {
+  DatapathDiff out;
+  difference(installed.routes, desired.routes, out.remove.routes);
+  difference(installed.neighbours, desired.neighbours, out.remove.neighbours);
+  difference(installed.fdb, desired.fdb, out.remove.fdb);
+  difference(desired.routes, installed.routes, out.add.routes);
+  difference(desired.neighbours, installed.neighbours, out.add.neighbours);
+  difference(desired.fdb, installed.fdb, out.add.fdb);
+  return out;
+}
+
+}  // namespace shoal::node

@@ -1,0 +1,156 @@
+// The datapath plan and its diff: per-mode paths, skipped peers and why, MTU, and the
+// changes that turn what is installed into what is desired.
+#include <doctest/doctest.h>
+
+#include "common/rng.h"
+#include "node/datapath_plan.h"
+
+using namespace shoal;
+using namespace shoal::node;
+using std::chrono::hours;
+using std::chrono::milliseconds;
+
+namespace {
+
+const WallTime kNow{milliseconds(1767225600000)};
+
+Cidr subnet(int third) { return *Cidr::make(IpAddress::v4(198, 18, uint8_t(third), 0), 24); }
+
+struct Cluster {
+  lease::Table table{hours(1)};
+  Rng rng{7};
+  NodeId self = add("self", IpAddress::v4(192, 0, 2, 1), 1, Mac{2, 0, 0, 0, 0, 1});
+
+  NodeId add(const std::string& name, IpAddress underlay, int third, std::optional<Mac> mac,
+             Bytes backend_data = {}) {
+    lease::NodeRecord r;
+    r.id = NodeId::random(rng);
+    r.version = 1;
+    r.name = name;
+    r.underlay = underlay;
+    r.backend_data = backend_data.empty() ? encode_backend_data({mac, {}}) : backend_data;
+    r.claims.push_back({subnet(third), HlcStamp{third, 0}});
+    r.renewed_at = kNow;
+    table.merge(r);
+    return r.id;
+  }
+  LocalFacts facts() const {
+    return {IpAddress::v4(192, 0, 2, 1), "eth0", 1500, {*Cidr::parse("192.0.2.0/24")}};
+  }
+  DatapathPlan run(DatapathMode mode, int mtu = 0) const {
+    return plan(table, table.owners(kNow), self, kNow, facts(), {mode, 1, 8472, mtu});
+  }
+};
+
+}  // namespace
+
+TEST_CASE("vxlan: every other owner's subnet gets a route, a neighbour and an FDB entry") {
+  Cluster c;
+  const Mac mac_b{2, 0, 0, 0, 0, 2};
+  c.add("b", IpAddress::v4(192, 0, 2, 2), 2, mac_b);
+  c.add("c", IpAddress::v4(198, 51, 100, 3), 3, Mac{2, 0, 0, 0, 0, 3});
+  const DatapathPlan p = c.run(DatapathMode::kVxlan);
+  REQUIRE(p.routes.size() == 2);
+  CHECK(p.skipped.empty());
+  CHECK(p.count(Path::kVxlan) == 2);
+  CHECK(p.pod_mtu == 1450);
+  REQUIRE(p.vxlan);
+  CHECK(p.vxlan->name == "shoal.1");
+  CHECK(p.vxlan->address == Cidr::parse("198.18.1.0/32"));
+  const KernelState s = desired_state(p);
+  CHECK(s.routes.count({subnet(2), IpAddress::v4(198, 18, 2, 0), true}) == 1);
+  CHECK(s.neighbours.count({IpAddress::v4(198, 18, 2, 0), mac_b}) == 1);
+  CHECK(s.fdb.count({mac_b, IpAddress::v4(192, 0, 2, 2)}) == 1);
+  CHECK(s.routes.size() == 2);
+}
+
+TEST_CASE("host-gw routes on-link peers and reports the others, never a broken route") {
+  Cluster c;
+  c.add("b", IpAddress::v4(192, 0, 2, 2), 2, std::nullopt);
+  c.add("far", IpAddress::v4(198, 51, 100, 3), 3, std::nullopt);
+  const DatapathPlan p = c.run(DatapathMode::kHostGw);
+  REQUIRE(p.routes.size() == 1);
+  CHECK(p.routes[0].path == Path::kHostGw);
+  CHECK(p.routes[0].underlay == IpAddress::v4(192, 0, 2, 2));
+  REQUIRE(p.skipped.size() == 1);
+  CHECK(p.skipped[0].name == "far");
+  CHECK(p.skipped[0].reason == SkipReason::kNotOnLink);
+  CHECK(!p.vxlan);
+  CHECK(p.pod_mtu == 1500);
+  const KernelState s = desired_state(p);
+  CHECK(s.routes == std::set<KernelRoute>{{subnet(2), IpAddress::v4(192, 0, 2, 2), false}});
+  CHECK(s.neighbours.empty());
+}
+
+TEST_CASE("auto: host-gw on the segment, vxlan across it") {
+  Cluster c;
+  c.add("near", IpAddress::v4(192, 0, 2, 2), 2, Mac{2, 0, 0, 0, 0, 2});
+  c.add("far", IpAddress::v4(198, 51, 100, 3), 3, Mac{2, 0, 0, 0, 0, 3});
+  const DatapathPlan p = c.run(DatapathMode::kAuto);
+  REQUIRE(p.routes.size() == 2);
+  CHECK(p.routes[0].name == "near");
+  CHECK(p.routes[0].path == Path::kHostGw);
+  CHECK(p.routes[1].path == Path::kVxlan);
+  CHECK(p.pod_mtu == 1450);  // pods may reach a vxlan peer
+  CHECK(p.vxlan);
+}
+
+TEST_CASE("a peer with bad backend data, no MAC or the other family is skipped, the rest stay") {
+  Cluster c;
+  c.add("garbage", IpAddress::v4(192, 0, 2, 2), 2, std::nullopt, Bytes{0xff, 0xff, 0xff});
+  c.add("nomac", IpAddress::v4(192, 0, 2, 3), 3, std::nullopt);
+  c.add("v6", *IpAddress::parse("2001:db8::1"), 4, Mac{2, 0, 0, 0, 0, 4});
+  c.add("good", IpAddress::v4(192, 0, 2, 5), 5, Mac{2, 0, 0, 0, 0, 5});
+  const DatapathPlan p = c.run(DatapathMode::kVxlan);
+  REQUIRE(p.routes.size() == 1);
+  CHECK(p.routes[0].name == "good");
+  REQUIRE(p.skipped.size() == 3);
+  CHECK(p.skipped[0].reason == SkipReason::kBadBackendData);
+  CHECK(p.skipped[1].reason == SkipReason::kNoVtepMac);
+  CHECK(p.skipped[2].reason == SkipReason::kFamilyMismatch);
+}
+
+TEST_CASE("routes follow leases: a released or expired lease has no route, liveness does not count") {
+  Cluster c;
+  const NodeId b = c.add("b", IpAddress::v4(192, 0, 2, 2), 2, Mac{2, 0, 0, 0, 0, 2});
+  CHECK(c.run(DatapathMode::kVxlan).routes.size() == 1);
+  lease::NodeRecord released = *c.table.find(b);
+  released.version = 2;
+  released.released = true;
+  c.table.merge(released);
+  CHECK(c.run(DatapathMode::kVxlan).routes.empty());
+  // Owners computed earlier (stale) do not bring back a route for an invalid lease.
+  lease::Owners stale{{subnet(2), b}};
+  CHECK(plan(c.table, stale, c.self, kNow, c.facts(), {}).routes.empty());
+}
+
+TEST_CASE("MTU: derived from the underlay, capped by the configured value") {
+  Cluster c;
+  CHECK(c.run(DatapathMode::kVxlan, 1400).pod_mtu == 1400);
+  CHECK(c.run(DatapathMode::kVxlan, 9000).pod_mtu == 1450);  // more would fragment
+  LocalFacts jumbo = c.facts();
+  jumbo.underlay_mtu = 9000;
+  CHECK(plan(c.table, c.table.owners(kNow), c.self, kNow, jumbo, {}).pod_mtu == 8950);
+}
+
+TEST_CASE("diff: removes stale entries, adds missing ones, and is empty once they match") {
+  Cluster c;
+  c.add("b", IpAddress::v4(192, 0, 2, 2), 2, Mac{2, 0, 0, 0, 0, 2});
+  const KernelState desired = desired_state(c.run(DatapathMode::kVxlan));
+  KernelState installed;
+  installed.routes.insert({subnet(9), IpAddress::v4(198, 18, 9, 0), true});  // an old peer
+  DatapathDiff d = diff(desired, installed);
+  CHECK(d.remove.routes.size() == 1);
+  CHECK(d.add.routes.size() == 1);
+  CHECK(d.add.neighbours.size() == 1);
+  CHECK(d.add.fdb.size() == 1);
+  CHECK(d.size() == 4);
+  CHECK(diff(desired, desired).empty());
+  // A peer that moved to a new underlay address: its old FDB entry goes, the new one comes.
+  KernelState moved = desired;
+  moved.fdb = {{Mac{2, 0, 0, 0, 0, 2}, IpAddress::v4(192, 0, 2, 99)}};
+  d = diff(desired, moved);
+  CHECK(d.remove.fdb.size() == 1);
+  CHECK(d.add.fdb.size() == 1);
+  CHECK(d.add.routes.empty());
+}
