@@ -1,0 +1,286 @@
+#include "backends/kernel_datapath.h"
+
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <netlink/errno.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+
+namespace shoal::backends {
+
+std::string_view to_string(ObjectKind kind) {
+  switch (kind) {
+    case ObjectKind::kRoute: return "route";
+    case ObjectKind::kNeighbour: return "neighbour";
+    case ObjectKind::kFdb: return "fdb";
+    case ObjectKind::kDevice: return "device";
+    case ObjectKind::kAddress: return "address";
+  }
+  return "?";
+}
+
+size_t ReconcileResult::changes() const {
+  size_t n = 0;
+  for (int i = 0; i < kObjectKinds; ++i) n += added[i] + removed[i];
+  return n;
+}
+
+namespace {
+
+constexpr size_t kKeptErrors = 8;
+
+size_t& at(std::array<size_t, kObjectKinds>& counts, ObjectKind kind) {
+  return counts[static_cast<size_t>(kind)];
+}
+
+// The network an address with a prefix length lies in ("192.0.2.11/24" -> 192.0.2.0/24).
+std::optional<Cidr> network_of(const IpAddress& address, uint8_t prefix) {
+  if (!address.is_v4() || prefix > 32) return std::nullopt;
+  const uint32_t mask = prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix);
+  return Cidr::make(IpAddress::v4(address.v4_host_order() & mask), prefix);
+}
+
+const LinkInfo* find_link(const std::vector<LinkInfo>& links, const std::string& name) {
+  auto it = std::find_if(links.begin(), links.end(), [&](const LinkInfo& l) { return l.name == name; });
+  return it == links.end() ? nullptr : &*it;
+}
+
+// The VXLAN checksum bug of older kernels is avoided by not offloading the transmit checksum
+// (what flannel's troubleshooting page has people do with ethtool). An ethtool ioctl, as
+// netlink has no message for it.
+std::string set_tx_checksum(const std::string& device, bool on) {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return std::string("socket: ") + std::strerror(errno);
+  ethtool_value value{};
+  value.cmd = ETHTOOL_STXCSUM;
+  value.data = on ? 1 : 0;
+  ifreq request{};
+  std::strncpy(request.ifr_name, device.c_str(), IFNAMSIZ - 1);
+  request.ifr_data = reinterpret_cast<char*>(&value);
+  const int rc = ::ioctl(fd, SIOCETHTOOL, &request);
+  const int error = errno;
+  ::close(fd);
+  if (rc < 0) return "cannot set tx checksum offload of " + device + ": " + std::strerror(error);
+  return {};
+}
+
+}  // namespace
+
+void KernelDatapath::note(ReconcileResult& result, const std::string& error) {
+  if (error.empty()) return;
+  ++result.errors;
+  if (result.error_texts.size() < kKeptErrors) result.error_texts.push_back(error);
+}
+
+std::variant<node::LocalFacts, std::string> KernelDatapath::gather_facts(const IpAddress& underlay) {
+  auto addresses = netlink_.addresses();
+  if (auto* e = std::get_if<std::string>(&addresses)) return *e;
+  const auto& list = std::get<std::vector<AddressInfo>>(addresses);
+  auto own = std::find_if(list.begin(), list.end(), [&](const AddressInfo& a) { return a.local == underlay; });
+  if (own == list.end())
+    return "no device holds the underlay address " + underlay.to_string() +
+           " (set Advertise to an address of this host)";
+  node::LocalFacts facts;
+  facts.underlay = underlay;
+  for (const AddressInfo& a : list) {
+    if (a.ifindex != own->ifindex) continue;
+    if (auto prefix = network_of(a.local, a.prefix)) facts.on_link_prefixes.push_back(*prefix);
+  }
+  auto links = netlink_.links();
+  if (auto* e = std::get_if<std::string>(&links)) return *e;
+  for (const LinkInfo& link : std::get<std::vector<LinkInfo>>(links)) {
+    if (link.index != own->ifindex) continue;
+    facts.underlay_device = link.name;
+    facts.underlay_mtu = link.mtu;
+  }
+  if (facts.underlay_device.empty()) return "the device of " + underlay.to_string() + " vanished";
+  underlay_index_ = own->ifindex;
+  return facts;
+}
+
+int KernelDatapath::ensure_device(const node::VxlanDevice& device, const node::LocalFacts& facts,
+                                  ReconcileResult& result) {
+  auto listed = netlink_.links();
+  if (auto* e = std::get_if<std::string>(&listed)) {
+    note(result, *e);
+    return 0;
+  }
+  const auto& links = std::get<std::vector<LinkInfo>>(listed);
+  const LinkInfo* underlay = find_link(links, facts.underlay_device);
+  if (underlay == nullptr) {
+    note(result, "underlay device " + facts.underlay_device + " not found");
+    return 0;
+  }
+  const VxlanAttributes want{device.vni, device.port, facts.underlay, underlay->index, false};
+  const LinkInfo* link = find_link(links, device.name);
+  if (link != nullptr && (link->kind != "vxlan" || link->vxlan != want || link->mac != vtep_mac_)) {
+    // Wrong settings (another VNI, port or underlay, learning on, a MAC systemd rewrote):
+    // peers' entries would not reach it. Replace it.
+    note(result, netlink_.delete_link(link->index));
+    ++at(result.removed, ObjectKind::kDevice);
+    link = nullptr;
+  }
+  int index = 0;
+  if (link == nullptr) {
+    if (auto e = netlink_.create_vxlan(device.name, want, vtep_mac_, device.mtu); !e.empty()) {
+      note(result, e);
+      return 0;
+    }
+    ++at(result.added, ObjectKind::kDevice);
+    if (device_seen_) ++result.drift_repaired;
+    expected_ = {};  // a new device holds no entries: every peer is replayed
+    auto again = netlink_.links();
+    if (auto* list = std::get_if<std::vector<LinkInfo>>(&again)) {
+      if (const LinkInfo* created = find_link(*list, device.name)) index = created->index;
+    }
+    if (index == 0) {
+      note(result, "vxlan device " + device.name + " vanished after creation");
+      return 0;
+    }
+    if (!tx_checksum_offload_) note(result, set_tx_checksum(device.name, false));
+    note(result, netlink_.set_link(index, true, 0));
+  } else {
+    index = link->index;
+    if (!link->up || link->mtu != device.mtu) note(result, netlink_.set_link(index, true, device.mtu));
+  }
+  device_seen_ = true;
+
+  // Its address: our subnet's .0/32, and nothing else.
+  auto addresses = netlink_.addresses();
+  if (auto* e = std::get_if<std::string>(&addresses)) {
+    note(result, *e);
+    return index;
+  }
+  bool present = false;
+  for (const AddressInfo& a : std::get<std::vector<AddressInfo>>(addresses)) {
+    if (a.ifindex != index) continue;
+    if (device.address && a.local == device.address->network() && a.prefix == device.address->prefix()) {
+      present = true;
+      continue;
+    }
+    note(result, netlink_.delete_address(index, a.local, a.prefix));
+    ++at(result.removed, ObjectKind::kAddress);
+  }
+  if (device.address && !present) {
+    note(result, netlink_.add_address(index, device.address->network(), device.address->prefix()));
+    ++at(result.added, ObjectKind::kAddress);
+  }
+  return index;
+}
+
+ReconcileResult KernelDatapath::reconcile(const node::DatapathPlan& plan, const node::LocalFacts& facts) {
+  ReconcileResult result;
+  vxlan_index_ = 0;
+  if (plan.vxlan) {
+    vxlan_index_ = ensure_device(*plan.vxlan, facts, result);
+    if (vxlan_index_ == 0) return result;  // without the device no vxlan entry can be placed
+  }
+
+  // What is installed.
+  node::KernelState installed;
+  auto routes = netlink_.routes(kRouteProtocol);
+  if (auto* e = std::get_if<std::string>(&routes)) {
+    note(result, *e);
+    return result;
+  }
+  for (const RouteInfo& r : std::get<std::vector<RouteInfo>>(routes)) {
+    installed.routes.insert({r.destination, r.gateway, vxlan_index_ != 0 && r.oif == vxlan_index_});
+  }
+  if (vxlan_index_ != 0) {
+    auto neighbours = netlink_.neighbours(vxlan_index_);
+    auto fdb = netlink_.fdb(vxlan_index_);
+    if (auto* e = std::get_if<std::string>(&neighbours)) note(result, *e);
+    if (auto* e = std::get_if<std::string>(&fdb)) note(result, *e);
+    if (result.errors > 0) return result;
+    for (const NeighbourInfo& n : std::get<std::vector<NeighbourInfo>>(neighbours)) {
+      if (n.mac) installed.neighbours.insert({n.destination, *n.mac});
+      else installed.neighbours.insert({n.destination, Mac{}});  // incomplete: replaced below
+    }
+    for (const NeighbourInfo& n : std::get<std::vector<NeighbourInfo>>(fdb)) {
+      if (n.mac) installed.fdb.insert({*n.mac, n.destination});
+    }
+  }
+
+  const node::KernelState desired = node::desired_state(plan);
+  const node::DatapathDiff change = node::diff(desired, installed);
+  auto repaired = [&](const auto& set, const auto& item) { return set.count(item) > 0; };
+
+  // Removals first, so an entry that changed form is gone before its new form goes in.
+  for (const auto& r : change.remove.routes) {
+    const std::string e = netlink_.delete_route(r.destination, kRouteProtocol);
+    if (netlink_.last_error() != NLE_OBJ_NOTFOUND) note(result, e);
+    ++at(result.removed, ObjectKind::kRoute);
+  }
+  for (const auto& n : change.remove.neighbours) {
+    const std::string e = netlink_.delete_neighbour(vxlan_index_, n.address);
+    if (netlink_.last_error() != NLE_OBJ_NOTFOUND) note(result, e);
+    ++at(result.removed, ObjectKind::kNeighbour);
+  }
+  for (const auto& f : change.remove.fdb) {
+    const std::string e = netlink_.delete_fdb(vxlan_index_, f.mac, f.destination);
+    if (netlink_.last_error() != NLE_OBJ_NOTFOUND) note(result, e);
+    ++at(result.removed, ObjectKind::kFdb);
+  }
+  // Then FDB and neighbour entries before the routes that use them.
+  for (const auto& f : change.add.fdb) {
+    note(result, netlink_.add_fdb(vxlan_index_, f.mac, f.destination));
+    ++at(result.added, ObjectKind::kFdb);
+    if (repaired(expected_.fdb, f)) ++result.drift_repaired;
+  }
+  for (const auto& n : change.add.neighbours) {
+    note(result, netlink_.add_neighbour(vxlan_index_, n.address, n.mac));
+    ++at(result.added, ObjectKind::kNeighbour);
+    if (repaired(expected_.neighbours, n)) ++result.drift_repaired;
+  }
+  for (const auto& r : change.add.routes) {
+    const int oif = r.via_vxlan ? vxlan_index_ : underlay_index_;
+    note(result, netlink_.add_route(r.destination, r.gateway, oif, r.via_vxlan, kRouteProtocol));
+    ++at(result.added, ObjectKind::kRoute);
+    if (repaired(expected_.routes, r)) ++result.drift_repaired;
+  }
+  expected_ = desired;
+  return result;
+}
+
+std::string KernelDatapath::remove_all(uint32_t vni) {
+  std::string first_error;
+  auto keep = [&](const std::string& e) {
+    if (first_error.empty()) first_error = e;
+  };
+  auto routes = netlink_.routes(kRouteProtocol);
+  if (auto* e = std::get_if<std::string>(&routes)) keep(*e);
+  else
+    for (const RouteInfo& r : std::get<std::vector<RouteInfo>>(routes))
+      keep(netlink_.delete_route(r.destination, kRouteProtocol));
+  auto links = netlink_.links();
+  if (auto* e = std::get_if<std::string>(&links)) keep(*e);
+  else if (const LinkInfo* link = find_link(std::get<std::vector<LinkInfo>>(links), node::vxlan_device_name(vni)))
+    keep(netlink_.delete_link(link->index));  // takes its neighbours and FDB entries along
+  expected_ = {};
+  device_seen_ = false;
+  vxlan_index_ = 0;
+  return first_error;
+}
+
+std::string enable_forwarding(bool& turned_on) {
+  const char* path = "/proc/sys/net/ipv4/ip_forward";
+  turned_on = false;
+  std::ifstream in(path);
+  char current = '0';
+  if (!(in >> current)) return std::string("cannot read ") + path;
+  if (current == '1') return {};
+  std::ofstream out(path);
+  out << "1\n";
+  out.flush();
+  if (!out) return std::string("cannot write ") + path + " (is this root?)";
+  turned_on = true;
+  return {};
+}
+
+}  // namespace shoal::backends

@@ -1,0 +1,72 @@
+// KernelDatapath makes the kernel match a node::DatapathPlan: the vxlan device (created
+// with the MAC shoal keeps in its store, learning off, bound to the underlay device and
+// address), its address, and per peer a route, and for vxlan peers a permanent neighbour
+// and FDB entry. Each reconcile reads what is installed, adds what is missing and removes
+// what is stale. It touches only what shoal owns: its own device and routes tagged with
+// kRouteProtocol. A device deleted by hand is recreated and every peer replayed; a device
+// with the wrong settings is replaced. Errors are counted and reported, never thrown.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "backends/netlink.h"
+#include "node/datapath_plan.h"
+
+namespace shoal::backends {
+
+// shoal's route protocol number (`ip route show proto 83`): not one that iproute2 or a
+// routing daemon uses (/etc/iproute2/rt_protos), so shoal never touches routes of others.
+inline constexpr uint8_t kRouteProtocol = 83;
+
+enum class ObjectKind { kRoute, kNeighbour, kFdb, kDevice, kAddress };
+inline constexpr int kObjectKinds = 5;
+std::string_view to_string(ObjectKind kind);
+
+struct ReconcileResult {
+  std::array<size_t, kObjectKinds> added{};
+  std::array<size_t, kObjectKinds> removed{};
+  size_t drift_repaired = 0;  // objects that were in place before and had to be put back
+  size_t errors = 0;
+  std::vector<std::string> error_texts;  // the first few
+  size_t changes() const;
+};
+
+class KernelDatapath {
+ public:
+  KernelDatapath(Netlink& netlink, const Mac& vtep_mac, bool tx_checksum_offload = true)
+      : netlink_(netlink), vtep_mac_(vtep_mac), tx_checksum_offload_(tx_checksum_offload) {}
+
+  // The facts plan() needs about the host whose underlay address is `underlay`.
+  std::variant<node::LocalFacts, std::string> gather_facts(const IpAddress& underlay);
+  ReconcileResult reconcile(const node::DatapathPlan& plan, const node::LocalFacts& facts);
+  // Removes everything shoal installed: its routes and the vxlan device `shoal.<vni>`.
+  std::string remove_all(uint32_t vni);
+
+  // From the last reconcile: the vxlan device's index (0: none) and the underlay's.
+  int vxlan_index() const { return vxlan_index_; }
+  int underlay_index() const { return underlay_index_; }
+
+ private:
+  int ensure_device(const node::VxlanDevice& device, const node::LocalFacts& facts,
+                    ReconcileResult& result);
+  void note(ReconcileResult& result, const std::string& error);
+
+  Netlink& netlink_;
+  Mac vtep_mac_;
+  bool tx_checksum_offload_;
+  int vxlan_index_ = 0;
+  int underlay_index_ = 0;
+  bool device_seen_ = false;
+  node::KernelState expected_;  // what the last reconcile left in place
+};
+
+// Turns on IPv4 forwarding (net.ipv4.ip_forward), which routing pod traffic needs. Empty on
+// success, else an error; `turned_on` says whether it was off before.
+std::string enable_forwarding(bool& turned_on);
+
+}  // namespace shoal::backends
