@@ -41,8 +41,8 @@ IpAddress from_asio(const asio::ip::address& a) {
   return IpAddress::v6(a.to_v6().to_bytes());
 }
 
-// The MTU pods get: the underlay's (assumed 1500 unless configured) minus what the
-// backend adds to every packet.
+// The MTU pods get with the udp backend (the kernel backends derive it from the underlay
+// device, see node::plan): 1500 unless configured, minus what the tunnel adds.
 int pod_mtu(const AgentConfig& config, bool encrypted) {
   if (config.mtu > 0) return config.mtu;
   switch (config.backend.type) {
@@ -123,6 +123,17 @@ std::string Agent::Impl::init() {
   lease_config.network = *config_.network;
   lease_config.ttl = config_.lease_ttl;
   lease_config.renew_after = config_.lease_ttl / 2;
+  // The vxlan device's MAC: chosen once, before the device exists, and kept, so peers'
+  // entries stay valid across restarts and nothing (systemd's MACAddressPolicy) rewrites it.
+  if (auto stored_mac = store_->get("vtep_mac"); stored_mac && stored_mac->size() == 6) {
+    std::copy(stored_mac->begin(), stored_mac->end(), vtep_mac_.begin());
+  } else {
+    const uint64_t bits = rng.next();
+    for (size_t i = 0; i < 6; ++i) vtep_mac_[i] = static_cast<uint8_t>(bits >> (8 * i));
+    vtep_mac_[0] = static_cast<uint8_t>((vtep_mac_[0] & 0xfe) | 0x02);  // unicast, local
+    if (auto e = store_->put("vtep_mac", Bytes(vtep_mac_.begin(), vtep_mac_.end())); !e.empty()) return e;
+  }
+  const bool runs_datapath = config_.backend.type != BackendType::kUdp;
   const auto pub = identity_->public_key();
   size_t skipped = 0;
   auto stored = store_->load_leases(&skipped);
@@ -130,9 +141,15 @@ std::string Agent::Impl::init() {
   lease_ = std::make_unique<lease::LeaseCore>(
       lease_config,
       lease::LocalLease{id_, config_.name, advertise_.address, config_.site,
-                        node::encode_backend_data({std::nullopt, Bytes(pub.begin(), pub.end())})},
+                        node::encode_backend_data({runs_datapath ? std::optional(vtep_mac_) : std::nullopt,
+                                                   Bytes(pub.begin(), pub.end())})},
       std::move(stored), now(), wall());
-  metrics_ = std::make_unique<AgentMetrics>(*core_, *lease_, counters_);
+  if (runs_datapath) {
+    auto started = AgentDatapath::start(io_, config_, *lease_, id_, advertise_.address, vtep_mac_);
+    if (auto* e = std::get_if<std::string>(&started)) return *e;
+    datapath_ = std::move(std::get<std::unique_ptr<AgentDatapath>>(started));
+  }
+  metrics_ = std::make_unique<AgentMetrics>(*core_, *lease_, counters_, datapath_.get());
   if (config_.metrics_addr) {
     auto started = MetricsServer::start(io_, *config_.metrics_addr, [this] { return metrics_->render(); });
     if (auto* e = std::get_if<std::string>(&started)) return *e;
@@ -159,6 +176,9 @@ int Agent::Impl::run() {
                  config_.bind.to_string());
   }
   for (const auto& w : config_.warnings) spdlog::warn("config: {}", w);
+  if (!datapath_)
+    spdlog::warn("backend udp: the userspace tunnel is not built yet, so this host carries no "
+                 "pod traffic; use vxlan, host-gw or auto");
 
   std::vector<Endpoint> seeds;
   for (const auto& s : config_.seeds)
@@ -253,9 +273,10 @@ void Agent::Impl::on_gossip_event(const gossip::Event& e) {
 
 void Agent::Impl::on_lease_event(const lease::LeaseEvent& e) {
   using Kind = lease::LeaseEvent::Kind;
+  if (datapath_) datapath_->request_reconcile();  // the plan is recomputed from the whole table
   switch (e.kind) {
     case Kind::kSubnetReady: {
-      const int mtu = pod_mtu(config_, frames_.encrypted());
+      const int mtu = datapath_ ? datapath_->pod_mtu() : pod_mtu(config_, frames_.encrypted());
       const auto error = write_subnet_env(config_.subnet_file, config_.network->network(),
                                           e.subnet, mtu, config_.ip_masq);
       if (error.empty()) {
@@ -441,6 +462,11 @@ void Agent::Impl::shutdown(bool release) {
   if (departing_ || stopping_) return;
   departing_ = true;
   releasing_ = release;
+  if (datapath_) {
+    // A plain stop keeps the kernel state: pods keep talking while the agent restarts.
+    if (release) datapath_->remove_all();
+    else datapath_->stop();
+  }
   if (release) {
     lease_->release(now(), wall());
     std::error_code ignored;

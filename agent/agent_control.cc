@@ -50,6 +50,7 @@ proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& 
         info->set_expires_at_ms((r->renewed_at + ttl).time_since_epoch().count());
         info->set_own(node == id_);
         info->set_ready(node != id_ || lease_->ready_subnet() == subnet);
+        if (datapath_ && node != id_) info->set_path(datapath_->path_to(subnet));
       }
       return out;
     }
@@ -74,6 +75,19 @@ proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& 
       s->set_uptime_s(static_cast<uint64_t>(
           std::chrono::duration_cast<std::chrono::seconds>(SteadyClock::now() - started_).count()));
       s->set_data_dir(config_.data_dir);
+      if (datapath_) {
+        const auto& plan = datapath_->plan();
+        s->set_datapath_device(datapath_->device());
+        s->set_peers_installed(static_cast<uint32_t>(plan.routes.size()));
+        s->set_peers_skipped(static_cast<uint32_t>(plan.skipped.size()));
+        for (const auto& skipped : plan.skipped)
+          s->add_skipped_peers(skipped.name + " " + skipped.subnet.to_string() + " " +
+                               std::string(node::to_string(skipped.reason)));
+        s->set_pod_mtu(datapath_->pod_mtu());
+        s->set_datapath_error(datapath_->last_error());
+        s->set_reconciles(datapath_->counters().reconciles);
+        s->set_drift_repaired(datapath_->counters().drift_repaired);
+      }
       return out;
     }
 

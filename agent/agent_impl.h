@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "agent/agent.h"
+#include "agent/agent_datapath.h"
 #include "agent/agent_metrics.h"
 #include "agent/asio.h"
 #include "agent/control_server.h"
@@ -113,6 +114,8 @@ class Agent::Impl {
   std::unique_ptr<AgentMetrics> metrics_;
   std::unique_ptr<MetricsServer> metrics_server_;
   std::unique_ptr<ControlServer> control_server_;
+  node::Mac vtep_mac_{};
+  std::unique_ptr<AgentDatapath> datapath_;  // null with the udp backend (not built yet)
 };
 
 }  // namespace shoal::agent

@@ -1,5 +1,7 @@
 #include "agent/agent_metrics.h"
 
+#include <algorithm>
+
 namespace shoal::agent {
 namespace {
 
@@ -11,8 +13,8 @@ void catch_up(Counter& counter, uint64_t total) {
 }  // namespace
 
 AgentMetrics::AgentMetrics(const gossip::Membership& core, const lease::LeaseCore& lease,
-                           const TransportCounters& transport)
-    : core_(core), lease_(lease), transport_(transport) {
+                           const TransportCounters& transport, const AgentDatapath* datapath)
+    : core_(core), lease_(lease), transport_(transport), datapath_(datapath) {
   for (auto state : {gossip::MemberState::kAlive, gossip::MemberState::kSuspect,
                      gossip::MemberState::kDead, gossip::MemberState::kLeft}) {
     metrics_.gauge_fn("shoal_members", "Members by state, as this agent sees them.",
@@ -25,6 +27,23 @@ AgentMetrics::AgentMetrics(const gossip::Membership& core, const lease::LeaseCor
                     [this] { return lease_.ready_subnet() ? 1.0 : 0.0; });
   metrics_.gauge_fn("shoal_health_score", "Lifeguard's local health score (0 is healthy).", {},
                     [this] { return double(core_.health_score()); });
+  if (datapath_ == nullptr) return;
+  for (auto path : {node::Path::kHostGw, node::Path::kVxlan}) {
+    metrics_.gauge_fn("shoal_datapath_peers", "Peer subnets routed, by path.",
+                      {{"path", std::string(node::to_string(path))}},
+                      [this, path] { return double(datapath_->plan().count(path)); });
+  }
+  for (int i = 0; i < node::kSkipReasonCount; ++i) {
+    const auto reason = static_cast<node::SkipReason>(i);
+    metrics_.gauge_fn("shoal_datapath_peers_skipped", "Peer subnets not routed, by reason.",
+                      {{"reason", std::string(node::to_string(reason))}}, [this, reason] {
+                        const auto& skipped = datapath_->plan().skipped;
+                        return double(std::count_if(skipped.begin(), skipped.end(),
+                                                    [&](const auto& s) { return s.reason == reason; }));
+                      });
+  }
+  metrics_.gauge_fn("shoal_datapath_pod_mtu", "The MTU pods get (subnet.env's FLANNEL_MTU).", {},
+                    [this] { return double(datapath_->pod_mtu()); });
 }
 
 void AgentMetrics::refresh() {
@@ -71,6 +90,20 @@ void AgentMetrics::refresh() {
     lease_.rejected_updates());
   c("shoal_control_requests_total", "Control socket requests served.",
     transport_.control_requests);
+  if (datapath_ == nullptr) return;
+  const DatapathCounters& d = datapath_->counters();
+  c("shoal_datapath_reconciles_total", "Datapath reconciles run.", d.reconciles);
+  const char* changes_help = "Kernel objects the datapath added or removed, by kind.";
+  for (int i = 0; i < backends::kObjectKinds; ++i) {
+    const std::string kind(backends::to_string(static_cast<backends::ObjectKind>(i)));
+    c("shoal_datapath_changes_total", changes_help, d.added[i], {{"kind", kind}, {"op", "add"}});
+    c("shoal_datapath_changes_total", changes_help, d.removed[i], {{"kind", kind}, {"op", "remove"}});
+  }
+  c("shoal_datapath_drift_repaired_total",
+    "Kernel objects that were in place, went missing, and were put back.", d.drift_repaired);
+  c("shoal_datapath_netlink_errors_total", "Netlink requests that failed.", d.netlink_errors);
+  c("shoal_datapath_resyncs_total", "Full resyncs because kernel events were lost (ENOBUFS).",
+    d.resyncs_after_lost_events);
 }
 
 std::string AgentMetrics::render() {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "agent/agent_datapath.h"
 #include "agent/metrics.h"
 #include "agent/sealed_frames.h"
 #include "gossip/membership.h"
@@ -22,8 +23,9 @@ struct TransportCounters {
 
 class AgentMetrics {
  public:
+  // `datapath` may be null (a backend without a kernel datapath).
   AgentMetrics(const gossip::Membership& core, const lease::LeaseCore& lease,
-               const TransportCounters& transport);
+               const TransportCounters& transport, const AgentDatapath* datapath);
   // The Prometheus text, refreshed from the sources.
   std::string render();
 
@@ -33,6 +35,7 @@ class AgentMetrics {
   const gossip::Membership& core_;
   const lease::LeaseCore& lease_;
   const TransportCounters& transport_;
+  const AgentDatapath* datapath_;
   Metrics metrics_;
 };
 

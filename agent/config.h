@@ -42,6 +42,9 @@ struct BackendConfig {  // JSON "Backend": {...}
   std::optional<uint16_t> port;  // unset: the backend's default (see kDefault*Port)
   // With Type "auto": what carries traffic to peers off our L2 segment (vxlan or udp).
   std::optional<BackendType> fallback;
+  // vxlan: false turns the device's tx checksum offload off (the VXLAN checksum bug of
+  // older kernels; flannel's documented ethtool workaround, built in).
+  bool tx_checksum_offload = true;
 
   // Filled by finish(): the UDP port the backend listens on (0 for host-gw) and the VNI.
   uint16_t effective_port = 0;

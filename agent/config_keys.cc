@@ -199,6 +199,13 @@ const ConfigKey kKeys[] = {
            port == 0 ? std::nullopt : std::optional<uint16_t>(static_cast<uint16_t>(port));
        return std::string();
      }},
+    {"Backend.TxChecksumOffload", "tx-checksum-offload", ValueKind::kBool, 0, 0, "true or false",
+     "true", "false: compute the vxlan device's tx checksums in software (old kernels' VXLAN "
+     "checksum bug)",
+     [](const ConfigKey&, AgentConfig& c, const ScalarValue& v) {
+       c.backend.tx_checksum_offload = std::get<bool>(v);
+       return std::string();
+     }},
     {"Backend.Fallback", "backend-fallback", ValueKind::kString, 0, 0, "\"vxlan\" or \"udp\"",
      "vxlan", "with Type auto: the backend for peers off our L2 segment",
      [](const ConfigKey& key, AgentConfig& c, const ScalarValue& v) {

@@ -27,6 +27,9 @@ bool watched(const Filter& f, int ifindex) {
   return ifindex != 0 && (ifindex == f.vxlan || ifindex == f.underlay);
 }
 
+// Events are not answers to our requests: they carry no sequence number to check.
+int accept_any_sequence(nl_msg*, void*) { return NL_OK; }
+
 int on_event(nl_msg* msg, void* arg) {
   const auto& f = *static_cast<Filter*>(arg);
   nlmsghdr* h = nlmsg_hdr(msg);
@@ -101,6 +104,7 @@ NetlinkMonitor::Seen NetlinkMonitor::drain(int vxlan, int underlay, uint8_t rout
     return seen;
   }
   nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_event, &filter);
+  nl_cb_set(cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, accept_any_sequence, nullptr);
   for (int i = 0; i < kMaxReadsPerDrain; ++i) {
     const int n = nl_recvmsgs_report(socket_, cb);
     if (n > 0) continue;

@@ -59,9 +59,11 @@ std::string format_members(const proto::ControlResponse& response) {
 }
 
 std::string format_leases(const proto::ControlResponse& response, int64_t now_unix_ms) {
-  std::vector<Row> rows{{"  NODE", "SUBNET", "UNDERLAY", "READY", "RENEWED", "EXPIRES", "ID"}};
+  std::vector<Row> rows{
+      {"  NODE", "SUBNET", "UNDERLAY", "PATH", "READY", "RENEWED", "EXPIRES", "ID"}};
   for (const auto& l : response.leases())
-    rows.push_back({(l.own() ? "* " : "  ") + l.node(), l.subnet(), l.underlay(), yes_no(l.ready()),
+    rows.push_back({(l.own() ? "* " : "  ") + l.node(), l.subnet(), l.underlay(),
+                    l.own() ? "(own)" : (l.path().empty() ? "-" : l.path()), yes_no(l.ready()),
                     relative(l.renewed_at_ms(), now_unix_ms),
                     relative(l.expires_at_ms(), now_unix_ms), l.id()});
   return render_table(rows);
@@ -83,7 +85,7 @@ std::string format_status(const proto::ControlResponse& response) {
                               std::to_string(s.members_left()) + " left";
   const std::string encryption =
       s.encrypted() ? "on (" + std::to_string(s.key_count()) + " keys)" : "off";
-  return render_table({{"name:", s.name()},
+  std::vector<Row> rows{{"name:", s.name()},
                        {"id:", s.id()},
                        {"version:", s.version()},
                        {"bind:", s.bind()},
@@ -94,7 +96,17 @@ std::string format_status(const proto::ControlResponse& response) {
                        {"members:", members},
                        {"leases:", std::to_string(s.lease_count())},
                        {"uptime:", short_duration(static_cast<int64_t>(s.uptime_s()) * 1000)},
-                       {"data dir:", s.data_dir()}});
+                       {"data dir:", s.data_dir()}};
+  if (!s.datapath_device().empty()) {
+    rows.push_back({"datapath:", s.datapath_device() + ", " + std::to_string(s.peers_installed()) +
+                                     " peers installed, " + std::to_string(s.peers_skipped()) +
+                                     " skipped, pod MTU " + std::to_string(s.pod_mtu())});
+    for (const auto& skipped : s.skipped_peers()) rows.push_back({"  skipped:", skipped});
+    rows.push_back({"reconciles:", std::to_string(s.reconciles()) + " (" +
+                                       std::to_string(s.drift_repaired()) + " objects put back)"});
+    if (!s.datapath_error().empty()) rows.push_back({"last error:", s.datapath_error()});
+  }
+  return render_table(rows);
 }
 
 std::string format_keys(const proto::ControlResponse& response) {

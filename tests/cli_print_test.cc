@@ -46,10 +46,11 @@ TEST_CASE("leases table: own lease starred, times relative to now") {
   other->set_underlay("192.0.2.2");
   other->set_renewed_at_ms(1'000'000 - 300'000);
   other->set_expires_at_ms(1'000'000 + 45'000);
+  other->set_path("vxlan");
   CHECK(format_leases(response, 1'000'000) ==
-        "  NODE  SUBNET          UNDERLAY   READY  RENEWED  EXPIRES  ID\n"
-        "* a     198.18.5.0/24   192.0.2.1  yes    10s ago  in 3h    0123abcd\n"
-        "  b     198.18.17.0/24  192.0.2.2  no     5m ago   in 45s   ff00ff00\n");
+        "  NODE  SUBNET          UNDERLAY   PATH   READY  RENEWED  EXPIRES  ID\n"
+        "* a     198.18.5.0/24   192.0.2.1  (own)  yes    10s ago  in 3h    0123abcd\n"
+        "  b     198.18.17.0/24  192.0.2.2  vxlan  no     5m ago   in 45s   ff00ff00\n");
 }
 
 TEST_CASE("status and keys print every field people ask about") {
@@ -66,6 +67,20 @@ TEST_CASE("status and keys print every field people ask about") {
   CHECK(status.find("encryption:  on (2 keys)\n") != std::string::npos);
   CHECK(status.find("members:     5 alive, 0 suspect, 0 dead, 0 left\n") != std::string::npos);
   CHECK(status.find("uptime:      2h\n") != std::string::npos);
+  CHECK(status.find("datapath:") == std::string::npos);  // no datapath, no rows about it
+  auto* st = response.mutable_status();
+  st->set_datapath_device("shoal.1");
+  st->set_peers_installed(3);
+  st->set_peers_skipped(1);
+  st->add_skipped_peers("far 198.18.9.0/24 not_on_link");
+  st->set_pod_mtu(1450);
+  st->set_reconciles(12);
+  st->set_drift_repaired(2);
+  const std::string with_datapath = format_status(response);
+  CHECK(with_datapath.find("datapath:    shoal.1, 3 peers installed, 1 skipped, pod MTU 1450\n") !=
+        std::string::npos);
+  CHECK(with_datapath.find("  skipped:   far 198.18.9.0/24 not_on_link\n") != std::string::npos);
+  CHECK(with_datapath.find("reconciles:  12 (2 objects put back)\n") != std::string::npos);
 
   auto* k = response.add_keys();
   k->set_key_id("0a1b2c3d");

@@ -1,0 +1,219 @@
+#include "agent/agent_datapath.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+#include "backends/masquerade.h"
+
+namespace shoal::agent {
+namespace {
+
+constexpr auto kPeriodic = std::chrono::seconds(10);
+// Lease events come in bursts (a sync brings many records): one reconcile for the burst.
+constexpr auto kDebounce = std::chrono::milliseconds(50);
+
+node::DatapathMode mode_of(BackendType type) {
+  switch (type) {
+    case BackendType::kHostGw: return node::DatapathMode::kHostGw;
+    case BackendType::kAuto: return node::DatapathMode::kAuto;
+    default: return node::DatapathMode::kVxlan;
+  }
+}
+
+WallTime wall_now() {
+  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+}
+
+// "2 routes, 2 neighbours" from per-kind counts.
+std::string describe(const std::array<size_t, backends::kObjectKinds>& counts) {
+  std::string out;
+  for (int i = 0; i < backends::kObjectKinds; ++i) {
+    if (counts[i] == 0) continue;
+    if (!out.empty()) out += ", ";
+    out += std::to_string(counts[i]) + " " + std::string(to_string(static_cast<backends::ObjectKind>(i)));
+  }
+  return out.empty() ? "nothing" : out;
+}
+
+}  // namespace
+
+AgentDatapath::AgentDatapath(asio::io_context& io, const AgentConfig& config,
+                             const lease::LeaseCore& lease, const NodeId& self,
+                             const IpAddress& underlay)
+    : io_(io), config_(config), lease_(lease), self_(self), underlay_(underlay) {
+  plan_config_.mode = mode_of(config.backend.type);
+  plan_config_.vni = config.backend.effective_vni;
+  plan_config_.port = config.backend.effective_port;
+  plan_config_.mtu = config.mtu;
+}
+
+AgentDatapath::~AgentDatapath() { stop(); }
+
+std::variant<std::unique_ptr<AgentDatapath>, std::string> AgentDatapath::start(
+    asio::io_context& io, const AgentConfig& config, const lease::LeaseCore& lease,
+    const NodeId& self, const IpAddress& underlay, const node::Mac& vtep_mac) {
+  std::unique_ptr<AgentDatapath> d(new AgentDatapath(io, config, lease, self, underlay));
+  auto opened = backends::Netlink::open();
+  if (auto* e = std::get_if<std::string>(&opened)) return *e;
+  d->netlink_ = std::move(std::get<std::unique_ptr<backends::Netlink>>(opened));
+  d->kernel_ = std::make_unique<backends::KernelDatapath>(*d->netlink_, vtep_mac,
+                                                          config.backend.tx_checksum_offload);
+  auto facts = d->kernel_->gather_facts(underlay);
+  if (auto* e = std::get_if<std::string>(&facts)) return "datapath: " + *e;
+  d->facts_ = std::get<node::LocalFacts>(facts);
+  d->compute_plan(d->facts_);
+  spdlog::info("datapath: backend {}, underlay {} on {} (MTU {}), pods get MTU {}",
+               to_string(d->plan_config_.mode), underlay.to_string(), d->facts_.underlay_device,
+               d->facts_.underlay_mtu, d->plan_.pod_mtu);
+
+  bool turned_on = false;
+  if (auto e = backends::enable_forwarding(turned_on); !e.empty()) {
+    spdlog::error("datapath: IPv4 forwarding is needed to route pod traffic: {}", e);
+  } else if (turned_on) {
+    spdlog::info("datapath: turned on IPv4 forwarding (net.ipv4.ip_forward=1)");
+  }
+
+  auto monitor = backends::NetlinkMonitor::open();
+  if (auto* e = std::get_if<std::string>(&monitor)) {
+    spdlog::warn("datapath: {}; repairs wait for the periodic check", *e);
+  } else {
+    d->monitor_ = std::move(std::get<std::unique_ptr<backends::NetlinkMonitor>>(monitor));
+    d->events_.emplace(io, d->monitor_->fd());
+    d->watch_events();
+  }
+  d->arm_periodic();
+  d->request_reconcile();  // at start: also removes what an earlier run left behind
+  return d;
+}
+
+void AgentDatapath::stop() {
+  stopped_ = true;
+  soon_.cancel();
+  periodic_.cancel();
+  if (events_) {
+    events_->cancel();
+    events_->release();  // the fd belongs to the monitor's libnl socket
+    events_.reset();
+  }
+}
+
+void AgentDatapath::compute_plan(const node::LocalFacts& facts) {
+  plan_ = node::plan(lease_.table(), lease_.owners(), self_, wall_now(), facts, plan_config_);
+}
+
+void AgentDatapath::request_reconcile() {
+  if (scheduled_ || stopped_) return;
+  scheduled_ = true;
+  soon_.expires_after(kDebounce);
+  soon_.async_wait([this](const boost::system::error_code& ec) {
+    scheduled_ = false;
+    if (!ec && !stopped_) reconcile();
+  });
+}
+
+void AgentDatapath::arm_periodic() {
+  periodic_.expires_after(kPeriodic);
+  periodic_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopped_) return;
+    reconcile();
+    arm_periodic();
+  });
+}
+
+void AgentDatapath::watch_events() {
+  events_->async_wait(asio::posix::stream_descriptor::wait_read,
+                      [this](const boost::system::error_code& ec) {
+                        if (ec || stopped_) return;
+                        const auto seen = monitor_->drain(kernel_->vxlan_index(), kernel_->underlay_index(),
+                                                          backends::kRouteProtocol);
+                        if (seen.lost) {
+                          ++counters_.resyncs_after_lost_events;
+                          spdlog::warn("datapath: kernel events were lost (ENOBUFS); full resync");
+                        }
+                        if (!seen.error.empty()) spdlog::warn("datapath: {}", seen.error);
+                        if (seen.relevant) request_reconcile();
+                        watch_events();
+                      });
+}
+
+void AgentDatapath::reconcile() {
+  ++counters_.reconciles;
+  auto facts = kernel_->gather_facts(underlay_);
+  if (auto* e = std::get_if<std::string>(&facts)) {
+    if (last_error_ != *e) spdlog::error("datapath: {}", *e);
+    last_error_ = *e;
+    ++counters_.netlink_errors;
+    return;
+  }
+  facts_ = std::get<node::LocalFacts>(facts);
+  compute_plan(facts_);
+  const backends::ReconcileResult result = kernel_->reconcile(plan_, facts_);
+  for (int i = 0; i < backends::kObjectKinds; ++i) {
+    counters_.added[i] += result.added[i];
+    counters_.removed[i] += result.removed[i];
+  }
+  counters_.drift_repaired += result.drift_repaired;
+  counters_.netlink_errors += result.errors;
+
+  const std::string error = result.error_texts.empty() ? "" : result.error_texts.front();
+  if (!error.empty() && error != last_error_) {
+    spdlog::error("datapath: {} error(s) in reconcile, the first: {}", result.errors, error);
+  } else if (error.empty() && !last_error_.empty()) {
+    spdlog::info("datapath: reconcile succeeded again");
+  }
+  last_error_ = error;
+  if (result.drift_repaired > 0) {
+    spdlog::warn("datapath: put back {} object(s) someone removed", result.drift_repaired);
+  }
+  if (result.changes() > 0) {
+    spdlog::info("datapath: added {}; removed {} ({} peer(s) routed)", describe(result.added),
+                 describe(result.removed), plan_.routes.size());
+  }
+  std::string skips;
+  for (const auto& s : plan_.skipped)
+    skips += " " + s.name + " " + s.subnet.to_string() + " (" + std::string(to_string(s.reason)) + ")";
+  if (skips != logged_skips_ && !skips.empty())
+    spdlog::warn("datapath: not routing{}", skips);
+  logged_skips_ = skips;
+  update_masquerade();
+}
+
+void AgentDatapath::update_masquerade() {
+  if (!config_.ip_masq) return;
+  const auto subnet = lease_.ready_subnet();
+  if (!subnet || subnet == masqueraded_) return;
+  if (auto e = backends::install_masquerade(config_.network->network(), *subnet); !e.empty()) {
+    spdlog::error("datapath: IPMasq: {}", e);
+    return;
+  }
+  spdlog::info("datapath: IPMasq on: pod traffic leaving {} is masqueraded (nftables table ip {})",
+               config_.network->network().to_string(), backends::kNftTable);
+  masqueraded_ = subnet;
+}
+
+void AgentDatapath::remove_all() {
+  stop();
+  if (auto e = kernel_->remove_all(plan_config_.vni); !e.empty()) {
+    spdlog::error("datapath: could not remove everything: {}", e);
+  } else {
+    spdlog::info("datapath: removed shoal's routes and devices");
+  }
+  if (config_.ip_masq) {
+    if (auto e = backends::remove_masquerade(); !e.empty()) spdlog::error("datapath: {}", e);
+  }
+}
+
+std::string AgentDatapath::device() const {
+  return plan_.vxlan ? plan_.vxlan->name : facts_.underlay_device;
+}
+
+std::string AgentDatapath::path_to(const Cidr& subnet) const {
+  for (const auto& r : plan_.routes)
+    if (r.subnet == subnet) return std::string(to_string(r.path));
+  for (const auto& s : plan_.skipped)
+    if (s.subnet == subnet) return "skipped: " + std::string(to_string(s.reason));
+  return "";
+}
+
+}  // namespace shoal::agent

@@ -1,0 +1,85 @@
+// AgentDatapath drives the kernel datapath from the agent's loop: it computes node::plan()
+// from the lease table and has backends::KernelDatapath make the kernel match, on every
+// lease change (debounced), on kernel events that touch shoal's objects or the underlay
+// link, and every 10 s. It keeps the counters the metrics and `shoal status` show, and
+// logs what it changed. Failures (no root, a missing device) are logged and counted; the
+// control plane keeps running and the next reconcile tries again.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "agent/asio.h"
+#include "agent/config.h"
+#include "backends/kernel_datapath.h"
+#include "backends/netlink_monitor.h"
+#include "lease/lease_core.h"
+#include "node/datapath_plan.h"
+
+namespace shoal::agent {
+
+struct DatapathCounters {
+  uint64_t reconciles = 0;
+  std::array<uint64_t, backends::kObjectKinds> added{};
+  std::array<uint64_t, backends::kObjectKinds> removed{};
+  uint64_t drift_repaired = 0;
+  uint64_t netlink_errors = 0;
+  uint64_t resyncs_after_lost_events = 0;
+};
+
+class AgentDatapath {
+ public:
+  // Opens netlink, turns on forwarding, gathers the underlay's facts. An error only when
+  // netlink itself cannot be opened or the underlay address is on no device.
+  static std::variant<std::unique_ptr<AgentDatapath>, std::string> start(
+      asio::io_context& io, const AgentConfig& config, const lease::LeaseCore& lease,
+      const NodeId& self, const IpAddress& underlay, const node::Mac& vtep_mac);
+  ~AgentDatapath();
+
+  // Reconciles soon (coalescing bursts of lease events into one run).
+  void request_reconcile();
+  // Removes shoal's routes, device and masquerade table (`shoal leave`), and stops.
+  void remove_all();
+  void stop();
+
+  const node::DatapathPlan& plan() const { return plan_; }
+  int pod_mtu() const { return plan_.pod_mtu; }
+  const DatapathCounters& counters() const { return counters_; }
+  const std::string& last_error() const { return last_error_; }
+  std::string device() const;
+  // How this host reaches `subnet`: "host-gw", "vxlan", "skipped: <reason>", or "".
+  std::string path_to(const Cidr& subnet) const;
+
+ private:
+  AgentDatapath(asio::io_context& io, const AgentConfig& config, const lease::LeaseCore& lease,
+                const NodeId& self, const IpAddress& underlay);
+  void reconcile();
+  void compute_plan(const node::LocalFacts& facts);
+  void watch_events();
+  void arm_periodic();
+  void update_masquerade();
+
+  asio::io_context& io_;
+  const AgentConfig& config_;
+  const lease::LeaseCore& lease_;
+  NodeId self_;
+  IpAddress underlay_;
+  node::DatapathConfig plan_config_;
+  std::unique_ptr<backends::Netlink> netlink_;
+  std::unique_ptr<backends::KernelDatapath> kernel_;
+  std::unique_ptr<backends::NetlinkMonitor> monitor_;
+  std::optional<asio::posix::stream_descriptor> events_;
+  asio::steady_timer soon_{io_};
+  asio::steady_timer periodic_{io_};
+  bool scheduled_ = false;
+  bool stopped_ = false;
+  node::LocalFacts facts_;
+  node::DatapathPlan plan_;
+  std::optional<Cidr> masqueraded_;  // the subnet the masquerade table was made for
+  DatapathCounters counters_;
+  std::string last_error_;
+  std::string logged_skips_;  // what the log last said about skipped peers
+};
+
+}  // namespace shoal::agent
