@@ -1,8 +1,15 @@
 #include "chaos/lease_cluster.h"
 
+#include "node/backend_data.h"
 #include "node/lease_bridge.h"
 
 namespace shoal::chaos {
+
+// A distinct vxlan MAC per member (unicast, locally administered), as agents publish theirs.
+node::Mac vtep_mac(NodeIndex index) {
+  return {0x02, 0x5e, static_cast<uint8_t>(index >> 24), static_cast<uint8_t>(index >> 16),
+          static_cast<uint8_t>(index >> 8), static_cast<uint8_t>(index)};
+}
 
 // Wires one member's LeaseCore to its gossip core and its disk.
 class LeaseCluster::App : public NodeApp {
@@ -13,7 +20,7 @@ class LeaseCluster::App : public NodeApp {
         lease_(cluster.config_,
                lease::LocalLease{core.id(), core.self().name, core.self().address.address,
                                  cluster.sites_.count(index) ? cluster.sites_[index] : "",
-                                 Bytes{}},
+                                 node::encode_backend_data({vtep_mac(index), {}})},
                lease::StoredLeases{cluster.disks_[index].own, cluster.disks_[index].records,
                                    cluster.disks_[index].evictions},
                cluster.sim_.now(), cluster.sim_.wall(index)),
