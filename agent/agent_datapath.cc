@@ -67,6 +67,8 @@ std::variant<std::unique_ptr<AgentDatapath>, std::string> AgentDatapath::start(
                to_string(d->plan_config_.mode), underlay.to_string(), d->facts_.underlay_device,
                d->facts_.underlay_mtu, d->plan_.pod_mtu);
 
+  if (config.backend.type == BackendType::kAuto && config.backend.fallback == BackendType::kUdp)
+    spdlog::warn("datapath: Fallback udp is not built yet; peers off our segment go over vxlan");
   bool turned_on = false;
   if (auto e = backends::enable_forwarding(turned_on); !e.empty()) {
     spdlog::error("datapath: IPv4 forwarding is needed to route pod traffic: {}", e);
