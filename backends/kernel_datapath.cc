@@ -174,9 +174,24 @@ int KernelDatapath::ensure_device(const node::VxlanDevice& device, const node::L
   return index;
 }
 
+void KernelDatapath::remove_stale_devices(const std::string& keep, ReconcileResult& result) {
+  auto listed = netlink_.links();
+  if (auto* e = std::get_if<std::string>(&listed)) {
+    note(result, *e);
+    return;
+  }
+  for (const LinkInfo& link : std::get<std::vector<LinkInfo>>(listed)) {
+    // An earlier run's device under another VNI, or any device after a switch to host-gw.
+    if (link.kind != "vxlan" || !link.name.starts_with("shoal.") || link.name == keep) continue;
+    note(result, netlink_.delete_link(link.index));
+    ++at(result.removed, ObjectKind::kDevice);
+  }
+}
+
 ReconcileResult KernelDatapath::reconcile(const node::DatapathPlan& plan, const node::LocalFacts& facts) {
   ReconcileResult result;
   vxlan_index_ = 0;
+  remove_stale_devices(plan.vxlan ? plan.vxlan->name : "", result);
   if (plan.vxlan) {
     vxlan_index_ = ensure_device(*plan.vxlan, facts, result);
     if (vxlan_index_ == 0) return result;  // without the device no vxlan entry can be placed

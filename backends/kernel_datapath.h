@@ -2,8 +2,9 @@
 // with the MAC shoal keeps in its store, learning off, bound to the underlay device and
 // address), its address, and per peer a route, and for vxlan peers a permanent neighbour
 // and FDB entry. Each reconcile reads what is installed, adds what is missing and removes
-// what is stale. It touches only what shoal owns: its own device and routes tagged with
-// kRouteProtocol. A device deleted by hand is recreated and every peer replayed; a device
+// what is stale. It touches only what shoal owns: its own devices (vxlan devices named
+// "shoal.<VNI>"; one of another VNI, or any after a switch to host-gw, is removed) and routes
+// tagged with kRouteProtocol. A device deleted by hand is recreated and every peer replayed; a device
 // with the wrong settings is replaced. Errors are counted and reported, never thrown.
 #pragma once
 
@@ -54,6 +55,7 @@ class KernelDatapath {
  private:
   int ensure_device(const node::VxlanDevice& device, const node::LocalFacts& facts,
                     ReconcileResult& result);
+  void remove_stale_devices(const std::string& keep, ReconcileResult& result);
   void note(ReconcileResult& result, const std::string& error);
 
   Netlink& netlink_;

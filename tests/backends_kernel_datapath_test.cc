@@ -177,11 +177,13 @@ TEST_CASE("host-gw routes via the peer's underlay address; auto mixes both paths
   Tables t;
   t.add(IpAddress::v4(192, 0, 2, 2), 2, Mac{2, 0, 0, 0, 0, 2});
   t.add(IpAddress::v4(203, 0, 113, 3), 3, Mac{2, 0, 0, 0, 0, 3});
+  sh("ip link add shoal.7 type vxlan id 7 dstport 8472 dev u0");  // an earlier run's, VNI 7
   auto hostgw = t.plan(f.facts, node::DatapathMode::kHostGw);
   CHECK(hostgw.skipped.size() == 1);
   f.reconcile(hostgw);
   CHECK(lines("ip route show proto 83") == 1);
   CHECK(lines("ip route show proto 83 | grep '198.18.2.0/24 via 192.0.2.2 dev u0'") == 1);
+  CHECK(lines("ip link show shoal.7 2>/dev/null") == 0);  // host-gw runs no vxlan device
 
   // Switching to auto: the on-link peer stays host-gw, the other goes over vxlan.
   f.reconcile(t.plan(f.facts, node::DatapathMode::kAuto));

@@ -4,6 +4,7 @@
 # Source it, then:
 #   require_root "my_test"          # prints one SKIP line and exits 77 when not root
 #   netns_setup "sh$$" 3            # bridge namespace sh123-br, hosts sh123-h1..h3
+#   netns_setup_routed "sh$$" 2 1   # or: hosts 1,2 on segment A, host 3 on B, router sh123-rt
 #   netns_spawn 1 /tmp/h1.log some-daemon --flag
 #   netns_exec 2 ping -c1 "$(netns_addr 1)"
 #   netns_loss 2 25 ; ... ; netns_loss_clear 2
@@ -16,6 +17,17 @@
 # "hI" is enslaved to br0. Devices are created directly inside the namespaces, so no name ever
 # touches the root namespace and runs with different prefixes never collide. IPv6 is off inside
 # the namespaces so that byte counters only see what the programs under test send.
+#
+# Routed topology (netns_setup_routed PREFIX NA NB): two underlay segments joined by a router.
+# Hosts 1..NA are on segment A, 192.0.2.0/24 (bridge br0), with 192.0.2.(10+I)/24 as above;
+# hosts NA+1..NA+NB on segment B, 198.51.100.0/24 (bridge br1 in the same bridge namespace),
+# with 198.51.100.(10+I)/24. The router namespace "<prefix>-rt" has leg u0 with 192.0.2.1/24 on
+# br0 and leg u1 with 198.51.100.1/24 on br1, and forwards IPv4; every host has a default route
+# via its segment's router address (netns_router_addr A|B). netns_addr and netns_segment know
+# which segment a host is on, so callers need not care which setup they got.
+#
+# Extra namespaces (netns_add_extra SUFFIX, e.g. the pods of tests/e2e/pods.sh): "<prefix>-SUFFIX",
+# loopback up, IPv6 off, owned by the harness like the others.
 #
 # Cleanup: sourcing installs `trap netns_cleanup EXIT INT TERM` (bash also runs the EXIT trap
 # when another fatal signal such as HUP or PIPE ends it); an EXIT trap the caller set before
@@ -32,6 +44,8 @@
 NETNS_PREFIX=""           # prefix given to netns_setup; empty when nothing is set up
 NETNS_HOSTS=0             # number of host namespaces
 NETNS_DEV=u0              # the underlay device in every host namespace
+NETNS_ROUTED=0            # 1 after netns_setup_routed: two segments and a router
+NETNS_SEG_A=0             # hosts 1..NETNS_SEG_A are on segment A (all of them unless routed)
 # shellcheck disable=SC2034 # read by callers
 NETNS_LAST_PID=""         # PID of the last process netns_spawn started
 # shellcheck disable=SC2034 # read by callers
@@ -138,8 +152,32 @@ netns_name() { echo "${NETNS_PREFIX}-h$1"; }
 # netns_bridge_name: the namespace holding the bridge.
 netns_bridge_name() { echo "${NETNS_PREFIX}-br"; }
 
-# netns_addr I: host I's underlay address, 192.0.2.(10+I).
-netns_addr() { echo "192.0.2.$((10 + $1))"; }
+# netns_addr I: host I's underlay address: 192.0.2.(10+I) on segment A (every host of
+# netns_setup), 198.51.100.(10+I) on segment B (the last NB hosts of netns_setup_routed).
+netns_addr() {
+  if ((NETNS_ROUTED && $1 > NETNS_SEG_A)); then
+    echo "198.51.100.$((10 + $1))"
+  else
+    echo "192.0.2.$((10 + $1))"
+  fi
+}
+
+# netns_segment I: the segment host I is on, A or B.
+netns_segment() {
+  if ((NETNS_ROUTED && $1 > NETNS_SEG_A)); then echo B; else echo A; fi
+}
+
+# netns_router_name: the router namespace of netns_setup_routed.
+netns_router_name() { echo "${NETNS_PREFIX}-rt"; }
+
+# netns_router_addr A|B: the router's address on that segment (the hosts' default gateway).
+netns_router_addr() {
+  case $1 in
+    A) echo 192.0.2.1 ;;
+    B) echo 198.51.100.1 ;;
+    *) echo "netns: no segment '$1' (A or B)" >&2; return 1 ;;
+  esac
+}
 
 _netns_check_host() {
   if [[ -z $NETNS_PREFIX || ! $1 =~ ^[0-9]+$ ]] || (($1 < 1 || $1 > NETNS_HOSTS)); then
@@ -159,40 +197,109 @@ _netns_add() {
   ip -n "$1" link set lo up
 }
 
-# netns_setup PREFIX N: builds the bridge namespace and N host namespaces (see the top).
-netns_setup() {
-  local prefix=$1 n=$2 i ns br
+# _netns_check_prefix PREFIX: a valid prefix, and nothing of it exists yet.
+_netns_check_prefix() {
   if [[ -n $NETNS_PREFIX ]]; then
     echo "netns: already set up with prefix '$NETNS_PREFIX'; call netns_cleanup first" >&2
     return 1
   fi
-  if [[ ! $prefix =~ ^[A-Za-z0-9_]{1,16}$ ]]; then
-    echo "netns: prefix '$prefix' must be 1-16 letters, digits or '_' (e.g. sh\$\$)" >&2
+  if [[ ! $1 =~ ^[A-Za-z0-9_]{1,16}$ ]]; then
+    echo "netns: prefix '$1' must be 1-16 letters, digits or '_' (e.g. sh\$\$)" >&2
     return 1
   fi
-  if [[ ! $n =~ ^[0-9]+$ ]] || ((n < 1 || n > 240)); then
-    echo "netns: host count '$n' must be 1..240 (addresses 192.0.2.11..250)" >&2
+  # A prefix has no '-', so "<prefix>-..." can only be this prefix's.
+  if ip netns list | grep -qE "^$1-"; then
+    echo "netns: namespaces with prefix '$1' exist already; pick a run-unique prefix" >&2
     return 1
   fi
-  if ip netns list | grep -qE "^${prefix}-(br|h[0-9]+)( |$)"; then
-    echo "netns: namespaces with prefix '$prefix' exist already; pick a run-unique prefix" >&2
-    return 1
-  fi
+}
+
+# _netns_build PREFIX N NA: the bridge namespace, N hosts; hosts above NA go on segment B (br1),
+# and then there is a router. The callers checked the arguments.
+_netns_build() {
+  local prefix=$1 n=$2 na=$3 i ns br bridge
   need_packages iproute2 procps || return 1
   NETNS_PREFIX=$prefix
   NETNS_HOSTS=$n
+  NETNS_SEG_A=$na
+  NETNS_ROUTED=0
+  ((na < n)) && NETNS_ROUTED=1
   br=$(netns_bridge_name)
   _netns_add "$br" || return 1
   ip -n "$br" link add br0 type bridge || return 1
   ip -n "$br" link set br0 up || return 1
+  if ((NETNS_ROUTED)); then
+    ip -n "$br" link add br1 type bridge || return 1
+    ip -n "$br" link set br1 up || return 1
+  fi
   for ((i = 1; i <= n; i++)); do
     ns=$(netns_name "$i")
+    bridge=br0
+    ((i > na)) && bridge=br1
     _netns_add "$ns" || return 1
     ip -n "$ns" link add "$NETNS_DEV" type veth peer name "h$i" netns "$br" || return 1
     ip -n "$ns" addr add "$(netns_addr "$i")/24" dev "$NETNS_DEV" || return 1
     ip -n "$ns" link set "$NETNS_DEV" up || return 1
-    ip -n "$br" link set "h$i" master br0 up || return 1
+    ip -n "$br" link set "h$i" master "$bridge" up || return 1
   done
+  ((NETNS_ROUTED)) || return 0
+  local rt
+  rt=$(netns_router_name)
+  _netns_add "$rt" || return 1
+  ip netns exec "$rt" sysctl -q -w net.ipv4.ip_forward=1 >/dev/null || return 1
+  ip -n "$rt" link add u0 type veth peer name ra netns "$br" || return 1
+  ip -n "$rt" link add u1 type veth peer name rb netns "$br" || return 1
+  ip -n "$rt" addr add "$(netns_router_addr A)/24" dev u0 || return 1
+  ip -n "$rt" addr add "$(netns_router_addr B)/24" dev u1 || return 1
+  ip -n "$rt" link set u0 up || return 1
+  ip -n "$rt" link set u1 up || return 1
+  ip -n "$br" link set ra master br0 up || return 1
+  ip -n "$br" link set rb master br1 up || return 1
+  for ((i = 1; i <= n; i++)); do
+    ip -n "$(netns_name "$i")" route add default \
+      via "$(netns_router_addr "$(netns_segment "$i")")" dev "$NETNS_DEV" || return 1
+  done
+}
+
+# netns_setup PREFIX N: builds the bridge namespace and N host namespaces (see the top).
+netns_setup() {
+  local prefix=$1 n=$2
+  _netns_check_prefix "$prefix" || return 1
+  if [[ ! $n =~ ^[0-9]+$ ]] || ((n < 1 || n > 240)); then
+    echo "netns: host count '$n' must be 1..240 (addresses 192.0.2.11..250)" >&2
+    return 1
+  fi
+  _netns_build "$prefix" "$n" "$n"
+}
+
+# netns_setup_routed PREFIX NA NB: the routed topology (see the top): hosts 1..NA on segment A,
+# hosts NA+1..NA+NB on segment B, a router between them.
+netns_setup_routed() {
+  local prefix=$1 na=$2 nb=$3
+  _netns_check_prefix "$prefix" || return 1
+  if [[ ! $na =~ ^[0-9]+$ || ! $nb =~ ^[0-9]+$ ]] || ((na < 1 || nb < 1 || na + nb > 240)); then
+    echo "netns: host counts '$na' and '$nb' must be 1 or more, 240 at most together" >&2
+    return 1
+  fi
+  _netns_build "$prefix" $((na + nb)) "$na"
+}
+
+# netns_add_extra SUFFIX: creates one more namespace, "<prefix>-SUFFIX" (loopback up, IPv6 off),
+# after netns_setup. netns_cleanup deletes it with the others, and kills what still runs in it.
+netns_add_extra() {
+  if [[ -z $NETNS_PREFIX ]]; then
+    echo "netns: call netns_setup before netns_add_extra" >&2
+    return 1
+  fi
+  if [[ ! $1 =~ ^[A-Za-z0-9_]{1,20}$ || $1 =~ ^(br|rt|h[0-9]+)$ ]]; then
+    echo "netns: extra namespace suffix '$1' must be 1-20 letters, digits or '_', and not a host's, br or rt" >&2
+    return 1
+  fi
+  if [[ -e /run/netns/${NETNS_PREFIX}-$1 ]]; then
+    echo "netns: namespace ${NETNS_PREFIX}-$1 exists already" >&2
+    return 1
+  fi
+  _netns_add "${NETNS_PREFIX}-$1"
 }
 
 # netns_exec I CMD...: runs CMD in host I's namespace, in the foreground.
@@ -206,6 +313,15 @@ netns_exec() {
 
 # netns_bridge_exec CMD...: runs CMD in the bridge namespace.
 netns_bridge_exec() { ip netns exec "$(netns_bridge_name)" "$@"; }
+
+# netns_router_exec CMD...: runs CMD in the router namespace (netns_setup_routed only).
+netns_router_exec() {
+  if ((!NETNS_ROUTED)); then
+    echo "netns: no router (netns_setup_routed makes one)" >&2
+    return 1
+  fi
+  ip netns exec "$(netns_router_name)" "$@"
+}
 
 # ---- processes -------------------------------------------------------------------------------
 
@@ -431,6 +547,7 @@ netns_bytes() {
 # netns_metric I PORT NAME: the value of the Prometheus sample NAME (labels included, as
 # exported) served at /metrics on host I's address and PORT; 0 when absent or unreachable.
 netns_metric() {
+  # shellcheck disable=SC2016 # expanded by the inner bash
   netns_exec "$1" bash -c 'exec 3<>"/dev/tcp/$0/$1" &&
     printf "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" >&3 && timeout 2 cat <&3' \
     "$(netns_addr "$1")" "$2" 2>/dev/null | awk -v m="$3" '$1 == m { v = $2 } END { print v + 0 }'
@@ -477,11 +594,11 @@ netns_cleanup() {
   _netns_proc_pid=()
   _netns_proc_start=()
 
-  # Our prefix is run-unique, so every namespace that carries it is ours, including one whose
-  # creation a signal interrupted before it was recorded.
+  # Our prefix is run-unique (and has no '-'), so every namespace "<prefix>-..." is ours,
+  # including one whose creation a signal interrupted before it was recorded.
   if [[ -n $NETNS_PREFIX ]]; then
     while read -r ns _; do
-      [[ $ns =~ ^${NETNS_PREFIX}-(br|h[0-9]+)$ ]] && _netns_names+=("$ns")
+      [[ $ns =~ ^${NETNS_PREFIX}-[A-Za-z0-9_]+$ ]] && _netns_names+=("$ns")
     done < <(ip netns list 2>/dev/null)
   fi
   for ns in ${_netns_names[@]+"${_netns_names[@]}"}; do
@@ -499,6 +616,8 @@ netns_cleanup() {
   _netns_names=()
   NETNS_PREFIX=""
   NETNS_HOSTS=0
+  NETNS_ROUTED=0
+  NETNS_SEG_A=0
   _netns_cleaning=0
   trap - PIPE
   return 0
