@@ -21,7 +21,7 @@
 #include "crypto/sodium_init.h"
 #include "gossip/membership.h"
 #include "node/backend_data.h"
-#include "node/lease_bridge.h"
+#include "node/node.h"
 #include "store/store.h"
 
 namespace shoal::agent {
@@ -116,9 +116,6 @@ std::string Agent::Impl::init() {
   for (int i = 0; i < 8; ++i) encoded[i] = static_cast<uint8_t>(incarnation >> (56 - 8 * i));
   if (auto e = store_->put("incarnation", encoded); !e.empty()) return e;
 
-  core_ = std::make_unique<gossip::Membership>(
-      gossip, gossip::LocalNode{id_, config_.name, advertise_, {}, incarnation}, rng.next(), now());
-
   lease::LeaseConfig lease_config;
   lease_config.network = *config_.network;
   lease_config.ttl = config_.lease_ttl;
@@ -138,12 +135,18 @@ std::string Agent::Impl::init() {
   size_t skipped = 0;
   auto stored = store_->load_leases(&skipped);
   if (skipped) spdlog::warn("{}: skipped {} unreadable lease rows", store_->path(), skipped);
-  lease_ = std::make_unique<lease::LeaseCore>(
-      lease_config,
-      lease::LocalLease{id_, config_.name, advertise_.address, config_.site,
-                        node::encode_backend_data({runs_datapath ? std::optional(vtep_mac_) : std::nullopt,
-                                                   Bytes(pub.begin(), pub.end())})},
-      std::move(stored), now(), wall());
+  node::NodeConfig node_config{
+      gossip, gossip::LocalNode{id_, config_.name, advertise_, {}, incarnation}, rng.next(),
+      node::LeaseSetup{
+          lease_config,
+          lease::LocalLease{id_, config_.name, advertise_.address, config_.site,
+                            node::encode_backend_data(
+                                {runs_datapath ? std::optional(vtep_mac_) : std::nullopt,
+                                 Bytes(pub.begin(), pub.end())})},
+          std::move(stored)}};
+  node_ = std::make_unique<node::Node>(std::move(node_config), now(), wall());
+  core_ = &node_->membership();
+  lease_ = node_->leases();
   if (runs_datapath) {
     auto started = AgentDatapath::start(io_, config_, *lease_, id_, advertise_.address, vtep_mac_);
     if (auto* e = std::get_if<std::string>(&started)) return *e;
@@ -159,9 +162,6 @@ std::string Agent::Impl::init() {
                                       [this](const proto::ControlRequest& r) { return handle_control(r); });
   if (auto* e = std::get_if<std::string>(&control)) return *e;
   control_server_ = std::move(std::get<std::unique_ptr<ControlServer>>(control));
-  bridge_ = std::make_unique<node::LeaseBridge>(
-      *core_, *lease_, [this] { return std::pair{now(), wall()}; },
-      [this](const lease::NodeRecord& r) { return store_->save_own(r); });
   return {};
 }
 
@@ -191,7 +191,7 @@ int Agent::Impl::run() {
     std::string list;
     for (const auto& s : seeds) list += (list.empty() ? "" : ", ") + s.to_string();
     spdlog::info("joining through {}", list);
-    core_->join(now(), seeds);
+    node_->join(now(), wall(), seeds);
   } else {
     spdlog::info("no seeds and no remembered peers: starting a new cluster");
   }
@@ -215,24 +215,22 @@ void Agent::Impl::drive() {
   driving_ = true;
   for (int round = 0; round < 1000; ++round) {
     const TimePoint t = now();
-    if (t >= core_->next_timeout()) core_->handle_timeout(t);
-    if (t >= bridge_->next_timeout()) bridge_->handle_timeout(t, wall());
-    if (auto e = bridge_->flush(t); !e.empty())
-      spdlog::error("could not make our lease record durable, so it is not announced: {}", e);
+    if (t >= node_->next_timeout()) node_->handle_timeout(t, wall());
+    persist_own_record();
     bool work = false;
-    while (auto e = core_->poll_event()) {
+    while (auto e = node_->poll_event()) {
       on_gossip_event(*e);
       work = true;
     }
-    while (auto e = bridge_->poll_event()) {
+    while (auto e = node_->poll_lease_event()) {
       on_lease_event(*e);
       work = true;
     }
-    while (auto tx = core_->poll_transmit()) {
+    while (auto tx = node_->poll_transmit()) {
       send(std::move(*tx));
       work = true;
     }
-    if (!work && now() < core_->next_timeout() && now() < bridge_->next_timeout()) break;
+    if (!work && now() < node_->next_timeout()) break;
   }
   if (now() >= next_save_) {
     save_table();
@@ -244,7 +242,20 @@ void Agent::Impl::drive() {
     finish_departure();
     return;
   }
-  arm_timer(std::min({core_->next_timeout(), bridge_->next_timeout(), next_save_, depart_by_}));
+  arm_timer(std::min({node_->next_timeout(), next_save_, depart_by_}));
+}
+
+void Agent::Impl::persist_own_record() {
+  while (auto record = node_->poll_persist()) {
+    // A record that did not reach the disk is never announced: a crash could otherwise make
+    // us forget a claim others have seen. The next change (at the latest the renewal)
+    // publishes a newer one.
+    if (auto e = store_->save_own(*record); !e.empty()) {
+      spdlog::error("could not make our lease record durable, so it is not announced: {}", e);
+      continue;
+    }
+    node_->persisted(now(), wall(), record->version);
+  }
 }
 
 void Agent::Impl::arm_timer(TimePoint at) {
@@ -256,7 +267,6 @@ void Agent::Impl::arm_timer(TimePoint at) {
 }
 
 void Agent::Impl::on_gossip_event(const gossip::Event& e) {
-  bridge_->on_gossip_event(now(), wall(), e);
   if (e.kind == gossip::Event::Kind::kUserMessage) return;
   const auto& m = e.member;
   switch (e.kind) {
@@ -329,7 +339,7 @@ void Agent::Impl::receive_datagrams() {
                               const Endpoint from{from_asio(datagram_from_.address()), datagram_from_.port()};
                               counters_.datagrams_in++;
                               if (packet) {
-                                core_->handle_packet(now(), from, *packet);
+                                node_->handle_packet(now(), wall(), from, *packet);
                               } else if (counters_.dropped[size_t(reason)]++ % 100 == 0) {
                                 spdlog::warn("dropped a datagram from {}: {} ({} so far)", from.to_string(),
                                              to_string(reason), counters_.dropped[size_t(reason)]);
@@ -414,7 +424,7 @@ void Agent::Impl::start_reading(uint64_t id, std::shared_ptr<Stream> s) {
       return;
     }
     s->reader.feed(ByteView(s->buffer.data(), n));
-    while (auto message = s->reader.next()) core_->handle_stream(now(), s->peer, gossip::StreamId{id}, *message);
+    while (auto message = s->reader.next()) node_->handle_stream(now(), wall(), s->peer, gossip::StreamId{id}, *message);
     if (s->reader.failed() != DropReason::kNone) {
       const auto reason = s->reader.failed();
       if (counters_.dropped[size_t(reason)]++ % 100 == 0)
@@ -468,12 +478,11 @@ void Agent::Impl::shutdown(bool release) {
     else datapath_->stop();
   }
   if (release) {
-    lease_->release(now(), wall());
     std::error_code ignored;
     std::filesystem::remove(config_.subnet_file, ignored);  // the subnet is not ours any more
   }
   // Tell the others we go, so they need not detect it; give it a bounded moment to leave.
-  core_->leave(now());
+  node_->leave(now(), wall(), release);
   depart_by_ = now() + std::chrono::seconds(2);
   drive();
 }

@@ -112,7 +112,7 @@ proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& 
       if (matches[0] == id_) return error("this is the agent's own node; use `shoal leave` instead");
       if (auto* m = core_->find(matches[0]); m && m->state == gossip::MemberState::kAlive)
         return error(m->name + " is alive; forget is for dead nodes (it would claim again at once)");
-      if (!lease_->evict(matches[0], wall())) return error("nothing to evict for '" + who + "'");
+      if (!node_->evict(now(), wall(), matches[0])) return error("nothing to evict for '" + who + "'");
       spdlog::warn("shoal forget: evicted {} ({}); its subnet is free", who, matches[0].short_hex());
       out.set_message("evicted " + who + " (" + matches[0].hex() + "); its subnet is free");
       drive();

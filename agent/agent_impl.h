@@ -20,7 +20,7 @@
 #include "crypto/identity.h"
 #include "crypto/keyring.h"
 #include "gossip/membership.h"
-#include "node/lease_bridge.h"
+#include "node/node.h"
 #include "proto/control.pb.h"
 #include "store/store.h"
 
@@ -70,6 +70,7 @@ class Agent::Impl {
   void arm_timer(TimePoint at);
   void send(gossip::Transmit t);
   void on_gossip_event(const gossip::Event& e);
+  void persist_own_record();
   void on_lease_event(const lease::LeaseEvent& e);
   void save_table();
 
@@ -99,9 +100,10 @@ class Agent::Impl {
   std::array<uint8_t, 65536> datagram_{};
   udp::endpoint datagram_from_;
 
-  std::unique_ptr<gossip::Membership> core_;
-  std::unique_ptr<lease::LeaseCore> lease_;
-  std::unique_ptr<node::LeaseBridge> bridge_;
+  // The control plane; core_ and lease_ are its parts, for queries (inputs go to node_).
+  std::unique_ptr<node::Node> node_;
+  gossip::Membership* core_ = nullptr;
+  const lease::LeaseCore* lease_ = nullptr;
   std::map<uint64_t, std::shared_ptr<Stream>> streams_;
   uint64_t next_stream_ = 1;
   TimePoint next_save_;

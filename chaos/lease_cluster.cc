@@ -1,9 +1,9 @@
 #include "chaos/lease_cluster.h"
 
 #include "node/backend_data.h"
-#include "node/lease_bridge.h"
 
 namespace shoal::chaos {
+namespace {
 
 // A distinct vxlan MAC per member (unicast, locally administered), as agents publish theirs.
 node::Mac vtep_mac(NodeIndex index) {
@@ -11,54 +11,26 @@ node::Mac vtep_mac(NodeIndex index) {
           static_cast<uint8_t>(index >> 8), static_cast<uint8_t>(index)};
 }
 
-// Wires one member's LeaseCore to its gossip core and its disk.
-class LeaseCluster::App : public NodeApp {
- public:
-  App(LeaseCluster& cluster, NodeIndex index, gossip::Membership& core)
-      : cluster_(cluster),
-        index_(index),
-        lease_(cluster.config_,
-               lease::LocalLease{core.id(), core.self().name, core.self().address.address,
-                                 cluster.sites_.count(index) ? cluster.sites_[index] : "",
-                                 node::encode_backend_data({vtep_mac(index), {}})},
-               lease::StoredLeases{cluster.disks_[index].own, cluster.disks_[index].records,
-                                   cluster.disks_[index].evictions},
-               cluster.sim_.now(), cluster.sim_.wall(index)),
-        bridge_(
-            core, lease_,
-            [this] { return std::pair{cluster_.sim_.now(), cluster_.sim_.wall(index_)}; },
-            [this](const lease::NodeRecord& record) {
-              cluster_.disks_[index_].own = record;  // "fsync" is instant here
-              return std::string();
-            }) {}
-
-  lease::LeaseCore& lease() { return lease_; }
-
-  void on_event(gossip::Membership&, TimePoint now, const gossip::Event& e) override {
-    bridge_.on_gossip_event(now, cluster_.sim_.wall(index_), e);
-  }
-  void handle_timeout(gossip::Membership&, TimePoint now) override {
-    bridge_.handle_timeout(now, cluster_.sim_.wall(index_));
-  }
-  TimePoint next_timeout() const override { return bridge_.next_timeout(); }
-  void flush(gossip::Membership&, TimePoint now) override {
-    bridge_.flush(now);
-    while (auto e = bridge_.poll_event()) cluster_.events_.push_back({now, index_, std::move(*e)});
-  }
-
- private:
-  LeaseCluster& cluster_;
-  NodeIndex index_;
-  lease::LeaseCore lease_;
-  node::LeaseBridge bridge_;
-};
+}  // namespace
 
 LeaseCluster::LeaseCluster(uint64_t seed, size_t nodes, lease::LeaseConfig lease_config,
                            gossip::Config gossip_config)
     : sim_(seed), config_(std::move(lease_config)) {
   for (size_t i = 0; i < nodes; ++i) sim_.add_node(gossip_config);
-  sim_.set_app_factory([this](NodeIndex index, gossip::Membership& core) {
-    return std::make_unique<App>(*this, index, core);
+  sim_.set_lease_factory([this](NodeIndex index) {
+    const LeaseDisk& disk = disks_[index];
+    return node::LeaseSetup{
+        config_,
+        lease::LocalLease{sim_.id(index), "node-" + std::to_string(index),
+                          sim_.address(index).address, sites_.count(index) ? sites_[index] : "",
+                          node::encode_backend_data({vtep_mac(index), {}})},
+        lease::StoredLeases{disk.own, disk.records, disk.evictions}};
+  });
+  sim_.on_persist([this](NodeIndex index, const lease::NodeRecord& record) {
+    disks_[index].own = record;
+  });
+  sim_.on_lease_event([this](TimePoint now, NodeIndex index, const lease::LeaseEvent& e) {
+    events_.push_back({now, index, e});
   });
 }
 
@@ -76,13 +48,17 @@ void LeaseCluster::crash(NodeIndex node) {
   sim_.crash(node);
 }
 
-lease::LeaseCore* LeaseCluster::lease(NodeIndex node) {
-  auto* app = static_cast<App*>(sim_.app(node));
-  return app ? &app->lease() : nullptr;
+const lease::LeaseCore* LeaseCluster::lease(NodeIndex node) const {
+  const node::Node* host = sim_.host(node);
+  return host ? host->leases() : nullptr;
 }
 
-const lease::LeaseCore* LeaseCluster::lease(NodeIndex node) const {
-  return const_cast<LeaseCluster*>(this)->lease(node);
+bool LeaseCluster::evict(NodeIndex by, NodeIndex whom) {
+  node::Node* host = sim_.host(by);
+  if (!host) return false;
+  const bool evicted = host->evict(sim_.now(), sim_.wall(by), sim_.id(whom));
+  sim_.flush(by);
+  return evicted;
 }
 
 std::string LeaseCluster::placed_and_agreed(Require require) const {

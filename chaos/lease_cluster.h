@@ -40,8 +40,10 @@ class LeaseCluster {
   // Starts (or restarts from its disk) and joins `seeds`.
   void start(NodeIndex node, const std::vector<NodeIndex>& seeds) { sim_.start(node, seeds); }
   void crash(NodeIndex node);
-  lease::LeaseCore* lease(NodeIndex node);
+  // Null while the member is down.
   const lease::LeaseCore* lease(NodeIndex node) const;
+  // Member `whom`'s leases evicted by member `by` (shoal forget).
+  bool evict(NodeIndex by, NodeIndex whom);
   LeaseDisk& disk(NodeIndex node) { return disks_[node]; }
   const std::vector<LeaseEventRecord>& events() const { return events_; }
 
@@ -54,8 +56,6 @@ class LeaseCluster {
   uint64_t reallocations() const;
 
  private:
-  class App;
-
   Simulator sim_;
   lease::LeaseConfig config_;
   std::map<NodeIndex, std::string> sites_;

@@ -56,28 +56,28 @@ void Simulator::start(NodeIndex index, const std::vector<NodeIndex>& seeds) {
   Node& node = nodes_[index];
   node.generation++;
   gossip::LocalNode self{node.id, "node-" + std::to_string(index), node.address, {}, 0};
-  node.core = std::make_unique<gossip::Membership>(node.config, self, rng_.next(), now_);
-  node.app.reset();
-  if (app_factory_) node.app = app_factory_(index, *node.core);
+  node.host.reset();
+  node::NodeConfig config{node.config, self, rng_.next(), std::nullopt};
+  if (lease_factory_) config.lease = lease_factory_(index);
+  node.host = std::make_unique<node::Node>(std::move(config), now_, wall(index));
   std::vector<Endpoint> seed_addresses;
   for (NodeIndex s : seeds)
     if (s != index) seed_addresses.push_back(nodes_[s].address);
-  node.core->join(now_, std::move(seed_addresses));
+  node.host->join(now_, wall(index), std::move(seed_addresses));
   node.timer = kTimeNever;
   flush(index);
 }
 
 void Simulator::crash(NodeIndex index) {
   ever_stopped_.insert(index);
-  nodes_[index].app.reset();
-  nodes_[index].core.reset();
+  nodes_[index].host.reset();
   nodes_[index].timer = kTimeNever;
 }
 
-void Simulator::leave(NodeIndex index) {
+void Simulator::leave(NodeIndex index, bool release) {
   if (!is_up(index)) return;
   ever_stopped_.insert(index);
-  nodes_[index].core->leave(now_);
+  nodes_[index].host->leave(now_, wall(index), release);
   flush(index);
 }
 
@@ -119,20 +119,20 @@ void Simulator::dispatch(Scheduled& s) {
     return;
   }
   Node& node = nodes_[s.node];
-  if (!node.core) return;  // down: the packet hits a closed port, the timer died with it
+  if (!node.host) return;  // down: the packet hits a closed port, the timer died with it
+  const WallTime wall_now = wall(s.node);
   switch (s.kind) {
     case Scheduled::Kind::kTimer:
       if (s.generation != node.generation || s.at != node.timer) return;  // superseded
       node.timer = kTimeNever;
-      node.core->handle_timeout(now_);
-      if (node.app) node.app->handle_timeout(*node.core, now_);
+      node.host->handle_timeout(now_, wall_now);
       break;
     case Scheduled::Kind::kDatagram:
-      node.core->handle_packet(now_, s.from, s.payload);
+      node.host->handle_packet(now_, wall_now, s.from, s.payload);
       break;
     case Scheduled::Kind::kStream:
       if (s.generation != node.generation) return;  // the connection died with the process
-      node.core->handle_stream(now_, s.from, gossip::StreamId{s.stream}, s.payload);
+      node.host->handle_stream(now_, wall_now, s.from, gossip::StreamId{s.stream}, s.payload);
       break;
     case Scheduled::Kind::kAction:
       break;
@@ -142,17 +142,21 @@ void Simulator::dispatch(Scheduled& s) {
 
 void Simulator::flush(NodeIndex index) {
   Node& node = nodes_[index];
-  if (!node.core) return;
-  while (auto e = node.core->poll_event()) {
-    if (node.app) node.app->on_event(*node.core, now_, *e);
-    for (auto& hook : hooks_) hook(now_, index, *e);
-    if (!node.core) return;  // a hook may crash the member
+  if (!node.host) return;
+  while (auto record = node.host->poll_persist()) {
+    if (persist_) persist_(index, *record);
+    node.host->persisted(now_, wall(index), record->version);
   }
-  if (node.app) node.app->flush(*node.core, now_);
-  while (auto t = node.core->poll_transmit()) send(index, std::move(*t));
-  TimePoint next = node.core->next_timeout();
-  if (node.app) next = std::min(next, node.app->next_timeout());
-  next = std::max(next, now_);
+  while (auto e = node.host->poll_event()) {
+    for (auto& hook : hooks_) hook(now_, index, *e);
+    if (!node.host) return;  // a hook may crash the member
+  }
+  while (auto e = node.host->poll_lease_event()) {
+    for (auto& hook : lease_hooks_) hook(now_, index, *e);
+    if (!node.host) return;
+  }
+  while (auto t = node.host->poll_transmit()) send(index, std::move(*t));
+  const TimePoint next = std::max(node.host->next_timeout(), now_);
   if (next != node.timer) {
     node.timer = next;
     auto s = std::make_unique<Scheduled>();

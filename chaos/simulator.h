@@ -1,7 +1,8 @@
-// A deterministic, single-threaded simulator that runs many gossip cores on virtual time.
+// A deterministic, single-threaded simulator that runs many members on virtual time.
 //
-// Every member is a real gossip::Membership fed real encoded bytes; only the network
-// (chaos/network.h) and the clock are simulated. All randomness flows from one seed, and
+// Every member is a real node::Node (the agent's own composition of gossip and, when a
+// lease factory is set, the lease table) fed real encoded bytes; only the network
+// (chaos/network.h), the clock and the disk are simulated. All randomness flows from one seed, and
 // ties in time are broken by scheduling order, so the same seed replays the same run.
 #pragma once
 
@@ -23,22 +24,9 @@
 #include "gossip/config.h"
 #include "gossip/event.h"
 #include "gossip/membership.h"
+#include "node/node.h"
 
 namespace shoal::chaos {
-
-// Another module running beside a member's gossip core (the lease table, later the
-// agent's other parts). It sees the core's events, may use the core (broadcasts, the state
-// delegate) and has timers of its own. Created by the factory at each start, destroyed by
-// a crash: whatever must survive a crash, the factory keeps (a simulated disk).
-class NodeApp {
- public:
-  virtual ~NodeApp() = default;
-  virtual void on_event(gossip::Membership& core, TimePoint now, const gossip::Event& e) = 0;
-  virtual void handle_timeout(gossip::Membership& core, TimePoint now) = 0;
-  virtual TimePoint next_timeout() const = 0;
-  // Called after every input of the member: move output into the core.
-  virtual void flush(gossip::Membership& core, TimePoint now) = 0;
-};
 
 struct Traffic {
   uint64_t datagrams = 0, datagram_bytes = 0, datagrams_lost = 0;
@@ -48,7 +36,11 @@ struct Traffic {
 class Simulator {
  public:
   using EventHook = std::function<void(TimePoint, NodeIndex observer, const gossip::Event&)>;
-  using AppFactory = std::function<std::unique_ptr<NodeApp>(NodeIndex, gossip::Membership&)>;
+  // What a member's lease table starts from at each start (its disk); none: gossip only.
+  using LeaseFactory = std::function<std::optional<node::LeaseSetup>(NodeIndex)>;
+  // A member's own record to be made durable ("fsync" is instant here).
+  using PersistHook = std::function<void(NodeIndex, const lease::NodeRecord&)>;
+  using LeaseEventHook = std::function<void(TimePoint, NodeIndex, const lease::LeaseEvent&)>;
 
   explicit Simulator(uint64_t seed, Duration latency_min = 1ms, Duration latency_max = 5ms);
   ~Simulator();
@@ -64,20 +56,30 @@ class Simulator {
   // Starts (or restarts, with a fresh state and the same id and address) and joins `seeds`.
   void start(NodeIndex node, const std::vector<NodeIndex>& seeds);
   void crash(NodeIndex node);
-  void leave(NodeIndex node);
-  bool is_up(NodeIndex node) const { return nodes_[node].core != nullptr; }
+  // Announces the member's departure; with `release`, it gives its subnet up first.
+  void leave(NodeIndex node, bool release = false);
+  bool is_up(NodeIndex node) const { return nodes_[node].host != nullptr; }
   // Null while the member is down.
-  gossip::Membership* core(NodeIndex node) { return nodes_[node].core.get(); }
-  const gossip::Membership* core(NodeIndex node) const { return nodes_[node].core.get(); }
+  node::Node* host(NodeIndex node) { return nodes_[node].host.get(); }
+  const node::Node* host(NodeIndex node) const { return nodes_[node].host.get(); }
+  gossip::Membership* core(NodeIndex node) {
+    return is_up(node) ? &nodes_[node].host->membership() : nullptr;
+  }
+  const gossip::Membership* core(NodeIndex node) const {
+    return is_up(node) ? &nodes_[node].host->membership() : nullptr;
+  }
+  // Moves a member's output along after a caller handed it input directly (host()->evict).
+  void flush(NodeIndex node);
   // Members crashed or told to leave at any time in this run.
   const std::set<NodeIndex>& ever_stopped() const { return ever_stopped_; }
   const NodeId& id(NodeIndex node) const { return nodes_[node].id; }
   const Endpoint& address(NodeIndex node) const { return nodes_[node].address; }
   std::optional<NodeIndex> index_of(const NodeId& id) const;
 
-  // Every start of a member (first or restart) creates its app with this, before it joins.
-  void set_app_factory(AppFactory factory) { app_factory_ = std::move(factory); }
-  NodeApp* app(NodeIndex node) { return nodes_[node].app.get(); }
+  // Every start of a member (first or restart) asks this for its lease setup.
+  void set_lease_factory(LeaseFactory factory) { lease_factory_ = std::move(factory); }
+  void on_persist(PersistHook hook) { persist_ = std::move(hook); }
+  void on_lease_event(LeaseEventHook hook) { lease_hooks_.push_back(std::move(hook)); }
   // The member's wall clock: virtual time from 2026-01-01 plus the member's skew.
   WallTime wall(NodeIndex node) const;
   void set_clock_skew(NodeIndex node, std::chrono::milliseconds skew) { nodes_[node].skew = skew; }
@@ -97,8 +99,7 @@ class Simulator {
     NodeId id;
     Endpoint address;
     gossip::Config config;
-    std::unique_ptr<gossip::Membership> core;
-    std::unique_ptr<NodeApp> app;
+    std::unique_ptr<node::Node> host;
     std::chrono::milliseconds skew{0};
     uint64_t generation = 0;  // bumped by each start: stale timers and streams are ignored
     TimePoint timer = kTimeNever;
@@ -127,8 +128,6 @@ class Simulator {
 
   void schedule(std::unique_ptr<Scheduled> s);
   void dispatch(Scheduled& s);
-  // Drains a member's transmits and events and re-arms its timer.
-  void flush(NodeIndex node);
   void send(NodeIndex node, gossip::Transmit t);
 
   uint64_t seed_;
@@ -143,7 +142,9 @@ class Simulator {
   std::unordered_map<uint64_t, StreamEnds> streams_;
   std::priority_queue<Scheduled*, std::vector<Scheduled*>, Later> queue_;
   std::vector<EventHook> hooks_;
-  AppFactory app_factory_;
+  LeaseFactory lease_factory_;
+  PersistHook persist_;
+  std::vector<LeaseEventHook> lease_hooks_;
   std::set<NodeIndex> ever_stopped_;
   Traffic traffic_;
 };

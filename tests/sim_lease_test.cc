@@ -154,7 +154,7 @@ TEST_CASE("sim.lease_leave_crash_evict") {
   };
 
   // Leave: released and gone everywhere within seconds.
-  c.lease(5)->release(c.sim().now(), c.sim().wall(5));
+  c.sim().leave(5, /*release=*/true);
   c.sim().run_until([&] { return nobody_sees(5); }, c.sim().now() + 5s);
   CHECK(nobody_sees(5));
   // Back after a leave, from the same disk: it claims afresh and is placed again.
@@ -175,7 +175,7 @@ TEST_CASE("sim.lease_leave_crash_evict") {
   // Eviction of a crashed member: free at once.
   c.crash(7);
   c.sim().run_for(2s);
-  CHECK(c.lease(0)->evict(c.sim().id(7), c.sim().wall(0)));
+  CHECK(c.evict(0, 7));
   c.sim().run_until([&] { return nobody_sees(7); }, c.sim().now() + 5s);
   CHECK(nobody_sees(7));
 }
