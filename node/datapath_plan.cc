@@ -75,7 +75,10 @@ DatapathPlan plan(const lease::Table& table, const lease::Owners& owners, const 
     out.vxlan = device;
   }
 
-  for (const auto& [subnet, owner] : owners) {
+  for (const auto& entry : owners) {
+    // Named references, not a structured binding: lambdas below capture them (clang 14).
+    const Cidr& subnet = entry.first;
+    const NodeId& owner = entry.second;
     if (owner == self) continue;
     const lease::NodeRecord* record = table.find(owner);
     if (record == nullptr || !table.valid(*record, wall)) continue;  // owners is stale: no lease
