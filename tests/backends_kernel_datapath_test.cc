@@ -108,6 +108,15 @@ TEST_CASE("facts: the underlay device, its MTU and its prefixes") {
   CHECK(f.facts.on_link_prefixes[0] == *Cidr::parse("192.0.2.0/24"));
   auto missing = f.datapath->gather_facts(IpAddress::v4(203, 0, 113, 9));
   CHECK(std::holds_alternative<std::string>(missing));
+
+  // The pods' MTU follows the underlay's: a jumbo-frame underlay gives 8950 with vxlan.
+  sh("ip link set u0 mtu 9000");
+  auto jumbo = f.datapath->gather_facts(IpAddress::v4(192, 0, 2, 1));
+  REQUIRE(std::holds_alternative<node::LocalFacts>(jumbo));
+  CHECK(std::get<node::LocalFacts>(jumbo).underlay_mtu == 9000);
+  Tables t;
+  CHECK(t.plan(std::get<node::LocalFacts>(jumbo), node::DatapathMode::kVxlan).pod_mtu == 8950);
+  CHECK(t.plan(std::get<node::LocalFacts>(jumbo), node::DatapathMode::kHostGw).pod_mtu == 9000);
 }
 
 TEST_CASE("vxlan: device, routes, neighbours and FDB entries; drift is repaired") {

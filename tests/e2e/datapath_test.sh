@@ -328,6 +328,9 @@ if [[ $backend != host-gw ]]; then
   step "   h1's $vx is back with all its peers after $(us_to_secs "$WAIT_ELAPSED_US") s"
   ping_pods "${hosts[@]}"
 fi
+repaired=$(netns_metric 1 9100 shoal_datapath_drift_repaired_total)
+((repaired >= 1)) || fail "h1 put objects back but shoal_datapath_drift_repaired_total is $repaired"
+step "   h1 counted $repaired repairs (shoal_datapath_drift_repaired_total)"
 
 step "5. SIGKILL h3's agent: its kernel state stays"
 netns_kill 3 KILL
