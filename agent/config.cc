@@ -1,5 +1,7 @@
 #include "agent/config.h"
 
+#include <sys/stat.h>
+
 #include <unistd.h>
 
 #include <charconv>
@@ -77,6 +79,20 @@ std::string check_addresses(AgentConfig& config) {
     return located(
         config, "MetricsAddr",
         "TCP port " + std::to_string(config.bind.port) + " is gossip's (Bind); pick another port");
+  // The overlay must not swallow the underlay: routes to pod subnets would capture the
+  // packets that carry them.
+  const Cidr& network = config.network->network();
+  for (const auto& [key, address] : {std::pair<std::string_view, std::optional<IpAddress>>{
+                                         "Advertise", config.advertise},
+                                     {"Bind", is_unspecified(config.bind.address)
+                                                  ? std::nullopt
+                                                  : std::optional(config.bind.address)}}) {
+    if (address && network.contains(*address))
+      return located(config, key,
+                     address->to_string() + " is inside Network " + network.to_string() +
+                         ": the overlay would swallow the underlay; pick a Network that does "
+                         "not contain this host's addresses");
+  }
   if (config.advertise && !is_unspecified(config.bind.address) &&
       config.advertise->family() != config.bind.address.family())
     return located(config, "Advertise",
@@ -145,6 +161,16 @@ std::string check_and_fill(AgentConfig& config) {
   auto network = lease::NetworkConfig::make(config.network_spec);
   if (auto* error = std::get_if<std::string>(&network)) return network_error(config, *error);
   config.network = std::get<lease::NetworkConfig>(network);
+  if (config.network->network().prefix() < kShortestNetworkPrefix)
+    return located(config, "Network",
+                   config.network->network().to_string() + " spans too much: an overlay of at most /" +
+                       std::to_string(kShortestNetworkPrefix) +
+                       " (16 million addresses) is allowed, and it must leave the underlay out");
+  // (stat, not <filesystem>: that brings std::quoted, which ADL would pick over ours.)
+  if (struct stat st {}; ::stat(config.subnet_file.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return located(config, "SubnetFile",
+                   config.subnet_file + " is a directory; give the path of the file to write");
+  }
 
   if (auto problem = check_backend(config); !problem.empty()) return problem;
   if (auto problem = check_addresses(config); !problem.empty()) return problem;

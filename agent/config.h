@@ -32,6 +32,9 @@ inline constexpr uint16_t kDefaultGossipPort = 7946;
 inline constexpr uint16_t kDefaultVxlanPort = 8472;  // the Linux kernel's (and flannel's)
 inline constexpr uint16_t kDefaultUdpPort = 8285;    // flannel's udp backend
 inline constexpr size_t kMaxConfigBytes = 64 * 1024;
+// No overlay may span more than a /8: 0.0.0.0/0 would take every address (and 300 MB of
+// allocator state), and any overlay must leave the underlay out.
+inline constexpr int kShortestNetworkPrefix = 8;
 
 std::string_view to_string(BackendType type);
 std::string_view to_string(LogLevel level);
@@ -70,7 +73,7 @@ struct AgentConfig {
   std::string control_socket = "/run/shoal/shoal.sock";
   std::optional<Endpoint> metrics_addr;  // unset: no metrics endpoint
   LogLevel log_level = LogLevel::kInfo;
-  int mtu = 0;  // 0: the agent derives it from the underlay device
+  int mtu = 0;  // 0: derived from the underlay device's MTU (node::plan); caps it otherwise
   bool ip_masq = false;
 
   // Filled by finish().

@@ -43,7 +43,8 @@ bool write_all(int fd, std::string_view data) {
 
 std::variant<std::string, std::string> read_file_limited(const std::string& path,
                                                          size_t max_bytes) {
-  Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
+  Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
   if (file.fd < 0) return read_error(describe("cannot open", path, errno));
   struct stat st {};
   if (::fstat(file.fd, &st) != 0) return read_error(describe("cannot stat", path, errno));

@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -312,6 +313,14 @@ TEST_CASE("the whole is checked by finish, naming the key") {
        R"(shoal.json: "Network": only IPv4 networks are supported for now)"},
       {R"({"Network": "198.18.0.0/29"})",
        R"(shoal.json: "Network": 198.18.0.0/29 is too small; the smallest useful network is a /28)"},
+      {R"({"Network": "0.0.0.0/0", "SubnetLen": 24})",
+       R"(shoal.json: "Network": 0.0.0.0/0 spans too much: an overlay of at most /8 (16 million addresses) is allowed, and it must leave the underlay out)"},
+      {R"({"Network": "198.18.0.0/16", "Bind": "198.18.3.4:7946"})",
+       R"(shoal.json: "Bind": 198.18.3.4 is inside Network 198.18.0.0/16: the overlay would swallow the underlay; pick a Network that does not contain this host's addresses)"},
+      {R"({"Network": "198.18.0.0/16", "Advertise": "198.18.3.4"})",
+       R"(shoal.json: "Advertise": 198.18.3.4 is inside Network 198.18.0.0/16: the overlay would swallow the underlay; pick a Network that does not contain this host's addresses)"},
+      {R"({"Network": "198.18.0.0/16", "SubnetFile": "/"})",
+       R"(shoal.json: "SubnetFile": / is a directory; give the path of the file to write)"},
       {R"({"Network": "198.18.0.0/16", "SubnetLen": 31})",
        R"(shoal.json: "SubnetLen": /31 is too small; it must be 30 or less)"},
       {R"({"Network": "198.18.0.0/16", "SubnetLen": 17})",
@@ -530,6 +539,13 @@ TEST_CASE("load_config reads a file and names it") {
   r = load_config(path);
   REQUIRE(std::holds_alternative<std::string>(r));
   CHECK(std::get<std::string>(r).find("too large") != std::string::npos);
+
+  // A FIFO is refused at once; reading it would wait for a writer forever.
+  const std::string fifo = (dir.path / "fifo.json").string();
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  r = load_config(fifo);
+  REQUIRE(std::holds_alternative<std::string>(r));
+  CHECK(std::get<std::string>(r).find("not a regular file") != std::string::npos);
 }
 
 TEST_CASE("durations") {
