@@ -1,7 +1,10 @@
 #include "agent/agent.h"
 #include "agent/agent_impl.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <csignal>
@@ -102,6 +105,9 @@ std::string Agent::Impl::init() {
   if (!socket_ec) acceptor_.bind(tcp::endpoint(ip, config_.bind.port), socket_ec);
   if (!socket_ec) acceptor_.listen(asio::socket_base::max_listen_connections, socket_ec);
   if (socket_ec) return "cannot listen on TCP " + config_.bind.to_string() + ": " + socket_ec.message();
+  // Kept for the moment the descriptors run out: closed, it lets one waiting connection be
+  // accepted and shed, so the backlog drains instead of the accept loop failing forever.
+  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 
   // The cores.
   gossip::Config gossip = config_.gossip;
@@ -232,6 +238,19 @@ void Agent::Impl::drive() {
     }
     if (!work && now() < node_->next_timeout()) break;
   }
+  if (lease_->pool_exhausted() != said_pool_exhausted_) {
+    said_pool_exhausted_ = lease_->pool_exhausted();
+    if (said_pool_exhausted_) {
+      std::error_code ignored;
+      std::filesystem::remove(config_.subnet_file, ignored);
+      spdlog::error("NO SUBNET: every subnet of the pool{} is held by another host; this host "
+                    "carries no pods until one frees up (widen Network or SubnetMin..SubnetMax, "
+                    "or `shoal forget` a dead host)",
+                    config_.site.empty() ? "" : " of site " + config_.site);
+    } else {
+      spdlog::info("a subnet of the pool is free again: claiming it");
+    }
+  }
   if (now() >= next_save_) {
     save_table();
     next_save_ = now() + std::chrono::seconds(30);
@@ -297,10 +316,15 @@ void Agent::Impl::on_lease_event(const lease::LeaseEvent& e) {
       }
       break;
     }
-    case Kind::kSubnetLost:
+    case Kind::kSubnetLost: {
       if (releasing_) break;  // we gave it up ourselves (shoal leave)
-      spdlog::warn("we lost subnet {} to an earlier claim; claiming another", e.subnet.to_string());
+      // In the same step: subnet.env never names a subnet that is not ours.
+      std::error_code ignored;
+      std::filesystem::remove(config_.subnet_file, ignored);
+      spdlog::warn("we lost subnet {} to an earlier claim; removed {} and claiming another",
+                   e.subnet.to_string(), config_.subnet_file);
       break;
+    }
     case Kind::kPeerAdded:
       spdlog::info("peer {} holds {} via {}", e.node.short_hex(), e.subnet.to_string(), e.underlay.to_string());
       break;
@@ -394,27 +418,72 @@ void Agent::Impl::send(gossip::Transmit t) {
 
 // --- streams ---------------------------------------------------------------------------
 
+namespace {
+
+// Streams are short (a push-pull, a probe): these caps only bite under abuse.
+constexpr size_t kMaxStreams = 256;
+constexpr size_t kMaxStreamsPerSource = 16;
+constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
+
+bool out_of_descriptors(const ErrorCode& ec) {
+  return ec == boost::system::errc::too_many_files_open ||
+         ec == boost::system::errc::too_many_files_open_in_system;
+}
+
+}  // namespace
+
 void Agent::Impl::accept_streams() {
   acceptor_.async_accept([this](const ErrorCode& ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || stopping_) return;
-    if (!ec) {
-      counters_.streams_accepted++;
-      const uint64_t id = next_stream_++;
-      auto s = std::make_shared<Stream>(io_, frames_, config_.gossip.max_stream_bytes);
-      s->socket = std::move(socket);
-      ErrorCode peer_ec;
-      const auto remote = s->socket.remote_endpoint(peer_ec);
-      s->peer = {from_asio(remote.address()), remote.port()};
-      s->connected = true;
-      streams_[id] = s;
-      s->deadline.expires_after(config_.gossip.stream_timeout);
-      s->deadline.async_wait([this, id](const ErrorCode& e) {
-        if (!e) close_stream(id);
+    if (ec) {
+      // Never retry at once: at the descriptor limit that is a busy loop. Shed the
+      // connection that waits (with the spare descriptor kept for this), then back off.
+      if (out_of_descriptors(ec)) {
+        if (counters_.accept_errors++ % 100 == 0)
+          spdlog::warn("out of file descriptors accepting gossip streams ({} times so far); "
+                       "shedding connections", counters_.accept_errors);
+        shed_one_connection();
+      }
+      accept_backoff_.expires_after(kAcceptBackoff);
+      accept_backoff_.async_wait([this](const ErrorCode& e) {
+        if (!e && !stopping_) accept_streams();
       });
-      start_reading(id, s);
+      return;
     }
+    ErrorCode peer_ec;
+    const auto remote = socket.remote_endpoint(peer_ec);
+    const Endpoint peer{from_asio(remote.address()), remote.port()};
+    size_t from_peer = 0;
+    for (const auto& [sid, other] : streams_) from_peer += other->peer.address == peer.address;
+    if (peer_ec || streams_.size() >= kMaxStreams || from_peer >= kMaxStreamsPerSource) {
+      counters_.streams_refused++;
+      ErrorCode ignored;
+      socket.close(ignored);
+      accept_streams();
+      return;
+    }
+    counters_.streams_accepted++;
+    const uint64_t id = next_stream_++;
+    auto s = std::make_shared<Stream>(io_, frames_, config_.gossip.max_stream_bytes);
+    s->socket = std::move(socket);
+    s->peer = peer;
+    s->connected = true;
+    streams_[id] = s;
+    s->deadline.expires_after(config_.gossip.stream_timeout);
+    s->deadline.async_wait([this, id](const ErrorCode& e) {
+      if (!e) close_stream(id);
+    });
+    start_reading(id, s);
     accept_streams();
   });
+}
+
+void Agent::Impl::shed_one_connection() {
+  if (spare_fd_ < 0) return;
+  ::close(spare_fd_);
+  const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+  if (fd >= 0) ::close(fd);
+  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 void Agent::Impl::start_reading(uint64_t id, std::shared_ptr<Stream> s) {
@@ -495,6 +564,9 @@ void Agent::Impl::finish_departure() {
   signals_.cancel();
   udp_.close(ignored);
   acceptor_.close(ignored);
+  accept_backoff_.cancel();
+  if (spare_fd_ >= 0) ::close(spare_fd_);
+  spare_fd_ = -1;
   for (auto& [id, s] : streams_) {
     s->deadline.cancel();
     s->socket.close(ignored);

@@ -63,6 +63,10 @@ proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& 
       s->set_bind(config_.bind.to_string());
       if (auto claimed = lease_->claimed_subnet()) s->set_subnet(claimed->to_string());
       s->set_subnet_ready(lease_->ready_subnet().has_value());
+      if (!lease_->claimed_subnet())
+        s->set_no_subnet_reason(lease_->pool_exhausted()
+                                    ? "pool exhausted: every subnet is held by another host"
+                                    : "learning the lease table before claiming");
       s->set_network(config_.network->network().to_string());
       s->set_backend(std::string(to_string(config_.backend.type)));
       s->set_encrypted(frames_.encrypted());

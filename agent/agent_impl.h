@@ -77,6 +77,7 @@ class Agent::Impl {
   // Sockets.
   void receive_datagrams();
   void accept_streams();
+  void shed_one_connection();
   void start_reading(uint64_t id, std::shared_ptr<Stream> s);
   void write_next(uint64_t id, std::shared_ptr<Stream> s);
   void close_stream(uint64_t id);
@@ -96,6 +97,8 @@ class Agent::Impl {
   udp::socket udp_{io_};
   tcp::acceptor acceptor_{io_};
   asio::steady_timer timer_{io_};
+  asio::steady_timer accept_backoff_{io_};
+  int spare_fd_ = -1;
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
   std::array<uint8_t, 65536> datagram_{};
   udp::endpoint datagram_from_;
@@ -112,6 +115,7 @@ class Agent::Impl {
   bool releasing_ = false;  // ... and our subnet goes with us
   TimePoint depart_by_ = kTimeNever;
   bool stopping_ = false;
+  bool said_pool_exhausted_ = false;
   TransportCounters counters_;
   std::unique_ptr<AgentMetrics> metrics_;
   std::unique_ptr<MetricsServer> metrics_server_;

@@ -25,6 +25,9 @@ AgentMetrics::AgentMetrics(const gossip::Membership& core, const lease::LeaseCor
                     [this] { return double(lease_.owners().size()); });
   metrics_.gauge_fn("shoal_subnet_ready", "1 once this host's subnet has settled.", {},
                     [this] { return lease_.ready_subnet() ? 1.0 : 0.0; });
+  metrics_.gauge_fn("shoal_subnet_pool_exhausted",
+                    "1 while this host holds no subnet because every subnet of its pool is held.",
+                    {}, [this] { return lease_.pool_exhausted() ? 1.0 : 0.0; });
   metrics_.gauge_fn("shoal_health_score", "Lifeguard's local health score (0 is healthy).", {},
                     [this] { return double(core_.health_score()); });
   if (datapath_ == nullptr) return;
@@ -69,6 +72,12 @@ void AgentMetrics::refresh() {
     {{"direction", "in"}});
   c("shoal_streams_total", "Streams (TCP) accepted and opened.", transport_.streams_opened,
     {{"direction", "out"}});
+  c("shoal_streams_refused_total",
+    "Incoming streams closed at once: over the cap in total or from one address.",
+    transport_.streams_refused);
+  c("shoal_accept_fd_exhausted_total",
+    "Times accepting a stream failed because the process ran out of file descriptors.",
+    transport_.accept_errors);
   c("shoal_probes_total", "Probes started.", s.probes);
   c("shoal_probes_failed_total", "Probes that got no ack, direct or indirect.", s.probes_failed);
   c("shoal_probes_rescued_by_stream_total", "Probes only the TCP fallback answered.",

@@ -18,6 +18,8 @@ struct TransportCounters {
   // Refused before gossip saw them: wrong key, tampered, plaintext to an encrypted agent...
   std::array<uint64_t, static_cast<size_t>(DropReason::kCount)> dropped{};
   uint64_t datagrams_in = 0, datagrams_out = 0, streams_accepted = 0, streams_opened = 0;
+  uint64_t streams_refused = 0;  // over the total or per-source cap
+  uint64_t accept_errors = 0;    // accept failed for want of file descriptors
   uint64_t control_requests = 0;
 };
 

@@ -78,7 +78,9 @@ std::string format_leases(const proto::ControlResponse& response) {
 std::string format_status(const proto::ControlResponse& response) {
   const auto& s = response.status();
   const std::string subnet =
-      s.subnet().empty() ? "(none yet)" : s.subnet() + (s.subnet_ready() ? "" : " (not ready)");
+      s.subnet().empty()
+          ? (s.no_subnet_reason().empty() ? "(none yet)" : "none: " + s.no_subnet_reason())
+          : s.subnet() + (s.subnet_ready() ? "" : " (not ready)");
   const std::string members = std::to_string(s.members_alive()) + " alive, " +
                               std::to_string(s.members_suspect()) + " suspect, " +
                               std::to_string(s.members_dead()) + " dead, " +

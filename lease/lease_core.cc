@@ -55,7 +55,10 @@ LeaseCore::LeaseCore(LeaseConfig config, LocalLease self, StoredLeases stored, T
     // A restart: keep our claims (and so our subnet) and continue above our old version.
     // After a leave there is nothing to keep: we claim afresh.
     own_ = *stored.own;
-    if (own_.released) own_.claims.clear();
+    // A claim that expired while we were down is not revived: others may have handed the
+    // subnet to a newcomer meanwhile, and our old claim stamp would win it back from them.
+    // We claim afresh, with a fresh stamp, and get it back only if nobody holds it now.
+    if (own_.released || table_.expired(own_, wall)) own_.claims.clear();
     own_.released = false;
     durable_version_ = own_.version;
     table_.merge(own_);
@@ -106,8 +109,9 @@ void LeaseCore::adopt_own_from_peer(const NodeRecord& record, WallTime wall) {
   // Peers hold a newer record of ours than we do: we were restored from an old database,
   // or lost it. Its claims are ours; take them back and publish above that version.
   // (Whether we are released is this life's decision, not an earlier life's.)
+  // An expired copy is not revived either (see the constructor).
   if (!released_ && (own_.claims.empty() || record.version > own_.version)) {
-    own_.claims = record.released ? std::vector<Claim>{} : record.claims;
+    own_.claims = record.released || table_.expired(record, wall) ? std::vector<Claim>{} : record.claims;
   }
   own_.released = released_;
   own_.version = std::max(own_.version, record.version);
@@ -336,6 +340,7 @@ void LeaseCore::allocate(TimePoint now, WallTime wall) {
   if (!awaiting_durability_.empty()) return;  // our latest claim is not even announced yet
 
   if (auto claim = claimed_subnet()) {
+    pool_exhausted_ = false;
     auto owner = owners_.find(*claim);
     const bool in_pool = config_.network.in_pool(*claim, self_.site);
     if (owner != owners_.end() && owner->second == self_.id && in_pool) {
@@ -363,7 +368,8 @@ void LeaseCore::allocate(TimePoint now, WallTime wall) {
     if (!r || r->claims.empty() || !table_.valid(*r, wall)) unclaimed.push_back(id);
   }
   auto subnet = pick_subnet(self_.id, pool_, table_, wall, unclaimed);
-  if (!subnet) return;  // the pool is full; housekeeping tries again
+  pool_exhausted_ = !subnet;
+  if (!subnet) return;  // the pool is full; any table change or housekeeping tries again
   own_.claims = {Claim{*subnet, hlc_.now(wall)}};
   own_.released = false;  // a node that left once and came back claims afresh
   claimed_since_ = now;

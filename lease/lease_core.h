@@ -10,7 +10,15 @@
 // Promises: our own record is never announced (broadcast or synced) before the driver said
 // it is durable, so a crash cannot make us forget a claim that others have seen; our own
 // version never goes backwards, even after a restore from an old database (we adopt and
-// overtake any higher version of ours that peers hold); untrusted bytes never throw.
+// overtake any higher version of ours that peers hold); a claim of ours that expired (we
+// were down longer than the TTL) is never revived, from our store or from a peer's copy: we
+// claim afresh, so a live newcomer that took the subnet meanwhile keeps it; untrusted bytes
+// never throw.
+//
+// A host that kept renewing through a partition longer than the TTL is another case: its
+// claim never expired at home, so it is not revived but continuous, and after the heal the
+// earliest claim wins as always (lease/table.h): the long-time holder keeps its subnet (its
+// pods never stopped using it) and the newcomer of the other side moves.
 #pragma once
 
 #include <chrono>
@@ -141,6 +149,9 @@ class LeaseCore {
   const Table& table() const { return table_; }
   const Owners& owners() const { return owners_; }
   uint64_t reallocations() const { return reallocations_; }
+  // True while we hold no claim because every subnet of our pool is validly held by others
+  // (or our site's pool is empty); we claim as soon as one frees up.
+  bool pool_exhausted() const { return pool_exhausted_; }
   uint64_t rejected_updates() const { return rejected_; }
 
  private:
@@ -173,6 +184,7 @@ class LeaseCore {
 
   TimePoint started_;
   Duration allocation_delay_;
+  bool pool_exhausted_ = false;
   TimePoint now_;  // the latest time we were given, for callbacks that carry none
   WallTime wall_;
   bool synced_ = false;

@@ -51,3 +51,47 @@ TEST_CASE("equal tables have equal digests; a differing one asks for a sync, pac
   // Garbage is just "different": at worst it costs one paced sync.
   CHECK(a.wants_sync_after(kTimeZero + 2 * pace, Bytes{1, 2, 3}));
 }
+
+namespace {
+
+NodeRecord own_record(const NodeId& id, WallTime renewed, uint64_t version = 3) {
+  NodeRecord r;
+  r.id = id;
+  r.version = version;
+  r.name = "n";
+  r.underlay = IpAddress::v4(192, 0, 2, 1);
+  r.claims.push_back({*Cidr::parse("198.18.7.0/24"), HlcStamp{100, 0}});
+  r.renewed_at = renewed;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a restart keeps an unexpired claim and never revives an expired one") {
+  Rng rng(5);
+  const NodeId id = NodeId::random(rng);
+  const auto ttl = config().ttl;
+  {  // down for less than the TTL: the subnet is still ours
+    LeaseCore c(config(), LocalLease{id, "n", IpAddress::v4(192, 0, 2, 1), "", {}},
+                StoredLeases{own_record(id, kWall - ttl / 2), {}, {}}, kTimeZero, kWall);
+    CHECK(c.claimed_subnet() == Cidr::parse("198.18.7.0/24"));
+  }
+  {  // down for longer: the old claim (and its early stamp) is gone; we claim afresh
+    LeaseCore c(config(), LocalLease{id, "n", IpAddress::v4(192, 0, 2, 1), "", {}},
+                StoredLeases{own_record(id, kWall - ttl - milliseconds(1)), {}, {}}, kTimeZero, kWall);
+    CHECK(!c.claimed_subnet());
+    CHECK(c.own().version >= 3);  // the version still never goes back
+  }
+  {  // the same when the expired copy comes from a peer (we lost our database)
+    LeaseCore c(config(), LocalLease{id, "n", IpAddress::v4(192, 0, 2, 1), "", {}},
+                StoredLeases{std::nullopt, {own_record(id, kWall - ttl - milliseconds(1), 9)}, {}},
+                kTimeZero, kWall);
+    CHECK(!c.claimed_subnet());
+    CHECK(c.own().version > 9);
+  }
+  {  // ... while an unexpired copy from a peer is adopted
+    LeaseCore c(config(), LocalLease{id, "n", IpAddress::v4(192, 0, 2, 1), "", {}},
+                StoredLeases{std::nullopt, {own_record(id, kWall - ttl / 2, 9)}, {}}, kTimeZero, kWall);
+    CHECK(c.claimed_subnet() == Cidr::parse("198.18.7.0/24"));
+  }
+}

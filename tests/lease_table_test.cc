@@ -165,3 +165,19 @@ TEST_CASE("garbage collection forgets long-dead records and old evictions") {
   CHECK(t.collect_garbage(kNow + hours(26), hours(2)) == 1);  // the eviction, ttl + grace on
   CHECK(t.hash() == 0);
 }
+
+TEST_CASE("a claim renewed through a long partition beats the newcomer's later claim") {
+  // The holder kept renewing on its side; the other side saw its record expire and gave the
+  // subnet to a newcomer. After the heal both records are valid: the earliest claim wins,
+  // the same on every host, and the newcomer moves (lease/lease_core.h documents the rule).
+  Rng rng(9);
+  const NodeId holder = NodeId::random(rng), newcomer = NodeId::random(rng);
+  Table t(hours(1));
+  t.merge(record(holder, 40, {{subnet(5), HlcStamp{100, 0}}}, kNow));
+  t.merge(record(newcomer, 2, {{subnet(5), HlcStamp{5000, 0}}}, kNow));
+  CHECK(t.owners(kNow).at(subnet(5)) == holder);
+  Table other(hours(1));  // merged in the other order: the same owner
+  other.merge(record(newcomer, 2, {{subnet(5), HlcStamp{5000, 0}}}, kNow));
+  other.merge(record(holder, 40, {{subnet(5), HlcStamp{100, 0}}}, kNow));
+  CHECK(other.owners(kNow) == t.owners(kNow));
+}

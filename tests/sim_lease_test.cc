@@ -179,3 +179,45 @@ TEST_CASE("sim.lease_leave_crash_evict") {
   c.sim().run_until([&] { return nobody_sees(7); }, c.sim().now() + 5s);
   CHECK(nobody_sees(7));
 }
+
+TEST_CASE("sim.lease_expired_claim_not_revived") {
+  // A full pool of 4 subnets. Member 3 crashes; after its lease has expired everywhere, a
+  // newcomer (member 4) takes the freed subnet and settles. Then member 3 restarts from its
+  // disk, which still holds its old claim with its old, earlier stamp. The newcomer keeps
+  // the subnet: the expired claim is not revived, and member 3, finding no free subnet,
+  // holds none (every member computes the same owners).
+  const uint64_t seed = seed_or(34);
+  INFO("seed " << seed);
+  lease::NetworkSpec spec{"198.18.0.0/16"};
+  spec.subnet_len = 24;
+  spec.subnet_min = "198.18.1.0";
+  spec.subnet_max = "198.18.4.0";
+  lease::LeaseConfig cfg;
+  cfg.network = std::get<lease::NetworkConfig>(lease::NetworkConfig::make(spec));
+  cfg.ttl = std::chrono::seconds(60);
+  cfg.renew_after = std::chrono::seconds(30);
+  LeaseCluster c(seed, 5, cfg);
+  for (NodeIndex i = 0; i < 4; ++i) c.start(i, {0});
+  REQUIRE(settle(c, kTimeZero + 30s).empty());
+  const Cidr lost = *c.lease(3)->ready_subnet();
+
+  c.crash(3);
+  c.sim().run_for(90s);  // past the TTL: member 3's lease has expired everywhere
+  c.start(4, {0});
+  REQUIRE(settle(c, c.sim().now() + 30s).empty());
+  REQUIRE(c.lease(4)->ready_subnet() == lost);
+
+  c.start(3, {0});
+  c.sim().run_for(30s);
+  CHECK(c.lease(4)->ready_subnet() == lost);
+  CHECK(c.lease(0)->owners().at(lost) == c.sim().id(4));
+  CHECK(!c.lease(3)->ready_subnet());
+  CHECK(c.lease(3)->pool_exhausted());  // and it can say why
+  for (NodeIndex i = 0; i < 5; ++i) CHECK(c.lease(i)->owners() == c.lease(0)->owners());
+
+  // A subnet frees up (member 1 leaves): member 3 claims it.
+  c.sim().leave(1, /*release=*/true);
+  c.sim().run_for(30s);
+  CHECK(c.lease(3)->ready_subnet());
+  CHECK(!c.lease(3)->pool_exhausted());
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# End-to-end: an agent under connection abuse and bad setup, as an attacker on the underlay
+# or a careless operator would try it.
+#   usage: tests/e2e/agent_load_test.sh PATH/TO/shoal
+# 1. An agent limited to 128 open files (ulimit -n) gets 400 idle TCP connections to its
+#    gossip port. It does not spin (it uses well under half a core while they stay open),
+#    `shoal status` still answers, and the refused streams are counted.
+# 2. A config path that is a FIFO is refused at once (reading it would block forever).
+# Underlay 192.0.2.0/24, overlay 198.18.0.0/16; everything is removed on exit (trap).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=tests/e2e/netns.sh
+source "$here/netns.sh"
+require_root "e2e.agent_load"
+shoal=$(realpath "${1:?usage: $0 PATH/TO/shoal}")
+
+step() { echo "# $(date +%T) $*"; }
+fail() {
+  echo "FAIL: $*" >&2
+  tail -n 20 "$work/h1.log" >&2 || true
+  exit 1
+}
+work=$(mktemp -d /tmp/shoal-e2e-load-XXXXXX)
+netns_at_cleanup "rm -rf '$work'"
+netns_setup "sl$$" 2
+
+step "1. 400 idle connections to an agent with 128 file descriptors"
+netns_spawn 1 "$work/h1.log" bash -c 'ulimit -n 128 && exec "$0" "$@"' "$shoal" agent --name h1 \
+  --network 198.18.0.0/16 --bind "$(netns_addr 1):7946" --data-dir "$work/h1" \
+  --subnet-file "$work/h1/subnet.env" --control-socket "$work/h1/shoal.sock" \
+  --metrics-addr "$(netns_addr 1):9100" --backend host-gw
+agent=$NETNS_LAST_PID
+wait_until 20 test -f "$work/h1/subnet.env" || fail "the agent did not come up"
+# One process of our own on host 2 holds the connections open (its limit is raised for it).
+netns_spawn 2 "$work/flood.log" bash -c '
+  ulimit -n 2048
+  for i in $(seq 1 400); do exec {fd}<>"/dev/tcp/$0/7946" || true; done
+  echo opened
+  sleep 60' "$(netns_addr 1)"
+wait_until 20 grep -q opened "$work/flood.log" || fail "the flood did not start"
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+before=$(cpu_ticks "$agent")
+sleep 5
+used=$(($(cpu_ticks "$agent") - before))
+hz=$(getconf CLK_TCK)
+step "   the agent used $used ticks of CPU in 5 s (${hz}/s): $((100 * used / (5 * hz))) % of a core"
+((used < 5 * hz / 2)) || fail "the agent spins under the flood: $used ticks in 5 s"
+"$shoal" status --control-socket "$work/h1/shoal.sock" >/dev/null || fail "shoal status failed under the flood"
+refused=$(netns_metric 1 9100 shoal_streams_refused_total)
+((refused > 0)) || fail "no refused stream counted under a 400-connection flood"
+step "   shoal status answers; $refused streams refused"
+
+step "2. a config path that is a FIFO is refused at once"
+mkfifo "$work/config.fifo"
+rc=0
+timeout 5 "$shoal" agent --config "$work/config.fifo" >"$work/fifo.out" 2>&1 || rc=$?
+((rc != 0)) || fail "the agent started with a FIFO as its config"
+((rc != 124)) || fail "the agent blocked on a FIFO config"
+grep -q "not a regular file" "$work/fifo.out" || fail "no clear error for a FIFO config: $(cat "$work/fifo.out")"
+step "   refused: $(head -1 "$work/fifo.out")"
+echo "PASS"
