@@ -55,6 +55,8 @@ std::string Config::validate() const {
   if (retransmit_mult < 1) return "retransmit_mult must be at least 1";
   if (push_pull_interval <= Duration::zero()) return "push_pull_interval must be positive";
   if (reconnect_interval <= Duration::zero()) return "reconnect_interval must be positive";
+  if (reconnect_min_interval <= Duration::zero() || reconnect_min_interval > reconnect_interval)
+    return "reconnect_min_interval must be positive and at most reconnect_interval";
   if (stream_timeout <= Duration::zero()) return "stream_timeout must be positive";
   if (max_packet_bytes < 512 || max_packet_bytes > 65000)
     return "max_packet_bytes must be in 512..65000";

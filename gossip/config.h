@@ -29,6 +29,7 @@ struct Config {
   Duration gossip_to_the_dead_time = 30s;  // keep gossiping to a dead member this long
   Duration push_pull_interval = 30s;     // anti-entropy; scaled up for clusters over 32 members
   Duration reconnect_interval = 30s;     // try a dead member again (heals partitions), like serf
+  Duration reconnect_min_interval = 2s;  // ... first this soon after it died, then backing off
   Duration stream_timeout = 10s;         // for drivers: give up on a stream after this long
   Duration dead_reap_after = 24h;        // forget dead and left members after this long
 

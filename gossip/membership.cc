@@ -49,7 +49,7 @@ Membership::Membership(Config config, LocalNode self, uint64_t seed, TimePoint n
   next_probe_ = now + Duration(rng_.below(config_.probe_interval.count()) + 1);
   next_gossip_ = now + Duration(rng_.below(config_.gossip_interval.count()) + 1);
   next_push_pull_ = now + config_.push_pull_interval;
-  next_reconnect_ = now + config_.reconnect_interval;
+  next_reconnect_ = now + config_.reconnect_min_interval;
   queue_update(self.id, alive_update(entries_[0].member));
 }
 
@@ -191,7 +191,7 @@ void Membership::handle_timeout(TimePoint now) {
   }
   if (now >= next_reconnect_) {
     reconnect(now);
-    next_reconnect_ = now + config_.reconnect_interval;
+    next_reconnect_ = now + config_.reconnect_min_interval;
   }
 }
 

@@ -110,6 +110,9 @@ class Membership {
   struct Entry {
     Member member;
     std::unique_ptr<Suspicion> suspicion;  // set while suspect
+    // While dead: when to try it again (reconnect), and the backoff that grew to that.
+    TimePoint next_reconnect = kTimeNever;
+    Duration reconnect_backoff{};
   };
   struct Probe {
     NodeId target;

@@ -45,7 +45,13 @@ void Membership::queue_update(const NodeId& about, const proto::Update& update) 
 }
 
 void Membership::set_state(TimePoint now, Entry& e, MemberState state) {
-  if (e.member.state != state) e.member.state_since = now;
+  if (e.member.state != state) {
+    e.member.state_since = now;
+    if (state == MemberState::kDead) {  // reconnect soon, then back off (see reconnect())
+      e.reconnect_backoff = config_.reconnect_min_interval;
+      e.next_reconnect = now + config_.reconnect_min_interval;
+    }
+  }
   e.member.state = state;
 }
 

@@ -194,12 +194,29 @@ void Membership::periodic_push_pull(TimePoint now) {
 
 void Membership::reconnect(TimePoint now) {
   if (leaving_) return;
-  // serf's reconnect: try one failed member. If it is back (the other side of a healed
+  // serf's reconnect: try a dead member. If it is back (the other side of a healed
   // partition), the exchange makes both sides suspect, refute and see each other again.
-  auto dead = random_members(1, NodeId(), failed, now);
-  if (dead.empty()) return;
+  // Each dead member is tried reconnect_min_interval after it died, then on a doubling
+  // backoff up to reconnect_interval; at most one attempt per tick. With several members
+  // dead on the far side of a partition, some member tries one of them every second or
+  // two, so a heal is found in seconds, not at the next 30 s tick; with nobody dead it
+  // costs nothing.
+  std::vector<Entry*> due;
+  for (auto& e : entries_) {
+    if (!failed(e.member, now, Duration{})) continue;
+    // Learned dead from someone else (never set dead here): counts from its state change.
+    const TimePoint at = e.next_reconnect != kTimeNever
+                             ? e.next_reconnect
+                             : e.member.state_since + config_.reconnect_min_interval;
+    if (at <= now) due.push_back(&e);
+  }
+  if (due.empty()) return;
+  Entry& e = *due[rng_.below(due.size())];
+  e.reconnect_backoff = std::min(config_.reconnect_interval,
+                                 std::max(config_.reconnect_min_interval, 2 * e.reconnect_backoff));
+  e.next_reconnect = now + e.reconnect_backoff;
   stats_.reconnect_attempts++;
-  push_pull(now, dead.front()->member.address, false);
+  push_pull(now, e.member.address, false);
 }
 
 void Membership::join(TimePoint now, std::vector<Endpoint> seeds) {

@@ -120,6 +120,25 @@ TEST_CASE("sim.partition_heals") {
   require_ok(r);
 }
 
+TEST_CASE("sim.partition_heals_within_5s") {
+  // 10 members cut 5/5 for over a minute: after the heal they all see each other alive
+  // within 5 s, because dead members are retried on a backoff that starts at 2 s (one try
+  // per member per tick at most), not only at the 30 s reconnect tick.
+  Scenario s;
+  s.seed = seed_or(7);
+  s.topology.nodes = 10;
+  s.run_for = 140s;
+  const auto left = range(0, 5), right = range(5, 10);
+  s.check_at(19s, "converged before the partition", checks::all_up_see_each_other());
+  s.at(20s, Fault::partition({left, right}));
+  s.eventually(20s, 100s, "left sees right dead", checks::group_sees_dead(left, right));
+  s.eventually(20s, 100s, "right sees left dead", checks::group_sees_dead(right, left));
+  s.at(100s, Fault::heal());
+  s.eventually(100s, 105s, "all alive within 5 s of the heal", checks::all_up_see_each_other());
+  Report r = run(s);
+  require_ok(r);
+}
+
 TEST_CASE("sim.one_way_loss") {
   // A cannot reach B, B can reach A, for 100 s: neither is declared dead by anyone.
   Scenario s;
