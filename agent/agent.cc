@@ -424,6 +424,9 @@ namespace {
 constexpr size_t kMaxStreams = 256;
 constexpr size_t kMaxStreamsPerSource = 16;
 constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
+// Bytes buffered, in total, for streams that have not authenticated yet (a chunk is at most
+// crypto::kMaxSealedSize, about 64 KiB).
+constexpr size_t kUnauthenticatedBudget = 4 << 20;
 
 bool out_of_descriptors(const ErrorCode& ec) {
   return ec == boost::system::errc::too_many_files_open ||
@@ -478,6 +481,31 @@ void Agent::Impl::accept_streams() {
   });
 }
 
+bool Agent::Impl::enforce_unauthenticated_budget(uint64_t reading) {
+  // Bytes from peers that have not yet sent one authentic chunk are bounded in total, not
+  // only per frame: over the budget, the greediest such streams are closed first.
+  size_t total = 0;
+  for (const auto& [sid, s] : streams_)
+    if (!s->reader.authenticated()) total += s->reader.buffered();
+  bool kept = true;
+  while (total > kUnauthenticatedBudget) {
+    uint64_t greediest = 0;
+    size_t most = 0;
+    for (const auto& [sid, s] : streams_) {
+      if (!s->reader.authenticated() && s->reader.buffered() > most) {
+        most = s->reader.buffered();
+        greediest = sid;
+      }
+    }
+    if (most == 0) break;
+    counters_.streams_shed++;
+    if (greediest == reading) kept = false;
+    close_stream(greediest);
+    total -= most;
+  }
+  return kept;
+}
+
 void Agent::Impl::shed_one_connection() {
   if (spare_fd_ < 0) return;
   ::close(spare_fd_);
@@ -493,6 +521,7 @@ void Agent::Impl::start_reading(uint64_t id, std::shared_ptr<Stream> s) {
       return;
     }
     s->reader.feed(ByteView(s->buffer.data(), n));
+    if (!s->reader.authenticated() && !enforce_unauthenticated_budget(id)) return;  // shed
     while (auto message = s->reader.next()) node_->handle_stream(now(), wall(), s->peer, gossip::StreamId{id}, *message);
     if (s->reader.failed() != DropReason::kNone) {
       const auto reason = s->reader.failed();

@@ -78,6 +78,8 @@ class Agent::Impl {
   void receive_datagrams();
   void accept_streams();
   void shed_one_connection();
+  // False when the stream being read was closed to stay within the budget.
+  bool enforce_unauthenticated_budget(uint64_t reading);
   void start_reading(uint64_t id, std::shared_ptr<Stream> s);
   void write_next(uint64_t id, std::shared_ptr<Stream> s);
   void close_stream(uint64_t id);

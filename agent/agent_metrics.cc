@@ -75,6 +75,9 @@ void AgentMetrics::refresh() {
   c("shoal_streams_refused_total",
     "Incoming streams closed at once: over the cap in total or from one address.",
     transport_.streams_refused);
+  c("shoal_streams_shed_total",
+    "Unauthenticated streams closed, greediest first, to keep their buffered bytes in budget.",
+    transport_.streams_shed);
   c("shoal_accept_fd_exhausted_total",
     "Times accepting a stream failed because the process ran out of file descriptors.",
     transport_.accept_errors);

@@ -20,6 +20,7 @@ struct TransportCounters {
   uint64_t datagrams_in = 0, datagrams_out = 0, streams_accepted = 0, streams_opened = 0;
   uint64_t streams_refused = 0;  // over the total or per-source cap
   uint64_t accept_errors = 0;    // accept failed for want of file descriptors
+  uint64_t streams_shed = 0;     // unauthenticated streams closed to stay within the budget
   uint64_t control_requests = 0;
 };
 

@@ -125,6 +125,7 @@ std::optional<Bytes> SealedFrames::Reader::next() {
       failed_ = reason;
       break;
     }
+    authenticated_ = true;
     const uint8_t kind = plain->front();
     if (kind != kChunkMore && kind != kChunkEnd) {
       failed_ = DropReason::kBadKind;

@@ -59,6 +59,11 @@ class SealedFrames {
     // failed() is set and the stream should be closed).
     std::optional<Bytes> next();
     DropReason failed() const { return failed_; }
+    // True once a chunk opened (authenticated with a cluster key, or any chunk in
+    // plaintext mode): until then the peer has proven nothing.
+    bool authenticated() const { return authenticated_; }
+    // Bytes held for this stream: unread input and the message being reassembled.
+    size_t buffered() const { return pending_.size() - consumed_ + message_.size(); }
 
    private:
     const SealedFrames& frames_;
@@ -67,6 +72,7 @@ class SealedFrames {
     size_t consumed_ = 0;
     Bytes message_;
     DropReason failed_ = DropReason::kNone;
+    bool authenticated_ = false;
   };
 
  private:

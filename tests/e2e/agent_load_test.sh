@@ -5,7 +5,10 @@
 # 1. An agent limited to 128 open files (ulimit -n) gets 400 idle TCP connections to its
 #    gossip port. It does not spin (it uses well under half a core while they stay open),
 #    `shoal status` still answers, and the refused streams are counted.
-# 2. A config path that is a FIFO is refused at once (reading it would block forever).
+# 2. 320 connections from 20 addresses, each sending the first 60 KB of a frame and
+#    stalling: unauthenticated bytes stay within their budget (the greediest streams are
+#    shed), the agent stays small, `shoal status` answers.
+# 3. A config path that is a FIFO is refused at once (reading it would block forever).
 # Underlay 192.0.2.0/24, overlay 198.18.0.0/16; everything is removed on exit (trap).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -50,7 +53,30 @@ refused=$(netns_metric 1 9100 shoal_streams_refused_total)
 ((refused > 0)) || fail "no refused stream counted under a 400-connection flood"
 step "   shoal status answers; $refused streams refused"
 
-step "2. a config path that is a FIFO is refused at once"
+netns_kill 2 TERM
+
+step "2. 320 streams from 20 addresses, each stuck in a 60 KB unauthenticated frame"
+for a in $(seq 100 119); do netns_exec 2 ip addr add "192.0.2.$a/24" dev "$NETNS_DEV"; done
+netns_spawn 2 "$work/partial.log" bash -c '
+  for a in $(seq 100 119); do
+    for n in $(seq 1 16); do
+      { printf "\x00\x00\xfd\xe8"; head -c 60000 /dev/urandom; sleep 40; } |
+        nc -s "192.0.2.$a" "$0" 7946 >/dev/null 2>&1 &
+    done
+  done
+  echo started
+  wait' "$(netns_addr 1)"
+wait_until 20 grep -q started "$work/partial.log" || fail "the partial frames did not start"
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+sleep 8
+rss=$(rss_kb "$agent")
+shed=$(netns_metric 1 9100 shoal_streams_shed_total)
+step "   agent VmRSS $rss KiB; $shed unauthenticated streams shed"
+((rss < 40 * 1024)) || fail "the agent holds $rss KiB under partial frames"
+((shed > 0)) || fail "no stream was shed although 320 x 60 KB exceed the 4 MiB budget"
+"$shoal" status --control-socket "$work/h1/shoal.sock" >/dev/null || fail "shoal status failed"
+
+step "3. a config path that is a FIFO is refused at once"
 mkfifo "$work/config.fifo"
 rc=0
 timeout 5 "$shoal" agent --config "$work/config.fifo" >"$work/fifo.out" 2>&1 || rc=$?
