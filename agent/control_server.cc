@@ -231,14 +231,16 @@ void ControlServer::accept() {
     }
     std::erase_if(shared->live, [](const auto& weak) { return weak.expired(); });
     if (shared->live.size() >= kMaxConnections) {
+      // Full: the oldest connection goes, not the newcomer. A `shoal` command sends its
+      // request at once and is gone in milliseconds, so the oldest is a slow or idle client;
+      // closing it first means slow clients cannot lock the operator out.
       shared->rejected++;
-      boost::system::error_code ignored;
-      socket.close(ignored);
-    } else {
-      auto connection = std::make_shared<ControlConnection>(std::move(socket), shared);
-      shared->live.push_back(connection);
-      connection->start();
+      if (auto oldest = shared->live.front().lock()) oldest->close();
+      shared->live.erase(shared->live.begin());
     }
+    auto connection = std::make_shared<ControlConnection>(std::move(socket), shared);
+    shared->live.push_back(connection);
+    connection->start();
     accept();
   });
 }

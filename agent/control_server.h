@@ -3,7 +3,8 @@
 //
 // One request per connection: read one frame (5 s at most), call the handler on the
 // io_context's thread, write its response, close. Malformed, oversized or unknown requests
-// get a response with `error` set and are counted in rejected(). The socket file is mode
+// get a response with `error` set and are counted in rejected(). At kMaxConnections the
+// oldest connection is closed to make room, so slow or idle clients cannot starve quick ones. The socket file is mode
 // 0600 in a directory created if missing; a live agent on the same path makes start() fail,
 // a stale file left by a crash is replaced. The destructor closes every connection and
 // removes the file; call it on the io_context's thread or while the io_context is not running.
@@ -26,7 +27,8 @@ class ControlServer {
  public:
   using Handler = std::function<proto::ControlResponse(const proto::ControlRequest&)>;
   static constexpr std::chrono::seconds kReadTimeout{5};
-  static constexpr size_t kMaxConnections = 32;
+  // At the limit the oldest connection is closed to admit a new one (see accept()).
+  static constexpr size_t kMaxConnections = 128;
 
   // The listening server, or an error naming the path and what to do.
   static std::variant<std::unique_ptr<ControlServer>, std::string> start(

@@ -2,7 +2,7 @@
 
 #include <array>
 #include <chrono>
-#include <set>
+#include <map>
 #include <vector>
 
 #include "agent/metrics_http.h"
@@ -16,7 +16,7 @@ using boost::system::error_code;
 
 constexpr auto kConnectionDeadline = std::chrono::seconds(5);
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
-constexpr size_t kMaxConnections = 32;
+constexpr size_t kMaxConnections = 128;  // at the limit the oldest is closed (see accept)
 constexpr size_t kMaxDrainBytes = 64 * 1024;
 
 tcp::endpoint to_asio(const Endpoint& e) {
@@ -39,7 +39,8 @@ struct MetricsServer::State {
   tcp::acceptor acceptor;
   asio::steady_timer retry;  // after an accept error such as EMFILE, instead of spinning
   std::function<std::string()> render;
-  std::set<Connection*> open;
+  std::map<uint64_t, Connection*> open;  // by age: the first is the oldest
+  uint64_t next_id = 0;
 };
 
 // One request: read the head (until the deadline), answer, then drain what the client
@@ -48,10 +49,11 @@ struct MetricsServer::State {
 class MetricsServer::Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(std::shared_ptr<State> state, tcp::socket socket)
-      : state_(std::move(state)), socket_(std::move(socket)), deadline_(socket_.get_executor()) {
-    state_->open.insert(this);
+      : state_(std::move(state)), socket_(std::move(socket)), deadline_(socket_.get_executor()),
+        id_(state_->next_id++) {
+    state_->open.emplace(id_, this);
   }
-  ~Connection() { state_->open.erase(this); }
+  ~Connection() { state_->open.erase(id_); }
 
   void start() {
     deadline_.expires_after(kConnectionDeadline);
@@ -105,6 +107,7 @@ class MetricsServer::Connection : public std::enable_shared_from_this<Connection
   std::shared_ptr<State> state_;
   tcp::socket socket_;
   asio::steady_timer deadline_;
+  uint64_t id_;
   std::string head_;
   std::string response_;
   std::array<char, 4096> scratch_;
@@ -135,10 +138,14 @@ void MetricsServer::accept(const std::shared_ptr<State>& state) {
       });
       return;
     }
-    // Over the limit the socket is simply closed when it goes out of scope.
-    if (state->open.size() < kMaxConnections) {
-      std::make_shared<Connection>(state, std::move(socket))->start();
+    // Over the limit the oldest connection goes, not the newcomer: a scraper asks at once
+    // and is done in milliseconds, so the oldest is a slow or idle client.
+    if (state->open.size() >= kMaxConnections) {
+      Connection* oldest = state->open.begin()->second;
+      state->open.erase(state->open.begin());
+      oldest->close();
     }
+    std::make_shared<Connection>(state, std::move(socket))->start();
     accept(state);
   });
 }
@@ -147,7 +154,8 @@ MetricsServer::~MetricsServer() {
   error_code ignored;
   state_->acceptor.close(ignored);
   state_->retry.cancel();
-  std::vector<Connection*> open(state_->open.begin(), state_->open.end());
+  std::vector<Connection*> open;
+  for (const auto& [id, c] : state_->open) open.push_back(c);
   for (Connection* c : open) c->close();
 }
 

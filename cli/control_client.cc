@@ -97,7 +97,8 @@ std::variant<proto::ControlResponse, std::string> call(const std::string& socket
   }
   if (reader.error().empty() && !reader.mid_frame() && !garbled)
     return "the shoal agent at " + socket_path +
-           " closed the connection without answering (is it shutting down?)";
+           " closed the connection without answering: it is busy (too many clients at once) or "
+           "shutting down; try again";
   return "the shoal agent at " + socket_path +
          " sent an unreadable answer (are `shoal` and the agent the same version?)";
 }

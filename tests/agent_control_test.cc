@@ -319,3 +319,27 @@ TEST_CASE("control client: errors name the socket and say what to try") {
   CHECK(took >= 190ms);
   CHECK(took < 2s);
 }
+
+TEST_CASE("control server: idle clients past the limit never lock out a quick one") {
+  TempDir dir("shoal-control");
+  const std::string path = dir.file("shoal.sock");
+  RunningServer running(path, members_handler);
+  std::vector<int> idle;
+  for (size_t i = 0; i < ControlServer::kMaxConnections + 20; ++i) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    REQUIRE(::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0);
+    idle.push_back(fd);  // connected, sending nothing: a slow or stuck client
+  }
+  proto::ControlRequest request;
+  request.mutable_members();
+  for (int attempt = 0; attempt < 5; ++attempt) {  // each one gets its answer
+    auto answer = cli::call(path, request, 2000ms);
+    REQUIRE(std::holds_alternative<proto::ControlResponse>(answer));
+    CHECK(std::get<proto::ControlResponse>(answer).members_size() == 1);
+  }
+  for (int fd : idle) ::close(fd);
+}

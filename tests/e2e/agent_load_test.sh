@@ -8,7 +8,9 @@
 # 2. 320 connections from 20 addresses, each sending the first 60 KB of a frame and
 #    stalling: unauthenticated bytes stay within their budget (the greediest streams are
 #    shed), the agent stays small, `shoal status` answers.
-# 3. A config path that is a FIFO is refused at once (reading it would block forever).
+# 3. 40 clients sending one byte a second to the metrics port and 40 to the control socket
+#    do not starve quick ones: 10 of 10 `shoal status` calls and scrapes are answered.
+# 4. A config path that is a FIFO is refused at once (reading it would block forever).
 # Underlay 192.0.2.0/24, overlay 198.18.0.0/16; everything is removed on exit (trap).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -76,7 +78,35 @@ step "   agent VmRSS $rss KiB; $shed unauthenticated streams shed"
 ((shed > 0)) || fail "no stream was shed although 320 x 60 KB exceed the 4 MiB budget"
 "$shoal" status --control-socket "$work/h1/shoal.sock" >/dev/null || fail "shoal status failed"
 
-step "3. a config path that is a FIFO is refused at once"
+netns_kill 2 TERM
+
+step "3. 40 slow clients on the metrics port and 40 on the control socket"
+netns_spawn 2 "$work/slow.log" bash -c '
+  for n in $(seq 1 40); do
+    while true; do
+      exec 3<>"/dev/tcp/$0/9100" || { sleep 1; continue; }
+      while printf x >&3 2>/dev/null; do sleep 1; done  # one byte a second, never a request
+    done &
+  done
+  wait' "$(netns_addr 1)"
+netns_spawn 1 "$work/slow-control.log" bash -c '
+  for n in $(seq 1 40); do
+    while true; do { while sleep 1; do printf x; done; } | nc -U "$0" >/dev/null 2>&1; done &
+  done
+  wait' "$work/h1/shoal.sock"
+sleep 2
+answered=0
+for n in $(seq 1 10); do
+  leases=$(netns_metric 1 9100 shoal_leases)
+  "$shoal" status --control-socket "$work/h1/shoal.sock" >/dev/null 2>&1 && ((leases == 1)) &&
+    answered=$((answered + 1))
+  sleep 0.2
+done
+step "   $answered of 10 status calls and scrapes answered beside 80 slow clients"
+((answered == 10)) || fail "slow clients locked the operator out: $answered of 10 answered"
+netns_kill 2 TERM
+
+step "4. a config path that is a FIFO is refused at once"
 mkfifo "$work/config.fifo"
 rc=0
 timeout 5 "$shoal" agent --config "$work/config.fifo" >"$work/fifo.out" 2>&1 || rc=$?
