@@ -11,6 +11,7 @@
 # 3. 40 clients sending one byte a second to the metrics port and 40 to the control socket
 #    do not starve quick ones: 10 of 10 `shoal status` calls and scrapes are answered.
 # 4. A config path that is a FIFO is refused at once (reading it would block forever).
+# The agent's underlay has a 9000-byte MTU, so its subnet.env says 8950 (vxlan).
 # Underlay 192.0.2.0/24, overlay 198.18.0.0/16; everything is removed on exit (trap).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,13 +30,16 @@ work=$(mktemp -d /tmp/shoal-e2e-load-XXXXXX)
 netns_at_cleanup "rm -rf '$work'"
 netns_setup "sl$$" 2
 
-step "1. 400 idle connections to an agent with 128 file descriptors"
+step "1. 400 idle connections to an agent with 128 file descriptors (on a 9000-byte underlay)"
+netns_exec 1 ip link set "$NETNS_DEV" mtu 9000
 netns_spawn 1 "$work/h1.log" bash -c 'ulimit -n 128 && exec "$0" "$@"' "$shoal" agent --name h1 \
   --network 198.18.0.0/16 --bind "$(netns_addr 1):7946" --data-dir "$work/h1" \
   --subnet-file "$work/h1/subnet.env" --control-socket "$work/h1/shoal.sock" \
-  --metrics-addr "$(netns_addr 1):9100" --backend host-gw
+  --metrics-addr "$(netns_addr 1):9100" --backend vxlan
 agent=$NETNS_LAST_PID
 wait_until 20 test -f "$work/h1/subnet.env" || fail "the agent did not come up"
+grep -qx "FLANNEL_MTU=8950" "$work/h1/subnet.env" ||
+  fail "a 9000-byte underlay should give pods 8950 over vxlan: $(grep MTU "$work/h1/subnet.env")"
 # One process of our own on host 2 holds the connections open (its limit is raised for it).
 netns_spawn 2 "$work/flood.log" bash -c '
   ulimit -n 2048
