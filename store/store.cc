@@ -209,12 +209,26 @@ std::string Store::save_table(const std::vector<lease::NodeRecord>& records,
   Statement e(db_, "INSERT INTO evictions(node, up_to_version, evicted_at_ms) VALUES(?, ?, ?) "
                    "ON CONFLICT(node) DO UPDATE SET up_to_version = excluded.up_to_version, "
                    "evicted_at_ms = excluded.evicted_at_ms");
-  if (!r.ok() || !e.ok()) return error("cannot prepare a write");
+  // The set given is the whole table: rows of nodes it no longer holds (the table's garbage
+  // collection forgot them) are deleted in the same transaction, so the file does not grow
+  // with every host that ever came and went.
+  if (sqlite3_exec(db_,
+                   "CREATE TEMP TABLE IF NOT EXISTS kept_records(node BLOB PRIMARY KEY);"
+                   "CREATE TEMP TABLE IF NOT EXISTS kept_evictions(node BLOB PRIMARY KEY);"
+                   "DELETE FROM kept_records; DELETE FROM kept_evictions;",
+                   nullptr, nullptr, nullptr) != SQLITE_OK)
+    return error("cannot prepare the sweep");
+  Statement kr(db_, "INSERT OR IGNORE INTO kept_records(node) VALUES(?)");
+  Statement ke(db_, "INSERT OR IGNORE INTO kept_evictions(node) VALUES(?)");
+  if (!r.ok() || !e.ok() || !kr.ok() || !ke.ok()) return error("cannot prepare a write");
   for (const auto& record : records) {
     const Bytes blob = lease::encode(record);
     r.bind(1, record.id.view()).bind(2, static_cast<int64_t>(record.version)).bind(3, blob);
     if (r.step() != SQLITE_DONE) return error("cannot save a record");
     r.reset();
+    kr.bind(1, record.id.view());
+    if (kr.step() != SQLITE_DONE) return error("cannot save a record");
+    kr.reset();
   }
   for (const auto& ev : evictions) {
     e.bind(1, ev.id.view())
@@ -222,7 +236,15 @@ std::string Store::save_table(const std::vector<lease::NodeRecord>& records,
         .bind(3, static_cast<int64_t>(ev.evicted_at.time_since_epoch().count()));
     if (e.step() != SQLITE_DONE) return error("cannot save an eviction");
     e.reset();
+    ke.bind(1, ev.id.view());
+    if (ke.step() != SQLITE_DONE) return error("cannot save an eviction");
+    ke.reset();
   }
+  if (sqlite3_exec(db_,
+                   "DELETE FROM records WHERE node NOT IN (SELECT node FROM kept_records);"
+                   "DELETE FROM evictions WHERE node NOT IN (SELECT node FROM kept_evictions);",
+                   nullptr, nullptr, nullptr) != SQLITE_OK)
+    return error("cannot delete forgotten records");
   if (!tx.commit()) return error("cannot commit");
   return {};
 }

@@ -45,7 +45,8 @@ class Store {
 
   // Our own record, durable when this returns without error.
   std::string save_own(const lease::NodeRecord& record);
-  // Peers' records and evictions, all in one transaction.
+  // Peers' records and evictions: the whole table, in one transaction. Rows of nodes not in
+  // `records` (or `evictions`) are deleted, so what the table forgot leaves the file too.
   std::string save_table(const std::vector<lease::NodeRecord>& records,
                          const std::vector<lease::Eviction>& evictions);
   // Everything LeaseCore needs at start. Rows that fail to decode are skipped and counted.
