@@ -18,6 +18,7 @@
 #include "agent/metrics_server.h"
 #include "agent/sealed_frames.h"
 #include "agent/subnet_env.h"
+#include "common/byte_order.h"
 #include "common/rng.h"
 #include "crypto/identity.h"
 #include "crypto/keyring.h"
@@ -114,12 +115,10 @@ std::string Agent::Impl::init() {
   gossip.max_packet_bytes -= frames_.datagram_overhead();
   uint64_t incarnation = static_cast<uint64_t>(wall().time_since_epoch().count() / 1000);
   if (auto stored = store_->get("incarnation"); stored && stored->size() == 8) {
-    uint64_t previous = 0;
-    for (uint8_t b : *stored) previous = previous << 8 | b;
-    incarnation = std::max(incarnation, previous + 1);  // above anything we said before
+    incarnation = std::max(incarnation, get_be64(stored->data()) + 1);  // above anything we said before
   }
   Bytes encoded(8);
-  for (int i = 0; i < 8; ++i) encoded[i] = static_cast<uint8_t>(incarnation >> (56 - 8 * i));
+  put_be64(encoded.data(), incarnation);
   if (auto e = store_->put("incarnation", encoded); !e.empty()) return e;
 
   lease::LeaseConfig lease_config;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/byte_order.h"
 #include "common/take_front.h"
 
 namespace shoal::agent {
@@ -71,10 +72,7 @@ std::string key_id_error(const std::string& value) {
 Bytes encode_frame(const google::protobuf::Message& message) {
   const size_t size = message.ByteSizeLong();
   Bytes frame(kControlHeaderSize + size);
-  frame[0] = static_cast<uint8_t>(size >> 24);
-  frame[1] = static_cast<uint8_t>(size >> 16);
-  frame[2] = static_cast<uint8_t>(size >> 8);
-  frame[3] = static_cast<uint8_t>(size);
+  put_be32(frame.data(), static_cast<uint32_t>(size));  // size <= kMaxControlResponse
   message.SerializeWithCachedSizesToArray(frame.data() + kControlHeaderSize);
   return frame;
 }
@@ -132,8 +130,7 @@ void FrameReader::feed(ByteView chunk) {
       header_have_ += take;
       chunk = chunk.subspan(take);
       if (header_have_ < kControlHeaderSize) return;
-      body_size_ = (size_t{header_[0]} << 24) | (size_t{header_[1]} << 16) |
-                   (size_t{header_[2]} << 8) | size_t{header_[3]};
+      body_size_ = get_be32(header_);
       if (body_size_ > max_body_) {
         error_ = "frame of " + std::to_string(body_size_) + " bytes is over the limit of " +
                  std::to_string(max_body_);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/byte_order.h"
+
 namespace shoal::agent {
 namespace {
 
@@ -23,10 +25,6 @@ DropReason from_status(crypto::OpenStatus status) {
     case crypto::OpenStatus::kBadAuth: return DropReason::kBadAuth;
   }
   return DropReason::kBadAuth;
-}
-
-void put_u32(Bytes& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(v >> shift));
 }
 
 }  // namespace
@@ -100,7 +98,7 @@ Bytes SealedFrames::wrap_message(ByteView message) const {
     const size_t n = std::min(kChunkData, message.size() - offset);
     const bool last = offset + n == message.size();
     const Bytes unit = seal(last ? kChunkEnd : kChunkMore, message.subspan(offset, n));
-    put_u32(out, static_cast<uint32_t>(unit.size()));
+    append_be32(out, static_cast<uint32_t>(unit.size()));
     out.insert(out.end(), unit.begin(), unit.end());
     offset += n;
   } while (offset < message.size());
@@ -111,8 +109,7 @@ std::optional<Bytes> SealedFrames::Reader::next() {
   while (failed_ == DropReason::kNone) {
     const ByteView rest = ByteView(pending_).subspan(consumed_);
     if (rest.size() < kLengthPrefix) break;
-    const uint32_t length = uint32_t{rest[0]} << 24 | uint32_t{rest[1]} << 16 |
-                            uint32_t{rest[2]} << 8 | uint32_t{rest[3]};
+    const uint32_t length = get_be32(rest.data());
     if (length > crypto::kMaxSealedSize) {
       failed_ = DropReason::kTooLarge;
       break;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/byte_order.h"
 #include "crypto/sodium_init.h"
 
 namespace shoal::crypto {
@@ -88,7 +89,7 @@ KeyId key_id(const Key& key) {
   uint8_t hash[crypto_generichash_blake2b_BYTES_MIN];
   crypto_generichash_blake2b_salt_personal(hash, sizeof hash, key.data(), key.size(), nullptr, 0,
                                            nullptr, kKeyIdPersonal);
-  return (KeyId{hash[0]} << 24) | (KeyId{hash[1]} << 16) | (KeyId{hash[2]} << 8) | hash[3];
+  return get_be32(hash);
 }
 
 std::string key_id_hex(KeyId id) {

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "common/byte_order.h"
 #include "common/file_io.h"
 #include "crypto/sodium_init.h"
 
@@ -25,16 +26,6 @@ ParseResult parse_error(std::string message) {
   return ParseResult(std::in_place_index<1>, std::move(message));
 }
 
-void put_be32(uint8_t* out, uint32_t value) {
-  out[0] = static_cast<uint8_t>(value >> 24);
-  out[1] = static_cast<uint8_t>(value >> 16);
-  out[2] = static_cast<uint8_t>(value >> 8);
-  out[3] = static_cast<uint8_t>(value);
-}
-
-uint32_t get_be32(const uint8_t* in) {
-  return (uint32_t{in[0]} << 24) | (uint32_t{in[1]} << 16) | (uint32_t{in[2]} << 8) | in[3];
-}
 
 // Wipes a string that held key material before its memory goes back to the heap.
 struct WipeOnExit {

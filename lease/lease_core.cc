@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/byte_order.h"
 #include "common/take_front.h"
 #include "lease/allocator.h"
 #include "proto/shoal.pb.h"
@@ -399,7 +400,7 @@ bool LeaseCore::take_sync_request() { return std::exchange(sync_requested_, fals
 Bytes LeaseCore::digest() const {
   Bytes out(8);
   const uint64_t hash = table_.hash();
-  for (size_t i = 0; i < 8; ++i) out[i] = static_cast<uint8_t>(hash >> (8 * i));
+  put_le64(out.data(), hash);
   return out;
 }
 
