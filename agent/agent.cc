@@ -608,6 +608,8 @@ void Agent::Impl::finish_departure() {
 
 // --- Agent -----------------------------------------------------------------------------
 
+const char* shoal_version() { return SHOAL_VERSION; }
+
 Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Agent::~Agent() = default;
 

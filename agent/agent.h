@@ -23,7 +23,8 @@
 
 namespace shoal::agent {
 
-inline constexpr const char* kShoalVersion = "0.1.0";
+// The version CMake's project() declares: one place to bump it.
+const char* shoal_version();
 
 class Agent {
  public:

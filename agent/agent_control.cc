@@ -59,7 +59,7 @@ proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& 
       auto* s = out.mutable_status();
       s->set_name(config_.name);
       s->set_id(hex_id(id_));
-      s->set_version(kShoalVersion);
+      s->set_version(shoal_version());
       s->set_bind(config_.bind.to_string());
       if (auto claimed = lease_->claimed_subnet()) s->set_subnet(claimed->to_string());
       s->set_subnet_ready(lease_->ready_subnet().has_value());

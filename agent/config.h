@@ -31,6 +31,7 @@ enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError };
 inline constexpr uint16_t kDefaultGossipPort = 7946;
 inline constexpr uint16_t kDefaultVxlanPort = 8472;  // the Linux kernel's (and flannel's)
 inline constexpr uint16_t kDefaultUdpPort = 8285;    // flannel's udp backend
+inline constexpr const char* kDefaultControlSocket = "/run/shoal/shoal.sock";
 inline constexpr size_t kMaxConfigBytes = 64 * 1024;
 // No overlay may span more than a /8: 0.0.0.0/0 would take every address (and 300 MB of
 // allocator state), and any overlay must leave the underlay out.
@@ -70,7 +71,7 @@ struct AgentConfig {
   std::string key_file;         // empty: gossip and tunnels run in plaintext
   std::string subnet_file = "/run/shoal/subnet.env";
   std::chrono::seconds lease_ttl = std::chrono::hours(24);
-  std::string control_socket = "/run/shoal/shoal.sock";
+  std::string control_socket = kDefaultControlSocket;
   std::optional<Endpoint> metrics_addr;  // unset: no metrics endpoint
   LogLevel log_level = LogLevel::kInfo;
   int mtu = 0;  // 0: derived from the underlay device's MTU (node::plan); caps it otherwise

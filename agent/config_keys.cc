@@ -259,7 +259,7 @@ const ConfigKey kKeys[] = {
      "a duration like \"24h\", \"90m\" or \"1h30m\", from 1m to 8760h", "24h",
      "a subnet lease not renewed for this long is free again", set_lease_ttl},
     {"ControlSocket", "control-socket", ValueKind::kString, 0, 0,
-     "a socket path of at most 107 bytes", "/run/shoal/shoal.sock",
+     "a socket path of at most 107 bytes", kDefaultControlSocket,
      "Unix socket for shoal members/leases/status",
      [](const ConfigKey& key, AgentConfig& c, const ScalarValue& v) {
        return set_path(key, c.control_socket, v, false, sizeof(sockaddr_un::sun_path) - 1);

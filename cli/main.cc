@@ -163,7 +163,7 @@ constexpr ClientCommand kClientCommands[] = {
 };
 
 int run_client(const ClientCommand& command, std::vector<std::string_view> args) {
-  std::string socket = cli::kDefaultControlSocket;
+  std::string socket = agent::kDefaultControlSocket;
   bool json = false;
   std::vector<std::string_view> positional;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -173,7 +173,7 @@ int run_client(const ClientCommand& command, std::vector<std::string_view> args)
                   "  --json                 print the agent's answer as JSON\n"
                   "  --control-socket PATH  the agent's control socket (default %s)\n",
                   command.name.data(), command.args.data(), command.args.empty() ? "" : " ",
-                  command.help.data(), cli::kDefaultControlSocket);
+                  command.help.data(), agent::kDefaultControlSocket);
       return 0;
     } else if (a == "--json") {
       json = true;
@@ -266,7 +266,7 @@ int main(int argc, char** argv) {
   for (const auto& c : kClientCommands)
     if (command == c.name) return run_client(c, args);
   if (command == "version" || command == "--version") {
-    std::printf("shoal %s\n", agent::kShoalVersion);
+    std::printf("shoal %s\n", agent::shoal_version());
     return 0;
   }
   return usage_error("unknown command '" + std::string(command) + "'");

@@ -28,7 +28,6 @@ class Hlc {
   // drag ours into the future); returns false then.
   bool observe(HlcStamp remote, WallTime wall,
                std::chrono::milliseconds max_drift = std::chrono::minutes(5));
-  HlcStamp last() const { return last_; }
 
  private:
   HlcStamp last_;

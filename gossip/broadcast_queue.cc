@@ -47,10 +47,4 @@ size_t BroadcastQueue::take(size_t budget, int limit, size_t (*overhead)(size_t)
   return used;
 }
 
-void BroadcastQueue::clear() {
-  items_.clear();
-  by_key_.clear();
-  smallest_ = SIZE_MAX;
-}
-
 }  // namespace shoal::gossip

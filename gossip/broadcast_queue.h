@@ -46,7 +46,6 @@ class BroadcastQueue {
 
   size_t size() const { return items_.size(); }
   bool empty() const { return items_.empty(); }
-  void clear();
 
  private:
   struct Item {
