@@ -69,6 +69,10 @@ LeaseCore::LeaseCore(LeaseConfig config, LocalLease self, StoredLeases stored, T
     adopt_own_from_peer(*seen, wall);  // publishes
   } else if (stored.own && !own_.claims.empty()) {
     publish(wall);  // back again: renew at once, above every version peers have seen of us
+    // Our own unexpired claim needs no sync wait and no settle window: nobody could take
+    // it while it was valid. It is ready as soon as it is durable and the owners say so.
+    resumed_ = true;
+    mark_dirty(now);
   }
   for (const auto& [id, r] : table_.records())
     for (const Claim& c : r.claims) hlc_.observe(c.claimed_at, wall);
@@ -332,6 +336,20 @@ void LeaseCore::recompute(WallTime wall) {
 
 void LeaseCore::allocate(TimePoint now, WallTime wall) {
   if (released_) return;
+  if (resumed_ && !ready_ && awaiting_durability_.empty()) {
+    if (auto claim = claimed_subnet()) {
+      auto owner = owners_.find(*claim);
+      if (owner != owners_.end() && owner->second == self_.id &&
+          config_.network.in_pool(*claim, self_.site)) {
+        resumed_ = false;
+        claimed_since_ = now;
+        ready_ = *claim;
+        events_.push_back(
+            {LeaseEvent::Kind::kSubnetReady, self_.id, *claim, self_.underlay, self_.backend_data});
+        return;
+      }
+    }
+  }
   if (!synced_ && now >= started_ + config_.initial_sync_wait) {
     synced_ = true;  // nobody answered: we may be the first; go ahead with what we know
     synced_at_ = started_ + config_.initial_sync_wait;

@@ -95,3 +95,18 @@ TEST_CASE("a restart keeps an unexpired claim and never revives an expired one")
     CHECK(c.claimed_subnet() == Cidr::parse("198.18.7.0/24"));
   }
 }
+
+TEST_CASE("a restart with an unexpired claim is ready at once, without sync wait or settle") {
+  Rng rng(6);
+  const NodeId id = NodeId::random(rng);
+  LeaseCore c(config(), LocalLease{id, "n", IpAddress::v4(192, 0, 2, 1), "", {}},
+              StoredLeases{own_record(id, kWall - config().ttl / 2), {}, {}}, kTimeZero, kWall);
+  while (auto r = c.poll_persist()) c.persisted(r->version);  // the renewal is durable
+  const TimePoint soon = kTimeZero + std::chrono::milliseconds(200);  // well before 3 s + 2 s
+  c.handle_timeout(soon, kWall + std::chrono::milliseconds(200));
+  REQUIRE(c.ready_subnet());
+  CHECK(*c.ready_subnet() == *Cidr::parse("198.18.7.0/24"));
+  bool ready_event = false;
+  while (auto e = c.poll_event()) ready_event |= e->kind == LeaseEvent::Kind::kSubnetReady;
+  CHECK(ready_event);
+}
