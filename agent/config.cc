@@ -180,6 +180,12 @@ std::string check_and_fill(AgentConfig& config) {
   if (auto problem = fill_name(config); !problem.empty()) return problem;
 
   const auto& pools = config.network_spec.site_pools;
+  if (config.network->candidates(config.site).empty())
+    return located(config, config.site.empty() ? "SitePools" : "Site",
+                   config.site.empty()
+                       ? "the site pools leave no subnet for a host without a Site: set Site, "
+                         "or leave part of SubnetMin..SubnetMax outside the pools"
+                       : "site " + quoted(config.site) + " has no subnet to claim");
   if (!config.site.empty() && !pools.empty() && !pools.count(config.site))
     config.warnings.push_back(origin_of(config, "Site") + ": site " + quoted(config.site) +
                               " has no pool in SitePools; this host claims outside all pools");
@@ -233,7 +239,11 @@ std::string apply_flag(AgentConfig& config, std::string_view flag, std::string_v
   const std::string name = "--" + std::string(key->flag);
   if (auto problem = apply_value(*key, config, value); !problem.empty())
     return printable(name + ": " + problem);
-  config.origins[std::string(key->json)] = name;
+  auto& origin = config.origins[std::string(key->json)];
+  // --seed adds up; any other flag given twice is likely a mistake in a unit file or script.
+  if (origin == name && key->json != "Seeds")
+    config.warnings.push_back(name + " is given more than once; the last value counts");
+  origin = name;
   return {};
 }
 

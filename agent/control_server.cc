@@ -67,8 +67,10 @@ class ControlConnection : public std::enable_shared_from_this<ControlConnection>
   void on_read(const boost::system::error_code& ec, size_t n) {
     if (answered_ || shared_->stopped) return;
     reader_.feed(ByteView(buffer_.data(), n));
-    if (!reader_.error().empty()) return reject("request refused: " + reader_.error());
+    // A complete request is answered even if junk follows it in the same read: one request
+    // per connection, the rest is never looked at.
     if (auto body = reader_.next()) return on_request(*body);
+    if (!reader_.error().empty()) return reject("request refused: " + reader_.error());
     if (!ec) return read();
     if (reader_.mid_frame()) shared_->rejected++;  // cut short: nobody left to answer
     close();

@@ -313,6 +313,8 @@ TEST_CASE("the whole is checked by finish, naming the key") {
        R"(shoal.json: "Network": only IPv4 networks are supported for now)"},
       {R"({"Network": "198.18.0.0/29"})",
        R"(shoal.json: "Network": 198.18.0.0/29 is too small; the smallest useful network is a /28)"},
+      {R"({"Network": "198.18.0.0/16", "SitePools": {"east": {"SubnetMin": "198.18.1.0", "SubnetMax": "198.18.255.0"}}})",
+       R"(shoal.json: "SitePools": the site pools leave no subnet for a host without a Site: set Site, or leave part of SubnetMin..SubnetMax outside the pools)"},
       {R"({"Network": "0.0.0.0/0", "SubnetLen": 24})",
        R"(shoal.json: "Network": 0.0.0.0/0 spans too much: an overlay of at most /8 (16 million addresses) is allowed, and it must leave the underlay out)"},
       {R"({"Network": "198.18.0.0/16", "Bind": "198.18.3.4:7946"})",
@@ -587,4 +589,16 @@ TEST_CASE("flag_help covers every key, and every flag it lists is accepted") {
     CHECK(keys.count(key) == 1);
   CHECK(flags.count("--seed") == 1);
   CHECK(flags.count("--network") == 1);
+}
+
+TEST_CASE("a flag given twice warns; --seed adds up and does not") {
+  AgentConfig c = parsed(R"({"Network": "198.18.0.0/16"})");
+  REQUIRE(apply_flag(c, "--subnet-len", "24") == "");
+  REQUIRE(apply_flag(c, "--subnet-len", "26") == "");
+  REQUIRE(apply_flag(c, "--seed", "192.0.2.1") == "");
+  REQUIRE(apply_flag(c, "--seed", "192.0.2.2") == "");
+  REQUIRE(finish(c) == "");
+  CHECK(has_warning(c, "--subnet-len is given more than once; the last value counts"));
+  CHECK_FALSE(has_warning(c, "--seed is given more than once"));
+  CHECK(c.seeds.size() == 2);
 }

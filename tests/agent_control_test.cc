@@ -343,3 +343,16 @@ TEST_CASE("control server: idle clients past the limit never lock out a quick on
   }
   for (int fd : idle) ::close(fd);
 }
+
+TEST_CASE("control server: a valid request followed by junk still gets its answer") {
+  TempDir dir("shoal-control");
+  const std::string path = dir.file("shoal.sock");
+  RunningServer running(path, members_handler);
+  proto::ControlRequest request;
+  request.mutable_members();
+  Bytes bytes = encode_frame(request);
+  for (int i = 0; i < 16; ++i) bytes.push_back(0xff);  // a header of a huge frame, and more
+  const auto response = decode_answer(raw_exchange(path, bytes));
+  CHECK(response.error().empty());
+  CHECK(response.members_size() == 1);
+}
