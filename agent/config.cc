@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <map>
 
 #include "agent/config_keys.h"
 #include "agent/config_values.h"
@@ -249,10 +250,32 @@ std::string apply_flag(AgentConfig& config, std::string_view flag, std::string_v
 
 std::string finish(AgentConfig& config) { return printable(check_and_fill(config)); }
 
+namespace {
+
+// What a flag's value looks like, for --help.
+std::string metavar_of(const ConfigKey& key) {
+  static const std::map<std::string_view, std::string_view> kMetavars = {
+      {"Network", "CIDR"},           {"SubnetMin", "IP"},          {"SubnetMax", "IP"},
+      {"Backend.Type", "TYPE"},      {"Backend.Port", "PORT"},     {"Backend.Fallback", "TYPE"},
+      {"Name", "NAME"},              {"Bind", "IP[:PORT]"},        {"Advertise", "IP"},
+      {"Seeds", "IP[:PORT][,...]"},  {"Site", "NAME"},             {"DataDir", "DIR"},
+      {"Profile", "lan|wan|local"},  {"KeyFile", "FILE"},          {"SubnetFile", "FILE"},
+      {"LeaseTTL", "DURATION"},      {"ControlSocket", "PATH"},    {"MetricsAddr", "IP:PORT"},
+      {"LogLevel", "LEVEL"}};
+  if (auto it = kMetavars.find(key.json); it != kMetavars.end()) return std::string(it->second);
+  switch (key.kind) {
+    case ValueKind::kInteger: return "N";
+    case ValueKind::kBool: return "true|false";
+    default: return "VALUE";
+  }
+}
+
+}  // namespace
+
 std::vector<FlagHelp> flag_help() {
   std::vector<FlagHelp> out;
   for (const auto& key : config_keys()) {
-    out.push_back({key.flag.empty() ? std::string() : "--" + std::string(key.flag),
+    out.push_back({key.flag.empty() ? std::string() : "--" + std::string(key.flag), metavar_of(key),
                    std::string(key.json), std::string(key.default_text), std::string(key.help)});
   }
   return out;

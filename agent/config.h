@@ -107,6 +107,7 @@ std::string finish(AgentConfig& config);
 
 struct FlagHelp {
   std::string flag;          // "--subnet-len"; empty for keys only a file can set
+  std::string metavar;       // what the value looks like: "N", "CIDR", "IP[:PORT]"
   std::string json_key;      // "SubnetLen"
   std::string default_text;  // "24", or how the default is found
   std::string description;   // one line

@@ -40,8 +40,10 @@ commands:
 `shoal COMMAND --help` explains each command.
 )";
 
-int usage_error(const std::string& message) {
-  std::fprintf(stderr, "shoal: %s\n(run `shoal --help` for usage)\n", message.c_str());
+// `command`: the subcommand whose help to point at; empty for shoal's own usage.
+int usage_error(const std::string& message, std::string_view command = {}) {
+  const std::string help = command.empty() ? "shoal --help" : "shoal " + std::string(command) + " --help";
+  std::fprintf(stderr, "shoal: %s\n(run `%s` for usage)\n", message.c_str(), help.c_str());
   return 2;
 }
 
@@ -54,7 +56,8 @@ void print_agent_help() {
       "  --config FILE                 read settings from FILE\n");
   for (const auto& f : agent::flag_help()) {
     if (f.flag.empty()) continue;
-    std::printf("  %-28s  %s (%s; default %s)\n", f.flag.c_str(), f.description.c_str(),
+    const std::string flag = f.flag + " " + f.metavar;
+    std::printf("  %-28s  %s (%s; default %s)\n", flag.c_str(), f.description.c_str(),
                 f.json_key.c_str(), f.default_text.c_str());
   }
 }
@@ -80,7 +83,7 @@ int run_agent(const std::vector<std::string_view>& args) {
     }
     std::string_view path;
     if (args[i] == "--config") {
-      if (i + 1 >= args.size()) return usage_error("--config needs a file");
+      if (i + 1 >= args.size()) return usage_error("agent: --config needs a file", "agent");
       path = args[i + 1];
     } else if (args[i].starts_with("--config=")) {
       path = args[i].substr(9);
@@ -96,7 +99,7 @@ int run_agent(const std::vector<std::string_view>& args) {
   }
   for (size_t i = 0; i < args.size(); ++i) {
     std::string_view flag = args[i];
-    if (!flag.starts_with("--")) return usage_error("agent: unexpected argument '" + std::string(flag) + "'");
+    if (!flag.starts_with("--")) return usage_error("agent: unexpected argument '" + std::string(flag) + "'", "agent");
     std::string value;
     if (auto eq = flag.find('='); eq != std::string_view::npos) {
       value = flag.substr(eq + 1);
@@ -104,7 +107,7 @@ int run_agent(const std::vector<std::string_view>& args) {
     } else if (flag == "--ip-masq" && (i + 1 >= args.size() || args[i + 1].starts_with("--"))) {
       value = "true";  // a bare boolean flag
     } else {
-      if (i + 1 >= args.size()) return usage_error("agent: " + std::string(flag) + " needs a value");
+      if (i + 1 >= args.size()) return usage_error("agent: " + std::string(flag) + " needs a value", "agent");
       value = args[++i];
     }
     if (flag == "--config") continue;
@@ -137,7 +140,7 @@ int keygen(const std::vector<std::string_view>& args) {
         "point KeyFile (--key-file) at it\non every host.\n");
     return 0;
   }
-  if (!args.empty()) return usage_error("keygen takes no arguments");
+  if (!args.empty()) return usage_error("keygen takes no arguments", "keygen");
   if (!crypto::init()) return usage_error("libsodium cannot be initialised");
   std::printf("%s\n", crypto::encode_key(crypto::generate_key()).c_str());
   return 0;
@@ -178,12 +181,13 @@ int run_client(const ClientCommand& command, std::vector<std::string_view> args)
     } else if (a == "--json") {
       json = true;
     } else if (a == "--control-socket") {
-      if (i + 1 >= args.size()) return usage_error("--control-socket needs a path");
+      if (i + 1 >= args.size()) return usage_error(std::string(command.name) + ": --control-socket needs a path", command.name);
       socket = args[++i];
     } else if (a.starts_with("--control-socket=")) {
       socket = a.substr(17);
     } else if (a.starts_with("-")) {
-      return usage_error(std::string(command.name) + ": unknown option '" + std::string(a) + "'");
+      return usage_error(std::string(command.name) + ": unknown option '" + std::string(a) + "'",
+                         command.name);
     } else {
       positional.push_back(a);
     }
