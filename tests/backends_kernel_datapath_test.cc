@@ -194,6 +194,15 @@ TEST_CASE("host-gw routes via the peer's underlay address; auto mixes both paths
   CHECK(lines("ip route show proto 83 | grep '198.18.2.0/24 via 192.0.2.2 dev u0'") == 1);
   CHECK(lines("ip link show shoal.7 2>/dev/null") == 0);  // host-gw runs no vxlan device
 
+  // The underlay going down flushes the routes through it (flannel #1434); once it is up
+  // again, a reconcile (the agent runs one on the link event) puts them back.
+  sh("ip link set u0 down");
+  CHECK(lines("ip route show proto 83") == 0);
+  sh("ip link set u0 up");
+  const ReconcileResult again = f.reconcile(hostgw);
+  CHECK(lines("ip route show proto 83 | grep '198.18.2.0/24 via 192.0.2.2 dev u0'") == 1);
+  CHECK(again.drift_repaired == 1);
+
   // Switching to auto: the on-link peer stays host-gw, the other goes over vxlan.
   f.reconcile(t.plan(f.facts, node::DatapathMode::kAuto));
   CHECK(lines("ip route show proto 83 | grep '198.18.2.0/24 via 192.0.2.2 dev u0'") == 1);
