@@ -222,3 +222,18 @@ TEST_CASE("masquerade: shoal's own nftables table, replaced atomically and remov
   REQUIRE(remove_masquerade() == "");
   CHECK(lines("nft list tables | grep 'ip shoal'") == 0);
 }
+
+TEST_CASE("TxChecksumOffload false: the device computes its transmit checksums in software") {
+  Fixture f;
+  KernelDatapath no_offload(*f.netlink, kOwnMac, /*tx_checksum_offload=*/false);
+  Tables t;
+  t.add(IpAddress::v4(192, 0, 2, 2), 2, Mac{2, 0, 0, 0, 0, 2});
+  const ReconcileResult r = no_offload.reconcile(t.plan(f.facts, node::DatapathMode::kVxlan), f.facts);
+  for (const auto& e : r.error_texts) MESSAGE(e);
+  CHECK(r.errors == 0);
+  CHECK(lines("ethtool -k shoal.1 | grep -E '^tx-checksumming: off'") == 1);
+  // The default leaves it on.
+  std::system("ip link del shoal.1");
+  f.reconcile(t.plan(f.facts, node::DatapathMode::kVxlan));
+  CHECK(lines("ethtool -k shoal.1 | grep -E '^tx-checksumming: on'") == 1);
+}
