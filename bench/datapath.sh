@@ -5,6 +5,9 @@
 # Topology (tests/e2e/netns.sh): hosts h1..h3 on one bridge (underlay 192.0.2.0/24); h1 and h2
 # get one pod each through the real CNI plugins (tests/e2e/pods.sh), configured from the
 # subnet.env shoal wrote. iperf3 (Debian's) runs for DATAPATH_SECONDS (default 5) per figure.
+# The agents run with IPMasq on, as kube-flannel runs flannel: shoal masquerades only what
+# leaves the overlay, so the CNI bridge does not NAT pod-to-pod traffic (with IPMasq off it
+# would, as under flannel, and every pod packet would pay for conntrack).
 #
 # Figures (other lines start with '#'):
 #   first_ping_s.n3            s       3 agents start at one instant (fresh data dirs); time
@@ -40,7 +43,8 @@ netns_setup "bd$$" 3
 start_agent() {  # start_agent I BACKEND
   netns_spawn "$1" "$work/h$1.log" "$shoal" agent --name "h$1" --network 198.18.0.0/16 \
     --bind "$(netns_addr "$1"):7946" --seed "$(netns_addr 1):7946" --data-dir "$work/h$1" \
-    --subnet-file "$work/h$1/subnet.env" --control-socket "$work/h$1/shoal.sock" --backend "$2"
+    --subnet-file "$work/h$1/subnet.env" --control-socket "$work/h$1/shoal.sock" --backend "$2" \
+    --ip-masq true
   agent_pid[$1]=$NETNS_LAST_PID
 }
 stop_agent() {  # stop_agent I: SIGTERM (the lease and the kernel state stay), wait for the exit
