@@ -39,13 +39,6 @@ size_t& at(std::array<size_t, kObjectKinds>& counts, ObjectKind kind) {
   return counts[static_cast<size_t>(kind)];
 }
 
-// The network an address with a prefix length lies in ("192.0.2.11/24" -> 192.0.2.0/24).
-std::optional<Cidr> network_of(const IpAddress& address, uint8_t prefix) {
-  if (!address.is_v4() || prefix > 32) return std::nullopt;
-  const uint32_t mask = prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix);
-  return Cidr::make(IpAddress::v4(address.v4_host_order() & mask), prefix);
-}
-
 const LinkInfo* find_link(const std::vector<LinkInfo>& links, const std::string& name) {
   auto it = std::find_if(links.begin(), links.end(), [&](const LinkInfo& l) { return l.name == name; });
   return it == links.end() ? nullptr : &*it;
@@ -90,7 +83,7 @@ std::variant<node::LocalFacts, std::string> KernelDatapath::gather_facts(const I
   facts.underlay = underlay;
   for (const AddressInfo& a : list) {
     if (a.ifindex != own->ifindex) continue;
-    if (auto prefix = network_of(a.local, a.prefix)) facts.on_link_prefixes.push_back(*prefix);
+    if (auto prefix = Cidr::containing(a.local, a.prefix)) facts.on_link_prefixes.push_back(*prefix);
   }
   auto links = netlink_.links();
   if (auto* e = std::get_if<std::string>(&links)) return *e;
@@ -105,13 +98,7 @@ std::variant<node::LocalFacts, std::string> KernelDatapath::gather_facts(const I
 }
 
 int KernelDatapath::ensure_device(const node::VxlanDevice& device, const node::LocalFacts& facts,
-                                  ReconcileResult& result) {
-  auto listed = netlink_.links();
-  if (auto* e = std::get_if<std::string>(&listed)) {
-    note(result, *e);
-    return 0;
-  }
-  const auto& links = std::get<std::vector<LinkInfo>>(listed);
+                                  const std::vector<LinkInfo>& links, ReconcileResult& result) {
   const LinkInfo* underlay = find_link(links, facts.underlay_device);
   if (underlay == nullptr) {
     note(result, "underlay device " + facts.underlay_device + " not found");
@@ -174,13 +161,10 @@ int KernelDatapath::ensure_device(const node::VxlanDevice& device, const node::L
   return index;
 }
 
-void KernelDatapath::remove_stale_devices(const std::string& keep, ReconcileResult& result) {
-  auto listed = netlink_.links();
-  if (auto* e = std::get_if<std::string>(&listed)) {
-    note(result, *e);
-    return;
-  }
-  for (const LinkInfo& link : std::get<std::vector<LinkInfo>>(listed)) {
+void KernelDatapath::remove_stale_devices(const std::string& keep,
+                                          const std::vector<LinkInfo>& links,
+                                          ReconcileResult& result) {
+  for (const LinkInfo& link : links) {
     // An earlier run's device under another VNI, or any device after a switch to host-gw.
     if (link.kind != "vxlan" || !link.name.starts_with("shoal.") || link.name == keep) continue;
     note(result, netlink_.delete_link(link.index));
@@ -191,9 +175,15 @@ void KernelDatapath::remove_stale_devices(const std::string& keep, ReconcileResu
 ReconcileResult KernelDatapath::reconcile(const node::DatapathPlan& plan, const node::LocalFacts& facts) {
   ReconcileResult result;
   vxlan_index_ = 0;
-  remove_stale_devices(plan.vxlan ? plan.vxlan->name : "", result);
+  auto listed = netlink_.links();  // one listing for both device checks
+  if (auto* e = std::get_if<std::string>(&listed)) {
+    note(result, *e);
+    return result;
+  }
+  const auto& links = std::get<std::vector<LinkInfo>>(listed);
+  remove_stale_devices(plan.vxlan ? plan.vxlan->name : "", links, result);
   if (plan.vxlan) {
-    vxlan_index_ = ensure_device(*plan.vxlan, facts, result);
+    vxlan_index_ = ensure_device(*plan.vxlan, facts, links, result);
     if (vxlan_index_ == 0) return result;  // without the device no vxlan entry can be placed
   }
 

@@ -54,8 +54,9 @@ class KernelDatapath {
 
  private:
   int ensure_device(const node::VxlanDevice& device, const node::LocalFacts& facts,
-                    ReconcileResult& result);
-  void remove_stale_devices(const std::string& keep, ReconcileResult& result);
+                    const std::vector<LinkInfo>& links, ReconcileResult& result);
+  void remove_stale_devices(const std::string& keep, const std::vector<LinkInfo>& links,
+                            ReconcileResult& result);
   void note(ReconcileResult& result, const std::string& error);
 
   Netlink& netlink_;

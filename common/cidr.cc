@@ -32,6 +32,16 @@ std::optional<Cidr> Cidr::make(const IpAddress& network, uint8_t prefix) {
   return Cidr(network, prefix);
 }
 
+std::optional<Cidr> Cidr::containing(const IpAddress& address, uint8_t prefix) {
+  if (prefix > (address.is_v4() ? 32 : 128)) return std::nullopt;
+  if (address.is_v4()) return Cidr(IpAddress::v4(address.v4_host_order() & v4_mask(prefix)), prefix);
+  std::array<uint8_t, 16> bytes{};
+  const ByteView b = address.view();
+  for (size_t bit = 0; bit < prefix; ++bit)
+    bytes[bit / 8] |= static_cast<uint8_t>(b[bit / 8] & (0x80 >> (bit % 8)));
+  return Cidr(IpAddress::v6(bytes), prefix);
+}
+
 std::optional<Cidr> Cidr::parse(std::string_view text) {
   const size_t slash = text.find('/');
   if (slash == std::string_view::npos) return std::nullopt;

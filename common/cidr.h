@@ -18,6 +18,9 @@ class Cidr {
   Cidr() = default;
   // Nullopt unless prefix fits the family and the host bits of `network` are zero.
   static std::optional<Cidr> make(const IpAddress& network, uint8_t prefix);
+  // The prefix of that length holding `address` (192.0.2.11 and 24 give 192.0.2.0/24), as
+  // an interface address with its prefix length names its network. Nullopt if too long.
+  static std::optional<Cidr> containing(const IpAddress& address, uint8_t prefix);
   // "198.18.0.0/16". Nullopt when malformed or when host bits are set ("198.18.0.1/16").
   static std::optional<Cidr> parse(std::string_view text);
 

@@ -147,3 +147,11 @@ TEST_CASE("Cidr parses, normalizes and splits") {
   CHECK(net.address_at(1)->to_string() == "100.64.0.1");
   CHECK(Cidr::parse("2001:db8::/32"));
 }
+
+TEST_CASE("Cidr::containing names the network of an interface address") {
+  CHECK(Cidr::containing(*IpAddress::parse("192.0.2.11"), 24) == Cidr::parse("192.0.2.0/24"));
+  CHECK(Cidr::containing(*IpAddress::parse("192.0.2.11"), 32) == Cidr::parse("192.0.2.11/32"));
+  CHECK(Cidr::containing(*IpAddress::parse("192.0.2.11"), 0) == Cidr::parse("0.0.0.0/0"));
+  CHECK(Cidr::containing(*IpAddress::parse("2001:db8::1:2"), 64) == Cidr::parse("2001:db8::/64"));
+  CHECK(!Cidr::containing(*IpAddress::parse("192.0.2.11"), 33));
+}

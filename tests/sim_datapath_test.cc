@@ -31,10 +31,7 @@ std::string settle(LeaseCluster& c, TimePoint deadline) {
 }
 
 // The member's segment: the /24 of its underlay address (the simulator uses three).
-Cidr segment_of(const IpAddress& a) {
-  const uint32_t v = a.v4_host_order() & 0xffffff00u;
-  return *Cidr::make(IpAddress::v4(v), 24);
-}
+Cidr segment_of(const IpAddress& a) { return *Cidr::containing(a, 24); }
 
 // Empty when `node`'s plan routes exactly the subnets others own, each by the right path.
 std::string check_plan(LeaseCluster& c, NodeIndex node) {
