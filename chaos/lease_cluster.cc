@@ -96,6 +96,20 @@ std::string LeaseCluster::placed_and_agreed(Require require) const {
   return {};
 }
 
+std::string LeaseCluster::settle(TimePoint deadline) {
+  std::string problem;
+  sim_.run_until([&] { return (problem = placed_and_agreed()).empty(); }, deadline);
+  return problem;
+}
+
+lease::LeaseConfig LeaseCluster::config_for(const std::string& network, unsigned subnet_len) {
+  lease::NetworkSpec spec{network};
+  spec.subnet_len = subnet_len;
+  lease::LeaseConfig c;
+  c.network = std::get<lease::NetworkConfig>(lease::NetworkConfig::make(spec));
+  return c;
+}
+
 uint64_t LeaseCluster::reallocations() const {
   uint64_t total = 0;
   for (NodeIndex i = 0; i < sim_.size(); ++i)

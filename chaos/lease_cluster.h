@@ -52,6 +52,10 @@ class LeaseCluster {
   // With Require::kOwned a claim counts before its settle window has passed.
   enum class Require { kReady, kOwned };
   std::string placed_and_agreed(Require require = Require::kReady) const;
+  // Runs until placed_and_agreed() holds or `deadline`; returns the problem left, if any.
+  std::string settle(TimePoint deadline);
+  // A lease config for `network` cut into /`subnet_len` subnets, flannel's other defaults.
+  static lease::LeaseConfig config_for(const std::string& network, unsigned subnet_len);
   // Total reallocations (claims lost and replaced) over all members' current lives.
   uint64_t reallocations() const;
 

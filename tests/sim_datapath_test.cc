@@ -16,19 +16,6 @@ using namespace shoal::chaos;
 
 namespace {
 
-lease::LeaseConfig config() {
-  lease::NetworkSpec spec{"100.64.0.0/10"};
-  spec.subnet_len = 24;
-  lease::LeaseConfig c;
-  c.network = std::get<lease::NetworkConfig>(lease::NetworkConfig::make(spec));
-  return c;
-}
-
-std::string settle(LeaseCluster& c, TimePoint deadline) {
-  std::string problem;
-  c.sim().run_until([&] { return (problem = c.placed_and_agreed()).empty(); }, deadline);
-  return problem;
-}
 
 // The member's segment: the /24 of its underlay address (the simulator uses three).
 Cidr segment_of(const IpAddress& a) { return *Cidr::containing(a, 24); }
@@ -64,9 +51,9 @@ std::string check_plan(LeaseCluster& c, NodeIndex node) {
 TEST_CASE("sim.datapath_1000_after_heal") {
   const uint64_t seed = seed_or(41);
   INFO("seed " << seed);
-  LeaseCluster c(seed, 1000, config());
+  LeaseCluster c(seed, 1000, LeaseCluster::config_for("100.64.0.0/10", 24));
   for (NodeIndex i = 0; i < 800; ++i) c.start(i, {0, 1, 2});
-  REQUIRE(settle(c, kTimeZero + 60s).empty());
+  REQUIRE(c.settle(kTimeZero + 60s).empty());
 
   std::vector<NodeIndex> left, right;
   for (NodeIndex i = 0; i < 1000; ++i) ((i < 400 || (i >= 800 && i < 900)) ? left : right).push_back(i);
@@ -78,7 +65,7 @@ TEST_CASE("sim.datapath_1000_after_heal") {
 
   c.sim().network().heal();
   const TimePoint healed = c.sim().now();
-  const std::string problem = settle(c, healed + 120s);
+  const std::string problem = c.settle(healed + 120s);
   REQUIRE_MESSAGE(problem.empty(), problem);
   MESSAGE("agreed " << to_seconds(c.sim().now() - healed) << " s after the heal");
   size_t bad = 0;

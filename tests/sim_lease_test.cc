@@ -14,21 +14,6 @@ using lease::LeaseEvent;
 
 namespace {
 
-lease::LeaseConfig config(const std::string& network, unsigned subnet_len) {
-  lease::NetworkSpec spec{network};
-  spec.subnet_len = subnet_len;
-  lease::LeaseConfig c;
-  c.network = std::get<lease::NetworkConfig>(lease::NetworkConfig::make(spec));
-  return c;
-}
-
-// Runs until placed_and_agreed() holds or the deadline; returns the problem left, if any.
-std::string settle(LeaseCluster& c, TimePoint deadline) {
-  std::string problem;
-  c.sim().run_until([&] { return (problem = c.placed_and_agreed()).empty(); }, deadline);
-  return problem;
-}
-
 std::map<NodeIndex, Cidr> subnets(LeaseCluster& c) {
   std::map<NodeIndex, Cidr> out;
   for (NodeIndex i = 0; i < c.size(); ++i)
@@ -43,9 +28,9 @@ TEST_CASE("sim.lease_1000_start_at_once") {
   // subnet, no two overlap, and all compute the same owner map.
   const uint64_t seed = seed_or(31);
   INFO("seed " << seed);
-  LeaseCluster c(seed, 1000, config("100.64.0.0/10", 24));
+  LeaseCluster c(seed, 1000, LeaseCluster::config_for("100.64.0.0/10", 24));
   for (NodeIndex i = 0; i < 1000; ++i) c.start(i, {0, 1, 2});
-  const std::string problem = settle(c, kTimeZero + 60s);
+  const std::string problem = c.settle(kTimeZero + 60s);
   CHECK_MESSAGE(problem.empty(), problem);
   MESSAGE("placed and agreed at " << to_seconds(c.sim().now()) << " s; " << c.reallocations()
                                   << " of 1000 members re-allocated");
@@ -57,9 +42,10 @@ TEST_CASE("sim.lease_partition_overlaps_resolve") {
   // a subnet before the partition keeps it. A small pool makes clashes likely.
   const uint64_t seed = seed_or(32);
   INFO("seed " << seed);
-  LeaseCluster c(seed, 200, config("198.18.0.0/16", 24));  // 255 subnets for 200 members
+  // 255 subnets for 200 members
+  LeaseCluster c(seed, 200, LeaseCluster::config_for("198.18.0.0/16", 24));
   for (NodeIndex i = 0; i < 100; ++i) c.start(i, {0});
-  REQUIRE(settle(c, kTimeZero + 60s).empty());
+  REQUIRE(c.settle(kTimeZero + 60s).empty());
   const auto before = subnets(c);
 
   std::vector<NodeIndex> left, right;
@@ -78,7 +64,7 @@ TEST_CASE("sim.lease_partition_overlaps_resolve") {
 
   c.sim().network().heal();
   const TimePoint healed = c.sim().now();
-  const std::string problem = settle(c, healed + 120s);
+  const std::string problem = c.settle(healed + 120s);
   CHECK_MESSAGE(problem.empty(), problem);
   MESSAGE("resolved " << to_seconds(c.sim().now() - healed) << " s after the heal");
   const auto after = subnets(c);
@@ -101,11 +87,11 @@ TEST_CASE("sim.lease_restart_keeps_subnet") {
   // saw; so does a restart from an older copy of the database (a restored backup).
   const uint64_t seed = seed_or(33);
   INFO("seed " << seed);
-  auto cfg = config("198.18.0.0/16", 24);
+  auto cfg = LeaseCluster::config_for("198.18.0.0/16", 24);
   cfg.renew_after = std::chrono::seconds(20);  // renew often, so versions move on
   LeaseCluster c(seed, 10, cfg);
   for (NodeIndex i = 0; i < 10; ++i) c.start(i, {0});
-  REQUIRE(settle(c, kTimeZero + 30s).empty());
+  REQUIRE(c.settle(kTimeZero + 30s).empty());
   const Cidr subnet = *c.lease(4)->ready_subnet();
   const LeaseDisk backup = c.disk(4);  // an early copy of node 4's database
   c.sim().run_for(90s);                // a few renewals later
@@ -115,7 +101,7 @@ TEST_CASE("sim.lease_restart_keeps_subnet") {
   c.crash(4);
   c.sim().run_for(5s);
   c.start(4, {0});
-  REQUIRE(settle(c, c.sim().now() + 30s).empty());
+  REQUIRE(c.settle(c.sim().now() + 30s).empty());
   CHECK(*c.lease(4)->ready_subnet() == subnet);
   CHECK(c.lease(4)->own().version > seen);
 
@@ -124,7 +110,7 @@ TEST_CASE("sim.lease_restart_keeps_subnet") {
   c.disk(4) = backup;  // restore the old copy
   c.sim().run_for(5s);
   c.start(4, {0});
-  REQUIRE(settle(c, c.sim().now() + 30s).empty());
+  REQUIRE(c.settle(c.sim().now() + 30s).empty());
   CHECK(*c.lease(4)->ready_subnet() == subnet);
   c.sim().run_for(5s);
   CHECK(c.lease(4)->own().version > seen_again);
@@ -136,12 +122,12 @@ TEST_CASE("sim.lease_leave_crash_evict") {
   // eviction frees it at once.
   const uint64_t seed = seed_or(34);
   INFO("seed " << seed);
-  auto cfg = config("198.18.0.0/16", 24);
+  auto cfg = LeaseCluster::config_for("198.18.0.0/16", 24);
   cfg.ttl = std::chrono::seconds(120);
   cfg.renew_after = std::chrono::seconds(60);
   LeaseCluster c(seed, 8, cfg);
   for (NodeIndex i = 0; i < 8; ++i) c.start(i, {0});
-  REQUIRE(settle(c, kTimeZero + 30s).empty());
+  REQUIRE(c.settle(kTimeZero + 30s).empty());
   auto owned_by = [&](NodeIndex observer, NodeIndex subject) {
     for (const auto& [s, node] : c.lease(observer)->owners())
       if (node == c.sim().id(subject)) return true;
@@ -160,7 +146,7 @@ TEST_CASE("sim.lease_leave_crash_evict") {
   // Back after a leave, from the same disk: it claims afresh and is placed again.
   c.crash(5);
   c.start(5, {0});
-  CHECK(settle(c, c.sim().now() + 30s).empty());
+  CHECK(c.settle(c.sim().now() + 30s).empty());
   CHECK_FALSE(nobody_sees(5));
 
   // Crash: still owned just before its TTL, free after it.
@@ -198,13 +184,13 @@ TEST_CASE("sim.lease_expired_claim_not_revived") {
   cfg.renew_after = std::chrono::seconds(30);
   LeaseCluster c(seed, 5, cfg);
   for (NodeIndex i = 0; i < 4; ++i) c.start(i, {0});
-  REQUIRE(settle(c, kTimeZero + 30s).empty());
+  REQUIRE(c.settle(kTimeZero + 30s).empty());
   const Cidr lost = *c.lease(3)->ready_subnet();
 
   c.crash(3);
   c.sim().run_for(90s);  // past the TTL: member 3's lease has expired everywhere
   c.start(4, {0});
-  REQUIRE(settle(c, c.sim().now() + 30s).empty());
+  REQUIRE(c.settle(c.sim().now() + 30s).empty());
   REQUIRE(c.lease(4)->ready_subnet() == lost);
 
   c.start(3, {0});
