@@ -153,7 +153,8 @@ std::string Agent::Impl::init() {
   core_ = &node_->membership();
   lease_ = node_->leases();
   if (runs_datapath) {
-    auto started = AgentDatapath::start(io_, config_, *lease_, id_, advertise_.address, vtep_mac_);
+    auto started = AgentDatapath::start(io_, config_, *lease_, id_, advertise_.address, vtep_mac_,
+                                        &Impl::wall);
     if (auto* e = std::get_if<std::string>(&started)) return *e;
     datapath_ = std::move(std::get<std::unique_ptr<AgentDatapath>>(started));
   }

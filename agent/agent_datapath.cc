@@ -21,10 +21,6 @@ node::DatapathMode mode_of(BackendType type) {
   }
 }
 
-WallTime wall_now() {
-  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-}
-
 // "2 routes, 2 neighbours" from per-kind counts.
 std::string describe(const std::array<size_t, backends::kObjectKinds>& counts) {
   std::string out;
@@ -40,8 +36,8 @@ std::string describe(const std::array<size_t, backends::kObjectKinds>& counts) {
 
 AgentDatapath::AgentDatapath(asio::io_context& io, const AgentConfig& config,
                              const lease::LeaseCore& lease, const NodeId& self,
-                             const IpAddress& underlay)
-    : io_(io), config_(config), lease_(lease), self_(self), underlay_(underlay) {
+                             const IpAddress& underlay, WallClock wall)
+    : io_(io), config_(config), lease_(lease), self_(self), underlay_(underlay), wall_(wall) {
   plan_config_.mode = mode_of(config.backend.type);
   plan_config_.vni = config.backend.effective_vni;
   plan_config_.port = config.backend.effective_port;
@@ -52,8 +48,8 @@ AgentDatapath::~AgentDatapath() { stop(); }
 
 std::variant<std::unique_ptr<AgentDatapath>, std::string> AgentDatapath::start(
     asio::io_context& io, const AgentConfig& config, const lease::LeaseCore& lease,
-    const NodeId& self, const IpAddress& underlay, const node::Mac& vtep_mac) {
-  std::unique_ptr<AgentDatapath> d(new AgentDatapath(io, config, lease, self, underlay));
+    const NodeId& self, const IpAddress& underlay, const node::Mac& vtep_mac, WallClock wall) {
+  std::unique_ptr<AgentDatapath> d(new AgentDatapath(io, config, lease, self, underlay, wall));
   auto opened = backends::Netlink::open();
   if (auto* e = std::get_if<std::string>(&opened)) return *e;
   d->netlink_ = std::move(std::get<std::unique_ptr<backends::Netlink>>(opened));
@@ -101,7 +97,7 @@ void AgentDatapath::stop() {
 }
 
 void AgentDatapath::compute_plan(const node::LocalFacts& facts) {
-  plan_ = node::plan(lease_.table(), lease_.owners(), self_, wall_now(), facts, plan_config_);
+  plan_ = node::plan(lease_.table(), lease_.owners(), self_, wall_(), facts, plan_config_);
 }
 
 void AgentDatapath::request_reconcile() {

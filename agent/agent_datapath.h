@@ -14,6 +14,7 @@
 #include "agent/config.h"
 #include "backends/kernel_datapath.h"
 #include "backends/netlink_monitor.h"
+#include "common/hlc.h"
 #include "lease/lease_core.h"
 #include "node/datapath_plan.h"
 
@@ -30,11 +31,14 @@ struct DatapathCounters {
 
 class AgentDatapath {
  public:
+  using WallClock = WallTime (*)();
+
   // Opens netlink, turns on forwarding, gathers the underlay's facts. An error only when
-  // netlink itself cannot be opened or the underlay address is on no device.
+  // netlink itself cannot be opened or the underlay address is on no device. `wall` is the
+  // agent's wall clock, read for every plan (leases expire by it).
   static std::variant<std::unique_ptr<AgentDatapath>, std::string> start(
       asio::io_context& io, const AgentConfig& config, const lease::LeaseCore& lease,
-      const NodeId& self, const IpAddress& underlay, const node::Mac& vtep_mac);
+      const NodeId& self, const IpAddress& underlay, const node::Mac& vtep_mac, WallClock wall);
   ~AgentDatapath();
 
   // Reconciles soon (coalescing bursts of lease events into one run).
@@ -53,7 +57,7 @@ class AgentDatapath {
 
  private:
   AgentDatapath(asio::io_context& io, const AgentConfig& config, const lease::LeaseCore& lease,
-                const NodeId& self, const IpAddress& underlay);
+                const NodeId& self, const IpAddress& underlay, WallClock wall);
   void reconcile();
   void compute_plan(const node::LocalFacts& facts);
   void watch_events();
@@ -65,6 +69,7 @@ class AgentDatapath {
   const lease::LeaseCore& lease_;
   NodeId self_;
   IpAddress underlay_;
+  WallClock wall_;
   node::DatapathConfig plan_config_;
   std::unique_ptr<backends::Netlink> netlink_;
   std::unique_ptr<backends::KernelDatapath> kernel_;
