@@ -241,8 +241,7 @@ void Agent::Impl::drive() {
   if (lease_->pool_exhausted() != said_pool_exhausted_) {
     said_pool_exhausted_ = lease_->pool_exhausted();
     if (said_pool_exhausted_) {
-      std::error_code ignored;
-      std::filesystem::remove(config_.subnet_file, ignored);
+      remove_subnet_env();
       spdlog::error("NO SUBNET: every subnet of the pool{} is held by another host; this host "
                     "carries no pods until one frees up (widen Network or SubnetMin..SubnetMax, "
                     "or `shoal forget` a dead host)",
@@ -262,6 +261,11 @@ void Agent::Impl::drive() {
     return;
   }
   arm_timer(std::min({node_->next_timeout(), next_save_, depart_by_}));
+}
+
+void Agent::Impl::remove_subnet_env() {
+  std::error_code ignored;
+  std::filesystem::remove(config_.subnet_file, ignored);
 }
 
 void Agent::Impl::persist_own_record() {
@@ -318,9 +322,7 @@ void Agent::Impl::on_lease_event(const lease::LeaseEvent& e) {
     }
     case Kind::kSubnetLost: {
       if (releasing_) break;  // we gave it up ourselves (shoal leave)
-      // In the same step: subnet.env never names a subnet that is not ours.
-      std::error_code ignored;
-      std::filesystem::remove(config_.subnet_file, ignored);
+      remove_subnet_env();  // in the same step: it never names a subnet that is not ours
       spdlog::warn("we lost subnet {} to an earlier claim; removed {} and claiming another",
                    e.subnet.to_string(), config_.subnet_file);
       break;
@@ -575,10 +577,7 @@ void Agent::Impl::shutdown(bool release) {
     if (release) datapath_->remove_all();
     else datapath_->stop();
   }
-  if (release) {
-    std::error_code ignored;
-    std::filesystem::remove(config_.subnet_file, ignored);  // the subnet is not ours any more
-  }
+  if (release) remove_subnet_env();  // the subnet is not ours any more
   // Tell the others we go, so they need not detect it; give it a bounded moment to leave.
   node_->leave(now(), wall(), release);
   depart_by_ = now() + std::chrono::seconds(2);

@@ -71,6 +71,8 @@ class Agent::Impl {
   void send(gossip::Transmit t);
   void on_gossip_event(const gossip::Event& e);
   void persist_own_record();
+  // Whenever this host stops holding its subnet, so CNI never reads a subnet not ours.
+  void remove_subnet_env();
   void on_lease_event(const lease::LeaseEvent& e);
   void save_table();
 
