@@ -5,6 +5,18 @@
 
 using namespace shoal;
 
+TEST_CASE("byte order: 16-bit big- and little-endian, round trips") {
+  uint8_t b[2] = {};
+  put_be16(b, 0x0102);
+  CHECK((b[0] == 1 && b[1] == 2));
+  CHECK(get_be16(b) == 0x0102);
+  put_le16(b, 0x0102);
+  CHECK((b[0] == 2 && b[1] == 1));
+  CHECK(get_le16(b) == 0x0102);
+  put_be16(b, 0xfffe);
+  CHECK(get_be16(b) == 0xfffe);
+}
+
 TEST_CASE("byte order: big-endian 32 and 64, little-endian 64, round trips") {
   uint8_t b[8] = {};
   put_be32(b, 0x01020304u);
