@@ -45,17 +45,6 @@ IpAddress from_asio(const asio::ip::address& a) {
   return IpAddress::v6(a.to_v6().to_bytes());
 }
 
-// The MTU pods get with the udp backend (the kernel backends derive it from the underlay
-// device, see node::plan): 1500 unless configured, minus what the tunnel adds.
-int pod_mtu(const AgentConfig& config, bool encrypted) {
-  if (config.mtu > 0) return config.mtu;
-  switch (config.backend.type) {
-    case BackendType::kHostGw: return 1500;
-    case BackendType::kUdp: return 1500 - 28 - (encrypted ? int(crypto::kSealOverhead) + 1 : 0);
-    default: return 1450;  // vxlan: 50 bytes of outer headers, like flannel
-  }
-}
-
 }  // namespace
 
 std::string Agent::Impl::init() {
@@ -135,7 +124,11 @@ std::string Agent::Impl::init() {
     vtep_mac_[0] = static_cast<uint8_t>((vtep_mac_[0] & 0xfe) | 0x02);  // unicast, local
     if (auto e = store_->put("vtep_mac", Bytes(vtep_mac_.begin(), vtep_mac_.end())); !e.empty()) return e;
   }
-  const bool runs_datapath = config_.backend.type != BackendType::kUdp;
+  // Peers need our vxlan device's MAC only when vxlan carries traffic.
+  const BackendType carrier = config_.backend.type == BackendType::kAuto
+                                  ? config_.backend.fallback.value_or(BackendType::kVxlan)
+                                  : config_.backend.type;
+  const bool publishes_mac = carrier != BackendType::kUdp;
   const auto pub = identity_->public_key();
   size_t skipped = 0;
   auto stored = store_->load_leases(&skipped);
@@ -146,15 +139,15 @@ std::string Agent::Impl::init() {
           lease_config,
           lease::LocalLease{id_, config_.name, advertise_.address, config_.site,
                             node::encode_backend_data(
-                                {runs_datapath ? std::optional(vtep_mac_) : std::nullopt,
+                                {publishes_mac ? std::optional(vtep_mac_) : std::nullopt,
                                  Bytes(pub.begin(), pub.end())})},
           std::move(stored)}};
   node_ = std::make_unique<node::Node>(std::move(node_config), now(), wall());
   core_ = &node_->membership();
   lease_ = node_->leases();
-  if (runs_datapath) {
+  {
     auto started = AgentDatapath::start(io_, config_, *lease_, id_, advertise_.address, vtep_mac_,
-                                        &Impl::wall);
+                                        *identity_, &Impl::wall);
     if (auto* e = std::get_if<std::string>(&started)) return *e;
     datapath_ = std::move(std::get<std::unique_ptr<AgentDatapath>>(started));
   }
@@ -309,7 +302,7 @@ void Agent::Impl::on_lease_event(const lease::LeaseEvent& e) {
   if (datapath_) datapath_->request_reconcile();  // the plan is recomputed from the whole table
   switch (e.kind) {
     case Kind::kSubnetReady: {
-      const int mtu = datapath_ ? datapath_->pod_mtu() : pod_mtu(config_, frames_.encrypted());
+      const int mtu = datapath_->pod_mtu();
       const auto error = write_subnet_env(config_.subnet_file, config_.network->network(),
                                           e.subnet, mtu, config_.ip_masq);
       if (error.empty()) {

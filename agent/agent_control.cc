@@ -91,6 +91,18 @@ proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& 
         s->set_datapath_error(datapath_->last_error());
         s->set_reconciles(datapath_->counters().reconciles);
         s->set_drift_repaired(datapath_->counters().drift_repaired);
+        if (const auto tunnel = datapath_->tunnel_status()) {
+          s->set_tunnel_offloads("tun: " + tunnel->tun.describe() + "; udp: " + tunnel->udp.describe());
+          s->set_tunnel_cipher(tunnel->cipher);
+          s->set_tunnel_sessions(static_cast<uint32_t>(tunnel->sessions));
+          s->set_tunnel_packets_out(tunnel->counters.tx_packets);
+          s->set_tunnel_packets_in(tunnel->counters.rx_packets);
+          for (int i = 0; i < shoal::udp::kDropReasons; ++i) {
+            if (tunnel->counters.dropped[i] == 0) continue;
+            s->add_tunnel_drops(std::string(shoal::udp::to_string(static_cast<shoal::udp::Drop>(i))) + " " +
+                                std::to_string(tunnel->counters.dropped[i]));
+          }
+        }
       }
       return out;
     }

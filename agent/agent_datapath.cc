@@ -17,6 +17,7 @@ node::DatapathMode mode_of(BackendType type) {
   switch (type) {
     case BackendType::kHostGw: return node::DatapathMode::kHostGw;
     case BackendType::kAuto: return node::DatapathMode::kAuto;
+    case BackendType::kUdp: return node::DatapathMode::kUdp;
     default: return node::DatapathMode::kVxlan;
   }
 }
@@ -42,13 +43,17 @@ AgentDatapath::AgentDatapath(asio::io_context& io, const AgentConfig& config,
   plan_config_.vni = config.backend.effective_vni;
   plan_config_.port = config.backend.effective_port;
   plan_config_.mtu = config.mtu;
+  plan_config_.encrypt = config.backend.effective_encrypt;
+  plan_config_.network = config.network->network();
+  if (config.backend.fallback == BackendType::kUdp) plan_config_.fallback = node::Path::kUdp;
 }
 
 AgentDatapath::~AgentDatapath() { stop(); }
 
 std::variant<std::unique_ptr<AgentDatapath>, std::string> AgentDatapath::start(
     asio::io_context& io, const AgentConfig& config, const lease::LeaseCore& lease,
-    const NodeId& self, const IpAddress& underlay, const node::Mac& vtep_mac, WallClock wall) {
+    const NodeId& self, const IpAddress& underlay, const node::Mac& vtep_mac,
+    const crypto::Identity& identity, WallClock wall) {
   std::unique_ptr<AgentDatapath> d(new AgentDatapath(io, config, lease, self, underlay, wall));
   auto opened = backends::Netlink::open();
   if (auto* e = std::get_if<std::string>(&opened)) return *e;
@@ -63,8 +68,23 @@ std::variant<std::unique_ptr<AgentDatapath>, std::string> AgentDatapath::start(
                to_string(d->plan_config_.mode), underlay.to_string(), d->facts_.underlay_device,
                d->facts_.underlay_mtu, d->plan_.pod_mtu);
 
-  if (config.backend.type == BackendType::kAuto && config.backend.fallback == BackendType::kUdp)
-    spdlog::warn("datapath: Fallback udp is not built yet; peers off our segment go over vxlan");
+  if (d->plan_config_.carrier() == node::Path::kUdp) {
+    // The tunnel makes the TUN device, so it starts before the first reconcile.
+    udp::TunnelConfig tunnel{node::kTunDeviceName, {underlay, config.backend.effective_port},
+                             config.backend.effective_encrypt};
+    tunnel.rekey_after = config.backend.rekey_after;
+    auto started = udp::Tunnel::start(tunnel, identity);
+    if (auto* e = std::get_if<std::string>(&started)) return "udp tunnel: " + *e;
+    d->tunnel_ = std::move(std::get<std::unique_ptr<udp::Tunnel>>(started));
+    const udp::TunnelStatus status = d->tunnel_->status();
+    spdlog::info("udp tunnel: {} on {}, port {}; TUN offloads: {}; UDP: {}; cipher {}",
+                 config.backend.effective_encrypt ? "encrypted" : "plaintext (Encrypt false)",
+                 d->tunnel_->device(), config.backend.effective_port, status.tun.describe(),
+                 status.udp.describe(), status.cipher);
+    if (config.backend.effective_encrypt && config.key_file.empty())
+      spdlog::warn("udp tunnel: traffic is encrypted but gossip is not (no KeyFile): an attacker "
+                   "on the underlay could forge a peer's lease and its tunnel key");
+  }
   bool turned_on = false;
   if (auto e = backends::enable_forwarding(turned_on); !e.empty()) {
     spdlog::error("datapath: IPv4 forwarding is needed to route pod traffic: {}", e);
@@ -146,6 +166,7 @@ void AgentDatapath::reconcile() {
   }
   facts_ = std::get<node::LocalFacts>(facts);
   compute_plan(facts_);
+  if (tunnel_) update_tunnel();
   const backends::ReconcileResult result = kernel_->reconcile(plan_, facts_);
   for (int i = 0; i < backends::kObjectKinds; ++i) {
     counters_.added[i] += result.added[i];
@@ -177,6 +198,26 @@ void AgentDatapath::reconcile() {
   update_masquerade();
 }
 
+void AgentDatapath::update_tunnel() {
+  std::vector<udp::TunnelPeer> peers;
+  for (const node::PeerRoute& r : plan_.routes) {
+    if (r.path != node::Path::kUdp) continue;
+    peers.push_back({r.owner, r.name, r.subnet, {r.underlay, plan_config_.port}, r.tunnel_key});
+  }
+  // ICMP errors come from the overlay network's own address (198.18.0.0 for 198.18.0.0/16):
+  // no host holds it (a local source would be dropped as a martian when the reply comes out
+  // of the TUN), and the route back to it is the TUN's own, so even strict reverse-path
+  // filtering lets the reply through. Not when that address falls in our own subnet.
+  std::optional<IpAddress> router = plan_config_.network.network();
+  if (const auto own = lease_.claimed_subnet(); own && own->contains(*router)) router.reset();
+  tunnel_->set_peers(peers, router);
+}
+
+std::optional<udp::TunnelStatus> AgentDatapath::tunnel_status() const {
+  if (!tunnel_) return std::nullopt;
+  return tunnel_->status();
+}
+
 void AgentDatapath::update_masquerade() {
   if (!config_.ip_masq) return;
   const auto subnet = lease_.ready_subnet();
@@ -192,6 +233,10 @@ void AgentDatapath::update_masquerade() {
 
 void AgentDatapath::remove_all() {
   stop();
+  if (tunnel_) {
+    tunnel_.reset();
+    if (auto e = udp::remove_tun(node::kTunDeviceName); !e.empty()) spdlog::error("datapath: {}", e);
+  }
   if (auto e = kernel_->remove_all(plan_config_.vni); !e.empty()) {
     spdlog::error("datapath: could not remove everything: {}", e);
   } else {
@@ -203,7 +248,9 @@ void AgentDatapath::remove_all() {
 }
 
 std::string AgentDatapath::device() const {
-  return plan_.vxlan ? plan_.vxlan->name : facts_.underlay_device;
+  if (plan_.vxlan) return plan_.vxlan->name;
+  if (plan_.tun) return plan_.tun->name;
+  return facts_.underlay_device;
 }
 
 std::string AgentDatapath::path_to(const Cidr& subnet) const {

@@ -14,6 +14,7 @@
 #include "agent/config.h"
 #include "backends/kernel_datapath.h"
 #include "backends/netlink_monitor.h"
+#include "backends/udp/tunnel.h"
 #include "common/hlc.h"
 #include "lease/lease_core.h"
 #include "node/datapath_plan.h"
@@ -38,7 +39,8 @@ class AgentDatapath {
   // agent's wall clock, read for every plan (leases expire by it).
   static std::variant<std::unique_ptr<AgentDatapath>, std::string> start(
       asio::io_context& io, const AgentConfig& config, const lease::LeaseCore& lease,
-      const NodeId& self, const IpAddress& underlay, const node::Mac& vtep_mac, WallClock wall);
+      const NodeId& self, const IpAddress& underlay, const node::Mac& vtep_mac,
+      const crypto::Identity& identity, WallClock wall);
   ~AgentDatapath();
 
   // Reconciles soon (coalescing bursts of lease events into one run).
@@ -51,6 +53,8 @@ class AgentDatapath {
   int pod_mtu() const { return plan_.pod_mtu; }
   const DatapathCounters& counters() const { return counters_; }
   const std::string& last_error() const { return last_error_; }
+  // The udp tunnel's offloads, counters and drops (udp mode and auto with Fallback udp).
+  std::optional<udp::TunnelStatus> tunnel_status() const;
   std::string device() const;
   // How this host reaches `subnet`: "host-gw", "vxlan", "skipped: <reason>", or "".
   std::string path_to(const Cidr& subnet) const;
@@ -63,6 +67,7 @@ class AgentDatapath {
   void watch_events();
   void arm_periodic();
   void update_masquerade();
+  void update_tunnel();
 
   asio::io_context& io_;
   const AgentConfig& config_;
@@ -74,6 +79,7 @@ class AgentDatapath {
   std::unique_ptr<backends::Netlink> netlink_;
   std::unique_ptr<backends::KernelDatapath> kernel_;
   std::unique_ptr<backends::NetlinkMonitor> monitor_;
+  std::unique_ptr<udp::Tunnel> tunnel_;
   std::optional<asio::posix::stream_descriptor> events_;
   asio::steady_timer soon_{io_};
   asio::steady_timer periodic_{io_};

@@ -31,7 +31,7 @@ AgentMetrics::AgentMetrics(const gossip::Membership& core, const lease::LeaseCor
   metrics_.gauge_fn("shoal_health_score", "Lifeguard's local health score (0 is healthy).", {},
                     [this] { return double(core_.health_score()); });
   if (datapath_ == nullptr) return;
-  for (auto path : {node::Path::kHostGw, node::Path::kVxlan}) {
+  for (auto path : {node::Path::kHostGw, node::Path::kVxlan, node::Path::kUdp}) {
     metrics_.gauge_fn("shoal_datapath_peers", "Peer subnets routed, by path.",
                       {{"path", std::string(node::to_string(path))}},
                       [this, path] { return double(datapath_->plan().count(path)); });
@@ -116,6 +116,32 @@ void AgentMetrics::refresh() {
   c("shoal_datapath_netlink_errors_total", "Netlink requests that failed.", d.netlink_errors);
   c("shoal_datapath_resyncs_total", "Full resyncs because kernel events were lost (ENOBUFS).",
     d.resyncs_after_lost_events);
+  const auto tunnel = datapath_->tunnel_status();
+  if (!tunnel) return;
+  const udp::TunnelCounters& t = tunnel->counters;
+  c("shoal_tunnel_packets_total", "Pod packets the udp tunnel carried, by direction.", t.tx_packets,
+    {{"direction", "out"}});
+  c("shoal_tunnel_packets_total", "Pod packets the udp tunnel carried, by direction.", t.rx_packets,
+    {{"direction", "in"}});
+  c("shoal_tunnel_bytes_total", "Bytes of pod packets the udp tunnel carried, by direction.",
+    t.tx_bytes, {{"direction", "out"}});
+  c("shoal_tunnel_bytes_total", "Bytes of pod packets the udp tunnel carried, by direction.",
+    t.rx_bytes, {{"direction", "in"}});
+  c("shoal_tunnel_handshakes_total", "udp tunnel handshakes: initiations sent, sessions made.",
+    t.handshakes_sent, {{"event", "initiated"}});
+  c("shoal_tunnel_handshakes_total", "udp tunnel handshakes: initiations sent, sessions made.",
+    t.handshakes_done, {{"event", "completed"}});
+  for (int i = 0; i < udp::kDropReasons; ++i)
+    c("shoal_tunnel_dropped_total", "Packets the udp tunnel dropped, by reason.", t.dropped[i],
+      {{"reason", std::string(udp::to_string(static_cast<udp::Drop>(i)))}});
+  c("shoal_tunnel_syscalls_total", "The udp tunnel's system calls, by kind (batching shows here).",
+    t.tun_reads, {{"call", "tun_read"}});
+  c("shoal_tunnel_syscalls_total", "The udp tunnel's system calls, by kind (batching shows here).",
+    t.tun_writes, {{"call", "tun_write"}});
+  c("shoal_tunnel_syscalls_total", "The udp tunnel's system calls, by kind (batching shows here).",
+    t.send_calls, {{"call", "sendmmsg"}});
+  c("shoal_tunnel_syscalls_total", "The udp tunnel's system calls, by kind (batching shows here).",
+    t.receive_calls, {{"call", "recvmmsg"}});
 }
 
 std::string AgentMetrics::render() {

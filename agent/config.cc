@@ -67,6 +67,11 @@ std::string check_backend(AgentConfig& config) {
                                      : carrier == BackendType::kUdp ? kDefaultUdpPort
                                                                     : 0);
   if (b.type == BackendType::kHostGw) b.effective_port = 0;
+  if (b.encrypt && carrier != BackendType::kUdp)
+    return located(config, "Backend.Encrypt",
+                   "only the udp tunnel encrypts (traffic goes by " +
+                       std::string(to_string(carrier)) + "); remove it");
+  b.effective_encrypt = carrier == BackendType::kUdp && b.encrypt.value_or(!config.key_file.empty());
   if (b.effective_port != 0 && b.effective_port == config.bind.port)
     return located(config, b.port ? "Backend.Port" : "Bind",
                    "UDP port " + std::to_string(b.effective_port) +

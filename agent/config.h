@@ -49,6 +49,14 @@ struct BackendConfig {  // JSON "Backend": {...}
   // vxlan: false turns the device's tx checksum offload off (the VXLAN checksum bug of
   // older kernels; flannel's documented ethtool workaround, built in).
   bool tx_checksum_offload = true;
+  // udp: seal every packet (X25519 handshake, AEAD). Unset: on when the cluster has a key
+  // (KeyFile), so a cluster that encrypts gossip also encrypts pod traffic.
+  std::optional<bool> encrypt;
+  // udp, encrypted: a new session (fresh ephemeral keys) after this long, as WireGuard's 120 s.
+  std::chrono::seconds rekey_after{120};
+
+  // Filled by finish(): whether the udp tunnel seals packets.
+  bool effective_encrypt = false;
 
   // Filled by finish(): the UDP port the backend listens on (0 for host-gw) and the VNI.
   uint16_t effective_port = 0;

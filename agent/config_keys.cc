@@ -206,6 +206,19 @@ const ConfigKey kKeys[] = {
        c.backend.tx_checksum_offload = std::get<bool>(v);
        return std::string();
      }},
+    {"Backend.Encrypt", "encrypt", ValueKind::kBool, 0, 0, "true or false",
+     "true when KeyFile is set", "udp: encrypt pod traffic between hosts (false: plaintext, for "
+     "trusted links and measuring)",
+     [](const ConfigKey&, AgentConfig& c, const ScalarValue& v) {
+       c.backend.encrypt = std::get<bool>(v);
+       return std::string();
+     }},
+    {"Backend.RekeySeconds", "rekey-seconds", ValueKind::kInteger, 10, 86400, "", "120",
+     "udp, encrypted: start a new session (fresh keys) after this long",
+     [](const ConfigKey&, AgentConfig& c, const ScalarValue& v) {
+       c.backend.rekey_after = std::chrono::seconds(integer_of(v));
+       return std::string();
+     }},
     {"Backend.Fallback", "backend-fallback", ValueKind::kString, 0, 0, "\"vxlan\" or \"udp\"",
      "vxlan", "with Type auto: the backend for peers off our L2 segment",
      [](const ConfigKey& key, AgentConfig& c, const ScalarValue& v) {

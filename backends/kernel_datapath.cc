@@ -138,27 +138,46 @@ int KernelDatapath::ensure_device(const node::VxlanDevice& device, const node::L
   }
   device_seen_ = true;
 
-  // Its address: our subnet's .0/32, and nothing else.
+  ensure_address(index, device.address, result);
+  return index;
+}
+
+void KernelDatapath::ensure_address(int index, const std::optional<Cidr>& address,
+                                    ReconcileResult& result) {
+  // The device's address: our subnet's .0/32, and nothing else.
   auto addresses = netlink_.addresses();
   if (auto* e = std::get_if<std::string>(&addresses)) {
     note(result, *e);
-    return index;
+    return;
   }
   bool present = false;
   for (const AddressInfo& a : std::get<std::vector<AddressInfo>>(addresses)) {
     if (a.ifindex != index) continue;
-    if (device.address && a.local == device.address->network() && a.prefix == device.address->prefix()) {
+    if (address && a.local == address->network() && a.prefix == address->prefix()) {
       present = true;
       continue;
     }
     note(result, netlink_.delete_address(index, a.local, a.prefix));
     ++at(result.removed, ObjectKind::kAddress);
   }
-  if (device.address && !present) {
-    note(result, netlink_.add_address(index, device.address->network(), device.address->prefix()));
+  if (address && !present) {
+    note(result, netlink_.add_address(index, address->network(), address->prefix()));
     ++at(result.added, ObjectKind::kAddress);
   }
-  return index;
+}
+
+int KernelDatapath::ensure_tun(const node::TunDevice& device, const std::vector<LinkInfo>& links,
+                               ReconcileResult& result) {
+  // The tunnel made the device (a TUN device lives as long as the tunnel holds it open);
+  // here it gets its MTU, state and address.
+  const LinkInfo* link = find_link(links, device.name);
+  if (link == nullptr) {
+    note(result, "TUN device " + device.name + " not found (is the udp tunnel running?)");
+    return 0;
+  }
+  if (!link->up || link->mtu != device.mtu) note(result, netlink_.set_link(link->index, true, device.mtu));
+  ensure_address(link->index, device.address, result);
+  return link->index;
 }
 
 void KernelDatapath::remove_stale_devices(const std::string& keep,
@@ -175,6 +194,7 @@ void KernelDatapath::remove_stale_devices(const std::string& keep,
 ReconcileResult KernelDatapath::reconcile(const node::DatapathPlan& plan, const node::LocalFacts& facts) {
   ReconcileResult result;
   vxlan_index_ = 0;
+  tun_index_ = 0;
   auto listed = netlink_.links();  // one listing for both device checks
   if (auto* e = std::get_if<std::string>(&listed)) {
     note(result, *e);
@@ -186,6 +206,10 @@ ReconcileResult KernelDatapath::reconcile(const node::DatapathPlan& plan, const 
     vxlan_index_ = ensure_device(*plan.vxlan, facts, links, result);
     if (vxlan_index_ == 0) return result;  // without the device no vxlan entry can be placed
   }
+  if (plan.tun) {
+    tun_index_ = ensure_tun(*plan.tun, links, result);
+    if (tun_index_ == 0) return result;
+  }
 
   // What is installed.
   node::KernelState installed;
@@ -195,7 +219,10 @@ ReconcileResult KernelDatapath::reconcile(const node::DatapathPlan& plan, const 
     return result;
   }
   for (const RouteInfo& r : std::get<std::vector<RouteInfo>>(routes)) {
-    installed.routes.insert({r.destination, r.gateway, vxlan_index_ != 0 && r.oif == vxlan_index_});
+    const node::RouteDevice device = vxlan_index_ != 0 && r.oif == vxlan_index_ ? node::RouteDevice::kVxlan
+                                     : tun_index_ != 0 && r.oif == tun_index_   ? node::RouteDevice::kTun
+                                                                                : node::RouteDevice::kUnderlay;
+    installed.routes.insert({r.destination, r.gateway, device});
   }
   if (vxlan_index_ != 0) {
     auto neighbours = netlink_.neighbours(vxlan_index_);
@@ -244,8 +271,11 @@ ReconcileResult KernelDatapath::reconcile(const node::DatapathPlan& plan, const 
     if (repaired(expected_.neighbours, n)) ++result.drift_repaired;
   }
   for (const auto& r : change.add.routes) {
-    const int oif = r.via_vxlan ? vxlan_index_ : underlay_index_;
-    note(result, netlink_.add_route(r.destination, r.gateway, oif, r.via_vxlan, kRouteProtocol));
+    const bool onlink = r.device == node::RouteDevice::kVxlan;
+    const int oif = onlink                                ? vxlan_index_
+                    : r.device == node::RouteDevice::kTun ? tun_index_
+                                                          : underlay_index_;
+    note(result, netlink_.add_route(r.destination, r.gateway, oif, onlink, kRouteProtocol));
     ++at(result.added, ObjectKind::kRoute);
     if (repaired(expected_.routes, r)) ++result.drift_repaired;
   }

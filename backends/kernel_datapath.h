@@ -50,11 +50,15 @@ class KernelDatapath {
 
   // From the last reconcile: the vxlan device's index (0: none) and the underlay's.
   int vxlan_index() const { return vxlan_index_; }
+  int tun_index() const { return tun_index_; }
   int underlay_index() const { return underlay_index_; }
 
  private:
   int ensure_device(const node::VxlanDevice& device, const node::LocalFacts& facts,
                     const std::vector<LinkInfo>& links, ReconcileResult& result);
+  int ensure_tun(const node::TunDevice& device, const std::vector<LinkInfo>& links,
+                 ReconcileResult& result);
+  void ensure_address(int index, const std::optional<Cidr>& address, ReconcileResult& result);
   void remove_stale_devices(const std::string& keep, const std::vector<LinkInfo>& links,
                             ReconcileResult& result);
   void note(ReconcileResult& result, const std::string& error);
@@ -63,6 +67,7 @@ class KernelDatapath {
   Mac vtep_mac_;
   bool tx_checksum_offload_;
   int vxlan_index_ = 0;
+  int tun_index_ = 0;
   int underlay_index_ = 0;
   bool device_seen_ = false;
   node::KernelState expected_;  // what the last reconcile left in place

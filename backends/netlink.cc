@@ -296,12 +296,14 @@ std::string Netlink::add_route(const Cidr& destination, const IpAddress& gateway
   header.rtm_dst_len = destination.prefix();
   header.rtm_table = RT_TABLE_MAIN;
   header.rtm_protocol = protocol;
-  header.rtm_scope = RT_SCOPE_UNIVERSE;
+  // No gateway (0.0.0.0): a device route (the TUN device), scope link.
+  const bool device_route = gateway == IpAddress();
+  header.rtm_scope = device_route ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
   header.rtm_type = RTN_UNICAST;
   header.rtm_flags = onlink ? RTNH_F_ONLINK : 0;
   const int code = request(socket_, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, header, [&](nl_msg* msg) {
     put_ip(msg, RTA_DST, destination.network());
-    put_ip(msg, RTA_GATEWAY, gateway);
+    if (!device_route) put_ip(msg, RTA_GATEWAY, gateway);
     nla_put_u32(msg, RTA_OIF, static_cast<uint32_t>(oif));
   });
   return finish(code, "cannot add route " + destination.to_string() + " via " + gateway.to_string());

@@ -108,6 +108,13 @@ std::string format_status(const proto::ControlResponse& response) {
                                        std::to_string(s.drift_repaired()) + " objects put back)"});
     if (!s.datapath_error().empty()) rows.push_back({"last error:", s.datapath_error()});
   }
+  if (!s.tunnel_offloads().empty()) {
+    rows.push_back({"tunnel:", s.tunnel_cipher() + ", " + std::to_string(s.tunnel_sessions()) +
+                                   " sessions, " + std::to_string(s.tunnel_packets_out()) +
+                                   " packets out, " + std::to_string(s.tunnel_packets_in()) + " in"});
+    rows.push_back({"offloads:", s.tunnel_offloads()});
+    for (const auto& drop : s.tunnel_drops()) rows.push_back({"  dropped:", drop});
+  }
   return render_table(rows);
 }
 

@@ -8,6 +8,7 @@ std::string_view to_string(Path path) {
   switch (path) {
     case Path::kHostGw: return "host-gw";
     case Path::kVxlan: return "vxlan";
+    case Path::kUdp: return "udp";
   }
   return "?";
 }
@@ -16,6 +17,7 @@ std::string_view to_string(DatapathMode mode) {
   switch (mode) {
     case DatapathMode::kHostGw: return "host-gw";
     case DatapathMode::kVxlan: return "vxlan";
+    case DatapathMode::kUdp: return "udp";
     case DatapathMode::kAuto: return "auto";
   }
   return "?";
@@ -28,8 +30,24 @@ std::string_view to_string(SkipReason reason) {
     case SkipReason::kNoVtepMac: return "no_vtep_mac";
     case SkipReason::kFamilyMismatch: return "family_mismatch";
     case SkipReason::kOverlapsOwn: return "overlaps_own_subnet";
+    case SkipReason::kNoTunnelKey: return "no_tunnel_key";
   }
   return "?";
+}
+
+int udp_overhead(const IpAddress& underlay, bool encrypt) {
+  const int ip_udp = (underlay.is_v4() ? 20 : 40) + 8;
+  return ip_udp + (encrypt ? kUdpEncryptedHeader : kUdpPlainHeader);
+}
+
+std::optional<Path> DatapathConfig::carrier() const {
+  switch (mode) {
+    case DatapathMode::kHostGw: return std::nullopt;
+    case DatapathMode::kVxlan: return Path::kVxlan;
+    case DatapathMode::kUdp: return Path::kUdp;
+    case DatapathMode::kAuto: return fallback;
+  }
+  return std::nullopt;
 }
 
 std::string vxlan_device_name(uint32_t vni) { return "shoal." + std::to_string(vni); }
@@ -51,7 +69,11 @@ bool on_link(const LocalFacts& facts, const IpAddress& address) {
                      [&](const Cidr& prefix) { return prefix.contains(address); });
 }
 
-int overhead(const IpAddress& underlay) {
+// What the carrier adds to every packet; host-gw adds nothing.
+int overhead(const IpAddress& underlay, const DatapathConfig& config) {
+  const auto carrier = config.carrier();
+  if (!carrier) return 0;
+  if (*carrier == Path::kUdp) return udp_overhead(underlay, config.encrypt);
   return underlay.is_v4() ? kVxlanOverheadV4 : kVxlanOverheadV6;
 }
 
@@ -61,18 +83,22 @@ DatapathPlan plan(const lease::Table& table, const lease::Owners& owners, const 
                   WallTime wall, const LocalFacts& facts, const DatapathConfig& config) {
   DatapathPlan out;
   out.mode = config.mode;
-  const int tunnel_mtu = facts.underlay_mtu - overhead(facts.underlay);
-  const int derived = config.mode == DatapathMode::kHostGw ? facts.underlay_mtu : tunnel_mtu;
+  // Pods get the smallest MTU of the paths they may take, so no packet needs fragmenting.
+  const int derived = facts.underlay_mtu - overhead(facts.underlay, config);
   out.pod_mtu = config.mtu > 0 ? std::min(config.mtu, derived) : derived;
 
   std::vector<Cidr> own;
   for (const auto& [subnet, owner] : owners) {
     if (owner == self) own.push_back(subnet);
   }
-  if (config.mode != DatapathMode::kHostGw) {
-    VxlanDevice device{vxlan_device_name(config.vni), config.vni, config.port, out.pod_mtu, {}};
-    if (!own.empty()) device.address = Cidr::make(own.front().network(), own.front().max_prefix());
-    out.vxlan = device;
+  std::optional<Cidr> device_address;  // the carrier's device holds our subnet's .0/32
+  if (!own.empty()) device_address = Cidr::make(own.front().network(), own.front().max_prefix());
+  const std::optional<Path> carrier = config.carrier();
+  if (carrier == Path::kVxlan) {
+    out.vxlan = VxlanDevice{vxlan_device_name(config.vni), config.vni, config.port, out.pod_mtu,
+                            device_address};
+  } else if (carrier == Path::kUdp) {
+    out.tun = TunDevice{kTunDeviceName, out.pod_mtu, config.network, device_address};
   }
 
   for (const auto& entry : owners) {
@@ -94,28 +120,34 @@ DatapathPlan plan(const lease::Table& table, const lease::Owners& owners, const 
       continue;
     }
     const bool direct = on_link(facts, record->underlay);
-    Path path = Path::kVxlan;
-    if (config.mode == DatapathMode::kHostGw) {
+    Path path = carrier.value_or(Path::kHostGw);
+    if (!carrier || (config.mode == DatapathMode::kAuto && direct)) {
       if (!direct) {
         skip(SkipReason::kNotOnLink);
         continue;
       }
       path = Path::kHostGw;
-    } else if (config.mode == DatapathMode::kAuto && direct) {
-      path = Path::kHostGw;
     }
-    PeerRoute route{subnet, owner, record->name, path, record->underlay, std::nullopt};
-    if (path == Path::kVxlan) {
+    PeerRoute route{subnet, owner, record->name, path, record->underlay, std::nullopt, {}};
+    if (path != Path::kHostGw) {
       auto data = decode_backend_data(record->backend_data);
       if (!data) {
         skip(SkipReason::kBadBackendData);
         continue;
       }
-      if (!data->vtep_mac) {
-        skip(SkipReason::kNoVtepMac);
-        continue;
+      if (path == Path::kVxlan) {
+        if (!data->vtep_mac) {
+          skip(SkipReason::kNoVtepMac);
+          continue;
+        }
+        route.vtep_mac = data->vtep_mac;
+      } else {
+        if (config.encrypt && data->tunnel_key.size() != 32) {
+          skip(SkipReason::kNoTunnelKey);
+          continue;
+        }
+        route.tunnel_key = data->tunnel_key;
       }
-      route.vtep_mac = data->vtep_mac;
     }
     out.routes.push_back(std::move(route));
   }
@@ -124,13 +156,17 @@ DatapathPlan plan(const lease::Table& table, const lease::Owners& owners, const 
 
 KernelState desired_state(const DatapathPlan& plan) {
   KernelState state;
+  // One route for the whole network into the TUN device; host-gw peers' routes are more
+  // specific, so in auto mode they win for peers on our segment.
+  if (plan.tun) state.routes.insert({plan.tun->network, IpAddress(), RouteDevice::kTun});
   for (const PeerRoute& route : plan.routes) {
+    if (route.path == Path::kUdp) continue;  // the tunnel routes these itself
     if (route.path == Path::kHostGw) {
-      state.routes.insert({route.subnet, route.underlay, false});
+      state.routes.insert({route.subnet, route.underlay, RouteDevice::kUnderlay});
       continue;
     }
     const IpAddress vtep = route.subnet.network();  // the peer's device holds its subnet's .0
-    state.routes.insert({route.subnet, vtep, true});
+    state.routes.insert({route.subnet, vtep, RouteDevice::kVxlan});
     state.neighbours.insert({vtep, *route.vtep_mac});
     state.fdb.insert({*route.vtep_mac, route.underlay});
   }

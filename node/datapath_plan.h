@@ -26,8 +26,8 @@
 
 namespace shoal::node {
 
-enum class Path { kHostGw, kVxlan };
-enum class DatapathMode { kHostGw, kVxlan, kAuto };
+enum class Path { kHostGw, kVxlan, kUdp };
+enum class DatapathMode { kHostGw, kVxlan, kUdp, kAuto };
 std::string_view to_string(Path path);
 std::string_view to_string(DatapathMode mode);
 
@@ -38,18 +38,32 @@ enum class SkipReason {
   kNoVtepMac,       // vxlan: the peer runs no vxlan device (it publishes no MAC)
   kFamilyMismatch,  // the peer's underlay address family is not ours
   kOverlapsOwn,     // the peer's subnet overlaps one of ours (the table is mid-merge)
+  kNoTunnelKey,     // udp, encrypted: the peer publishes no (valid) tunnel public key
 };
 std::string_view to_string(SkipReason reason);
-inline constexpr int kSkipReasonCount = 5;
+inline constexpr int kSkipReasonCount = 6;
 
 inline constexpr int kVxlanOverheadV4 = 50;  // outer IPv4 20 + UDP 8 + VXLAN 8 + Ethernet 14
 inline constexpr int kVxlanOverheadV6 = 70;
+// The udp tunnel: outer IP + UDP 8 + the tunnel's header (plaintext: 4 bytes; encrypted: 16 bytes
+// of type, receiver index and counter, and the AEAD's 16-byte tag). See docs/udp.md.
+inline constexpr int kUdpPlainHeader = 4;
+inline constexpr int kUdpEncryptedHeader = 16 + 16;
+int udp_overhead(const IpAddress& underlay, bool encrypt);
+
+inline constexpr const char* kTunDeviceName = "shoal0";
 
 struct DatapathConfig {
   DatapathMode mode = DatapathMode::kVxlan;
+  Path fallback = Path::kVxlan;  // auto: what carries traffic off our segment (vxlan or udp)
   uint32_t vni = 1;
-  uint16_t port = 8472;
-  int mtu = 0;  // 0: derived from the underlay device's MTU
+  uint16_t port = 8472;  // the carrier's port: vxlan's, or the udp tunnel's
+  int mtu = 0;           // 0: derived from the underlay device's MTU
+  bool encrypt = false;  // udp: sealed packets (peers must publish a tunnel key)
+  Cidr network;          // udp: the overlay network, routed whole into the TUN device
+  // The carrier for peers that are not reached by host-gw: kVxlan or kUdp, or nullopt for
+  // host-gw mode.
+  std::optional<Path> carrier() const;
 };
 
 struct LocalFacts {
@@ -64,8 +78,9 @@ struct PeerRoute {
   NodeId owner;
   std::string name;
   Path path = Path::kVxlan;
-  IpAddress underlay;           // host-gw: the next hop; vxlan: where the FDB sends frames
+  IpAddress underlay;           // host-gw: the next hop; vxlan, udp: where packets are sent
   std::optional<Mac> vtep_mac;  // vxlan only
+  Bytes tunnel_key;             // udp only: the peer's X25519 public key (32 bytes) or empty
   bool operator==(const PeerRoute&) const = default;
 };
 
@@ -87,10 +102,21 @@ struct VxlanDevice {
   bool operator==(const VxlanDevice&) const = default;
 };
 
+// The udp tunnel's TUN device (in udp mode, and auto with Fallback udp): the whole overlay
+// network is routed into it; the tunnel picks the peer by the destination's subnet.
+struct TunDevice {
+  std::string name = kTunDeviceName;
+  int mtu = 1440;
+  Cidr network;                 // routed into the device
+  std::optional<Cidr> address;  // our subnet's .0/32, once we hold a subnet
+  bool operator==(const TunDevice&) const = default;
+};
+
 struct DatapathPlan {
   DatapathMode mode = DatapathMode::kVxlan;
   int pod_mtu = 1450;  // what subnet.env says
   std::optional<VxlanDevice> vxlan;
+  std::optional<TunDevice> tun;
   std::vector<PeerRoute> routes;  // by subnet
   std::vector<SkippedPeer> skipped;
   size_t count(Path path) const;
@@ -103,10 +129,15 @@ DatapathPlan plan(const lease::Table& table, const lease::Owners& owners, const 
 
 // Kernel objects, in the terms the backends install them. Routes carry shoal's route
 // protocol; neighbours and FDB entries live on the vxlan device and are permanent.
+enum class RouteDevice : uint8_t {
+  kUnderlay,  // host-gw: via the peer's underlay address
+  kVxlan,     // onlink via the peer's VTEP address
+  kTun,       // the whole overlay network into the TUN device, no gateway
+};
 struct KernelRoute {
   Cidr destination;
-  IpAddress gateway;  // host-gw: the peer's underlay address; vxlan: the peer's VTEP address
-  bool via_vxlan = false;  // out of the vxlan device, onlink; else out of the underlay device
+  IpAddress gateway;  // host-gw: the peer's underlay address; vxlan: its VTEP; tun: 0.0.0.0
+  RouteDevice device = RouteDevice::kUnderlay;
   auto operator<=>(const KernelRoute&) const = default;
 };
 struct KernelNeighbour {  // peer VTEP address -> VTEP MAC

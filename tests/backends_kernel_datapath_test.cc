@@ -72,7 +72,9 @@ struct Tables {
     return r.id;
   }
   node::DatapathPlan plan(const node::LocalFacts& facts, node::DatapathMode mode) const {
-    return node::plan(table, table.owners(kNow), self, kNow, facts, {mode, 1, 8472, 0});
+    node::DatapathConfig config;
+    config.mode = mode;
+    return node::plan(table, table.owners(kNow), self, kNow, facts, config);
   }
 };
 

@@ -38,7 +38,10 @@ struct Cluster {
     return {IpAddress::v4(192, 0, 2, 1), "eth0", 1500, {*Cidr::parse("192.0.2.0/24")}};
   }
   DatapathPlan run(DatapathMode mode, int mtu = 0) const {
-    return plan(table, table.owners(kNow), self, kNow, facts(), {mode, 1, 8472, mtu});
+    DatapathConfig config;
+    config.mode = mode;
+    config.mtu = mtu;
+    return plan(table, table.owners(kNow), self, kNow, facts(), config);
   }
 };
 
@@ -58,7 +61,7 @@ TEST_CASE("vxlan: every other owner's subnet gets a route, a neighbour and an FD
   CHECK(p.vxlan->name == "shoal.1");
   CHECK(p.vxlan->address == Cidr::parse("198.18.1.0/32"));
   const KernelState s = desired_state(p);
-  CHECK(s.routes.count({subnet(2), IpAddress::v4(198, 18, 2, 0), true}) == 1);
+  CHECK(s.routes.count({subnet(2), IpAddress::v4(198, 18, 2, 0), RouteDevice::kVxlan}) == 1);
   CHECK(s.neighbours.count({IpAddress::v4(198, 18, 2, 0), mac_b}) == 1);
   CHECK(s.fdb.count({mac_b, IpAddress::v4(192, 0, 2, 2)}) == 1);
   CHECK(s.routes.size() == 2);
@@ -78,7 +81,7 @@ TEST_CASE("host-gw routes on-link peers and reports the others, never a broken r
   CHECK(!p.vxlan);
   CHECK(p.pod_mtu == 1500);
   const KernelState s = desired_state(p);
-  CHECK(s.routes == std::set<KernelRoute>{{subnet(2), IpAddress::v4(192, 0, 2, 2), false}});
+  CHECK(s.routes == std::set<KernelRoute>{{subnet(2), IpAddress::v4(192, 0, 2, 2), RouteDevice::kUnderlay}});
   CHECK(s.neighbours.empty());
 }
 
@@ -93,6 +96,57 @@ TEST_CASE("auto: host-gw on the segment, vxlan across it") {
   CHECK(p.routes[1].path == Path::kVxlan);
   CHECK(p.pod_mtu == 1450);  // pods may reach a vxlan peer
   CHECK(p.vxlan);
+}
+
+TEST_CASE("udp: one route for the network into the TUN device, the tunnel carries every peer") {
+  Cluster c;
+  const Bytes key(32, 0x11);
+  c.add("b", IpAddress::v4(192, 0, 2, 2), 2, std::nullopt, encode_backend_data({std::nullopt, key}));
+  c.add("nokey", IpAddress::v4(192, 0, 2, 3), 3, std::nullopt);
+  const Cidr network = *Cidr::parse("198.18.0.0/16");
+  DatapathConfig config{.mode = DatapathMode::kUdp, .port = 8285, .encrypt = true, .network = network};
+  DatapathPlan p = plan(c.table, c.table.owners(kNow), c.self, kNow, c.facts(), config);
+  CHECK(p.pod_mtu == 1440);  // 1500 - IPv4 20 - UDP 8 - header 16 - tag 16
+  CHECK(!p.vxlan);
+  REQUIRE(p.tun);
+  CHECK(p.tun->name == "shoal0");
+  CHECK(p.tun->mtu == 1440);
+  CHECK(p.tun->address == Cidr::parse("198.18.1.0/32"));
+  REQUIRE(p.routes.size() == 1);
+  CHECK(p.routes[0].path == Path::kUdp);
+  CHECK(p.routes[0].tunnel_key == key);
+  REQUIRE(p.skipped.size() == 1);  // sealing needs the peer's key
+  CHECK(p.skipped[0].reason == SkipReason::kNoTunnelKey);
+  const KernelState s = desired_state(p);
+  CHECK(s.routes == std::set<KernelRoute>{{network, IpAddress(), RouteDevice::kTun}});
+  CHECK(s.neighbours.empty());
+  CHECK(s.fdb.empty());
+
+  config.encrypt = false;  // plaintext: no key needed, 4 bytes of header
+  p = plan(c.table, c.table.owners(kNow), c.self, kNow, c.facts(), config);
+  CHECK(p.pod_mtu == 1468);
+  CHECK(p.routes.size() == 2);
+  CHECK(p.skipped.empty());
+}
+
+TEST_CASE("auto with Fallback udp: host-gw on the segment, the tunnel across it") {
+  Cluster c;
+  c.add("near", IpAddress::v4(192, 0, 2, 2), 2, std::nullopt, encode_backend_data({std::nullopt, Bytes(32, 1)}));
+  c.add("far", IpAddress::v4(198, 51, 100, 3), 3, std::nullopt, encode_backend_data({std::nullopt, Bytes(32, 2)}));
+  const DatapathConfig config{.mode = DatapathMode::kAuto, .fallback = Path::kUdp, .port = 8285,
+                              .encrypt = true, .network = *Cidr::parse("198.18.0.0/16")};
+  const DatapathPlan p = plan(c.table, c.table.owners(kNow), c.self, kNow, c.facts(), config);
+  REQUIRE(p.routes.size() == 2);
+  CHECK(p.routes[0].path == Path::kHostGw);
+  CHECK(p.routes[1].path == Path::kUdp);
+  CHECK(p.pod_mtu == 1440);
+  CHECK(p.tun);
+  CHECK(!p.vxlan);
+  // The host-gw route is more specific than the network's route into the tunnel.
+  const KernelState s = desired_state(p);
+  CHECK(s.routes.size() == 2);
+  CHECK(s.routes.count({subnet(2), IpAddress::v4(192, 0, 2, 2), RouteDevice::kUnderlay}) == 1);
+  CHECK(s.routes.count({*Cidr::parse("198.18.0.0/16"), IpAddress(), RouteDevice::kTun}) == 1);
 }
 
 TEST_CASE("a peer with bad backend data, no MAC or the other family is skipped, the rest stay") {
@@ -138,7 +192,7 @@ TEST_CASE("diff: removes stale entries, adds missing ones, and is empty once the
   c.add("b", IpAddress::v4(192, 0, 2, 2), 2, Mac{2, 0, 0, 0, 0, 2});
   const KernelState desired = desired_state(c.run(DatapathMode::kVxlan));
   KernelState installed;
-  installed.routes.insert({subnet(9), IpAddress::v4(198, 18, 9, 0), true});  // an old peer
+  installed.routes.insert({subnet(9), IpAddress::v4(198, 18, 9, 0), RouteDevice::kVxlan});  // an old peer
   DatapathDiff d = diff(desired, installed);
   CHECK(d.remove.routes.size() == 1);
   CHECK(d.add.routes.size() == 1);

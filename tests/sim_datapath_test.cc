@@ -25,9 +25,10 @@ std::string check_plan(LeaseCluster& c, NodeIndex node) {
   const lease::LeaseCore& lease = *c.lease(node);
   const IpAddress underlay = lease.own().underlay;
   const node::LocalFacts facts{underlay, "u0", 1500, {segment_of(underlay)}};
+  node::DatapathConfig config;
+  config.mode = node::DatapathMode::kAuto;
   const node::DatapathPlan plan =
-      node::plan(lease.table(), lease.owners(), c.sim().id(node), c.sim().wall(node), facts,
-                 {node::DatapathMode::kAuto, 1, 8472, 0});
+      node::plan(lease.table(), lease.owners(), c.sim().id(node), c.sim().wall(node), facts, config);
   std::ostringstream problem;
   if (!plan.skipped.empty()) problem << plan.skipped.size() << " peers skipped; ";
   std::set<Cidr> routed;

@@ -32,6 +32,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/netns.sh"
 # shellcheck source=tests/e2e/pods.sh
 source "$here/pods.sh"
+# shellcheck source=tests/e2e/cluster.sh
+source "$here/cluster.sh"
 usage="usage: $0 PATH/TO/shoal vxlan|host-gw|auto"
 backend=${2:-}
 case $backend in
@@ -92,16 +94,6 @@ start_agent() {  # start_agent I
     --data-dir "$work/h$i" --subnet-file "$work/h$i/subnet.env" \
     --control-socket "$work/h$i/shoal.sock" --log-level debug \
     --metrics-addr "$(netns_addr "$i"):9100" --backend "$backend" --ip-masq "$ipmasq"
-}
-ctl() {  # ctl I COMMAND...: a client command against agent I (bounded)
-  local i=$1
-  shift
-  timeout 10 "$shoal" "$@" --control-socket "$work/h$i/shoal.sock"
-}
-env_value() {  # env_value I KEY: KEY's value in host I's subnet.env
-  local line
-  line=$(grep "^$2=" "$work/h$1/subnet.env" 2>/dev/null) || return 1
-  echo "${line#*=}"
 }
 env_subnet() {  # env_subnet I: FLANNEL_SUBNET of host I as a network ("198.18.5.0/24")
   local s
@@ -199,43 +191,14 @@ forgotten() {
 }
 
 # ---- pods -------------------------------------------------------------------------------------
-declare -A podip=() # "I J" -> the address of pod J on host I
-ppings() { pod_exec "$1" "$2" ping -c 1 -W 1 -q "$3" >/dev/null 2>&1; }
-# ping_pods HOSTS...: every pod on the listed hosts pings every pod on the other listed hosts.
-ping_pods() {
-  local i j k l n=0
-  for i in "$@"; do
-    for j in "${pods[@]}"; do
-      for k in "$@"; do
-        [[ $k == "$i" ]] && continue
-        for l in "${pods[@]}"; do
-          wait_until 10 ppings "$i" "$j" "${podip[$k $l]}" ||
-            fail "pod h${i}p$j does not reach pod h${k}p$l (${podip[$k $l]})"
-          n=$((n + 1))
-        done
-      done
-    done
-  done
-  step "   $n pod-to-pod pings between hosts $* answered"
-}
-listening() { pod_exec "$1" "$2" ss -Hltn "sport = :$3" 2>/dev/null | grep -q LISTEN; }
 # transfer I J K L PORT: 5 MB from pod J on host I to pod L on host K arrive byte for byte.
 transfer() {
-  local i=$1 j=$2 k=$3 l=$4 port=$5 rx from
-  pod_exec "$k" "$l" timeout 30 nc -n -v -l "$port" >"$work/recv" 2>"$work/recv.err" </dev/null &
-  rx=$!
-  wait_until 5 listening "$k" "$l" "$port" || fail "pod h${k}p$l does not listen on $port"
-  pod_exec "$i" "$j" timeout 30 nc -n -N -w 5 "${podip[$k $l]}" "$port" <"$work/blob" ||
-    fail "pod h${i}p$j could not send to h${k}p$l"
-  wait "$rx" || fail "the receiver in h${k}p$l failed: $(cat "$work/recv.err")"
-  [[ $(sha256sum <"$work/recv" | cut -d' ' -f1) == "$blob_sum" ]] ||
-    fail "h${i}p$j -> h${k}p$l: $(stat -c %s "$work/recv") bytes arrived, not the 5000000 sent"
-  # nc -v: "Connection received on ADDRESS PORT"
-  from=$(awk '/Connection received on/ { print $4 }' "$work/recv.err")
-  if [[ $ipmasq == true && $from != "${podip[$i $j]}" ]]; then
-    fail "h${i}p$j -> h${k}p$l arrived from '$from', not the pod's ${podip[$i $j]} (masqueraded?)"
+  local i=$1 j=$2 k=$3 l=$4
+  pod_transfer "$@" "$work/blob"
+  if [[ $ipmasq == true && $TRANSFER_FROM != "${podip[$i $j]}" ]]; then
+    fail "h${i}p$j -> h${k}p$l arrived from '$TRANSFER_FROM', not the pod's ${podip[$i $j]} (masqueraded?)"
   fi
-  step "   5 MB h${i}p$j -> h${k}p$l ($(path_of "$i" "$k")) arrived intact, from $from"
+  step "   5 MB h${i}p$j -> h${k}p$l ($(path_of "$i" "$k")) arrived intact, from $TRANSFER_FROM"
 }
 
 # ===============================================================================================
@@ -299,7 +262,6 @@ ping_pods "${hosts[@]}"
 
 step "3. TCP pod to pod between hosts"
 head -c 5000000 /dev/urandom >"$work/blob"
-blob_sum=$(sha256sum <"$work/blob" | cut -d' ' -f1)
 transfer 1 1 2 1 5001
 transfer 1 2 3 2 5002
 transfer 3 1 2 2 5003

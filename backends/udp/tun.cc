@@ -1,0 +1,99 @@
+#include "backends/udp/tun.h"
+
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace shoal::udp {
+
+namespace {
+
+// Older kernel headers lack the UDP segmentation offloads (Linux 6.2).
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+
+std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+int open_device(const std::string& name, short flags, std::string& error) {
+  const int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    error = errno_text("cannot open /dev/net/tun");
+    return -1;
+  }
+  ifreq request{};
+  std::strncpy(request.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  request.ifr_flags = flags;
+  if (::ioctl(fd, TUNSETIFF, &request) < 0) {
+    error = errno_text("cannot create TUN device " + name);
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+std::string TunOffloads::describe() const {
+  std::string out;
+  if (checksum) out += "csum";
+  if (tso) out += " tso4 tso6";
+  if (uso) out += " uso4 uso6";
+  return out.empty() ? "none" : out;
+}
+
+std::variant<OpenedTun, std::string> open_tun(const std::string& name) {
+  if (name.empty() || name.size() >= IFNAMSIZ) return "TUN device name '" + name + "' is not valid";
+  std::string error;
+  const int fd = open_device(name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR, error);
+  if (fd < 0) return error;
+  OpenedTun out{fd, name, {}};
+  int header_size = 10;  // struct virtio_net_hdr, without the mergeable-buffers field
+  if (::ioctl(fd, TUNSETVNETHDRSZ, &header_size) < 0) {
+    error = errno_text("cannot set the virtio header size of " + name);
+    ::close(fd);
+    return error;
+  }
+  // From the most to the least the kernel may accept: an older kernel refuses unknown bits.
+  const struct {
+    unsigned flags;
+    TunOffloads offloads;
+  } tries[] = {
+      {TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6, {true, true, true}},
+      {TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6, {true, true, false}},
+      {TUN_F_CSUM, {true, false, false}},
+      {0, {false, false, false}},
+  };
+  for (const auto& t : tries) {
+    if (::ioctl(fd, TUNSETOFFLOAD, static_cast<unsigned long>(t.flags)) == 0) {
+      out.offloads = t.offloads;
+      break;
+    }
+  }
+  if (::ioctl(fd, TUNSETPERSIST, 1) < 0) {
+    error = errno_text("cannot make TUN device " + name + " persistent");
+    ::close(fd);
+    return error;
+  }
+  return out;
+}
+
+std::string remove_tun(const std::string& name) {
+  std::string error;
+  const int fd = open_device(name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR, error);
+  if (fd < 0) return error;
+  const int rc = ::ioctl(fd, TUNSETPERSIST, 0);
+  if (rc < 0) error = errno_text("cannot remove TUN device " + name);
+  ::close(fd);  // not persistent any more: the last close deletes it
+  return error;
+}
+
+}  // namespace shoal::udp

@@ -1,0 +1,704 @@
+#include "backends/udp/tunnel.h"
+
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <sodium.h>
+#include <sys/eventfd.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "backends/udp/offload.h"
+#include "backends/udp/peers.h"
+#include "common/byte_order.h"
+#include "crypto/aead.h"
+#include "crypto/noise_ik.h"
+
+namespace shoal::udp {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kMaxTunRead = kVirtioNetHdrSize + 65535;
+constexpr size_t kTxReadsPerBatch = 16;  // TUN reads gathered before one sendmmsg
+constexpr size_t kMaxSegments = 192;     // per super-packet (64 KiB / a 340-byte MSS)
+constexpr size_t kMaxMessages = kTxReadsPerBatch * kMaxSegments;
+constexpr size_t kMaxGsoSegments = 64;  // the kernel's UDP_MAX_SEGMENTS
+constexpr size_t kMaxGsoBytes = 65000;  // one UDP_SEGMENT send stays one IP datagram
+constexpr size_t kRxBatch = 32;
+constexpr size_t kRxBuffer = 65535;  // one UDP_GRO train at most
+constexpr size_t kTag = crypto::kAeadTagSize;
+constexpr size_t kSealedHeader = crypto::kDataHeaderSize;
+constexpr size_t kPlainHeader = 4;
+constexpr int kIndexBits = 14;
+constexpr uint32_t kIndexMask = (1u << kIndexBits) - 1;
+constexpr size_t kKeypairsKept = 3;  // current, previous, and one being confirmed
+constexpr auto kHandshakeRetry = std::chrono::milliseconds(1000);
+constexpr auto kRejectAfterExtra = std::chrono::seconds(60);  // old keys' grace after rekey
+
+enum Worker { kTxWorker = 0, kRxWorker = 1 };
+
+bool inner_ipv4(ByteView packet) { return packet.size() >= 20 && (packet[0] >> 4) == 4; }
+uint32_t ipv4_at(const uint8_t* p) { return get_be32(p); }
+
+}  // namespace
+
+struct Tunnel::Impl {
+  Impl(const TunnelConfig& c, const crypto::Identity& id) : config(c), identity(id) {}
+  ~Impl();
+
+  // Shared, read-mostly.
+  TunnelConfig config;
+  const crypto::Identity& identity;
+  OpenedTun tun;
+  OpenedSocket socket;
+  int stop_fd = -1;
+  std::atomic<bool> stop{false};
+  crypto::Aead proposal = crypto::Aead::kChaCha20Poly1305;
+  std::atomic<bool> gso{false};
+  std::atomic<const PeerTable*> table{nullptr};
+  std::atomic<uint32_t> router{0};  // IPv4 host order; 0: send no ICMP
+  Reclaimer reclaimer{2};
+  std::array<std::atomic<Keypair*>, kIndexMask + 1> by_index{};
+  SharedCounters tx_shared, rx_shared;
+  std::atomic<uint64_t> handshakes_sent{0}, handshakes_done{0}, bad_handshakes{0};
+
+  // Under `mutex`: peer states, pending handshakes, the last handshake timestamp.
+  mutable std::mutex mutex;
+  std::map<NodeId, std::unique_ptr<PeerState>> states;
+  std::unordered_map<uint32_t, PeerState*> pending;  // our initiation's index -> peer
+  uint64_t last_timestamp = 0;
+
+  std::thread tx_thread, rx_thread;
+
+  // Handshakes (both threads; take `mutex`).
+  void initiate(PeerState& state, const Peer& peer, Clock::time_point now);
+  void on_initiation(ByteView message, const Endpoint& from, Clock::time_point now);
+  void on_response(ByteView message, const Endpoint& from, Clock::time_point now);
+  void confirm(Keypair& keypair);
+  uint32_t free_index();
+  void install(PeerState& state, Keypair* keypair);
+  void drop_keypairs(PeerState& state);
+  void send_keepalive(Keypair& keypair, const Peer& peer);
+  void send_to(const sockaddr_storage& to, socklen_t length, ByteView message);
+  uint64_t timestamp();
+
+  void tx_loop();
+  void rx_loop();
+  bool wait(int fd, short events);  // false when stopping
+};
+
+namespace {
+
+// The transmit thread's buffers and batch, allocated once.
+struct TxBatch {
+  std::vector<uint8_t> read_buffer = std::vector<uint8_t>(kMaxTunRead);
+  std::vector<uint8_t> arena;
+  size_t used = 0;
+  std::array<mmsghdr, kMaxMessages> messages{};
+  std::array<iovec, kMaxMessages> iovs{};
+  std::array<std::array<uint8_t, CMSG_SPACE(sizeof(uint16_t))>, kMaxMessages> controls{};
+  size_t count = 0;
+  std::array<uint16_t, kMaxSegments> segment_lengths{};
+  explicit TxBatch(size_t arena_bytes) : arena(arena_bytes) {}
+};
+
+struct RxBatch {
+  std::vector<uint8_t> buffers = std::vector<uint8_t>(kRxBatch * kRxBuffer);
+  std::array<mmsghdr, kRxBatch> messages{};
+  std::array<iovec, kRxBatch> iovs{};
+  std::array<sockaddr_storage, kRxBatch> sources{};
+  std::array<std::array<uint8_t, CMSG_SPACE(sizeof(int))>, kRxBatch> controls{};
+};
+
+}  // namespace
+
+Tunnel::Impl::~Impl() {
+  stop.store(true);
+  if (stop_fd >= 0) {
+    const uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(stop_fd, &one, sizeof one);
+  }
+  if (tx_thread.joinable()) tx_thread.join();
+  if (rx_thread.joinable()) rx_thread.join();
+  for (auto& [owner, state] : states) {
+    for (Keypair* k : state->keypairs) delete k;
+  }
+  delete table.load();
+  if (tun.fd >= 0) ::close(tun.fd);
+  if (socket.fd >= 0) ::close(socket.fd);
+  if (stop_fd >= 0) ::close(stop_fd);
+}
+
+bool Tunnel::Impl::wait(int fd, short events) {
+  pollfd fds[2] = {{fd, events, 0}, {stop_fd, POLLIN, 0}};
+  ::poll(fds, 2, 100);
+  return (fds[1].revents & POLLIN) == 0;
+}
+
+uint64_t Tunnel::Impl::timestamp() {
+  // Strictly increasing, so a responder never takes two initiations of ours as replays.
+  const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  last_timestamp = std::max(last_timestamp + 1, static_cast<uint64_t>(now));
+  return last_timestamp;
+}
+
+void Tunnel::Impl::send_to(const sockaddr_storage& to, socklen_t length, ByteView message) {
+  ::sendto(socket.fd, message.data(), message.size(), 0, reinterpret_cast<const sockaddr*>(&to),
+           length);
+}
+
+uint32_t Tunnel::Impl::free_index() {
+  // The low bits pick a slot of by_index; the rest is random, so an index says nothing.
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    uint32_t index = 0;
+    randombytes_buf(&index, sizeof index);
+    if (by_index[index & kIndexMask].load() != nullptr) continue;
+    bool taken = false;
+    for (const auto& [p, s] : pending) taken |= (p & kIndexMask) == (index & kIndexMask);
+    if (!taken) return index;
+  }
+  return 0;  // 16,384 slots full: refuse the handshake
+}
+
+void Tunnel::Impl::install(PeerState& state, Keypair* keypair) {
+  by_index[keypair->local_index & kIndexMask].store(keypair, std::memory_order_release);
+  state.keypairs.push_back(keypair);
+  while (state.keypairs.size() > kKeypairsKept) {
+    Keypair* old = state.keypairs.front();
+    state.keypairs.erase(state.keypairs.begin());
+    Keypair* expected = old;
+    by_index[old->local_index & kIndexMask].compare_exchange_strong(expected, nullptr);
+    expected = old;
+    state.current.compare_exchange_strong(expected, nullptr);
+    reclaimer.retire([old] { delete old; });
+  }
+}
+
+void Tunnel::Impl::drop_keypairs(PeerState& state) {
+  state.current.store(nullptr);
+  for (Keypair* k : state.keypairs) {
+    Keypair* expected = k;
+    by_index[k->local_index & kIndexMask].compare_exchange_strong(expected, nullptr);
+    reclaimer.retire([k] { delete k; });
+  }
+  state.keypairs.clear();
+  for (auto it = pending.begin(); it != pending.end();) {
+    it = it->second == &state ? pending.erase(it) : std::next(it);
+  }
+  state.pending.reset();
+}
+
+void Tunnel::Impl::initiate(PeerState& state, const Peer& peer, Clock::time_point now) {
+  // Checked before the lock too: a peer that does not answer must not make every packet
+  // take the lock while its retry timer runs.
+  if (now.time_since_epoch().count() < state.next_initiation.load(std::memory_order_relaxed))
+    return;
+  state.next_initiation.store((now + kHandshakeRetry).time_since_epoch().count(),
+                              std::memory_order_relaxed);
+  std::lock_guard lock(mutex);
+  const uint32_t index = free_index();
+  if (index == 0) return;
+  for (auto it = pending.begin(); it != pending.end();) {
+    it = it->second == &state ? pending.erase(it) : std::next(it);
+  }
+  std::array<uint8_t, crypto::kInitiationSize> message{};
+  auto started = crypto::Initiator::start(identity, state.key, index, timestamp(), proposal,
+                                          std::span<uint8_t, crypto::kInitiationSize>(message));
+  if (!started) return;  // a weak peer key: nothing to talk to
+  state.pending = std::move(started);
+  state.last_initiation = now;
+  pending[index] = &state;
+  send_to(peer.address, peer.address_length, {message.data(), message.size()});
+  handshakes_sent.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Tunnel::Impl::on_initiation(ByteView message, const Endpoint& from, Clock::time_point now) {
+  const PeerTable* peers = table.load(std::memory_order_acquire);
+  std::lock_guard lock(mutex);
+  const uint32_t index = free_index();
+  std::array<uint8_t, crypto::kResponseSize> response{};
+  auto accepted =
+      index == 0
+          ? std::nullopt
+          : crypto::respond(
+                identity, message, index,
+                [&](const crypto::PublicKey& key) { return peers->with_key(key) != nullptr; },
+                std::span<uint8_t, crypto::kResponseSize>(response));
+  const Peer* peer = accepted ? peers->with_key(accepted->initiator_static) : nullptr;
+  if (peer == nullptr || accepted->timestamp_ns <= peer->state->last_timestamp) {
+    bad_handshakes.fetch_add(1, std::memory_order_relaxed);  // forged, unknown or replayed
+    return;
+  }
+  PeerState& state = *peer->state;
+  state.last_timestamp = accepted->timestamp_ns;
+  install(state,
+          new Keypair(index, accepted->peer_index, std::move(accepted->keys), now, false, &state));
+  // Answer where the initiation came from: the peer may sit behind a NAT.
+  sockaddr_storage to{};
+  const socklen_t length = to_sockaddr(from, to);
+  send_to(to, length, {response.data(), response.size()});
+  handshakes_done.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Tunnel::Impl::on_response(ByteView message, const Endpoint&, Clock::time_point now) {
+  if (message.size() < 12) return;
+  const PeerTable* peers = table.load(std::memory_order_acquire);
+  std::unique_lock lock(mutex);
+  auto it = pending.find(get_be32(message.data() + 8));
+  if (it == pending.end() || !it->second->pending) {
+    bad_handshakes.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  PeerState& state = *it->second;
+  auto done = state.pending->finish(message);
+  if (!done) {
+    bad_handshakes.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const uint32_t index = it->first;
+  pending.erase(it);
+  state.pending.reset();
+  auto* keypair = new Keypair(index, done->peer_index, std::move(done->keys), now, true, &state);
+  install(state, keypair);
+  state.current.store(keypair, std::memory_order_release);
+  handshakes_done.fetch_add(1, std::memory_order_relaxed);
+  // Confirm the session to the responder at once, so it may seal with it too.
+  for (const Peer& p : peers->peers()) {
+    if (p.state == &state) {
+      send_keepalive(*keypair, p);
+      break;
+    }
+  }
+}
+
+void Tunnel::Impl::confirm(Keypair& keypair) {
+  std::lock_guard lock(mutex);
+  if (keypair.confirmed.exchange(true)) return;
+  PeerState& state = *keypair.peer;
+  // Still one of the peer's (not retired while we waited for the lock)?
+  if (std::find(state.keypairs.begin(), state.keypairs.end(), &keypair) == state.keypairs.end())
+    return;
+  Keypair* current = state.current.load();
+  if (current == nullptr || current->created <= keypair.created) state.current.store(&keypair);
+}
+
+void Tunnel::Impl::send_keepalive(Keypair& keypair, const Peer& peer) {
+  std::array<uint8_t, kSealedHeader + kTag> message{};
+  const uint64_t counter = keypair.next_counter.fetch_add(1);
+  message[0] = crypto::kMsgData;
+  put_be32(message.data() + 4, keypair.remote_index);
+  put_be64(message.data() + 8, counter);
+  keypair.keys.send.seal(counter, {}, message.data() + kSealedHeader, 0,
+                         message.data() + kSealedHeader);
+  send_to(peer.address, peer.address_length, {message.data(), message.size()});
+}
+
+// --- transmit: TUN -> UDP ---------------------------------------------------------------
+
+void Tunnel::Impl::tx_loop() {
+  const size_t headroom = config.encrypt ? kSealedHeader : kPlainHeader;
+  const size_t tailroom = config.encrypt ? kTag : 0;
+  // Room for kTxReadsPerBatch super-packets cut into the smallest segments we allow.
+  TxBatch batch(kTxReadsPerBatch * (65535 + kMaxSegments * (headroom + tailroom + 60)));
+  TunnelCounters counters;
+  std::array<uint8_t, 1600> icmp{};
+
+  auto flush = [&] {
+    size_t sent = 0;
+    while (sent < batch.count) {
+      const int n = ::sendmmsg(socket.fd, batch.messages.data() + sent,
+                               static_cast<unsigned>(batch.count - sent), MSG_DONTWAIT);
+      ++counters.send_calls;
+      if (n > 0) {
+        sent += static_cast<size_t>(n);
+        continue;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (!wait(socket.fd, POLLOUT)) break;
+        continue;
+      }
+      if (errno == EIO && gso.load()) gso.store(false);  // the kernel cannot segment: stop asking
+      ++counters.dropped[static_cast<int>(Drop::kSendFailed)];
+      ++sent;  // skip the message the kernel refused
+    }
+    batch.count = 0;
+    batch.used = 0;
+  };
+
+  auto add_message = [&](uint8_t* data, size_t length, const Peer& peer, uint16_t segment) {
+    mmsghdr& m = batch.messages[batch.count];
+    iovec& iov = batch.iovs[batch.count];
+    iov = {data, length};
+    m = {};
+    m.msg_hdr.msg_name = const_cast<sockaddr_storage*>(&peer.address);
+    m.msg_hdr.msg_namelen = peer.address_length;
+    m.msg_hdr.msg_iov = &iov;
+    m.msg_hdr.msg_iovlen = 1;
+    if (segment != 0) {
+      auto& control = batch.controls[batch.count];
+      m.msg_hdr.msg_control = control.data();
+      m.msg_hdr.msg_controllen = control.size();
+      cmsghdr* c = CMSG_FIRSTHDR(&m.msg_hdr);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
+    }
+    ++batch.count;
+  };
+
+  auto reply_icmp = [&](ByteView packet, uint8_t type, uint8_t code) {
+    const uint32_t from = router.load(std::memory_order_relaxed);
+    if (from == 0) return;
+    const size_t n = make_icmp_error(packet, from, type, code, icmp.data() + kVirtioNetHdrSize,
+                                     icmp.size() - kVirtioNetHdrSize);
+    if (n == 0) return;
+    write_virtio_net_hdr({}, icmp.data());
+    if (::write(tun.fd, icmp.data(), kVirtioNetHdrSize + n) < 0)
+      ++counters.dropped[static_cast<int>(Drop::kTunWriteFailed)];
+  };
+
+  while (!stop.load()) {
+    reclaimer.quiescent(kTxWorker);
+    tx_shared.publish(counters);
+    if (!wait(tun.fd, POLLIN)) break;
+    const PeerTable* peers = table.load(std::memory_order_acquire);
+    const auto now = Clock::now();
+    for (size_t reads = 0; reads < kTxReadsPerBatch; ++reads) {
+      const ssize_t got = ::read(tun.fd, batch.read_buffer.data(), batch.read_buffer.size());
+      if (got < 0) break;  // EAGAIN: the TUN is drained
+      ++counters.tun_reads;
+      const ByteView whole(batch.read_buffer.data(), static_cast<size_t>(got));
+      auto header = parse_virtio_net_hdr(whole);
+      const ByteView packet = whole.subspan(std::min(whole.size(), kVirtioNetHdrSize));
+      if (!header || !inner_ipv4(packet)) {
+        ++counters.dropped[static_cast<int>(Drop::kBadPacket)];
+        continue;
+      }
+      const Peer* peer = peers ? peers->route(ipv4_at(packet.data() + 16)) : nullptr;
+      if (peer == nullptr) {
+        ++counters.dropped[static_cast<int>(Drop::kNoRoute)];
+        reply_icmp(packet, 3, 0);
+        continue;
+      }
+      if (packet[8] <= 1) {
+        ++counters.dropped[static_cast<int>(Drop::kTtlExpired)];
+        reply_icmp(packet, 11, 0);
+        continue;
+      }
+      Keypair* keypair = nullptr;
+      if (config.encrypt) {
+        keypair = peer->state->current.load(std::memory_order_acquire);
+        const auto age = keypair ? now - keypair->created : Clock::duration::max();
+        if (keypair == nullptr || age > config.rekey_after + kRejectAfterExtra) {
+          initiate(*peer->state, *peer, now);
+          ++counters.dropped[static_cast<int>(Drop::kHandshakePending)];
+          continue;
+        }
+        if ((age > config.rekey_after && keypair->initiator) ||
+            keypair->next_counter.load(std::memory_order_relaxed) > config.rekey_after_messages)
+          initiate(*peer->state, *peer, now);  // the current session keeps sealing meanwhile
+      }
+      if (batch.count + kMaxSegments > kMaxMessages ||
+          batch.arena.size() - batch.used < 65535 + kMaxSegments * (headroom + tailroom + 60))
+        flush();
+      uint8_t* out = batch.arena.data() + batch.used;
+      const SplitResult split =
+          split_packet(*header, packet, out, batch.arena.size() - batch.used, headroom, tailroom,
+                       std::span<uint16_t>(batch.segment_lengths));
+      if (split.error != SplitError::kOk || split.segments == 0) {
+        ++counters.dropped[static_cast<int>(split.error == SplitError::kNoRoom ? Drop::kSendFailed
+                                                                               : Drop::kBadPacket)];
+        continue;
+      }
+      uint64_t counter = 0;
+      if (keypair) {
+        counter = keypair->next_counter.fetch_add(split.segments, std::memory_order_relaxed);
+        if (counter + split.segments >= crypto::ReplayWindow::kRejectAfter) {
+          ++counters.dropped[static_cast<int>(Drop::kHandshakePending)];
+          continue;
+        }
+      }
+      // Seal every record in place: [header][segment][tag], back to back.
+      size_t offset = 0;
+      for (size_t k = 0; k < split.segments; ++k) {
+        uint8_t* record = out + offset;
+        const size_t length = batch.segment_lengths[k];
+        std::memset(record, 0, headroom);
+        if (keypair) {
+          record[0] = crypto::kMsgData;
+          put_be32(record + 4, keypair->remote_index);
+          put_be64(record + 8, counter + k);
+          keypair->keys.send.seal(counter + k, {}, record + headroom, length,
+                                  record + headroom + length);
+        } else {
+          record[0] = crypto::kMsgPlain;
+        }
+        counters.tx_bytes += length;
+        offset += headroom + length + tailroom;
+      }
+      counters.tx_packets += split.segments;
+      // One UDP_SEGMENT send per run of equal records (the last may be shorter).
+      const size_t record = headroom + batch.segment_lengths[0] + tailroom;
+      const bool segment = gso.load(std::memory_order_relaxed);
+      const size_t per_send =
+          segment ? std::max<size_t>(1, std::min(kMaxGsoSegments, kMaxGsoBytes / record)) : 1;
+      size_t placed = 0;
+      for (size_t k = 0; k < split.segments; k += per_send) {
+        const size_t n = std::min(per_send, split.segments - k);
+        size_t bytes = 0;
+        for (size_t j = k; j < k + n; ++j) bytes += headroom + batch.segment_lengths[j] + tailroom;
+        add_message(out + placed, bytes, *peer, n > 1 ? static_cast<uint16_t>(record) : 0);
+        placed += bytes;
+      }
+      batch.used += offset;
+    }
+    flush();
+  }
+  tx_shared.publish(counters);
+}
+
+// --- receive: UDP -> TUN ----------------------------------------------------------------
+
+void Tunnel::Impl::rx_loop() {
+  RxBatch batch;
+  GroBatch gro(kRxBatch * 64);
+  TunnelCounters counters;
+  const bool coalesce = tun.offloads.tso;
+  std::array<uint8_t, kVirtioNetHdrSize> plain_header{};
+  write_virtio_net_hdr({}, plain_header.data());
+
+  for (size_t i = 0; i < kRxBatch; ++i) {
+    batch.iovs[i] = {batch.buffers.data() + i * kRxBuffer, kRxBuffer};
+  }
+
+  auto flush_gro = [&] {
+    for (const ByteView w : gro.writes()) {
+      ++counters.tun_writes;
+      if (::write(tun.fd, w.data(), w.size()) < 0)
+        ++counters.dropped[static_cast<int>(Drop::kTunWriteFailed)];
+    }
+    gro.reset();
+  };
+
+  auto deliver = [&](ByteView inner, const Peer* sender, PeerState* state, const PeerTable* peers) {
+    // The inner packet must come from the sender's own subnets: no peer may speak for another.
+    if (!inner_ipv4(inner)) {
+      ++counters.dropped[static_cast<int>(Drop::kMalformed)];
+      return;
+    }
+    const Peer* owner = peers->route(ipv4_at(inner.data() + 12));
+    if (owner == nullptr || (sender ? owner != sender : owner->state != state)) {
+      ++counters.dropped[static_cast<int>(Drop::kSpoofed)];
+      return;
+    }
+    ++counters.rx_packets;
+    counters.rx_bytes += inner.size();
+    if (coalesce) {
+      if (gro.add(inner)) return;
+      flush_gro();  // the batch is full: write it out and start the next
+      if (!gro.add(inner)) ++counters.dropped[static_cast<int>(Drop::kTunWriteFailed)];
+      return;
+    }
+    iovec parts[2] = {{plain_header.data(), plain_header.size()},
+                      {const_cast<uint8_t*>(inner.data()), inner.size()}};
+    ++counters.tun_writes;
+    if (::writev(tun.fd, parts, 2) < 0) ++counters.dropped[static_cast<int>(Drop::kTunWriteFailed)];
+  };
+
+  while (!stop.load()) {
+    reclaimer.quiescent(kRxWorker);
+    rx_shared.publish(counters);
+    if (!wait(socket.fd, POLLIN)) break;
+    for (size_t i = 0; i < kRxBatch; ++i) {
+      auto& h = batch.messages[i].msg_hdr;
+      h = {};
+      h.msg_name = &batch.sources[i];
+      h.msg_namelen = sizeof(sockaddr_storage);
+      h.msg_iov = &batch.iovs[i];
+      h.msg_iovlen = 1;
+      h.msg_control = batch.controls[i].data();
+      h.msg_controllen = batch.controls[i].size();
+    }
+    const int got = ::recvmmsg(socket.fd, batch.messages.data(), kRxBatch, MSG_DONTWAIT, nullptr);
+    if (got <= 0) continue;
+    ++counters.receive_calls;
+    const PeerTable* peers = table.load(std::memory_order_acquire);
+    const auto now = Clock::now();
+    gro.reset();
+    for (int i = 0; i < got; ++i) {
+      const auto& h = batch.messages[static_cast<size_t>(i)].msg_hdr;
+      const size_t length = batch.messages[static_cast<size_t>(i)].msg_len;
+      size_t train = length;  // UDP_GRO: equal datagrams back to back, the last maybe shorter
+      for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr;
+           c = CMSG_NXTHDR(const_cast<msghdr*>(&h), c)) {
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+          int size = 0;
+          std::memcpy(&size, CMSG_DATA(c), sizeof size);
+          if (size > 0) train = static_cast<size_t>(size);
+        }
+      }
+      const Endpoint from = from_sockaddr(batch.sources[static_cast<size_t>(i)]);
+      uint8_t* base = batch.buffers.data() + static_cast<size_t>(i) * kRxBuffer;
+      for (size_t at = 0; at < length; at += train) {
+        uint8_t* d = base + at;
+        const size_t n = std::min(train, length - at);
+        if (peers == nullptr || n < kPlainHeader) {
+          ++counters.dropped[static_cast<int>(peers ? Drop::kMalformed : Drop::kUnknownSender)];
+          continue;
+        }
+        const uint8_t type = d[0];
+        if (type == crypto::kMsgPlain && !config.encrypt) {
+          const Peer* sender = peers->at(from);
+          if (sender == nullptr) {
+            ++counters.dropped[static_cast<int>(Drop::kUnknownSender)];
+            continue;
+          }
+          deliver({d + kPlainHeader, n - kPlainHeader}, sender, nullptr, peers);
+        } else if (type == crypto::kMsgData && config.encrypt) {
+          if (n < kSealedHeader + kTag) {
+            ++counters.dropped[static_cast<int>(Drop::kMalformed)];
+            continue;
+          }
+          const uint32_t index = get_be32(d + 4);
+          Keypair* keypair = by_index[index & kIndexMask].load(std::memory_order_acquire);
+          if (keypair == nullptr || keypair->local_index != index) {
+            ++counters.dropped[static_cast<int>(Drop::kUnknownSender)];
+            continue;
+          }
+          const uint64_t counter = get_be64(d + 8);
+          const size_t inner = n - kSealedHeader - kTag;
+          if (!keypair->keys.recv.open(counter, {}, d + kSealedHeader, inner,
+                                       d + kSealedHeader + inner)) {
+            ++counters.dropped[static_cast<int>(Drop::kAuthFailed)];
+            continue;
+          }
+          if (!keypair->replay.accept(counter)) {  // only now: it authenticated
+            ++counters.dropped[static_cast<int>(Drop::kReplay)];
+            continue;
+          }
+          if (!keypair->confirmed.load(std::memory_order_relaxed)) confirm(*keypair);
+          if (inner == 0) continue;  // a keepalive: it only confirmed the session
+          deliver({d + kSealedHeader, inner}, nullptr, keypair->peer, peers);
+        } else if (type == crypto::kMsgInitiation && config.encrypt) {
+          on_initiation({d, n}, from, now);
+        } else if (type == crypto::kMsgResponse && config.encrypt) {
+          on_response({d, n}, from, now);
+        } else {
+          ++counters.dropped[static_cast<int>(Drop::kMalformed)];
+        }
+      }
+    }
+    if (coalesce) flush_gro();
+  }
+  rx_shared.publish(counters);
+}
+
+// --- control ----------------------------------------------------------------------------
+
+Tunnel::Tunnel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Tunnel::~Tunnel() = default;
+
+std::variant<std::unique_ptr<Tunnel>, std::string> Tunnel::start(const TunnelConfig& config,
+                                                                 const crypto::Identity& identity) {
+  auto impl = std::make_unique<Impl>(config, identity);
+  auto tun = open_tun(config.device);
+  if (auto* e = std::get_if<std::string>(&tun)) return *e;
+  impl->tun = std::get<OpenedTun>(tun);
+  auto socket = open_udp(config.bind);
+  if (auto* e = std::get_if<std::string>(&socket)) return *e;
+  impl->socket = std::get<OpenedSocket>(socket);
+  impl->gso.store(impl->socket.offloads.gso);
+  impl->stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (impl->stop_fd < 0) return std::string("cannot make an eventfd: ") + std::strerror(errno);
+  if (config.encrypt) impl->proposal = crypto::measure_aead().preferred;
+  impl->table.store(new PeerTable({}, {}));
+  Impl* raw = impl.get();
+  impl->tx_thread = std::thread([raw] { raw->tx_loop(); });
+  impl->rx_thread = std::thread([raw] { raw->rx_loop(); });
+  return std::unique_ptr<Tunnel>(new Tunnel(std::move(impl)));
+}
+
+const std::string& Tunnel::device() const { return impl_->tun.name; }
+
+void Tunnel::set_peers(const std::vector<TunnelPeer>& wanted, std::optional<IpAddress> router) {
+  Impl& d = *impl_;
+  d.router.store(router && router->is_v4() ? router->v4_host_order() : 0);
+  std::vector<Peer> peers;
+  std::vector<PeerTable::Route> routes;
+  std::map<NodeId, uint32_t> slot;  // owner -> index into peers
+  {
+    std::lock_guard lock(d.mutex);
+    std::map<NodeId, std::unique_ptr<PeerState>> kept;
+    for (const TunnelPeer& w : wanted) {
+      if (!w.subnet.network().is_v4()) continue;  // the overlay is IPv4
+      auto [it, fresh] = slot.emplace(w.owner, static_cast<uint32_t>(peers.size()));
+      if (fresh) {
+        crypto::PublicKey key{};
+        if (w.public_key.size() == key.size())
+          std::copy(w.public_key.begin(), w.public_key.end(), key.begin());
+        auto old = d.states.find(w.owner);
+        std::unique_ptr<PeerState> state;
+        if (old != d.states.end() && old->second->key == key) {
+          state = std::move(old->second);  // same peer, same key: its sessions carry on
+          d.states.erase(old);
+        } else {
+          state = std::make_unique<PeerState>();
+          state->owner = w.owner;
+          state->key = key;
+        }
+        state->name = w.name;
+        peers.push_back({state.get(), w.endpoint, {}, 0});
+        kept.emplace(w.owner, std::move(state));
+      }
+      const uint32_t network = w.subnet.network().v4_host_order();
+      const uint32_t mask = w.subnet.prefix() == 0 ? 0 : ~uint32_t{0} << (32 - w.subnet.prefix());
+      routes.push_back({network, mask, it->second});
+    }
+    // Peers that are gone (or whose key changed): their sessions go with them.
+    for (auto& [owner, state] : d.states) {
+      d.drop_keypairs(*state);
+      PeerState* raw = state.release();
+      d.reclaimer.retire([raw] { delete raw; });
+    }
+    d.states = std::move(kept);
+  }
+  const PeerTable* old = d.table.exchange(new PeerTable(std::move(peers), std::move(routes)),
+                                          std::memory_order_acq_rel);
+  d.reclaimer.retire([old] { delete old; });
+  d.reclaimer.collect();
+}
+
+TunnelStatus Tunnel::status() const {
+  const Impl& d = *impl_;
+  TunnelStatus out;
+  out.tun = d.tun.offloads;
+  out.udp = d.socket.offloads;
+  out.udp.gso = d.gso.load();
+  out.cipher = d.config.encrypt ? std::string(crypto::to_string(d.proposal)) : "none";
+  out.counters = d.tx_shared.read();
+  out.counters.add(d.rx_shared.read());
+  out.counters.handshakes_sent = d.handshakes_sent.load();
+  out.counters.handshakes_done = d.handshakes_done.load();
+  out.counters.dropped[static_cast<int>(Drop::kBadHandshake)] += d.bad_handshakes.load();
+  std::lock_guard lock(d.mutex);
+  out.peers = d.states.size();
+  for (const auto& [owner, state] : d.states) out.sessions += state->current.load() != nullptr;
+  return out;
+}
+
+}  // namespace shoal::udp

@@ -1,0 +1,55 @@
+# shellcheck shell=bash
+# Helpers for end-to-end tests that run shoal agents with pods (datapath_test.sh,
+# udp_tunnel_test.sh). Source after netns.sh and pods.sh. They expect the caller to set
+# $shoal (the binary), $work (agent I keeps its files in $work/hI), the array `pods` (pod
+# numbers per host), and to define `fail MESSAGE` and `step MESSAGE`.
+
+declare -gA podip=() # "I J" -> the address of pod J on host I
+
+ctl() {  # ctl I COMMAND...: a client command against agent I (bounded)
+  local i=$1
+  shift
+  timeout 10 "$shoal" "$@" --control-socket "$work/h$i/shoal.sock"
+}
+env_value() {  # env_value I KEY: KEY's value in host I's subnet.env
+  local line
+  line=$(grep "^$2=" "$work/h$1/subnet.env" 2>/dev/null) || return 1
+  echo "${line#*=}"
+}
+
+ppings() { pod_exec "$1" "$2" ping -c 1 -W 1 -q "$3" >/dev/null 2>&1; }
+# ping_pods HOSTS...: every pod on the listed hosts pings every pod on the other listed hosts.
+ping_pods() {
+  local i j k l n=0
+  for i in "$@"; do
+    for j in "${pods[@]}"; do
+      for k in "$@"; do
+        [[ $k == "$i" ]] && continue
+        for l in "${pods[@]}"; do
+          wait_until 10 ppings "$i" "$j" "${podip[$k $l]}" ||
+            fail "pod h${i}p$j does not reach pod h${k}p$l (${podip[$k $l]})"
+          n=$((n + 1))
+        done
+      done
+    done
+  done
+  step "   $n pod-to-pod pings between hosts $* answered"
+}
+listening() { pod_exec "$1" "$2" ss -Hltn "sport = :$3" 2>/dev/null | grep -q LISTEN; }
+# pod_transfer I J K L PORT FILE: FILE from pod J on host I to pod L on host K over TCP, checked
+# byte for byte. Sets TRANSFER_FROM (the source address the receiver saw) and TRANSFER_SECS.
+pod_transfer() {
+  local i=$1 j=$2 k=$3 l=$4 port=$5 file=$6 rx started
+  pod_exec "$k" "$l" timeout 60 nc -n -v -l "$port" >"$work/recv" 2>"$work/recv.err" </dev/null &
+  rx=$!
+  wait_until 5 listening "$k" "$l" "$port" || fail "pod h${k}p$l does not listen on $port"
+  started=$(now_us)
+  pod_exec "$i" "$j" timeout 60 nc -n -N -w 5 "${podip[$k $l]}" "$port" <"$file" ||
+    fail "pod h${i}p$j could not send to h${k}p$l"
+  wait "$rx" || fail "the receiver in h${k}p$l failed: $(cat "$work/recv.err")"
+  TRANSFER_SECS=$(us_to_secs $(($(now_us) - started)))
+  cmp -s "$work/recv" "$file" ||
+    fail "h${i}p$j -> h${k}p$l: $(stat -c %s "$work/recv") bytes arrived, not the $(stat -c %s "$file") sent intact"
+  # nc -v: "Connection received on ADDRESS PORT"
+  TRANSFER_FROM=$(awk '/Connection received on/ { print $4 }' "$work/recv.err")
+}
