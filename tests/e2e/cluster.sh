@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2154 # $shoal, $work and pods are the caller's (see below)
 # Helpers for end-to-end tests that run shoal agents with pods (datapath_test.sh,
 # udp_tunnel_test.sh). Source after netns.sh and pods.sh. They expect the caller to set
 # $shoal (the binary), $work (agent I keeps its files in $work/hI), the array `pods` (pod
