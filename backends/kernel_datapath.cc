@@ -180,12 +180,15 @@ int KernelDatapath::ensure_tun(const node::TunDevice& device, const std::vector<
   return link->index;
 }
 
-void KernelDatapath::remove_stale_devices(const std::string& keep,
+void KernelDatapath::remove_stale_devices(const std::string& keep, bool keep_tun,
                                           const std::vector<LinkInfo>& links,
                                           ReconcileResult& result) {
   for (const LinkInfo& link : links) {
-    // An earlier run's device under another VNI, or any device after a switch to host-gw.
-    if (link.kind != "vxlan" || !link.name.starts_with("shoal.") || link.name == keep) continue;
+    // An earlier run's device under another VNI, or any device after a switch to host-gw;
+    // the udp tunnel's persistent TUN device after a switch away from udp.
+    const bool stale_vxlan = link.kind == "vxlan" && link.name.starts_with("shoal.") && link.name != keep;
+    const bool stale_tun = !keep_tun && link.kind == "tun" && link.name == node::kTunDeviceName;
+    if (!stale_vxlan && !stale_tun) continue;
     note(result, netlink_.delete_link(link.index));
     ++at(result.removed, ObjectKind::kDevice);
   }
@@ -201,7 +204,7 @@ ReconcileResult KernelDatapath::reconcile(const node::DatapathPlan& plan, const 
     return result;
   }
   const auto& links = std::get<std::vector<LinkInfo>>(listed);
-  remove_stale_devices(plan.vxlan ? plan.vxlan->name : "", links, result);
+  remove_stale_devices(plan.vxlan ? plan.vxlan->name : "", plan.tun.has_value(), links, result);
   if (plan.vxlan) {
     vxlan_index_ = ensure_device(*plan.vxlan, facts, links, result);
     if (vxlan_index_ == 0) return result;  // without the device no vxlan entry can be placed

@@ -3,7 +3,9 @@
 // address), its address, and per peer a route, and for vxlan peers a permanent neighbour
 // and FDB entry. Each reconcile reads what is installed, adds what is missing and removes
 // what is stale. It touches only what shoal owns: its own devices (vxlan devices named
-// "shoal.<VNI>"; one of another VNI, or any after a switch to host-gw, is removed) and routes
+// "shoal.<VNI>"; one of another VNI, or any after a switch to host-gw, is removed; the udp
+// tunnel's TUN device "shoal0", which the tunnel creates and this gives its MTU, state and
+// address, removed after a switch away from udp) and routes
 // tagged with kRouteProtocol. A device deleted by hand is recreated and every peer replayed; a device
 // with the wrong settings is replaced. Errors are counted and reported, never thrown.
 #pragma once
@@ -59,7 +61,7 @@ class KernelDatapath {
   int ensure_tun(const node::TunDevice& device, const std::vector<LinkInfo>& links,
                  ReconcileResult& result);
   void ensure_address(int index, const std::optional<Cidr>& address, ReconcileResult& result);
-  void remove_stale_devices(const std::string& keep, const std::vector<LinkInfo>& links,
+  void remove_stale_devices(const std::string& keep, bool keep_tun, const std::vector<LinkInfo>& links,
                             ReconcileResult& result);
   void note(ReconcileResult& result, const std::string& error);
 

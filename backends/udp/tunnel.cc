@@ -20,6 +20,7 @@
 
 #include "backends/udp/offload.h"
 #include "backends/udp/peers.h"
+#include "backends/udp/wire.h"
 #include "common/byte_order.h"
 #include "crypto/aead.h"
 #include "crypto/noise_ik.h"
@@ -38,9 +39,6 @@ constexpr size_t kMaxGsoSegments = 64;  // the kernel's UDP_MAX_SEGMENTS
 constexpr size_t kMaxGsoBytes = 65000;  // one UDP_SEGMENT send stays one IP datagram
 constexpr size_t kRxBatch = 32;
 constexpr size_t kRxBuffer = 65535;  // one UDP_GRO train at most
-constexpr size_t kTag = crypto::kAeadTagSize;
-constexpr size_t kSealedHeader = crypto::kDataHeaderSize;
-constexpr size_t kPlainHeader = 4;
 constexpr int kIndexBits = 14;
 constexpr uint32_t kIndexMask = (1u << kIndexBits) - 1;
 constexpr size_t kKeypairsKept = 3;  // current, previous, and one being confirmed
@@ -49,7 +47,6 @@ constexpr auto kRejectAfterExtra = std::chrono::seconds(60);  // old keys' grace
 
 enum Worker { kTxWorker = 0, kRxWorker = 1 };
 
-bool inner_ipv4(ByteView packet) { return packet.size() >= 20 && (packet[0] >> 4) == 4; }
 uint32_t ipv4_at(const uint8_t* p) { return get_be32(p); }
 
 }  // namespace
@@ -297,21 +294,19 @@ void Tunnel::Impl::confirm(Keypair& keypair) {
 }
 
 void Tunnel::Impl::send_keepalive(Keypair& keypair, const Peer& peer) {
-  std::array<uint8_t, kSealedHeader + kTag> message{};
+  std::array<uint8_t, kSealedHeaderSize + kTagSize> message{};
   const uint64_t counter = keypair.next_counter.fetch_add(1);
-  message[0] = crypto::kMsgData;
-  put_be32(message.data() + 4, keypair.remote_index);
-  put_be64(message.data() + 8, counter);
-  keypair.keys.send.seal(counter, {}, message.data() + kSealedHeader, 0,
-                         message.data() + kSealedHeader);
+  write_sealed_header(message.data(), keypair.remote_index, counter);
+  keypair.keys.send.seal(counter, {}, message.data() + kSealedHeaderSize, 0,
+                         message.data() + kSealedHeaderSize);
   send_to(peer.address, peer.address_length, {message.data(), message.size()});
 }
 
 // --- transmit: TUN -> UDP ---------------------------------------------------------------
 
 void Tunnel::Impl::tx_loop() {
-  const size_t headroom = config.encrypt ? kSealedHeader : kPlainHeader;
-  const size_t tailroom = config.encrypt ? kTag : 0;
+  const size_t headroom = config.encrypt ? kSealedHeaderSize : kPlainHeaderSize;
+  const size_t tailroom = config.encrypt ? kTagSize : 0;
   // Room for kTxReadsPerBatch super-packets cut into the smallest segments we allow.
   TxBatch batch(kTxReadsPerBatch * (65535 + kMaxSegments * (headroom + tailroom + 60)));
   TunnelCounters counters;
@@ -385,7 +380,7 @@ void Tunnel::Impl::tx_loop() {
       const ByteView whole(batch.read_buffer.data(), static_cast<size_t>(got));
       auto header = parse_virtio_net_hdr(whole);
       const ByteView packet = whole.subspan(std::min(whole.size(), kVirtioNetHdrSize));
-      if (!header || !inner_ipv4(packet)) {
+      if (!header || !looks_like_ipv4(packet)) {
         ++counters.dropped[static_cast<int>(Drop::kBadPacket)];
         continue;
       }
@@ -438,15 +433,12 @@ void Tunnel::Impl::tx_loop() {
       for (size_t k = 0; k < split.segments; ++k) {
         uint8_t* record = out + offset;
         const size_t length = batch.segment_lengths[k];
-        std::memset(record, 0, headroom);
         if (keypair) {
-          record[0] = crypto::kMsgData;
-          put_be32(record + 4, keypair->remote_index);
-          put_be64(record + 8, counter + k);
+          write_sealed_header(record, keypair->remote_index, counter + k);
           keypair->keys.send.seal(counter + k, {}, record + headroom, length,
                                   record + headroom + length);
         } else {
-          record[0] = crypto::kMsgPlain;
+          write_plain_header(record);
         }
         counters.tx_bytes += length;
         offset += headroom + length + tailroom;
@@ -497,7 +489,7 @@ void Tunnel::Impl::rx_loop() {
 
   auto deliver = [&](ByteView inner, const Peer* sender, PeerState* state, const PeerTable* peers) {
     // The inner packet must come from the sender's own subnets: no peer may speak for another.
-    if (!inner_ipv4(inner)) {
+    if (!looks_like_ipv4(inner)) {
       ++counters.dropped[static_cast<int>(Drop::kMalformed)];
       return;
     }
@@ -557,49 +549,45 @@ void Tunnel::Impl::rx_loop() {
       for (size_t at = 0; at < length; at += train) {
         uint8_t* d = base + at;
         const size_t n = std::min(train, length - at);
-        if (peers == nullptr || n < kPlainHeader) {
-          ++counters.dropped[static_cast<int>(peers ? Drop::kMalformed : Drop::kUnknownSender)];
+        const Datagram datagram = parse_datagram(d, n, config.encrypt);
+        if (peers == nullptr) {
+          ++counters.dropped[static_cast<int>(Drop::kUnknownSender)];
           continue;
         }
-        const uint8_t type = d[0];
-        if (type == crypto::kMsgPlain && !config.encrypt) {
-          const Peer* sender = peers->at(from);
-          if (sender == nullptr) {
-            ++counters.dropped[static_cast<int>(Drop::kUnknownSender)];
-            continue;
+        switch (datagram.kind) {
+          case DatagramKind::kPlain: {
+            const Peer* sender = peers->at(from);
+            if (sender == nullptr) {
+              ++counters.dropped[static_cast<int>(Drop::kUnknownSender)];
+              break;
+            }
+            deliver({datagram.body, datagram.body_size}, sender, nullptr, peers);
+            break;
           }
-          deliver({d + kPlainHeader, n - kPlainHeader}, sender, nullptr, peers);
-        } else if (type == crypto::kMsgData && config.encrypt) {
-          if (n < kSealedHeader + kTag) {
-            ++counters.dropped[static_cast<int>(Drop::kMalformed)];
-            continue;
+          case DatagramKind::kSealed: {
+            const uint32_t index = datagram.receiver_index;
+            Keypair* keypair = by_index[index & kIndexMask].load(std::memory_order_acquire);
+            if (keypair == nullptr || keypair->local_index != index) {
+              ++counters.dropped[static_cast<int>(Drop::kUnknownSender)];
+              break;
+            }
+            if (!keypair->keys.recv.open(datagram.counter, {}, datagram.body, datagram.body_size,
+                                         datagram.tag)) {
+              ++counters.dropped[static_cast<int>(Drop::kAuthFailed)];
+              break;
+            }
+            if (!keypair->replay.accept(datagram.counter)) {  // only now: it authenticated
+              ++counters.dropped[static_cast<int>(Drop::kReplay)];
+              break;
+            }
+            if (!keypair->confirmed.load(std::memory_order_relaxed)) confirm(*keypair);
+            if (datagram.body_size == 0) break;  // a keepalive: it only confirmed the session
+            deliver({datagram.body, datagram.body_size}, nullptr, keypair->peer, peers);
+            break;
           }
-          const uint32_t index = get_be32(d + 4);
-          Keypair* keypair = by_index[index & kIndexMask].load(std::memory_order_acquire);
-          if (keypair == nullptr || keypair->local_index != index) {
-            ++counters.dropped[static_cast<int>(Drop::kUnknownSender)];
-            continue;
-          }
-          const uint64_t counter = get_be64(d + 8);
-          const size_t inner = n - kSealedHeader - kTag;
-          if (!keypair->keys.recv.open(counter, {}, d + kSealedHeader, inner,
-                                       d + kSealedHeader + inner)) {
-            ++counters.dropped[static_cast<int>(Drop::kAuthFailed)];
-            continue;
-          }
-          if (!keypair->replay.accept(counter)) {  // only now: it authenticated
-            ++counters.dropped[static_cast<int>(Drop::kReplay)];
-            continue;
-          }
-          if (!keypair->confirmed.load(std::memory_order_relaxed)) confirm(*keypair);
-          if (inner == 0) continue;  // a keepalive: it only confirmed the session
-          deliver({d + kSealedHeader, inner}, nullptr, keypair->peer, peers);
-        } else if (type == crypto::kMsgInitiation && config.encrypt) {
-          on_initiation({d, n}, from, now);
-        } else if (type == crypto::kMsgResponse && config.encrypt) {
-          on_response({d, n}, from, now);
-        } else {
-          ++counters.dropped[static_cast<int>(Drop::kMalformed)];
+          case DatagramKind::kInitiation: on_initiation({d, n}, from, now); break;
+          case DatagramKind::kResponse: on_response({d, n}, from, now); break;
+          case DatagramKind::kInvalid: ++counters.dropped[static_cast<int>(Drop::kMalformed)]; break;
         }
       }
     }
@@ -677,10 +665,19 @@ void Tunnel::set_peers(const std::vector<TunnelPeer>& wanted, std::optional<IpAd
     }
     d.states = std::move(kept);
   }
-  const PeerTable* old = d.table.exchange(new PeerTable(std::move(peers), std::move(routes)),
-                                          std::memory_order_acq_rel);
+  auto* fresh = new PeerTable(std::move(peers), std::move(routes));
+  const PeerTable* old = d.table.exchange(fresh, std::memory_order_acq_rel);
   d.reclaimer.retire([old] { delete old; });
   d.reclaimer.collect();
+  // Handshake with new peers now, not on their first packet: a pod's first TCP SYN would
+  // otherwise be dropped and wait a second for its retransmission. (This thread reads
+  // `fresh` safely: only this thread retires tables.)
+  if (d.config.encrypt) {
+    const auto now = Clock::now();
+    for (const Peer& peer : fresh->peers()) {
+      if (peer.state->current.load() == nullptr) d.initiate(*peer.state, peer, now);
+    }
+  }
 }
 
 TunnelStatus Tunnel::status() const {

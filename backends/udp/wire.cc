@@ -1,0 +1,57 @@
+#include "backends/udp/wire.h"
+
+#include <cstring>
+
+#include "common/byte_order.h"
+
+namespace shoal::udp {
+
+Datagram parse_datagram(uint8_t* data, size_t size, bool sealed) {
+  Datagram out;
+  if (size < kPlainHeaderSize) return out;
+  // Data messages' reserved bytes must be zero, so a later version that uses them is told
+  // apart rather than misread. (Handshake messages carry the cipher in byte 1; noise_ik.h
+  // checks those in full.)
+  const bool reserved_zero = data[1] == 0 && data[2] == 0 && data[3] == 0;
+  switch (data[0]) {
+    case crypto::kMsgPlain:
+      if (sealed || !reserved_zero) return out;
+      out.kind = DatagramKind::kPlain;
+      out.body = data + kPlainHeaderSize;
+      out.body_size = size - kPlainHeaderSize;
+      return out;
+    case crypto::kMsgData:
+      if (!sealed || !reserved_zero || size < kSealedHeaderSize + kTagSize) return out;
+      out.kind = DatagramKind::kSealed;
+      out.receiver_index = get_be32(data + 4);
+      out.counter = get_be64(data + 8);
+      out.body = data + kSealedHeaderSize;
+      out.body_size = size - kSealedHeaderSize - kTagSize;
+      out.tag = out.body + out.body_size;
+      return out;
+    case crypto::kMsgInitiation:
+      if (sealed) out.kind = DatagramKind::kInitiation;
+      return out;
+    case crypto::kMsgResponse:
+      if (sealed) out.kind = DatagramKind::kResponse;
+      return out;
+    default:
+      return out;
+  }
+}
+
+void write_plain_header(uint8_t* out) {
+  out[0] = crypto::kMsgPlain;
+  std::memset(out + 1, 0, 3);
+}
+
+void write_sealed_header(uint8_t* out, uint32_t receiver_index, uint64_t counter) {
+  out[0] = crypto::kMsgData;
+  std::memset(out + 1, 0, 3);
+  put_be32(out + 4, receiver_index);
+  put_be64(out + 8, counter);
+}
+
+bool looks_like_ipv4(ByteView packet) { return packet.size() >= 20 && (packet[0] >> 4) == 4; }
+
+}  // namespace shoal::udp
