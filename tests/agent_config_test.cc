@@ -461,46 +461,149 @@ TEST_CASE("flags alone make a configuration") {
 TEST_CASE("JSON syntax errors name the file, say syntax, and where") {
   CHECK(parse_error(
             "{\n  \"Network\": \"198.18.0.0/16\",\n  \"SubnetLen\": 24\n  \"Backend\": {}\n}") ==
-        "shoal.json: JSON syntax error at line 4, column 3: Expected , or } after key:value pair.");
+        "shoal.json: JSON syntax error at line 4, column 3: unexpected string literal; expected "
+        "'}'");
   CHECK(parse_error("{\"Network\": }") ==
-        "shoal.json: JSON syntax error at line 1, column 13: Unexpected token.");
+        "shoal.json: JSON syntax error at line 1, column 13: unexpected '}'; expected '[', '{', "
+        "or a literal");
   CHECK(parse_error("{\"Network\": \"198.18.0.0/16\"") ==
-        "shoal.json: JSON syntax error at line 1, column 28: Unexpected end of string. Expected , "
-        "or } after key:value pair.");
+        "shoal.json: JSON syntax error at line 1, column 28: unexpected end of input; expected "
+        "'}'");
   CHECK(parse_error("{\"Network\": \"198.18") ==
-        "shoal.json: JSON syntax error at line 1, column 20: Closing quote expected in string.");
-  CHECK(parse_error("{\"MTU\": 1e400}").find("shoal.json: JSON syntax error") == 0);
-  CHECK(parse_error("{\"MTU\": NaN}").find("shoal.json: JSON syntax error") == 0);
-  CHECK(parse_error("{\"MTU\": 0x10}").find("shoal.json: JSON syntax error") == 0);
-  CHECK(parse_error("{\"Network\": \"198.18.0.0/16\"} {}").find("shoal.json: JSON syntax error") ==
+        "shoal.json: JSON syntax error at line 1, column 20: invalid string: missing closing "
+        "quote");
+  CHECK(parse_error("{\"MTU\": 1e400}") ==
+        "shoal.json: JSON syntax error at line 1, column 9: number beyond the range of a double");
+  CHECK(parse_error("{\"MTU\": NaN}").find("shoal.json: JSON syntax error at line 1, column 9") ==
         0);
+  CHECK(parse_error("{\"MTU\": 0x10}").find("shoal.json: JSON syntax error at line 1, column 10") ==
+        0);
+  CHECK(parse_error("{\"Network\": \"198.18.0.0/16\"} {}") ==
+        "shoal.json: JSON syntax error at line 1, column 30: unexpected '{'; expected end of "
+        "input");
+}
+
+TEST_CASE("the file is strict JSON: what is not JSON is refused with a line and column") {
+  struct Case {
+    std::string json;
+    const char* error;
+  };
+  const Case cases[] = {
+      {R"({"Network": "198.18.0.0/16",})",
+       "shoal.json: JSON syntax error at line 1, column 29: unexpected '}'; expected string "
+       "literal"},
+      {R"({"Network": '198.18.0.0/16'})",
+       "shoal.json: JSON syntax error at line 1, column 13: invalid literal (JSON strings and "
+       "keys take double quotes)"},
+      {R"({'Network': "198.18.0.0/16"})",
+       "shoal.json: JSON syntax error at line 1, column 2: invalid literal; expected string "
+       "literal (JSON strings and keys take double quotes)"},
+      {R"({Network: "198.18.0.0/16"})",
+       "shoal.json: JSON syntax error at line 1, column 2: invalid literal; expected string "
+       "literal (keys take double quotes)"},
+      {"{\"Network\": \"198.18.0.0/16\",\n  // the overlay\n  \"SubnetLen\": 24}",
+       "shoal.json: JSON syntax error at line 2, column 3: invalid literal; expected string "
+       "literal (JSON has no comments)"},
+      {"{\"Network\": \"198.18.0.0/16\" /* the overlay */}",
+       "shoal.json: JSON syntax error at line 1, column 29: invalid literal; expected '}' (JSON "
+       "has no comments)"},
+      {R"({"MTU": NaN})", "shoal.json: JSON syntax error at line 1, column 9: invalid literal"},
+      {R"({"MTU": Infinity})",
+       "shoal.json: JSON syntax error at line 1, column 9: invalid literal"},
+      {R"({"MTU": -Infinity})",
+       "shoal.json: JSON syntax error at line 1, column 10: invalid number; expected digit after "
+       "'-'"},
+      {R"({"MTU": 9223372036854775808})",
+       "shoal.json: JSON syntax error at line 1, column 9: integer 9223372036854775808 is beyond "
+       "64 bits"},
+      {R"({"MTU": 99999999999999999999999})",
+       "shoal.json: JSON syntax error at line 1, column 9: integer 99999999999999999999999 is "
+       "beyond 64 bits"},
+      {"{\"Network\": \"198.18.0.0/16\",\n \"MTU\": -9223372036854775809\n}",
+       "shoal.json: JSON syntax error at line 2, column 9: integer -9223372036854775809 is beyond "
+       "64 bits"},
+      {"{\"Name\": \"host-\xff\"}",
+       "shoal.json: JSON syntax error at line 1, column 16: invalid string: ill-formed UTF-8 "
+       "byte"},
+      {"{\"Name\": \"host-\xc3\x28\"}",
+       "shoal.json: JSON syntax error at line 1, column 17: invalid string: ill-formed UTF-8 "
+       "byte"},
+      {"{\"Name\": \"\xed\xa0\x80\"}",  // a UTF-16 surrogate, encoded as if it were a character
+       "shoal.json: JSON syntax error at line 1, column 12: invalid string: ill-formed UTF-8 "
+       "byte"},
+      {R"({"Name": "\ud800"})",
+       "shoal.json: JSON syntax error at line 1, column 17: invalid string: surrogate "
+       "U+D800..U+DBFF must be followed by U+DC00..U+DFFF"},
+      {std::string("{\"Network\": \"198.18.0.0/16\"}\0{\"MTU\": 1}", 39),
+       "shoal.json: JSON syntax error at line 1, column 29: a NUL byte"},
+      {"{\"Name\": \"a\tb\"}",
+       "shoal.json: JSON syntax error at line 1, column 12: invalid string: control character "
+       "U+0009 (HT) must be escaped to \\u0009 or \\t"},
+      {"{\"Network\": \"198.18.0.0/16\"}]",
+       "shoal.json: JSON syntax error at line 1, column 29: unexpected ']'; expected end of "
+       "input"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.json);
+    CHECK(parse_error(c.json) == c.error);
+  }
+
+  // A nesting bomb of objects is refused at the first one too deep (of arrays: below).
+  std::string objects = "{";
+  for (int i = 0; i < 10000; ++i) objects += "\"a\": {";
+  CHECK(parse_error(objects) ==
+        "shoal.json: at line 1, column 121: objects and arrays nested more than 20 deep; the "
+        "configuration needs 3");
+
+  // The largest integers JSON can carry exactly are read as they are, not rounded.
+  CHECK(
+      parse_error(R"({"MTU": 9223372036854775807})") ==
+      R"(shoal.json: "MTU": must be 0 (automatic) or an integer from 576 to 9000, got 9223372036854775807)");
+  CHECK(
+      parse_error(R"({"MTU": -9223372036854775808})") ==
+      R"(shoal.json: "MTU": must be 0 (automatic) or an integer from 576 to 9000, got -9223372036854775808)");
+  // A whole number written as a fraction or with an exponent still counts, as before.
+  CHECK(parsed(R"({"MTU": 1.4e3})").mtu == 1400);
+  CHECK(parsed(R"({"MTU": 1400.0})").mtu == 1400);
+  // Escapes and valid UTF-8 go through.
+  CHECK(parsed("{\"Name\": \"h\\u00f6st-\xc3\xa9\\\"\"}").name == "h\xc3\xb6st-\xc3\xa9\"");
+  // Repeated keys are refused in any object, nested ones too.
+  CHECK(parse_error(R"({"Backend": {"Type": "udp", "Type": "vxlan"}})") ==
+        R"(shoal.json: key "Type" appears twice; keep only one)");
+  CHECK(parse_error(R"({"Seeds": [{"a": 1, "a": 2}]})") ==
+        R"(shoal.json: key "a" appears twice; keep only one)");
 }
 
 TEST_CASE("odd input is refused cleanly") {
   // Invalid UTF-8: refused, and the message carries no raw bytes.
   const std::string bad_utf8 = parse_error("{\"Name\": \"\xff\xfe\"}");
   CHECK(bad_utf8.find("shoal.json: JSON syntax error") == 0);
-  CHECK(bad_utf8.find("non UTF-8") != std::string::npos);
+  CHECK(bad_utf8.find("ill-formed UTF-8") != std::string::npos);
   CHECK(bad_utf8.find('\xff') == std::string::npos);
-  // Nesting: refused before protobuf's parser sees it.
+  CHECK(
+      parse_error("{\"Name\": \"; expected \xff\"}") ==
+      "shoal.json: JSON syntax error at line 1, column 22: invalid string: ill-formed UTF-8 byte");
+  // Nesting: refused at the first bracket too deep.
   std::string deep = "{\"Backend\": ";
   for (int i = 0; i < 10000; ++i) deep += "[";
   CHECK(parse_error(deep) ==
-        "shoal.json: objects and arrays nested more than 20 deep; the configuration needs 3");
+        "shoal.json: at line 1, column 32: objects and arrays nested more than 20 deep; the "
+        "configuration needs 3");
   CHECK(parse_error("") ==
         R"(shoal.json: is empty; it must hold a JSON object like {"Network": "198.18.0.0/16"})");
   CHECK(parse_error("[1]") ==
         R"(shoal.json: must hold a JSON object ({...}), like {"Network": "198.18.0.0/16"})");
   CHECK(parse_error(std::string(kMaxConfigBytes + 1, ' ')) ==
         "shoal.json: too large (65537 bytes, at most 65536)");
-  // Integers beyond 2^53 arrive rounded, and are out of every range anyway.
+  // Integers beyond 2^53 arrive exact (and are out of every range anyway).
   CHECK(
       parse_error(R"({"MTU": 9007199254740993})") ==
-      R"(shoal.json: "MTU": must be 0 (automatic) or an integer from 576 to 9000, got 9007199254740992)");
-  // A byte order mark and protobuf's lenient forms are accepted.
+      R"(shoal.json: "MTU": must be 0 (automatic) or an integer from 576 to 9000, got 9007199254740993)");
+  // A byte order mark is accepted; the lenient forms protobuf's parser took are not.
   CHECK(parsed("\xEF\xBB\xBF{\"Network\": \"198.18.0.0/16\"}").network_spec.network ==
         "198.18.0.0/16");
-  CHECK(parsed("{'Network': '198.18.0.0/16',}").network_spec.network == "198.18.0.0/16");
+  CHECK(parse_error("{'Network': '198.18.0.0/16',}")
+            .starts_with("shoal.json: JSON syntax error at line 1, column 2: invalid literal"));
   // "\u0000" inside a path is refused, not truncated.
   CHECK(parse_error(R"({"DataDir": "/var/lib/a\u0000b"})") ==
         R"(shoal.json: "DataDir": must be a directory path, got "/var/lib/a\x00b")");
