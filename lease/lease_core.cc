@@ -118,6 +118,13 @@ void LeaseCore::adopt_own_from_peer(const NodeRecord& record, WallTime wall) {
   if (!released_ && (own_.claims.empty() || record.version > own_.version)) {
     own_.claims = record.released || table_.expired(record, wall) ? std::vector<Claim>{} : record.claims;
   }
+  // A subnet we no longer claim is not ready either: say so now (subnet.env goes), rather
+  // than keep naming it while the fresh claim settles elsewhere.
+  if (ready_ && std::none_of(own_.claims.begin(), own_.claims.end(),
+                             [&](const Claim& c) { return c.subnet == *ready_; })) {
+    events_.push_back({LeaseEvent::Kind::kSubnetLost, self_.id, *ready_, self_.underlay, {}});
+    ready_.reset();
+  }
   own_.released = released_;
   own_.version = std::max(own_.version, record.version);
   publish(wall);
