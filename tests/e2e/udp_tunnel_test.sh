@@ -9,9 +9,9 @@
 # 3. A marker string sent pod to pod is on the underlay in plaintext mode, and never with
 #    encryption (tcpdump on h1's veth).
 # 4. Drops, each counted by reason in shoal_tunnel_dropped_total: a ping to an address no lease
-#    holds gets an ICMP unreachable (no_route); (enc) a captured datagram sent again (replay),
-#    the same with one bit flipped (auth_failed); a datagram from a namespace with no lease
-#    (unknown_sender); 20,000 random datagrams do not stall the tunnel or crash the agent.
+#    holds gets an ICMP unreachable (no_route), a TTL-1 packet time exceeded (ttl_expired);
+#    (enc) a captured datagram sent again (replay), the same with one bit flipped
+#    (auth_failed); a datagram from an address with no lease (unknown_sender); 20,000 random datagrams do not stall the tunnel or crash the agent.
 # 5. (enc) Rekey under load: an iperf3 run across at least 3 rekeys (RekeySeconds 10) keeps
 #    its connection and every byte.
 # sites: hosts 1 and 2 on segment A, host 3 on segment B behind a router, Backend auto with
@@ -207,6 +207,12 @@ out=$(pod_exec 1 1 ping -c 1 -W 2 198.18.250.1 2>&1 || true)
 grep -q "Unreachable" <<<"$out" || fail "a ping to an address no lease holds got no ICMP unreachable: $out"
 wait_until 5 test "$(dropped 1 no_route)" -gt "$before" || fail "h1 did not count the packet as no_route"
 step "   no lease for 198.18.250.1: '$(grep -m1 Unreachable <<<"$out" | sed 's/^ *//')', counted as no_route"
+
+before=$(dropped 1 ttl_expired)
+out=$(netns_exec 1 ping -c 1 -t 1 -W 2 "${podip[2 1]}" 2>&1 || true)
+grep -q "Time to live exceeded" <<<"$out" || fail "a TTL-1 packet into the tunnel got no ICMP time exceeded: $out"
+wait_until 5 test "$(dropped 1 ttl_expired)" -gt "$before" || fail "h1 did not count the TTL-1 packet as ttl_expired"
+step "   TTL 1 is not forwarded: '$(grep -m1 "Time to live" <<<"$out" | sed 's/^ *//')', counted as ttl_expired"
 
 netns_exec 1 ip addr add 192.0.2.240/24 dev "$NETNS_DEV" || fail "could not add a lease-less address to h1"
 type_byte=$([[ $encrypt == true ]] && echo 4 || echo 5)
