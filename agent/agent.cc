@@ -1,5 +1,4 @@
 #include "agent/agent.h"
-#include "agent/agent_impl.h"
 
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
@@ -13,6 +12,7 @@
 #include <map>
 #include <optional>
 
+#include "agent/agent_impl.h"
 #include "agent/agent_metrics.h"
 #include "agent/asio.h"
 #include "agent/metrics_server.h"
@@ -30,7 +30,6 @@
 
 namespace shoal::agent {
 namespace {
-
 
 asio::ip::address to_asio(const IpAddress& a) {
   if (a.is_v4()) return asio::ip::address_v4(a.v4_host_order());
@@ -62,7 +61,8 @@ std::string Agent::Impl::init() {
   id_ = std::get<NodeId>(id);
 
   // The identity keypair (for the encrypted tunnel): made once, kept in the store.
-  if (auto secret = store_->get("identity_secret")) identity_ = crypto::Identity::from_secret(*secret);
+  if (auto secret = store_->get("identity_secret"))
+    identity_ = crypto::Identity::from_secret(*secret);
   if (!identity_) {
     identity_ = crypto::Identity::generate();
     if (auto e = store_->put("identity_secret", identity_->secret()); !e.empty()) return e;
@@ -94,7 +94,8 @@ std::string Agent::Impl::init() {
   if (!socket_ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), socket_ec);
   if (!socket_ec) acceptor_.bind(tcp::endpoint(ip, config_.bind.port), socket_ec);
   if (!socket_ec) acceptor_.listen(asio::socket_base::max_listen_connections, socket_ec);
-  if (socket_ec) return "cannot listen on TCP " + config_.bind.to_string() + ": " + socket_ec.message();
+  if (socket_ec)
+    return "cannot listen on TCP " + config_.bind.to_string() + ": " + socket_ec.message();
   // Kept for the moment the descriptors run out: closed, it lets one waiting connection be
   // accepted and shed, so the backlog drains instead of the accept loop failing forever.
   spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -104,7 +105,8 @@ std::string Agent::Impl::init() {
   gossip.max_packet_bytes -= frames_.datagram_overhead();
   uint64_t incarnation = static_cast<uint64_t>(wall().time_since_epoch().count() / 1000);
   if (auto stored = store_->get("incarnation"); stored && stored->size() == 8) {
-    incarnation = std::max(incarnation, get_be64(stored->data()) + 1);  // above anything we said before
+    incarnation =
+        std::max(incarnation, get_be64(stored->data()) + 1);  // above anything we said before
   }
   Bytes encoded(8);
   put_be64(encoded.data(), incarnation);
@@ -122,7 +124,8 @@ std::string Agent::Impl::init() {
     const uint64_t bits = rng.next();
     for (size_t i = 0; i < 6; ++i) vtep_mac_[i] = static_cast<uint8_t>(bits >> (8 * i));
     vtep_mac_[0] = static_cast<uint8_t>((vtep_mac_[0] & 0xfe) | 0x02);  // unicast, local
-    if (auto e = store_->put("vtep_mac", Bytes(vtep_mac_.begin(), vtep_mac_.end())); !e.empty()) return e;
+    if (auto e = store_->put("vtep_mac", Bytes(vtep_mac_.begin(), vtep_mac_.end())); !e.empty())
+      return e;
   }
   // Peers need our vxlan device's MAC only when vxlan carries traffic.
   const BackendType carrier = config_.backend.type == BackendType::kAuto
@@ -137,10 +140,10 @@ std::string Agent::Impl::init() {
       gossip, gossip::LocalNode{id_, config_.name, advertise_, {}, incarnation}, rng.next(),
       node::LeaseSetup{
           lease_config,
-          lease::LocalLease{id_, config_.name, advertise_.address, config_.site,
-                            node::encode_backend_data(
-                                {publishes_mac ? std::optional(vtep_mac_) : std::nullopt,
-                                 Bytes(pub.begin(), pub.end())})},
+          lease::LocalLease{
+              id_, config_.name, advertise_.address, config_.site,
+              node::encode_backend_data({publishes_mac ? std::optional(vtep_mac_) : std::nullopt,
+                                         Bytes(pub.begin(), pub.end())})},
           std::move(stored)}};
   node_ = std::make_unique<node::Node>(std::move(node_config), now(), wall());
   core_ = &node_->membership();
@@ -153,12 +156,14 @@ std::string Agent::Impl::init() {
   }
   metrics_ = std::make_unique<AgentMetrics>(*core_, *lease_, counters_, datapath_.get());
   if (config_.metrics_addr) {
-    auto started = MetricsServer::start(io_, *config_.metrics_addr, [this] { return metrics_->render(); });
+    auto started =
+        MetricsServer::start(io_, *config_.metrics_addr, [this] { return metrics_->render(); });
     if (auto* e = std::get_if<std::string>(&started)) return *e;
     metrics_server_ = std::move(std::get<std::unique_ptr<MetricsServer>>(started));
   }
-  auto control = ControlServer::start(io_, config_.control_socket,
-                                      [this](const proto::ControlRequest& r) { return handle_control(r); });
+  auto control =
+      ControlServer::start(io_, config_.control_socket,
+                           [this](const proto::ControlRequest& r) { return handle_control(r); });
   if (auto* e = std::get_if<std::string>(&control)) return *e;
   control_server_ = std::move(std::get<std::unique_ptr<ControlServer>>(control));
   return {};
@@ -170,21 +175,24 @@ int Agent::Impl::run() {
   if (frames_.encrypted()) {
     spdlog::info("gossip is encrypted: {} key(s) from {}", keyring_.size(), config_.key_file);
   } else {
-    spdlog::warn("NO CLUSTER KEY: gossip runs in PLAINTEXT, anyone who can reach {} can join "
-                 "and read it. Make a key with `shoal keygen` and set KeyFile (--key-file).",
-                 config_.bind.to_string());
+    spdlog::warn(
+        "NO CLUSTER KEY: gossip runs in PLAINTEXT, anyone who can reach {} can join "
+        "and read it. Make a key with `shoal keygen` and set KeyFile (--key-file).",
+        config_.bind.to_string());
   }
   for (const auto& w : config_.warnings) spdlog::warn("config: {}", w);
   if (!datapath_)
-    spdlog::warn("backend udp: the userspace tunnel is not built yet, so this host carries no "
-                 "pod traffic; use vxlan, host-gw or auto");
+    spdlog::warn(
+        "backend udp: the userspace tunnel is not built yet, so this host carries no "
+        "pod traffic; use vxlan, host-gw or auto");
 
   std::vector<Endpoint> seeds;
   for (const auto& s : config_.seeds)
     if (s != advertise_) seeds.push_back(s);
   if (seeds.empty()) {
     seeds = store_->load_peers();
-    if (!seeds.empty()) spdlog::info("no seed given: rejoining through {} remembered peer(s)", seeds.size());
+    if (!seeds.empty())
+      spdlog::info("no seed given: rejoining through {} remembered peer(s)", seeds.size());
   }
   if (!seeds.empty()) {
     std::string list;
@@ -235,10 +243,11 @@ void Agent::Impl::drive() {
     said_pool_exhausted_ = lease_->pool_exhausted();
     if (said_pool_exhausted_) {
       remove_subnet_env();
-      spdlog::error("NO SUBNET: every subnet of the pool{} is held by another host; this host "
-                    "carries no pods until one frees up (widen Network or SubnetMin..SubnetMax, "
-                    "or `shoal forget` a dead host)",
-                    config_.site.empty() ? "" : " of site " + config_.site);
+      spdlog::error(
+          "NO SUBNET: every subnet of the pool{} is held by another host; this host "
+          "carries no pods until one frees up (widen Network or SubnetMin..SubnetMax, "
+          "or `shoal forget` a dead host)",
+          config_.site.empty() ? "" : " of site " + config_.site);
     } else {
       spdlog::info("a subnet of the pool is free again: claiming it");
     }
@@ -248,8 +257,9 @@ void Agent::Impl::drive() {
     next_save_ = now() + std::chrono::seconds(30);
   }
   driving_ = false;
-  if (departing_ && ((core_->leave_announced() && (!releasing_ || core_->pending_broadcasts() == 0)) ||
-                     now() >= depart_by_)) {
+  if (departing_ &&
+      ((core_->leave_announced() && (!releasing_ || core_->pending_broadcasts() == 0)) ||
+       now() >= depart_by_)) {
     finish_departure();
     return;
   }
@@ -303,8 +313,8 @@ void Agent::Impl::on_lease_event(const lease::LeaseEvent& e) {
   switch (e.kind) {
     case Kind::kSubnetReady: {
       const int mtu = datapath_->pod_mtu();
-      const auto error = write_subnet_env(config_.subnet_file, config_.network->network(),
-                                          e.subnet, mtu, config_.ip_masq);
+      const auto error = write_subnet_env(config_.subnet_file, config_.network->network(), e.subnet,
+                                          mtu, config_.ip_masq);
       if (error.empty()) {
         spdlog::info("our subnet {} is ready; wrote {}", e.subnet.to_string(), config_.subnet_file);
       } else {
@@ -315,16 +325,18 @@ void Agent::Impl::on_lease_event(const lease::LeaseEvent& e) {
     }
     case Kind::kSubnetLost: {
       if (releasing_) break;  // we gave it up ourselves (shoal leave)
-      remove_subnet_env();  // in the same step: it never names a subnet that is not ours
+      remove_subnet_env();    // in the same step: it never names a subnet that is not ours
       spdlog::warn("we lost subnet {} to an earlier claim; removed {} and claiming another",
                    e.subnet.to_string(), config_.subnet_file);
       break;
     }
     case Kind::kPeerAdded:
-      spdlog::info("peer {} holds {} via {}", e.node.short_hex(), e.subnet.to_string(), e.underlay.to_string());
+      spdlog::info("peer {} holds {} via {}", e.node.short_hex(), e.subnet.to_string(),
+                   e.underlay.to_string());
       break;
     case Kind::kPeerChanged:
-      spdlog::info("peer {} now holds {} via {}", e.node.short_hex(), e.subnet.to_string(), e.underlay.to_string());
+      spdlog::info("peer {} now holds {} via {}", e.node.short_hex(), e.subnet.to_string(),
+                   e.underlay.to_string());
       break;
     case Kind::kPeerRemoved:
       spdlog::info("peer {} no longer holds {}", e.node.short_hex(), e.subnet.to_string());
@@ -349,24 +361,24 @@ void Agent::Impl::save_table() {
 // --- datagrams -------------------------------------------------------------------------
 
 void Agent::Impl::receive_datagrams() {
-  udp_.async_receive_from(asio::buffer(datagram_), datagram_from_,
-                          [this](const ErrorCode& ec, size_t n) {
-                            if (ec == asio::error::operation_aborted || stopping_) return;
-                            if (!ec) {
-                              DropReason reason;
-                              auto packet = frames_.unwrap_datagram(ByteView(datagram_.data(), n), reason);
-                              const Endpoint from{from_asio(datagram_from_.address()), datagram_from_.port()};
-                              counters_.datagrams_in++;
-                              if (packet) {
-                                node_->handle_packet(now(), wall(), from, *packet);
-                              } else if (counters_.dropped[size_t(reason)]++ % 100 == 0) {
-                                spdlog::warn("dropped a datagram from {}: {} ({} so far)", from.to_string(),
-                                             to_string(reason), counters_.dropped[size_t(reason)]);
-                              }
-                              drive();
-                            }
-                            receive_datagrams();
-                          });
+  udp_.async_receive_from(
+      asio::buffer(datagram_), datagram_from_, [this](const ErrorCode& ec, size_t n) {
+        if (ec == asio::error::operation_aborted || stopping_) return;
+        if (!ec) {
+          DropReason reason;
+          auto packet = frames_.unwrap_datagram(ByteView(datagram_.data(), n), reason);
+          const Endpoint from{from_asio(datagram_from_.address()), datagram_from_.port()};
+          counters_.datagrams_in++;
+          if (packet) {
+            node_->handle_packet(now(), wall(), from, *packet);
+          } else if (counters_.dropped[size_t(reason)]++ % 100 == 0) {
+            spdlog::warn("dropped a datagram from {}: {} ({} so far)", from.to_string(),
+                         to_string(reason), counters_.dropped[size_t(reason)]);
+          }
+          drive();
+        }
+        receive_datagrams();
+      });
 }
 
 void Agent::Impl::send(gossip::Transmit t) {
@@ -389,17 +401,17 @@ void Agent::Impl::send(gossip::Transmit t) {
     s->deadline.async_wait([this, id](const ErrorCode& ec) {
       if (!ec) close_stream(id);
     });
-    s->socket.async_connect(tcp::endpoint(to_asio(t.to.address), t.to.port),
-                            [this, id, s](const ErrorCode& ec) {
-                              if (ec) {
-                                spdlog::debug("stream to {}: {}", s->peer.to_string(), ec.message());
-                                close_stream(id);
-                                return;
-                              }
-                              s->connected = true;
-                              write_next(id, s);
-                              start_reading(id, s);
-                            });
+    s->socket.async_connect(
+        tcp::endpoint(to_asio(t.to.address), t.to.port), [this, id, s](const ErrorCode& ec) {
+          if (ec) {
+            spdlog::debug("stream to {}: {}", s->peer.to_string(), ec.message());
+            close_stream(id);
+            return;
+          }
+          s->connected = true;
+          write_next(id, s);
+          start_reading(id, s);
+        });
   } else {
     id = t.stream->value;
     auto it = streams_.find(id);
@@ -438,8 +450,10 @@ void Agent::Impl::accept_streams() {
       // connection that waits (with the spare descriptor kept for this), then back off.
       if (out_of_descriptors(ec)) {
         if (counters_.accept_errors++ % 100 == 0)
-          spdlog::warn("out of file descriptors accepting gossip streams ({} times so far); "
-                       "shedding connections", counters_.accept_errors);
+          spdlog::warn(
+              "out of file descriptors accepting gossip streams ({} times so far); "
+              "shedding connections",
+              counters_.accept_errors);
         shed_one_connection();
       }
       accept_backoff_.expires_after(kAcceptBackoff);
@@ -517,12 +531,13 @@ void Agent::Impl::start_reading(uint64_t id, std::shared_ptr<Stream> s) {
     }
     s->reader.feed(ByteView(s->buffer.data(), n));
     if (!s->reader.authenticated() && !enforce_unauthenticated_budget(id)) return;  // shed
-    while (auto message = s->reader.next()) node_->handle_stream(now(), wall(), s->peer, gossip::StreamId{id}, *message);
+    while (auto message = s->reader.next())
+      node_->handle_stream(now(), wall(), s->peer, gossip::StreamId{id}, *message);
     if (s->reader.failed() != DropReason::kNone) {
       const auto reason = s->reader.failed();
       if (counters_.dropped[size_t(reason)]++ % 100 == 0)
-        spdlog::warn("closed a stream from {}: {} ({} so far)", s->peer.to_string(), to_string(reason),
-                     counters_.dropped[size_t(reason)]);
+        spdlog::warn("closed a stream from {}: {} ({} so far)", s->peer.to_string(),
+                     to_string(reason), counters_.dropped[size_t(reason)]);
       close_stream(id);
       drive();
       return;
@@ -539,15 +554,16 @@ void Agent::Impl::write_next(uint64_t id, std::shared_ptr<Stream> s) {
     return;
   }
   s->writing = true;
-  asio::async_write(s->socket, asio::buffer(s->out.front()), [this, id, s](const ErrorCode& ec, size_t) {
-    s->writing = false;
-    if (ec) {
-      close_stream(id);
-      return;
-    }
-    s->out.pop_front();
-    write_next(id, s);
-  });
+  asio::async_write(s->socket, asio::buffer(s->out.front()),
+                    [this, id, s](const ErrorCode& ec, size_t) {
+                      s->writing = false;
+                      if (ec) {
+                        close_stream(id);
+                        return;
+                      }
+                      s->out.pop_front();
+                      write_next(id, s);
+                    });
 }
 
 void Agent::Impl::close_stream(uint64_t id) {
@@ -567,8 +583,10 @@ void Agent::Impl::shutdown(bool release) {
   releasing_ = release;
   if (datapath_) {
     // A plain stop keeps the kernel state: pods keep talking while the agent restarts.
-    if (release) datapath_->remove_all();
-    else datapath_->stop();
+    if (release)
+      datapath_->remove_all();
+    else
+      datapath_->stop();
   }
   if (release) remove_subnet_env();  // the subnet is not ours any more
   // Tell the others we go, so they need not detect it; give it a bounded moment to leave.

@@ -92,15 +92,17 @@ proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& 
         s->set_reconciles(datapath_->counters().reconciles);
         s->set_drift_repaired(datapath_->counters().drift_repaired);
         if (const auto tunnel = datapath_->tunnel_status()) {
-          s->set_tunnel_offloads("tun: " + tunnel->tun.describe() + "; udp: " + tunnel->udp.describe());
+          s->set_tunnel_offloads("tun: " + tunnel->tun.describe() +
+                                 "; udp: " + tunnel->udp.describe());
           s->set_tunnel_cipher(tunnel->cipher);
           s->set_tunnel_sessions(static_cast<uint32_t>(tunnel->sessions));
           s->set_tunnel_packets_out(tunnel->counters.tx_packets);
           s->set_tunnel_packets_in(tunnel->counters.rx_packets);
           for (int i = 0; i < shoal::udp::kDropReasons; ++i) {
             if (tunnel->counters.dropped[i] == 0) continue;
-            s->add_tunnel_drops(std::string(shoal::udp::to_string(static_cast<shoal::udp::Drop>(i))) + " " +
-                                std::to_string(tunnel->counters.dropped[i]));
+            s->add_tunnel_drops(
+                std::string(shoal::udp::to_string(static_cast<shoal::udp::Drop>(i))) + " " +
+                std::to_string(tunnel->counters.dropped[i]));
           }
         }
       }
@@ -123,13 +125,20 @@ proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& 
       std::vector<NodeId> matches;
       for (const auto& [id, r] : lease_->table().records())
         if (r.name == who || id.hex().starts_with(who)) matches.push_back(id);
-      if (matches.empty()) return error("no node named or with an id starting '" + who + "' in the lease table");
-      if (matches.size() > 1) return error("'" + who + "' matches " + std::to_string(matches.size()) + " nodes; give more of the id");
-      if (matches[0] == id_) return error("this is the agent's own node; use `shoal leave` instead");
+      if (matches.empty())
+        return error("no node named or with an id starting '" + who + "' in the lease table");
+      if (matches.size() > 1)
+        return error("'" + who + "' matches " + std::to_string(matches.size()) +
+                     " nodes; give more of the id");
+      if (matches[0] == id_)
+        return error("this is the agent's own node; use `shoal leave` instead");
       if (auto* m = core_->find(matches[0]); m && m->state == gossip::MemberState::kAlive)
-        return error(m->name + " is alive; forget is for dead nodes (it would claim again at once)");
-      if (!node_->evict(now(), wall(), matches[0])) return error("nothing to evict for '" + who + "'");
-      spdlog::warn("shoal forget: evicted {} ({}); its subnet is free", who, matches[0].short_hex());
+        return error(m->name +
+                     " is alive; forget is for dead nodes (it would claim again at once)");
+      if (!node_->evict(now(), wall(), matches[0]))
+        return error("nothing to evict for '" + who + "'");
+      spdlog::warn("shoal forget: evicted {} ({}); its subnet is free", who,
+                   matches[0].short_hex());
       out.set_message("evicted " + who + " (" + matches[0].hex() + "); its subnet is free");
       drive();
       return out;
@@ -142,20 +151,28 @@ proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& 
     case R::kKeyUse:
     case R::kKeyRemove: {
       if (config_.key_file.empty())
-        return error("this agent runs without a key file (plaintext); set KeyFile (--key-file) and restart it to use keys");
+        return error(
+            "this agent runs without a key file (plaintext); set KeyFile (--key-file) and restart "
+            "it to use keys");
       std::string problem;
       if (request.has_key_install()) {
         auto key = crypto::decode_key(request.key_install().key());
         if (auto* e = std::get_if<std::string>(&key)) return error("key: " + *e);
         problem = keyring_.install(std::get<crypto::Key>(key));
-        if (problem.empty()) out.set_message("installed key " + crypto::key_id_hex(crypto::key_id(std::get<crypto::Key>(key))));
+        if (problem.empty())
+          out.set_message("installed key " +
+                          crypto::key_id_hex(crypto::key_id(std::get<crypto::Key>(key))));
       } else {
-        const std::string& text = request.has_key_use() ? request.key_use().key_id() : request.key_remove().key_id();
+        const std::string& text =
+            request.has_key_use() ? request.key_use().key_id() : request.key_remove().key_id();
         auto id = crypto::parse_key_id_hex(text);
-        if (!id) return error("'" + text + "' is not a key id (8 hex digits, see `shoal keys list`)");
+        if (!id)
+          return error("'" + text + "' is not a key id (8 hex digits, see `shoal keys list`)");
         if (request.has_key_use()) {
-          if (!keyring_.use(*id)) problem = "no key " + text + " is installed";
-          else out.set_message("now sealing with key " + text);
+          if (!keyring_.use(*id))
+            problem = "no key " + text + " is installed";
+          else
+            out.set_message("now sealing with key " + text);
         } else {
           problem = keyring_.remove(*id);
           if (problem.empty()) out.set_message("removed key " + text);

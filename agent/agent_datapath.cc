@@ -15,10 +15,14 @@ constexpr auto kDebounce = std::chrono::milliseconds(50);
 
 node::DatapathMode mode_of(BackendType type) {
   switch (type) {
-    case BackendType::kHostGw: return node::DatapathMode::kHostGw;
-    case BackendType::kAuto: return node::DatapathMode::kAuto;
-    case BackendType::kUdp: return node::DatapathMode::kUdp;
-    default: return node::DatapathMode::kVxlan;
+    case BackendType::kHostGw:
+      return node::DatapathMode::kHostGw;
+    case BackendType::kAuto:
+      return node::DatapathMode::kAuto;
+    case BackendType::kUdp:
+      return node::DatapathMode::kUdp;
+    default:
+      return node::DatapathMode::kVxlan;
   }
 }
 
@@ -28,7 +32,8 @@ std::string describe(const std::array<size_t, backends::kObjectKinds>& counts) {
   for (int i = 0; i < backends::kObjectKinds; ++i) {
     if (counts[i] == 0) continue;
     if (!out.empty()) out += ", ";
-    out += std::to_string(counts[i]) + " " + std::string(to_string(static_cast<backends::ObjectKind>(i)));
+    out += std::to_string(counts[i]) + " " +
+           std::string(to_string(static_cast<backends::ObjectKind>(i)));
   }
   return out.empty() ? "nothing" : out;
 }
@@ -70,7 +75,8 @@ std::variant<std::unique_ptr<AgentDatapath>, std::string> AgentDatapath::start(
 
   if (d->plan_config_.carrier() == node::Path::kUdp) {
     // The tunnel makes the TUN device, so it starts before the first reconcile.
-    udp::TunnelConfig tunnel{node::kTunDeviceName, {underlay, config.backend.effective_port},
+    udp::TunnelConfig tunnel{node::kTunDeviceName,
+                             {underlay, config.backend.effective_port},
                              config.backend.effective_encrypt};
     tunnel.rekey_after = config.backend.rekey_after;
     auto started = udp::Tunnel::start(tunnel, identity);
@@ -82,8 +88,9 @@ std::variant<std::unique_ptr<AgentDatapath>, std::string> AgentDatapath::start(
                  d->tunnel_->device(), config.backend.effective_port, status.tun.describe(),
                  status.udp.describe(), status.cipher);
     if (config.backend.effective_encrypt && config.key_file.empty())
-      spdlog::warn("udp tunnel: traffic is encrypted but gossip is not (no KeyFile): an attacker "
-                   "on the underlay could forge a peer's lease and its tunnel key");
+      spdlog::warn(
+          "udp tunnel: traffic is encrypted but gossip is not (no KeyFile): an attacker "
+          "on the underlay could forge a peer's lease and its tunnel key");
   }
   bool turned_on = false;
   if (auto e = backends::enable_forwarding(turned_on); !e.empty()) {
@@ -140,19 +147,19 @@ void AgentDatapath::arm_periodic() {
 }
 
 void AgentDatapath::watch_events() {
-  events_->async_wait(asio::posix::stream_descriptor::wait_read,
-                      [this](const boost::system::error_code& ec) {
-                        if (ec || stopped_) return;
-                        const auto seen = monitor_->drain(kernel_->vxlan_index(), kernel_->underlay_index(),
-                                                          backends::kRouteProtocol);
-                        if (seen.lost) {
-                          ++counters_.resyncs_after_lost_events;
-                          spdlog::warn("datapath: kernel events were lost (ENOBUFS); full resync");
-                        }
-                        if (!seen.error.empty()) spdlog::warn("datapath: {}", seen.error);
-                        if (seen.relevant) request_reconcile();
-                        watch_events();
-                      });
+  events_->async_wait(
+      asio::posix::stream_descriptor::wait_read, [this](const boost::system::error_code& ec) {
+        if (ec || stopped_) return;
+        const auto seen = monitor_->drain(kernel_->vxlan_index(), kernel_->underlay_index(),
+                                          backends::kRouteProtocol);
+        if (seen.lost) {
+          ++counters_.resyncs_after_lost_events;
+          spdlog::warn("datapath: kernel events were lost (ENOBUFS); full resync");
+        }
+        if (!seen.error.empty()) spdlog::warn("datapath: {}", seen.error);
+        if (seen.relevant) request_reconcile();
+        watch_events();
+      });
 }
 
 void AgentDatapath::reconcile() {
@@ -191,9 +198,9 @@ void AgentDatapath::reconcile() {
   }
   std::string skips;
   for (const auto& s : plan_.skipped)
-    skips += " " + s.name + " " + s.subnet.to_string() + " (" + std::string(to_string(s.reason)) + ")";
-  if (skips != logged_skips_ && !skips.empty())
-    spdlog::warn("datapath: not routing{}", skips);
+    skips +=
+        " " + s.name + " " + s.subnet.to_string() + " (" + std::string(to_string(s.reason)) + ")";
+  if (skips != logged_skips_ && !skips.empty()) spdlog::warn("datapath: not routing{}", skips);
   logged_skips_ = skips;
   update_masquerade();
 }
@@ -235,7 +242,8 @@ void AgentDatapath::remove_all() {
   stop();
   if (tunnel_) {
     tunnel_.reset();
-    if (auto e = udp::remove_tun(node::kTunDeviceName); !e.empty()) spdlog::error("datapath: {}", e);
+    if (auto e = udp::remove_tun(node::kTunDeviceName); !e.empty())
+      spdlog::error("datapath: {}", e);
   }
   if (auto e = kernel_->remove_all(plan_config_.vni); !e.empty()) {
     spdlog::error("datapath: could not remove everything: {}", e);

@@ -62,7 +62,8 @@ class Agent::Impl {
     return kTimeZero + std::chrono::duration_cast<Duration>(SteadyClock::now() - started_);
   }
   static WallTime wall() {
-    return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    return std::chrono::time_point_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now());
   }
 
   // The loop.

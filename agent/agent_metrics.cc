@@ -38,12 +38,13 @@ AgentMetrics::AgentMetrics(const gossip::Membership& core, const lease::LeaseCor
   }
   for (int i = 0; i < node::kSkipReasonCount; ++i) {
     const auto reason = static_cast<node::SkipReason>(i);
-    metrics_.gauge_fn("shoal_datapath_peers_skipped", "Peer subnets not routed, by reason.",
-                      {{"reason", std::string(node::to_string(reason))}}, [this, reason] {
-                        const auto& skipped = datapath_->plan().skipped;
-                        return double(std::count_if(skipped.begin(), skipped.end(),
-                                                    [&](const auto& s) { return s.reason == reason; }));
-                      });
+    metrics_.gauge_fn(
+        "shoal_datapath_peers_skipped", "Peer subnets not routed, by reason.",
+        {{"reason", std::string(node::to_string(reason))}}, [this, reason] {
+          const auto& skipped = datapath_->plan().skipped;
+          return double(std::count_if(skipped.begin(), skipped.end(),
+                                      [&](const auto& s) { return s.reason == reason; }));
+        });
   }
   metrics_.gauge_fn("shoal_datapath_pod_mtu", "The MTU pods get (subnet.env's FLANNEL_MTU).", {},
                     [this] { return double(datapath_->pod_mtu()); });
@@ -94,14 +95,12 @@ void AgentMetrics::refresh() {
     s.suspicion_rechecks);
   c("shoal_declared_dead_total", "Members we declared dead.", s.declared_dead);
   c("shoal_push_pulls_total", "Full anti-entropy exchanges started.", s.push_pulls_started);
-  c("shoal_lease_syncs_total", "Lease-only anti-entropy exchanges started.",
-    s.state_syncs_started);
+  c("shoal_lease_syncs_total", "Lease-only anti-entropy exchanges started.", s.state_syncs_started);
   c("shoal_lease_reallocations_total", "Claims this host lost and replaced.",
     lease_.reallocations());
   c("shoal_lease_updates_rejected_total", "Lease updates refused as malformed.",
     lease_.rejected_updates());
-  c("shoal_control_requests_total", "Control socket requests served.",
-    transport_.control_requests);
+  c("shoal_control_requests_total", "Control socket requests served.", transport_.control_requests);
   if (datapath_ == nullptr) return;
   const DatapathCounters& d = datapath_->counters();
   c("shoal_datapath_reconciles_total", "Datapath reconciles run.", d.reconciles);
@@ -109,7 +108,8 @@ void AgentMetrics::refresh() {
   for (int i = 0; i < backends::kObjectKinds; ++i) {
     const std::string kind(backends::to_string(static_cast<backends::ObjectKind>(i)));
     c("shoal_datapath_changes_total", changes_help, d.added[i], {{"kind", kind}, {"op", "add"}});
-    c("shoal_datapath_changes_total", changes_help, d.removed[i], {{"kind", kind}, {"op", "remove"}});
+    c("shoal_datapath_changes_total", changes_help, d.removed[i],
+      {{"kind", kind}, {"op", "remove"}});
   }
   c("shoal_datapath_drift_repaired_total",
     "Kernel objects that were in place, went missing, and were put back.", d.drift_repaired);

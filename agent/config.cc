@@ -1,7 +1,6 @@
 #include "agent/config.h"
 
 #include <sys/stat.h>
-
 #include <unistd.h>
 
 #include <charconv>
@@ -71,7 +70,8 @@ std::string check_backend(AgentConfig& config) {
     return located(config, "Backend.Encrypt",
                    "only the udp tunnel encrypts (traffic goes by " +
                        std::string(to_string(carrier)) + "); remove it");
-  b.effective_encrypt = carrier == BackendType::kUdp && b.encrypt.value_or(!config.key_file.empty());
+  b.effective_encrypt =
+      carrier == BackendType::kUdp && b.encrypt.value_or(!config.key_file.empty());
   if (b.effective_port != 0 && b.effective_port == config.bind.port)
     return located(config, b.port ? "Backend.Port" : "Bind",
                    "UDP port " + std::to_string(b.effective_port) +
@@ -88,11 +88,10 @@ std::string check_addresses(AgentConfig& config) {
   // The overlay must not swallow the underlay: routes to pod subnets would capture the
   // packets that carry them.
   const Cidr& network = config.network->network();
-  for (const auto& [key, address] : {std::pair<std::string_view, std::optional<IpAddress>>{
-                                         "Advertise", config.advertise},
-                                     {"Bind", is_unspecified(config.bind.address)
-                                                  ? std::nullopt
-                                                  : std::optional(config.bind.address)}}) {
+  for (const auto& [key, address] :
+       {std::pair<std::string_view, std::optional<IpAddress>>{"Advertise", config.advertise},
+        {"Bind", is_unspecified(config.bind.address) ? std::nullopt
+                                                     : std::optional(config.bind.address)}}) {
     if (address && network.contains(*address))
       return located(config, key,
                      address->to_string() + " is inside Network " + network.to_string() +
@@ -169,11 +168,12 @@ std::string check_and_fill(AgentConfig& config) {
   config.network = std::get<lease::NetworkConfig>(network);
   if (config.network->network().prefix() < kShortestNetworkPrefix)
     return located(config, "Network",
-                   config.network->network().to_string() + " spans too much: an overlay of at most /" +
+                   config.network->network().to_string() +
+                       " spans too much: an overlay of at most /" +
                        std::to_string(kShortestNetworkPrefix) +
                        " (16 million addresses) is allowed, and it must leave the underlay out");
   // (stat, not <filesystem>: that brings std::quoted, which ADL would pick over ours.)
-  if (struct stat st {}; ::stat(config.subnet_file.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+  if (struct stat st{}; ::stat(config.subnet_file.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
     return located(config, "SubnetFile",
                    config.subnet_file + " is a directory; give the path of the file to write");
   }
@@ -260,18 +260,33 @@ namespace {
 // What a flag's value looks like, for --help.
 std::string metavar_of(const ConfigKey& key) {
   static const std::map<std::string_view, std::string_view> kMetavars = {
-      {"Network", "CIDR"},           {"SubnetMin", "IP"},          {"SubnetMax", "IP"},
-      {"Backend.Type", "TYPE"},      {"Backend.Port", "PORT"},     {"Backend.Fallback", "TYPE"},
-      {"Name", "NAME"},              {"Bind", "IP[:PORT]"},        {"Advertise", "IP"},
-      {"Seeds", "IP[:PORT][,...]"},  {"Site", "NAME"},             {"DataDir", "DIR"},
-      {"Profile", "lan|wan|local"},  {"KeyFile", "FILE"},          {"SubnetFile", "FILE"},
-      {"LeaseTTL", "DURATION"},      {"ControlSocket", "PATH"},    {"MetricsAddr", "IP:PORT"},
+      {"Network", "CIDR"},
+      {"SubnetMin", "IP"},
+      {"SubnetMax", "IP"},
+      {"Backend.Type", "TYPE"},
+      {"Backend.Port", "PORT"},
+      {"Backend.Fallback", "TYPE"},
+      {"Name", "NAME"},
+      {"Bind", "IP[:PORT]"},
+      {"Advertise", "IP"},
+      {"Seeds", "IP[:PORT][,...]"},
+      {"Site", "NAME"},
+      {"DataDir", "DIR"},
+      {"Profile", "lan|wan|local"},
+      {"KeyFile", "FILE"},
+      {"SubnetFile", "FILE"},
+      {"LeaseTTL", "DURATION"},
+      {"ControlSocket", "PATH"},
+      {"MetricsAddr", "IP:PORT"},
       {"LogLevel", "LEVEL"}};
   if (auto it = kMetavars.find(key.json); it != kMetavars.end()) return std::string(it->second);
   switch (key.kind) {
-    case ValueKind::kInteger: return "N";
-    case ValueKind::kBool: return "true|false";
-    default: return "VALUE";
+    case ValueKind::kInteger:
+      return "N";
+    case ValueKind::kBool:
+      return "true|false";
+    default:
+      return "VALUE";
   }
 }
 

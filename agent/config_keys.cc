@@ -200,14 +200,16 @@ const ConfigKey kKeys[] = {
        return std::string();
      }},
     {"Backend.TxChecksumOffload", "tx-checksum-offload", ValueKind::kBool, 0, 0, "true or false",
-     "true", "false: compute the vxlan device's tx checksums in software (old kernels' VXLAN "
+     "true",
+     "false: compute the vxlan device's tx checksums in software (old kernels' VXLAN "
      "checksum bug)",
      [](const ConfigKey&, AgentConfig& c, const ScalarValue& v) {
        c.backend.tx_checksum_offload = std::get<bool>(v);
        return std::string();
      }},
     {"Backend.Encrypt", "encrypt", ValueKind::kBool, 0, 0, "true or false",
-     "true when KeyFile is set", "udp: encrypt pod traffic between hosts (false: plaintext, for "
+     "true when KeyFile is set",
+     "udp: encrypt pod traffic between hosts (false: plaintext, for "
      "trusted links and measuring)",
      [](const ConfigKey&, AgentConfig& c, const ScalarValue& v) {
        c.backend.encrypt = std::get<bool>(v);

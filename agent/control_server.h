@@ -4,10 +4,10 @@
 // One request per connection: read one frame (5 s at most), call the handler on the
 // io_context's thread, write its response, close. Malformed, oversized or unknown requests
 // get a response with `error` set and are counted in rejected(). At kMaxConnections the
-// oldest connection is closed to make room, so slow or idle clients cannot starve quick ones. The socket file is mode
-// 0600 in a directory created if missing; a live agent on the same path makes start() fail,
-// a stale file left by a crash is replaced. The destructor closes every connection and
-// removes the file; call it on the io_context's thread or while the io_context is not running.
+// oldest connection is closed to make room, so slow or idle clients cannot starve quick ones. The
+// socket file is mode 0600 in a directory created if missing; a live agent on the same path makes
+// start() fail, a stale file left by a crash is replaced. The destructor closes every connection
+// and removes the file; call it on the io_context's thread or while the io_context is not running.
 #pragma once
 
 #include <atomic>

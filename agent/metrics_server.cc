@@ -49,7 +49,9 @@ struct MetricsServer::State {
 class MetricsServer::Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(std::shared_ptr<State> state, tcp::socket socket)
-      : state_(std::move(state)), socket_(std::move(socket)), deadline_(socket_.get_executor()),
+      : state_(std::move(state)),
+        socket_(std::move(socket)),
+        deadline_(socket_.get_executor()),
         id_(state_->next_id++) {
     state_->open.emplace(id_, this);
   }

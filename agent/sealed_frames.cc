@@ -17,12 +17,18 @@ constexpr size_t kChunkData = crypto::kMaxPlaintextSize - 1;
 
 DropReason from_status(crypto::OpenStatus status) {
   switch (status) {
-    case crypto::OpenStatus::kOk: return DropReason::kNone;
-    case crypto::OpenStatus::kTooShort: return DropReason::kTooShort;
-    case crypto::OpenStatus::kTooLarge: return DropReason::kTooLarge;
-    case crypto::OpenStatus::kBadVersion: return DropReason::kBadVersion;
-    case crypto::OpenStatus::kUnknownKey: return DropReason::kUnknownKey;
-    case crypto::OpenStatus::kBadAuth: return DropReason::kBadAuth;
+    case crypto::OpenStatus::kOk:
+      return DropReason::kNone;
+    case crypto::OpenStatus::kTooShort:
+      return DropReason::kTooShort;
+    case crypto::OpenStatus::kTooLarge:
+      return DropReason::kTooLarge;
+    case crypto::OpenStatus::kBadVersion:
+      return DropReason::kBadVersion;
+    case crypto::OpenStatus::kUnknownKey:
+      return DropReason::kUnknownKey;
+    case crypto::OpenStatus::kBadAuth:
+      return DropReason::kBadAuth;
   }
   return DropReason::kBadAuth;
 }
@@ -31,14 +37,22 @@ DropReason from_status(crypto::OpenStatus status) {
 
 std::string_view to_string(DropReason reason) {
   switch (reason) {
-    case DropReason::kNone: return "none";
-    case DropReason::kTooShort: return "too_short";
-    case DropReason::kTooLarge: return "too_large";
-    case DropReason::kBadVersion: return "bad_version";
-    case DropReason::kUnknownKey: return "unknown_key";
-    case DropReason::kBadAuth: return "bad_auth";
-    case DropReason::kBadKind: return "bad_kind";
-    case DropReason::kCount: break;
+    case DropReason::kNone:
+      return "none";
+    case DropReason::kTooShort:
+      return "too_short";
+    case DropReason::kTooLarge:
+      return "too_large";
+    case DropReason::kBadVersion:
+      return "bad_version";
+    case DropReason::kUnknownKey:
+      return "unknown_key";
+    case DropReason::kBadAuth:
+      return "bad_auth";
+    case DropReason::kBadKind:
+      return "bad_kind";
+    case DropReason::kCount:
+      break;
   }
   return "unknown";
 }

@@ -16,11 +16,16 @@ namespace shoal::backends {
 
 std::string_view to_string(ObjectKind kind) {
   switch (kind) {
-    case ObjectKind::kRoute: return "route";
-    case ObjectKind::kNeighbour: return "neighbour";
-    case ObjectKind::kFdb: return "fdb";
-    case ObjectKind::kDevice: return "device";
-    case ObjectKind::kAddress: return "address";
+    case ObjectKind::kRoute:
+      return "route";
+    case ObjectKind::kNeighbour:
+      return "neighbour";
+    case ObjectKind::kFdb:
+      return "fdb";
+    case ObjectKind::kDevice:
+      return "device";
+    case ObjectKind::kAddress:
+      return "address";
   }
   return "?";
 }
@@ -40,7 +45,8 @@ size_t& at(std::array<size_t, kObjectKinds>& counts, ObjectKind kind) {
 }
 
 const LinkInfo* find_link(const std::vector<LinkInfo>& links, const std::string& name) {
-  auto it = std::find_if(links.begin(), links.end(), [&](const LinkInfo& l) { return l.name == name; });
+  auto it =
+      std::find_if(links.begin(), links.end(), [&](const LinkInfo& l) { return l.name == name; });
   return it == links.end() ? nullptr : &*it;
 }
 
@@ -71,11 +77,13 @@ void KernelDatapath::note(ReconcileResult& result, const std::string& error) {
   if (result.error_texts.size() < kKeptErrors) result.error_texts.push_back(error);
 }
 
-std::variant<node::LocalFacts, std::string> KernelDatapath::gather_facts(const IpAddress& underlay) {
+std::variant<node::LocalFacts, std::string> KernelDatapath::gather_facts(
+    const IpAddress& underlay) {
   auto addresses = netlink_.addresses();
   if (auto* e = std::get_if<std::string>(&addresses)) return *e;
   const auto& list = std::get<std::vector<AddressInfo>>(addresses);
-  auto own = std::find_if(list.begin(), list.end(), [&](const AddressInfo& a) { return a.local == underlay; });
+  auto own = std::find_if(list.begin(), list.end(),
+                          [&](const AddressInfo& a) { return a.local == underlay; });
   if (own == list.end())
     return "no device holds the underlay address " + underlay.to_string() +
            " (set Advertise to an address of this host)";
@@ -83,7 +91,8 @@ std::variant<node::LocalFacts, std::string> KernelDatapath::gather_facts(const I
   facts.underlay = underlay;
   for (const AddressInfo& a : list) {
     if (a.ifindex != own->ifindex) continue;
-    if (auto prefix = Cidr::containing(a.local, a.prefix)) facts.on_link_prefixes.push_back(*prefix);
+    if (auto prefix = Cidr::containing(a.local, a.prefix))
+      facts.on_link_prefixes.push_back(*prefix);
   }
   auto links = netlink_.links();
   if (auto* e = std::get_if<std::string>(&links)) return *e;
@@ -134,7 +143,8 @@ int KernelDatapath::ensure_device(const node::VxlanDevice& device, const node::L
     note(result, netlink_.set_link(index, true, 0));
   } else {
     index = link->index;
-    if (!link->up || link->mtu != device.mtu) note(result, netlink_.set_link(index, true, device.mtu));
+    if (!link->up || link->mtu != device.mtu)
+      note(result, netlink_.set_link(index, true, device.mtu));
   }
   device_seen_ = true;
 
@@ -175,7 +185,8 @@ int KernelDatapath::ensure_tun(const node::TunDevice& device, const std::vector<
     note(result, "TUN device " + device.name + " not found (is the udp tunnel running?)");
     return 0;
   }
-  if (!link->up || link->mtu != device.mtu) note(result, netlink_.set_link(link->index, true, device.mtu));
+  if (!link->up || link->mtu != device.mtu)
+    note(result, netlink_.set_link(link->index, true, device.mtu));
   ensure_address(link->index, device.address, result);
   return link->index;
 }
@@ -186,7 +197,8 @@ void KernelDatapath::remove_stale_devices(const std::string& keep, bool keep_tun
   for (const LinkInfo& link : links) {
     // An earlier run's device under another VNI, or any device after a switch to host-gw;
     // the udp tunnel's persistent TUN device after a switch away from udp.
-    const bool stale_vxlan = link.kind == "vxlan" && link.name.starts_with("shoal.") && link.name != keep;
+    const bool stale_vxlan =
+        link.kind == "vxlan" && link.name.starts_with("shoal.") && link.name != keep;
     const bool stale_tun = !keep_tun && link.kind == "tun" && link.name == node::kTunDeviceName;
     if (!stale_vxlan && !stale_tun) continue;
     note(result, netlink_.delete_link(link.index));
@@ -194,7 +206,8 @@ void KernelDatapath::remove_stale_devices(const std::string& keep, bool keep_tun
   }
 }
 
-ReconcileResult KernelDatapath::reconcile(const node::DatapathPlan& plan, const node::LocalFacts& facts) {
+ReconcileResult KernelDatapath::reconcile(const node::DatapathPlan& plan,
+                                          const node::LocalFacts& facts) {
   ReconcileResult result;
   vxlan_index_ = 0;
   tun_index_ = 0;
@@ -222,9 +235,10 @@ ReconcileResult KernelDatapath::reconcile(const node::DatapathPlan& plan, const 
     return result;
   }
   for (const RouteInfo& r : std::get<std::vector<RouteInfo>>(routes)) {
-    const node::RouteDevice device = vxlan_index_ != 0 && r.oif == vxlan_index_ ? node::RouteDevice::kVxlan
-                                     : tun_index_ != 0 && r.oif == tun_index_   ? node::RouteDevice::kTun
-                                                                                : node::RouteDevice::kUnderlay;
+    const node::RouteDevice device =
+        vxlan_index_ != 0 && r.oif == vxlan_index_ ? node::RouteDevice::kVxlan
+        : tun_index_ != 0 && r.oif == tun_index_   ? node::RouteDevice::kTun
+                                                   : node::RouteDevice::kUnderlay;
     installed.routes.insert({r.destination, r.gateway, device});
   }
   if (vxlan_index_ != 0) {
@@ -234,8 +248,10 @@ ReconcileResult KernelDatapath::reconcile(const node::DatapathPlan& plan, const 
     if (auto* e = std::get_if<std::string>(&fdb)) note(result, *e);
     if (result.errors > 0) return result;
     for (const NeighbourInfo& n : std::get<std::vector<NeighbourInfo>>(neighbours)) {
-      if (n.mac) installed.neighbours.insert({n.destination, *n.mac});
-      else installed.neighbours.insert({n.destination, Mac{}});  // incomplete: replaced below
+      if (n.mac)
+        installed.neighbours.insert({n.destination, *n.mac});
+      else
+        installed.neighbours.insert({n.destination, Mac{}});  // incomplete: replaced below
     }
     for (const NeighbourInfo& n : std::get<std::vector<NeighbourInfo>>(fdb)) {
       if (n.mac) installed.fdb.insert({*n.mac, n.destination});
@@ -292,13 +308,16 @@ std::string KernelDatapath::remove_all(uint32_t vni) {
     if (first_error.empty()) first_error = e;
   };
   auto routes = netlink_.routes(kRouteProtocol);
-  if (auto* e = std::get_if<std::string>(&routes)) keep(*e);
+  if (auto* e = std::get_if<std::string>(&routes))
+    keep(*e);
   else
     for (const RouteInfo& r : std::get<std::vector<RouteInfo>>(routes))
       keep(netlink_.delete_route(r.destination, kRouteProtocol));
   auto links = netlink_.links();
-  if (auto* e = std::get_if<std::string>(&links)) keep(*e);
-  else if (const LinkInfo* link = find_link(std::get<std::vector<LinkInfo>>(links), node::vxlan_device_name(vni)))
+  if (auto* e = std::get_if<std::string>(&links))
+    keep(*e);
+  else if (const LinkInfo* link =
+               find_link(std::get<std::vector<LinkInfo>>(links), node::vxlan_device_name(vni)))
     keep(netlink_.delete_link(link->index));  // takes its neighbours and FDB entries along
   expected_ = {};
   device_seen_ = false;

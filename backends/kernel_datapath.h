@@ -6,8 +6,8 @@
 // "shoal.<VNI>"; one of another VNI, or any after a switch to host-gw, is removed; the udp
 // tunnel's TUN device "shoal0", which the tunnel creates and this gives its MTU, state and
 // address, removed after a switch away from udp) and routes
-// tagged with kRouteProtocol. A device deleted by hand is recreated and every peer replayed; a device
-// with the wrong settings is replaced. Errors are counted and reported, never thrown.
+// tagged with kRouteProtocol. A device deleted by hand is recreated and every peer replayed; a
+// device with the wrong settings is replaced. Errors are counted and reported, never thrown.
 #pragma once
 
 #include <array>
@@ -61,8 +61,8 @@ class KernelDatapath {
   int ensure_tun(const node::TunDevice& device, const std::vector<LinkInfo>& links,
                  ReconcileResult& result);
   void ensure_address(int index, const std::optional<Cidr>& address, ReconcileResult& result);
-  void remove_stale_devices(const std::string& keep, bool keep_tun, const std::vector<LinkInfo>& links,
-                            ReconcileResult& result);
+  void remove_stale_devices(const std::string& keep, bool keep_tun,
+                            const std::vector<LinkInfo>& links, ReconcileResult& result);
   void note(ReconcileResult& result, const std::string& error);
 
   Netlink& netlink_;

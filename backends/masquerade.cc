@@ -32,10 +32,18 @@ std::string masquerade_rules(const Cidr& network, const Cidr& subnet) {
          " {\n"
          "  chain postrouting {\n"
          "    type nat hook postrouting priority srcnat; policy accept;\n"
-         "    ip saddr " + net + " ip daddr " + net + " return\n"
-         "    ip saddr " + net + " ip daddr != 224.0.0.0/4 masquerade fully-random\n"
-         "    ip saddr != " + net + " ip daddr " + subnet.to_string() + " return\n"
-         "    ip saddr != " + net + " ip daddr " + net + " masquerade fully-random\n"
+         "    ip saddr " +
+         net + " ip daddr " + net +
+         " return\n"
+         "    ip saddr " +
+         net +
+         " ip daddr != 224.0.0.0/4 masquerade fully-random\n"
+         "    ip saddr != " +
+         net + " ip daddr " + subnet.to_string() +
+         " return\n"
+         "    ip saddr != " +
+         net + " ip daddr " + net +
+         " masquerade fully-random\n"
          "  }\n"
          "}\n";
 }

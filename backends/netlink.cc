@@ -104,9 +104,7 @@ uint8_t family_of(const IpAddress& ip) { return ip.is_v4() ? AF_INET : AF_INET6;
 
 }  // namespace
 
-std::string netlink_error(int code) {
-  return std::string(nl_geterror(code < 0 ? -code : code));
-}
+std::string netlink_error(int code) { return std::string(nl_geterror(code < 0 ? -code : code)); }
 
 std::variant<std::unique_ptr<Netlink>, std::string> Netlink::open() {
   nl_sock* socket = nl_socket_alloc();
@@ -164,33 +162,37 @@ Listed<LinkInfo> Netlink::links() {
 Listed<AddressInfo> Netlink::addresses() {
   ifaddrmsg header{};
   header.ifa_family = AF_INET;
-  return dump<AddressInfo>(socket_, RTM_GETADDR, header, [](nlmsghdr* h, std::vector<AddressInfo>& out) {
-    if (h->nlmsg_type != RTM_NEWADDR) return;
-    nlattr* tb[IFA_MAX + 1];
-    if (nlmsg_parse(h, sizeof(ifaddrmsg), tb, IFA_MAX, nullptr) < 0) return;
-    const auto* ifa = static_cast<const ifaddrmsg*>(nlmsg_data(h));
-    if (ifa->ifa_family != AF_INET) return;
-    auto local = get_ip(tb[IFA_LOCAL] != nullptr ? tb[IFA_LOCAL] : tb[IFA_ADDRESS]);
-    if (!local) return;
-    out.push_back({static_cast<int>(ifa->ifa_index), *local, ifa->ifa_prefixlen});
-  });
+  return dump<AddressInfo>(
+      socket_, RTM_GETADDR, header, [](nlmsghdr* h, std::vector<AddressInfo>& out) {
+        if (h->nlmsg_type != RTM_NEWADDR) return;
+        nlattr* tb[IFA_MAX + 1];
+        if (nlmsg_parse(h, sizeof(ifaddrmsg), tb, IFA_MAX, nullptr) < 0) return;
+        const auto* ifa = static_cast<const ifaddrmsg*>(nlmsg_data(h));
+        if (ifa->ifa_family != AF_INET) return;
+        auto local = get_ip(tb[IFA_LOCAL] != nullptr ? tb[IFA_LOCAL] : tb[IFA_ADDRESS]);
+        if (!local) return;
+        out.push_back({static_cast<int>(ifa->ifa_index), *local, ifa->ifa_prefixlen});
+      });
 }
 
 Listed<RouteInfo> Netlink::routes(uint8_t protocol) {
   rtmsg header{};
   header.rtm_family = AF_INET;
-  return dump<RouteInfo>(socket_, RTM_GETROUTE, header, [protocol](nlmsghdr* h, std::vector<RouteInfo>& out) {
-    if (h->nlmsg_type != RTM_NEWROUTE) return;
-    nlattr* tb[RTA_MAX + 1];
-    if (nlmsg_parse(h, sizeof(rtmsg), tb, RTA_MAX, nullptr) < 0) return;
-    const auto* rt = static_cast<const rtmsg*>(nlmsg_data(h));
-    const uint32_t table = get_u32(tb[RTA_TABLE]).value_or(rt->rtm_table);
-    if (rt->rtm_family != AF_INET || rt->rtm_protocol != protocol || table != RT_TABLE_MAIN) return;
-    auto destination = Cidr::make(get_ip(tb[RTA_DST]).value_or(IpAddress()), rt->rtm_dst_len);
-    if (!destination) return;
-    out.push_back({*destination, get_ip(tb[RTA_GATEWAY]).value_or(IpAddress()),
-                   static_cast<int>(get_u32(tb[RTA_OIF]).value_or(0)), rt->rtm_protocol, table});
-  });
+  return dump<RouteInfo>(
+      socket_, RTM_GETROUTE, header, [protocol](nlmsghdr* h, std::vector<RouteInfo>& out) {
+        if (h->nlmsg_type != RTM_NEWROUTE) return;
+        nlattr* tb[RTA_MAX + 1];
+        if (nlmsg_parse(h, sizeof(rtmsg), tb, RTA_MAX, nullptr) < 0) return;
+        const auto* rt = static_cast<const rtmsg*>(nlmsg_data(h));
+        const uint32_t table = get_u32(tb[RTA_TABLE]).value_or(rt->rtm_table);
+        if (rt->rtm_family != AF_INET || rt->rtm_protocol != protocol || table != RT_TABLE_MAIN)
+          return;
+        auto destination = Cidr::make(get_ip(tb[RTA_DST]).value_or(IpAddress()), rt->rtm_dst_len);
+        if (!destination) return;
+        out.push_back({*destination, get_ip(tb[RTA_GATEWAY]).value_or(IpAddress()),
+                       static_cast<int>(get_u32(tb[RTA_OIF]).value_or(0)), rt->rtm_protocol,
+                       table});
+      });
 }
 
 namespace {
@@ -198,17 +200,18 @@ namespace {
 Listed<NeighbourInfo> dump_neighbours(nl_sock* socket, uint8_t family, int ifindex) {
   ndmsg header{};
   header.ndm_family = family;
-  return dump<NeighbourInfo>(socket, RTM_GETNEIGH, header,
-                             [family, ifindex](nlmsghdr* h, std::vector<NeighbourInfo>& out) {
-    if (h->nlmsg_type != RTM_NEWNEIGH) return;
-    nlattr* tb[NDA_MAX + 1];
-    if (nlmsg_parse(h, sizeof(ndmsg), tb, NDA_MAX, nullptr) < 0) return;
-    const auto* nd = static_cast<const ndmsg*>(nlmsg_data(h));
-    if (nd->ndm_family != family || nd->ndm_ifindex != ifindex) return;
-    auto destination = get_ip(tb[NDA_DST]);
-    if (!destination) return;
-    out.push_back({nd->ndm_ifindex, *destination, get_mac(tb[NDA_LLADDR]), nd->ndm_state});
-  });
+  return dump<NeighbourInfo>(
+      socket, RTM_GETNEIGH, header,
+      [family, ifindex](nlmsghdr* h, std::vector<NeighbourInfo>& out) {
+        if (h->nlmsg_type != RTM_NEWNEIGH) return;
+        nlattr* tb[NDA_MAX + 1];
+        if (nlmsg_parse(h, sizeof(ndmsg), tb, NDA_MAX, nullptr) < 0) return;
+        const auto* nd = static_cast<const ndmsg*>(nlmsg_data(h));
+        if (nd->ndm_family != family || nd->ndm_ifindex != ifindex) return;
+        auto destination = get_ip(tb[NDA_DST]);
+        if (!destination) return;
+        out.push_back({nd->ndm_ifindex, *destination, get_mac(tb[NDA_LLADDR]), nd->ndm_state});
+      });
 }
 
 }  // namespace
@@ -217,27 +220,30 @@ Listed<NeighbourInfo> Netlink::neighbours(int ifindex) {
   return dump_neighbours(socket_, AF_INET, ifindex);
 }
 
-Listed<NeighbourInfo> Netlink::fdb(int ifindex) { return dump_neighbours(socket_, AF_BRIDGE, ifindex); }
+Listed<NeighbourInfo> Netlink::fdb(int ifindex) {
+  return dump_neighbours(socket_, AF_BRIDGE, ifindex);
+}
 
 std::string Netlink::create_vxlan(const std::string& name, const VxlanAttributes& vxlan,
                                   const Mac& mac, int mtu) {
   ifinfomsg header{};
   header.ifi_family = AF_UNSPEC;
-  const int code = request(socket_, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, header, [&](nl_msg* msg) {
-    nla_put_string(msg, IFLA_IFNAME, name.c_str());
-    nla_put_u32(msg, IFLA_MTU, static_cast<uint32_t>(mtu));
-    nla_put(msg, IFLA_ADDRESS, 6, mac.data());
-    nlattr* info = nla_nest_start(msg, IFLA_LINKINFO);
-    nla_put_string(msg, IFLA_INFO_KIND, "vxlan");
-    nlattr* data = nla_nest_start(msg, IFLA_INFO_DATA);
-    nla_put_u32(msg, IFLA_VXLAN_ID, vxlan.vni);
-    nla_put_u32(msg, IFLA_VXLAN_LINK, static_cast<uint32_t>(vxlan.link));
-    put_ip(msg, vxlan.local.is_v4() ? IFLA_VXLAN_LOCAL : IFLA_VXLAN_LOCAL6, vxlan.local);
-    nla_put_u16(msg, IFLA_VXLAN_PORT, htons(vxlan.port));  // network order, 2 bytes
-    nla_put_u8(msg, IFLA_VXLAN_LEARNING, vxlan.learning ? 1 : 0);
-    nla_nest_end(msg, data);
-    nla_nest_end(msg, info);
-  });
+  const int code =
+      request(socket_, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, header, [&](nl_msg* msg) {
+        nla_put_string(msg, IFLA_IFNAME, name.c_str());
+        nla_put_u32(msg, IFLA_MTU, static_cast<uint32_t>(mtu));
+        nla_put(msg, IFLA_ADDRESS, 6, mac.data());
+        nlattr* info = nla_nest_start(msg, IFLA_LINKINFO);
+        nla_put_string(msg, IFLA_INFO_KIND, "vxlan");
+        nlattr* data = nla_nest_start(msg, IFLA_INFO_DATA);
+        nla_put_u32(msg, IFLA_VXLAN_ID, vxlan.vni);
+        nla_put_u32(msg, IFLA_VXLAN_LINK, static_cast<uint32_t>(vxlan.link));
+        put_ip(msg, vxlan.local.is_v4() ? IFLA_VXLAN_LOCAL : IFLA_VXLAN_LOCAL6, vxlan.local);
+        nla_put_u16(msg, IFLA_VXLAN_PORT, htons(vxlan.port));  // network order, 2 bytes
+        nla_put_u8(msg, IFLA_VXLAN_LEARNING, vxlan.learning ? 1 : 0);
+        nla_nest_end(msg, data);
+        nla_nest_end(msg, info);
+      });
   return finish(code, "cannot create vxlan device " + name);
 }
 
@@ -301,12 +307,14 @@ std::string Netlink::add_route(const Cidr& destination, const IpAddress& gateway
   header.rtm_scope = device_route ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE;
   header.rtm_type = RTN_UNICAST;
   header.rtm_flags = onlink ? RTNH_F_ONLINK : 0;
-  const int code = request(socket_, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, header, [&](nl_msg* msg) {
-    put_ip(msg, RTA_DST, destination.network());
-    if (!device_route) put_ip(msg, RTA_GATEWAY, gateway);
-    nla_put_u32(msg, RTA_OIF, static_cast<uint32_t>(oif));
-  });
-  return finish(code, "cannot add route " + destination.to_string() + " via " + gateway.to_string());
+  const int code =
+      request(socket_, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, header, [&](nl_msg* msg) {
+        put_ip(msg, RTA_DST, destination.network());
+        if (!device_route) put_ip(msg, RTA_GATEWAY, gateway);
+        nla_put_u32(msg, RTA_OIF, static_cast<uint32_t>(oif));
+      });
+  return finish(code,
+                "cannot add route " + destination.to_string() + " via " + gateway.to_string());
 }
 
 std::string Netlink::delete_route(const Cidr& destination, uint8_t protocol) {
@@ -316,9 +324,8 @@ std::string Netlink::delete_route(const Cidr& destination, uint8_t protocol) {
   header.rtm_table = RT_TABLE_MAIN;
   header.rtm_protocol = protocol;
   header.rtm_scope = RT_SCOPE_NOWHERE;  // any scope
-  const int code = request(socket_, RTM_DELROUTE, 0, header, [&](nl_msg* msg) {
-    put_ip(msg, RTA_DST, destination.network());
-  });
+  const int code = request(socket_, RTM_DELROUTE, 0, header,
+                           [&](nl_msg* msg) { put_ip(msg, RTA_DST, destination.network()); });
   return finish(code, "cannot delete route " + destination.to_string());
 }
 
@@ -352,18 +359,18 @@ std::string Netlink::delete_neighbour(int ifindex, const IpAddress& address) {
 }
 
 std::string Netlink::add_fdb(int ifindex, const Mac& mac, const IpAddress& remote) {
-  const int code = request(socket_, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE,
-                           neighbour_header(AF_BRIDGE, ifindex, NUD_PERMANENT, NTF_SELF),
-                           [&](nl_msg* msg) {
-                             nla_put(msg, NDA_LLADDR, 6, mac.data());
-                             put_ip(msg, NDA_DST, remote);
-                           });
+  const int code =
+      request(socket_, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE,
+              neighbour_header(AF_BRIDGE, ifindex, NUD_PERMANENT, NTF_SELF), [&](nl_msg* msg) {
+                nla_put(msg, NDA_LLADDR, 6, mac.data());
+                put_ip(msg, NDA_DST, remote);
+              });
   return finish(code, "cannot add FDB entry " + node::to_string(mac) + " to " + remote.to_string());
 }
 
 std::string Netlink::delete_fdb(int ifindex, const Mac& mac, const IpAddress& remote) {
-  const int code = request(socket_, RTM_DELNEIGH, 0, neighbour_header(AF_BRIDGE, ifindex, 0, NTF_SELF),
-                           [&](nl_msg* msg) {
+  const int code = request(socket_, RTM_DELNEIGH, 0,
+                           neighbour_header(AF_BRIDGE, ifindex, 0, NTF_SELF), [&](nl_msg* msg) {
                              nla_put(msg, NDA_LLADDR, 6, mac.data());
                              put_ip(msg, NDA_DST, remote);
                            });

@@ -76,8 +76,8 @@ class Netlink {
   Netlink& operator=(const Netlink&) = delete;
 
   Listed<LinkInfo> links();
-  Listed<AddressInfo> addresses();  // IPv4
-  Listed<RouteInfo> routes(uint8_t protocol);  // IPv4, main table, with that protocol only
+  Listed<AddressInfo> addresses();                // IPv4
+  Listed<RouteInfo> routes(uint8_t protocol);     // IPv4, main table, with that protocol only
   Listed<NeighbourInfo> neighbours(int ifindex);  // IPv4 ARP entries on that device
   Listed<NeighbourInfo> fdb(int ifindex);  // FDB entries of that (vxlan) device with a remote
 

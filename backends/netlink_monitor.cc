@@ -13,8 +13,8 @@
 namespace shoal::backends {
 namespace {
 
-constexpr int kMaxReadsPerDrain = 4096;     // bounded: a flood of events cannot hold the loop
-constexpr int kReceiveBuffer = 4 << 20;    // room for a burst (a link flap flushes many routes)
+constexpr int kMaxReadsPerDrain = 4096;  // bounded: a flood of events cannot hold the loop
+constexpr int kReceiveBuffer = 4 << 20;  // room for a burst (a link flap flushes many routes)
 
 struct Filter {
   int vxlan;
@@ -67,7 +67,8 @@ int on_event(nl_msg* msg, void* arg) {
           f.seen->relevant = true;
       }
       break;
-    default: break;
+    default:
+      break;
   }
   return NL_OK;
 }

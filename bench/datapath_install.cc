@@ -36,8 +36,9 @@ int main() {
   }
   const char* env = std::getenv("PEERS");
   const int peers = env ? std::max(1, std::atoi(env)) : 1000;
-  if (std::system("ip link set lo up && ip link add u0 type veth peer name u0peer && "
-                  "ip addr add 192.0.2.1/24 dev u0 && ip link set u0 up && ip link set u0peer up") != 0) {
+  if (std::system(
+          "ip link set lo up && ip link add u0 type veth peer name u0peer && "
+          "ip addr add 192.0.2.1/24 dev u0 && ip link set u0 up && ip link set u0peer up") != 0) {
     std::printf("# cannot make the underlay\n");
     return 1;
   }
@@ -55,12 +56,16 @@ int main() {
     r.version = 1;
     r.name = "h" + std::to_string(i);
     r.underlay = IpAddress::v4(192, 0, 2, static_cast<uint8_t>(1 + i % 250));
-    const node::Mac mac{0x02, 0x5e, 0, static_cast<uint8_t>(i >> 16), static_cast<uint8_t>(i >> 8),
+    const node::Mac mac{0x02,
+                        0x5e,
+                        0,
+                        static_cast<uint8_t>(i >> 16),
+                        static_cast<uint8_t>(i >> 8),
                         static_cast<uint8_t>(i)};
     r.backend_data = node::encode_backend_data({mac, {}});
     const uint32_t base = (100u << 24) | (64u << 16);
-    r.claims.push_back({*Cidr::make(IpAddress::v4(base + (static_cast<uint32_t>(i) << 8)), 24),
-                        HlcStamp{i, 0}});
+    r.claims.push_back(
+        {*Cidr::make(IpAddress::v4(base + (static_cast<uint32_t>(i) << 8)), 24), HlcStamp{i, 0}});
     r.renewed_at = now;
     table.merge(r);
   }

@@ -14,8 +14,7 @@ inline void figure(const std::string& name, double value, const char* unit) {
 }
 
 inline double wall_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace shoal::bench

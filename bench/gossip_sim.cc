@@ -62,7 +62,8 @@ void run(size_t n, uint64_t seed) {
   const double join_wall = bench::wall_seconds();
   const bool ok = sim.run_until([&] { return converged(sim, n); }, kTimeZero + 400s, 500ms);
   std::printf("# n=%zu: %s after %.1f simulated s (%.1f s wall)\n", n,
-              ok ? "converged" : "NOT converged", to_seconds(sim.now()), bench::wall_seconds() - join_wall);
+              ok ? "converged" : "NOT converged", to_seconds(sim.now()),
+              bench::wall_seconds() - join_wall);
   sim.run_for(10s);
 
   // 2. Steady state: bytes per member per second (over at least one push-pull interval, so
@@ -98,10 +99,11 @@ void run(size_t n, uint64_t seed) {
   const TimePoint crash_at = sim.now();
   sim.crash(victim);
   auto declared = [&] {
-    return static_cast<size_t>(std::count_if(deaths.begin(), deaths.end(),
-                                             [&](auto& d) { return d.second == victim; }));
+    return static_cast<size_t>(
+        std::count_if(deaths.begin(), deaths.end(), [&](auto& d) { return d.second == victim; }));
   };
-  sim.run_until([&] { return declared() >= n - 1; }, crash_at + 180s, 100ms);  // n-1 survivors + newcomer
+  sim.run_until([&] { return declared() >= n - 1; }, crash_at + 180s,
+                100ms);  // n-1 survivors + newcomer
   std::vector<TimePoint> times;
   for (auto& [at, who] : deaths)
     if (who == victim) times.push_back(at);
@@ -110,7 +112,8 @@ void run(size_t n, uint64_t seed) {
   if (times.size() >= n - 1) {
     figure("detect_last" + tag, to_seconds(times[n - 2] - crash_at), "s");
   } else {
-    std::printf("# only %zu of %zu survivors declared the crash within 180 s\n", times.size(), n - 1);
+    std::printf("# only %zu of %zu survivors declared the crash within 180 s\n", times.size(),
+                n - 1);
   }
   const Duration min_suspicion = gossip::suspicion_timeout(4, n, 1s);
   std::printf("# memberlist bounds at n=%zu: suspicion %.1f..%.1f s after the first failed probe\n",
@@ -148,11 +151,13 @@ int main(int argc, char** argv) {
     sizes.clear();
     for (int i = 1; i < argc; ++i) sizes.push_back(std::strtoul(argv[i], nullptr, 10));
   }
-  const uint64_t seed = std::getenv("SHOAL_SEED") ? std::strtoull(std::getenv("SHOAL_SEED"), nullptr, 10) : 1;
+  const uint64_t seed =
+      std::getenv("SHOAL_SEED") ? std::strtoull(std::getenv("SHOAL_SEED"), nullptr, 10) : 1;
   std::printf("# gossip_sim: lan profile, seed %llu (SHOAL_SEED to change)\n",
               static_cast<unsigned long long>(seed));
-  std::printf("# targets: disseminate_p9999.n1000 ~2.2 s (serf's model); zero false deaths at 10%%"
-              " loss; sim_wall_per_min.n2000 < 30 s\n");
+  std::printf(
+      "# targets: disseminate_p9999.n1000 ~2.2 s (serf's model); zero false deaths at 10%%"
+      " loss; sim_wall_per_min.n2000 < 30 s\n");
   for (size_t n : sizes) run(n, seed);
   return 0;
 }

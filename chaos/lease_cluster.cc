@@ -7,8 +7,12 @@ namespace {
 
 // A distinct vxlan MAC per member (unicast, locally administered), as agents publish theirs.
 node::Mac vtep_mac(NodeIndex index) {
-  return {0x02, 0x5e, static_cast<uint8_t>(index >> 24), static_cast<uint8_t>(index >> 16),
-          static_cast<uint8_t>(index >> 8), static_cast<uint8_t>(index)};
+  return {0x02,
+          0x5e,
+          static_cast<uint8_t>(index >> 24),
+          static_cast<uint8_t>(index >> 16),
+          static_cast<uint8_t>(index >> 8),
+          static_cast<uint8_t>(index)};
 }
 
 }  // namespace
@@ -26,9 +30,8 @@ LeaseCluster::LeaseCluster(uint64_t seed, size_t nodes, lease::LeaseConfig lease
                           node::encode_backend_data({vtep_mac(index), {}})},
         lease::StoredLeases{disk.own, disk.records, disk.evictions}};
   });
-  sim_.on_persist([this](NodeIndex index, const lease::NodeRecord& record) {
-    disks_[index].own = record;
-  });
+  sim_.on_persist(
+      [this](NodeIndex index, const lease::NodeRecord& record) { disks_[index].own = record; });
   sim_.on_lease_event([this](TimePoint now, NodeIndex index, const lease::LeaseEvent& e) {
     events_.push_back({now, index, e});
   });

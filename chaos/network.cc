@@ -39,8 +39,8 @@ bool Network::reachable(NodeIndex from, NodeIndex to) const {
 
 double Network::link_loss(NodeIndex from, NodeIndex to) const {
   // Independent losses compose: the message survives only if it survives each of them.
-  const double keep = (1 - loss_) * (1 - at_or(node_loss_, from, 0.0)) *
-                      (1 - at_or(node_loss_, to, 0.0));
+  const double keep =
+      (1 - loss_) * (1 - at_or(node_loss_, from, 0.0)) * (1 - at_or(node_loss_, to, 0.0));
   return 1 - keep;
 }
 

@@ -102,7 +102,8 @@ Report run(const Scenario& scenario) {
   for (NodeIndex i = 0; i < topo.nodes; ++i) {
     const bool is_seed = std::count(topo.seeds.begin(), topo.seeds.end(), i) > 0;
     const auto window = static_cast<uint64_t>(topo.join_window.count());
-    const Duration offset = is_seed || window == 0 ? Duration::zero() : Duration(starts.below(window));
+    const Duration offset =
+        is_seed || window == 0 ? Duration::zero() : Duration(starts.below(window));
     sim.at(kTimeZero + offset, [&sim, i, &topo] { sim.start(i, topo.seeds); });
   }
   for (const auto& f : scenario.timeline) {

@@ -80,8 +80,8 @@ void print_leases(const LeaseCluster& cluster, NodeIndex view) {
   std::printf("  %-20s %-10s %-16s %s\n", "SUBNET", "OWNER", "UNDERLAY", "VERSION");
   for (const auto& [subnet, owner] : lease->owners()) {
     const auto* record = lease->table().find(owner);
-    std::printf("  %-20s %-10s %-16s %llu\n", subnet.to_string().c_str(),
-                record->name.c_str(), record->underlay.to_string().c_str(),
+    std::printf("  %-20s %-10s %-16s %llu\n", subnet.to_string().c_str(), record->name.c_str(),
+                record->underlay.to_string().c_str(),
                 static_cast<unsigned long long>(record->version));
   }
   std::printf("  (%llu re-allocations in all)\n",
@@ -109,7 +109,7 @@ int run_with_leases(const std::string& network, size_t nodes, uint64_t seed, dou
   print_leases(cluster, view);
   const std::string problem = cluster.placed_and_agreed();
   std::printf("\n%s\n", problem.empty() ? "every member up holds one subnet, and all agree"
-                                         : ("not settled yet: " + problem).c_str());
+                                        : ("not settled yet: " + problem).c_str());
   return 0;
 }
 
@@ -206,11 +206,13 @@ int main(int argc, char** argv) {
     return std::string();
   });
   const Report r = run(s);
-  std::printf("\n%zu members, seed %llu, %.0f simulated s: %zu death events; %zu healthy members wrongly declared dead\n",
-              nodes, static_cast<unsigned long long>(seed), run_seconds,
-              static_cast<size_t>(std::count_if(r.events.begin(), r.events.end(), [](auto& e) {
-                return e.kind == gossip::Event::Kind::kDead;
-              })),
-              r.false_deaths());
+  std::printf(
+      "\n%zu members, seed %llu, %.0f simulated s: %zu death events; %zu healthy members wrongly "
+      "declared dead\n",
+      nodes, static_cast<unsigned long long>(seed), run_seconds,
+      static_cast<size_t>(
+          std::count_if(r.events.begin(), r.events.end(),
+                        [](auto& e) { return e.kind == gossip::Event::Kind::kDead; })),
+      r.false_deaths());
   return 0;
 }

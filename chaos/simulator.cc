@@ -9,9 +9,9 @@ namespace {
 Endpoint sim_address(NodeIndex i) {
   static constexpr uint8_t kNets[3][3] = {{192, 0, 2}, {198, 51, 100}, {203, 0, 113}};
   const uint32_t host = i % 254, net = (i / 254) % 3, port_step = i / (254 * 3);
-  return Endpoint{IpAddress::v4(kNets[net][0], kNets[net][1], kNets[net][2],
-                                static_cast<uint8_t>(host + 1)),
-                  static_cast<uint16_t>(7946 + port_step)};
+  return Endpoint{
+      IpAddress::v4(kNets[net][0], kNets[net][1], kNets[net][2], static_cast<uint8_t>(host + 1)),
+      static_cast<uint16_t>(7946 + port_step)};
 }
 
 }  // namespace
@@ -41,8 +41,8 @@ NodeIndex Simulator::add_node(gossip::Config config) {
 WallTime Simulator::wall(NodeIndex node) const {
   // 2026-01-01T00:00:00Z: the simulated wall clock starts on a plausible date.
   constexpr std::chrono::milliseconds kEpoch{1767225600000};
-  return WallTime(kEpoch + std::chrono::duration_cast<std::chrono::milliseconds>(
-                               now_.time_since_epoch()) +
+  return WallTime(kEpoch +
+                  std::chrono::duration_cast<std::chrono::milliseconds>(now_.time_since_epoch()) +
                   nodes_[node].skew);
 }
 
@@ -104,8 +104,7 @@ void Simulator::run_until(TimePoint until) {
   now_ = until;
 }
 
-bool Simulator::run_until(const std::function<bool()>& done, TimePoint deadline,
-                          Duration every) {
+bool Simulator::run_until(const std::function<bool()>& done, TimePoint deadline, Duration every) {
   while (true) {
     if (done()) return true;
     if (now_ >= deadline) return false;

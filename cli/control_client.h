@@ -10,7 +10,6 @@
 
 namespace shoal::cli {
 
-
 // The agent's response (which may itself carry an `error`), or why there is none: the agent
 // is unreachable, too slow, or answered something unreadable. Messages name the socket path
 // and say what to try.

@@ -11,15 +11,14 @@
 
 #include "agent/agent.h"
 #include "agent/config.h"
-#include "crypto/key.h"
-#include "crypto/sodium_init.h"
 #include "cli/control_client.h"
 #include "cli/print.h"
+#include "crypto/key.h"
+#include "crypto/sodium_init.h"
 
 using namespace shoal;
 
 namespace {
-
 
 constexpr std::string_view kUsage = R"(usage: shoal COMMAND [OPTIONS]
 
@@ -42,7 +41,8 @@ commands:
 
 // `command`: the subcommand whose help to point at; empty for shoal's own usage.
 int usage_error(const std::string& message, std::string_view command = {}) {
-  const std::string help = command.empty() ? "shoal --help" : "shoal " + std::string(command) + " --help";
+  const std::string help =
+      command.empty() ? "shoal --help" : "shoal " + std::string(command) + " --help";
   std::fprintf(stderr, "shoal: %s\n(run `%s` for usage)\n", message.c_str(), help.c_str());
   return 2;
 }
@@ -64,11 +64,16 @@ void print_agent_help() {
 
 spdlog::level::level_enum to_spdlog(agent::LogLevel level) {
   switch (level) {
-    case agent::LogLevel::kTrace: return spdlog::level::trace;
-    case agent::LogLevel::kDebug: return spdlog::level::debug;
-    case agent::LogLevel::kInfo: return spdlog::level::info;
-    case agent::LogLevel::kWarn: return spdlog::level::warn;
-    case agent::LogLevel::kError: return spdlog::level::err;
+    case agent::LogLevel::kTrace:
+      return spdlog::level::trace;
+    case agent::LogLevel::kDebug:
+      return spdlog::level::debug;
+    case agent::LogLevel::kInfo:
+      return spdlog::level::info;
+    case agent::LogLevel::kWarn:
+      return spdlog::level::warn;
+    case agent::LogLevel::kError:
+      return spdlog::level::err;
   }
   return spdlog::level::info;
 }
@@ -99,7 +104,8 @@ int run_agent(const std::vector<std::string_view>& args) {
   }
   for (size_t i = 0; i < args.size(); ++i) {
     std::string_view flag = args[i];
-    if (!flag.starts_with("--")) return usage_error("agent: unexpected argument '" + std::string(flag) + "'", "agent");
+    if (!flag.starts_with("--"))
+      return usage_error("agent: unexpected argument '" + std::string(flag) + "'", "agent");
     std::string value;
     if (auto eq = flag.find('='); eq != std::string_view::npos) {
       value = flag.substr(eq + 1);
@@ -107,7 +113,8 @@ int run_agent(const std::vector<std::string_view>& args) {
     } else if (flag == "--ip-masq" && (i + 1 >= args.size() || args[i + 1].starts_with("--"))) {
       value = "true";  // a bare boolean flag
     } else {
-      if (i + 1 >= args.size()) return usage_error("agent: " + std::string(flag) + " needs a value", "agent");
+      if (i + 1 >= args.size())
+        return usage_error("agent: " + std::string(flag) + " needs a value", "agent");
       value = args[++i];
     }
     if (flag == "--config") continue;
@@ -153,13 +160,16 @@ struct ClientCommand {
 };
 
 constexpr ClientCommand kClientCommands[] = {
-    {"members", "", "Lists the cluster's members as this agent sees them: name, id, address, state."},
+    {"members", "",
+     "Lists the cluster's members as this agent sees them: name, id, address, state."},
     {"leases", "", "Lists who owns which subnet (this host's lease is starred)."},
     {"status", "", "This agent at a glance: identity, subnet, members and leases by count."},
-    {"leave", "", "Releases this host's subnet, tells the cluster and stops the agent.\n"
-                  "(SIGTERM stops it too but keeps the lease for a restart.)"},
-    {"forget", "NODE", "Evicts a dead node's lease at once, instead of waiting out its TTL.\n"
-                       "NODE is its name or a prefix of its id (see `shoal leases`)."},
+    {"leave", "",
+     "Releases this host's subnet, tells the cluster and stops the agent.\n"
+     "(SIGTERM stops it too but keeps the lease for a restart.)"},
+    {"forget", "NODE",
+     "Evicts a dead node's lease at once, instead of waiting out its TTL.\n"
+     "NODE is its name or a prefix of its id (see `shoal leases`)."},
     {"keys", "list|install KEY|use KEY_ID|remove KEY_ID",
      "Changes this agent's cluster keys and its key file. To rotate without downtime: install\n"
      "the new key on every host, then `use` it on every host, then remove the old one."},
@@ -172,16 +182,19 @@ int run_client(const ClientCommand& command, std::vector<std::string_view> args)
   for (size_t i = 0; i < args.size(); ++i) {
     const auto a = args[i];
     if (a == "--help" || a == "-h") {
-      std::printf("usage: shoal %s %s%s[--json] [--control-socket PATH]\n\n%s\n\n"
-                  "  --json                 print the agent's answer as JSON\n"
-                  "  --control-socket PATH  the agent's control socket (default %s)\n",
-                  command.name.data(), command.args.data(), command.args.empty() ? "" : " ",
-                  command.help.data(), agent::kDefaultControlSocket);
+      std::printf(
+          "usage: shoal %s %s%s[--json] [--control-socket PATH]\n\n%s\n\n"
+          "  --json                 print the agent's answer as JSON\n"
+          "  --control-socket PATH  the agent's control socket (default %s)\n",
+          command.name.data(), command.args.data(), command.args.empty() ? "" : " ",
+          command.help.data(), agent::kDefaultControlSocket);
       return 0;
     } else if (a == "--json") {
       json = true;
     } else if (a == "--control-socket") {
-      if (i + 1 >= args.size()) return usage_error(std::string(command.name) + ": --control-socket needs a path", command.name);
+      if (i + 1 >= args.size())
+        return usage_error(std::string(command.name) + ": --control-socket needs a path",
+                           command.name);
       socket = args[++i];
     } else if (a.starts_with("--control-socket=")) {
       socket = a.substr(17);
@@ -196,7 +209,8 @@ int run_client(const ClientCommand& command, std::vector<std::string_view> args)
   auto want = [&](size_t n) {
     return positional.size() == n
                ? std::string()
-               : std::string(command.name) + " expects " + (command.args.empty() ? "no arguments" : std::string(command.args));
+               : std::string(command.name) + " expects " +
+                     (command.args.empty() ? "no arguments" : std::string(command.args));
   };
   std::string problem;
   if (command.name == "members") {

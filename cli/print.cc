@@ -88,17 +88,17 @@ std::string format_status(const proto::ControlResponse& response) {
   const std::string encryption =
       s.encrypted() ? "on (" + std::to_string(s.key_count()) + " keys)" : "off";
   std::vector<Row> rows{{"name:", s.name()},
-                       {"id:", s.id()},
-                       {"version:", s.version()},
-                       {"bind:", s.bind()},
-                       {"network:", s.network()},
-                       {"subnet:", subnet},
-                       {"backend:", s.backend()},
-                       {"encryption:", encryption},
-                       {"members:", members},
-                       {"leases:", std::to_string(s.lease_count())},
-                       {"uptime:", short_duration(static_cast<int64_t>(s.uptime_s()) * 1000)},
-                       {"data dir:", s.data_dir()}};
+                        {"id:", s.id()},
+                        {"version:", s.version()},
+                        {"bind:", s.bind()},
+                        {"network:", s.network()},
+                        {"subnet:", subnet},
+                        {"backend:", s.backend()},
+                        {"encryption:", encryption},
+                        {"members:", members},
+                        {"leases:", std::to_string(s.lease_count())},
+                        {"uptime:", short_duration(static_cast<int64_t>(s.uptime_s()) * 1000)},
+                        {"data dir:", s.data_dir()}};
   if (!s.datapath_device().empty()) {
     rows.push_back({"datapath:", s.datapath_device() + ", " + std::to_string(s.peers_installed()) +
                                      " peers installed, " + std::to_string(s.peers_skipped()) +
@@ -111,7 +111,8 @@ std::string format_status(const proto::ControlResponse& response) {
   if (!s.tunnel_offloads().empty()) {
     rows.push_back({"tunnel:", s.tunnel_cipher() + ", " + std::to_string(s.tunnel_sessions()) +
                                    " sessions, " + std::to_string(s.tunnel_packets_out()) +
-                                   " packets out, " + std::to_string(s.tunnel_packets_in()) + " in"});
+                                   " packets out, " + std::to_string(s.tunnel_packets_in()) +
+                                   " in"});
     rows.push_back({"offloads:", s.tunnel_offloads()});
     for (const auto& drop : s.tunnel_drops()) rows.push_back({"  dropped:", drop});
   }

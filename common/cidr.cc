@@ -34,7 +34,8 @@ std::optional<Cidr> Cidr::make(const IpAddress& network, uint8_t prefix) {
 
 std::optional<Cidr> Cidr::containing(const IpAddress& address, uint8_t prefix) {
   if (prefix > (address.is_v4() ? 32 : 128)) return std::nullopt;
-  if (address.is_v4()) return Cidr(IpAddress::v4(address.v4_host_order() & v4_mask(prefix)), prefix);
+  if (address.is_v4())
+    return Cidr(IpAddress::v4(address.v4_host_order() & v4_mask(prefix)), prefix);
   std::array<uint8_t, 16> bytes{};
   const ByteView b = address.view();
   for (size_t bit = 0; bit < prefix; ++bit)

@@ -26,7 +26,6 @@ ParseResult parse_error(std::string message) {
   return ParseResult(std::in_place_index<1>, std::move(message));
 }
 
-
 // Wipes a string that held key material before its memory goes back to the heap.
 struct WipeOnExit {
   std::string& text;

@@ -6,7 +6,7 @@ namespace shoal::crypto {
 
 bool ReplayWindow::accept(uint64_t counter) {
   if (counter >= kRejectAfter) return false;
-  const uint64_t position = counter + 1;  // shifted by one: top_ == 0 means "nothing yet"
+  const uint64_t position = counter + 1;        // shifted by one: top_ == 0 means "nothing yet"
   if (position + kWindow < top_) return false;  // too old: behind the window
   const uint64_t block = position / kBlockBits;
   if (position > top_) {

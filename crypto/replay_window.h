@@ -18,7 +18,7 @@ namespace shoal::crypto {
 class ReplayWindow {
  public:
   static constexpr int kBlockBits = 64;
-  static constexpr size_t kRingBlocks = 128;                // 8192 bits
+  static constexpr size_t kRingBlocks = 128;                           // 8192 bits
   static constexpr uint64_t kWindow = (kRingBlocks - 1) * kBlockBits;  // 8128 behind the top
   static constexpr uint64_t kRejectAfter = UINT64_MAX - (kRingBlocks * kBlockBits) - 1;
 

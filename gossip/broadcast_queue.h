@@ -1,10 +1,10 @@
 // The queue of updates waiting to be piggybacked (memberlist's TransmitLimitedQueue).
 //
 // Each item is an already-encoded update, optionally keyed by what it is about (a topic and
-// a node id). A new item replaces any queued item with the same key (a newer alive for a member replaces the older
-// suspect). take() hands out the items sent fewest times first (newest first among equals)
-// that fit a byte budget, counts one transmission for each, and drops an item once it has
-// been sent `limit` times.
+// a node id). A new item replaces any queued item with the same key (a newer alive for a member
+// replaces the older suspect). take() hands out the items sent fewest times first (newest first
+// among equals) that fit a byte budget, counts one transmission for each, and drops an item once it
+// has been sent `limit` times.
 #pragma once
 
 #include <cstddef>

@@ -24,14 +24,14 @@ struct Config {
 
   // Dissemination.
   Duration gossip_interval = 200ms;
-  int gossip_nodes = 3;                  // fanout per gossip round
-  int retransmit_mult = 4;               // each update sent about mult * ceil(log10(n+1)) times
+  int gossip_nodes = 3;                    // fanout per gossip round
+  int retransmit_mult = 4;                 // each update sent about mult * ceil(log10(n+1)) times
   Duration gossip_to_the_dead_time = 30s;  // keep gossiping to a dead member this long
-  Duration push_pull_interval = 30s;     // anti-entropy; scaled up for clusters over 32 members
-  Duration reconnect_interval = 30s;     // try a dead member again (heals partitions), like serf
-  Duration reconnect_min_interval = 2s;  // ... first this soon after it died, then backing off
-  Duration stream_timeout = 10s;         // for drivers: give up on a stream after this long
-  Duration dead_reap_after = 24h;        // forget dead and left members after this long
+  Duration push_pull_interval = 30s;       // anti-entropy; scaled up for clusters over 32 members
+  Duration reconnect_interval = 30s;       // try a dead member again (heals partitions), like serf
+  Duration reconnect_min_interval = 2s;    // ... first this soon after it died, then backing off
+  Duration stream_timeout = 10s;           // for drivers: give up on a stream after this long
+  Duration dead_reap_after = 24h;          // forget dead and left members after this long
 
   // Limits.
   size_t max_packet_bytes = 1400;  // plaintext datagram budget; the agent subtracts AEAD overhead

@@ -3,35 +3,48 @@
 // dissemination (membership_sync.cc).
 #include "gossip/membership.h"
 
+#include <google/protobuf/arena.h>
+
 #include <algorithm>
 #include <cassert>
 
 #include "common/take_front.h"
 #include "gossip/wire.h"
-#include <google/protobuf/arena.h>
 
 namespace shoal::gossip {
 
 std::string_view to_string(MemberState s) {
   switch (s) {
-    case MemberState::kAlive: return "alive";
-    case MemberState::kSuspect: return "suspect";
-    case MemberState::kDead: return "dead";
-    case MemberState::kLeft: return "left";
+    case MemberState::kAlive:
+      return "alive";
+    case MemberState::kSuspect:
+      return "suspect";
+    case MemberState::kDead:
+      return "dead";
+    case MemberState::kLeft:
+      return "left";
   }
   return "?";
 }
 
 std::string_view to_string(Event::Kind k) {
   switch (k) {
-    case Event::Kind::kJoined: return "joined";
-    case Event::Kind::kUpdated: return "updated";
-    case Event::Kind::kSuspect: return "suspect";
-    case Event::Kind::kAlive: return "alive";
-    case Event::Kind::kDead: return "dead";
-    case Event::Kind::kLeft: return "left";
-    case Event::Kind::kReaped: return "reaped";
-    case Event::Kind::kUserMessage: return "user_message";
+    case Event::Kind::kJoined:
+      return "joined";
+    case Event::Kind::kUpdated:
+      return "updated";
+    case Event::Kind::kSuspect:
+      return "suspect";
+    case Event::Kind::kAlive:
+      return "alive";
+    case Event::Kind::kDead:
+      return "dead";
+    case Event::Kind::kLeft:
+      return "left";
+    case Event::Kind::kReaped:
+      return "reaped";
+    case Event::Kind::kUserMessage:
+      return "user_message";
   }
   return "?";
 }
@@ -40,8 +53,9 @@ Membership::Membership(Config config, LocalNode self, uint64_t seed, TimePoint n
     : config_(std::move(config)), rng_(seed), awareness_(config_.awareness_max_multiplier) {
   assert(config_.validate().empty());
   Entry me;
-  me.member = Member{self.id,          std::move(self.name), self.address, self.incarnation,
-                     MemberState::kAlive, now,              std::move(self.meta)};
+  me.member =
+      Member{self.id, std::move(self.name), self.address, self.incarnation, MemberState::kAlive,
+             now,     std::move(self.meta)};
   index_.emplace(me.member.id, 0);
   entries_.push_back(std::move(me));
   // Spread the first timers over one interval so that members started together do not
@@ -159,12 +173,24 @@ void Membership::handle_updates(TimePoint now, const proto::Envelope& envelope) 
 
 void Membership::count_drop(int decode_error) {
   switch (static_cast<DecodeError>(decode_error)) {
-    case DecodeError::kEmpty: stats_.dropped_empty++; break;
-    case DecodeError::kOversized: stats_.dropped_oversized++; break;
-    case DecodeError::kBadVersion: stats_.dropped_bad_version++; break;
-    case DecodeError::kMalformed: stats_.dropped_malformed++; break;
-    case DecodeError::kInvalid: stats_.dropped_invalid++; break;
-    case DecodeError::kUnknown: stats_.dropped_unknown++; break;
+    case DecodeError::kEmpty:
+      stats_.dropped_empty++;
+      break;
+    case DecodeError::kOversized:
+      stats_.dropped_oversized++;
+      break;
+    case DecodeError::kBadVersion:
+      stats_.dropped_bad_version++;
+      break;
+    case DecodeError::kMalformed:
+      stats_.dropped_malformed++;
+      break;
+    case DecodeError::kInvalid:
+      stats_.dropped_invalid++;
+      break;
+    case DecodeError::kUnknown:
+      stats_.dropped_unknown++;
+      break;
   }
 }
 
@@ -227,8 +253,8 @@ void Membership::send_datagram(const Endpoint& to, proto::Envelope& envelope,
   }
   stats_.packets_out++;
   stats_.bytes_out += packet.size();
-  transmits_.push_back(Transmit{Transmit::Kind::kDatagram, to, std::nullopt, false,
-                                std::move(packet)});
+  transmits_.push_back(
+      Transmit{Transmit::Kind::kDatagram, to, std::nullopt, false, std::move(packet)});
 }
 
 void Membership::send_stream(const Endpoint& to, std::optional<StreamId> stream, bool close,
@@ -260,14 +286,12 @@ std::vector<Member> Membership::members() const {
 }
 
 size_t Membership::count(MemberState state) const {
-  return static_cast<size_t>(std::count_if(entries_.begin(), entries_.end(), [&](const Entry& e) {
-    return e.member.state == state;
-  }));
+  return static_cast<size_t>(std::count_if(
+      entries_.begin(), entries_.end(), [&](const Entry& e) { return e.member.state == state; }));
 }
 
-std::vector<const Membership::Entry*> Membership::random_members(size_t k,
-                                                                const NodeId& exclude,
-                                                                Eligible eligible, TimePoint now) {
+std::vector<const Membership::Entry*> Membership::random_members(size_t k, const NodeId& exclude,
+                                                                 Eligible eligible, TimePoint now) {
   // memberlist's kRandomNodes: random draws, bounded at 3n, so a large list costs O(k).
   std::vector<const Entry*> picked;
   const size_t n = entries_.size();

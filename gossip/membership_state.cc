@@ -74,8 +74,7 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
     // (an earlier life of ours, before a restart) speaks for us: take the name back.
     Member& me = entries_[0].member;
     if (alive.incarnation() < me.incarnation) return;
-    if (alive.incarnation() == me.incarnation && meta == me.meta && *address == me.address)
-      return;
+    if (alive.incarnation() == me.incarnation && meta == me.meta && *address == me.address) return;
     if (!bootstrap && !leaving_) refute(now, alive.incarnation());
     return;
   }
@@ -83,8 +82,8 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
   if (!e) {
     if (entries_.size() >= config_.max_members) return;
     Entry fresh;
-    fresh.member = Member{id,         alive.name(), *address, alive.incarnation(),
-                          MemberState::kAlive, now, meta};
+    fresh.member =
+        Member{id, alive.name(), *address, alive.incarnation(), MemberState::kAlive, now, meta};
     index_.emplace(id, entries_.size());
     entries_.push_back(std::move(fresh));
     // Slot it into the current probe round at a random place still ahead of us.
@@ -124,8 +123,7 @@ void Membership::on_suspect(TimePoint now, const proto::Suspect& suspect) {
   Entry* e = find_entry(id);
   if (!e || suspect.incarnation() < e->member.incarnation) return;  // unknown or stale
 
-  if (e->member.state == MemberState::kSuspect &&
-      suspect.incarnation() == e->member.incarnation) {
+  if (e->member.state == MemberState::kSuspect && suspect.incarnation() == e->member.incarnation) {
     // Another member agrees: an independent confirmation shortens the timeout.
     if (!e->suspicion) return;
     const TimePoint before = e->suspicion->deadline();

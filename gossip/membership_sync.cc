@@ -20,10 +20,14 @@ bool failed(const Member& m, TimePoint, Duration) { return m.state == MemberStat
 
 proto::MemberStatus to_proto(MemberState s) {
   switch (s) {
-    case MemberState::kAlive: return proto::MEMBER_STATUS_ALIVE;
-    case MemberState::kSuspect: return proto::MEMBER_STATUS_SUSPECT;
-    case MemberState::kDead: return proto::MEMBER_STATUS_DEAD;
-    case MemberState::kLeft: return proto::MEMBER_STATUS_LEFT;
+    case MemberState::kAlive:
+      return proto::MEMBER_STATUS_ALIVE;
+    case MemberState::kSuspect:
+      return proto::MEMBER_STATUS_SUSPECT;
+    case MemberState::kDead:
+      return proto::MEMBER_STATUS_DEAD;
+    case MemberState::kLeft:
+      return proto::MEMBER_STATUS_LEFT;
   }
   return proto::MEMBER_STATUS_UNSPECIFIED;
 }
@@ -85,8 +89,8 @@ void Membership::sync_state_with(const Endpoint& peer) {
   send_stream(peer, std::nullopt, false, envelope);
 }
 
-void Membership::on_push_pull(TimePoint now, const Endpoint& from,
-                              const proto::Envelope& envelope, std::optional<StreamId> stream) {
+void Membership::on_push_pull(TimePoint now, const Endpoint& from, const proto::Envelope& envelope,
+                              std::optional<StreamId> stream) {
   if (!stream) return;  // handle_packet refuses these before they get here
   const proto::PushPull& remote = envelope.push_pull();
   constexpr uint32_t kMaxRounds = 16;  // a peer cannot keep us talking forever
@@ -100,8 +104,8 @@ void Membership::on_push_pull(TimePoint now, const Endpoint& from,
   if (remote.round() <= 1) merge_remote_members(now, *node_id_from(envelope.sender()), remote);
   std::optional<Bytes> user;
   if (delegate_)
-    user = delegate_->merge_remote_state(as_bytes(remote.user_state()), remote.join(),
-                                         remote.round());
+    user =
+        delegate_->merge_remote_state(as_bytes(remote.user_state()), remote.join(), remote.round());
   if (remote.round() == 0 && (user || !remote.state_only())) {
     // The opening of a full push-pull always gets an answer: it carries our member list.
     proto::Envelope answer;

@@ -69,12 +69,18 @@ bool valid_body(const proto::Envelope& e, const DecodeLimits& limits) {
 
 std::string_view to_string(DecodeError e) {
   switch (e) {
-    case DecodeError::kEmpty: return "empty";
-    case DecodeError::kOversized: return "oversized";
-    case DecodeError::kBadVersion: return "bad_version";
-    case DecodeError::kMalformed: return "malformed";
-    case DecodeError::kInvalid: return "invalid";
-    case DecodeError::kUnknown: return "unknown";
+    case DecodeError::kEmpty:
+      return "empty";
+    case DecodeError::kOversized:
+      return "oversized";
+    case DecodeError::kBadVersion:
+      return "bad_version";
+    case DecodeError::kMalformed:
+      return "malformed";
+    case DecodeError::kInvalid:
+      return "invalid";
+    case DecodeError::kUnknown:
+      return "unknown";
   }
   return "?";
 }

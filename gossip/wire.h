@@ -41,8 +41,7 @@ struct DecodeLimits {
 };
 
 // Parses and validates `bytes` into `out`; nullopt on success.
-std::optional<DecodeError> decode(ByteView bytes, const DecodeLimits& limits,
-                                  proto::Envelope& out);
+std::optional<DecodeError> decode(ByteView bytes, const DecodeLimits& limits, proto::Envelope& out);
 
 // Serializes an envelope with the version byte in front.
 Bytes encode(const proto::Envelope& envelope);
@@ -56,8 +55,6 @@ size_t update_overhead(size_t encoded_size);
 void to_proto(const Endpoint& endpoint, proto::Address& out);
 std::optional<Endpoint> from_proto(const proto::Address& address);
 std::optional<NodeId> node_id_from(const std::string& bytes);
-inline std::string to_proto_bytes(const NodeId& id) {
-  return std::string(as_chars(id.view()));
-}
+inline std::string to_proto_bytes(const NodeId& id) { return std::string(as_chars(id.view())); }
 
 }  // namespace shoal::gossip

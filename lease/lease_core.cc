@@ -116,7 +116,8 @@ void LeaseCore::adopt_own_from_peer(const NodeRecord& record, WallTime wall) {
   // (Whether we are released is this life's decision, not an earlier life's.)
   // An expired copy is not revived either (see the constructor).
   if (!released_ && (own_.claims.empty() || record.version > own_.version)) {
-    own_.claims = record.released || table_.expired(record, wall) ? std::vector<Claim>{} : record.claims;
+    own_.claims =
+        record.released || table_.expired(record, wall) ? std::vector<Claim>{} : record.claims;
   }
   // A subnet we no longer claim is not ready either: say so now (subnet.env goes), rather
   // than keep naming it while the fresh claim settles elsewhere.

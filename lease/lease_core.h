@@ -186,7 +186,7 @@ class LeaseCore {
   Duration allocation_delay_;
   bool pool_exhausted_ = false;
   bool resumed_ = false;  // restarted holding an unexpired claim: ready without settling
-  TimePoint now_;  // the latest time we were given, for callbacks that carry none
+  TimePoint now_;         // the latest time we were given, for callbacks that carry none
   WallTime wall_;
   bool synced_ = false;
   TimePoint synced_at_;

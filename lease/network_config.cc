@@ -1,6 +1,5 @@
 #include "lease/network_config.h"
 
-
 namespace shoal::lease {
 namespace {
 
@@ -22,20 +21,29 @@ std::variant<IpAddress, std::string> subnet_bound(const std::string& key, const 
 std::variant<NetworkConfig, std::string> NetworkConfig::make(const NetworkSpec& spec) {
   NetworkConfig c;
   auto network = Cidr::parse(spec.network);
-  if (spec.network.empty()) return std::string("Network: missing; give the overlay network, e.g. \"198.18.0.0/16\"");
-  if (!network) return "Network: '" + spec.network + "' is not a network in CIDR form with its host bits zero (e.g. 198.18.0.0/16)";
-  if (!network->network().is_v4()) return std::string("Network: only IPv4 networks are supported for now");
+  if (spec.network.empty())
+    return std::string("Network: missing; give the overlay network, e.g. \"198.18.0.0/16\"");
+  if (!network)
+    return "Network: '" + spec.network +
+           "' is not a network in CIDR form with its host bits zero (e.g. 198.18.0.0/16)";
+  if (!network->network().is_v4())
+    return std::string("Network: only IPv4 networks are supported for now");
   c.network_ = *network;
   const unsigned prefix = network->prefix();
   if (spec.subnet_len) {
     // A host needs room for a tunnel and a bridge address: nothing smaller than a /30.
-    if (*spec.subnet_len > 30) return "SubnetLen: /" + std::to_string(*spec.subnet_len) + " is too small; it must be 30 or less";
+    if (*spec.subnet_len > 30)
+      return "SubnetLen: /" + std::to_string(*spec.subnet_len) +
+             " is too small; it must be 30 or less";
     // The first subnet is never handed out, so the Network must hold at least four.
     if (*spec.subnet_len < prefix + 2)
-      return "SubnetLen: /" + std::to_string(*spec.subnet_len) + " leaves fewer than four subnets in Network " + network->to_string() + "; use /" + std::to_string(prefix + 2) + " or longer";
+      return "SubnetLen: /" + std::to_string(*spec.subnet_len) +
+             " leaves fewer than four subnets in Network " + network->to_string() + "; use /" +
+             std::to_string(prefix + 2) + " or longer";
     c.subnet_len_ = static_cast<uint8_t>(*spec.subnet_len);
   } else if (prefix > 28) {
-    return "Network: " + network->to_string() + " is too small; the smallest useful network is a /28";
+    return "Network: " + network->to_string() +
+           " is too small; the smallest useful network is a /28";
   } else {
     c.subnet_len_ = static_cast<uint8_t>(prefix <= 22 ? 24 : prefix + 2);
   }

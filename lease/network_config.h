@@ -9,8 +9,8 @@
 #include <optional>
 #include <string>
 #include <utility>
-#include <vector>
 #include <variant>
+#include <vector>
 
 #include "common/cidr.h"
 

@@ -64,7 +64,8 @@ Bytes encode(const NodeRecord& record) {
 
 std::optional<NodeRecord> decode_record(ByteView bytes, const RecordLimits& limits) {
   proto::LeaseRecord message;
-  if (bytes.size() > 64 * 1024 || !message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+  if (bytes.size() > 64 * 1024 ||
+      !message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
     return std::nullopt;
   return from_proto(message, limits);
 }

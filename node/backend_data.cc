@@ -8,15 +8,16 @@ namespace shoal::node {
 
 std::string to_string(const Mac& mac) {
   char text[18];
-  std::snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2],
-                mac[3], mac[4], mac[5]);
+  std::snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+                mac[4], mac[5]);
   return text;
 }
 
 Bytes encode_backend_data(const BackendData& data) {
   proto::BackendData message;
   if (data.vtep_mac) message.set_vtep_mac(data.vtep_mac->data(), data.vtep_mac->size());
-  if (!data.tunnel_key.empty()) message.set_tunnel_key(data.tunnel_key.data(), data.tunnel_key.size());
+  if (!data.tunnel_key.empty())
+    message.set_tunnel_key(data.tunnel_key.data(), data.tunnel_key.size());
   Bytes out(message.ByteSizeLong());
   message.SerializeToArray(out.data(), static_cast<int>(out.size()));
   return out;

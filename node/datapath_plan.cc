@@ -6,31 +6,44 @@ namespace shoal::node {
 
 std::string_view to_string(Path path) {
   switch (path) {
-    case Path::kHostGw: return "host-gw";
-    case Path::kVxlan: return "vxlan";
-    case Path::kUdp: return "udp";
+    case Path::kHostGw:
+      return "host-gw";
+    case Path::kVxlan:
+      return "vxlan";
+    case Path::kUdp:
+      return "udp";
   }
   return "?";
 }
 
 std::string_view to_string(DatapathMode mode) {
   switch (mode) {
-    case DatapathMode::kHostGw: return "host-gw";
-    case DatapathMode::kVxlan: return "vxlan";
-    case DatapathMode::kUdp: return "udp";
-    case DatapathMode::kAuto: return "auto";
+    case DatapathMode::kHostGw:
+      return "host-gw";
+    case DatapathMode::kVxlan:
+      return "vxlan";
+    case DatapathMode::kUdp:
+      return "udp";
+    case DatapathMode::kAuto:
+      return "auto";
   }
   return "?";
 }
 
 std::string_view to_string(SkipReason reason) {
   switch (reason) {
-    case SkipReason::kNotOnLink: return "not_on_link";
-    case SkipReason::kBadBackendData: return "bad_backend_data";
-    case SkipReason::kNoVtepMac: return "no_vtep_mac";
-    case SkipReason::kFamilyMismatch: return "family_mismatch";
-    case SkipReason::kOverlapsOwn: return "overlaps_own_subnet";
-    case SkipReason::kNoTunnelKey: return "no_tunnel_key";
+    case SkipReason::kNotOnLink:
+      return "not_on_link";
+    case SkipReason::kBadBackendData:
+      return "bad_backend_data";
+    case SkipReason::kNoVtepMac:
+      return "no_vtep_mac";
+    case SkipReason::kFamilyMismatch:
+      return "family_mismatch";
+    case SkipReason::kOverlapsOwn:
+      return "overlaps_own_subnet";
+    case SkipReason::kNoTunnelKey:
+      return "no_tunnel_key";
   }
   return "?";
 }
@@ -42,10 +55,14 @@ int udp_overhead(const IpAddress& underlay, bool encrypt) {
 
 std::optional<Path> DatapathConfig::carrier() const {
   switch (mode) {
-    case DatapathMode::kHostGw: return std::nullopt;
-    case DatapathMode::kVxlan: return Path::kVxlan;
-    case DatapathMode::kUdp: return Path::kUdp;
-    case DatapathMode::kAuto: return fallback;
+    case DatapathMode::kHostGw:
+      return std::nullopt;
+    case DatapathMode::kVxlan:
+      return Path::kVxlan;
+    case DatapathMode::kUdp:
+      return Path::kUdp;
+    case DatapathMode::kAuto:
+      return fallback;
   }
   return std::nullopt;
 }
@@ -53,8 +70,8 @@ std::optional<Path> DatapathConfig::carrier() const {
 std::string vxlan_device_name(uint32_t vni) { return "shoal." + std::to_string(vni); }
 
 size_t DatapathPlan::count(Path path) const {
-  return static_cast<size_t>(
-      std::count_if(routes.begin(), routes.end(), [&](const PeerRoute& r) { return r.path == path; }));
+  return static_cast<size_t>(std::count_if(routes.begin(), routes.end(),
+                                           [&](const PeerRoute& r) { return r.path == path; }));
 }
 
 size_t DatapathDiff::size() const {

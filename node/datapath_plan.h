@@ -67,9 +67,9 @@ struct DatapathConfig {
 };
 
 struct LocalFacts {
-  IpAddress underlay;                 // our underlay address
-  std::string underlay_device;        // the device that holds it
-  int underlay_mtu = 1500;            // that device's MTU
+  IpAddress underlay;                  // our underlay address
+  std::string underlay_device;         // the device that holds it
+  int underlay_mtu = 1500;             // that device's MTU
   std::vector<Cidr> on_link_prefixes;  // the prefixes of the addresses on that device
 };
 

@@ -3,7 +3,9 @@
 namespace shoal::node {
 
 Node::Node(NodeConfig config, TimePoint now, WallTime wall)
-    : core_(std::move(config.gossip), std::move(config.self), config.seed, now), now_(now), wall_(wall) {
+    : core_(std::move(config.gossip), std::move(config.self), config.seed, now),
+      now_(now),
+      wall_(wall) {
   if (config.lease) {
     lease_ = std::make_unique<lease::LeaseCore>(std::move(config.lease->config),
                                                 std::move(config.lease->self),
@@ -70,13 +72,20 @@ void Node::exchange(TimePoint now, WallTime wall) {
     if (lease_) {
       using Kind = gossip::Event::Kind;
       switch (e->kind) {
-        case Kind::kUserMessage: lease_->handle_update(now, wall, e->data); break;
+        case Kind::kUserMessage:
+          lease_->handle_update(now, wall, e->data);
+          break;
         case Kind::kJoined:
-        case Kind::kAlive: lease_->member_up(e->member.id); break;
+        case Kind::kAlive:
+          lease_->member_up(e->member.id);
+          break;
         case Kind::kDead:
         case Kind::kLeft:
-        case Kind::kReaped: lease_->member_down(e->member.id); break;
-        default: break;
+        case Kind::kReaped:
+          lease_->member_down(e->member.id);
+          break;
+        default:
+          break;
       }
     }
     events_.push_back(std::move(*e));

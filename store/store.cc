@@ -1,7 +1,6 @@
 #include "store/store.h"
 
 #include <sqlite3.h>
-
 #include <sys/stat.h>
 
 #include "common/rng.h"
@@ -12,7 +11,9 @@ namespace {
 // One prepared statement, finalized on scope exit.
 class Statement {
  public:
-  Statement(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  Statement(sqlite3* db, const char* sql) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
   ~Statement() { sqlite3_finalize(stmt_); }
   bool ok() const { return rc_ == SQLITE_OK; }
   Statement& bind(int i, int64_t v) {
@@ -97,9 +98,9 @@ std::variant<std::unique_ptr<Store>, std::string> Store::open(const std::string&
   sqlite3* db = nullptr;
   if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
       SQLITE_OK) {
-    std::string message = path + ": cannot open the database: " +
-                          (db ? sqlite3_errmsg(db) : "out of memory") +
-                          " (check that the directory exists and is writable)";
+    std::string message =
+        path + ": cannot open the database: " + (db ? sqlite3_errmsg(db) : "out of memory") +
+        " (check that the directory exists and is writable)";
     sqlite3_close(db);
     return message;
   }
@@ -108,8 +109,9 @@ std::variant<std::unique_ptr<Store>, std::string> Store::open(const std::string&
   int rc = SQLITE_OK;
   const int64_t app_id = pragma_int(db, "PRAGMA application_id", &rc);
   if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
-    return path + ": not a SQLite database, or a corrupt one. shoal will not overwrite it: move it "
-                  "away (the node then starts with a new identity and rejoins), or restore a backup";
+    return path +
+           ": not a SQLite database, or a corrupt one. shoal will not overwrite it: move it "
+           "away (the node then starts with a new identity and rejoins), or restore a backup";
   if (rc != SQLITE_OK) return store->error("cannot read the database header");
   if (existed && app_id != kApplicationId) {
     const int64_t tables = pragma_int(db, "SELECT count(*) FROM sqlite_master", &rc);
@@ -120,8 +122,9 @@ std::variant<std::unique_ptr<Store>, std::string> Store::open(const std::string&
   {
     Statement check(db, "PRAGMA quick_check");
     if (!check.ok() || check.step() != SQLITE_ROW || check.text(0) != "ok")
-      return path + ": the database is corrupt (quick_check failed). shoal will not overwrite it: "
-                    "restore a backup, or move it away to start this node afresh";
+      return path +
+             ": the database is corrupt (quick_check failed). shoal will not overwrite it: "
+             "restore a backup, or move it away to start this node afresh";
   }
   if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON",
                    nullptr, nullptr, nullptr) != SQLITE_OK)
@@ -168,8 +171,9 @@ std::optional<Bytes> Store::get(const std::string& key) {
 }
 
 std::string Store::put(const std::string& key, ByteView value) {
-  Statement s(db_, "INSERT INTO meta(key, value) VALUES(?, ?) "
-                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  Statement s(db_,
+              "INSERT INTO meta(key, value) VALUES(?, ?) "
+              "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
   if (!s.ok()) return error("cannot prepare a write");
   s.bind(1, key).bind(2, value);
   if (s.step() != SQLITE_DONE) return error("cannot write " + key);
@@ -188,9 +192,10 @@ std::variant<NodeId, std::string> Store::node_id(Rng& rng) {
 }
 
 std::string Store::save_own(const lease::NodeRecord& record) {
-  Statement s(db_, "INSERT INTO own_record(id, version, record) VALUES(1, ?, ?) "
-                   "ON CONFLICT(id) DO UPDATE SET version = excluded.version, "
-                   "record = excluded.record");
+  Statement s(db_,
+              "INSERT INTO own_record(id, version, record) VALUES(1, ?, ?) "
+              "ON CONFLICT(id) DO UPDATE SET version = excluded.version, "
+              "record = excluded.record");
   if (!s.ok()) return error("cannot prepare a write");
   const Bytes blob = lease::encode(record);
   s.bind(1, static_cast<int64_t>(record.version)).bind(2, blob);
@@ -203,12 +208,14 @@ std::string Store::save_table(const std::vector<lease::NodeRecord>& records,
                               const std::vector<lease::Eviction>& evictions) {
   Transaction tx(db_);
   if (!tx.began()) return error("cannot start a transaction");
-  Statement r(db_, "INSERT INTO records(node, version, record) VALUES(?, ?, ?) "
-                   "ON CONFLICT(node) DO UPDATE SET version = excluded.version, "
-                   "record = excluded.record");
-  Statement e(db_, "INSERT INTO evictions(node, up_to_version, evicted_at_ms) VALUES(?, ?, ?) "
-                   "ON CONFLICT(node) DO UPDATE SET up_to_version = excluded.up_to_version, "
-                   "evicted_at_ms = excluded.evicted_at_ms");
+  Statement r(db_,
+              "INSERT INTO records(node, version, record) VALUES(?, ?, ?) "
+              "ON CONFLICT(node) DO UPDATE SET version = excluded.version, "
+              "record = excluded.record");
+  Statement e(db_,
+              "INSERT INTO evictions(node, up_to_version, evicted_at_ms) VALUES(?, ?, ?) "
+              "ON CONFLICT(node) DO UPDATE SET up_to_version = excluded.up_to_version, "
+              "evicted_at_ms = excluded.evicted_at_ms");
   // The set given is the whole table: rows of nodes it no longer holds (the table's garbage
   // collection forgot them) are deleted in the same transaction, so the file does not grow
   // with every host that ever came and went.

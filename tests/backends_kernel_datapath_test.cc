@@ -46,10 +46,12 @@ int lines(const std::string& command) {
   return n;
 }
 
-// A fresh underlay u0 (one end of a veth pair) with 192.0.2.1/24; removes what an earlier case left.
+// A fresh underlay u0 (one end of a veth pair) with 192.0.2.1/24; removes what an earlier case
+// left.
 void fresh_underlay() {
   std::system("ip link del shoal.1 2>/dev/null; ip link del u0 2>/dev/null");
-  sh("ip link add u0 type veth peer name u0peer && ip link set u0peer up && ip addr add 192.0.2.1/24 dev u0 && ip link set u0 up && "
+  sh("ip link add u0 type veth peer name u0peer && ip link set u0peer up && ip addr add "
+     "192.0.2.1/24 dev u0 && ip link set u0 up && "
      "ip link set lo up");
 }
 
@@ -141,7 +143,8 @@ TEST_CASE("vxlan: device, routes, neighbours and FDB entries; drift is repaired"
   CHECK(link.find("mtu 1450") != std::string::npos);
   CHECK(lines("ip -4 addr show dev shoal.1 | grep 'inet 198.18.1.0/32'") == 1);
   CHECK(lines("ip route show proto 83") == 2);
-  CHECK(lines("ip route show proto 83 | grep '198.18.2.0/24 via 198.18.2.0 dev shoal.1 onlink'") == 1);
+  CHECK(lines("ip route show proto 83 | grep '198.18.2.0/24 via 198.18.2.0 dev shoal.1 onlink'") ==
+        1);
   CHECK(lines("ip neigh show dev shoal.1 nud permanent") == 2);
   CHECK(lines("bridge fdb show dev shoal.1 | grep '02:00:00:00:00:03 dst 203.0.113.3'") == 1);
 
@@ -208,7 +211,8 @@ TEST_CASE("host-gw routes via the peer's underlay address; auto mixes both paths
   // Switching to auto: the on-link peer stays host-gw, the other goes over vxlan.
   f.reconcile(t.plan(f.facts, node::DatapathMode::kAuto));
   CHECK(lines("ip route show proto 83 | grep '198.18.2.0/24 via 192.0.2.2 dev u0'") == 1);
-  CHECK(lines("ip route show proto 83 | grep '198.18.3.0/24 via 198.18.3.0 dev shoal.1 onlink'") == 1);
+  CHECK(lines("ip route show proto 83 | grep '198.18.3.0/24 via 198.18.3.0 dev shoal.1 onlink'") ==
+        1);
   CHECK(lines("ip neigh show dev shoal.1 nud permanent") == 1);
 }
 
@@ -230,7 +234,8 @@ TEST_CASE("TxChecksumOffload false: the device computes its transmit checksums i
   KernelDatapath no_offload(*f.netlink, kOwnMac, /*tx_checksum_offload=*/false);
   Tables t;
   t.add(IpAddress::v4(192, 0, 2, 2), 2, Mac{2, 0, 0, 0, 0, 2});
-  const ReconcileResult r = no_offload.reconcile(t.plan(f.facts, node::DatapathMode::kVxlan), f.facts);
+  const ReconcileResult r =
+      no_offload.reconcile(t.plan(f.facts, node::DatapathMode::kVxlan), f.facts);
   for (const auto& e : r.error_texts) MESSAGE(e);
   CHECK(r.errors == 0);
   CHECK(lines("ethtool -k shoal.1 | grep -E '^tx-checksumming: off'") == 1);

@@ -182,8 +182,8 @@ TEST_CASE("an accusation we already refuted is answered again, in the ack that c
   CHECK(ack.ack().seq() == 9);
   bool announced = false;
   for (const auto& u : ack.updates())
-    announced |= u.has_alive() && u.alive().node() == to_proto_bytes(s.id) &&
-                 u.alive().incarnation() == 6;
+    announced |=
+        u.has_alive() && u.alive().node() == to_proto_bytes(s.id) && u.alive().incarnation() == 6;
   CHECK(announced);
   CHECK(s.core.self().incarnation == 6);  // no new refutation for an old accusation
   CHECK(s.core.stats().refutations == 1);

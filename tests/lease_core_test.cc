@@ -755,7 +755,8 @@ TEST_CASE("lease_core: pool exhausted while every subnet is held; cleared once o
 // expired); what we report ready must follow: kSubnetLost for the dropped subnet (so
 // subnet.env goes) and kSubnetReady once the fresh claim settles (issue 12: never left naming
 // a subnet we do not own). This failed before the fix in adopt_own_from_peer().
-TEST_CASE("lease_core: a released copy of our record never leaves us ready on a subnet we dropped") {
+TEST_CASE(
+    "lease_core: a released copy of our record never leaves us ready on a subnet we dropped") {
   // A holds the second subnet of its probe order (B had its first); B leaves; then a newer
   // copy of A's record marked released arrives (from an earlier life). A drops its claim and
   // claims afresh, now getting its first choice: what it reports ready must follow.

@@ -36,9 +36,10 @@ std::vector<NodeRecord> random_records(Rng& rng, const std::vector<NodeId>& ids,
     const NodeId& id = ids[rng.below(ids.size())];
     std::vector<Claim> claims;
     if (rng.chance(0.8))
-      claims.push_back({subnet(int(rng.below(6))), HlcStamp{int64_t(rng.below(50)), uint32_t(rng.below(3))}});
-    NodeRecord r = record(id, 1 + rng.below(5), claims,
-                          kNow - milliseconds(rng.below(2) * 25 * 3600 * 1000));
+      claims.push_back(
+          {subnet(int(rng.below(6))), HlcStamp{int64_t(rng.below(50)), uint32_t(rng.below(3))}});
+    NodeRecord r =
+        record(id, 1 + rng.below(5), claims, kNow - milliseconds(rng.below(2) * 25 * 3600 * 1000));
     r.released = rng.chance(0.1);
     out.push_back(r);
   }

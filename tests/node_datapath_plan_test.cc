@@ -81,7 +81,8 @@ TEST_CASE("host-gw routes on-link peers and reports the others, never a broken r
   CHECK(!p.vxlan);
   CHECK(p.pod_mtu == 1500);
   const KernelState s = desired_state(p);
-  CHECK(s.routes == std::set<KernelRoute>{{subnet(2), IpAddress::v4(192, 0, 2, 2), RouteDevice::kUnderlay}});
+  CHECK(s.routes ==
+        std::set<KernelRoute>{{subnet(2), IpAddress::v4(192, 0, 2, 2), RouteDevice::kUnderlay}});
   CHECK(s.neighbours.empty());
 }
 
@@ -101,10 +102,12 @@ TEST_CASE("auto: host-gw on the segment, vxlan across it") {
 TEST_CASE("udp: one route for the network into the TUN device, the tunnel carries every peer") {
   Cluster c;
   const Bytes key(32, 0x11);
-  c.add("b", IpAddress::v4(192, 0, 2, 2), 2, std::nullopt, encode_backend_data({std::nullopt, key}));
+  c.add("b", IpAddress::v4(192, 0, 2, 2), 2, std::nullopt,
+        encode_backend_data({std::nullopt, key}));
   c.add("nokey", IpAddress::v4(192, 0, 2, 3), 3, std::nullopt);
   const Cidr network = *Cidr::parse("198.18.0.0/16");
-  DatapathConfig config{.mode = DatapathMode::kUdp, .port = 8285, .encrypt = true, .network = network};
+  DatapathConfig config{
+      .mode = DatapathMode::kUdp, .port = 8285, .encrypt = true, .network = network};
   DatapathPlan p = plan(c.table, c.table.owners(kNow), c.self, kNow, c.facts(), config);
   CHECK(p.pod_mtu == 1440);  // 1500 - IPv4 20 - UDP 8 - header 16 - tag 16
   CHECK(!p.vxlan);
@@ -131,10 +134,15 @@ TEST_CASE("udp: one route for the network into the TUN device, the tunnel carrie
 
 TEST_CASE("auto with Fallback udp: host-gw on the segment, the tunnel across it") {
   Cluster c;
-  c.add("near", IpAddress::v4(192, 0, 2, 2), 2, std::nullopt, encode_backend_data({std::nullopt, Bytes(32, 1)}));
-  c.add("far", IpAddress::v4(198, 51, 100, 3), 3, std::nullopt, encode_backend_data({std::nullopt, Bytes(32, 2)}));
-  const DatapathConfig config{.mode = DatapathMode::kAuto, .fallback = Path::kUdp, .port = 8285,
-                              .encrypt = true, .network = *Cidr::parse("198.18.0.0/16")};
+  c.add("near", IpAddress::v4(192, 0, 2, 2), 2, std::nullopt,
+        encode_backend_data({std::nullopt, Bytes(32, 1)}));
+  c.add("far", IpAddress::v4(198, 51, 100, 3), 3, std::nullopt,
+        encode_backend_data({std::nullopt, Bytes(32, 2)}));
+  const DatapathConfig config{.mode = DatapathMode::kAuto,
+                              .fallback = Path::kUdp,
+                              .port = 8285,
+                              .encrypt = true,
+                              .network = *Cidr::parse("198.18.0.0/16")};
   const DatapathPlan p = plan(c.table, c.table.owners(kNow), c.self, kNow, c.facts(), config);
   REQUIRE(p.routes.size() == 2);
   CHECK(p.routes[0].path == Path::kHostGw);
@@ -164,7 +172,8 @@ TEST_CASE("a peer with bad backend data, no MAC or the other family is skipped, 
   CHECK(p.skipped[2].reason == SkipReason::kFamilyMismatch);
 }
 
-TEST_CASE("routes follow leases: a released or expired lease has no route, liveness does not count") {
+TEST_CASE(
+    "routes follow leases: a released or expired lease has no route, liveness does not count") {
   Cluster c;
   const NodeId b = c.add("b", IpAddress::v4(192, 0, 2, 2), 2, Mac{2, 0, 0, 0, 0, 2});
   CHECK(c.run(DatapathMode::kVxlan).routes.size() == 1);
@@ -192,7 +201,8 @@ TEST_CASE("diff: removes stale entries, adds missing ones, and is empty once the
   c.add("b", IpAddress::v4(192, 0, 2, 2), 2, Mac{2, 0, 0, 0, 0, 2});
   const KernelState desired = desired_state(c.run(DatapathMode::kVxlan));
   KernelState installed;
-  installed.routes.insert({subnet(9), IpAddress::v4(198, 18, 9, 0), RouteDevice::kVxlan});  // an old peer
+  installed.routes.insert(
+      {subnet(9), IpAddress::v4(198, 18, 9, 0), RouteDevice::kVxlan});  // an old peer
   DatapathDiff d = diff(desired, installed);
   CHECK(d.remove.routes.size() == 1);
   CHECK(d.add.routes.size() == 1);

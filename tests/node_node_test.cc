@@ -2,12 +2,12 @@
 // They join and get distinct subnets; a record is announced only once the driver said it is
 // durable; a leave with release frees the subnet at the peer; a gossip-only node has no
 // lease part. Time only moves when the test moves it.
+#include "node/node.h"
+
 #include <doctest/doctest.h>
 
 #include <map>
 #include <memory>
-
-#include "node/node.h"
 
 using namespace shoal;
 using namespace shoal::node;
@@ -30,22 +30,27 @@ lease::LeaseConfig lease_config() {
 struct Wire {
   TimePoint now = kTimeZero;
   std::unique_ptr<Node> nodes[2];
-  Endpoint addresses[2] = {{IpAddress::v4(192, 0, 2, 1), 7946}, {IpAddress::v4(192, 0, 2, 2), 7946}};
+  Endpoint addresses[2] = {{IpAddress::v4(192, 0, 2, 1), 7946},
+                           {IpAddress::v4(192, 0, 2, 2), 7946}};
   bool hold_persist[2] = {false, false};
   std::vector<lease::NodeRecord> held[2];
   std::map<uint64_t, std::pair<int, int>> streams;  // id -> (opener, acceptor)
   uint64_t next_stream = 1;
   std::vector<lease::LeaseEvent> lease_events[2];
 
-  WallTime wall() const { return kWall0 + std::chrono::duration_cast<std::chrono::milliseconds>(now - kTimeZero); }
+  WallTime wall() const {
+    return kWall0 + std::chrono::duration_cast<std::chrono::milliseconds>(now - kTimeZero);
+  }
 
   void start(int i, bool with_leases, uint8_t id_byte) {
     std::array<uint8_t, NodeId::kSize> bytes{};
     bytes[0] = id_byte;
     const NodeId id(bytes);
-    NodeConfig config{gossip::Config::lan(), {id, "n" + std::to_string(i), addresses[i], {}, 1}, 7u + i, {}};
+    NodeConfig config{
+        gossip::Config::lan(), {id, "n" + std::to_string(i), addresses[i], {}, 1}, 7u + i, {}};
     if (with_leases)
-      config.lease = LeaseSetup{lease_config(), {id, "n" + std::to_string(i), addresses[i].address, "", {}}, {}};
+      config.lease = LeaseSetup{
+          lease_config(), {id, "n" + std::to_string(i), addresses[i].address, "", {}}, {}};
     nodes[i] = std::make_unique<Node>(std::move(config), now, wall());
     if (i == 1) nodes[1]->join(now, wall(), {addresses[0]});
   }
@@ -130,7 +135,8 @@ TEST_CASE("two nodes join and hold distinct subnets, each known to the other") {
   CHECK(a->owners().size() == 2);
   CHECK(w.nodes[0]->membership().count(gossip::MemberState::kAlive) == 2);
   bool ready_event = false;
-  for (const auto& e : w.lease_events[1]) ready_event |= e.kind == lease::LeaseEvent::Kind::kSubnetReady;
+  for (const auto& e : w.lease_events[1])
+    ready_event |= e.kind == lease::LeaseEvent::Kind::kSubnetReady;
   CHECK(ready_event);
 }
 

@@ -16,7 +16,6 @@ using namespace shoal::chaos;
 
 namespace {
 
-
 // The member's segment: the /24 of its underlay address (the simulator uses three).
 Cidr segment_of(const IpAddress& a) { return *Cidr::containing(a, 24); }
 
@@ -27,23 +26,27 @@ std::string check_plan(LeaseCluster& c, NodeIndex node) {
   const node::LocalFacts facts{underlay, "u0", 1500, {segment_of(underlay)}};
   node::DatapathConfig config;
   config.mode = node::DatapathMode::kAuto;
-  const node::DatapathPlan plan =
-      node::plan(lease.table(), lease.owners(), c.sim().id(node), c.sim().wall(node), facts, config);
+  const node::DatapathPlan plan = node::plan(lease.table(), lease.owners(), c.sim().id(node),
+                                             c.sim().wall(node), facts, config);
   std::ostringstream problem;
   if (!plan.skipped.empty()) problem << plan.skipped.size() << " peers skipped; ";
   std::set<Cidr> routed;
   for (const auto& r : plan.routes) {
     routed.insert(r.subnet);
     auto owner = lease.owners().find(r.subnet);
-    if (owner == lease.owners().end() || owner->second != r.owner) problem << r.subnet.to_string() << " routed to a non-owner; ";
+    if (owner == lease.owners().end() || owner->second != r.owner)
+      problem << r.subnet.to_string() << " routed to a non-owner; ";
     const bool same_segment = segment_of(r.underlay) == segment_of(underlay);
-    if ((r.path == node::Path::kHostGw) != same_segment) problem << r.subnet.to_string() << " by the wrong path; ";
+    if ((r.path == node::Path::kHostGw) != same_segment)
+      problem << r.subnet.to_string() << " by the wrong path; ";
   }
   std::set<Cidr> expected;
   for (const auto& [subnet, owner] : lease.owners())
     if (owner != c.sim().id(node)) expected.insert(subnet);
-  if (routed != expected) problem << "routes " << routed.size() << " subnets, others own " << expected.size();
-  if (node::desired_state(plan).routes.size() != expected.size()) problem << "; kernel routes differ";
+  if (routed != expected)
+    problem << "routes " << routed.size() << " subnets, others own " << expected.size();
+  if (node::desired_state(plan).routes.size() != expected.size())
+    problem << "; kernel routes differ";
   return problem.str();
 }
 
@@ -57,7 +60,8 @@ TEST_CASE("sim.datapath_1000_after_heal") {
   REQUIRE(c.settle(kTimeZero + 60s).empty());
 
   std::vector<NodeIndex> left, right;
-  for (NodeIndex i = 0; i < 1000; ++i) ((i < 400 || (i >= 800 && i < 900)) ? left : right).push_back(i);
+  for (NodeIndex i = 0; i < 1000; ++i)
+    ((i < 400 || (i >= 800 && i < 900)) ? left : right).push_back(i);
   c.sim().network().partition({left, right});
   const TimePoint split = c.sim().now();
   for (NodeIndex i = 800; i < 900; ++i) c.start(i, {0});

@@ -49,7 +49,8 @@ TEST_CASE("sim.lease_partition_overlaps_resolve") {
   const auto before = subnets(c);
 
   std::vector<NodeIndex> left, right;
-  for (NodeIndex i = 0; i < 200; ++i) ((i < 50 || (i >= 100 && i < 150)) ? left : right).push_back(i);
+  for (NodeIndex i = 0; i < 200; ++i)
+    ((i < 50 || (i >= 100 && i < 150)) ? left : right).push_back(i);
   c.sim().network().partition({left, right});
   const TimePoint split = c.sim().now();
   for (NodeIndex i = 100; i < 150; ++i) c.start(i, {0});   // left side's seed

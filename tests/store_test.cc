@@ -1,9 +1,11 @@
 // The SQLite store with real files: round trips, refusals of foreign and damaged files, and
 // crash consistency under SIGKILL in the middle of transactions.
+#include "store/store.h"
+
 #include <doctest/doctest.h>
-#include <sqlite3.h>
 #include <poll.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,7 +15,6 @@
 #include <thread>
 
 #include "common/rng.h"
-#include "store/store.h"
 #include "tests/temp_dir.h"
 
 using namespace shoal;

@@ -585,9 +585,15 @@ void Tunnel::Impl::rx_loop() {
             deliver({datagram.body, datagram.body_size}, nullptr, keypair->peer, peers);
             break;
           }
-          case DatagramKind::kInitiation: on_initiation({d, n}, from, now); break;
-          case DatagramKind::kResponse: on_response({d, n}, from, now); break;
-          case DatagramKind::kInvalid: ++counters.dropped[static_cast<int>(Drop::kMalformed)]; break;
+          case DatagramKind::kInitiation:
+            on_initiation({d, n}, from, now);
+            break;
+          case DatagramKind::kResponse:
+            on_response({d, n}, from, now);
+            break;
+          case DatagramKind::kInvalid:
+            ++counters.dropped[static_cast<int>(Drop::kMalformed)];
+            break;
         }
       }
     }

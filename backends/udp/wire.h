@@ -30,7 +30,7 @@ struct Datagram {
   uint64_t counter = 0;         // sealed
   uint8_t* body = nullptr;      // plain: the inner packet; sealed: the ciphertext
   size_t body_size = 0;
-  uint8_t* tag = nullptr;       // sealed: the 16-byte tag after the ciphertext
+  uint8_t* tag = nullptr;  // sealed: the 16-byte tag after the ciphertext
 };
 
 // What `data[0, size)` holds. Messages of the other mode (plaintext on a sealed tunnel and

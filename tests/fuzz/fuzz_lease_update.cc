@@ -22,7 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   core.handle_update(kTimeZero, wall, input);
   for (uint32_t round = 0; round < 4; ++round) core.sync_step(kTimeZero, wall, input, round);
   for (TimePoint t = kTimeZero; t < kTimeZero + 6s; t += 500ms) {
-    core.handle_timeout(t, wall + std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()));
+    core.handle_timeout(
+        t, wall + std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()));
     while (auto r = core.poll_persist()) core.persisted(r->version);
   }
   while (core.poll_broadcast()) {

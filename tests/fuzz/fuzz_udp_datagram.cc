@@ -29,7 +29,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const udp::Datagram d = udp::parse_datagram(datagram.data(), datagram.size(), sealed);
   ByteView inner;
   switch (d.kind) {
-    case udp::DatagramKind::kPlain: inner = {d.body, d.body_size}; break;
+    case udp::DatagramKind::kPlain:
+      inner = {d.body, d.body_size};
+      break;
     case udp::DatagramKind::kSealed:
       if (d.body + d.body_size + udp::kTagSize != datagram.data() + datagram.size()) std::abort();
       if (key->open(d.counter, {}, d.body, d.body_size, d.tag)) {
@@ -38,7 +40,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       window.accept(d.counter);  // never reached by the tunnel for a refused packet; harmless
       return 0;
-    default: return 0;
+    default:
+      return 0;
   }
   if (!udp::looks_like_ipv4(inner)) return 0;
   if (!gro.add(inner)) gro.reset();
