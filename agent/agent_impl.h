@@ -126,7 +126,7 @@ class Agent::Impl {
   std::unique_ptr<MetricsServer> metrics_server_;
   std::unique_ptr<ControlServer> control_server_;
   node::Mac vtep_mac_{};
-  std::unique_ptr<AgentDatapath> datapath_;  // null with the udp backend (not built yet)
+  std::unique_ptr<AgentDatapath> datapath_;  // every backend's, the udp tunnel included
 };
 
 }  // namespace shoal::agent
