@@ -18,6 +18,18 @@ env_value() {  # env_value I KEY: KEY's value in host I's subnet.env
   echo "${line#*=}"
 }
 
+# add_pods HOSTS...: the pods of `pods` on each host, attached by the CNI plugins from the host's
+# subnet.env (pods.sh), their addresses in podip.
+add_pods() {
+  local i j
+  for i in "$@"; do
+    for j in "${pods[@]}"; do
+      pod_add "$i" "$j" "$work/h$i/subnet.env" "$work/cni" || fail "could not add pod h${i}p$j"
+      podip["$i $j"]=$(pod_addr "$i" "$j") || fail "pod h${i}p$j has no address"
+    done
+  done
+}
+
 ppings() { pod_exec "$1" "$2" ping -c 1 -W 1 -q "$3" >/dev/null 2>&1; }
 # ping_pods HOSTS...: every pod on the listed hosts pings every pod on the other listed hosts.
 ping_pods() {

@@ -251,12 +251,7 @@ if [[ $backend == auto ]]; then
 fi
 
 step "2. two pods per host; every pod pings every pod on the other hosts"
-for i in "${hosts[@]}"; do
-  for j in "${pods[@]}"; do
-    pod_add "$i" "$j" "$work/h$i/subnet.env" "$work/cni" || fail "could not add pod h${i}p$j"
-    podip["$i $j"]=$(pod_addr "$i" "$j") || fail "pod h${i}p$j has no address"
-  done
-done
+add_pods "${hosts[@]}"
 step "   pods: $(for k in "${!podip[@]}"; do echo -n "h${k% *}p${k#* }=${podip[$k]} "; done)"
 ping_pods "${hosts[@]}"
 

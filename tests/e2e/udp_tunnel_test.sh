@@ -117,12 +117,7 @@ if [[ $mode == sites ]]; then
 fi
 
 step "2. two pods per host; every pod pings every pod on the other hosts; TCP"
-for i in "${hosts[@]}"; do
-  for j in "${pods[@]}"; do
-    pod_add "$i" "$j" "$work/h$i/subnet.env" "$work/cni" || fail "could not add pod h${i}p$j"
-    podip["$i $j"]=$(pod_addr "$i" "$j") || fail "pod h${i}p$j has no address"
-  done
-done
+add_pods "${hosts[@]}"
 ping_pods "${hosts[@]}"
 head -c 50000000 /dev/urandom >"$work/blob"
 transfer 1 1 3 1 5001
