@@ -134,14 +134,13 @@ void AgentMetrics::refresh() {
   for (int i = 0; i < udp::kDropReasons; ++i)
     c("shoal_tunnel_dropped_total", "Packets the udp tunnel dropped, by reason.", t.dropped[i],
       {{"reason", std::string(udp::to_string(static_cast<udp::Drop>(i)))}});
-  c("shoal_tunnel_syscalls_total", "The udp tunnel's system calls, by kind (batching shows here).",
-    t.tun_reads, {{"call", "tun_read"}});
-  c("shoal_tunnel_syscalls_total", "The udp tunnel's system calls, by kind (batching shows here).",
-    t.tun_writes, {{"call", "tun_write"}});
-  c("shoal_tunnel_syscalls_total", "The udp tunnel's system calls, by kind (batching shows here).",
-    t.send_calls, {{"call", "sendmmsg"}});
-  c("shoal_tunnel_syscalls_total", "The udp tunnel's system calls, by kind (batching shows here).",
-    t.receive_calls, {{"call", "recvmmsg"}});
+  const std::pair<const char*, uint64_t> calls[] = {{"tun_read", t.tun_reads},
+                                                    {"tun_write", t.tun_writes},
+                                                    {"sendmmsg", t.send_calls},
+                                                    {"recvmmsg", t.receive_calls}};
+  for (const auto& [call, count] : calls)
+    c("shoal_tunnel_syscalls_total",
+      "The udp tunnel's system calls, by kind (batching shows here).", count, {{"call", call}});
 }
 
 std::string AgentMetrics::render() {

@@ -86,6 +86,8 @@ struct Tunnel::Impl {
   void confirm(Keypair& keypair);
   uint32_t free_index();
   void install(PeerState& state, Keypair* keypair);
+  void retire(Keypair* keypair);
+  void forget_pending(PeerState& state);
   void drop_keypairs(PeerState& state);
   void send_keepalive(Keypair& keypair, const Peer& peer);
   void send_to(const sockaddr_storage& to, socklen_t length, ByteView message);
@@ -171,31 +173,33 @@ uint32_t Tunnel::Impl::free_index() {
   return 0;  // 16,384 slots full: refuse the handshake
 }
 
+void Tunnel::Impl::retire(Keypair* keypair) {
+  // Out of the index first, so no new lookup finds it; freed once both threads moved on.
+  Keypair* expected = keypair;
+  by_index[keypair->local_index & kIndexMask].compare_exchange_strong(expected, nullptr);
+  expected = keypair;
+  keypair->peer->current.compare_exchange_strong(expected, nullptr);
+  reclaimer.retire([keypair] { delete keypair; });
+}
+
+void Tunnel::Impl::forget_pending(PeerState& state) {
+  std::erase_if(pending, [&](const auto& entry) { return entry.second == &state; });
+}
+
 void Tunnel::Impl::install(PeerState& state, Keypair* keypair) {
   by_index[keypair->local_index & kIndexMask].store(keypair, std::memory_order_release);
   state.keypairs.push_back(keypair);
   while (state.keypairs.size() > kKeypairsKept) {
-    Keypair* old = state.keypairs.front();
+    retire(state.keypairs.front());
     state.keypairs.erase(state.keypairs.begin());
-    Keypair* expected = old;
-    by_index[old->local_index & kIndexMask].compare_exchange_strong(expected, nullptr);
-    expected = old;
-    state.current.compare_exchange_strong(expected, nullptr);
-    reclaimer.retire([old] { delete old; });
   }
 }
 
 void Tunnel::Impl::drop_keypairs(PeerState& state) {
   state.current.store(nullptr);
-  for (Keypair* k : state.keypairs) {
-    Keypair* expected = k;
-    by_index[k->local_index & kIndexMask].compare_exchange_strong(expected, nullptr);
-    reclaimer.retire([k] { delete k; });
-  }
+  for (Keypair* k : state.keypairs) retire(k);
   state.keypairs.clear();
-  for (auto it = pending.begin(); it != pending.end();) {
-    it = it->second == &state ? pending.erase(it) : std::next(it);
-  }
+  forget_pending(state);
   state.pending.reset();
 }
 
@@ -209,9 +213,7 @@ void Tunnel::Impl::initiate(PeerState& state, const Peer& peer, Clock::time_poin
   std::lock_guard lock(mutex);
   const uint32_t index = free_index();
   if (index == 0) return;
-  for (auto it = pending.begin(); it != pending.end();) {
-    it = it->second == &state ? pending.erase(it) : std::next(it);
-  }
+  forget_pending(state);
   std::array<uint8_t, crypto::kInitiationSize> message{};
   auto started = crypto::Initiator::start(identity, state.key, index, timestamp(), proposal,
                                           std::span<uint8_t, crypto::kInitiationSize>(message));
