@@ -1,0 +1,112 @@
+// Status and Result<T>: the one way shoal reports an error (LevelDB's Status is the model).
+//
+// A Status is either ok, carrying nothing, or an error carrying a code a caller can branch
+// on, a message a human can read, and, when the error is about one config key, that key as
+// data (so the agent can say which file and line set it without parsing the message).
+// Result<T> is a T or a non-ok Status. A decoder of untrusted bytes whose refusals are
+// counted by reason uses Result<T, Reason> with its own reason enum: the reason is a
+// metric label, not text. None of these throw; value() on an error is a bug and asserts.
+#pragma once
+
+#include <cassert>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+
+namespace shoal {
+
+class [[nodiscard]] Status {
+ public:
+  enum class Code : uint8_t {
+    kOk,
+    kInvalidArgument,  // bad config, flag or request: the caller must change something
+    kNotFound,         // a file, key or device that is not there
+    kIoError,          // the system refused (open, write, socket, netlink)
+    kCorruption,       // stored or received bytes that do not decode
+    kUnavailable,      // busy or shutting down: trying again later may work
+    kUnsupported,      // this kernel or build cannot do it
+  };
+
+  Status() = default;  // ok: `return {};`
+  static Status invalid_argument(std::string message) {
+    return {Code::kInvalidArgument, std::move(message)};
+  }
+  // An error about config key `key` ("Network", "Backend.Port"); the message omits the key.
+  static Status bad_key(std::string key, std::string message) {
+    Status s{Code::kInvalidArgument, std::move(message)};
+    s.key_ = std::move(key);
+    return s;
+  }
+  static Status not_found(std::string message) { return {Code::kNotFound, std::move(message)}; }
+  static Status io_error(std::string message) { return {Code::kIoError, std::move(message)}; }
+  static Status corruption(std::string message) { return {Code::kCorruption, std::move(message)}; }
+  static Status unavailable(std::string message) {
+    return {Code::kUnavailable, std::move(message)};
+  }
+  static Status unsupported(std::string message) {
+    return {Code::kUnsupported, std::move(message)};
+  }
+
+  bool ok() const { return code_ == Code::kOk; }
+  explicit operator bool() const { return ok(); }
+  Code code() const { return code_; }
+  const std::string& message() const { return message_; }
+  const std::string& key() const { return key_; }  // empty unless made by bad_key
+  // "Key: message" when a key is set, else the message.
+  std::string to_string() const { return key_.empty() ? message_ : key_ + ": " + message_; }
+
+  // The same error with context in front: "opening the store: <message>".
+  Status prefixed(std::string_view context) const {
+    Status s = *this;
+    s.message_ = std::string(context) + ": " + message_;
+    return s;
+  }
+
+ private:
+  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
+  Code code_ = Code::kOk;
+  std::string message_;
+  std::string key_;
+};
+
+template <class T, class E = Status>
+class [[nodiscard]] Result {
+ public:
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
+  Result(E error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT: implicit
+
+  bool ok() const { return v_.index() == 0; }
+  explicit operator bool() const { return ok(); }
+
+  T& value() & { return assert(ok()), std::get<0>(v_); }
+  const T& value() const& { return assert(ok()), std::get<0>(v_); }
+  T&& value() && { return assert(ok()), std::get<0>(std::move(v_)); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+
+  const E& error() const { return assert(!ok()), std::get<1>(v_); }
+
+ private:
+  std::variant<T, E> v_;
+};
+
+// A Result with nothing to return but its reason, for decoders: Result<void, Reason>.
+template <class E>
+class [[nodiscard]] Result<void, E> {
+ public:
+  Result() = default;
+  Result(E error) : error_(std::move(error)), failed_(true) {}  // NOLINT: implicit
+  bool ok() const { return !failed_; }
+  explicit operator bool() const { return ok(); }
+  const E& error() const { return assert(failed_), error_; }
+
+ private:
+  E error_{};
+  bool failed_ = false;
+};
+
+}  // namespace shoal
