@@ -46,33 +46,35 @@ IpAddress from_asio(const asio::ip::address& a) {
 
 }  // namespace
 
-std::string Agent::Impl::init() {
-  if (!crypto::init()) return "libsodium cannot be initialised";
+Status Agent::Impl::init() {
+  if (!crypto::init()) return Status::unsupported("libsodium cannot be initialised");
   // The store: identity, our record, the table, known peers.
   std::error_code ec;
   std::filesystem::create_directories(config_.data_dir, ec);
-  if (ec) return "cannot create data directory " + config_.data_dir + ": " + ec.message();
+  if (ec)
+    return Status::io_error("cannot create data directory " + config_.data_dir + ": " +
+                            ec.message());
   auto opened = store::Store::open(config_.data_dir + "/shoal.db");
-  if (auto* e = std::get_if<std::string>(&opened)) return *e;
-  store_ = std::move(std::get<std::unique_ptr<store::Store>>(opened));
+  if (!opened) return opened.error();
+  store_ = std::move(opened).value();
   Rng rng(static_cast<uint64_t>(SteadyClock::now().time_since_epoch().count()) ^ ::getpid());
   auto id = store_->node_id(rng);
-  if (auto* e = std::get_if<std::string>(&id)) return *e;
-  id_ = std::get<NodeId>(id);
+  if (!id) return id.error();
+  id_ = *id;
 
   // The identity keypair (for the encrypted tunnel): made once, kept in the store.
   if (auto secret = store_->get("identity_secret"))
     identity_ = crypto::Identity::from_secret(*secret);
   if (!identity_) {
     identity_ = crypto::Identity::generate();
-    if (auto e = store_->put("identity_secret", identity_->secret()); !e.empty()) return e;
+    if (Status put = store_->put("identity_secret", identity_->secret()); !put.ok()) return put;
     spdlog::info("made this node's identity key {}", identity_->public_key_base64());
   }
 
   if (!config_.key_file.empty()) {
     auto loaded = crypto::Keyring::load(config_.key_file);
-    if (auto* e = std::get_if<std::string>(&loaded)) return *e;
-    keyring_ = std::move(std::get<crypto::Keyring>(loaded));
+    if (!loaded) return loaded.error();
+    keyring_ = std::move(loaded).value();
   }
 
   if (config_.advertise) {
@@ -80,8 +82,9 @@ std::string Agent::Impl::init() {
   } else if (config_.bind.address != IpAddress()) {
     advertise_ = config_.bind;
   } else {
-    return "Bind is " + config_.bind.to_string() +
-           ": set Advertise (--advertise) to the address other hosts reach this one at";
+    return Status::invalid_argument("Bind is " + config_.bind.to_string() +
+                                    ": set Advertise (--advertise) to the address other hosts "
+                                    "reach this one at");
   }
 
   // Sockets: one UDP socket and one TCP listener on the same address and port.
@@ -89,13 +92,16 @@ std::string Agent::Impl::init() {
   const auto ip = to_asio(config_.bind.address);
   udp_.open(ip.is_v4() ? udp::v4() : udp::v6(), socket_ec);
   if (!socket_ec) udp_.bind(udp::endpoint(ip, config_.bind.port), socket_ec);
-  if (socket_ec) return "cannot bind UDP " + config_.bind.to_string() + ": " + socket_ec.message();
+  if (socket_ec)
+    return Status::io_error("cannot bind UDP " + config_.bind.to_string() + ": " +
+                            socket_ec.message());
   acceptor_.open(ip.is_v4() ? tcp::v4() : tcp::v6(), socket_ec);
   if (!socket_ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), socket_ec);
   if (!socket_ec) acceptor_.bind(tcp::endpoint(ip, config_.bind.port), socket_ec);
   if (!socket_ec) acceptor_.listen(asio::socket_base::max_listen_connections, socket_ec);
   if (socket_ec)
-    return "cannot listen on TCP " + config_.bind.to_string() + ": " + socket_ec.message();
+    return Status::io_error("cannot listen on TCP " + config_.bind.to_string() + ": " +
+                            socket_ec.message());
   // Kept for the moment the descriptors run out: closed, it lets one waiting connection be
   // accepted and shed, so the backlog drains instead of the accept loop failing forever.
   spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -110,7 +116,7 @@ std::string Agent::Impl::init() {
   }
   Bytes encoded(8);
   put_be64(encoded.data(), incarnation);
-  if (auto e = store_->put("incarnation", encoded); !e.empty()) return e;
+  if (Status put = store_->put("incarnation", encoded); !put.ok()) return put;
 
   lease::LeaseConfig lease_config;
   lease_config.network = *config_.network;
@@ -124,8 +130,8 @@ std::string Agent::Impl::init() {
     const uint64_t bits = rng.next();
     for (size_t i = 0; i < 6; ++i) vtep_mac_[i] = static_cast<uint8_t>(bits >> (8 * i));
     vtep_mac_[0] = static_cast<uint8_t>((vtep_mac_[0] & 0xfe) | 0x02);  // unicast, local
-    if (auto e = store_->put("vtep_mac", Bytes(vtep_mac_.begin(), vtep_mac_.end())); !e.empty())
-      return e;
+    if (Status put = store_->put("vtep_mac", Bytes(vtep_mac_.begin(), vtep_mac_.end())); !put.ok())
+      return put;
   }
   // Peers need our vxlan device's MAC only when vxlan carries traffic.
   const BackendType carrier = config_.backend.type == BackendType::kAuto
@@ -151,20 +157,20 @@ std::string Agent::Impl::init() {
   {
     auto started = AgentDatapath::start(io_, config_, *lease_, id_, advertise_.address, vtep_mac_,
                                         *identity_, &Impl::wall);
-    if (auto* e = std::get_if<std::string>(&started)) return *e;
-    datapath_ = std::move(std::get<std::unique_ptr<AgentDatapath>>(started));
+    if (!started) return started.error();
+    datapath_ = std::move(started).value();
   }
   metrics_ = std::make_unique<AgentMetrics>(*core_, *lease_, counters_, datapath_.get());
   if (config_.metrics_addr) {
     auto started =
         MetricsServer::start(io_, *config_.metrics_addr, [this] { return metrics_->render(); });
-    if (auto* e = std::get_if<std::string>(&started)) return *e;
+    if (auto* e = std::get_if<std::string>(&started)) return Status::io_error(*e);
     metrics_server_ = std::move(std::get<std::unique_ptr<MetricsServer>>(started));
   }
   auto control =
       ControlServer::start(io_, config_.control_socket,
                            [this](const proto::ControlRequest& r) { return handle_control(r); });
-  if (auto* e = std::get_if<std::string>(&control)) return *e;
+  if (auto* e = std::get_if<std::string>(&control)) return Status::io_error(*e);
   control_server_ = std::move(std::get<std::unique_ptr<ControlServer>>(control));
   return {};
 }
@@ -276,8 +282,9 @@ void Agent::Impl::persist_own_record() {
     // A record that did not reach the disk is never announced: a crash could otherwise make
     // us forget a claim others have seen. The next change (at the latest the renewal)
     // publishes a newer one.
-    if (auto e = store_->save_own(*record); !e.empty()) {
-      spdlog::error("could not make our lease record durable, so it is not announced: {}", e);
+    if (const Status saved = store_->save_own(*record); !saved.ok()) {
+      spdlog::error("could not make our lease record durable, so it is not announced: {}",
+                    saved.to_string());
       continue;
     }
     node_->persisted(now(), wall(), record->version);
@@ -313,13 +320,13 @@ void Agent::Impl::on_lease_event(const lease::LeaseEvent& e) {
   switch (e.kind) {
     case Kind::kSubnetReady: {
       const int mtu = datapath_->pod_mtu();
-      const auto error = write_subnet_env(config_.subnet_file, config_.network->network(), e.subnet,
-                                          mtu, config_.ip_masq);
-      if (error.empty()) {
+      const Status written = write_subnet_env(config_.subnet_file, config_.network->network(),
+                                              e.subnet, mtu, config_.ip_masq);
+      if (written.ok()) {
         spdlog::info("our subnet {} is ready; wrote {}", e.subnet.to_string(), config_.subnet_file);
       } else {
         spdlog::error("our subnet {} is ready but subnet.env could not be written: {}",
-                      e.subnet.to_string(), error);
+                      e.subnet.to_string(), written.to_string());
       }
       break;
     }
@@ -350,12 +357,14 @@ void Agent::Impl::save_table() {
     if (id != id_) records.push_back(r);
   std::vector<lease::Eviction> evictions;
   for (const auto& [id, e] : lease_->table().evictions()) evictions.push_back(e);
-  if (auto e = store_->save_table(records, evictions); !e.empty()) spdlog::error("{}", e);
+  if (const Status saved = store_->save_table(records, evictions); !saved.ok())
+    spdlog::error("{}", saved.to_string());
   std::vector<Endpoint> peers;
   for (const auto& m : core_->members())
     if (m.id != id_ && m.is_alive_or_suspect()) peers.push_back(m.address);
   if (!peers.empty())
-    if (auto e = store_->save_peers(peers); !e.empty()) spdlog::error("{}", e);
+    if (const Status saved = store_->save_peers(peers); !saved.ok())
+      spdlog::error("{}", saved.to_string());
 }
 
 // --- datagrams -------------------------------------------------------------------------
@@ -624,9 +633,9 @@ const char* shoal_version() { return SHOAL_VERSION; }
 Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Agent::~Agent() = default;
 
-std::variant<std::unique_ptr<Agent>, std::string> Agent::create(AgentConfig config) {
+Result<std::unique_ptr<Agent>> Agent::create(AgentConfig config) {
   auto impl = std::make_unique<Impl>(std::move(config));
-  if (auto e = impl->init(); !e.empty()) return e;
+  if (Status started = impl->init(); !started.ok()) return started;
   return std::unique_ptr<Agent>(new Agent(std::move(impl)));
 }
 

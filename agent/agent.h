@@ -14,10 +14,10 @@
 
 #include <memory>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "agent/config.h"
+#include "common/status.h"
 #include "gossip/member.h"
 #include "lease/lease_core.h"
 
@@ -28,7 +28,7 @@ const char* shoal_version();
 
 class Agent {
  public:
-  static std::variant<std::unique_ptr<Agent>, std::string> create(AgentConfig config);
+  static Result<std::unique_ptr<Agent>> create(AgentConfig config);
   ~Agent();
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;

@@ -154,14 +154,13 @@ proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& 
         return error(
             "this agent runs without a key file (plaintext); set KeyFile (--key-file) and restart "
             "it to use keys");
-      std::string problem;
+      Status changed;
       if (request.has_key_install()) {
         auto key = crypto::decode_key(request.key_install().key());
-        if (auto* e = std::get_if<std::string>(&key)) return error("key: " + *e);
-        problem = keyring_.install(std::get<crypto::Key>(key));
-        if (problem.empty())
-          out.set_message("installed key " +
-                          crypto::key_id_hex(crypto::key_id(std::get<crypto::Key>(key))));
+        if (!key) return error("key: " + key.error().to_string());
+        changed = keyring_.install(*key);
+        if (changed.ok())
+          out.set_message("installed key " + crypto::key_id_hex(crypto::key_id(*key)));
       } else {
         const std::string& text =
             request.has_key_use() ? request.key_use().key_id() : request.key_remove().key_id();
@@ -170,17 +169,18 @@ proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& 
           return error("'" + text + "' is not a key id (8 hex digits, see `shoal keys list`)");
         if (request.has_key_use()) {
           if (!keyring_.use(*id))
-            problem = "no key " + text + " is installed";
+            changed = Status::not_found("no key " + text + " is installed");
           else
             out.set_message("now sealing with key " + text);
         } else {
-          problem = keyring_.remove(*id);
-          if (problem.empty()) out.set_message("removed key " + text);
+          changed = keyring_.remove(*id);
+          if (changed.ok()) out.set_message("removed key " + text);
         }
       }
-      if (!problem.empty()) return error(problem);
-      if (auto e = keyring_.save(config_.key_file); !e.empty())
-        return error("changed in memory, but " + e + " (the change is lost at restart)");
+      if (!changed.ok()) return error(changed.to_string());
+      if (const Status saved = keyring_.save(config_.key_file); !saved.ok())
+        return error("changed in memory, but " + saved.to_string() +
+                     " (the change is lost at restart)");
       spdlog::info("keys: {}", out.message());
       break;
     }

@@ -55,19 +55,21 @@ AgentDatapath::AgentDatapath(asio::io_context& io, const AgentConfig& config,
 
 AgentDatapath::~AgentDatapath() { stop(); }
 
-std::variant<std::unique_ptr<AgentDatapath>, std::string> AgentDatapath::start(
+Result<std::unique_ptr<AgentDatapath>> AgentDatapath::start(
     asio::io_context& io, const AgentConfig& config, const lease::LeaseCore& lease,
     const NodeId& self, const IpAddress& underlay, const node::Mac& vtep_mac,
     const crypto::Identity& identity, WallClock wall) {
   std::unique_ptr<AgentDatapath> d(new AgentDatapath(io, config, lease, self, underlay, wall));
   auto opened = backends::Netlink::open();
-  if (auto* e = std::get_if<std::string>(&opened)) return *e;
-  d->netlink_ = std::move(std::get<std::unique_ptr<backends::Netlink>>(opened));
+  if (!opened) return opened.error();
+  d->netlink_ = std::move(opened).value();
   d->kernel_ = std::make_unique<backends::KernelDatapath>(*d->netlink_, vtep_mac,
                                                           config.backend.tx_checksum_offload);
-  auto facts = d->kernel_->gather_facts(underlay);
-  if (auto* e = std::get_if<std::string>(&facts)) return "datapath: " + *e;
-  d->facts_ = std::get<node::LocalFacts>(facts);
+  auto host = d->kernel_->read_host();
+  if (!host) return host.error().prefixed("datapath");
+  auto facts = d->kernel_->gather_facts(underlay, *host);
+  if (!facts) return facts.error().prefixed("datapath");
+  d->facts_ = *facts;
   d->compute_plan(d->facts_);
   spdlog::info("datapath: backend {}, underlay {} on {} (MTU {}), pods get MTU {}",
                to_string(d->plan_config_.mode), underlay.to_string(), d->facts_.underlay_device,
@@ -80,8 +82,8 @@ std::variant<std::unique_ptr<AgentDatapath>, std::string> AgentDatapath::start(
                              config.backend.effective_encrypt};
     tunnel.rekey_after = config.backend.rekey_after;
     auto started = udp::Tunnel::start(tunnel, identity);
-    if (auto* e = std::get_if<std::string>(&started)) return "udp tunnel: " + *e;
-    d->tunnel_ = std::move(std::get<std::unique_ptr<udp::Tunnel>>(started));
+    if (!started) return started.error().prefixed("udp tunnel");
+    d->tunnel_ = std::move(started).value();
     const udp::TunnelStatus status = d->tunnel_->status();
     spdlog::info("udp tunnel: {} on {}, port {}; TUN offloads: {}; UDP: {}; cipher {}",
                  config.backend.effective_encrypt ? "encrypted" : "plaintext (Encrypt false)",
@@ -93,17 +95,17 @@ std::variant<std::unique_ptr<AgentDatapath>, std::string> AgentDatapath::start(
           "on the underlay could forge a peer's lease and its tunnel key");
   }
   bool turned_on = false;
-  if (auto e = backends::enable_forwarding(turned_on); !e.empty()) {
-    spdlog::error("datapath: IPv4 forwarding is needed to route pod traffic: {}", e);
+  if (const Status on = backends::enable_forwarding(turned_on); !on.ok()) {
+    spdlog::error("datapath: IPv4 forwarding is needed to route pod traffic: {}", on.to_string());
   } else if (turned_on) {
     spdlog::info("datapath: turned on IPv4 forwarding (net.ipv4.ip_forward=1)");
   }
 
   auto monitor = backends::NetlinkMonitor::open();
-  if (auto* e = std::get_if<std::string>(&monitor)) {
-    spdlog::warn("datapath: {}; repairs wait for the periodic check", *e);
+  if (!monitor) {
+    spdlog::warn("datapath: {}; repairs wait for the periodic check", monitor.error().to_string());
   } else {
-    d->monitor_ = std::move(std::get<std::unique_ptr<backends::NetlinkMonitor>>(monitor));
+    d->monitor_ = std::move(monitor).value();
     d->events_.emplace(io, d->monitor_->fd());
     d->watch_events();
   }
@@ -164,17 +166,21 @@ void AgentDatapath::watch_events() {
 
 void AgentDatapath::reconcile() {
   ++counters_.reconciles;
-  auto facts = kernel_->gather_facts(underlay_);
-  if (auto* e = std::get_if<std::string>(&facts)) {
-    if (last_error_ != *e) spdlog::error("datapath: {}", *e);
-    last_error_ = *e;
+  // One read of the links and addresses serves the facts and the reconcile.
+  auto host = kernel_->read_host();
+  Result<node::LocalFacts> facts =
+      host ? kernel_->gather_facts(underlay_, *host) : Result<node::LocalFacts>(host.error());
+  if (!facts) {
+    const std::string error = facts.error().to_string();
+    if (last_error_ != error) spdlog::error("datapath: {}", error);
+    last_error_ = error;
     ++counters_.netlink_errors;
     return;
   }
-  facts_ = std::get<node::LocalFacts>(facts);
+  facts_ = *facts;
   compute_plan(facts_);
   if (tunnel_) update_tunnel();
-  const backends::ReconcileResult result = kernel_->reconcile(plan_, facts_);
+  const backends::ReconcileResult result = kernel_->reconcile(plan_, facts_, *host);
   for (int i = 0; i < backends::kObjectKinds; ++i) {
     counters_.added[i] += result.added[i];
     counters_.removed[i] += result.removed[i];
@@ -229,8 +235,9 @@ void AgentDatapath::update_masquerade() {
   if (!config_.ip_masq) return;
   const auto subnet = lease_.ready_subnet();
   if (!subnet || subnet == masqueraded_) return;
-  if (auto e = backends::install_masquerade(config_.network->network(), *subnet); !e.empty()) {
-    spdlog::error("datapath: IPMasq: {}", e);
+  if (const Status installed = backends::install_masquerade(config_.network->network(), *subnet);
+      !installed.ok()) {
+    spdlog::error("datapath: IPMasq: {}", installed.to_string());
     return;
   }
   spdlog::info("datapath: IPMasq on: pod traffic leaving {} is masqueraded (nftables table ip {})",
@@ -242,16 +249,17 @@ void AgentDatapath::remove_all() {
   stop();
   if (tunnel_) {
     tunnel_.reset();
-    if (auto e = udp::remove_tun(node::kTunDeviceName); !e.empty())
-      spdlog::error("datapath: {}", e);
+    if (const Status removed = udp::remove_tun(node::kTunDeviceName); !removed.ok())
+      spdlog::error("datapath: {}", removed.to_string());
   }
-  if (auto e = kernel_->remove_all(plan_config_.vni); !e.empty()) {
-    spdlog::error("datapath: could not remove everything: {}", e);
+  if (const Status removed = kernel_->remove_all(plan_config_.vni); !removed.ok()) {
+    spdlog::error("datapath: could not remove everything: {}", removed.to_string());
   } else {
     spdlog::info("datapath: removed shoal's routes and devices");
   }
   if (config_.ip_masq) {
-    if (auto e = backends::remove_masquerade(); !e.empty()) spdlog::error("datapath: {}", e);
+    if (const Status removed = backends::remove_masquerade(); !removed.ok())
+      spdlog::error("datapath: {}", removed.to_string());
   }
 }
 

@@ -16,6 +16,7 @@
 #include "backends/netlink_monitor.h"
 #include "backends/udp/tunnel.h"
 #include "common/hlc.h"
+#include "common/status.h"
 #include "lease/lease_core.h"
 #include "node/datapath_plan.h"
 
@@ -37,7 +38,7 @@ class AgentDatapath {
   // Opens netlink, turns on forwarding, gathers the underlay's facts. An error only when
   // netlink itself cannot be opened or the underlay address is on no device. `wall` is the
   // agent's wall clock, read for every plan (leases expire by it).
-  static std::variant<std::unique_ptr<AgentDatapath>, std::string> start(
+  static Result<std::unique_ptr<AgentDatapath>> start(
       asio::io_context& io, const AgentConfig& config, const lease::LeaseCore& lease,
       const NodeId& self, const IpAddress& underlay, const node::Mac& vtep_mac,
       const crypto::Identity& identity, WallClock wall);

@@ -50,7 +50,7 @@ class Agent::Impl {
  public:
   explicit Impl(AgentConfig config) : config_(std::move(config)), frames_(&keyring_) {}
 
-  std::string init();
+  Status init();
   int run();
 
   // agent_control.cc

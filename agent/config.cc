@@ -23,30 +23,31 @@ std::string origin_of(const AgentConfig& config, std::string_view key) {
   return config.source.empty() ? "configuration" : config.source;
 }
 
-// "shoal.json: \"SubnetLen\": problem", or "--subnet-len: problem" when a flag set it.
-std::string located(const AgentConfig& config, std::string_view key, std::string_view problem) {
+// A bad_key error told where the key was set: "shoal.json: \"SubnetLen\": problem", or
+// "--subnet-len: problem" when a flag set it. Control bytes in it are escaped.
+Status located(const AgentConfig& config, std::string_view key, std::string problem) {
   const std::string origin = origin_of(config, key);
-  if (origin.starts_with("--")) return origin + ": " + std::string(problem);
-  return origin + ": \"" + std::string(key) + "\": " + std::string(problem);
+  const Status error = Status::bad_key(std::string(key), std::move(problem));
+  if (origin.starts_with("--")) return error.reworded(printable(origin + ": " + error.problem()));
+  return error.reworded(printable(origin + ": \"" + std::string(key) + "\": " + error.problem()));
+}
+Status located(const AgentConfig& config, const Status& error) {
+  if (error.key().empty()) return located(config, "Network", error.message());
+  return located(config, error.key(), error.problem());
 }
 
-// NetworkConfig's errors start with the key ("SubnetMin: ..."); name where it was set.
-std::string network_error(const AgentConfig& config, const std::string& error) {
-  const size_t colon = error.find(": ");
-  if (colon == std::string::npos || error.find(' ') < colon)
-    return located(config, "Network", error);
-  std::string problem = error.substr(colon + 2);
-  const std::string key = error.substr(0, colon);
-  if (key == "Network" && config.network_spec.network.empty())
-    problem += " in the file or with --network";
-  return located(config, key, problem);
+// NetworkConfig's errors carry their key; name where it was set.
+Status network_error(const AgentConfig& config, const Status& error) {
+  if (error.key() == "Network" && config.network_spec.network.empty())
+    return located(config, "Network", error.problem() + " in the file or with --network");
+  return located(config, error);
 }
 
 bool overlaps(const IpAddress& a, const IpAddress& b) {
   return a == b || is_unspecified(a) || is_unspecified(b);
 }
 
-std::string check_backend(AgentConfig& config) {
+Status check_backend(AgentConfig& config) {
   BackendConfig& b = config.backend;
   if (b.fallback && b.type != BackendType::kAuto)
     return located(config, "Backend.Fallback",
@@ -79,7 +80,7 @@ std::string check_backend(AgentConfig& config) {
   return {};
 }
 
-std::string check_addresses(AgentConfig& config) {
+Status check_addresses(AgentConfig& config) {
   if (config.metrics_addr && config.metrics_addr->port == config.bind.port &&
       overlaps(config.metrics_addr->address, config.bind.address))
     return located(
@@ -106,14 +107,15 @@ std::string check_addresses(AgentConfig& config) {
   return {};
 }
 
-std::string fill_name(AgentConfig& config) {
+Status fill_name(AgentConfig& config) {
   if (!config.name.empty()) return {};
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
     return located(config, "Name", "not given and the host name cannot be read; give --name");
   const ConfigKey* key = find_key("Name");
-  if (auto problem = key->set(*key, config, ScalarValue(std::string(host))); !problem.empty())
-    return located(config, "Name", "the host name cannot be used: " + problem + "; give --name");
+  if (Status set = key->set(*key, config, ScalarValue(std::string(host))); !set.ok())
+    return located(config, "Name",
+                   "the host name cannot be used: " + set.problem() + "; give --name");
   return {};
 }
 
@@ -124,48 +126,50 @@ std::optional<int64_t> parse_integer(std::string_view text) {
   return value;
 }
 
-std::string apply_list_flag(const ConfigKey& key, AgentConfig& config, std::string_view value) {
+Status apply_list_flag(const ConfigKey& key, AgentConfig& config, std::string_view value) {
   // The first --seed replaces the file's seeds; later ones add to it.
   const auto it = config.origins.find(key.json);
   if (it == config.origins.end() || it->second != "--" + std::string(key.flag))
     config.seeds.clear();
-  if (value.empty()) return must_be(key, quoted(value));
+  if (value.empty()) return Status::bad_key(std::string(key.json), must_be(key, quoted(value)));
   while (true) {
     const size_t comma = value.find(',');
     std::string_view item = value.substr(0, comma);
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
     while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (auto problem = key.set(key, config, ScalarValue(std::string(item))); !problem.empty())
-      return problem;
+    if (Status set = key.set(key, config, ScalarValue(std::string(item))); !set.ok()) return set;
     if (comma == std::string_view::npos) return {};
     value.remove_prefix(comma + 1);
   }
 }
 
-std::string apply_value(const ConfigKey& key, AgentConfig& config, std::string_view value) {
+Status apply_value(const ConfigKey& key, AgentConfig& config, std::string_view value) {
+  const std::string json(key.json);
   switch (key.kind) {
     case ValueKind::kString:
       return key.set(key, config, ScalarValue(std::string(value)));
     case ValueKind::kInteger: {
       const auto number = parse_integer(value);
-      if (!number || *number < key.min || *number > key.max) return must_be(key, quoted(value));
+      if (!number || *number < key.min || *number > key.max)
+        return Status::bad_key(json, must_be(key, quoted(value)));
       return key.set(key, config, ScalarValue(*number));
     }
     case ValueKind::kBool:
-      if (value != "true" && value != "false") return must_be(key, quoted(value));
+      if (value != "true" && value != "false")
+        return Status::bad_key(json, must_be(key, quoted(value)));
       return key.set(key, config, ScalarValue(value == "true"));
     case ValueKind::kStringList:
       return apply_list_flag(key, config, value);
     case ValueKind::kSitePools:
       break;  // no flag
   }
-  return "cannot be set by a flag";
+  return Status::bad_key(json, "cannot be set by a flag");
 }
 
-std::string check_and_fill(AgentConfig& config) {
+Status check_and_fill(AgentConfig& config) {
   auto network = lease::NetworkConfig::make(config.network_spec);
-  if (auto* error = std::get_if<std::string>(&network)) return network_error(config, *error);
-  config.network = std::get<lease::NetworkConfig>(network);
+  if (!network) return network_error(config, network.error());
+  config.network = *network;
   if (config.network->network().prefix() < kShortestNetworkPrefix)
     return located(config, "Network",
                    config.network->network().to_string() +
@@ -178,12 +182,12 @@ std::string check_and_fill(AgentConfig& config) {
                    config.subnet_file + " is a directory; give the path of the file to write");
   }
 
-  if (auto problem = check_backend(config); !problem.empty()) return problem;
-  if (auto problem = check_addresses(config); !problem.empty()) return problem;
+  if (Status checked = check_backend(config); !checked.ok()) return checked;
+  if (Status checked = check_addresses(config); !checked.ok()) return checked;
   auto profile = gossip::Config::profile(config.profile);
   if (!profile) return located(config, "Profile", "unknown profile " + quoted(config.profile));
   config.gossip = *profile;
-  if (auto problem = fill_name(config); !problem.empty()) return problem;
+  if (Status filled = fill_name(config); !filled.ok()) return filled;
 
   const auto& pools = config.network_spec.site_pools;
   if (config.network->candidates(config.site).empty())
@@ -230,7 +234,7 @@ std::string_view to_string(LogLevel level) {
   return "?";
 }
 
-std::string apply_flag(AgentConfig& config, std::string_view flag, std::string_view value) {
+Status apply_flag(AgentConfig& config, std::string_view flag, std::string_view value) {
   while (flag.starts_with('-')) flag.remove_prefix(1);
   const ConfigKey* key = find_flag(flag);
   if (!key) {
@@ -240,11 +244,11 @@ std::string apply_flag(AgentConfig& config, std::string_view flag, std::string_v
     std::string problem = "unknown flag " + quoted("--" + std::string(flag));
     if (auto near = closest_match(flag, flags); !near.empty())
       problem += " (did you mean --" + std::string(near) + "?)";
-    return problem + "; shoal agent --help lists them";
+    return Status::invalid_argument(problem + "; shoal agent --help lists them");
   }
   const std::string name = "--" + std::string(key->flag);
-  if (auto problem = apply_value(*key, config, value); !problem.empty())
-    return printable(name + ": " + problem);
+  if (Status applied = apply_value(*key, config, value); !applied.ok())
+    return applied.reworded(printable(name + ": " + applied.problem()));
   auto& origin = config.origins[std::string(key->json)];
   // --seed adds up; any other flag given twice is likely a mistake in a unit file or script.
   if (origin == name && key->json != "Seeds")
@@ -253,7 +257,7 @@ std::string apply_flag(AgentConfig& config, std::string_view flag, std::string_v
   return {};
 }
 
-std::string finish(AgentConfig& config) { return printable(check_and_fill(config)); }
+Status finish(AgentConfig& config) { return check_and_fill(config); }
 
 namespace {
 

@@ -16,10 +16,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
 #include "common/endpoint.h"
+#include "common/status.h"
 #include "gossip/config.h"
 #include "lease/network_config.h"
 
@@ -98,20 +98,20 @@ struct AgentConfig {
 };
 
 // Parses the JSON text of a config file. `source` names it in errors (usually its path).
-std::variant<AgentConfig, std::string> parse_config(std::string_view json, std::string_view source);
+// Errors about one key are Status::bad_key: key() names it, the message says where.
+Result<AgentConfig> parse_config(std::string_view json, std::string_view source);
 // Reads (at most kMaxConfigBytes) and parses the file at `path`.
-std::variant<AgentConfig, std::string> load_config(const std::string& path);
+Result<AgentConfig> load_config(const std::string& path);
 
 // Applies one `--flag value` ("--subnet-len", "24"; the dashes are optional). Flags replace
 // file values; --seed adds to the seeds given by earlier --seed flags and replaces the
-// file's. Boolean flags take "true" or "false". Empty on success, else an error naming
-// the flag.
-std::string apply_flag(AgentConfig& config, std::string_view flag, std::string_view value);
+// file's. Boolean flags take "true" or "false". Errors name the flag (and carry its key).
+Status apply_flag(AgentConfig& config, std::string_view flag, std::string_view value);
 
 // Checks the whole configuration (flannel's Network rules, backend and port coherence,
 // profile) and fills the derived fields: network, gossip, backend.effective_*, and name
-// when it was left empty. Empty on success, else an error naming the key and its origin.
-std::string finish(AgentConfig& config);
+// when it was left empty. Errors carry the key, and name it and where it was set.
+Status finish(AgentConfig& config);
 
 struct FlagHelp {
   std::string flag;          // "--subnet-len"; empty for keys only a file can set

@@ -222,11 +222,12 @@ std::string line_and_column(std::string_view text, size_t offset) {
   return "line " + std::to_string(line) + ", column " + std::to_string(offset - line_start + 1);
 }
 
-// Parses `text` (which starts with '{') into `root`; empty on success, else the error.
-std::string parse_tree(std::string_view source, std::string_view text, Json& root) {
+// Parses `text` (which starts with '{') into `root`.
+Status parse_tree(std::string_view source, std::string_view text, Json& root) {
   const std::string where(source);
   if (const size_t nul = text.find('\0'); nul != std::string_view::npos)
-    return where + ": JSON syntax error at " + line_and_column(text, nul) + ": a NUL byte";
+    return Status::invalid_argument(where + ": JSON syntax error at " + line_and_column(text, nul) +
+                                    ": a NUL byte");
   size_t consumed = 0;
   TreeBuilder builder(text, consumed);
   const bool ok = Json::sax_parse(CountingIterator(text.data(), &consumed),
@@ -238,11 +239,15 @@ std::string parse_tree(std::string_view source, std::string_view text, Json& roo
     return {};
   }
   if (builder.problem.empty()) builder.problem = "not valid JSON";  // not expected
-  if (builder.kind == TreeBuilder::Kind::kRepeatedKey) return where + ": " + builder.problem;
-  if (builder.kind == TreeBuilder::Kind::kDepth)
-    return where + ": at " + line_and_column(text, builder.offset) + ": " + builder.problem;
-  return where + ": JSON syntax error at " + line_and_column(text, builder.offset) + ": " +
-         builder.problem;
+  std::string message;
+  if (builder.kind == TreeBuilder::Kind::kRepeatedKey)
+    message = where + ": " + builder.problem;
+  else if (builder.kind == TreeBuilder::Kind::kDepth)
+    message = where + ": at " + line_and_column(text, builder.offset) + ": " + builder.problem;
+  else
+    message = where + ": JSON syntax error at " + line_and_column(text, builder.offset) + ": " +
+              builder.problem;
+  return Status::invalid_argument(printable(std::move(message)));
 }
 
 std::string shown(const Json& v) {
@@ -303,7 +308,7 @@ class Reader {
   Reader(AgentConfig& config, std::string_view source) : config_(config), source_(source) {}
 
   // Reads the keys under `prefix` ("" or "Backend.") from `object`.
-  std::string read_object(const Json& object, std::string_view prefix) {
+  Status read_object(const Json& object, std::string_view prefix) {
     std::vector<std::string_view> names;  // leaves and sub-objects, in table order
     for (const auto& key : config_keys()) {
       if (!key.json.starts_with(prefix)) continue;
@@ -314,7 +319,7 @@ class Reader {
     for (auto name : ignored_keys_under(prefix)) names.push_back(name);
 
     std::vector<Entry> entries;
-    if (auto problem = match(object, names, prefix, entries); !problem.empty()) return problem;
+    if (Status matched = match(object, names, prefix, entries); !matched.ok()) return matched;
     for (const Entry& e : entries) {
       if (e.value->is_null()) continue;  // like Go: null sets nothing
       const std::string path = std::string(prefix) + std::string(e.canonical);
@@ -322,27 +327,30 @@ class Reader {
         config_.warnings.push_back(source_ + ": \"" + path + "\": ignored (" +
                                    std::string(ignored->why) + ")");
       } else if (auto* key = find_key(path)) {
-        if (auto problem = read_value(*key, *e.value); !problem.empty()) return problem;
+        if (Status read = read_value(*key, *e.value); !read.ok()) return read;
         config_.origins[path] = source_;
       } else if (!e.value->is_object()) {  // a group such as "Backend"
         return located(path,
                        "must be an object like {\"Type\": \"vxlan\"}, got " + shown(*e.value));
-      } else if (auto problem = read_object(*e.value, path + "."); !problem.empty()) {
-        return problem;
+      } else if (Status read = read_object(*e.value, path + "."); !read.ok()) {
+        return read;
       }
     }
     return {};
   }
 
  private:
-  std::string located(std::string_view path, std::string_view problem) const {
-    return source_ + ": \"" + std::string(path) + "\": " + std::string(problem);
+  // A bad_key error about `path`, told with the file's name. Control bytes are escaped.
+  Status located(std::string_view path, std::string problem) const {
+    const Status error = Status::bad_key(std::string(path), std::move(problem));
+    return error.reworded(
+        printable(source_ + ": \"" + std::string(path) + "\": " + error.problem()));
   }
 
   // Pairs each key of `object` with one of `names`, as flannel (Go's encoding/json) does:
   // exactly, or else regardless of case (with a warning). Unknown keys are errors.
-  std::string match(const Json& object, std::span<const std::string_view> names,
-                    std::string_view prefix, std::vector<Entry>& out) {
+  Status match(const Json& object, std::span<const std::string_view> names, std::string_view prefix,
+               std::vector<Entry>& out) {
     for (const auto& field : fields(object)) {
       const std::string* key = &field.first;  // not a structured binding: lambdas capture it
       auto same = [&](std::string_view name, bool any_case) {
@@ -361,13 +369,15 @@ class Reader {
         std::string problem = source_ + ": unknown key " + agent::quoted(path);
         if (auto near = closest_match(*key, names); !near.empty())
           problem += " (did you mean \"" + std::string(prefix) + std::string(near) + "\"?)";
-        return problem + "; docs/config.md lists the keys";
+        return Status::bad_key(path, problem + "; docs/config.md lists the keys")
+            .reworded(printable(problem + "; docs/config.md lists the keys"));
       }
       const size_t rank = static_cast<size_t>(it - names.begin());
       for (const Entry& e : out) {
         if (e.rank == rank)
-          return source_ + ": keys " + agent::quoted(std::string(prefix) + *e.written) + " and " +
-                 agent::quoted(path) + " are the same key; keep only one";
+          return Status::invalid_argument(
+              printable(source_ + ": keys " + agent::quoted(std::string(prefix) + *e.written) +
+                        " and " + agent::quoted(path) + " are the same key; keep only one"));
       }
       if (*it != *key)
         config_.warnings.push_back(source_ + ": " + agent::quoted(path) + " read as \"" +
@@ -380,7 +390,7 @@ class Reader {
     return {};
   }
 
-  std::string read_value(const ConfigKey& key, const Json& v) {
+  Status read_value(const ConfigKey& key, const Json& v) {
     switch (key.kind) {
       case ValueKind::kString:
         if (!v.is_string()) return located(key.json, must_be(key, shown(v)));
@@ -402,9 +412,8 @@ class Reader {
           if (!list[i].is_string())
             return located(path,
                            "must be a string, like \"192.0.2.1:7946\", got " + shown(list[i]));
-          if (auto problem = checked(key, ScalarValue(list[i].get<std::string>()), path);
-              !problem.empty())
-            return problem;
+          if (Status set = checked(key, ScalarValue(list[i].get<std::string>()), path); !set.ok())
+            return set;
         }
         return {};
       }
@@ -414,12 +423,12 @@ class Reader {
     return {};
   }
 
-  std::string checked(const ConfigKey& key, const ScalarValue& value, std::string_view path) {
-    auto problem = key.set(key, config_, value);
-    return problem.empty() ? problem : located(path, problem);
+  Status checked(const ConfigKey& key, const ScalarValue& value, std::string_view path) {
+    const Status set = key.set(key, config_, value);
+    return set.ok() ? set : located(path, set.problem());
   }
 
-  std::string read_site_pools(const ConfigKey& key, const Json& v) {
+  Status read_site_pools(const ConfigKey& key, const Json& v) {
     if (!v.is_object()) return located(key.json, must_be(key, shown(v)));
     auto& pools = config_.network_spec.site_pools;
     pools.clear();
@@ -431,7 +440,7 @@ class Reader {
       if (!pool.is_object()) return located(path, must_be(key, shown(pool)));
       static constexpr std::string_view kBounds[] = {"SubnetMin", "SubnetMax"};
       std::vector<Entry> bounds;
-      if (auto problem = match(pool, kBounds, path + ".", bounds); !problem.empty()) return problem;
+      if (Status matched = match(pool, kBounds, path + ".", bounds); !matched.ok()) return matched;
       std::string range[2];
       for (size_t i = 0; i < 2; ++i) {
         auto it = std::find_if(bounds.begin(), bounds.end(), [&](auto& b) { return b.rank == i; });
@@ -453,33 +462,34 @@ class Reader {
 
 }  // namespace
 
-std::variant<AgentConfig, std::string> parse_config(std::string_view json,
-                                                    std::string_view source) {
+Result<AgentConfig> parse_config(std::string_view json, std::string_view source) {
   const std::string where(source);
   if (json.size() > kMaxConfigBytes)
-    return where + ": too large (" + std::to_string(json.size()) + " bytes, at most " +
-           std::to_string(kMaxConfigBytes) + ")";
+    return Status::invalid_argument(where + ": too large (" + std::to_string(json.size()) +
+                                    " bytes, at most " + std::to_string(kMaxConfigBytes) + ")");
   if (json.starts_with("\xEF\xBB\xBF")) json.remove_prefix(3);  // a byte order mark
   const size_t start = json.find_first_not_of(" \t\r\n");
   if (start == std::string_view::npos)
-    return where + ": is empty; it must hold a JSON object like {\"Network\": \"198.18.0.0/16\"}";
+    return Status::invalid_argument(
+        where + ": is empty; it must hold a JSON object like {\"Network\": \"198.18.0.0/16\"}");
   if (json[start] != '{')
-    return where + ": must hold a JSON object ({...}), like {\"Network\": \"198.18.0.0/16\"}";
+    return Status::invalid_argument(
+        where + ": must hold a JSON object ({...}), like {\"Network\": \"198.18.0.0/16\"}");
 
   Json root;
-  if (auto problem = parse_tree(where, json, root); !problem.empty()) return printable(problem);
+  if (Status parsed = parse_tree(where, json, root); !parsed.ok()) return parsed;
 
   AgentConfig config;
   config.source = where;
   Reader reader(config, where);
-  if (auto problem = reader.read_object(root, ""); !problem.empty()) return printable(problem);
+  if (Status read = reader.read_object(root, ""); !read.ok()) return read;
   return config;
 }
 
-std::variant<AgentConfig, std::string> load_config(const std::string& path) {
+Result<AgentConfig> load_config(const std::string& path) {
   auto content = read_file_limited(path, kMaxConfigBytes);
-  if (content.index() == 1) return std::get<1>(content);
-  return parse_config(std::get<0>(content), path);
+  if (!content) return content.error();
+  return parse_config(*content, path);
 }
 
 }  // namespace shoal::agent

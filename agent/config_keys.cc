@@ -14,17 +14,21 @@ namespace {
 const std::string& text_of(const ScalarValue& v) { return std::get<std::string>(v); }
 int64_t integer_of(const ScalarValue& v) { return std::get<int64_t>(v); }
 
-std::string set_string(std::string& out, const ScalarValue& v) {
+Status bad(const ConfigKey& key, std::string problem) {
+  return Status::bad_key(std::string(key.json), std::move(problem));
+}
+
+Status set_string(std::string& out, const ScalarValue& v) {
   out = text_of(v);
   return {};
 }
 
-std::string set_path(const ConfigKey& key, std::string& out, const ScalarValue& v,
-                     bool may_be_empty, size_t max_bytes = 4096) {
+Status set_path(const ConfigKey& key, std::string& out, const ScalarValue& v, bool may_be_empty,
+                size_t max_bytes = 4096) {
   const std::string& path = text_of(v);
   if ((path.empty() && !may_be_empty) || path.size() > max_bytes ||
       path.find('\0') != std::string::npos)
-    return must_be(key, quoted(path));
+    return bad(key, must_be(key, quoted(path)));
   out = path;
   return {};
 }
@@ -33,7 +37,7 @@ template <typename E>
 using Names = std::span<const std::pair<std::string_view, E>>;
 
 template <typename E>
-std::string set_enum(const ConfigKey& key, Names<E> names, const ScalarValue& v, E& out) {
+Status set_enum(const ConfigKey& key, Names<E> names, const ScalarValue& v, E& out) {
   const std::string& text = text_of(v);
   for (const auto& [name, value] : names) {
     if (name == text) {
@@ -46,7 +50,7 @@ std::string set_enum(const ConfigKey& key, Names<E> names, const ScalarValue& v,
   std::string problem = must_be(key, quoted(text));
   if (auto near = closest_match(text, candidates); !near.empty())
     problem += " (did you mean \"" + std::string(near) + "\"?)";
-  return problem;
+  return bad(key, std::move(problem));
 }
 
 constexpr std::pair<std::string_view, BackendType> kBackendNames[] = {
@@ -67,35 +71,35 @@ constexpr std::string_view kFlannelOnlyBackends[] = {
     "ipip",    "ipsec", "wireguard", "alloc",  "extension",
     "aws-vpc", "gce",   "ali-vpc",   "alivpc", "tencent-vpc"};
 
-std::string set_backend_type(const ConfigKey& key, AgentConfig& c, const ScalarValue& v) {
+Status set_backend_type(const ConfigKey& key, AgentConfig& c, const ScalarValue& v) {
   if (std::find(std::begin(kFlannelOnlyBackends), std::end(kFlannelOnlyBackends), text_of(v)) !=
       std::end(kFlannelOnlyBackends))
-    return quoted(text_of(v)) +
-           " is a flannel backend that shoal does not have; use \"vxlan\", \"host-gw\", "
-           "\"udp\" (encrypted when a KeyFile is given) or \"auto\"";
+    return bad(key, quoted(text_of(v)) +
+                        " is a flannel backend that shoal does not have; use \"vxlan\", "
+                        "\"host-gw\", \"udp\" (encrypted when a KeyFile is given) or \"auto\"");
   return set_enum<BackendType>(key, kBackendNames, v, c.backend.type);
 }
 
-std::string set_name(const ConfigKey& key, AgentConfig& c, const ScalarValue& v) {
+Status set_name(const ConfigKey& key, AgentConfig& c, const ScalarValue& v) {
   const std::string& name = text_of(v);
   if (name.empty() || name.size() > lease::RecordLimits{}.max_name_bytes || has_control_chars(name))
-    return must_be(key, quoted(name));
+    return bad(key, must_be(key, quoted(name)));
   c.name = name;
   return {};
 }
 
-std::string set_site(const ConfigKey& key, AgentConfig& c, const ScalarValue& v) {
+Status set_site(const ConfigKey& key, AgentConfig& c, const ScalarValue& v) {
   const std::string& site = text_of(v);
   if (site.size() > lease::RecordLimits{}.max_site_bytes || has_control_chars(site))
-    return must_be(key, quoted(site));
+    return bad(key, must_be(key, quoted(site)));
   c.site = site;
   return {};
 }
 
-std::string set_endpoint(const ConfigKey& key, const ScalarValue& v,
-                         std::optional<uint16_t> default_port, Endpoint& out) {
+Status set_endpoint(const ConfigKey& key, const ScalarValue& v,
+                    std::optional<uint16_t> default_port, Endpoint& out) {
   auto e = parse_endpoint(text_of(v), default_port);
-  if (!e || e->port == 0) return must_be(key, quoted(text_of(v)));
+  if (!e || e->port == 0) return bad(key, must_be(key, quoted(text_of(v))));
   out = *e;
   return {};
 }
@@ -103,50 +107,51 @@ std::string set_endpoint(const ConfigKey& key, const ScalarValue& v,
 constexpr std::string_view kAddressWithPort =
     "an address with an optional port, like \"192.0.2.1:7946\" (host names are not resolved)";
 
-std::string add_seed(const ConfigKey&, AgentConfig& c, const ScalarValue& v) {
+Status add_seed(const ConfigKey& key, AgentConfig& c, const ScalarValue& v) {
   auto parsed = parse_endpoint(text_of(v), kDefaultGossipPort);
   if (!parsed || parsed->port == 0)
-    return "must be " + std::string(kAddressWithPort) + ", got " + quoted(text_of(v));
+    return bad(key, "must be " + std::string(kAddressWithPort) + ", got " + quoted(text_of(v)));
   const Endpoint seed = *parsed;
   if (is_unspecified(seed.address))
-    return quoted(text_of(v)) + " is the unspecified address; give a seed's real address";
+    return bad(key, quoted(text_of(v)) + " is the unspecified address; give a seed's real address");
   if (std::find(c.seeds.begin(), c.seeds.end(), seed) == c.seeds.end()) c.seeds.push_back(seed);
   return {};
 }
 
-std::string set_advertise(const ConfigKey& key, AgentConfig& c, const ScalarValue& v) {
+Status set_advertise(const ConfigKey& key, AgentConfig& c, const ScalarValue& v) {
   if (parse_endpoint(text_of(v), std::nullopt) && !IpAddress::parse(text_of(v)))
-    return "give only the address (" + quoted(text_of(v)) + " has a port); peers use Bind's port";
+    return bad(key, "give only the address (" + quoted(text_of(v)) +
+                        " has a port); peers use Bind's port");
   auto ip = IpAddress::parse(text_of(v));
-  if (!ip) return must_be(key, quoted(text_of(v)));
+  if (!ip) return bad(key, must_be(key, quoted(text_of(v))));
   if (is_unspecified(*ip))
-    return quoted(text_of(v)) + " is the unspecified address; peers need a real one";
+    return bad(key, quoted(text_of(v)) + " is the unspecified address; peers need a real one");
   c.advertise = *ip;
   return {};
 }
 
-std::string set_metrics(const ConfigKey& key, AgentConfig& c, const ScalarValue& v) {
+Status set_metrics(const ConfigKey& key, AgentConfig& c, const ScalarValue& v) {
   if (text_of(v).empty()) {  // lets a flag turn off what the file turned on
     c.metrics_addr.reset();
     return {};
   }
   Endpoint e;
-  if (auto problem = set_endpoint(key, v, std::nullopt, e); !problem.empty()) return problem;
+  if (Status set = set_endpoint(key, v, std::nullopt, e); !set.ok()) return set;
   c.metrics_addr = e;
   return {};
 }
 
-std::string set_lease_ttl(const ConfigKey& key, AgentConfig& c, const ScalarValue& v) {
+Status set_lease_ttl(const ConfigKey& key, AgentConfig& c, const ScalarValue& v) {
   auto ttl = parse_duration(text_of(v));
   if (!ttl || *ttl < std::chrono::minutes(1) || *ttl > std::chrono::hours(8760))
-    return must_be(key, quoted(text_of(v)));
+    return bad(key, must_be(key, quoted(text_of(v))));
   c.lease_ttl = *ttl;
   return {};
 }
 
-std::string set_mtu(const ConfigKey& key, AgentConfig& c, const ScalarValue& v) {
+Status set_mtu(const ConfigKey& key, AgentConfig& c, const ScalarValue& v) {
   const int64_t mtu = integer_of(v);
-  if (mtu != 0 && mtu < 576) return must_be(key, std::to_string(mtu));
+  if (mtu != 0 && mtu < 576) return bad(key, must_be(key, std::to_string(mtu)));
   c.mtu = static_cast<int>(mtu);
   return {};
 }
@@ -164,19 +169,19 @@ const ConfigKey kKeys[] = {
        const auto len = integer_of(v);
        c.network_spec.subnet_len =
            len == 0 ? std::nullopt : std::optional<unsigned>(static_cast<unsigned>(len));
-       return std::string();
+       return Status();
      }},
     {"SubnetMin", "subnet-min", ValueKind::kString, 0, 0, "an IPv4 address, like \"198.18.1.0\"",
      "the second subnet", "first subnet hosts may claim (flannel)",
      [](const ConfigKey&, AgentConfig& c, const ScalarValue& v) {
        c.network_spec.subnet_min = text_of(v);
-       return std::string();
+       return Status();
      }},
     {"SubnetMax", "subnet-max", ValueKind::kString, 0, 0, "an IPv4 address, like \"198.18.255.0\"",
      "the last subnet", "last subnet hosts may claim (flannel)",
      [](const ConfigKey&, AgentConfig& c, const ScalarValue& v) {
        c.network_spec.subnet_max = text_of(v);
-       return std::string();
+       return Status();
      }},
     {"SitePools", "", ValueKind::kSitePools, 0, 0,
      "an object like {\"east\": {\"SubnetMin\": \"198.18.0.0\", \"SubnetMax\": \"198.18.127.0\"}}",
@@ -189,7 +194,7 @@ const ConfigKey kKeys[] = {
      "VXLAN network identifier (device shoal.<VNI>)",
      [](const ConfigKey&, AgentConfig& c, const ScalarValue& v) {
        c.backend.vni = static_cast<uint32_t>(integer_of(v));
-       return std::string();
+       return Status();
      }},
     {"Backend.Port", "backend-port", ValueKind::kInteger, 0, 65535, "", "8472 (vxlan), 8285 (udp)",
      "UDP port of the vxlan or udp backend; 0 means the default",
@@ -197,7 +202,7 @@ const ConfigKey kKeys[] = {
        const auto port = integer_of(v);
        c.backend.port =
            port == 0 ? std::nullopt : std::optional<uint16_t>(static_cast<uint16_t>(port));
-       return std::string();
+       return Status();
      }},
     {"Backend.TxChecksumOffload", "tx-checksum-offload", ValueKind::kBool, 0, 0, "true or false",
      "true",
@@ -205,7 +210,7 @@ const ConfigKey kKeys[] = {
      "checksum bug)",
      [](const ConfigKey&, AgentConfig& c, const ScalarValue& v) {
        c.backend.tx_checksum_offload = std::get<bool>(v);
-       return std::string();
+       return Status();
      }},
     {"Backend.Encrypt", "encrypt", ValueKind::kBool, 0, 0, "true or false",
      "true when KeyFile is set",
@@ -213,20 +218,20 @@ const ConfigKey kKeys[] = {
      "trusted links and measuring)",
      [](const ConfigKey&, AgentConfig& c, const ScalarValue& v) {
        c.backend.encrypt = std::get<bool>(v);
-       return std::string();
+       return Status();
      }},
     {"Backend.RekeySeconds", "rekey-seconds", ValueKind::kInteger, 10, 86400, "", "120",
      "udp, encrypted: start a new session (fresh keys) after this long",
      [](const ConfigKey&, AgentConfig& c, const ScalarValue& v) {
        c.backend.rekey_after = std::chrono::seconds(integer_of(v));
-       return std::string();
+       return Status();
      }},
     {"Backend.Fallback", "backend-fallback", ValueKind::kString, 0, 0, "\"vxlan\" or \"udp\"",
      "vxlan", "with Type auto: the backend for peers off our L2 segment",
      [](const ConfigKey& key, AgentConfig& c, const ScalarValue& v) {
        BackendType fallback{};
        auto problem = set_enum<BackendType>(key, kFallbackNames, v, fallback);
-       if (problem.empty()) c.backend.fallback = fallback;
+       if (problem.ok()) c.backend.fallback = fallback;
        return problem;
      }},
     {"Name", "name", ValueKind::kString, 0, 0,
@@ -257,7 +262,7 @@ const ConfigKey kKeys[] = {
      [](const ConfigKey& key, AgentConfig& c, const ScalarValue& v) {
        int unused = 0;
        auto problem = set_enum<int>(key, kProfileNames, v, unused);
-       if (problem.empty()) c.profile = text_of(v);
+       if (problem.ok()) c.profile = text_of(v);
        return problem;
      }},
     {"KeyFile", "key-file", ValueKind::kString, 0, 0, "a file path", "none (plaintext)",
@@ -293,7 +298,7 @@ const ConfigKey kKeys[] = {
      "masquerade traffic leaving the overlay (written to subnet.env)",
      [](const ConfigKey&, AgentConfig& c, const ScalarValue& v) {
        c.ip_masq = std::get<bool>(v);
-       return std::string();
+       return Status();
      }},
 };
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "agent/config.h"
+#include "common/status.h"
 
 namespace shoal::agent {
 
@@ -33,8 +34,9 @@ struct ConfigKey {
   std::string_view default_text;
   std::string_view help;
   // Checks and stores one value of `kind` (integers already within [min, max]; one element
-  // per call for kStringList). Empty on success, else the problem ("must be ..., got ...").
-  std::string (*set)(const ConfigKey& key, AgentConfig& config, const ScalarValue& value);
+  // per call for kStringList). Errors are Status::bad_key: this key and the problem
+  // ("must be ..., got ...").
+  Status (*set)(const ConfigKey& key, AgentConfig& config, const ScalarValue& value);
 };
 
 std::span<const ConfigKey> config_keys();

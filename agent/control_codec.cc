@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "common/byte_order.h"
-#include "common/take_front.h"
 
 namespace shoal::agent {
 
@@ -51,33 +50,35 @@ bool is_key_id(const std::string& s) {
          });
 }
 
-// Empty if `value` may be the request's `field`, else why not.
-std::string string_error(const std::string& field, const std::string& value) {
-  if (value.empty()) return field + " is empty";
+// Ok if `value` may be the request's `field`, else why not.
+Status string_error(const std::string& field, const std::string& value) {
+  if (value.empty()) return Status::invalid_argument(field + " is empty");
   if (value.size() > kMaxControlString)
-    return field + " is " + std::to_string(value.size()) + " bytes long; the limit is " +
-           std::to_string(kMaxControlString);
-  if (!valid_utf8(value)) return field + " is not valid UTF-8";
-  if (!printable(value)) return field + " contains control characters";
-  return "";
+    return Status::invalid_argument(field + " is " + std::to_string(value.size()) +
+                                    " bytes long; the limit is " +
+                                    std::to_string(kMaxControlString));
+  if (!valid_utf8(value)) return Status::invalid_argument(field + " is not valid UTF-8");
+  if (!printable(value)) return Status::invalid_argument(field + " contains control characters");
+  return {};
 }
 
-std::string key_id_error(const std::string& value) {
-  if (!is_key_id(value)) return "a key id is 8 hex digits (see `shoal keys list`)";
-  return "";
+Status key_id_error(const std::string& value) {
+  if (!is_key_id(value))
+    return Status::invalid_argument("a key id is 8 hex digits (see `shoal keys list`)");
+  return {};
 }
 
 }  // namespace
 
 Bytes encode_frame(const google::protobuf::Message& message) {
   const size_t size = message.ByteSizeLong();
-  Bytes frame(kControlHeaderSize + size);
+  Bytes frame(kFrameHeaderSize + size);
   put_be32(frame.data(), static_cast<uint32_t>(size));  // size <= kMaxControlResponse
-  message.SerializeWithCachedSizesToArray(frame.data() + kControlHeaderSize);
+  message.SerializeWithCachedSizesToArray(frame.data() + kFrameHeaderSize);
   return frame;
 }
 
-std::string request_error(const proto::ControlRequest& request) {
+Status request_error(const proto::ControlRequest& request) {
   using R = proto::ControlRequest;
   switch (request.request_case()) {
     case R::kMembers:
@@ -85,7 +86,7 @@ std::string request_error(const proto::ControlRequest& request) {
     case R::kStatus:
     case R::kLeave:
     case R::kKeysList:
-      return "";
+      return {};
     case R::kForget:
       return string_error("the node to forget", request.forget().node());
     case R::kKeyInstall:
@@ -97,21 +98,21 @@ std::string request_error(const proto::ControlRequest& request) {
     case R::REQUEST_NOT_SET:
       break;
   }
-  return "unknown request (is the shoal command newer than the agent?)";
+  return Status::unsupported("unknown request (is the shoal command newer than the agent?)");
 }
 
-std::variant<proto::ControlRequest, std::string> decode_request_checked(ByteView body) {
-  if (body.size() > kMaxControlRequest) return std::string("request too large");
+Result<proto::ControlRequest> decode_request_checked(ByteView body) {
+  if (body.size() > kMaxControlRequest) return Status::invalid_argument("request too large");
   proto::ControlRequest request;
   if (!request.ParseFromArray(body.data(), static_cast<int>(body.size())))
-    return std::string("malformed request (not a shoal control message)");
-  if (std::string error = request_error(request); !error.empty()) return error;
+    return Status::corruption("malformed request (not a shoal control message)");
+  if (Status checked = request_error(request); !checked.ok()) return checked;
   return request;
 }
 
 std::optional<proto::ControlRequest> decode_request(ByteView body) {
   auto decoded = decode_request_checked(body);
-  if (auto* request = std::get_if<proto::ControlRequest>(&decoded)) return std::move(*request);
+  if (decoded) return std::move(decoded).value();
   return std::nullopt;
 }
 
@@ -121,33 +122,5 @@ std::optional<proto::ControlResponse> decode_response(ByteView body) {
   if (!response.ParseFromArray(body.data(), static_cast<int>(body.size()))) return std::nullopt;
   return response;
 }
-
-void FrameReader::feed(ByteView chunk) {
-  while (!chunk.empty() && error_.empty()) {
-    if (header_have_ < kControlHeaderSize) {
-      const size_t take = std::min(kControlHeaderSize - header_have_, chunk.size());
-      std::copy_n(chunk.begin(), take, header_ + header_have_);
-      header_have_ += take;
-      chunk = chunk.subspan(take);
-      if (header_have_ < kControlHeaderSize) return;
-      body_size_ = get_be32(header_);
-      if (body_size_ > max_body_) {
-        error_ = "frame of " + std::to_string(body_size_) + " bytes is over the limit of " +
-                 std::to_string(max_body_);
-        return;
-      }
-    }
-    const size_t take = std::min(body_size_ - body_.size(), chunk.size());
-    body_.insert(body_.end(), chunk.begin(), chunk.begin() + static_cast<ptrdiff_t>(take));
-    chunk = chunk.subspan(take);
-    if (body_.size() == body_size_) {
-      complete_.push_back(std::move(body_));
-      body_.clear();
-      header_have_ = 0;
-    }
-  }
-}
-
-std::optional<Bytes> FrameReader::next() { return take_front(complete_); }
 
 }  // namespace shoal::agent

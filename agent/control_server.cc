@@ -70,7 +70,7 @@ class ControlConnection : public std::enable_shared_from_this<ControlConnection>
     // A complete request is answered even if junk follows it in the same read: one request
     // per connection, the rest is never looked at.
     if (auto body = reader_.next()) return on_request(*body);
-    if (!reader_.error().empty()) return reject("request refused: " + reader_.error());
+    if (!reader_.error().ok()) return reject("request refused: " + reader_.error().to_string());
     if (!ec) return read();
     if (reader_.mid_frame()) shared_->rejected++;  // cut short: nobody left to answer
     close();
@@ -78,10 +78,10 @@ class ControlConnection : public std::enable_shared_from_this<ControlConnection>
 
   void on_request(const Bytes& body) {
     auto decoded = decode_request_checked(body);
-    if (auto* error = std::get_if<std::string>(&decoded)) return reject(*error);
+    if (!decoded) return reject(decoded.error().to_string());
     proto::ControlResponse response;
     try {
-      response = shared_->handler(std::get<proto::ControlRequest>(decoded));
+      response = shared_->handler(*decoded);
     } catch (const std::exception& e) {
       response.Clear();
       response.set_error(std::string("the agent failed to answer: ") + e.what());

@@ -11,7 +11,6 @@ namespace {
 constexpr uint8_t kDatagram = 'D';
 constexpr uint8_t kChunkMore = 'C';
 constexpr uint8_t kChunkEnd = 'E';
-constexpr size_t kLengthPrefix = 4;
 // Plaintext bytes per stream chunk: under the keyring's cap with the kind byte added.
 constexpr size_t kChunkData = crypto::kMaxPlaintextSize - 1;
 
@@ -111,27 +110,25 @@ Bytes SealedFrames::wrap_message(ByteView message) const {
   do {
     const size_t n = std::min(kChunkData, message.size() - offset);
     const bool last = offset + n == message.size();
-    const Bytes unit = seal(last ? kChunkEnd : kChunkMore, message.subspan(offset, n));
-    append_be32(out, static_cast<uint32_t>(unit.size()));
-    out.insert(out.end(), unit.begin(), unit.end());
+    append_frame(out, seal(last ? kChunkEnd : kChunkMore, message.subspan(offset, n)));
     offset += n;
   } while (offset < message.size());
   return out;
 }
 
+SealedFrames::Reader::Reader(const SealedFrames& frames, size_t max_message)
+    : frames_(frames), max_message_(max_message), chunks_(crypto::kMaxSealedSize) {}
+
 std::optional<Bytes> SealedFrames::Reader::next() {
   while (failed_ == DropReason::kNone) {
-    const ByteView rest = ByteView(pending_).subspan(consumed_);
-    if (rest.size() < kLengthPrefix) break;
-    const uint32_t length = get_be32(rest.data());
-    if (length > crypto::kMaxSealedSize) {
+    if (!chunks_.error().ok()) {
       failed_ = DropReason::kTooLarge;
       break;
     }
-    if (rest.size() < kLengthPrefix + length) break;
-    consumed_ += kLengthPrefix + length;
+    auto unit = chunks_.next();
+    if (!unit) break;
     DropReason reason;
-    auto plain = frames_.open(rest.subspan(kLengthPrefix, length), reason);
+    auto plain = frames_.open(*unit, reason);
     if (!plain) {
       failed_ = reason;
       break;
@@ -147,12 +144,7 @@ std::optional<Bytes> SealedFrames::Reader::next() {
       break;
     }
     message_.insert(message_.end(), plain->begin() + 1, plain->end());
-    if (kind == kChunkEnd) {
-      // Drop what has been consumed so the buffer does not grow for a long stream.
-      pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(consumed_));
-      consumed_ = 0;
-      return std::exchange(message_, Bytes{});
-    }
+    if (kind == kChunkEnd) return std::exchange(message_, Bytes{});
   }
   return std::nullopt;
 }

@@ -2,8 +2,8 @@
 // cluster keyring when one is configured, plain otherwise.
 //
 //   datagram     [sealed: 'D' + gossip packet]
-//   stream       a sequence of chunks, each [4-byte big-endian length][sealed: kind + data],
-//                kind 'C' (more follows) or 'E' (last chunk of the message)
+//   stream       a sequence of chunks, each a frame (common/frame_reader.h) whose body is
+//                [sealed: kind + data], kind 'C' (more follows) or 'E' (last chunk)
 //
 // The kind byte inside the sealed part means a captured datagram cannot be replayed as a
 // stream chunk or the other way round. Chunks keep every sealed unit under the keyring's
@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "common/bytes.h"
+#include "common/frame_reader.h"
 #include "crypto/keyring.h"
 
 namespace shoal::agent {
@@ -52,9 +53,8 @@ class SealedFrames {
   // Reassembles the messages of one stream from bytes as they arrive.
   class Reader {
    public:
-    Reader(const SealedFrames& frames, size_t max_message)
-        : frames_(frames), max_message_(max_message) {}
-    void feed(ByteView bytes) { pending_.insert(pending_.end(), bytes.begin(), bytes.end()); }
+    Reader(const SealedFrames& frames, size_t max_message);
+    void feed(ByteView bytes) { chunks_.feed(bytes); }
     // The next complete message; nullopt when more bytes are needed or on error (then
     // failed() is set and the stream should be closed).
     std::optional<Bytes> next();
@@ -63,13 +63,12 @@ class SealedFrames {
     // plaintext mode): until then the peer has proven nothing.
     bool authenticated() const { return authenticated_; }
     // Bytes held for this stream: unread input and the message being reassembled.
-    size_t buffered() const { return pending_.size() - consumed_ + message_.size(); }
+    size_t buffered() const { return chunks_.buffered() + message_.size(); }
 
    private:
     const SealedFrames& frames_;
     size_t max_message_;
-    Bytes pending_;
-    size_t consumed_ = 0;
+    FrameReader chunks_;  // sealed units, at most crypto::kMaxSealedSize each
     Bytes message_;
     DropReason failed_ = DropReason::kNone;
     bool authenticated_ = false;

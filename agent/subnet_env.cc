@@ -13,13 +13,15 @@ std::string render_subnet_env(const Cidr& network, const Cidr& subnet, int mtu, 
          "FLANNEL_IPMASQ=" + (ipmasq ? "true" : "false") + "\n";
 }
 
-std::string write_subnet_env(const std::string& path, const Cidr& network, const Cidr& subnet,
-                             int mtu, bool ipmasq) {
+Status write_subnet_env(const std::string& path, const Cidr& network, const Cidr& subnet, int mtu,
+                        bool ipmasq) {
   if (!subnet.network().is_v4() || subnet.prefix() > 30 || !network.contains(subnet))
-    return "not writing " + path + ": subnet " + subnet.to_string() +
-           " is not an IPv4 subnet of /30 or larger inside " + network.to_string();
+    return Status::invalid_argument("not writing " + path + ": subnet " + subnet.to_string() +
+                                    " is not an IPv4 subnet of /30 or larger inside " +
+                                    network.to_string());
   if (mtu < 68 || mtu > 65535)
-    return "not writing " + path + ": MTU " + std::to_string(mtu) + " is outside 68..65535";
+    return Status::invalid_argument("not writing " + path + ": MTU " + std::to_string(mtu) +
+                                    " is outside 68..65535");
   return write_file_atomically(path, render_subnet_env(network, subnet, mtu, ipmasq), 0644);
 }
 

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "common/cidr.h"
+#include "common/status.h"
 
 namespace shoal::agent {
 
@@ -19,10 +20,10 @@ namespace shoal::agent {
 std::string render_subnet_env(const Cidr& network, const Cidr& subnet, int mtu, bool ipmasq);
 
 // Writes the file atomically (readers see the old or the new content, never a mix), mode
-// 0644, creating missing directories. Empty on success, else an error naming the path;
+// 0644, creating missing directories. Errors name the path;
 // values that would make a broken file (subnet outside network, MTU out of 68..65535)
 // are refused without touching it.
-std::string write_subnet_env(const std::string& path, const Cidr& network, const Cidr& subnet,
-                             int mtu, bool ipmasq);
+Status write_subnet_env(const std::string& path, const Cidr& network, const Cidr& subnet, int mtu,
+                        bool ipmasq);
 
 }  // namespace shoal::agent

@@ -53,9 +53,9 @@ const LinkInfo* find_link(const std::vector<LinkInfo>& links, const std::string&
 // The VXLAN checksum bug of older kernels is avoided by not offloading the transmit checksum
 // (what flannel's troubleshooting page has people do with ethtool). An ethtool ioctl, as
 // netlink has no message for it.
-std::string set_tx_checksum(const std::string& device, bool on) {
+Status set_tx_checksum(const std::string& device, bool on) {
   const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::string("socket: ") + std::strerror(errno);
+  if (fd < 0) return Status::io_error(std::string("socket: ") + std::strerror(errno));
   ethtool_value value{};
   value.cmd = ETHTOOL_STXCSUM;
   value.data = on ? 1 : 0;
@@ -65,28 +65,36 @@ std::string set_tx_checksum(const std::string& device, bool on) {
   const int rc = ::ioctl(fd, SIOCETHTOOL, &request);
   const int error = errno;
   ::close(fd);
-  if (rc < 0) return "cannot set tx checksum offload of " + device + ": " + std::strerror(error);
+  if (rc < 0)
+    return Status::io_error("cannot set tx checksum offload of " + device + ": " +
+                            std::strerror(error));
   return {};
 }
 
 }  // namespace
 
-void KernelDatapath::note(ReconcileResult& result, const std::string& error) {
-  if (error.empty()) return;
+void KernelDatapath::note(ReconcileResult& result, const Status& error) {
+  if (error.ok()) return;
   ++result.errors;
-  if (result.error_texts.size() < kKeptErrors) result.error_texts.push_back(error);
+  if (result.error_texts.size() < kKeptErrors) result.error_texts.push_back(error.to_string());
 }
 
-std::variant<node::LocalFacts, std::string> KernelDatapath::gather_facts(
-    const IpAddress& underlay) {
+Result<HostLinks> KernelDatapath::read_host() {
+  auto links = netlink_.links();
+  if (!links) return links.error();
   auto addresses = netlink_.addresses();
-  if (auto* e = std::get_if<std::string>(&addresses)) return *e;
-  const auto& list = std::get<std::vector<AddressInfo>>(addresses);
+  if (!addresses) return addresses.error();
+  return HostLinks{std::move(links).value(), std::move(addresses).value()};
+}
+
+Result<node::LocalFacts> KernelDatapath::gather_facts(const IpAddress& underlay,
+                                                      const HostLinks& host) {
+  const auto& list = host.addresses;
   auto own = std::find_if(list.begin(), list.end(),
                           [&](const AddressInfo& a) { return a.local == underlay; });
   if (own == list.end())
-    return "no device holds the underlay address " + underlay.to_string() +
-           " (set Advertise to an address of this host)";
+    return Status::not_found("no device holds the underlay address " + underlay.to_string() +
+                             " (set Advertise to an address of this host)");
   node::LocalFacts facts;
   facts.underlay = underlay;
   for (const AddressInfo& a : list) {
@@ -94,27 +102,26 @@ std::variant<node::LocalFacts, std::string> KernelDatapath::gather_facts(
     if (auto prefix = Cidr::containing(a.local, a.prefix))
       facts.on_link_prefixes.push_back(*prefix);
   }
-  auto links = netlink_.links();
-  if (auto* e = std::get_if<std::string>(&links)) return *e;
-  for (const LinkInfo& link : std::get<std::vector<LinkInfo>>(links)) {
+  for (const LinkInfo& link : host.links) {
     if (link.index != own->ifindex) continue;
     facts.underlay_device = link.name;
     facts.underlay_mtu = link.mtu;
   }
-  if (facts.underlay_device.empty()) return "the device of " + underlay.to_string() + " vanished";
+  if (facts.underlay_device.empty())
+    return Status::not_found("the device of " + underlay.to_string() + " vanished");
   underlay_index_ = own->ifindex;
   return facts;
 }
 
 int KernelDatapath::ensure_device(const node::VxlanDevice& device, const node::LocalFacts& facts,
-                                  const std::vector<LinkInfo>& links, ReconcileResult& result) {
-  const LinkInfo* underlay = find_link(links, facts.underlay_device);
+                                  const HostLinks& host, ReconcileResult& result) {
+  const LinkInfo* underlay = find_link(host.links, facts.underlay_device);
   if (underlay == nullptr) {
-    note(result, "underlay device " + facts.underlay_device + " not found");
+    note(result, Status::not_found("underlay device " + facts.underlay_device + " not found"));
     return 0;
   }
   const VxlanAttributes want{device.vni, device.port, facts.underlay, underlay->index, false};
-  const LinkInfo* link = find_link(links, device.name);
+  const LinkInfo* link = find_link(host.links, device.name);
   if (link != nullptr && (link->kind != "vxlan" || link->vxlan != want || link->mac != vtep_mac_)) {
     // Wrong settings (another VNI, port or underlay, learning on, a MAC systemd rewrote):
     // peers' entries would not reach it. Replace it.
@@ -124,19 +131,20 @@ int KernelDatapath::ensure_device(const node::VxlanDevice& device, const node::L
   }
   int index = 0;
   if (link == nullptr) {
-    if (auto e = netlink_.create_vxlan(device.name, want, vtep_mac_, device.mtu); !e.empty()) {
-      note(result, e);
+    if (Status created = netlink_.create_vxlan(device.name, want, vtep_mac_, device.mtu);
+        !created.ok()) {
+      note(result, created);
       return 0;
     }
     ++at(result.added, ObjectKind::kDevice);
     if (device_seen_) ++result.drift_repaired;
-    expected_ = {};  // a new device holds no entries: every peer is replayed
-    auto again = netlink_.links();
-    if (auto* list = std::get_if<std::vector<LinkInfo>>(&again)) {
-      if (const LinkInfo* created = find_link(*list, device.name)) index = created->index;
+    expected_ = {};                 // a new device holds no entries: every peer is replayed
+    auto again = netlink_.links();  // only a new device needs a second listing: its index
+    if (again) {
+      if (const LinkInfo* created = find_link(*again, device.name)) index = created->index;
     }
     if (index == 0) {
-      note(result, "vxlan device " + device.name + " vanished after creation");
+      note(result, Status::not_found("vxlan device " + device.name + " vanished after creation"));
       return 0;
     }
     if (!tx_checksum_offload_) note(result, set_tx_checksum(device.name, false));
@@ -148,20 +156,17 @@ int KernelDatapath::ensure_device(const node::VxlanDevice& device, const node::L
   }
   device_seen_ = true;
 
-  ensure_address(index, device.address, result);
+  ensure_address(index, device.address, host.addresses, result);
   return index;
 }
 
 void KernelDatapath::ensure_address(int index, const std::optional<Cidr>& address,
+                                    const std::vector<AddressInfo>& addresses,
                                     ReconcileResult& result) {
-  // The device's address: our subnet's .0/32, and nothing else.
-  auto addresses = netlink_.addresses();
-  if (auto* e = std::get_if<std::string>(&addresses)) {
-    note(result, *e);
-    return;
-  }
+  // The device's address: our subnet's .0/32, and nothing else. (A device created in this
+  // reconcile is absent from `addresses`, rightly: it has none yet.)
   bool present = false;
-  for (const AddressInfo& a : std::get<std::vector<AddressInfo>>(addresses)) {
+  for (const AddressInfo& a : addresses) {
     if (a.ifindex != index) continue;
     if (address && a.local == address->network() && a.prefix == address->prefix()) {
       present = true;
@@ -176,18 +181,19 @@ void KernelDatapath::ensure_address(int index, const std::optional<Cidr>& addres
   }
 }
 
-int KernelDatapath::ensure_tun(const node::TunDevice& device, const std::vector<LinkInfo>& links,
+int KernelDatapath::ensure_tun(const node::TunDevice& device, const HostLinks& host,
                                ReconcileResult& result) {
   // The tunnel made the device (a TUN device lives as long as the tunnel holds it open);
   // here it gets its MTU, state and address.
-  const LinkInfo* link = find_link(links, device.name);
+  const LinkInfo* link = find_link(host.links, device.name);
   if (link == nullptr) {
-    note(result, "TUN device " + device.name + " not found (is the udp tunnel running?)");
+    note(result, Status::not_found("TUN device " + device.name +
+                                   " not found (is the udp tunnel running?)"));
     return 0;
   }
   if (!link->up || link->mtu != device.mtu)
     note(result, netlink_.set_link(link->index, true, device.mtu));
-  ensure_address(link->index, device.address, result);
+  ensure_address(link->index, device.address, host.addresses, result);
   return link->index;
 }
 
@@ -207,34 +213,29 @@ void KernelDatapath::remove_stale_devices(const std::string& keep, bool keep_tun
 }
 
 ReconcileResult KernelDatapath::reconcile(const node::DatapathPlan& plan,
-                                          const node::LocalFacts& facts) {
+                                          const node::LocalFacts& facts, const HostLinks& host) {
   ReconcileResult result;
   vxlan_index_ = 0;
   tun_index_ = 0;
-  auto listed = netlink_.links();  // one listing for both device checks
-  if (auto* e = std::get_if<std::string>(&listed)) {
-    note(result, *e);
-    return result;
-  }
-  const auto& links = std::get<std::vector<LinkInfo>>(listed);
-  remove_stale_devices(plan.vxlan ? plan.vxlan->name : "", plan.tun.has_value(), links, result);
+  remove_stale_devices(plan.vxlan ? plan.vxlan->name : "", plan.tun.has_value(), host.links,
+                       result);
   if (plan.vxlan) {
-    vxlan_index_ = ensure_device(*plan.vxlan, facts, links, result);
+    vxlan_index_ = ensure_device(*plan.vxlan, facts, host, result);
     if (vxlan_index_ == 0) return result;  // without the device no vxlan entry can be placed
   }
   if (plan.tun) {
-    tun_index_ = ensure_tun(*plan.tun, links, result);
+    tun_index_ = ensure_tun(*plan.tun, host, result);
     if (tun_index_ == 0) return result;
   }
 
   // What is installed.
   node::KernelState installed;
   auto routes = netlink_.routes(kRouteProtocol);
-  if (auto* e = std::get_if<std::string>(&routes)) {
-    note(result, *e);
+  if (!routes) {
+    note(result, routes.error());
     return result;
   }
-  for (const RouteInfo& r : std::get<std::vector<RouteInfo>>(routes)) {
+  for (const RouteInfo& r : *routes) {
     const node::RouteDevice device =
         vxlan_index_ != 0 && r.oif == vxlan_index_ ? node::RouteDevice::kVxlan
         : tun_index_ != 0 && r.oif == tun_index_   ? node::RouteDevice::kTun
@@ -244,16 +245,16 @@ ReconcileResult KernelDatapath::reconcile(const node::DatapathPlan& plan,
   if (vxlan_index_ != 0) {
     auto neighbours = netlink_.neighbours(vxlan_index_);
     auto fdb = netlink_.fdb(vxlan_index_);
-    if (auto* e = std::get_if<std::string>(&neighbours)) note(result, *e);
-    if (auto* e = std::get_if<std::string>(&fdb)) note(result, *e);
+    if (!neighbours) note(result, neighbours.error());
+    if (!fdb) note(result, fdb.error());
     if (result.errors > 0) return result;
-    for (const NeighbourInfo& n : std::get<std::vector<NeighbourInfo>>(neighbours)) {
+    for (const NeighbourInfo& n : *neighbours) {
       if (n.mac)
         installed.neighbours.insert({n.destination, *n.mac});
       else
         installed.neighbours.insert({n.destination, Mac{}});  // incomplete: replaced below
     }
-    for (const NeighbourInfo& n : std::get<std::vector<NeighbourInfo>>(fdb)) {
+    for (const NeighbourInfo& n : *fdb) {
       if (n.mac) installed.fdb.insert({*n.mac, n.destination});
     }
   }
@@ -264,18 +265,18 @@ ReconcileResult KernelDatapath::reconcile(const node::DatapathPlan& plan,
 
   // Removals first, so an entry that changed form is gone before its new form goes in.
   for (const auto& r : change.remove.routes) {
-    const std::string e = netlink_.delete_route(r.destination, kRouteProtocol);
-    if (netlink_.last_error() != NLE_OBJ_NOTFOUND) note(result, e);
+    const Status e = netlink_.delete_route(r.destination, kRouteProtocol);
+    if (e.code() != Status::Code::kNotFound) note(result, e);
     ++at(result.removed, ObjectKind::kRoute);
   }
   for (const auto& n : change.remove.neighbours) {
-    const std::string e = netlink_.delete_neighbour(vxlan_index_, n.address);
-    if (netlink_.last_error() != NLE_OBJ_NOTFOUND) note(result, e);
+    const Status e = netlink_.delete_neighbour(vxlan_index_, n.address);
+    if (e.code() != Status::Code::kNotFound) note(result, e);
     ++at(result.removed, ObjectKind::kNeighbour);
   }
   for (const auto& f : change.remove.fdb) {
-    const std::string e = netlink_.delete_fdb(vxlan_index_, f.mac, f.destination);
-    if (netlink_.last_error() != NLE_OBJ_NOTFOUND) note(result, e);
+    const Status e = netlink_.delete_fdb(vxlan_index_, f.mac, f.destination);
+    if (e.code() != Status::Code::kNotFound) note(result, e);
     ++at(result.removed, ObjectKind::kFdb);
   }
   // Then FDB and neighbour entries before the routes that use them.
@@ -302,22 +303,20 @@ ReconcileResult KernelDatapath::reconcile(const node::DatapathPlan& plan,
   return result;
 }
 
-std::string KernelDatapath::remove_all(uint32_t vni) {
-  std::string first_error;
-  auto keep = [&](const std::string& e) {
-    if (first_error.empty()) first_error = e;
+Status KernelDatapath::remove_all(uint32_t vni) {
+  Status first_error;
+  auto keep = [&](const Status& e) {
+    if (first_error.ok()) first_error = e;
   };
   auto routes = netlink_.routes(kRouteProtocol);
-  if (auto* e = std::get_if<std::string>(&routes))
-    keep(*e);
+  if (!routes)
+    keep(routes.error());
   else
-    for (const RouteInfo& r : std::get<std::vector<RouteInfo>>(routes))
-      keep(netlink_.delete_route(r.destination, kRouteProtocol));
+    for (const RouteInfo& r : *routes) keep(netlink_.delete_route(r.destination, kRouteProtocol));
   auto links = netlink_.links();
-  if (auto* e = std::get_if<std::string>(&links))
-    keep(*e);
-  else if (const LinkInfo* link =
-               find_link(std::get<std::vector<LinkInfo>>(links), node::vxlan_device_name(vni)))
+  if (!links)
+    keep(links.error());
+  else if (const LinkInfo* link = find_link(*links, node::vxlan_device_name(vni)))
     keep(netlink_.delete_link(link->index));  // takes its neighbours and FDB entries along
   expected_ = {};
   device_seen_ = false;
@@ -325,17 +324,17 @@ std::string KernelDatapath::remove_all(uint32_t vni) {
   return first_error;
 }
 
-std::string enable_forwarding(bool& turned_on) {
+Status enable_forwarding(bool& turned_on) {
   const char* path = "/proc/sys/net/ipv4/ip_forward";
   turned_on = false;
   std::ifstream in(path);
   char current = '0';
-  if (!(in >> current)) return std::string("cannot read ") + path;
+  if (!(in >> current)) return Status::io_error(std::string("cannot read ") + path);
   if (current == '1') return {};
   std::ofstream out(path);
   out << "1\n";
   out.flush();
-  if (!out) return std::string("cannot write ") + path + " (is this root?)";
+  if (!out) return Status::io_error(std::string("cannot write ") + path + " (is this root?)");
   turned_on = true;
   return {};
 }

@@ -14,10 +14,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "backends/netlink.h"
+#include "common/status.h"
 #include "node/datapath_plan.h"
 
 namespace shoal::backends {
@@ -39,16 +39,28 @@ struct ReconcileResult {
   size_t changes() const;
 };
 
+// The host's links and IPv4 addresses as one read found them.
+struct HostLinks {
+  std::vector<LinkInfo> links;
+  std::vector<AddressInfo> addresses;
+};
+
 class KernelDatapath {
  public:
   KernelDatapath(Netlink& netlink, const Mac& vtep_mac, bool tx_checksum_offload = true)
       : netlink_(netlink), vtep_mac_(vtep_mac), tx_checksum_offload_(tx_checksum_offload) {}
 
+  // One read of the host's links and addresses. A reconcile reads them once: the facts the
+  // plan needs come from the same read as the devices the reconcile checks.
+  Result<HostLinks> read_host();
   // The facts plan() needs about the host whose underlay address is `underlay`.
-  std::variant<node::LocalFacts, std::string> gather_facts(const IpAddress& underlay);
-  ReconcileResult reconcile(const node::DatapathPlan& plan, const node::LocalFacts& facts);
+  Result<node::LocalFacts> gather_facts(const IpAddress& underlay, const HostLinks& host);
+  // `host` is read_host()'s answer from just before; the devices it lists are checked, the
+  // ones missing created (and listed again for their index).
+  ReconcileResult reconcile(const node::DatapathPlan& plan, const node::LocalFacts& facts,
+                            const HostLinks& host);
   // Removes everything shoal installed: its routes and the vxlan device `shoal.<vni>`.
-  std::string remove_all(uint32_t vni);
+  Status remove_all(uint32_t vni);
 
   // From the last reconcile: the vxlan device's index (0: none) and the underlay's.
   int vxlan_index() const { return vxlan_index_; }
@@ -57,13 +69,13 @@ class KernelDatapath {
 
  private:
   int ensure_device(const node::VxlanDevice& device, const node::LocalFacts& facts,
-                    const std::vector<LinkInfo>& links, ReconcileResult& result);
-  int ensure_tun(const node::TunDevice& device, const std::vector<LinkInfo>& links,
-                 ReconcileResult& result);
-  void ensure_address(int index, const std::optional<Cidr>& address, ReconcileResult& result);
+                    const HostLinks& host, ReconcileResult& result);
+  int ensure_tun(const node::TunDevice& device, const HostLinks& host, ReconcileResult& result);
+  void ensure_address(int index, const std::optional<Cidr>& address,
+                      const std::vector<AddressInfo>& addresses, ReconcileResult& result);
   void remove_stale_devices(const std::string& keep, bool keep_tun,
                             const std::vector<LinkInfo>& links, ReconcileResult& result);
-  void note(ReconcileResult& result, const std::string& error);
+  void note(ReconcileResult& result, const Status& error);
 
   Netlink& netlink_;
   Mac vtep_mac_;
@@ -75,8 +87,8 @@ class KernelDatapath {
   node::KernelState expected_;  // what the last reconcile left in place
 };
 
-// Turns on IPv4 forwarding (net.ipv4.ip_forward), which routing pod traffic needs. Empty on
-// success, else an error; `turned_on` says whether it was off before.
-std::string enable_forwarding(bool& turned_on);
+// Turns on IPv4 forwarding (net.ipv4.ip_forward), which routing pod traffic needs;
+// `turned_on` says whether it was off before.
+Status enable_forwarding(bool& turned_on);
 
 }  // namespace shoal::backends

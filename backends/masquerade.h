@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/cidr.h"
+#include "common/status.h"
 
 namespace shoal::backends {
 
@@ -16,8 +17,8 @@ inline constexpr const char* kNftTable = "shoal";
 
 // The ruleset text, for tests and logs.
 std::string masquerade_rules(const Cidr& network, const Cidr& subnet);
-// Empty on success, else the error nft reported.
-std::string install_masquerade(const Cidr& network, const Cidr& subnet);
-std::string remove_masquerade();
+// Errors carry what nft reported.
+Status install_masquerade(const Cidr& network, const Cidr& subnet);
+Status remove_masquerade();
 
 }  // namespace shoal::backends

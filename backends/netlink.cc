@@ -71,14 +71,14 @@ Listed<T> dump(nl_sock* socket, int type, const Header& header,
     code = nl_send_simple(socket, type, NLM_F_DUMP, const_cast<Header*>(&header), sizeof(header));
     if (code < 0) break;
     nl_cb* cb = nl_cb_alloc(NL_CB_DEFAULT);
-    if (cb == nullptr) return std::string("netlink: out of memory");
+    if (cb == nullptr) return Status::io_error("netlink: out of memory");
     nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_valid, &handler);
     code = nl_recvmsgs(socket, cb);
     nl_cb_put(cb);
     if (code >= 0) return out;
     if (code != -NLE_DUMP_INTR) break;
   }
-  return "netlink dump failed: " + netlink_error(code);
+  return Status::io_error("netlink dump failed: " + netlink_error(code));
 }
 
 // One request: the family header, then attributes added by `attributes`; waits for the ack.
@@ -106,25 +106,29 @@ uint8_t family_of(const IpAddress& ip) { return ip.is_v4() ? AF_INET : AF_INET6;
 
 std::string netlink_error(int code) { return std::string(nl_geterror(code < 0 ? -code : code)); }
 
-std::variant<std::unique_ptr<Netlink>, std::string> Netlink::open() {
+Result<std::unique_ptr<Netlink>> Netlink::open() {
   nl_sock* socket = nl_socket_alloc();
-  if (socket == nullptr) return std::string("netlink: cannot allocate a socket");
+  if (socket == nullptr) return Status::io_error("netlink: cannot allocate a socket");
   if (int code = nl_connect(socket, NETLINK_ROUTE); code < 0) {
     nl_socket_free(socket);
-    return "netlink: cannot open an rtnetlink socket: " + netlink_error(code);
+    return Status::io_error("netlink: cannot open an rtnetlink socket: " + netlink_error(code));
   }
   return std::unique_ptr<Netlink>(new Netlink(socket));
 }
 
 Netlink::~Netlink() { nl_socket_free(socket_); }
 
-std::string Netlink::finish(int code, const std::string& what) {
-  last_error_ = code < 0 ? -code : 0;
+Status Netlink::finish(int code, const std::string& what) {
   if (code >= 0) return {};
-  return what + ": " + netlink_error(code);
+  const int error = -code;
+  if (error == NLE_OBJ_NOTFOUND || error == NLE_NODEV)
+    return Status::not_found(what + ": " + netlink_error(code));
+  if (error == NLE_OPNOTSUPP) return Status::unsupported(what + ": " + netlink_error(code));
+  return Status::io_error(what + ": " + netlink_error(code));
 }
 
 Listed<LinkInfo> Netlink::links() {
+  ++dumps_;
   ifinfomsg header{};
   header.ifi_family = AF_UNSPEC;
   return dump<LinkInfo>(socket_, RTM_GETLINK, header, [](nlmsghdr* h, std::vector<LinkInfo>& out) {
@@ -160,6 +164,7 @@ Listed<LinkInfo> Netlink::links() {
 }
 
 Listed<AddressInfo> Netlink::addresses() {
+  ++dumps_;
   ifaddrmsg header{};
   header.ifa_family = AF_INET;
   return dump<AddressInfo>(
@@ -176,6 +181,7 @@ Listed<AddressInfo> Netlink::addresses() {
 }
 
 Listed<RouteInfo> Netlink::routes(uint8_t protocol) {
+  ++dumps_;
   rtmsg header{};
   header.rtm_family = AF_INET;
   return dump<RouteInfo>(
@@ -217,15 +223,17 @@ Listed<NeighbourInfo> dump_neighbours(nl_sock* socket, uint8_t family, int ifind
 }  // namespace
 
 Listed<NeighbourInfo> Netlink::neighbours(int ifindex) {
+  ++dumps_;
   return dump_neighbours(socket_, AF_INET, ifindex);
 }
 
 Listed<NeighbourInfo> Netlink::fdb(int ifindex) {
+  ++dumps_;
   return dump_neighbours(socket_, AF_BRIDGE, ifindex);
 }
 
-std::string Netlink::create_vxlan(const std::string& name, const VxlanAttributes& vxlan,
-                                  const Mac& mac, int mtu) {
+Status Netlink::create_vxlan(const std::string& name, const VxlanAttributes& vxlan, const Mac& mac,
+                             int mtu) {
   ifinfomsg header{};
   header.ifi_family = AF_UNSPEC;
   const int code =
@@ -247,7 +255,7 @@ std::string Netlink::create_vxlan(const std::string& name, const VxlanAttributes
   return finish(code, "cannot create vxlan device " + name);
 }
 
-std::string Netlink::delete_link(int index) {
+Status Netlink::delete_link(int index) {
   ifinfomsg header{};
   header.ifi_family = AF_UNSPEC;
   header.ifi_index = index;
@@ -255,7 +263,7 @@ std::string Netlink::delete_link(int index) {
                 "cannot delete link " + std::to_string(index));
 }
 
-std::string Netlink::set_link(int index, bool up, int mtu) {
+Status Netlink::set_link(int index, bool up, int mtu) {
   ifinfomsg header{};
   header.ifi_family = AF_UNSPEC;
   header.ifi_index = index;
@@ -280,7 +288,7 @@ ifaddrmsg address_header(int ifindex, const IpAddress& local, uint8_t prefix) {
 
 }  // namespace
 
-std::string Netlink::add_address(int ifindex, const IpAddress& local, uint8_t prefix) {
+Status Netlink::add_address(int ifindex, const IpAddress& local, uint8_t prefix) {
   const int code = request(socket_, RTM_NEWADDR, NLM_F_CREATE | NLM_F_REPLACE,
                            address_header(ifindex, local, prefix), [&](nl_msg* msg) {
                              put_ip(msg, IFA_LOCAL, local);
@@ -289,14 +297,14 @@ std::string Netlink::add_address(int ifindex, const IpAddress& local, uint8_t pr
   return finish(code, "cannot add address " + local.to_string());
 }
 
-std::string Netlink::delete_address(int ifindex, const IpAddress& local, uint8_t prefix) {
+Status Netlink::delete_address(int ifindex, const IpAddress& local, uint8_t prefix) {
   const int code = request(socket_, RTM_DELADDR, 0, address_header(ifindex, local, prefix),
                            [&](nl_msg* msg) { put_ip(msg, IFA_LOCAL, local); });
   return finish(code, "cannot delete address " + local.to_string());
 }
 
-std::string Netlink::add_route(const Cidr& destination, const IpAddress& gateway, int oif,
-                               bool onlink, uint8_t protocol) {
+Status Netlink::add_route(const Cidr& destination, const IpAddress& gateway, int oif, bool onlink,
+                          uint8_t protocol) {
   rtmsg header{};
   header.rtm_family = family_of(destination.network());
   header.rtm_dst_len = destination.prefix();
@@ -317,7 +325,7 @@ std::string Netlink::add_route(const Cidr& destination, const IpAddress& gateway
                 "cannot add route " + destination.to_string() + " via " + gateway.to_string());
 }
 
-std::string Netlink::delete_route(const Cidr& destination, uint8_t protocol) {
+Status Netlink::delete_route(const Cidr& destination, uint8_t protocol) {
   rtmsg header{};
   header.rtm_family = family_of(destination.network());
   header.rtm_dst_len = destination.prefix();
@@ -342,7 +350,7 @@ ndmsg neighbour_header(uint8_t family, int ifindex, uint16_t state, uint8_t flag
 
 }  // namespace
 
-std::string Netlink::add_neighbour(int ifindex, const IpAddress& address, const Mac& mac) {
+Status Netlink::add_neighbour(int ifindex, const IpAddress& address, const Mac& mac) {
   // libnl's own neighbour add forgets NLM_F_CREATE; here it is explicit.
   const int code = request(socket_, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE,
                            neighbour_header(AF_INET, ifindex, NUD_PERMANENT, 0), [&](nl_msg* msg) {
@@ -352,13 +360,13 @@ std::string Netlink::add_neighbour(int ifindex, const IpAddress& address, const 
   return finish(code, "cannot add neighbour " + address.to_string());
 }
 
-std::string Netlink::delete_neighbour(int ifindex, const IpAddress& address) {
+Status Netlink::delete_neighbour(int ifindex, const IpAddress& address) {
   const int code = request(socket_, RTM_DELNEIGH, 0, neighbour_header(AF_INET, ifindex, 0, 0),
                            [&](nl_msg* msg) { put_ip(msg, NDA_DST, address); });
   return finish(code, "cannot delete neighbour " + address.to_string());
 }
 
-std::string Netlink::add_fdb(int ifindex, const Mac& mac, const IpAddress& remote) {
+Status Netlink::add_fdb(int ifindex, const Mac& mac, const IpAddress& remote) {
   const int code =
       request(socket_, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE,
               neighbour_header(AF_BRIDGE, ifindex, NUD_PERMANENT, NTF_SELF), [&](nl_msg* msg) {
@@ -368,7 +376,7 @@ std::string Netlink::add_fdb(int ifindex, const Mac& mac, const IpAddress& remot
   return finish(code, "cannot add FDB entry " + node::to_string(mac) + " to " + remote.to_string());
 }
 
-std::string Netlink::delete_fdb(int ifindex, const Mac& mac, const IpAddress& remote) {
+Status Netlink::delete_fdb(int ifindex, const Mac& mac, const IpAddress& remote) {
   const int code = request(socket_, RTM_DELNEIGH, 0,
                            neighbour_header(AF_BRIDGE, ifindex, 0, NTF_SELF), [&](nl_msg* msg) {
                              nla_put(msg, NDA_LLADDR, 6, mac.data());

@@ -1,7 +1,8 @@
 // Netlink is one rtnetlink request socket (libnl-3) and the one place shoal builds and
 // parses rtnetlink messages: links, addresses, routes, neighbours and FDB entries, as the
-// plain structs below. Everything returns an error text (empty on success) or the data;
-// nothing throws. Dumps interrupted by a concurrent change (NLE_DUMP_INTR) are retried.
+// plain structs below. Everything returns a Status or a Result (an object that is not there
+// is Status::Code::kNotFound, so a delete can tell "already gone"); nothing throws. Dumps
+// interrupted by a concurrent change (NLE_DUMP_INTR) are retried.
 //
 // Messages are built by hand with libnl's nlmsg/nla helpers rather than through libnl's
 // object caches: libnl 3.7's vxlan link sends IFLA_VXLAN_PORT with the wrong size, and its
@@ -12,11 +13,11 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "common/cidr.h"
 #include "common/endpoint.h"
+#include "common/status.h"
 #include "node/backend_data.h"
 
 struct nl_sock;
@@ -66,11 +67,11 @@ struct NeighbourInfo {  // an ARP entry (AF_INET) or an FDB entry (AF_BRIDGE)
 };
 
 template <typename T>
-using Listed = std::variant<std::vector<T>, std::string>;
+using Listed = Result<std::vector<T>>;
 
 class Netlink {
  public:
-  static std::variant<std::unique_ptr<Netlink>, std::string> open();
+  static Result<std::unique_ptr<Netlink>> open();
   ~Netlink();
   Netlink(const Netlink&) = delete;
   Netlink& operator=(const Netlink&) = delete;
@@ -81,30 +82,30 @@ class Netlink {
   Listed<NeighbourInfo> neighbours(int ifindex);  // IPv4 ARP entries on that device
   Listed<NeighbourInfo> fdb(int ifindex);  // FDB entries of that (vxlan) device with a remote
 
-  std::string create_vxlan(const std::string& name, const VxlanAttributes& vxlan, const Mac& mac,
-                           int mtu);
-  std::string delete_link(int index);
-  std::string set_link(int index, bool up, int mtu);  // mtu 0: unchanged
-  std::string add_address(int ifindex, const IpAddress& local, uint8_t prefix);
-  std::string delete_address(int ifindex, const IpAddress& local, uint8_t prefix);
+  Status create_vxlan(const std::string& name, const VxlanAttributes& vxlan, const Mac& mac,
+                      int mtu);
+  Status delete_link(int index);
+  Status set_link(int index, bool up, int mtu);  // mtu 0: unchanged
+  Status add_address(int ifindex, const IpAddress& local, uint8_t prefix);
+  Status delete_address(int ifindex, const IpAddress& local, uint8_t prefix);
   // Replaces any route to the same destination in the main table.
-  std::string add_route(const Cidr& destination, const IpAddress& gateway, int oif, bool onlink,
-                        uint8_t protocol);
-  std::string delete_route(const Cidr& destination, uint8_t protocol);
-  std::string add_neighbour(int ifindex, const IpAddress& address, const Mac& mac);  // permanent
-  std::string delete_neighbour(int ifindex, const IpAddress& address);
-  std::string add_fdb(int ifindex, const Mac& mac, const IpAddress& remote);  // permanent
-  std::string delete_fdb(int ifindex, const Mac& mac, const IpAddress& remote);
+  Status add_route(const Cidr& destination, const IpAddress& gateway, int oif, bool onlink,
+                   uint8_t protocol);
+  Status delete_route(const Cidr& destination, uint8_t protocol);
+  Status add_neighbour(int ifindex, const IpAddress& address, const Mac& mac);  // permanent
+  Status delete_neighbour(int ifindex, const IpAddress& address);
+  Status add_fdb(int ifindex, const Mac& mac, const IpAddress& remote);  // permanent
+  Status delete_fdb(int ifindex, const Mac& mac, const IpAddress& remote);
 
-  // The NLE_* code of the last failed call (0 after a success), for "already gone" checks.
-  int last_error() const { return last_error_; }
+  // Dump requests made so far (links(), addresses(), ...): what a reconcile costs the kernel.
+  uint64_t dumps() const { return dumps_; }
 
  private:
   explicit Netlink(nl_sock* socket) : socket_(socket) {}
-  std::string finish(int code, const std::string& what);
+  Status finish(int code, const std::string& what);
 
   nl_sock* socket_;
-  int last_error_ = 0;
+  uint64_t dumps_ = 0;
 };
 
 // Human text for a libnl error code.

@@ -75,9 +75,9 @@ int on_event(nl_msg* msg, void* arg) {
 
 }  // namespace
 
-std::variant<std::unique_ptr<NetlinkMonitor>, std::string> NetlinkMonitor::open() {
+Result<std::unique_ptr<NetlinkMonitor>> NetlinkMonitor::open() {
   nl_sock* socket = nl_socket_alloc();
-  if (socket == nullptr) return std::string("netlink: cannot allocate a socket");
+  if (socket == nullptr) return Status::io_error("netlink: cannot allocate a socket");
   nl_socket_disable_seq_check(socket);
   int code = nl_connect(socket, NETLINK_ROUTE);
   if (code >= 0)
@@ -87,7 +87,7 @@ std::variant<std::unique_ptr<NetlinkMonitor>, std::string> NetlinkMonitor::open(
   if (code >= 0) code = nl_socket_set_buffer_size(socket, kReceiveBuffer, 0);
   if (code < 0) {
     nl_socket_free(socket);
-    return "netlink: cannot listen to kernel events: " + netlink_error(code);
+    return Status::io_error("netlink: cannot listen to kernel events: " + netlink_error(code));
   }
   return std::unique_ptr<NetlinkMonitor>(new NetlinkMonitor(socket));
 }

@@ -1,3 +1,4 @@
+#include "common/status.h"
 // NetlinkMonitor listens to the kernel's rtnetlink events (links, addresses, IPv4 routes,
 // neighbours) and says whether any of them touched what shoal owns or the underlay link,
 // so the agent reconciles at once instead of at the next periodic check. A lost event
@@ -8,7 +9,6 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <variant>
 
 struct nl_sock;
 
@@ -16,7 +16,7 @@ namespace shoal::backends {
 
 class NetlinkMonitor {
  public:
-  static std::variant<std::unique_ptr<NetlinkMonitor>, std::string> open();
+  static Result<std::unique_ptr<NetlinkMonitor>> open();
   ~NetlinkMonitor();
   NetlinkMonitor(const NetlinkMonitor&) = delete;
   NetlinkMonitor& operator=(const NetlinkMonitor&) = delete;

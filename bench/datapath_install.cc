@@ -70,25 +70,30 @@ int main() {
     table.merge(r);
   }
   auto opened = backends::Netlink::open();
-  if (auto* e = std::get_if<std::string>(&opened)) {
-    std::printf("# %s\n", e->c_str());
+  if (!opened) {
+    std::printf("# %s\n", opened.error().to_string().c_str());
     return 1;
   }
-  auto& netlink = *std::get<std::unique_ptr<backends::Netlink>>(opened);
+  auto& netlink = **opened;
   backends::KernelDatapath datapath(netlink, node::Mac{0x02, 0x5e, 0, 0, 0, 0});
-  auto gathered = datapath.gather_facts(IpAddress::v4(192, 0, 2, 1));
-  if (auto* e = std::get_if<std::string>(&gathered)) {
-    std::printf("# %s\n", e->c_str());
+  // Each reconcile reads the host's links and addresses once, as the agent's does.
+  auto host = [&] {
+    auto read = datapath.read_host();
+    return read ? std::move(read).value() : backends::HostLinks{};
+  };
+  auto gathered = datapath.gather_facts(IpAddress::v4(192, 0, 2, 1), host());
+  if (!gathered) {
+    std::printf("# %s\n", gathered.error().to_string().c_str());
     return 1;
   }
-  const auto facts = std::get<node::LocalFacts>(gathered);
+  const auto facts = *gathered;
   const auto owners = table.owners(now);
 
   double t0 = wall_seconds();
   const auto plan = node::plan(table, owners, self, now, facts, {});
   const double plan_s = wall_seconds() - t0;
   t0 = wall_seconds();
-  auto result = datapath.reconcile(plan, facts);
+  auto result = datapath.reconcile(plan, facts, host());
   const double install_s = wall_seconds() - t0;
   std::printf("# plan of %zu routes in %.3f ms; install: %zu changes, %zu errors%s%s\n",
               plan.routes.size(), plan_s * 1e3, result.changes(), result.errors,
@@ -102,7 +107,7 @@ int main() {
   for (int i = 0; i < 20; ++i) {
     t0 = wall_seconds();
     const auto again = node::plan(table, owners, self, now, facts, {});
-    result = datapath.reconcile(again, facts);
+    result = datapath.reconcile(again, facts, host());
     noop.push_back((wall_seconds() - t0) * 1e3);
     if (result.changes() != 0) {
       std::printf("# a no-op reconcile changed %zu objects\n", result.changes());
@@ -114,7 +119,7 @@ int main() {
 
   if (std::system("ip route del 100.64.1.0/24") != 0) return 1;
   t0 = wall_seconds();
-  result = datapath.reconcile(node::plan(table, owners, self, now, facts, {}), facts);
+  result = datapath.reconcile(node::plan(table, owners, self, now, facts, {}), facts, host());
   figure("repair_ms" + suffix, (wall_seconds() - t0) * 1e3, "ms");
   return result.drift_repaired == 1 ? 0 : 1;
 }

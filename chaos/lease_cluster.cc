@@ -109,7 +109,7 @@ lease::LeaseConfig LeaseCluster::config_for(const std::string& network, unsigned
   lease::NetworkSpec spec{network};
   spec.subnet_len = subnet_len;
   lease::LeaseConfig c;
-  c.network = std::get<lease::NetworkConfig>(lease::NetworkConfig::make(spec));
+  c.network = lease::NetworkConfig::make(spec).value();
   return c;
 }
 

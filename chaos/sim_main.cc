@@ -93,8 +93,8 @@ int run_with_leases(const std::string& network, size_t nodes, uint64_t seed, dou
                     long crash, double fault_at, double restart_at, NodeIndex view) {
   lease::LeaseConfig config;
   auto made = lease::NetworkConfig::make(lease::NetworkSpec{network});
-  if (auto* e = std::get_if<std::string>(&made)) usage_error("--leases: " + *e);
-  config.network = std::get<lease::NetworkConfig>(made);
+  if (!made) usage_error("--leases: " + made.error().to_string());
+  config.network = *made;
   LeaseCluster cluster(seed, nodes, config);
   for (NodeIndex i = 0; i < nodes; ++i) cluster.start(i, {0});
   Simulator& sim = cluster.sim();

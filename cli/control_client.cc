@@ -37,38 +37,42 @@ bool wait_for(int fd, short events, Clock::time_point deadline) {
   }
 }
 
-std::string unreachable(const std::string& path, int err) {
+Status unreachable(const std::string& path, int err) {
   std::string hint = "(is `shoal agent` running? --control-socket sets the path)";
   if (err == EACCES || err == EPERM)
     hint = "(the socket is private to the agent's user: try again as that user or with sudo)";
-  return "cannot reach the shoal agent at " + path + ": " + std::strerror(err) + " " + hint;
+  return Status::unavailable("cannot reach the shoal agent at " + path + ": " + std::strerror(err) +
+                             " " + hint);
 }
 
 }  // namespace
 
-std::variant<proto::ControlResponse, std::string> call(const std::string& socket_path,
-                                                       const proto::ControlRequest& request,
-                                                       std::chrono::milliseconds timeout) {
+Result<proto::ControlResponse> call(const std::string& socket_path,
+                                    const proto::ControlRequest& request,
+                                    std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   if (socket_path.size() >= sizeof(sockaddr_un::sun_path))
-    return "control socket path " + socket_path + " is too long for a Unix socket";
+    return Status::invalid_argument("control socket path " + socket_path +
+                                    " is too long for a Unix socket");
   if (request.ByteSizeLong() > agent::kMaxControlRequest)
-    return std::string("the request is too large to send");
+    return Status::invalid_argument("the request is too large to send");
 
   Fd sock{::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)};
-  if (sock.fd < 0) return std::string("cannot create a Unix socket: ") + std::strerror(errno);
+  if (sock.fd < 0) return errno_status("cannot create a Unix socket");
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
   if (::connect(sock.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
     // A full backlog makes a non-blocking Unix connect fail with EAGAIN: the agent is busy.
     if (errno == EAGAIN)
-      return "the shoal agent at " + socket_path + " is too busy to accept; try again";
+      return Status::unavailable("the shoal agent at " + socket_path +
+                                 " is too busy to accept; try again");
     return unreachable(socket_path, errno);
   }
 
-  const std::string too_slow = "the shoal agent at " + socket_path + " did not answer within " +
-                               std::to_string(timeout.count()) + " ms";
+  const Status too_slow =
+      Status::unavailable("the shoal agent at " + socket_path + " did not answer within " +
+                          std::to_string(timeout.count()) + " ms");
   const Bytes frame = agent::encode_frame(request);
   size_t sent = 0;
   while (sent < frame.size()) {
@@ -79,7 +83,7 @@ std::variant<proto::ControlResponse, std::string> call(const std::string& socket
     sent += static_cast<size_t>(n);
   }
 
-  agent::FrameReader reader(agent::kMaxControlResponse);
+  FrameReader reader(agent::kMaxControlResponse);
   uint8_t buffer[16 * 1024];
   bool garbled = false;
   for (;;) {
@@ -88,19 +92,21 @@ std::variant<proto::ControlResponse, std::string> call(const std::string& socket
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) break;
     reader.feed(ByteView(buffer, static_cast<size_t>(n)));
-    if (!reader.error().empty()) break;
+    if (!reader.error().ok()) break;
     if (auto body = reader.next()) {
       if (auto response = agent::decode_response(*body)) return std::move(*response);
       garbled = true;
       break;
     }
   }
-  if (reader.error().empty() && !reader.mid_frame() && !garbled)
-    return "the shoal agent at " + socket_path +
-           " closed the connection without answering: it is busy (too many clients at once) or "
-           "shutting down; try again";
-  return "the shoal agent at " + socket_path +
-         " sent an unreadable answer (are `shoal` and the agent the same version?)";
+  if (reader.error().ok() && !reader.mid_frame() && !garbled)
+    return Status::unavailable(
+        "the shoal agent at " + socket_path +
+        " closed the connection without answering: it is busy (too many clients at once) or "
+        "shutting down; try again");
+  return Status::corruption(
+      "the shoal agent at " + socket_path +
+      " sent an unreadable answer (are `shoal` and the agent the same version?)");
 }
 
 }  // namespace shoal::cli

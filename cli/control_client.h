@@ -4,8 +4,8 @@
 
 #include <chrono>
 #include <string>
-#include <variant>
 
+#include "common/status.h"
 #include "proto/control.pb.h"
 
 namespace shoal::cli {
@@ -13,8 +13,8 @@ namespace shoal::cli {
 // The agent's response (which may itself carry an `error`), or why there is none: the agent
 // is unreachable, too slow, or answered something unreadable. Messages name the socket path
 // and say what to try.
-std::variant<proto::ControlResponse, std::string> call(const std::string& socket_path,
-                                                       const proto::ControlRequest& request,
-                                                       std::chrono::milliseconds timeout);
+Result<proto::ControlResponse> call(const std::string& socket_path,
+                                    const proto::ControlRequest& request,
+                                    std::chrono::milliseconds timeout);
 
 }  // namespace shoal::cli

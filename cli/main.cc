@@ -96,11 +96,11 @@ int run_agent(const std::vector<std::string_view>& args) {
       continue;
     }
     auto loaded = agent::load_config(std::string(path));
-    if (auto* e = std::get_if<std::string>(&loaded)) {
-      std::fprintf(stderr, "shoal agent: %s\n", e->c_str());
+    if (!loaded) {
+      std::fprintf(stderr, "shoal agent: %s\n", loaded.error().to_string().c_str());
       return 2;
     }
-    config = std::move(std::get<agent::AgentConfig>(loaded));
+    config = std::move(loaded).value();
   }
   for (size_t i = 0; i < args.size(); ++i) {
     std::string_view flag = args[i];
@@ -118,13 +118,13 @@ int run_agent(const std::vector<std::string_view>& args) {
       value = args[++i];
     }
     if (flag == "--config") continue;
-    if (auto e = agent::apply_flag(config, flag, value); !e.empty()) {
-      std::fprintf(stderr, "shoal agent: %s\n", e.c_str());
+    if (const Status applied = agent::apply_flag(config, flag, value); !applied.ok()) {
+      std::fprintf(stderr, "shoal agent: %s\n", applied.to_string().c_str());
       return 2;
     }
   }
-  if (auto e = agent::finish(config); !e.empty()) {
-    std::fprintf(stderr, "shoal agent: %s\n", e.c_str());
+  if (const Status finished = agent::finish(config); !finished.ok()) {
+    std::fprintf(stderr, "shoal agent: %s\n", finished.to_string().c_str());
     return 2;
   }
   // Logs go to stderr, as a daemon's should (journald and `2>` catch them; stdout stays free).
@@ -132,11 +132,11 @@ int run_agent(const std::vector<std::string_view>& args) {
   spdlog::set_level(to_spdlog(config.log_level));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   auto created = agent::Agent::create(std::move(config));
-  if (auto* e = std::get_if<std::string>(&created)) {
-    spdlog::error("cannot start: {}", *e);
+  if (!created) {
+    spdlog::error("cannot start: {}", created.error().to_string());
     return 1;
   }
-  return std::get<std::unique_ptr<agent::Agent>>(created)->run();
+  return created.value()->run();
 }
 
 int keygen(const std::vector<std::string_view>& args) {
@@ -245,11 +245,11 @@ int run_client(const ClientCommand& command, std::vector<std::string_view> args)
   if (!problem.empty()) return usage_error(problem);
 
   auto answer = cli::call(socket, request, std::chrono::seconds(5));
-  if (auto* e = std::get_if<std::string>(&answer)) {
-    std::fprintf(stderr, "shoal %s: %s\n", command.name.data(), e->c_str());
+  if (!answer) {
+    std::fprintf(stderr, "shoal %s: %s\n", command.name.data(), answer.error().to_string().c_str());
     return 1;
   }
-  const auto& response = std::get<proto::ControlResponse>(answer);
+  const proto::ControlResponse& response = *answer;
   if (!response.error().empty()) {
     std::fprintf(stderr, "shoal %s: %s\n", command.name.data(), response.error().c_str());
     return 1;

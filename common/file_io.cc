@@ -12,8 +12,8 @@
 namespace shoal {
 namespace {
 
-std::string describe(const std::string& what, const std::string& path, int error) {
-  return what + " " + path + ": " + std::strerror(error);
+Status describe(const std::string& what, const std::string& path, int error) {
+  return errno_status(what + " " + path, error);
 }
 
 // Closes the descriptor however we leave the function.
@@ -23,11 +23,6 @@ struct Fd {
     if (fd >= 0) ::close(fd);
   }
 };
-
-using ReadResult = std::variant<std::string, std::string>;
-ReadResult read_error(std::string message) {
-  return ReadResult(std::in_place_index<1>, std::move(message));
-}
 
 bool write_all(int fd, std::string_view data) {
   while (!data.empty()) {
@@ -41,38 +36,37 @@ bool write_all(int fd, std::string_view data) {
 
 }  // namespace
 
-std::variant<std::string, std::string> read_file_limited(const std::string& path,
-                                                         size_t max_bytes) {
+Result<std::string> read_file_limited(const std::string& path, size_t max_bytes) {
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
   Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
-  if (file.fd < 0) return read_error(describe("cannot open", path, errno));
+  if (file.fd < 0) return describe("cannot open", path, errno);
   struct stat st {};
-  if (::fstat(file.fd, &st) != 0) return read_error(describe("cannot stat", path, errno));
-  if (!S_ISREG(st.st_mode)) return read_error(path + " is not a regular file");
+  if (::fstat(file.fd, &st) != 0) return describe("cannot stat", path, errno);
+  if (!S_ISREG(st.st_mode)) return Status::invalid_argument(path + " is not a regular file");
   if (static_cast<size_t>(st.st_size) > max_bytes)
-    return read_error(path + " is too large (" + std::to_string(st.st_size) + " bytes, at most " +
-                      std::to_string(max_bytes) + " allowed)");
+    return Status::invalid_argument(path + " is too large (" + std::to_string(st.st_size) +
+                                    " bytes, at most " + std::to_string(max_bytes) + " allowed)");
   std::string content;
   char buffer[8192];
   while (true) {
     const ssize_t n = ::read(file.fd, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return read_error(describe("cannot read", path, errno));
+    if (n < 0) return describe("cannot read", path, errno);
     if (n == 0) break;
     content.append(buffer, static_cast<size_t>(n));
     if (content.size() > max_bytes)  // it grew while we read
-      return read_error(path + " is too large");
+      return Status::invalid_argument(path + " is too large");
   }
-  return ReadResult(std::in_place_index<0>, std::move(content));
+  return content;
 }
 
-std::string write_file_atomically(const std::string& path, std::string_view content, mode_t mode) {
+Status write_file_atomically(const std::string& path, std::string_view content, mode_t mode) {
   const std::filesystem::path target(path);
   const std::filesystem::path dir =
       target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return "cannot create directory " + dir.string() + ": " + ec.message();
+  if (ec) return Status::io_error("cannot create directory " + dir.string() + ": " + ec.message());
 
   std::string temp = path + ".tmp." + std::to_string(::getpid());
   {

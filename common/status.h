@@ -1,14 +1,16 @@
 // Status and Result<T>: the one way shoal reports an error (LevelDB's Status is the model).
 //
 // A Status is either ok, carrying nothing, or an error carrying a code a caller can branch
-// on, a message a human can read, and, when the error is about one config key, that key as
-// data (so the agent can say which file and line set it without parsing the message).
+// on and a message a human can read. An error about one config key also carries the key and
+// the problem apart from the message, as data: the agent says which file or flag set the key
+// without parsing the text.
 // Result<T> is a T or a non-ok Status. A decoder of untrusted bytes whose refusals are
 // counted by reason uses Result<T, Reason> with its own reason enum: the reason is a
 // metric label, not text. None of these throw; value() on an error is a bug and asserts.
 #pragma once
 
 #include <cassert>
+#include <cerrno>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -33,10 +35,12 @@ class [[nodiscard]] Status {
   static Status invalid_argument(std::string message) {
     return {Code::kInvalidArgument, std::move(message)};
   }
-  // An error about config key `key` ("Network", "Backend.Port"); the message omits the key.
-  static Status bad_key(std::string key, std::string message) {
-    Status s{Code::kInvalidArgument, std::move(message)};
+  // An error about config key `key` ("Network", "Backend.Port"): the message is
+  // "<key>: <problem>".
+  static Status bad_key(std::string key, std::string problem) {
+    Status s{Code::kInvalidArgument, key + ": " + problem};
     s.key_ = std::move(key);
+    s.problem_ = std::move(problem);
     return s;
   }
   static Status not_found(std::string message) { return {Code::kNotFound, std::move(message)}; }
@@ -53,14 +57,21 @@ class [[nodiscard]] Status {
   explicit operator bool() const { return ok(); }
   Code code() const { return code_; }
   const std::string& message() const { return message_; }
-  const std::string& key() const { return key_; }  // empty unless made by bad_key
-  // "Key: message" when a key is set, else the message.
-  std::string to_string() const { return key_.empty() ? message_ : key_ + ": " + message_; }
+  const std::string& to_string() const { return message_; }
+  // For bad_key errors: the key, and the problem without the key. Else empty, and the message.
+  const std::string& key() const { return key_; }
+  const std::string& problem() const { return key_.empty() ? message_ : problem_; }
 
   // The same error with context in front: "opening the store: <message>".
   Status prefixed(std::string_view context) const {
     Status s = *this;
     s.message_ = std::string(context) + ": " + message_;
+    return s;
+  }
+  // The same error (code, key, problem) told another way, e.g. naming the file that set the key.
+  Status reworded(std::string message) const {
+    Status s = *this;
+    s.message_ = std::move(message);
     return s;
   }
 
@@ -69,7 +80,13 @@ class [[nodiscard]] Status {
   Code code_ = Code::kOk;
   std::string message_;
   std::string key_;
+  std::string problem_;
 };
+
+// "<what>: <strerror(error)>", coded by what the error means for a caller: not_found for
+// ENOENT and ENODEV, unavailable for EAGAIN, EBUSY, EMFILE and ENFILE, unsupported for
+// EOPNOTSUPP and ENOSYS, io_error for the rest.
+Status errno_status(std::string_view what, int error = errno);
 
 template <class T, class E = Status>
 class [[nodiscard]] Result {

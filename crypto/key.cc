@@ -32,12 +32,10 @@ int hex_digit(char c) {
   return -1;
 }
 
-using DecodeResult = std::variant<Key, std::string>;
-DecodeResult decode_error(std::string message) {
-  return DecodeResult(std::in_place_index<1>, std::move(message) +
-                                                  "; a key is 32 bytes in standard base64 with "
-                                                  "padding (44 characters), as `shoal keygen` "
-                                                  "prints");
+Status decode_error(std::string message) {
+  return Status::invalid_argument(std::move(message) +
+                                  "; a key is 32 bytes in standard base64 with padding (44 "
+                                  "characters), as `shoal keygen` prints");
 }
 
 }  // namespace
@@ -59,7 +57,7 @@ std::string to_base64(ByteView bytes) {
 
 std::string encode_key(const Key& key) { return to_base64(key); }
 
-std::variant<Key, std::string> decode_key(std::string_view text) {
+Result<Key> decode_key(std::string_view text) {
   text = trim(text);
   if (text.empty()) return decode_error("empty key");
   if (text.size() > kMaxKeyText)

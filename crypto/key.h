@@ -18,6 +18,7 @@
 #include <variant>
 
 #include "common/bytes.h"
+#include "common/status.h"
 
 namespace shoal::crypto {
 
@@ -32,7 +33,7 @@ Key generate_key();
 std::string encode_key(const Key& key);
 // Surrounding whitespace is ignored. Error text says what is wrong (not base64, wrong
 // length) and what to do, without echoing the input.
-std::variant<Key, std::string> decode_key(std::string_view text);
+Result<Key> decode_key(std::string_view text);
 
 KeyId key_id(const Key& key);
 // 8 lowercase hex digits.

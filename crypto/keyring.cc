@@ -21,10 +21,7 @@ constexpr std::string_view kFileHeader =
     "# shoal cluster keyring: one base64 key per line, the first is the primary.\n"
     "# Keep this file secret (mode 0600). Make keys with `shoal keygen`.\n";
 
-using ParseResult = std::variant<Keyring, std::string>;
-ParseResult parse_error(std::string message) {
-  return ParseResult(std::in_place_index<1>, std::move(message));
-}
+Status parse_error(std::string message) { return Status::invalid_argument(std::move(message)); }
 
 // Wipes a string that held key material before its memory goes back to the heap.
 struct WipeOnExit {
@@ -84,17 +81,18 @@ std::vector<KeyInfo> Keyring::list() const {
   return infos;
 }
 
-std::string Keyring::install(const Key& key) {
+Status Keyring::install(const Key& key) {
   const KeyId id = key_id(key);
   if (const auto index = index_of(id)) {
     if (sodium_memcmp(key_at(*index), key.data(), kKeySize) == 0) return {};
     // Two different keys with one id: 1 in 2^32 per pair, but it would make open()
     // try the wrong key, so refuse it.
-    return "a different key with the same id " + key_id_hex(id) +
-           " is already installed; generate another key";
+    return Status::invalid_argument("a different key with the same id " + key_id_hex(id) +
+                                    " is already installed; generate another key");
   }
   if (ids_.size() == kMaxKeys)
-    return "the keyring is full (" + std::to_string(kMaxKeys) + " keys); remove a key first";
+    return Status::invalid_argument("the keyring is full (" + std::to_string(kMaxKeys) +
+                                    " keys); remove a key first");
   if (keys_.size() == 0) keys_ = SecureBuffer(kMaxKeys * kKeySize);
   std::memcpy(key_at(ids_.size()), key.data(), kKeySize);
   ids_.push_back(id);
@@ -111,12 +109,13 @@ bool Keyring::use(KeyId id) {
   return true;
 }
 
-std::string Keyring::remove(KeyId id) {
+Status Keyring::remove(KeyId id) {
   const auto index = index_of(id);
-  if (!index) return "no key with id " + key_id_hex(id) + " is installed";
+  if (!index) return Status::not_found("no key with id " + key_id_hex(id) + " is installed");
   if (*index == 0)
-    return "key " + key_id_hex(id) +
-           " is the primary key; make another key primary (`use`) before removing it";
+    return Status::invalid_argument(
+        "key " + key_id_hex(id) +
+        " is the primary key; make another key primary (`use`) before removing it");
   const size_t last = ids_.size() - 1;
   std::memmove(key_at(*index), key_at(*index + 1), (last - *index) * kKeySize);
   sodium_memzero(key_at(last), kKeySize);
@@ -161,7 +160,7 @@ OpenStatus Keyring::open(ByteView sealed, Bytes& plaintext_out) const {
   return OpenStatus::kOk;
 }
 
-std::variant<Keyring, std::string> Keyring::parse(std::string_view text) {
+Result<Keyring> Keyring::parse(std::string_view text) {
   if (text.size() > kMaxFileSize)
     return parse_error("too large (" + std::to_string(text.size()) + " bytes, at most " +
                        std::to_string(kMaxFileSize) + ")");
@@ -176,36 +175,36 @@ std::variant<Keyring, std::string> Keyring::parse(std::string_view text) {
     const size_t first = line.find_first_not_of(" \t\r\v\f");
     if (first == std::string_view::npos || line[first] == '#') continue;
     auto key = decode_key(line);
-    const std::string where = "line " + std::to_string(line_number) + ": ";
-    if (key.index() == 1) return parse_error(where + std::get<1>(key));
-    const std::string error = keyring.install(std::get<0>(key));
-    sodium_memzero(std::get<0>(key).data(), kKeySize);
-    if (!error.empty()) return parse_error(where + error);
+    const std::string where = "line " + std::to_string(line_number);
+    if (!key) return key.error().prefixed(where);
+    const Status installed = keyring.install(*key);
+    sodium_memzero(key->data(), kKeySize);
+    if (!installed.ok()) return installed.prefixed(where);
   }
   if (keyring.empty())
     return parse_error("no keys (a keyring needs at least one; make one with `shoal keygen`)");
   return keyring;
 }
 
-std::variant<Keyring, std::string> Keyring::load(const std::string& path) {
-  const std::string where = "keyring " + path + ": ";
+Result<Keyring> Keyring::load(const std::string& path) {
+  const std::string where = "keyring " + path;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
-    return parse_error("cannot open keyring " + path + ": " + std::strerror(errno));
+    return Status::not_found("cannot open keyring " + path + ": " + std::strerror(errno));
   // Like ssh with private keys: a key others can read is a key others may have.
   if ((st.st_mode & 077) != 0)
-    return parse_error(where + "mode " + octal_mode(st.st_mode) +
+    return parse_error(where + ": mode " + octal_mode(st.st_mode) +
                        " lets group or others access it; run `chmod 600 " + path + "`");
   auto content = read_file_limited(path, kMaxFileSize);
-  if (content.index() == 1) return parse_error(std::get<1>(content));
-  WipeOnExit wipe{std::get<0>(content)};
-  auto keyring = parse(std::get<0>(content));
-  if (keyring.index() == 1) return parse_error(where + std::get<1>(keyring));
+  if (!content) return content.error();
+  WipeOnExit wipe{*content};
+  auto keyring = parse(*content);
+  if (!keyring) return keyring.error().prefixed(where);
   return keyring;
 }
 
-std::string Keyring::save(const std::string& path) const {
-  if (empty()) return "refusing to save an empty keyring to " + path;
+Status Keyring::save(const std::string& path) const {
+  if (empty()) return Status::invalid_argument("refusing to save an empty keyring to " + path);
   std::string text;
   // Reserved up front so no reallocation leaves a copy of a key in freed memory.
   text.reserve(kFileHeader.size() +

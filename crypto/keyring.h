@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "common/bytes.h"
+#include "common/status.h"
 #include "crypto/key.h"
 #include "crypto/secure_buffer.h"
 
@@ -77,20 +78,19 @@ class Keyring {
   Keyring& operator=(const Keyring&) = delete;
 
   // Parses the file form (see above). Errors name the line ("line 3: ...").
-  static std::variant<Keyring, std::string> parse(std::string_view text);
+  static Result<Keyring> parse(std::string_view text);
   // Reads and parses `path`. Errors name the path and say what to do.
-  static std::variant<Keyring, std::string> load(const std::string& path);
-  // Empty on success, else an error naming the path. Refuses an empty keyring.
-  std::string save(const std::string& path) const;
+  static Result<Keyring> load(const std::string& path);
+  // Errors name the path. Refuses an empty keyring.
+  Status save(const std::string& path) const;
 
   // Adds `key`; the first key installed becomes primary. Installing a key already present
-  // changes nothing. Empty on success, else why not (keyring full, id collision).
-  std::string install(const Key& key);
+  // changes nothing. Errors say why not (keyring full, id collision).
+  Status install(const Key& key);
   // Makes the installed key `id` primary; false if no such key.
   bool use(KeyId id);
-  // Removes key `id`. Empty on success, else why not (unknown, or primary: `use` another
-  // key first).
-  std::string remove(KeyId id);
+  // Removes key `id`. Errors say why not (unknown, or primary: `use` another key first).
+  Status remove(KeyId id);
 
   bool empty() const { return ids_.empty(); }
   size_t size() const { return ids_.size(); }

@@ -4,46 +4,50 @@ namespace shoal::lease {
 namespace {
 
 // Parses an address for `key` that must lie in `network` on a subnet boundary.
-std::variant<IpAddress, std::string> subnet_bound(const std::string& key, const std::string& text,
-                                                  const Cidr& network, uint8_t subnet_len) {
+Result<IpAddress> subnet_bound(const std::string& key, const std::string& text, const Cidr& network,
+                               uint8_t subnet_len) {
   auto ip = IpAddress::parse(text);
-  if (!ip || !ip->is_v4()) return key + ": '" + text + "' is not an IPv4 address";
+  if (!ip || !ip->is_v4()) return Status::bad_key(key, "'" + text + "' is not an IPv4 address");
   if (!network.contains(*ip))
-    return key + ": " + text + " is not in the range of the Network " + network.to_string();
+    return Status::bad_key(key,
+                           text + " is not in the range of the Network " + network.to_string());
   if (!Cidr::make(*ip, subnet_len))
-    return key + ": " + text + " is not on a SubnetLen (/" + std::to_string(subnet_len) +
-           ") boundary";
+    return Status::bad_key(
+        key, text + " is not on a SubnetLen (/" + std::to_string(subnet_len) + ") boundary");
   return *ip;
 }
 
 }  // namespace
 
-std::variant<NetworkConfig, std::string> NetworkConfig::make(const NetworkSpec& spec) {
+Result<NetworkConfig> NetworkConfig::make(const NetworkSpec& spec) {
   NetworkConfig c;
   auto network = Cidr::parse(spec.network);
   if (spec.network.empty())
-    return std::string("Network: missing; give the overlay network, e.g. \"198.18.0.0/16\"");
+    return Status::bad_key("Network", "missing; give the overlay network, e.g. \"198.18.0.0/16\"");
   if (!network)
-    return "Network: '" + spec.network +
-           "' is not a network in CIDR form with its host bits zero (e.g. 198.18.0.0/16)";
+    return Status::bad_key(
+        "Network",
+        "'" + spec.network +
+            "' is not a network in CIDR form with its host bits zero (e.g. 198.18.0.0/16)");
   if (!network->network().is_v4())
-    return std::string("Network: only IPv4 networks are supported for now");
+    return Status::bad_key("Network", "only IPv4 networks are supported for now");
   c.network_ = *network;
   const unsigned prefix = network->prefix();
   if (spec.subnet_len) {
     // A host needs room for a tunnel and a bridge address: nothing smaller than a /30.
     if (*spec.subnet_len > 30)
-      return "SubnetLen: /" + std::to_string(*spec.subnet_len) +
-             " is too small; it must be 30 or less";
+      return Status::bad_key("SubnetLen", "/" + std::to_string(*spec.subnet_len) +
+                                              " is too small; it must be 30 or less");
     // The first subnet is never handed out, so the Network must hold at least four.
     if (*spec.subnet_len < prefix + 2)
-      return "SubnetLen: /" + std::to_string(*spec.subnet_len) +
-             " leaves fewer than four subnets in Network " + network->to_string() + "; use /" +
-             std::to_string(prefix + 2) + " or longer";
+      return Status::bad_key("SubnetLen", "/" + std::to_string(*spec.subnet_len) +
+                                              " leaves fewer than four subnets in Network " +
+                                              network->to_string() + "; use /" +
+                                              std::to_string(prefix + 2) + " or longer");
     c.subnet_len_ = static_cast<uint8_t>(*spec.subnet_len);
   } else if (prefix > 28) {
-    return "Network: " + network->to_string() +
-           " is too small; the smallest useful network is a /28";
+    return Status::bad_key(
+        "Network", network->to_string() + " is too small; the smallest useful network is a /28");
   } else {
     c.subnet_len_ = static_cast<uint8_t>(prefix <= 22 ? 24 : prefix + 2);
   }
@@ -54,29 +58,31 @@ std::variant<NetworkConfig, std::string> NetworkConfig::make(const NetworkSpec& 
   c.max_ = IpAddress::v4(last);
   if (spec.subnet_min) {
     auto v = subnet_bound("SubnetMin", *spec.subnet_min, c.network_, c.subnet_len_);
-    if (auto* e = std::get_if<std::string>(&v)) return *e;
-    c.min_ = std::get<IpAddress>(v);
+    if (!v) return v.error();
+    c.min_ = *v;
   }
   if (spec.subnet_max) {
     auto v = subnet_bound("SubnetMax", *spec.subnet_max, c.network_, c.subnet_len_);
-    if (auto* e = std::get_if<std::string>(&v)) return *e;
-    c.max_ = std::get<IpAddress>(v);
+    if (!v) return v.error();
+    c.max_ = *v;
   }
   if (c.min_.v4_host_order() > c.max_.v4_host_order())
-    return "SubnetMin: " + c.min_.to_string() + " is above SubnetMax " + c.max_.to_string();
+    return Status::bad_key("SubnetMin",
+                           c.min_.to_string() + " is above SubnetMax " + c.max_.to_string());
   for (const auto& [site, range] : spec.site_pools) {
     const std::string key = "SitePools." + site;
     auto lo = subnet_bound(key + ".SubnetMin", range.first, c.network_, c.subnet_len_);
-    if (auto* e = std::get_if<std::string>(&lo)) return *e;
+    if (!lo) return lo.error();
     auto hi = subnet_bound(key + ".SubnetMax", range.second, c.network_, c.subnet_len_);
-    if (auto* e = std::get_if<std::string>(&hi)) return *e;
-    SitePool pool{std::get<IpAddress>(lo), std::get<IpAddress>(hi)};
+    if (!hi) return hi.error();
+    SitePool pool{*lo, *hi};
     if (pool.subnet_min.v4_host_order() > pool.subnet_max.v4_host_order())
-      return key + ": SubnetMin is above SubnetMax";
+      return Status::bad_key(key, "SubnetMin is above SubnetMax");
     for (const auto& [other, p] : c.pools_) {
       if (pool.subnet_min.v4_host_order() <= p.subnet_max.v4_host_order() &&
           p.subnet_min.v4_host_order() <= pool.subnet_max.v4_host_order())
-        return key + ": overlaps the pool of site '" + other + "'; site pools must be disjoint";
+        return Status::bad_key(
+            key, "overlaps the pool of site '" + other + "'; site pools must be disjoint");
     }
     c.pools_.emplace(site, pool);
   }

@@ -9,10 +9,10 @@
 #include <optional>
 #include <string>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include "common/cidr.h"
+#include "common/status.h"
 
 namespace shoal::lease {
 
@@ -34,8 +34,9 @@ struct NetworkSpec {  // as written by a person: everything but `network` may be
 
 class NetworkConfig {
  public:
-  // Applies flannel's defaults and validation. The error names the key and what to do.
-  static std::variant<NetworkConfig, std::string> make(const NetworkSpec& spec);
+  // Applies flannel's defaults and validation. Errors are Status::bad_key: the key ("SubnetMin",
+  // "SitePools.east") and what to do.
+  static Result<NetworkConfig> make(const NetworkSpec& spec);
 
   const Cidr& network() const { return network_; }
   uint8_t subnet_len() const { return subnet_len_; }

@@ -92,7 +92,7 @@ constexpr const char* kSchemaV1 = R"sql(
 
 }  // namespace
 
-std::variant<std::unique_ptr<Store>, std::string> Store::open(const std::string& path) {
+Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
   struct stat st {};
   const bool existed = ::stat(path.c_str(), &st) == 0 && st.st_size > 0;
   sqlite3* db = nullptr;
@@ -102,50 +102,54 @@ std::variant<std::unique_ptr<Store>, std::string> Store::open(const std::string&
         path + ": cannot open the database: " + (db ? sqlite3_errmsg(db) : "out of memory") +
         " (check that the directory exists and is writable)";
     sqlite3_close(db);
-    return message;
+    return Status::io_error(std::move(message));
   }
   std::unique_ptr<Store> store(new Store(path, db));
   sqlite3_busy_timeout(db, 5000);
   int rc = SQLITE_OK;
   const int64_t app_id = pragma_int(db, "PRAGMA application_id", &rc);
   if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
-    return path +
-           ": not a SQLite database, or a corrupt one. shoal will not overwrite it: move it "
-           "away (the node then starts with a new identity and rejoins), or restore a backup";
+    return Status::corruption(
+        path +
+        ": not a SQLite database, or a corrupt one. shoal will not overwrite it: move it "
+        "away (the node then starts with a new identity and rejoins), or restore a backup");
   if (rc != SQLITE_OK) return store->error("cannot read the database header");
   if (existed && app_id != kApplicationId) {
     const int64_t tables = pragma_int(db, "SELECT count(*) FROM sqlite_master", &rc);
     if (app_id != 0 || tables > 0)
-      return path + ": a SQLite database that is not shoal's (application_id " +
-             std::to_string(app_id) + "). Point shoal's data dir elsewhere, or move the file away";
+      return Status::invalid_argument(
+          path + ": a SQLite database that is not shoal's (application_id " +
+          std::to_string(app_id) + "). Point shoal's data dir elsewhere, or move the file away");
   }
   {
     Statement check(db, "PRAGMA quick_check");
     if (!check.ok() || check.step() != SQLITE_ROW || check.text(0) != "ok")
-      return path +
-             ": the database is corrupt (quick_check failed). shoal will not overwrite it: "
-             "restore a backup, or move it away to start this node afresh";
+      return Status::corruption(
+          path +
+          ": the database is corrupt (quick_check failed). shoal will not overwrite it: "
+          "restore a backup, or move it away to start this node afresh");
   }
   if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON",
                    nullptr, nullptr, nullptr) != SQLITE_OK)
     return store->error("cannot switch to WAL mode");
-  if (auto e = store->migrate(); !e.empty()) return e;
+  if (Status migrated = store->migrate(); !migrated.ok()) return migrated;
   return store;
 }
 
 Store::~Store() { sqlite3_close(db_); }
 
-std::string Store::error(const std::string& what) const {
-  return path_ + ": " + what + ": " + sqlite3_errmsg(db_);
+Status Store::error(const std::string& what) const {
+  return Status::io_error(path_ + ": " + what + ": " + sqlite3_errmsg(db_));
 }
 
-std::string Store::migrate() {
+Status Store::migrate() {
   int rc = SQLITE_OK;
   const int64_t version = pragma_int(db_, "PRAGMA user_version", &rc);
   if (rc != SQLITE_OK) return error("cannot read the schema version");
   if (version > kSchemaVersion)
-    return path_ + ": written by a newer shoal (schema " + std::to_string(version) +
-           ", this one knows up to " + std::to_string(kSchemaVersion) + "). Upgrade shoal";
+    return Status::unsupported(path_ + ": written by a newer shoal (schema " +
+                               std::to_string(version) + ", this one knows up to " +
+                               std::to_string(kSchemaVersion) + "). Upgrade shoal");
   if (version == kSchemaVersion) return {};
   // Each step moves the schema up by one, inside the same transaction as its version bump.
   Transaction tx(db_);
@@ -170,7 +174,7 @@ std::optional<Bytes> Store::get(const std::string& key) {
   return s.blob(0);
 }
 
-std::string Store::put(const std::string& key, ByteView value) {
+Status Store::put(const std::string& key, ByteView value) {
   Statement s(db_,
               "INSERT INTO meta(key, value) VALUES(?, ?) "
               "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
@@ -180,18 +184,19 @@ std::string Store::put(const std::string& key, ByteView value) {
   return {};
 }
 
-std::variant<NodeId, std::string> Store::node_id(Rng& rng) {
+Result<NodeId> Store::node_id(Rng& rng) {
   if (auto stored = get("node_id")) {
     if (auto id = NodeId::from_bytes(*stored)) return *id;
-    return path_ + ": the stored node id is damaged (" + std::to_string(stored->size()) +
-           " bytes). Restore a backup, or move the file away to start afresh";
+    return Status::corruption(path_ + ": the stored node id is damaged (" +
+                              std::to_string(stored->size()) +
+                              " bytes). Restore a backup, or move the file away to start afresh");
   }
   const NodeId id = NodeId::random(rng);
-  if (auto e = put("node_id", id.view()); !e.empty()) return e;
+  if (Status stored = put("node_id", id.view()); !stored.ok()) return stored;
   return id;
 }
 
-std::string Store::save_own(const lease::NodeRecord& record) {
+Status Store::save_own(const lease::NodeRecord& record) {
   Statement s(db_,
               "INSERT INTO own_record(id, version, record) VALUES(1, ?, ?) "
               "ON CONFLICT(id) DO UPDATE SET version = excluded.version, "
@@ -204,8 +209,8 @@ std::string Store::save_own(const lease::NodeRecord& record) {
   return {};
 }
 
-std::string Store::save_table(const std::vector<lease::NodeRecord>& records,
-                              const std::vector<lease::Eviction>& evictions) {
+Status Store::save_table(const std::vector<lease::NodeRecord>& records,
+                         const std::vector<lease::Eviction>& evictions) {
   Transaction tx(db_);
   if (!tx.began()) return error("cannot start a transaction");
   Statement r(db_,
@@ -293,7 +298,7 @@ lease::StoredLeases Store::load_leases(size_t* skipped) {
   return out;
 }
 
-std::string Store::save_peers(const std::vector<Endpoint>& peers) {
+Status Store::save_peers(const std::vector<Endpoint>& peers) {
   Transaction tx(db_);
   if (!tx.began()) return error("cannot start a transaction");
   if (sqlite3_exec(db_, "DELETE FROM peers", nullptr, nullptr, nullptr) != SQLITE_OK)

@@ -12,12 +12,12 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "common/bytes.h"
 #include "common/endpoint.h"
 #include "common/node_id.h"
+#include "common/status.h"
 #include "lease/lease_core.h"
 
 struct sqlite3;
@@ -30,35 +30,35 @@ class Store {
   static constexpr int32_t kApplicationId = 0x73686f61;  // "shoa"
 
   // Opens the database at `path`, creating it (and nothing else) if it does not exist.
-  static std::variant<std::unique_ptr<Store>, std::string> open(const std::string& path);
+  static Result<std::unique_ptr<Store>> open(const std::string& path);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
   const std::string& path() const { return path_; }
 
-  // Small named values: the node id, later the identity key. Empty error string: success.
+  // Small named values: the node id, the identity key.
   std::optional<Bytes> get(const std::string& key);
-  std::string put(const std::string& key, ByteView value);
+  Status put(const std::string& key, ByteView value);
   // The node id, made and stored on first call.
-  std::variant<NodeId, std::string> node_id(Rng& rng);
+  Result<NodeId> node_id(Rng& rng);
 
   // Our own record, durable when this returns without error.
-  std::string save_own(const lease::NodeRecord& record);
+  Status save_own(const lease::NodeRecord& record);
   // Peers' records and evictions: the whole table, in one transaction. Rows of nodes not in
   // `records` (or `evictions`) are deleted, so what the table forgot leaves the file too.
-  std::string save_table(const std::vector<lease::NodeRecord>& records,
-                         const std::vector<lease::Eviction>& evictions);
+  Status save_table(const std::vector<lease::NodeRecord>& records,
+                    const std::vector<lease::Eviction>& evictions);
   // Everything LeaseCore needs at start. Rows that fail to decode are skipped and counted.
   lease::StoredLeases load_leases(size_t* skipped = nullptr);
 
-  std::string save_peers(const std::vector<Endpoint>& peers);
+  Status save_peers(const std::vector<Endpoint>& peers);
   std::vector<Endpoint> load_peers();
 
  private:
   Store(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}
-  std::string migrate();
-  std::string error(const std::string& what) const;  // "<path>: <what>: <sqlite message>"
+  Status migrate();
+  Status error(const std::string& what) const;  // io_error "<path>: <what>: <sqlite message>"
 
   std::string path_;
   sqlite3* db_;

@@ -20,26 +20,31 @@ namespace {
 
 AgentConfig parsed(std::string_view json) {
   auto r = parse_config(json, "shoal.json");
-  if (auto* e = std::get_if<std::string>(&r)) FAIL("unexpected error: " << *e);
-  return std::get<AgentConfig>(std::move(r));
+  if (!r) FAIL("unexpected error: " << r.error().to_string());
+  return std::move(r).value();
 }
 
 std::string parse_error(std::string_view json) {
   auto r = parse_config(json, "shoal.json");
-  auto* e = std::get_if<std::string>(&r);
-  return e ? *e : std::string("(no error)");
+  return r ? std::string("(no error)") : r.error().to_string();
 }
+
+// The text of apply_flag's and finish()'s errors; empty when there is none.
+std::string flag_text(AgentConfig& c, std::string_view flag, std::string_view value) {
+  return apply_flag(c, flag, value).to_string();
+}
+std::string finish_text(AgentConfig& c) { return finish(c).to_string(); }
 
 AgentConfig finished(std::string_view json) {
   AgentConfig c = parsed(json);
-  const std::string error = finish(c);
+  const std::string error = finish_text(c);
   if (!error.empty()) FAIL("unexpected error: " << error);
   return c;
 }
 
 std::string finish_error(std::string_view json) {
   AgentConfig c = parsed(json);
-  const std::string error = finish(c);
+  const std::string error = finish_text(c);
   return error.empty() ? "(no error)" : error;
 }
 
@@ -368,33 +373,33 @@ TEST_CASE("backend defaults follow the type") {
 
 TEST_CASE("flags override the file") {
   AgentConfig c = parsed(kFull);
-  CHECK(apply_flag(c, "--network", "198.19.0.0/16").empty());
-  CHECK(apply_flag(c, "subnet-len", "24").empty());  // dashes are optional
-  CHECK(apply_flag(c, "--subnet-min", "198.19.2.0").empty());
-  CHECK(apply_flag(c, "--subnet-max", "198.19.9.0").empty());
-  CHECK(apply_flag(c, "--backend", "vxlan").empty());
-  CHECK(apply_flag(c, "--vni", "7").empty());
-  CHECK(apply_flag(c, "--backend-port", "4789").empty());
+  CHECK(flag_text(c, "--network", "198.19.0.0/16").empty());
+  CHECK(flag_text(c, "subnet-len", "24").empty());  // dashes are optional
+  CHECK(flag_text(c, "--subnet-min", "198.19.2.0").empty());
+  CHECK(flag_text(c, "--subnet-max", "198.19.9.0").empty());
+  CHECK(flag_text(c, "--backend", "vxlan").empty());
+  CHECK(flag_text(c, "--vni", "7").empty());
+  CHECK(flag_text(c, "--backend-port", "4789").empty());
   // No flag sets these; the file's would not fit the new Network and Type (tested below).
   c.backend.fallback.reset();
   c.network_spec.site_pools.clear();
-  CHECK(apply_flag(c, "--name", "host-b").empty());
-  CHECK(apply_flag(c, "--bind", "192.0.2.20").empty());
-  CHECK(apply_flag(c, "--advertise", "192.0.2.20").empty());
-  CHECK(apply_flag(c, "--seed", "192.0.2.21").empty());
-  CHECK(apply_flag(c, "--seed", "192.0.2.22:7000, 192.0.2.23").empty());
-  CHECK(apply_flag(c, "--site", "").empty());
-  CHECK(apply_flag(c, "--data-dir", "/tmp/d").empty());
-  CHECK(apply_flag(c, "--profile", "local").empty());
-  CHECK(apply_flag(c, "--key-file", "").empty());
-  CHECK(apply_flag(c, "--subnet-file", "/tmp/subnet.env").empty());
-  CHECK(apply_flag(c, "--lease-ttl", "2h").empty());
-  CHECK(apply_flag(c, "--control-socket", "/tmp/s.sock").empty());
-  CHECK(apply_flag(c, "--metrics-addr", "").empty());
-  CHECK(apply_flag(c, "--log-level", "warn").empty());
-  CHECK(apply_flag(c, "--mtu", "0").empty());
-  CHECK(apply_flag(c, "--ip-masq", "false").empty());
-  REQUIRE(finish(c) == "");
+  CHECK(flag_text(c, "--name", "host-b").empty());
+  CHECK(flag_text(c, "--bind", "192.0.2.20").empty());
+  CHECK(flag_text(c, "--advertise", "192.0.2.20").empty());
+  CHECK(flag_text(c, "--seed", "192.0.2.21").empty());
+  CHECK(flag_text(c, "--seed", "192.0.2.22:7000, 192.0.2.23").empty());
+  CHECK(flag_text(c, "--site", "").empty());
+  CHECK(flag_text(c, "--data-dir", "/tmp/d").empty());
+  CHECK(flag_text(c, "--profile", "local").empty());
+  CHECK(flag_text(c, "--key-file", "").empty());
+  CHECK(flag_text(c, "--subnet-file", "/tmp/subnet.env").empty());
+  CHECK(flag_text(c, "--lease-ttl", "2h").empty());
+  CHECK(flag_text(c, "--control-socket", "/tmp/s.sock").empty());
+  CHECK(flag_text(c, "--metrics-addr", "").empty());
+  CHECK(flag_text(c, "--log-level", "warn").empty());
+  CHECK(flag_text(c, "--mtu", "0").empty());
+  CHECK(flag_text(c, "--ip-masq", "false").empty());
+  REQUIRE(finish_text(c) == "");
 
   CHECK(c.network->network().to_string() == "198.19.0.0/16");
   CHECK(c.network->subnet_len() == 24);
@@ -422,39 +427,66 @@ TEST_CASE("flags override the file") {
 
 TEST_CASE("flag errors name the flag") {
   AgentConfig c;
-  CHECK(apply_flag(c, "--subnet-len", "abc") ==
+  CHECK(flag_text(c, "--subnet-len", "abc") ==
         R"(--subnet-len: must be an integer between 0 and 32, got "abc")");
-  CHECK(apply_flag(c, "--subnet-len", "24x") ==
+  CHECK(flag_text(c, "--subnet-len", "24x") ==
         R"(--subnet-len: must be an integer between 0 and 32, got "24x")");
-  CHECK(apply_flag(c, "--ip-masq", "yes") == R"(--ip-masq: must be true or false, got "yes")");
+  CHECK(flag_text(c, "--ip-masq", "yes") == R"(--ip-masq: must be true or false, got "yes")");
   CHECK(
-      apply_flag(c, "--backend", "ipip") ==
+      flag_text(c, "--backend", "ipip") ==
       R"(--backend: "ipip" is a flannel backend that shoal does not have; use "vxlan", "host-gw", "udp" (encrypted when a KeyFile is given) or "auto")");
   CHECK(
-      apply_flag(c, "--seed", "192.0.2.1,bad") ==
+      flag_text(c, "--seed", "192.0.2.1,bad") ==
       R"(--seed: must be an address with an optional port, like "192.0.2.1:7946" (host names are not resolved), got "bad")");
   // A socket path too long for sockaddr_un is refused, and the echo is cut short.
   const std::string long_path = "/run/" + std::string(100, 'x') + "/shoal.sock";
-  CHECK(apply_flag(c, "--control-socket", long_path) ==
+  CHECK(flag_text(c, "--control-socket", long_path) ==
         "--control-socket: must be a socket path of at most 107 bytes, got \"/run/" +
             std::string(75, 'x') + "...\"");
-  CHECK(apply_flag(c, "--netwrok", "198.18.0.0/16") ==
+  CHECK(flag_text(c, "--netwrok", "198.18.0.0/16") ==
         R"(unknown flag "--netwrok" (did you mean --network?); shoal agent --help lists them)");
-  CHECK(apply_flag(c, "--sitepools", "x").find("unknown flag") == 0);  // file only
+  CHECK(flag_text(c, "--sitepools", "x").find("unknown flag") == 0);  // file only
 
   // An error finish() finds in a value a flag gave names the flag.
-  CHECK(apply_flag(c, "--network", "198.18.0.0/16").empty());
-  CHECK(apply_flag(c, "--subnet-min", "198.18.1.128").empty());
-  CHECK(finish(c) == "--subnet-min: 198.18.1.128 is not on a SubnetLen (/24) boundary");
+  CHECK(flag_text(c, "--network", "198.18.0.0/16").empty());
+  CHECK(flag_text(c, "--subnet-min", "198.18.1.128").empty());
+  CHECK(finish_text(c) == "--subnet-min: 198.18.1.128 is not on a SubnetLen (/24) boundary");
+}
+
+TEST_CASE("a config error carries its key as data, apart from where it was set") {
+  AgentConfig c;
+  const Status bad = apply_flag(c, "--subnet-len", "abc");
+  CHECK(bad.code() == Status::Code::kInvalidArgument);
+  CHECK(bad.key() == "SubnetLen");
+  CHECK(bad.problem() == R"(must be an integer between 0 and 32, got "abc")");
+
+  // NetworkConfig's errors name their key as data; the agent says which flag or file set it.
+  REQUIRE(apply_flag(c, "--network", "198.18.0.0/16").ok());
+  REQUIRE(apply_flag(c, "--subnet-min", "198.18.1.128").ok());
+  const Status bound = finish(c);
+  CHECK(bound.key() == "SubnetMin");
+  CHECK(bound.problem() == "198.18.1.128 is not on a SubnetLen (/24) boundary");
+  CHECK(bound.to_string() == "--subnet-min: 198.18.1.128 is not on a SubnetLen (/24) boundary");
+
+  auto file = parse_config(R"({"Network": "198.18.0.0/16", "Backend": {"Port": "x"}})", "f.json");
+  REQUIRE_FALSE(file);
+  CHECK(file.error().key() == "Backend.Port");
+  CHECK(file.error().to_string().starts_with(R"(f.json: "Backend.Port": )"));
+  AgentConfig pools = parsed(
+      R"({"Network": "198.18.0.0/16", "SitePools": {"a": {"SubnetMin": "198.18.1.0", "SubnetMax": "198.18.9.0"},
+          "b": {"SubnetMin": "198.18.5.0", "SubnetMax": "198.18.20.0"}}})");
+  const Status overlap = finish(pools);
+  CHECK(overlap.key().starts_with("SitePools."));
+  CHECK(overlap.problem().find("overlaps the pool of site") != std::string::npos);
 }
 
 TEST_CASE("flags alone make a configuration") {
   AgentConfig c;
   CHECK(
-      finish(c) ==
+      finish_text(c) ==
       R"(configuration: "Network": missing; give the overlay network, e.g. "198.18.0.0/16" in the file or with --network)");
-  REQUIRE(apply_flag(c, "--network", "198.18.0.0/16").empty());
-  CHECK(finish(c) == "");
+  REQUIRE(flag_text(c, "--network", "198.18.0.0/16").empty());
+  CHECK(finish_text(c) == "");
   CHECK(c.network->candidates("").size() == 255);
 }
 
@@ -623,40 +655,40 @@ TEST_CASE("errors never carry control characters, whoever wrote them") {
 TEST_CASE("load_config reads a file and names it") {
   TempDir dir("shoal-config");
   const std::string path = (dir.path / "shoal.json").string();
-  REQUIRE(write_file_atomically(path, R"({"Network": "198.18.0.0/16", "Netwrk": 1})").empty());
+  REQUIRE(write_file_atomically(path, R"({"Network": "198.18.0.0/16", "Netwrk": 1})").ok());
   auto r = load_config(path);
-  REQUIRE(std::holds_alternative<std::string>(r));
-  CHECK(std::get<std::string>(r) ==
+  REQUIRE_FALSE(r);
+  CHECK(r.error().to_string() ==
         path +
             R"(: unknown key "Netwrk" (did you mean "Network"?); docs/config.md lists the keys)");
 
-  REQUIRE(write_file_atomically(path, R"({"Network": "198.18.0.0/16"})").empty());
+  REQUIRE(write_file_atomically(path, R"({"Network": "198.18.0.0/16"})").ok());
   r = load_config(path);
-  REQUIRE(std::holds_alternative<AgentConfig>(r));
-  CHECK(std::get<AgentConfig>(r).source == path);
+  REQUIRE(r);
+  CHECK(r->source == path);
 
   const std::string missing = (dir.path / "missing.json").string();
   r = load_config(missing);
-  REQUIRE(std::holds_alternative<std::string>(r));
-  CHECK(std::get<std::string>(r).find(missing) != std::string::npos);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().to_string().find(missing) != std::string::npos);
 
-  REQUIRE(write_file_atomically(path, std::string(kMaxConfigBytes + 1, ' ')).empty());
+  REQUIRE(write_file_atomically(path, std::string(kMaxConfigBytes + 1, ' ')).ok());
   r = load_config(path);
-  REQUIRE(std::holds_alternative<std::string>(r));
-  CHECK(std::get<std::string>(r).find("too large") != std::string::npos);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().to_string().find("too large") != std::string::npos);
 
   // A FIFO is refused at once; reading it would wait for a writer forever.
   const std::string fifo = (dir.path / "fifo.json").string();
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
   r = load_config(fifo);
-  REQUIRE(std::holds_alternative<std::string>(r));
-  CHECK(std::get<std::string>(r).find("not a regular file") != std::string::npos);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().to_string().find("not a regular file") != std::string::npos);
 }
 
 TEST_CASE("durations") {
   auto ttl = [](const char* text) {
     AgentConfig c;
-    const std::string error = apply_flag(c, "--lease-ttl", text);
+    const std::string error = flag_text(c, "--lease-ttl", text);
     return error.empty() ? c.lease_ttl.count() : int64_t{-1};
   };
   CHECK(ttl("24h") == 86400);
@@ -682,7 +714,7 @@ TEST_CASE("flag_help covers every key, and every flag it lists is accepted") {
     if (h.flag.empty()) continue;
     CHECK(flags.insert(h.flag).second);
     AgentConfig c;
-    CHECK(apply_flag(c, h.flag, "").find("unknown flag") == std::string::npos);
+    CHECK(flag_text(c, h.flag, "").find("unknown flag") == std::string::npos);
   }
   for (const char* key :
        {"Network",       "SubnetLen",    "SubnetMin", "SubnetMax", "SitePools",  "Backend.Type",
@@ -696,11 +728,11 @@ TEST_CASE("flag_help covers every key, and every flag it lists is accepted") {
 
 TEST_CASE("a flag given twice warns; --seed adds up and does not") {
   AgentConfig c = parsed(R"({"Network": "198.18.0.0/16"})");
-  REQUIRE(apply_flag(c, "--subnet-len", "24") == "");
-  REQUIRE(apply_flag(c, "--subnet-len", "26") == "");
-  REQUIRE(apply_flag(c, "--seed", "192.0.2.1") == "");
-  REQUIRE(apply_flag(c, "--seed", "192.0.2.2") == "");
-  REQUIRE(finish(c) == "");
+  REQUIRE(flag_text(c, "--subnet-len", "24") == "");
+  REQUIRE(flag_text(c, "--subnet-len", "26") == "");
+  REQUIRE(flag_text(c, "--seed", "192.0.2.1") == "");
+  REQUIRE(flag_text(c, "--seed", "192.0.2.2") == "");
+  REQUIRE(finish_text(c) == "");
   CHECK(has_warning(c, "--subnet-len is given more than once; the last value counts"));
   CHECK_FALSE(has_warning(c, "--seed is given more than once"));
   CHECK(c.seeds.size() == 2);

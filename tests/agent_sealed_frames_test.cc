@@ -17,7 +17,7 @@ namespace {
 crypto::Keyring keyring_with_new_key() {
   REQUIRE(crypto::init());
   crypto::Keyring keyring;
-  REQUIRE(keyring.install(crypto::generate_key()).empty());
+  REQUIRE(keyring.install(crypto::generate_key()).ok());
   return keyring;
 }
 

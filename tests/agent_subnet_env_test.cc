@@ -23,8 +23,8 @@ Cidr cidr(const char* text) {
 
 std::string read(const std::string& path) {
   auto r = read_file_limited(path, 4096);
-  REQUIRE(r.index() == 0);
-  return std::get<0>(r);
+  REQUIRE(r.ok());
+  return *r;
 }
 
 }  // namespace
@@ -47,13 +47,13 @@ TEST_CASE("subnet.env is flannel's text, byte for byte") {
 TEST_CASE("write_subnet_env replaces the file atomically") {
   TempDir dir("shoal-subnet-env");
   const std::string path = (dir.path / "run" / "shoal" / "subnet.env").string();
-  REQUIRE(write_subnet_env(path, cidr("198.18.0.0/16"), cidr("198.18.5.0/24"), 1450, false) == "");
+  REQUIRE(write_subnet_env(path, cidr("198.18.0.0/16"), cidr("198.18.5.0/24"), 1450, false).ok());
   CHECK(read(path) == render_subnet_env(cidr("198.18.0.0/16"), cidr("198.18.5.0/24"), 1450, false));
   struct stat before {};
   REQUIRE(::stat(path.c_str(), &before) == 0);
   CHECK((before.st_mode & 0777) == 0644);
 
-  REQUIRE(write_subnet_env(path, cidr("198.18.0.0/16"), cidr("198.18.9.0/24"), 1400, true) == "");
+  REQUIRE(write_subnet_env(path, cidr("198.18.0.0/16"), cidr("198.18.9.0/24"), 1400, true).ok());
   CHECK(read(path) ==
         "FLANNEL_NETWORK=198.18.0.0/16\nFLANNEL_SUBNET=198.18.9.1/24\nFLANNEL_MTU=1400\n"
         "FLANNEL_IPMASQ=true\n");
@@ -69,20 +69,24 @@ TEST_CASE("write_subnet_env replaces the file atomically") {
 TEST_CASE("write_subnet_env refuses values that would make a broken file") {
   TempDir dir("shoal-subnet-env");
   const std::string path = (dir.path / "subnet.env").string();
-  REQUIRE(write_subnet_env(path, cidr("198.18.0.0/16"), cidr("198.18.5.0/24"), 1450, false) == "");
+  REQUIRE(write_subnet_env(path, cidr("198.18.0.0/16"), cidr("198.18.5.0/24"), 1450, false).ok());
   const std::string original = read(path);
 
-  CHECK(write_subnet_env(path, cidr("198.18.0.0/16"), cidr("198.19.5.0/24"), 1450, false) ==
+  CHECK(write_subnet_env(path, cidr("198.18.0.0/16"), cidr("198.19.5.0/24"), 1450, false)
+            .to_string() ==
         "not writing " + path +
             ": subnet 198.19.5.0/24 is not an IPv4 subnet of /30 or larger inside 198.18.0.0/16");
   CHECK(write_subnet_env(path, cidr("198.18.0.0/16"), cidr("198.18.5.0/31"), 1450, false)
+            .to_string()
             .find("not writing") == 0);
-  CHECK(write_subnet_env(path, cidr("198.18.0.0/16"), cidr("198.18.5.0/24"), 0, false) ==
-        "not writing " + path + ": MTU 0 is outside 68..65535");
+  CHECK(
+      write_subnet_env(path, cidr("198.18.0.0/16"), cidr("198.18.5.0/24"), 0, false).to_string() ==
+      "not writing " + path + ": MTU 0 is outside 68..65535");
   CHECK(read(path) == original);
 
   // An unwritable place is reported with its path.
   const std::string blocked = (dir.path / "subnet.env" / "x").string();
   CHECK(write_subnet_env(blocked, cidr("198.18.0.0/16"), cidr("198.18.5.0/24"), 1450, false)
+            .to_string()
             .find(dir.path.string()) != std::string::npos);
 }

@@ -12,6 +12,11 @@ Result<int> half(int n) {
   return n / 2;
 }
 
+Result<std::unique_ptr<int>> boxed(int n) {
+  if (n < 0) return Status::invalid_argument("negative");
+  return std::make_unique<int>(n);
+}
+
 enum class Reason : uint8_t { kEmpty, kTooBig };
 Result<void, Reason> check(int size) {
   if (size == 0) return Reason::kEmpty;
@@ -36,9 +41,14 @@ TEST_CASE("common_status: ok carries nothing, an error its code, message and key
   Status key = Status::bad_key("Backend.Port", "must be 1..65535, not 0");
   CHECK(key.code() == Status::Code::kInvalidArgument);
   CHECK(key.key() == "Backend.Port");
-  CHECK(key.message() == "must be 1..65535, not 0");
+  CHECK(key.problem() == "must be 1..65535, not 0");
   CHECK(key.to_string() == "Backend.Port: must be 1..65535, not 0");
   CHECK(key.prefixed("flag").key() == "Backend.Port");  // context keeps the key
+  const Status told = key.reworded("--port: must be 1..65535, not 0");
+  CHECK(told.to_string() == "--port: must be 1..65535, not 0");
+  CHECK(told.key() == "Backend.Port");
+  CHECK(told.problem() == "must be 1..65535, not 0");
+  CHECK(io.problem() == io.message());
 }
 
 TEST_CASE("common_status: Result holds a value or a Status, and move-only values") {
@@ -49,7 +59,7 @@ TEST_CASE("common_status: Result holds a value or a Status, and move-only values
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message() == "3 is odd");
 
-  Result<std::unique_ptr<int>> owned = std::make_unique<int>(7);
+  auto owned = boxed(7);
   REQUIRE(owned);
   std::unique_ptr<int> taken = std::move(owned).value();
   CHECK(*taken == 7);

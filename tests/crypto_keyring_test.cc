@@ -18,7 +18,7 @@ namespace {
 
 Keyring keyring_of(std::initializer_list<Key> keys) {
   Keyring keyring;
-  for (const Key& key : keys) REQUIRE(keyring.install(key).empty());
+  for (const Key& key : keys) REQUIRE(keyring.install(key).ok());
   return keyring;
 }
 
@@ -37,14 +37,14 @@ std::string opened(const Keyring& keyring, ByteView sealed) {
 
 Keyring parsed(std::string_view text) {
   auto result = Keyring::parse(text);
-  if (result.index() == 1) FAIL("parse failed: " << std::get<1>(result));
-  return std::move(std::get<0>(result));
+  if (!result.ok()) FAIL("parse failed: " << result.error().to_string());
+  return std::move(result.value());
 }
 
 std::string parse_error(std::string_view text) {
   auto result = Keyring::parse(text);
-  REQUIRE(result.index() == 1);
-  return std::get<1>(result);
+  REQUIRE(!result.ok());
+  return result.error().to_string();
 }
 
 mode_t file_mode(const std::string& path) {
@@ -174,8 +174,8 @@ TEST_CASE("rotating the cluster key never interrupts traffic") {
   CHECK(opened(b, old_packet) == "sealed with k1");
 
   // Install k2 everywhere (idempotent on b), then switch a to it: b still opens.
-  CHECK(a.install(k2).empty());
-  CHECK(b.install(k2).empty());
+  CHECK(a.install(k2).ok());
+  CHECK(b.install(k2).ok());
   CHECK(b.size() == 2);
   CHECK(a.primary() == key_id(k1));
   REQUIRE(a.use(key_id(k2)));
@@ -187,9 +187,9 @@ TEST_CASE("rotating the cluster key never interrupts traffic") {
   CHECK(opened(a, b.seal(as_bytes("from b"))) == "from b");
 
   // b switches and drops k1: new packets open, old ones no longer.
-  CHECK(b.remove(key_id(k1)).find("primary") != std::string::npos);
+  CHECK(b.remove(key_id(k1)).to_string().find("primary") != std::string::npos);
   REQUIRE(b.use(key_id(k2)));
-  CHECK(b.remove(key_id(k1)).empty());
+  CHECK(b.remove(key_id(k1)).ok());
   CHECK(opened(b, a.seal(as_bytes("still fine"))) == "still fine");
   CHECK(open_status(b, old_packet) == OpenStatus::kUnknownKey);
   CHECK(b.list() == std::vector<KeyInfo>{{key_id(k2), true}});
@@ -198,7 +198,7 @@ TEST_CASE("rotating the cluster key never interrupts traffic") {
 TEST_CASE("keyring management: primary, list order, refusals, capacity") {
   const Key k1 = generate_key(), k2 = generate_key(), k3 = generate_key();
   Keyring keyring = keyring_of({k1, k2, k3});
-  CHECK(keyring.install(k1).empty());  // again: no change
+  CHECK(keyring.install(k1).ok());  // again: no change
   CHECK(keyring.list() ==
         std::vector<KeyInfo>{{key_id(k1), true}, {key_id(k2), false}, {key_id(k3), false}});
   CHECK(!keyring.use(0x12345678));
@@ -206,21 +206,21 @@ TEST_CASE("keyring management: primary, list order, refusals, capacity") {
   CHECK(keyring.list() ==
         std::vector<KeyInfo>{{key_id(k3), true}, {key_id(k1), false}, {key_id(k2), false}});
 
-  const std::string primary_error = keyring.remove(key_id(k3));
+  const std::string primary_error = keyring.remove(key_id(k3)).to_string();
   CHECK(primary_error.find(key_id_hex(key_id(k3))) != std::string::npos);
   CHECK(primary_error.find("use") != std::string::npos);
-  CHECK(keyring.remove(0x12345678).find("12345678") != std::string::npos);
+  CHECK(keyring.remove(0x12345678).to_string().find("12345678") != std::string::npos);
 
   // Removing from the middle keeps the right key under each id.
-  CHECK(keyring.remove(key_id(k1)).empty());
+  CHECK(keyring.remove(key_id(k1)).ok());
   CHECK(!keyring.contains(key_id(k1)));
   CHECK(keyring.contains(key_id(k2)));
   REQUIRE(keyring.use(key_id(k2)));
   CHECK(opened(keyring_of({k2}), keyring.seal(as_bytes("k2"))) == "k2");
 
   Keyring full;
-  for (size_t i = 0; i < Keyring::kMaxKeys; ++i) REQUIRE(full.install(generate_key()).empty());
-  CHECK(full.install(generate_key()).find("full") != std::string::npos);
+  for (size_t i = 0; i < Keyring::kMaxKeys; ++i) REQUIRE(full.install(generate_key()).ok());
+  CHECK(full.install(generate_key()).to_string().find("full") != std::string::npos);
   CHECK(full.size() == Keyring::kMaxKeys);
 }
 
@@ -272,17 +272,17 @@ TEST_CASE("save and load round trip through a 0600 file") {
   const Key k1 = generate_key(), k2 = generate_key();
   Keyring keyring = keyring_of({k1, k2});
   REQUIRE(keyring.use(key_id(k2)));
-  REQUIRE(keyring.save(path).empty());
+  REQUIRE(keyring.save(path).ok());
   CHECK(file_mode(path) == 0600);
 
   auto loaded = Keyring::load(path);
-  REQUIRE(loaded.index() == 0);
-  const Keyring& again = std::get<0>(loaded);
+  REQUIRE(loaded.ok());
+  const Keyring& again = loaded.value();
   CHECK(again.list() == keyring.list());
   CHECK(opened(again, keyring.seal(as_bytes("through a file"))) == "through a file");
   CHECK(opened(keyring, again.seal(as_bytes("and back"))) == "and back");
 
-  CHECK(Keyring().save(dir.file("empty")).find("empty") != std::string::npos);
+  CHECK(Keyring().save(dir.file("empty")).to_string().find("empty") != std::string::npos);
 }
 
 TEST_CASE("load refuses files others can read, bad content and missing files, naming the path") {
@@ -290,36 +290,36 @@ TEST_CASE("load refuses files others can read, bad content and missing files, na
   const std::string key_text = encode_key(generate_key());
 
   const std::string open_file = dir.file("keyring-0644");
-  REQUIRE(write_file_atomically(open_file, key_text + "\n", 0644).empty());
+  REQUIRE(write_file_atomically(open_file, key_text + "\n", 0644).ok());
   auto result = Keyring::load(open_file);
-  REQUIRE(result.index() == 1);
-  std::string error = std::get<1>(result);
+  REQUIRE(!result.ok());
+  std::string error = result.error().to_string();
   CHECK(error.find(open_file) != std::string::npos);
   CHECK(error.find("0644") != std::string::npos);
   CHECK(error.find("chmod 600") != std::string::npos);
   CHECK(error.find(key_text) == std::string::npos);
 
   const std::string group_writable = dir.file("keyring-0620");
-  REQUIRE(write_file_atomically(group_writable, key_text + "\n", 0620).empty());
-  CHECK(Keyring::load(group_writable).index() == 1);
+  REQUIRE(write_file_atomically(group_writable, key_text + "\n", 0620).ok());
+  CHECK(!Keyring::load(group_writable).ok());
 
   const std::string bad = dir.file("keyring-bad");
-  REQUIRE(write_file_atomically(bad, key_text + "\nnot a key\n", 0600).empty());
+  REQUIRE(write_file_atomically(bad, key_text + "\nnot a key\n", 0600).ok());
   result = Keyring::load(bad);
-  REQUIRE(result.index() == 1);
-  error = std::get<1>(result);
+  REQUIRE(!result.ok());
+  error = result.error().to_string();
   CHECK(error.find(bad) != std::string::npos);
   CHECK(error.find("line 2:") != std::string::npos);
   CHECK(error.find(key_text) == std::string::npos);
 
   const std::string big = dir.file("keyring-big");
-  REQUIRE(write_file_atomically(big, std::string(Keyring::kMaxFileSize + 1, '#'), 0600).empty());
+  REQUIRE(write_file_atomically(big, std::string(Keyring::kMaxFileSize + 1, '#'), 0600).ok());
   result = Keyring::load(big);
-  REQUIRE(result.index() == 1);
-  CHECK(std::get<1>(result).find("too large") != std::string::npos);
+  REQUIRE(!result.ok());
+  CHECK(result.error().to_string().find("too large") != std::string::npos);
 
   const std::string missing = dir.file("missing");
   result = Keyring::load(missing);
-  REQUIRE(result.index() == 1);
-  CHECK(std::get<1>(result).find(missing) != std::string::npos);
+  REQUIRE(!result.ok());
+  CHECK(result.error().to_string().find(missing) != std::string::npos);
 }

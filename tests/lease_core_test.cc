@@ -23,7 +23,7 @@ const WallTime kWall{milliseconds(1767225600000)};
 
 LeaseConfig config() {
   LeaseConfig c;
-  c.network = std::get<NetworkConfig>(NetworkConfig::make(NetworkSpec{"198.18.0.0/16"}));
+  c.network = NetworkConfig::make(NetworkSpec{"198.18.0.0/16"}).value();
   return c;
 }
 
@@ -135,7 +135,7 @@ LeaseConfig short_config(const char* subnet_min = nullptr, const char* subnet_ma
   if (subnet_min) spec.subnet_min = subnet_min;
   if (subnet_max) spec.subnet_max = subnet_max;
   LeaseConfig c;
-  c.network = std::get<NetworkConfig>(NetworkConfig::make(spec));
+  c.network = NetworkConfig::make(spec).value();
   c.ttl = 60s;
   c.renew_after = 20s;
   c.housekeeping = 1s;

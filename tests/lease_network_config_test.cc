@@ -14,14 +14,13 @@ namespace {
 
 NetworkConfig ok(const NetworkSpec& spec) {
   auto v = NetworkConfig::make(spec);
-  if (auto* e = std::get_if<std::string>(&v)) FAIL("unexpected error: " << *e);
-  return std::get<NetworkConfig>(v);
+  if (!v) FAIL("unexpected error: " << v.error().to_string());
+  return *v;
 }
 
 std::string error(const NetworkSpec& spec) {
   auto v = NetworkConfig::make(spec);
-  auto* e = std::get_if<std::string>(&v);
-  return e ? *e : std::string("(no error)");
+  return v ? std::string("(no error)") : v.error().to_string();
 }
 
 }  // namespace

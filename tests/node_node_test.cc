@@ -21,7 +21,7 @@ lease::LeaseConfig lease_config() {
   lease::NetworkSpec spec{"198.18.0.0/16"};
   spec.subnet_len = 24;
   lease::LeaseConfig c;
-  c.network = std::get<lease::NetworkConfig>(lease::NetworkConfig::make(spec));
+  c.network = lease::NetworkConfig::make(spec).value();
   return c;
 }
 

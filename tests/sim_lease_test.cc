@@ -180,7 +180,7 @@ TEST_CASE("sim.lease_expired_claim_not_revived") {
   spec.subnet_min = "198.18.1.0";
   spec.subnet_max = "198.18.4.0";
   lease::LeaseConfig cfg;
-  cfg.network = std::get<lease::NetworkConfig>(lease::NetworkConfig::make(spec));
+  cfg.network = lease::NetworkConfig::make(spec).value();
   cfg.ttl = std::chrono::seconds(60);
   cfg.renew_after = std::chrono::seconds(30);
   LeaseCluster c(seed, 5, cfg);

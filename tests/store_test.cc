@@ -25,14 +25,13 @@ namespace {
 
 std::unique_ptr<store::Store> open_ok(const std::string& path) {
   auto v = store::Store::open(path);
-  if (auto* e = std::get_if<std::string>(&v)) FAIL("open failed: " << *e);
-  return std::move(std::get<std::unique_ptr<store::Store>>(v));
+  if (!v) FAIL("open failed: " << v.error().to_string());
+  return std::move(v).value();
 }
 
 std::string open_error(const std::string& path) {
   auto v = store::Store::open(path);
-  auto* e = std::get_if<std::string>(&v);
-  return e ? *e : std::string("(opened)");
+  return v ? std::string("(opened)") : v.error().to_string();
 }
 
 lease::NodeRecord record(Rng& rng, uint64_t version) {
@@ -56,13 +55,13 @@ TEST_CASE("store round-trips identity, own record, table, evictions and peers") 
   lease::NodeRecord own = record(rng, 4), peer = record(rng, 9);
   {
     auto s = open_ok(path);
-    id = std::get<NodeId>(s->node_id(rng));
-    CHECK(s->save_own(own).empty());
-    CHECK(s->save_table({peer}, {{peer.id, 3, peer.renewed_at}}).empty());
-    CHECK(s->save_peers({*Endpoint::parse("192.0.2.9:7946")}).empty());
+    id = s->node_id(rng).value();
+    CHECK(s->save_own(own).ok());
+    CHECK(s->save_table({peer}, {{peer.id, 3, peer.renewed_at}}).ok());
+    CHECK(s->save_peers({*Endpoint::parse("192.0.2.9:7946")}).ok());
   }
   auto s = open_ok(path);
-  CHECK(std::get<NodeId>(s->node_id(rng)) == id);  // made once, then kept
+  CHECK(s->node_id(rng).value() == id);  // made once, then kept
   size_t skipped = 99;
   const auto loaded = s->load_leases(&skipped);
   CHECK(skipped == 0);
@@ -117,7 +116,7 @@ TEST_CASE("SIGKILL in the middle of writes never leaves a mix of old and new") {
   Rng rng(5);
   std::vector<lease::NodeRecord> records;
   for (int i = 0; i < 50; ++i) records.push_back(record(rng, 1));
-  CHECK(open_ok(path)->save_table(records, {}).empty());  // the first whole state
+  CHECK(open_ok(path)->save_table(records, {}).ok());  // the first whole state
   uint64_t highest = 1;
   for (int round = 0; round < 25; ++round) {
     int ready[2];
@@ -127,8 +126,8 @@ TEST_CASE("SIGKILL in the middle of writes never leaves a mix of old and new") {
     if (child == 0) {
       ::close(ready[0]);
       auto v = store::Store::open(path);
-      if (!std::holds_alternative<std::unique_ptr<store::Store>>(v)) ::_exit(3);
-      auto& s = *std::get<std::unique_ptr<store::Store>>(v);
+      if (!v) ::_exit(3);
+      auto& s = **v;
       auto rows = records;
       const auto start = std::chrono::steady_clock::now();
       // Bounded in time: it is killed long before, but never outlives the test by much.
@@ -136,9 +135,9 @@ TEST_CASE("SIGKILL in the middle of writes never leaves a mix of old and new") {
       for (uint64_t version = first;
            std::chrono::steady_clock::now() - start < std::chrono::seconds(20); ++version) {
         for (auto& r : rows) r.version = version;
-        if (!s.save_table(rows, {}).empty()) ::_exit(4);
+        if (!s.save_table(rows, {}).ok()) ::_exit(4);
         rows[0].version = version;
-        if (!s.save_own(rows[0]).empty()) ::_exit(5);
+        if (!s.save_own(rows[0]).ok()) ::_exit(5);
         if (version == first) {
           const char byte = 1;  // one whole write is in: the parent may shoot
           if (::write(ready[1], &byte, 1) != 1) ::_exit(6);
@@ -180,7 +179,7 @@ TEST_CASE("what the table forgot leaves the file: 10,000 short-lived nodes stay 
       std::vector<lease::NodeRecord> rows;
       for (int i = 0; i < 100; ++i) rows.push_back(record(rng, 1));
       std::vector<lease::Eviction> evictions{{rows[0].id, 1, rows[0].renewed_at}};
-      REQUIRE(s->save_table(rows, evictions).empty());
+      REQUIRE(s->save_table(rows, evictions).ok());
     }
   }
   auto reopened = open_ok(path);

@@ -21,21 +21,16 @@ namespace {
 #define TUN_F_USO6 0x40
 #endif
 
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
-
-int open_device(const std::string& name, short flags, std::string& error) {
+Result<int> open_device(const std::string& name, short flags) {
   const int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    error = errno_text("cannot open /dev/net/tun");
-    return -1;
-  }
+  if (fd < 0) return errno_status("cannot open /dev/net/tun");
   ifreq request{};
   std::strncpy(request.ifr_name, name.c_str(), IFNAMSIZ - 1);
   request.ifr_flags = flags;
   if (::ioctl(fd, TUNSETIFF, &request) < 0) {
-    error = errno_text("cannot create TUN device " + name);
+    Status error = errno_status("cannot create TUN device " + name);
     ::close(fd);
-    return -1;
+    return error;
   }
   return fd;
 }
@@ -50,15 +45,16 @@ std::string TunOffloads::describe() const {
   return out.empty() ? "none" : out;
 }
 
-std::variant<OpenedTun, std::string> open_tun(const std::string& name) {
-  if (name.empty() || name.size() >= IFNAMSIZ) return "TUN device name '" + name + "' is not valid";
-  std::string error;
-  const int fd = open_device(name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR, error);
-  if (fd < 0) return error;
+Result<OpenedTun> open_tun(const std::string& name) {
+  if (name.empty() || name.size() >= IFNAMSIZ)
+    return Status::invalid_argument("TUN device name '" + name + "' is not valid");
+  auto opened = open_device(name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR);
+  if (!opened) return opened.error();
+  const int fd = *opened;
   OpenedTun out{fd, name, {}};
   int header_size = 10;  // struct virtio_net_hdr, without the mergeable-buffers field
   if (::ioctl(fd, TUNSETVNETHDRSZ, &header_size) < 0) {
-    error = errno_text("cannot set the virtio header size of " + name);
+    Status error = errno_status("cannot set the virtio header size of " + name);
     ::close(fd);
     return error;
   }
@@ -79,21 +75,21 @@ std::variant<OpenedTun, std::string> open_tun(const std::string& name) {
     }
   }
   if (::ioctl(fd, TUNSETPERSIST, 1) < 0) {
-    error = errno_text("cannot make TUN device " + name + " persistent");
+    Status error = errno_status("cannot make TUN device " + name + " persistent");
     ::close(fd);
     return error;
   }
   return out;
 }
 
-std::string remove_tun(const std::string& name) {
-  std::string error;
-  const int fd = open_device(name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR, error);
-  if (fd < 0) return error;
-  const int rc = ::ioctl(fd, TUNSETPERSIST, 0);
-  if (rc < 0) error = errno_text("cannot remove TUN device " + name);
-  ::close(fd);  // not persistent any more: the last close deletes it
-  return error;
+Status remove_tun(const std::string& name) {
+  auto opened = open_device(name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR);
+  if (!opened) return opened.error();
+  Status removed;
+  if (::ioctl(*opened, TUNSETPERSIST, 0) < 0)
+    removed = errno_status("cannot remove TUN device " + name);
+  ::close(*opened);  // not persistent any more: the last close deletes it
+  return removed;
 }
 
 }  // namespace shoal::udp

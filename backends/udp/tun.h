@@ -1,3 +1,4 @@
+#include "common/status.h"
 // The udp tunnel's TUN device: opened with IFF_VNET_HDR so every read and write carries a
 // virtio_net_hdr, and with as many offloads as the kernel accepts (TUNSETOFFLOAD: checksum,
 // TSO4/6, USO4/6), probed from the most to the least and reported in TunOffloads. With TSO
@@ -9,7 +10,6 @@
 #pragma once
 
 #include <string>
-#include <variant>
 
 namespace shoal::udp {
 
@@ -28,9 +28,9 @@ struct OpenedTun {
 
 // Creates (or attaches to) the TUN device `name`. An error names what failed (no
 // /dev/net/tun, no CAP_NET_ADMIN, a non-TUN device of that name).
-std::variant<OpenedTun, std::string> open_tun(const std::string& name);
+Result<OpenedTun> open_tun(const std::string& name);
 
-// Deletes the persistent device `name`, if it exists. Empty on success.
-std::string remove_tun(const std::string& name);
+// Deletes the persistent device `name`, if it exists.
+Status remove_tun(const std::string& name);
 
 }  // namespace shoal::udp

@@ -609,18 +609,18 @@ void Tunnel::Impl::rx_loop() {
 Tunnel::Tunnel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Tunnel::~Tunnel() = default;
 
-std::variant<std::unique_ptr<Tunnel>, std::string> Tunnel::start(const TunnelConfig& config,
-                                                                 const crypto::Identity& identity) {
+Result<std::unique_ptr<Tunnel>> Tunnel::start(const TunnelConfig& config,
+                                              const crypto::Identity& identity) {
   auto impl = std::make_unique<Impl>(config, identity);
   auto tun = open_tun(config.device);
-  if (auto* e = std::get_if<std::string>(&tun)) return *e;
-  impl->tun = std::get<OpenedTun>(tun);
+  if (!tun) return tun.error();
+  impl->tun = *tun;
   auto socket = open_udp(config.bind);
-  if (auto* e = std::get_if<std::string>(&socket)) return *e;
-  impl->socket = std::get<OpenedSocket>(socket);
+  if (!socket) return socket.error();
+  impl->socket = *socket;
   impl->gso.store(impl->socket.offloads.gso);
   impl->stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (impl->stop_fd < 0) return std::string("cannot make an eventfd: ") + std::strerror(errno);
+  if (impl->stop_fd < 0) return errno_status("cannot make an eventfd");
   if (config.encrypt) impl->proposal = crypto::measure_aead().preferred;
   impl->table.store(new PeerTable({}, {}));
   Impl* raw = impl.get();

@@ -22,7 +22,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <variant>
 #include <vector>
 
 #include "backends/udp/tun.h"
@@ -32,6 +31,7 @@
 #include "common/cidr.h"
 #include "common/endpoint.h"
 #include "common/node_id.h"
+#include "common/status.h"
 #include "crypto/identity.h"
 
 namespace shoal::udp {
@@ -65,8 +65,8 @@ class Tunnel {
  public:
   // Opens the TUN device and the socket and starts the threads. `identity` must outlive
   // the tunnel.
-  static std::variant<std::unique_ptr<Tunnel>, std::string> start(const TunnelConfig& config,
-                                                                  const crypto::Identity& identity);
+  static Result<std::unique_ptr<Tunnel>> start(const TunnelConfig& config,
+                                               const crypto::Identity& identity);
   ~Tunnel();  // stops the threads; the (persistent) device stays
   Tunnel(const Tunnel&) = delete;
   Tunnel& operator=(const Tunnel&) = delete;

@@ -13,8 +13,6 @@ namespace {
 
 constexpr int kBufferBytes = 8 << 20;  // a few ms of traffic at 10 Gbit/s
 
-std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
-
 int buffer_size(int fd, int option) {
   int value = 0;
   socklen_t size = sizeof value;
@@ -61,14 +59,14 @@ Endpoint from_sockaddr(const sockaddr_storage& address) {
   return {};
 }
 
-std::variant<OpenedSocket, std::string> open_udp(const Endpoint& bind) {
+Result<OpenedSocket> open_udp(const Endpoint& bind) {
   const int family = bind.address.is_v4() ? AF_INET : AF_INET6;
   const int fd = ::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return errno_text("cannot open a UDP socket");
+  if (fd < 0) return errno_status("cannot open a UDP socket");
   sockaddr_storage address{};
   const socklen_t length = to_sockaddr(bind, address);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) < 0) {
-    std::string error = errno_text("cannot bind the udp tunnel to " + bind.to_string());
+    Status error = errno_status("cannot bind the udp tunnel to " + bind.to_string());
     ::close(fd);
     return error;
   }

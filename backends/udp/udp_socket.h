@@ -9,9 +9,9 @@
 #include <sys/socket.h>
 
 #include <string>
-#include <variant>
 
 #include "common/endpoint.h"
+#include "common/status.h"
 
 // Older libc headers lack the UDP segmentation options (Linux 4.18 and 5.0).
 #ifndef UDP_SEGMENT
@@ -36,7 +36,7 @@ struct OpenedSocket {
   UdpOffloads offloads;
 };
 
-std::variant<OpenedSocket, std::string> open_udp(const Endpoint& bind);
+Result<OpenedSocket> open_udp(const Endpoint& bind);
 
 // sockaddr conversions for the tunnel's sendmmsg/recvmmsg.
 socklen_t to_sockaddr(const Endpoint& endpoint, sockaddr_storage& out);

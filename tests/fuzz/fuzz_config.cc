@@ -19,8 +19,8 @@ namespace {
 
 void check_finished(AgentConfig& config) {
   if (config.name.empty()) config.name = "fuzz";  // no dependence on the host name
-  const std::string error = finish(config);
-  if (!error.empty()) return check_message(error);
+  const Status finished = finish(config);
+  if (!finished.ok()) return check_message(finished.to_string());
   if (!config.network) std::abort();
   const auto& network = *config.network;
   if (network.subnet_len() > 30 || network.subnet_min() > network.subnet_max()) std::abort();
@@ -36,10 +36,10 @@ void check_finished(AgentConfig& config) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   auto parsed = parse_config(text, "fuzz.json");
-  if (auto* error = std::get_if<std::string>(&parsed)) {
-    check_message(*error);
+  if (!parsed) {
+    check_message(parsed.error().to_string());
   } else {
-    AgentConfig& config = std::get<AgentConfig>(parsed);
+    AgentConfig& config = *parsed;
     for (const auto& warning : config.warnings) check_message(warning);
     check_finished(config);
   }
@@ -47,9 +47,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t eq = text.find('=');
   AgentConfig flags;
   flags.network_spec.network = "198.18.0.0/16";
-  const std::string error = apply_flag(flags, text.substr(0, eq),
-                                       eq == std::string_view::npos ? "" : text.substr(eq + 1));
-  if (!error.empty()) check_message(error);
+  const Status applied = apply_flag(flags, text.substr(0, eq),
+                                    eq == std::string_view::npos ? "" : text.substr(eq + 1));
+  if (!applied.ok()) check_message(applied.to_string());
   check_finished(flags);
   return 0;
 }

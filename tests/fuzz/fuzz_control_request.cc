@@ -18,9 +18,9 @@ namespace {
 
 void check_body(const Bytes& body) {
   auto decoded = decode_request_checked(body);
-  if (auto* error = std::get_if<std::string>(&decoded)) return check_message(*error);
-  const auto& request = std::get<proto::ControlRequest>(decoded);
-  if (!request_error(request).empty()) std::abort();
+  if (!decoded) return check_message(decoded.error().to_string());
+  const proto::ControlRequest& request = *decoded;
+  if (!request_error(request).ok()) std::abort();
   const Bytes frame = encode_frame(request);
   FrameReader again(kMaxControlRequest);
   again.feed(frame);
@@ -46,7 +46,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       check_body(*body);
     }
   }
-  if (!reader.error().empty()) check_message(reader.error());
+  if (!reader.error().ok()) check_message(reader.error().to_string());
 
   // The whole input as one body too: the decoder alone, without framing.
   check_body(Bytes(data + 1, data + size));

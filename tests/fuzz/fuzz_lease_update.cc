@@ -10,8 +10,8 @@
 using namespace shoal;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static const lease::NetworkConfig kNetwork = std::get<lease::NetworkConfig>(
-      lease::NetworkConfig::make(lease::NetworkSpec{"198.18.0.0/16"}));
+  static const lease::NetworkConfig kNetwork =
+      lease::NetworkConfig::make(lease::NetworkSpec{"198.18.0.0/16"}).value();
   Rng rng(1);
   lease::LeaseConfig config;
   config.network = kNetwork;

@@ -19,7 +19,7 @@ const crypto::Keyring& keyring() {
     crypto::Keyring k;
     crypto::Key key{};
     for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<uint8_t>(i);
-    if (!k.install(key).empty()) std::abort();
+    if (!k.install(key).ok()) std::abort();
     return k;
   }();
   return ring;
