@@ -53,6 +53,10 @@ class Simulator {
   // Declares a member (down until started). Addresses come from the documentation ranges.
   NodeIndex add_node(gossip::Config config);
   size_t size() const { return nodes_.size(); }
+  // The config the member gets at its next start: a restart with a new one is an upgrade.
+  void set_config(NodeIndex node, gossip::Config config) {
+    nodes_[node].config = std::move(config);
+  }
   // Starts (or restarts, with a fresh state and the same id and address) and joins `seeds`.
   void start(NodeIndex node, const std::vector<NodeIndex>& seeds);
   void crash(NodeIndex node);

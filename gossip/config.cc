@@ -61,6 +61,8 @@ std::string Config::validate() const {
   if (max_packet_bytes < 512 || max_packet_bytes > 65000)
     return "max_packet_bytes must be in 512..65000";
   if (max_meta_bytes > max_packet_bytes / 2) return "max_meta_bytes must fit in half a packet";
+  if (wire_versions.min < 1 || wire_versions.min > wire_versions.max)
+    return "wire_versions must satisfy 1 <= min <= max";
   return {};
 }
 

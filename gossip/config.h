@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "common/time.h"
+#include "gossip/version.h"
 
 namespace shoal::gossip {
 
@@ -39,6 +40,12 @@ struct Config {
   size_t max_name_bytes = 128;
   size_t max_stream_bytes = 16 << 20;  // one push-pull message, user state included
   size_t max_members = 65536;          // a push-pull listing more is refused
+
+  // The wire versions this member reads and advertises (the rule: gossip/wire.h). Leave it
+  // at the build's range. Tests set a max above kWireVersionMax to pose as a newer build:
+  // this build's messages then stand for a newer version's that add nothing old readers
+  // need, which is what the version rule must carry through a rolling upgrade.
+  VersionRange wire_versions;
 
   // memberlist's DefaultLANConfig.
   static Config lan();

@@ -9,6 +9,7 @@
 #include "common/endpoint.h"
 #include "common/node_id.h"
 #include "common/time.h"
+#include "gossip/version.h"
 
 namespace shoal::gossip {
 
@@ -21,8 +22,9 @@ struct Member {
   Endpoint address;
   uint64_t incarnation = 0;  // bumped only by the member itself, to refute or update
   MemberState state = MemberState::kAlive;
-  TimePoint state_since;  // when this member entered `state`, on the observer's clock
-  Bytes meta;             // opaque payload of the layer above (memberlist's meta)
+  TimePoint state_since;       // when this member entered `state`, on the observer's clock
+  Bytes meta;                  // opaque payload of the layer above (memberlist's meta)
+  VersionRange versions = {};  // the wire versions it reads, as it advertises them
 
   bool is_alive_or_suspect() const {
     return state == MemberState::kAlive || state == MemberState::kSuspect;

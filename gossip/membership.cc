@@ -56,6 +56,7 @@ Membership::Membership(Config config, LocalNode self, uint64_t seed, TimePoint n
   me.member =
       Member{self.id, std::move(self.name), self.address, self.incarnation, MemberState::kAlive,
              now,     std::move(self.meta)};
+  me.member.versions = config_.wire_versions;
   index_.emplace(me.member.id, 0);
   entries_.push_back(std::move(me));
   // Spread the first timers over one interval so that members started together do not
@@ -76,16 +77,17 @@ namespace {
 // Parses `bytes` on an arena whose first block is on the stack, so a message costs (almost)
 // no allocation, and hands the envelope to `use` if it decoded; else returns the error.
 template <typename Use>
-std::optional<DecodeError> with_envelope(ByteView bytes, const DecodeLimits& limits, Use&& use) {
+Result<void, DecodeError> with_envelope(ByteView bytes, const DecodeLimits& limits, Use&& use) {
   alignas(16) char block[8192];
   google::protobuf::ArenaOptions options;
   options.initial_block = block;
   options.initial_block_size = sizeof(block);
   google::protobuf::Arena arena(options);
   auto& envelope = *google::protobuf::Arena::CreateMessage<proto::Envelope>(&arena);
-  if (auto error = decode(bytes, limits, envelope)) return error;
+  auto decoded = decode(bytes, limits, envelope);
+  if (!decoded) return decoded;
   use(envelope);
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace
@@ -95,15 +97,17 @@ void Membership::handle_packet(TimePoint now, const Endpoint& from, ByteView pac
   stats_.bytes_in += packet.size();
   // A datagram may be a little larger than our own budget (a peer configured differently),
   // but never larger than UDP allows.
-  const DecodeLimits limits{65507, config_.max_meta_bytes, config_.max_name_bytes, 0};
-  auto error = with_envelope(packet, limits, [&](const proto::Envelope& envelope) {
+  const DecodeLimits limits{65507, config_.max_meta_bytes, config_.max_name_bytes, 0,
+                            config_.wire_versions};
+  auto decoded = with_envelope(packet, limits, [&](const proto::Envelope& envelope) {
+    if (packet[0] > config_.wire_versions.max) stats_.newer_version_in++;
     if (envelope.body_case() == proto::Envelope::kPushPull) {
       stats_.dropped_invalid++;  // push-pull travels on streams only
       return;
     }
     handle_envelope(now, from, envelope, std::nullopt);
   });
-  if (error) count_drop(static_cast<int>(*error));
+  if (!decoded) count_drop(static_cast<int>(decoded.error()));
 }
 
 void Membership::handle_stream(TimePoint now, const Endpoint& from, StreamId stream,
@@ -111,11 +115,12 @@ void Membership::handle_stream(TimePoint now, const Endpoint& from, StreamId str
   stats_.streams_in++;
   stats_.stream_bytes_in += message.size();
   const DecodeLimits limits{config_.max_stream_bytes, config_.max_meta_bytes,
-                            config_.max_name_bytes, config_.max_members};
-  auto error = with_envelope(message, limits, [&](const proto::Envelope& envelope) {
+                            config_.max_name_bytes, config_.max_members, config_.wire_versions};
+  auto decoded = with_envelope(message, limits, [&](const proto::Envelope& envelope) {
+    if (message[0] > config_.wire_versions.max) stats_.newer_version_in++;
     handle_envelope(now, from, envelope, stream);
   });
-  if (error) count_drop(static_cast<int>(*error));
+  if (!decoded) count_drop(static_cast<int>(decoded.error()));
 }
 
 void Membership::handle_envelope(TimePoint now, const Endpoint& from,
@@ -239,10 +244,28 @@ void Membership::emit(Event::Kind kind, const Member& member, Bytes data) {
   events_.push_back(Event{kind, member, std::move(data)});
 }
 
+uint8_t Membership::wire_version() const {
+  if (!wire_version_stale_) return wire_version_;
+  const VersionRange& ours = self().versions;
+  uint8_t lowest_max = ours.max;
+  bool anyone_else = false;
+  for (size_t i = 1; i < entries_.size(); ++i) {
+    const Member& m = entries_[i].member;
+    if (!m.is_alive_or_suspect()) continue;  // the dead catch up when they are back
+    anyone_else = true;
+    lowest_max = std::min(lowest_max, m.versions.max);
+  }
+  // Alone, we cannot know what the seeds read: our oldest is the safest guess.
+  wire_version_ = anyone_else ? std::max(lowest_max, ours.min) : ours.min;
+  wire_version_stale_ = false;
+  return wire_version_;
+}
+
 void Membership::send_datagram(const Endpoint& to, proto::Envelope& envelope,
                                const std::vector<Bytes>& leading_updates) {
   envelope.set_sender(to_proto_bytes(id()));
-  Bytes packet = encode(envelope);
+  envelope.set_sender_version_min(self().versions.min);
+  Bytes packet = encode(envelope, wire_version());
   packet.reserve(std::max(packet.size(), config_.max_packet_bytes));  // one allocation per packet
   for (const Bytes& update : leading_updates) append_update(packet, update);
   const int limit = retransmit_limit(config_.retransmit_mult, entries_.size());
@@ -260,7 +283,8 @@ void Membership::send_datagram(const Endpoint& to, proto::Envelope& envelope,
 void Membership::send_stream(const Endpoint& to, std::optional<StreamId> stream, bool close,
                              proto::Envelope& envelope) {
   envelope.set_sender(to_proto_bytes(id()));
-  Bytes message = encode(envelope);
+  envelope.set_sender_version_min(self().versions.min);
+  Bytes message = encode(envelope, wire_version());
   stats_.streams_out++;
   stats_.stream_bytes_out += message.size();
   transmits_.push_back(Transmit{Transmit::Kind::kStream, to, stream, close, std::move(message)});

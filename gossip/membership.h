@@ -105,6 +105,8 @@ class Membership {
   size_t pending_broadcasts() const { return broadcasts_.size() + user_broadcasts_.size(); }
   const Stats& stats() const { return stats_; }
   const Config& config() const { return config_; }
+  // The wire version we write at now: the cluster version (the rule: gossip/wire.h).
+  uint8_t wire_version() const;
 
  private:
   struct Entry {
@@ -208,6 +210,10 @@ class Membership {
   std::vector<Endpoint> seeds_;
   bool leaving_ = false;
   bool leave_gossiped_ = false;
+
+  // wire_version(), computed again only after a member's state or range changed.
+  mutable uint8_t wire_version_ = 0;
+  mutable bool wire_version_stale_ = true;
 
   std::deque<Transmit> transmits_;
   std::deque<Event> events_;

@@ -18,6 +18,8 @@ proto::Update Membership::alive_update(const Member& m) const {
   to_proto(m.address, *a->mutable_addr());
   a->set_name(m.name);
   a->set_meta(std::string(as_chars(m.meta)));
+  a->set_version_min(m.versions.min);
+  a->set_version_max(m.versions.max);
   return u;
 }
 
@@ -51,6 +53,7 @@ void Membership::set_state(TimePoint now, Entry& e, MemberState state) {
       e.reconnect_backoff = config_.reconnect_min_interval;
       e.next_reconnect = now + config_.reconnect_min_interval;
     }
+    wire_version_stale_ = true;  // a member joined or left the set we write for
   }
   e.member.state = state;
 }
@@ -67,6 +70,7 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
   const auto address = from_proto(alive.addr());
   if (!address) return;  // decode() checked it; this keeps the rule local and obvious
   const Bytes meta(alive.meta().begin(), alive.meta().end());
+  const VersionRange versions = versions_from(alive.version_min(), alive.version_max());
   Entry* e = find_entry(id);
 
   if (id == this->id()) {
@@ -74,7 +78,10 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
     // (an earlier life of ours, before a restart) speaks for us: take the name back.
     Member& me = entries_[0].member;
     if (alive.incarnation() < me.incarnation) return;
-    if (alive.incarnation() == me.incarnation && meta == me.meta && *address == me.address) return;
+    // A different range is an earlier life too: the build before an upgrade.
+    if (alive.incarnation() == me.incarnation && meta == me.meta && *address == me.address &&
+        versions == me.versions)
+      return;
     if (!bootstrap && !leaving_) refute(now, alive.incarnation());
     return;
   }
@@ -84,8 +91,10 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
     Entry fresh;
     fresh.member =
         Member{id, alive.name(), *address, alive.incarnation(), MemberState::kAlive, now, meta};
+    fresh.member.versions = versions;
     index_.emplace(id, entries_.size());
     entries_.push_back(std::move(fresh));
+    wire_version_stale_ = true;
     // Slot it into the current probe round at a random place still ahead of us.
     probe_order_.push_back(id);
     const size_t ahead = probe_order_.size() - probe_pos_;
@@ -104,6 +113,8 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
   m.name = alive.name();
   m.address = *address;
   m.meta = meta;
+  if (m.versions != versions) wire_version_stale_ = true;
+  m.versions = versions;
   set_state(now, *e, MemberState::kAlive);
   if (!bootstrap) queue_update(id, alive_update(m));
   if (before != MemberState::kAlive) {

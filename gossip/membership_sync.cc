@@ -59,6 +59,8 @@ void Membership::write_local_members(TimePoint now, proto::PushPull& state) cons
     m->set_incarnation(e.member.incarnation);
     m->set_status(to_proto(e.member.state));
     m->set_meta(std::string(as_chars(e.member.meta)));
+    m->set_version_min(e.member.versions.min);
+    m->set_version_max(e.member.versions.max);
   }
 }
 
@@ -150,6 +152,8 @@ void Membership::merge_remote_members(TimePoint now, const NodeId& sender,
         *alive.mutable_addr() = m.addr();
         alive.set_name(m.name());
         alive.set_meta(m.meta());
+        alive.set_version_min(m.version_min());
+        alive.set_version_max(m.version_max());
         // A joiner re-gossips only what its seed's answer marks recent (and the seed
         // itself): the rest is old news to everyone, and N joiners re-gossiping N members
         // each is memberlist's N^2 join storm. Recent members are news to those who joined

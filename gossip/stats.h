@@ -21,6 +21,9 @@ struct Stats {
   uint64_t push_pulls_started = 0, push_pulls_received = 0, reconnect_attempts = 0;
   uint64_t state_syncs_started = 0;
   uint64_t updates_received = 0, user_messages_received = 0;
+  // Messages written above our newest version, read best-effort (gossip/wire.h): a newer
+  // member that had not heard our range yet. Steady growth means it never does.
+  uint64_t newer_version_in = 0;
 
   uint64_t dropped_total() const {
     return dropped_empty + dropped_oversized + dropped_bad_version + dropped_malformed +

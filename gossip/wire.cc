@@ -13,6 +13,11 @@ size_t varint_size(size_t value) {
 
 bool valid_id(const std::string& bytes) { return bytes.size() == NodeId::kSize; }
 
+// Both 0 (not advertised) or 1 <= min <= max <= 255.
+bool valid_versions(uint32_t min, uint32_t max) {
+  return (min == 0 && max == 0) || (min >= 1 && min <= max && max <= 0xff);
+}
+
 bool valid_address(const proto::Address& a) {
   return (a.ip().size() == 4 || a.ip().size() == 16) && a.port() >= 1 && a.port() <= 65535;
 }
@@ -22,7 +27,8 @@ bool valid_update(const proto::Update& u, const DecodeLimits& limits) {
     case proto::Update::kAlive:
       return valid_id(u.alive().node()) && u.alive().has_addr() &&
              valid_address(u.alive().addr()) && u.alive().name().size() <= limits.max_name_bytes &&
-             u.alive().meta().size() <= limits.max_meta_bytes;
+             u.alive().meta().size() <= limits.max_meta_bytes &&
+             valid_versions(u.alive().version_min(), u.alive().version_max());
     case proto::Update::kSuspect:
       return valid_id(u.suspect().node()) && valid_id(u.suspect().from());
     case proto::Update::kDead:
@@ -38,7 +44,8 @@ bool valid_update(const proto::Update& u, const DecodeLimits& limits) {
 bool valid_member(const proto::MemberState& m, const DecodeLimits& limits) {
   return valid_id(m.node()) && m.has_addr() && valid_address(m.addr()) &&
          m.name().size() <= limits.max_name_bytes && m.meta().size() <= limits.max_meta_bytes &&
-         m.status() >= proto::MEMBER_STATUS_ALIVE && m.status() <= proto::MEMBER_STATUS_LEFT;
+         m.status() >= proto::MEMBER_STATUS_ALIVE && m.status() <= proto::MEMBER_STATUS_LEFT &&
+         valid_versions(m.version_min(), m.version_max());
 }
 
 bool valid_body(const proto::Envelope& e, const DecodeLimits& limits) {
@@ -85,27 +92,33 @@ std::string_view to_string(DecodeError e) {
   return "?";
 }
 
-std::optional<DecodeError> decode(ByteView bytes, const DecodeLimits& limits,
-                                  proto::Envelope& out) {
+Result<void, DecodeError> decode(ByteView bytes, const DecodeLimits& limits, proto::Envelope& out) {
   if (bytes.empty()) return DecodeError::kEmpty;
   if (bytes.size() > limits.max_bytes) return DecodeError::kOversized;
-  if (bytes[0] != kWireVersion) return DecodeError::kBadVersion;
-  // protobuf's parser is built for hostile input: bounds-checked, no exceptions.
+  const uint8_t version = bytes[0];
+  if (version < limits.versions.min) return DecodeError::kBadVersion;
+  // protobuf's parser is built for hostile input: bounds-checked, no exceptions. It skips
+  // the fields of versions newer than ours, which is what makes reading them best-effort.
   if (!out.ParseFromArray(bytes.data() + 1, static_cast<int>(bytes.size() - 1)))
     return DecodeError::kMalformed;
+  // A sender that does not say its minimum reads only what it wrote.
+  const uint32_t sender_min = out.sender_version_min() ? out.sender_version_min() : version;
+  if (sender_min > version) return DecodeError::kInvalid;  // it writes below what it reads?
+  if (version > limits.versions.max && sender_min > limits.versions.max)
+    return DecodeError::kBadVersion;
   if (!valid_id(out.sender())) return DecodeError::kInvalid;
   if (!valid_body(out, limits)) return DecodeError::kInvalid;
   for (const auto& u : out.updates())
     if (!valid_update(u, limits)) return DecodeError::kInvalid;
   if (out.body_case() == proto::Envelope::BODY_NOT_SET && out.updates().empty())
     return DecodeError::kUnknown;
-  return std::nullopt;
+  return {};
 }
 
-Bytes encode(const proto::Envelope& envelope) {
+Bytes encode(const proto::Envelope& envelope, uint8_t version) {
   const size_t size = envelope.ByteSizeLong();
   Bytes out(1 + size);
-  out[0] = kWireVersion;
+  out[0] = version;
   envelope.SerializeWithCachedSizesToArray(out.data() + 1);
   return out;
 }
@@ -142,6 +155,11 @@ std::optional<Endpoint> from_proto(const proto::Address& address) {
 
 std::optional<NodeId> node_id_from(const std::string& bytes) {
   return NodeId::from_bytes(as_bytes(bytes));
+}
+
+VersionRange versions_from(uint32_t min, uint32_t max) {
+  if (min == 0 && max == 0) return VersionRange{1, 1};
+  return VersionRange{static_cast<uint8_t>(min), static_cast<uint8_t>(max)};
 }
 
 }  // namespace shoal::gossip

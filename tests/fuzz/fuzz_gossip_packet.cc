@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "gossip/membership.h"
+#include "gossip/version.h"
 
 using namespace shoal;
 
@@ -17,12 +18,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const ByteView input(data, size);
   core.handle_packet(kTimeZero + 1ms, kPeer, input);
   core.handle_stream(kTimeZero + 2ms, kPeer, gossip::StreamId{1}, input);
-  // The same bytes behind a valid version byte reach the protobuf parser more often.
+  // The same bytes behind a valid version byte reach the protobuf parser more often; behind
+  // a newer one, the best-effort path (gossip/wire.h).
   Bytes versioned(size + 1);
-  versioned[0] = 1;
   std::copy(data, data + size, versioned.begin() + 1);
+  versioned[0] = gossip::kWireVersionMin;
   core.handle_packet(kTimeZero + 3ms, kPeer, versioned);
   core.handle_stream(kTimeZero + 4ms, kPeer, gossip::StreamId{2}, versioned);
+  versioned[0] = gossip::kWireVersionMax + 1;
+  core.handle_packet(kTimeZero + 5ms, kPeer, versioned);
   for (TimePoint t = kTimeZero; t < kTimeZero + 5s; t += 250ms) core.handle_timeout(t);
   while (core.poll_transmit()) {
   }
