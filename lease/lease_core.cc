@@ -52,6 +52,7 @@ LeaseCore::LeaseCore(LeaseConfig config, LocalLease self, StoredLeases stored, T
   for (const NodeRecord& r : stored.records) table_.merge(r);
   for (const Eviction& e : stored.evictions) table_.merge(e);
   own_.id = self_.id;
+  bool dropped_claims = false;
   if (stored.own) {
     // A restart: keep our claims (and so our subnet) and continue above our old version.
     // After a leave there is nothing to keep: we claim afresh.
@@ -59,7 +60,8 @@ LeaseCore::LeaseCore(LeaseConfig config, LocalLease self, StoredLeases stored, T
     // A claim that expired while we were down is not revived: others may have handed the
     // subnet to a newcomer meanwhile, and our old claim stamp would win it back from them.
     // We claim afresh, with a fresh stamp, and get it back only if nobody holds it now.
-    if (own_.released || table_.expired(own_, wall)) own_.claims.clear();
+    dropped_claims = own_.released || table_.expired(own_, wall);
+    if (dropped_claims) own_.claims.clear();
     own_.released = false;
     durable_version_ = own_.version;
     table_.merge(own_);
@@ -73,6 +75,10 @@ LeaseCore::LeaseCore(LeaseConfig config, LocalLease self, StoredLeases stored, T
     // it while it was valid. It is ready as soon as it is durable and the owners say so.
     resumed_ = true;
     mark_dirty(now);
+  } else if (dropped_claims) {
+    // The record changed (its claims are gone), so it takes a new version at once: peers hold
+    // the old content under the old version, and one version must never name two contents.
+    publish(wall);
   }
   for (const auto& [id, r] : table_.records())
     for (const Claim& c : r.claims) hlc_.observe(c.claimed_at, wall);
