@@ -164,14 +164,14 @@ Status Agent::Impl::init() {
   if (config_.metrics_addr) {
     auto started =
         MetricsServer::start(io_, *config_.metrics_addr, [this] { return metrics_->render(); });
-    if (auto* e = std::get_if<std::string>(&started)) return Status::io_error(*e);
-    metrics_server_ = std::move(std::get<std::unique_ptr<MetricsServer>>(started));
+    if (!started) return started.error();
+    metrics_server_ = std::move(started).value();
   }
   auto control =
       ControlServer::start(io_, config_.control_socket,
                            [this](const proto::ControlRequest& r) { return handle_control(r); });
-  if (auto* e = std::get_if<std::string>(&control)) return Status::io_error(*e);
-  control_server_ = std::move(std::get<std::unique_ptr<ControlServer>>(control));
+  if (!control) return control.error();
+  control_server_ = std::move(control).value();
   return {};
 }
 
@@ -436,7 +436,11 @@ void Agent::Impl::send(gossip::Transmit t) {
 
 namespace {
 
-// Streams are short (a push-pull, a probe): these caps only bite under abuse.
+// Streams are short (a push-pull, a probe): these caps only bite under abuse. Unlike the
+// control and metrics servers (agent/connection_tracker.h), a full stream table refuses the
+// newcomer: the agent's own outgoing streams live in the same table, gossip retries, and the
+// streams are also capped per source and shed by unauthenticated bytes, which an
+// oldest-first tracker does not model.
 constexpr size_t kMaxStreams = 256;
 constexpr size_t kMaxStreamsPerSource = 16;
 constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);

@@ -69,6 +69,9 @@ void AgentMetrics::refresh() {
   c("shoal_packets_dropped_total", dropped_help,
     s.dropped_empty + s.dropped_unknown + s.dropped_wrong_target + s.dropped_stray_ack,
     {{"reason", "unexpected"}});
+  c("shoal_packets_newer_version_total",
+    "Messages written at a wire version above ours, read best-effort (a rolling upgrade).",
+    s.newer_version_in);
   c("shoal_streams_total", "Streams (TCP) accepted and opened.", transport_.streams_accepted,
     {{"direction", "in"}});
   c("shoal_streams_total", "Streams (TCP) accepted and opened.", transport_.streams_opened,

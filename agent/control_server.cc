@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <vector>
 
+#include "agent/connection_tracker.h"
 #include "agent/control_codec.h"
 
 namespace shoal::agent {
@@ -26,7 +27,7 @@ struct ControlServer::Shared {
   Handler handler;
   std::atomic<uint64_t> rejected{0};
   bool stopped = false;
-  std::vector<std::weak_ptr<ControlConnection>> live;
+  ConnectionTracker<ControlConnection> live{kMaxConnections};
 };
 
 // One client: read a frame, answer it, close. Holds itself alive through its pending
@@ -122,20 +123,19 @@ class ControlConnection : public std::enable_shared_from_this<ControlConnection>
 
 namespace {
 
-std::string errno_text() { return std::strerror(errno); }
-
-// Empty if `path` is free to bind (a stale socket file was removed), else why not.
-std::string claim_path(const std::string& path) {
+// Ok if `path` is free to bind (a stale socket file was removed), else why not.
+Status claim_path(const std::string& path) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return "";
-    return "cannot inspect control socket " + path + ": " + errno_text();
+    if (errno == ENOENT) return {};
+    return errno_status("cannot inspect control socket " + path);
   }
   if (!S_ISSOCK(st.st_mode))
-    return path + " exists and is not a socket: remove it or choose another --control-socket";
+    return Status::invalid_argument(
+        path + " exists and is not a socket: remove it or choose another --control-socket");
 
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return "cannot create a Unix socket: " + errno_text();
+  if (fd < 0) return errno_status("cannot create a Unix socket");
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.data(), path.size());
@@ -143,28 +143,27 @@ std::string claim_path(const std::string& path) {
   const int connect_errno = errno;
   ::close(fd);
   if (rc == 0)
-    return "another agent is running on " + path +
-           " (stop it, or give this one another --control-socket)";
+    return Status::unavailable("another agent is running on " + path +
+                               " (stop it, or give this one another --control-socket)");
   if (connect_errno != ECONNREFUSED)
-    return "cannot tell whether control socket " + path +
-           " is in use: " + std::strerror(connect_errno);
+    return errno_status("cannot tell whether control socket " + path + " is in use", connect_errno);
   if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-    return "cannot remove stale control socket " + path + ": " + errno_text();
-  return "";
+    return errno_status("cannot remove stale control socket " + path);
+  return {};
 }
 
-std::string make_parent(const std::string& path) {
+Status make_parent(const std::string& path) {
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   std::error_code ec;
-  if (parent.empty() || std::filesystem::exists(parent, ec)) return "";
+  if (parent.empty() || std::filesystem::exists(parent, ec)) return {};
   std::filesystem::create_directories(parent, ec);
   if (!ec)
     std::filesystem::permissions(parent, std::filesystem::perms(0755),
                                  std::filesystem::perm_options::replace, ec);
   if (ec)
-    return "cannot create directory " + parent.string() +
-           " for the control socket: " + ec.message();
-  return "";
+    return Status::io_error("cannot create directory " + parent.string() +
+                            " for the control socket: " + ec.message());
+  return {};
 }
 
 }  // namespace
@@ -177,16 +176,17 @@ ControlServer::ControlServer(boost::asio::io_context& io, std::string path, Hand
   shared_->handler = std::move(handler);
 }
 
-std::variant<std::unique_ptr<ControlServer>, std::string> ControlServer::start(
-    boost::asio::io_context& io, const std::string& path, Handler handler) {
-  if (path.empty()) return std::string("the control socket path is empty");
+Result<std::unique_ptr<ControlServer>> ControlServer::start(boost::asio::io_context& io,
+                                                            const std::string& path,
+                                                            Handler handler) {
+  if (path.empty()) return Status::invalid_argument("the control socket path is empty");
   if (path.size() >= sizeof(sockaddr_un::sun_path))
-    return "control socket path " + path + " is " + std::to_string(path.size()) +
-           " bytes; Unix sockets allow at most " +
-           std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
-           ": choose a shorter --control-socket";
-  if (std::string error = make_parent(path); !error.empty()) return error;
-  if (std::string error = claim_path(path); !error.empty()) return error;
+    return Status::invalid_argument(
+        "control socket path " + path + " is " + std::to_string(path.size()) +
+        " bytes; Unix sockets allow at most " + std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
+        ": choose a shorter --control-socket");
+  if (Status made = make_parent(path); !made.ok()) return made;
+  if (Status claimed = claim_path(path); !claimed.ok()) return claimed;
 
   std::unique_ptr<ControlServer> server(new ControlServer(io, path, std::move(handler)));
   boost::system::error_code ec;
@@ -195,13 +195,13 @@ std::variant<std::unique_ptr<ControlServer>, std::string> ControlServer::start(
   if (ec) {
     server->acceptor_.close(ec);
     server->path_.clear();  // not ours: the destructor must not remove it
-    return "cannot bind control socket " + path + ": " + ec.message();
+    return Status::io_error("cannot bind control socket " + path + ": " + ec.message());
   }
   // Nobody can connect before listen(), so the mode is set before anyone could use it.
   if (::chmod(path.c_str(), 0600) != 0)
-    return "cannot make control socket " + path + " private (mode 0600): " + errno_text();
+    return errno_status("cannot make control socket " + path + " private (mode 0600)");
   server->acceptor_.listen(boost::asio::socket_base::max_listen_connections, ec);
-  if (ec) return "cannot listen on control socket " + path + ": " + ec.message();
+  if (ec) return Status::io_error("cannot listen on control socket " + path + ": " + ec.message());
   server->accept();
   return server;
 }
@@ -211,9 +211,7 @@ ControlServer::~ControlServer() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
   accept_retry_.cancel();
-  for (auto& weak : shared_->live)
-    if (auto connection = weak.lock()) connection->close();
-  shared_->live.clear();
+  shared_->live.close_all();
   if (!path_.empty()) ::unlink(path_.c_str());
 }
 
@@ -231,17 +229,9 @@ void ControlServer::accept() {
       });
       return;
     }
-    std::erase_if(shared->live, [](const auto& weak) { return weak.expired(); });
-    if (shared->live.size() >= kMaxConnections) {
-      // Full: the oldest connection goes, not the newcomer. A `shoal` command sends its
-      // request at once and is gone in milliseconds, so the oldest is a slow or idle client;
-      // closing it first means slow clients cannot lock the operator out.
-      shared->rejected++;
-      if (auto oldest = shared->live.front().lock()) oldest->close();
-      shared->live.erase(shared->live.begin());
-    }
+    // Full: the oldest connection goes, not the newcomer (see connection_tracker.h).
     auto connection = std::make_shared<ControlConnection>(std::move(socket), shared);
-    shared->live.push_back(connection);
+    if (shared->live.admit(connection)) shared->rejected++;
     connection->start();
     accept();
   });

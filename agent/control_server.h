@@ -16,9 +16,9 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <variant>
 
 #include "agent/asio.h"
+#include "common/status.h"
 #include "proto/control.pb.h"
 
 namespace shoal::agent {
@@ -31,8 +31,8 @@ class ControlServer {
   static constexpr size_t kMaxConnections = 128;
 
   // The listening server, or an error naming the path and what to do.
-  static std::variant<std::unique_ptr<ControlServer>, std::string> start(
-      boost::asio::io_context& io, const std::string& path, Handler handler);
+  static Result<std::unique_ptr<ControlServer>> start(boost::asio::io_context& io,
+                                                      const std::string& path, Handler handler);
 
   ~ControlServer();
   ControlServer(const ControlServer&) = delete;
@@ -43,7 +43,7 @@ class ControlServer {
   // over the connection limit. Safe to read from any thread.
   uint64_t rejected() const;
 
-  struct Shared;  // what connections keep alive (handler, counters, live connections)
+  struct Shared;  // what connections keep alive (handler, counters)
 
  private:
   ControlServer(boost::asio::io_context& io, std::string path, Handler handler);

@@ -1,22 +1,25 @@
 #include "agent/metrics_server.h"
 
 #include <array>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
 #include <chrono>
-#include <map>
-#include <vector>
 
+#include "agent/connection_tracker.h"
 #include "agent/metrics_http.h"
 
 namespace shoal::agent {
 namespace {
 
 namespace asio = boost::asio;
+namespace http = boost::beast::http;
 using asio::ip::tcp;
 using boost::system::error_code;
 
 constexpr auto kConnectionDeadline = std::chrono::seconds(5);
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
-constexpr size_t kMaxConnections = 128;  // at the limit the oldest is closed (see accept)
 constexpr size_t kMaxDrainBytes = 64 * 1024;
 
 tcp::endpoint to_asio(const Endpoint& e) {
@@ -39,32 +42,30 @@ struct MetricsServer::State {
   tcp::acceptor acceptor;
   asio::steady_timer retry;  // after an accept error such as EMFILE, instead of spinning
   std::function<std::string()> render;
-  std::map<uint64_t, Connection*> open;  // by age: the first is the oldest
-  uint64_t next_id = 0;
+  ConnectionTracker<Connection> open{kMaxConnections};
 };
 
-// One request: read the head (until the deadline), answer, then drain what the client
-// still sends until it closes, so closing with unread input does not reset the connection
-// before the client has read the answer.
+// One request: read the head with Beast (until the deadline), answer, then drain what the
+// client still sends until it closes, so closing with unread input does not reset the
+// connection before the client has read the answer.
 class MetricsServer::Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(std::shared_ptr<State> state, tcp::socket socket)
       : state_(std::move(state)),
         socket_(std::move(socket)),
         deadline_(socket_.get_executor()),
-        id_(state_->next_id++) {
-    state_->open.emplace(id_, this);
+        buffer_(kMaxMetricsRequestHead + 1024) {
+    limit_metrics_parser(parser_);
   }
-  ~Connection() { state_->open.erase(id_); }
 
   void start() {
     deadline_.expires_after(kConnectionDeadline);
     deadline_.async_wait([self = shared_from_this()](error_code ec) {
       if (!ec) self->close();
     });
-    asio::async_read_until(
-        socket_, asio::dynamic_buffer(head_, kMaxMetricsRequestHead), "\r\n\r\n",
-        [self = shared_from_this()](error_code ec, size_t n) { self->on_head(ec, n); });
+    http::async_read_header(
+        socket_, buffer_, parser_,
+        [self = shared_from_this()](error_code ec, size_t) { self->on_head(ec); });
   }
 
   void close() {
@@ -74,27 +75,27 @@ class MetricsServer::Connection : public std::enable_shared_from_this<Connection
   }
 
  private:
-  void on_head(error_code ec, size_t n) {
-    if (ec == asio::error::not_found) {
-      respond(metrics_http_bad_request("request head larger than 8 KiB"));
-    } else if (ec == asio::error::eof && !head_.empty()) {
-      respond(metrics_http_bad_request("request head ended early"));
-    } else if (ec) {
-      close();
-    } else {
-      respond(metrics_http_response(std::string_view(head_).substr(0, n), state_->render));
-    }
+  void on_head(error_code ec) {
+    if (!ec) return respond(metrics_http_response(parser_, state_->render));
+    if (ec == http::error::header_limit || ec == http::error::buffer_overflow)
+      return respond(metrics_http_bad_request("request head larger than 8 KiB"));
+    const bool ended = ec == http::error::end_of_stream || ec == http::error::partial_message ||
+                       ec == asio::error::eof;
+    if (ended && parser_.got_some())
+      return respond(metrics_http_bad_request("request head ended early"));
+    if (!ended && ec.category() == http::make_error_code(http::error::bad_method).category())
+      return respond(metrics_http_bad_request("malformed HTTP request"));
+    close();  // nothing sent, a socket error, or the deadline closed it
   }
 
-  void respond(std::string response) {
+  void respond(MetricsResponse response) {
     response_ = std::move(response);
-    asio::async_write(socket_, asio::buffer(response_),
-                      [self = shared_from_this()](error_code ec, size_t) {
-                        if (ec) return self->close();
-                        error_code ignored;
-                        self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
-                        self->drain();
-                      });
+    http::async_write(socket_, response_, [self = shared_from_this()](error_code ec, size_t) {
+      if (ec) return self->close();
+      error_code ignored;
+      self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
+      self->drain();
+    });
   }
 
   void drain() {
@@ -109,15 +110,16 @@ class MetricsServer::Connection : public std::enable_shared_from_this<Connection
   std::shared_ptr<State> state_;
   tcp::socket socket_;
   asio::steady_timer deadline_;
-  uint64_t id_;
-  std::string head_;
-  std::string response_;
+  boost::beast::flat_buffer buffer_;
+  MetricsRequestParser parser_;
+  MetricsResponse response_;
   std::array<char, 4096> scratch_;
   size_t drained_ = 0;
 };
 
-std::variant<std::unique_ptr<MetricsServer>, std::string> MetricsServer::start(
-    asio::io_context& io, const Endpoint& bind, std::function<std::string()> render) {
+Result<std::unique_ptr<MetricsServer>> MetricsServer::start(asio::io_context& io,
+                                                            const Endpoint& bind,
+                                                            std::function<std::string()> render) {
   auto state = std::make_shared<State>(io, std::move(render));
   tcp::endpoint endpoint = to_asio(bind);
   error_code ec;
@@ -125,7 +127,9 @@ std::variant<std::unique_ptr<MetricsServer>, std::string> MetricsServer::start(
   if (!ec) state->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) state->acceptor.bind(endpoint, ec);
   if (!ec) state->acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return "cannot listen for metrics on " + bind.to_string() + ": " + ec.message();
+  if (ec)
+    return Status::io_error("cannot listen for metrics on " + bind.to_string() + ": " +
+                            ec.message());
   accept(state);
   return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(state)));
 }
@@ -140,14 +144,9 @@ void MetricsServer::accept(const std::shared_ptr<State>& state) {
       });
       return;
     }
-    // Over the limit the oldest connection goes, not the newcomer: a scraper asks at once
-    // and is done in milliseconds, so the oldest is a slow or idle client.
-    if (state->open.size() >= kMaxConnections) {
-      Connection* oldest = state->open.begin()->second;
-      state->open.erase(state->open.begin());
-      oldest->close();
-    }
-    std::make_shared<Connection>(state, std::move(socket))->start();
+    auto connection = std::make_shared<Connection>(state, std::move(socket));
+    state->open.admit(connection);
+    connection->start();
     accept(state);
   });
 }
@@ -156,9 +155,7 @@ MetricsServer::~MetricsServer() {
   error_code ignored;
   state_->acceptor.close(ignored);
   state_->retry.cancel();
-  std::vector<Connection*> open;
-  for (const auto& [id, c] : state_->open) open.push_back(c);
-  for (Connection* c : open) c->close();
+  state_->open.close_all();
 }
 
 uint16_t MetricsServer::local_port() const {

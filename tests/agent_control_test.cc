@@ -49,8 +49,8 @@ struct RunningServer {
 
   RunningServer(const std::string& path, ControlServer::Handler handler) {
     auto started = ControlServer::start(io, path, std::move(handler));
-    if (auto* error = std::get_if<std::string>(&started)) FAIL(*error);
-    server = std::move(std::get<0>(started));
+    if (!started) FAIL(started.error().to_string());
+    server = std::move(started).value();
     thread = std::thread([this] { io.run(); });
   }
   ~RunningServer() {
@@ -261,8 +261,8 @@ TEST_CASE("control server: a live agent on the path is not displaced, a stale fi
     RunningServer first(path, members_handler);
     boost::asio::io_context io;
     auto second = ControlServer::start(io, path, members_handler);
-    REQUIRE(std::holds_alternative<std::string>(second));
-    CHECK(std::get<std::string>(second) ==
+    REQUIRE_FALSE(second);
+    CHECK(second.error().to_string() ==
           "another agent is running on " + path +
               " (stop it, or give this one another --control-socket)");
     CHECK(std::filesystem::exists(path));  // the refusal left the first one's file alone
@@ -282,8 +282,8 @@ TEST_CASE("control server: a path that is not a socket is never removed") {
   std::ofstream(path) << "precious";
   boost::asio::io_context io;
   auto started = ControlServer::start(io, path, members_handler);
-  REQUIRE(std::holds_alternative<std::string>(started));
-  CHECK(std::get<std::string>(started).find("exists and is not a socket") != std::string::npos);
+  REQUIRE_FALSE(started);
+  CHECK(started.error().to_string().find("exists and is not a socket") != std::string::npos);
   CHECK(std::filesystem::file_size(path) == 8);
 }
 
