@@ -208,3 +208,55 @@ TEST_CASE("sim.lease_expired_claim_not_revived") {
   CHECK(c.lease(3)->ready_subnet());
   CHECK(!c.lease(3)->pool_exhausted());
 }
+
+TEST_CASE("sim.lease_long_partition_holder_keeps_subnet") {
+  // The rule for a partition longer than the TTL (lease/lease_core.h): a full pool of 4
+  // subnets, cut 2/2. Each side sees the other's leases expire; a newcomer (member 4) on the
+  // right side takes one of the left side's subnets. The left side's holders kept renewing
+  // all along, so after the heal their claims are continuous and earlier: they keep their
+  // subnets, the newcomer gives its claim up and, with no subnet free, says so. Every member
+  // computes the same owners, and a subnet that frees up goes to the newcomer.
+  const uint64_t seed = seed_or(35);
+  INFO("seed " << seed);
+  lease::NetworkSpec spec{"198.18.0.0/16"};
+  spec.subnet_len = 24;
+  spec.subnet_min = "198.18.1.0";
+  spec.subnet_max = "198.18.4.0";
+  lease::LeaseConfig cfg;
+  cfg.network = lease::NetworkConfig::make(spec).value();
+  cfg.ttl = std::chrono::seconds(60);
+  cfg.renew_after = std::chrono::seconds(30);
+  LeaseCluster c(seed, 5, cfg);
+  for (NodeIndex i = 0; i < 4; ++i) c.start(i, {0});
+  REQUIRE(c.settle(kTimeZero + 30s).empty());
+  const auto before = subnets(c);
+
+  c.sim().network().partition({{0, 1}, {2, 3, 4}});
+  const TimePoint split = c.sim().now();
+  c.start(4, {2});
+  // Past the TTL on both sides: the newcomer takes a subnet the right side saw expire.
+  REQUIRE(c.sim().run_until([&] { return c.lease(4)->ready_subnet().has_value(); }, split + 150s));
+  const Cidr taken = *c.lease(4)->ready_subnet();
+  REQUIRE((taken == before.at(0) || taken == before.at(1)));
+  c.sim().run_until(split + 150s);
+  CHECK(c.lease(0)->ready_subnet() == before.at(0));  // the holders never stopped renewing
+  CHECK(c.lease(1)->ready_subnet() == before.at(1));
+
+  c.sim().network().heal();
+  const TimePoint healed = c.sim().now();
+  auto agreed = [&] {
+    for (NodeIndex i = 1; i < 5; ++i)
+      if (c.lease(i)->owners() != c.lease(0)->owners()) return false;
+    return !c.lease(4)->ready_subnet().has_value();
+  };
+  CHECK(c.sim().run_until(agreed, healed + 90s));
+  MESSAGE("agreed " << to_seconds(c.sim().now() - healed) << " s after the heal");
+  for (NodeIndex i = 0; i < 4; ++i) CHECK(c.lease(i)->ready_subnet() == before.at(i));
+  CHECK(c.lease(0)->owners().at(taken) != c.sim().id(4));
+  CHECK(c.lease(4)->pool_exhausted());
+
+  c.sim().leave(3, /*release=*/true);
+  c.sim().run_for(30s);
+  CHECK(c.lease(4)->ready_subnet() == before.at(3));
+  CHECK(!c.lease(4)->pool_exhausted());
+}
