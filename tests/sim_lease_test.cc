@@ -21,6 +21,20 @@ std::map<NodeIndex, Cidr> subnets(LeaseCluster& c) {
   return out;
 }
 
+// A pool of only 4 subnets (198.18.1.0/24 to 198.18.4.0/24) and a short TTL of 60 s, so
+// that a fifth member finds the pool full and leases expire within a test's minutes.
+lease::LeaseConfig full_pool_of_four() {
+  lease::NetworkSpec spec{"198.18.0.0/16"};
+  spec.subnet_len = 24;
+  spec.subnet_min = "198.18.1.0";
+  spec.subnet_max = "198.18.4.0";
+  lease::LeaseConfig cfg;
+  cfg.network = lease::NetworkConfig::make(spec).value();
+  cfg.ttl = std::chrono::seconds(60);
+  cfg.renew_after = std::chrono::seconds(30);
+  return cfg;
+}
+
 }  // namespace
 
 TEST_CASE("sim.lease_1000_start_at_once") {
@@ -175,15 +189,7 @@ TEST_CASE("sim.lease_expired_claim_not_revived") {
   // holds none (every member computes the same owners).
   const uint64_t seed = seed_or(34);
   INFO("seed " << seed);
-  lease::NetworkSpec spec{"198.18.0.0/16"};
-  spec.subnet_len = 24;
-  spec.subnet_min = "198.18.1.0";
-  spec.subnet_max = "198.18.4.0";
-  lease::LeaseConfig cfg;
-  cfg.network = lease::NetworkConfig::make(spec).value();
-  cfg.ttl = std::chrono::seconds(60);
-  cfg.renew_after = std::chrono::seconds(30);
-  LeaseCluster c(seed, 5, cfg);
+  LeaseCluster c(seed, 5, full_pool_of_four());
   for (NodeIndex i = 0; i < 4; ++i) c.start(i, {0});
   REQUIRE(c.settle(kTimeZero + 30s).empty());
   const Cidr lost = *c.lease(3)->ready_subnet();
@@ -218,15 +224,7 @@ TEST_CASE("sim.lease_long_partition_holder_keeps_subnet") {
   // computes the same owners, and a subnet that frees up goes to the newcomer.
   const uint64_t seed = seed_or(35);
   INFO("seed " << seed);
-  lease::NetworkSpec spec{"198.18.0.0/16"};
-  spec.subnet_len = 24;
-  spec.subnet_min = "198.18.1.0";
-  spec.subnet_max = "198.18.4.0";
-  lease::LeaseConfig cfg;
-  cfg.network = lease::NetworkConfig::make(spec).value();
-  cfg.ttl = std::chrono::seconds(60);
-  cfg.renew_after = std::chrono::seconds(30);
-  LeaseCluster c(seed, 5, cfg);
+  LeaseCluster c(seed, 5, full_pool_of_four());
   for (NodeIndex i = 0; i < 4; ++i) c.start(i, {0});
   REQUIRE(c.settle(kTimeZero + 30s).empty());
   const auto before = subnets(c);
