@@ -17,6 +17,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/e2e/netns.sh
 source "$here/netns.sh"
+# shellcheck source=tests/e2e/cluster.sh
+source "$here/cluster.sh"
 require_root "e2e.agent_cluster"
 shoal=$(realpath "${1:?usage: $0 PATH/TO/shoal}")
 
@@ -50,11 +52,6 @@ metric() { netns_metric "$1" 9100 "$2"; }  # metric I 'NAME{LABELS}': 0 when abs
 grew() {  # grew I METRIC BEFORE: the metric is above BEFORE now
   (($(metric "$1" "$2") > $3))
 }
-ctl() {  # ctl I COMMAND...: a client command against agent I
-  local i=$1
-  shift
-  "$shoal" "$@" --control-socket "$work/h$i/shoal.sock"
-}
 count_state() {  # count_state I STATE: members agent I lists in STATE
   ctl "$1" members 2>/dev/null | awk -v s="$2" 'NR > 1 && $4 == s' | wc -l
 }
@@ -63,28 +60,6 @@ all_see() {  # all_see N STATE HOSTS...: every listed agent sees N members in ST
   shift 2
   for i in "$@"; do [[ $(count_state "$i" "$state") -eq $n ]] || return 1; done
 }
-lease_table() {  # lease_table I: "name subnet" lines, sorted
-  # this agent's own row starts with "*"
-  ctl "$1" leases 2>/dev/null | awk 'NR > 1 { if ($1 == "*") print $2, $3; else print $1, $2 }' | sort
-}
-same_leases() {  # same_leases N HOSTS...: all list the same N leases
-  local n=$1 first i
-  shift
-  first=$(lease_table "$1")
-  [[ $(wc -l <<<"$first") -eq $n && -n $first ]] || return 1
-  for i in "$@"; do [[ $(lease_table "$i") == "$first" ]] || return 1; done
-}
-own_subnet() {  # own_subnet I: the subnet agent I's lease table gives hI
-  lease_table "$1" | awk -v me="h$1" '$1 == me {print $2}'
-}
-env_subnet() {  # env_subnet I: FLANNEL_SUBNET of agent I, as a network ("198.18.5.0/24")
-  local line
-  line=$(grep '^FLANNEL_SUBNET=' "$work/h$1/subnet.env" 2>/dev/null) || return 1
-  line=${line#FLANNEL_SUBNET=}
-  # the file holds the first usable address (x.y.z.1/24): turn it back into the network
-  echo "${line%.*}.0/${line#*/}"
-}
-
 step "1. five agents join through h1"
 for i in 1 2 3 4 5; do start_agent "$i"; done
 wait_until 60 all_see 5 alive 1 2 3 4 5 || fail "not every agent lists 5 alive members"

@@ -1,9 +1,10 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2154 # $shoal, $work and pods are the caller's (see below)
-# Helpers for end-to-end tests that run shoal agents with pods (datapath_test.sh,
-# udp_tunnel_test.sh). Source after netns.sh and pods.sh. They expect the caller to set
-# $shoal (the binary), $work (agent I keeps its files in $work/hI), the array `pods` (pod
-# numbers per host), and to define `fail MESSAGE` and `step MESSAGE`.
+# Helpers for end-to-end tests that run shoal agents: their control socket, lease table and
+# subnet.env (agent_cluster_test.sh, lease_expiry_test.sh), and their pods (datapath_test.sh,
+# udp_tunnel_test.sh; source pods.sh too). Source after netns.sh. They expect the caller to
+# set $shoal (the binary), $work (agent I keeps its files in $work/hI), for pods the array
+# `pods` (pod numbers per host), and to define `fail MESSAGE` and `step MESSAGE`.
 
 declare -gA podip=() # "I J" -> the address of pod J on host I
 
@@ -11,6 +12,27 @@ ctl() {  # ctl I COMMAND...: a client command against agent I (bounded)
   local i=$1
   shift
   timeout 10 "$shoal" "$@" --control-socket "$work/h$i/shoal.sock"
+}
+lease_table() {  # lease_table I: "name subnet" lines, sorted
+  # this agent's own row starts with "*"
+  ctl "$1" leases 2>/dev/null | awk 'NR > 1 { if ($1 == "*") print $2, $3; else print $1, $2 }' | sort
+}
+same_leases() {  # same_leases N HOSTS...: all list the same N leases
+  local n=$1 first i
+  shift
+  first=$(lease_table "$1")
+  [[ $(wc -l <<<"$first") -eq $n && -n $first ]] || return 1
+  for i in "$@"; do [[ $(lease_table "$i") == "$first" ]] || return 1; done
+}
+own_subnet() {  # own_subnet I: the subnet agent I's lease table gives hI
+  lease_table "$1" | awk -v me="h$1" '$1 == me {print $2}'
+}
+env_subnet() {  # env_subnet I: FLANNEL_SUBNET of agent I, as a network ("198.18.5.0/24")
+  local line
+  line=$(grep '^FLANNEL_SUBNET=' "$work/h$1/subnet.env" 2>/dev/null) || return 1
+  line=${line#FLANNEL_SUBNET=}
+  # the file holds the first usable address (x.y.z.1/24): turn it back into the network
+  echo "${line%.*}.0/${line#*/}"
 }
 env_value() {  # env_value I KEY: KEY's value in host I's subnet.env
   local line
