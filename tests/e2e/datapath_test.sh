@@ -241,8 +241,11 @@ for i in "${hosts[@]}"; do
 done
 step "   \`shoal leases\` shows each peer's path"
 if [[ $backend == auto ]]; then
-  routes83 1 | grep -q "^${subnet[2]} via $(netns_addr 2) dev $NETNS_DEV" || fail "auto: h1 does not route h2 by host-gw"
-  routes83 1 | grep -q "^${subnet[3]} via ${subnet[3]%/*} dev $vx" || fail "auto: h1 does not route h3 by vxlan"
+  # read the routes first: `ip ... | grep -q` fails under pipefail when grep's early exit
+  # hits ip with SIGPIPE
+  h1_routes=$(routes83 1)
+  grep -q "^${subnet[2]} via $(netns_addr 2) dev $NETNS_DEV" <<<"$h1_routes" || fail "auto: h1 does not route h2 by host-gw"
+  grep -q "^${subnet[3]} via ${subnet[3]%/*} dev $vx" <<<"$h1_routes" || fail "auto: h1 does not route h3 by vxlan"
   out=$(ctl 1 leases) || fail "shoal leases failed on h1"
   if ! grep -q host-gw <<<"$out" || ! grep -q vxlan <<<"$out"; then
     fail "auto: h1's leases lack host-gw or vxlan: $out"

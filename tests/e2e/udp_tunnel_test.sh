@@ -182,7 +182,7 @@ PY
 
 step "3. a marker sent pod to pod: on the underlay $([[ $encrypt == true ]] && echo never || echo "in plaintext")"
 # 16 bytes, ping's longest fill pattern: the payload of every ping repeats it.
-marker=$(printf 'shoalmk%09d' $((RANDOM * 32768 + RANDOM)))
+marker=$(printf 'shoalmk%09d' $(((RANDOM * 32768 + RANDOM) % 1000000000)))  # never 10 digits
 marker_hex=$(printf '%s' "$marker" | od -An -tx1 | tr -d ' \n')
 send_marker() { pod_exec 1 1 ping -c 3 -i 0.2 -W 1 -q -s 200 -p "$marker_hex" "${podip[2 1]}" >/dev/null; }
 capture 1 "$work/marker.pcap" send_marker
