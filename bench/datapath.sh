@@ -89,7 +89,10 @@ echo "figure first_ping_s.n3 $(us_to_secs $(($(now_us) - t0))) s"
 echo "# 2. throughput, $seconds s per figure"
 netns_spawn 2 "$work/iperf-h2.log" iperf3 -s
 netns_spawn 2 "$work/iperf-pod.log" ip netns exec "$(pod_name 2 1)" iperf3 -s
-sleep 0.5
+h2_listens() { netns_exec 2 ss -Hltn "sport = :5201" | grep -q LISTEN; }
+pod_listens() { pod_exec 2 1 ss -Hltn "sport = :5201" | grep -q LISTEN; }
+WAIT_INTERVAL=0.05 wait_until 5 h2_listens || { echo "# iperf3 -s does not listen on h2"; exit 1; }
+WAIT_INTERVAL=0.05 wait_until 5 pod_listens || { echo "# iperf3 -s does not listen in h2p1"; exit 1; }
 measure veth "netns_exec 1" "$(netns_addr 2)"
 measure vxlan "pod_exec 1 1" "$pod2"
 

@@ -165,7 +165,6 @@ stop_tunnel() {
   tun_pids=()
   tun_starts=()
 }
-not() { ! "$@"; }
 # cpu_ticks: utime+stime of the tracked processes (all their threads), in clock ticks.
 cpu_ticks() {
   local k sum=0 u s
@@ -218,7 +217,6 @@ iperf_run() {
   [[ -n $run_gbit ]]
 }
 # netns_alive_pid PID: PID (one netns_spawn started) still runs.
-netns_alive_pid() { netns_pids 2 | grep -qx "$1"; }
 
 # measure CASE DST CPU: the -P1 and -P4 figures; CPU=1 prints cpu_per_gbit too.
 measure() {

@@ -80,23 +80,27 @@ netns_exec 2 bash -c '
   for n in $(seq 1 20); do
     exec 3<>/dev/tcp/'"$(netns_addr 1)"'/7946 && head -c $((RANDOM % 5000 + 1)) /dev/urandom >&3; exec 3>&-
   done' 2>/dev/null || true
-sleep 2
+garbage_dropped() {
+  local reason sum=0
+  for reason in too_short too_large bad_version unknown_key bad_auth bad_kind; do
+    sum=$((sum + $(metric 1 "shoal_packets_dropped_total{reason=\"$reason\"}")))
+  done
+  echo "$sum"
+}
+garbage_counted() { (($(garbage_dropped) >= 200)); }
+wait_until 10 garbage_counted || fail "h1 counted only $(garbage_dropped) of the 220 garbage inputs as dropped"
+dropped=$(garbage_dropped)
 all_see 5 alive 1 2 3 4 5 || fail "the cluster lost a member after garbage input"
-dropped=0
-for reason in too_short too_large bad_version unknown_key bad_auth bad_kind; do
-  dropped=$((dropped + $(metric 1 "shoal_packets_dropped_total{reason=\"$reason\"}")))
-done
-((dropped >= 200)) || fail "h1 counted only $dropped of the 220 garbage inputs as dropped"
 step "   h1 dropped and counted $dropped garbage inputs; all 5 still alive"
 
 step "3. h6 with the wrong key"
 unknown_key='shoal_packets_dropped_total{reason="unknown_key"}'
 before=$(metric 1 "$unknown_key")
 start_agent 6 "$work/wrong.key"
-sleep 8
+# h6 joins through h1: once h1 has refused some of its packets, h6 has tried to get in.
+wait_until 20 grew 1 "$unknown_key" "$before" || fail "h1 did not count h6's packets as unknown_key"
 [[ $(count_state 6 alive) -eq 1 ]] || fail "h6 (wrong key) sees other members"
 all_see 5 alive 1 2 3 4 5 || fail "a member with the wrong key got in"
-grew 1 "$unknown_key" "$before" || fail "h1 did not count h6's packets as unknown_key"
 step "   h1 refused $(($(metric 1 "$unknown_key") - before)) of h6's packets and streams (unknown_key)"
 netns_kill 6 TERM
 
@@ -118,7 +122,14 @@ for i in 1 2 3 4 5; do ctl "$i" keys install "$(cat "$work/new.key")" >/dev/null
 new_id=$(ctl 1 keys list | awk 'NR > 1 && $1 != "'"$old_id"'" {print $1}')
 for i in 1 2 3 4 5; do ctl "$i" keys use "$new_id" >/dev/null || fail "h$i: use"; done
 for i in 1 2 3 4 5; do ctl "$i" keys remove "$old_id" >/dev/null || fail "h$i: remove"; done
-sleep 5  # a few probe rounds sealed with the new key only
+# Three probe rounds on every host sealed with the new key only, then the members are counted.
+declare -A probes_at_removal
+for i in 1 2 3 4 5; do probes_at_removal[$i]=$(metric "$i" shoal_probes_total); done
+probed_thrice() {
+  local i
+  for i in 1 2 3 4 5; do grew "$i" shoal_probes_total $((probes_at_removal[$i] + 2)) || return 1; done
+}
+wait_until 30 probed_thrice || fail "the hosts did not probe three times within 30 s after the rotation"
 all_see 5 alive 1 2 3 4 5 || fail "a member was lost during key rotation"
 [[ $(ctl 3 keys list | awk 'NR > 1' | wc -l) -eq 1 ]] || fail "h3 still holds more than one key"
 grep -q "$(cat "$work/new.key")" "$work/key" || fail "the key file was not rewritten"

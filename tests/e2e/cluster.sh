@@ -24,6 +24,9 @@ same_leases() {  # same_leases N HOSTS...: all list the same N leases
   [[ $(wc -l <<<"$first") -eq $n && -n $first ]] || return 1
   for i in "$@"; do [[ $(lease_table "$i") == "$first" ]] || return 1; done
 }
+alive_on() {  # alive_on I NAME: agent I lists member NAME as alive
+  ctl "$1" members 2>/dev/null | awk -v n="$2" 'NR > 1 && $1 == n && $4 == "alive" { f = 1 } END { exit !f }'
+}
 own_subnet() {  # own_subnet I: the subnet agent I's lease table gives hI
   lease_table "$1" | awk -v me="h$1" '$1 == me {print $2}'
 }

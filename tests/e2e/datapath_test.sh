@@ -75,7 +75,6 @@ fail() {
   exit 1
 }
 not_running() { ! netns_alive "$1"; }
-not() { ! "$@"; }
 
 work=$(mktemp -d /tmp/shoal-dp-XXXXXX)
 netns_at_cleanup "rm -rf '$work'"

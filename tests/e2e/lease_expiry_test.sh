@@ -74,7 +74,11 @@ step "   h2 reports the pool exhausted after $(us_to_secs "$WAIT_ELAPSED_US") s"
 wait_until 10 test ! -e "$work/h2/subnet.env" || fail "h2's stale subnet.env still names $(env_subnet 2)"
 status=$(ctl 2 status) || fail "shoal status failed on h2"
 grep -q "pool exhausted" <<<"$status" || fail "shoal status on h2 does not say why it has no subnet: $status"
-sleep 5 # h2's restart is gossiped by now: nothing may move
+# Once h1 and h3 hold h2's record from this run (its claim dropped), nothing may move.
+sees_h2_without_claim() { alive_on "$1" h2 && lists_no "$1" h2; }
+for i in 1 3; do
+  wait_until 30 sees_h2_without_claim "$i" || fail "h$i does not list h2 alive without a lease"
+done
 for i in 1 2 3; do lists "$i" h3 "$s2" || fail "h$i no longer gives $s2 to h3: $(lease_table "$i")"; done
 env_says 3 "$s2" || fail "h3's subnet.env lost $s2"
 step "   h3 keeps $s2 on every host; h2 holds none, its subnet.env is removed"

@@ -113,6 +113,9 @@ wait_until() {
   return $status
 }
 
+# not CMD...: succeeds when CMD fails (for wait_until: `wait_until 5 not netns_alive 3`).
+not() { ! "$@"; }
+
 # require_root TEST_NAME: when not root, prints one skip line and exits 77, the code ctest's
 # SKIP_RETURN_CODE property is set to.
 require_root() {
@@ -419,14 +422,17 @@ _netns_gate_full() {
   ((waiting >= _netns_gate_waiters))
 }
 
+# netns_gate_waiting: every process spawned with --gate is blocked at the closed gate now.
+netns_gate_waiting() {
+  [[ -n $_netns_gate_file ]] && _netns_gate_full "$(stat -c %i "$_netns_gate_file")"
+}
+
 # netns_gate_open [TIMEOUT_S]: waits (10 s at most by default) until every process spawned with
 # --gate is waiting at the gate, then lets them all go at once. Sets NETNS_GATE_OPENED_US to the
 # wall clock of the release, in microseconds.
 netns_gate_open() {
   [[ -n $_netns_gate_file ]] || return 0
-  local inode
-  inode=$(stat -c %i "$_netns_gate_file")
-  if ! wait_until "${1:-10}" _netns_gate_full "$inode"; then
+  if ! wait_until "${1:-10}" netns_gate_waiting; then
     echo "# netns: not all $_netns_gate_waiters gated processes reached the gate; opening" >&2
   fi
   # shellcheck disable=SC2034 # read by callers
@@ -457,6 +463,15 @@ netns_alive() {
   local k
   for k in "${!_netns_proc_pid[@]}"; do
     [[ ${_netns_proc_host[k]} == "$1" ]] && _netns_is_ours "$k" && return 0
+  done
+  return 1
+}
+
+# netns_alive_pid PID: true while the process netns_spawn started as PID still runs (not a zombie).
+netns_alive_pid() {
+  local k
+  for k in "${!_netns_proc_pid[@]}"; do
+    [[ ${_netns_proc_pid[k]} == "$1" ]] && _netns_is_ours "$k" && return 0
   done
   return 1
 }

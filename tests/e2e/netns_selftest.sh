@@ -40,7 +40,6 @@ check() {
     echo "FAIL $what"
   fi
 }
-not() { ! "$@"; }
 
 
 # pings I J: host I reaches host J (one ping, one second).
@@ -124,7 +123,7 @@ for h in 1 3; do
   netns_spawn --gate --stamp "$h" "$work/gated$h.log" sh -c 'echo started; exec sleep 300'
 done
 gated=$NETNS_LAST_PID
-sleep 0.5
+check "both gated processes wait at the gate" wait_until 5 netns_gate_waiting
 check "gated processes have not started yet" test ! -s "$work/gated1.log" -a ! -s "$work/gated3.log"
 netns_gate_open 5
 check "after the gate opens both start" \

@@ -57,7 +57,6 @@ fail() {
   done
   exit 1
 }
-not() { ! "$@"; }
 
 work=$(mktemp -d /tmp/shoal-udp-XXXXXX)
 netns_at_cleanup "rm -rf '$work'"
@@ -131,21 +130,24 @@ if [[ $mode == sites ]]; then
   exit 0
 fi
 
-# capture I FILE SECONDS CMD...: records the tunnel's datagrams on host I's underlay into FILE
-# while CMD runs (tcpdump is started and stopped around it).
+# capture I FILE UNTIL CMD...: records the tunnel's datagrams on host I's underlay into FILE
+# while CMD runs, then waits (5 s at most) until the predicate UNTIL holds on what was recorded,
+# and only then stops tcpdump. --immediate-mode hands every packet to tcpdump as it arrives: without
+# it libpcap's TPACKET_V3 ring hands packets over a block at a time, when the block fills or its
+# timeout (about a second) runs out, and a capture stopped sooner than that records nothing (#19).
 capture() {
-  local i=$1 file=$2 pid
-  shift 2
-  netns_spawn "$i" "$work/tcpdump.log" tcpdump -Z root -i "$NETNS_DEV" -U -n -w "$file" "udp port $port"
+  local i=$1 file=$2 until=$3 pid
+  shift 3
+  netns_spawn "$i" "$work/tcpdump.log" tcpdump -Z root -i "$NETNS_DEV" --immediate-mode -U -n \
+    -w "$file" "udp port $port"
   pid=$NETNS_LAST_PID
   wait_until 5 grep -q "listening on" "$work/tcpdump.log" || fail "tcpdump did not start on h$i"
   "$@" || true
-  sleep 0.5
+  wait_until 5 "$until" || true # the caller's check says what is missing
   netns_kill "$i" INT "$pid"
-  wait_until 5 not netns_alive_pid "$pid" || true
+  wait_until 5 not netns_alive_pid "$pid" || fail "tcpdump on h$i did not exit within 5 s of SIGINT"
   : >"$work/tcpdump.log"
 }
-netns_alive_pid() { kill -0 "$1" 2>/dev/null; }
 # datagrams FILE SRC DST TYPE: the UDP payloads (hex, one per line) in the pcap FILE from SRC to
 # DST whose first byte is TYPE.
 datagrams() {
@@ -185,8 +187,11 @@ step "3. a marker sent pod to pod: on the underlay $([[ $encrypt == true ]] && e
 marker=$(printf 'shoalmk%09d' $(((RANDOM * 32768 + RANDOM) % 1000000000)))  # never 10 digits
 marker_hex=$(printf '%s' "$marker" | od -An -tx1 | tr -d ' \n')
 send_marker() { pod_exec 1 1 ping -c 3 -i 0.2 -W 1 -q -s 200 -p "$marker_hex" "${podip[2 1]}" >/dev/null; }
-capture 1 "$work/marker.pcap" send_marker
-seen=$(datagrams "$work/marker.pcap" "$(netns_addr 1)" "$(netns_addr 2)" "$([[ $encrypt == true ]] && echo 4 || echo 5)" | wc -l)
+data_kind=$([[ $encrypt == true ]] && echo 4 || echo 5)
+marker_datagrams() { datagrams "$work/marker.pcap" "$(netns_addr 1)" "$(netns_addr 2)" "$data_kind" | wc -l; }
+three_marker_datagrams() { (($(marker_datagrams) >= 3)); } # one per ping
+capture 1 "$work/marker.pcap" three_marker_datagrams send_marker
+seen=$(marker_datagrams)
 ((seen > 0)) || fail "the capture holds no tunnel datagram from h1 to h2: $(tcpdump -n -r "$work/marker.pcap" 2>&1 | head -n 5)"
 if grep -aq "$marker" "$work/marker.pcap"; then
   [[ $encrypt == false ]] || fail "the marker is on the wire in clear with encryption on"
@@ -211,7 +216,10 @@ step "   TTL 1 is not forwarded: '$(grep -m1 "Time to live" <<<"$out" | sed 's/^
 
 netns_exec 1 ip addr add 192.0.2.240/24 dev "$NETNS_DEV" || fail "could not add a lease-less address to h1"
 type_byte=$([[ $encrypt == true ]] && echo 4 || echo 5)
-sample=$(datagrams "$work/marker.pcap" "$(netns_addr 1)" "$(netns_addr 2)" "$type_byte" | head -n 1)
+# All of them, not `| head -n 1`: under pipefail the writer killed by SIGPIPE fails the script.
+mapfile -t samples < <(datagrams "$work/marker.pcap" "$(netns_addr 1)" "$(netns_addr 2)" "$type_byte")
+sample=${samples[0]:-}
+[[ -n $sample ]] || fail "no captured tunnel datagram to replay"
 before=$(dropped 2 unknown_sender)
 send_udp 1 192.0.2.240 "$(netns_addr 2)" "$([[ $encrypt == true ]] && echo "04000000ffffffff0000000000000000$(printf '%064d' 0)" || echo "$sample")"
 wait_until 5 test "$(dropped 2 unknown_sender)" -gt "$before" || fail "h2 did not drop a datagram from an address with no lease"
