@@ -143,7 +143,10 @@ Status Agent::Impl::init() {
   auto stored = store_->load_leases(&skipped);
   if (skipped) spdlog::warn("{}: skipped {} unreadable lease rows", store_->path(), skipped);
   node::NodeConfig node_config{
-      gossip, gossip::LocalNode{id_, config_.name, advertise_, {}, incarnation}, rng.next(),
+      gossip,
+      gossip::LocalNode{
+          id_, config_.name, advertise_, {}, incarnation, config_.public_address, config_.relay},
+      rng.next(),
       node::LeaseSetup{
           lease_config,
           lease::LocalLease{

@@ -187,6 +187,7 @@ Status check_and_fill(AgentConfig& config) {
   auto profile = gossip::Config::profile(config.profile);
   if (!profile) return located(config, "Profile", "unknown profile " + quoted(config.profile));
   config.gossip = *profile;
+  config.gossip.keepalive_interval = config.keepalive;
   if (Status filled = fill_name(config); !filled.ok()) return filled;
 
   const auto& pools = config.network_spec.site_pools;

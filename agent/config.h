@@ -73,6 +73,11 @@ struct AgentConfig {
   Endpoint bind{IpAddress(), kDefaultGossipPort};
   std::optional<IpAddress> advertise;  // unset: the agent guesses from the bind address
   std::vector<Endpoint> seeds;
+  // Across NATs (docs/sites.md): a port forward to this host, whether it relays for others,
+  // and how often a host behind NAT pings its relays to keep its mapping open.
+  std::optional<Endpoint> public_address;
+  bool relay = true;
+  std::chrono::seconds keepalive = std::chrono::seconds(25);
   std::string site;
   std::string data_dir = "/var/lib/shoal";
   std::string profile = "lan";  // gossip::Config::profile name

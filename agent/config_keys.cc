@@ -245,6 +245,32 @@ const ConfigKey kKeys[] = {
     {"Advertise", "advertise", ValueKind::kString, 0, 0, "an IP address, like \"192.0.2.1\"",
      "Bind's address, or guessed", "the address peers should use to reach this host",
      set_advertise},
+    {"PublicAddress", "public-address", ValueKind::kString, 0, 0, kAddressWithPort, "none",
+     "a port forward to this host (its router's address and port), advertised to peers",
+     [](const ConfigKey& key, AgentConfig& c, const ScalarValue& v) {
+       if (text_of(v).empty()) {
+         c.public_address.reset();
+         return Status();
+       }
+       Endpoint e;
+       if (Status set = set_endpoint(key, v, kDefaultGossipPort, e); !set.ok()) return set;
+       if (is_unspecified(e.address))
+         return bad(key, quoted(text_of(v)) + " is the unspecified address; give the router's");
+       c.public_address = e;
+       return Status();
+     }},
+    {"Relay", "relay", ValueKind::kBool, 0, 0, "true or false", "true",
+     "when others reach this host with no NAT in between, probe through it for them",
+     [](const ConfigKey&, AgentConfig& c, const ScalarValue& v) {
+       c.relay = std::get<bool>(v);
+       return Status();
+     }},
+    {"KeepaliveSeconds", "keepalive-seconds", ValueKind::kInteger, 1, 3600, "", "25",
+     "behind NAT: how often to ping the relays, to keep the NAT's mapping open",
+     [](const ConfigKey&, AgentConfig& c, const ScalarValue& v) {
+       c.keepalive = std::chrono::seconds(integer_of(v));
+       return Status();
+     }},
     {"Seeds", "seed", ValueKind::kStringList, 0, 0,
      "an array of addresses with optional ports, like [\"192.0.2.1:7946\"] (host names are "
      "not resolved)",

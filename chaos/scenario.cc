@@ -95,11 +95,15 @@ Report run(const Scenario& scenario) {
       report.events.push_back({at, observer, *subject, e.kind});
   });
   for (size_t i = 0; i < topo.nodes; ++i) sim.add_node(topo.config);
+  for (const auto& spec : topo.sites) {
+    const SiteIndex site = sim.add_site(spec.kind, topo.mapping_timeout);
+    for (size_t h = 0; h < spec.hosts; ++h) sim.add_node(topo.config, site);
+  }
   if (scenario.setup) scenario.setup(sim);
 
   // Start times: seeds at zero, everyone else spread over the join window.
   Rng starts(scenario.seed ^ 0x5eed5eed5eedULL);
-  for (NodeIndex i = 0; i < topo.nodes; ++i) {
+  for (NodeIndex i = 0; i < sim.size(); ++i) {
     const bool is_seed = std::count(topo.seeds.begin(), topo.seeds.end(), i) > 0;
     const auto window = static_cast<uint64_t>(topo.join_window.count());
     const Duration offset =

@@ -23,7 +23,14 @@
 namespace shoal::chaos {
 
 struct Topology {
-  size_t nodes = 10;
+  size_t nodes = 10;  // on the public internet: members 0 .. nodes-1
+  // Sites behind NAT routers; their members are numbered after the public ones, site by site.
+  struct NatSite {
+    NatKind kind = NatKind::kCone;
+    size_t hosts = 1;
+  };
+  std::vector<NatSite> sites;
+  Duration mapping_timeout = 60s;
   gossip::Config config = gossip::Config::lan();
   std::vector<NodeIndex> seeds = {0};
   // Seeds start at time zero; the others start at uniformly random times in this window.

@@ -26,13 +26,33 @@ Simulator::~Simulator() {
   }
 }
 
-NodeIndex Simulator::add_node(gossip::Config config) {
+SiteIndex Simulator::add_site(NatKind kind, Duration mapping_timeout) {
+  const auto site = static_cast<SiteIndex>(sites_.size() + 1);
+  if (site > 254) throw std::length_error("the simulator has room for 254 NATed sites");
+  const IpAddress ip = IpAddress::v4(203, 0, 113, static_cast<uint8_t>(site));
+  sites_.push_back(Site{Nat(kind, ip, mapping_timeout), {}});
+  site_by_public_ip_.emplace(ip, site);
+  return site;
+}
+
+NodeIndex Simulator::add_node(gossip::Config config, SiteIndex site) {
   const auto index = static_cast<NodeIndex>(nodes_.size());
   Node node;
   node.id = NodeId::random(rng_);
-  node.address = sim_address(index);
   node.config = std::move(config);
-  by_address_.emplace(node.address, index);
+  node.site = site;
+  if (site == 0) {
+    node.address = sim_address(index);
+    if (site_by_public_ip_.contains(node.address.address))
+      throw std::length_error("a public member's address is a NAT's: add members first");
+    by_address_.emplace(node.address, index);
+  } else {
+    auto& lan = sites_.at(site - 1).lan;
+    if (lan.size() >= 240) throw std::length_error("a site has room for 240 members");
+    node.address =
+        Endpoint{IpAddress::v4(198, 51, 100, static_cast<uint8_t>(10 + lan.size())), 7946};
+    lan.emplace(node.address, index);
+  }
   by_id_.emplace(node.id, index);
   nodes_.push_back(std::move(node));
   return index;
@@ -167,21 +187,42 @@ void Simulator::flush(NodeIndex index) {
   }
 }
 
+std::optional<Simulator::Route> Simulator::route(NodeIndex from, const Endpoint& to, bool stream) {
+  const Node& src = nodes_[from];
+  Endpoint source = src.address;
+  if (src.site != 0) {
+    Site& site = sites_[src.site - 1];
+    if (auto it = site.lan.find(to); it != site.lan.end()) return Route{it->second, source};
+    // Out through the router. A stream's port is its own business: only the address shows.
+    source = stream ? Endpoint{site.nat.public_ip(), 1024} : site.nat.outbound(source, to, now_);
+  }
+  if (auto it = by_address_.find(to); it != by_address_.end()) return Route{it->second, source};
+  auto nat = site_by_public_ip_.find(to.address);
+  if (stream || nat == site_by_public_ip_.end() || nat->second == src.site) return std::nullopt;
+  Site& site = sites_[nat->second - 1];
+  const auto inside = site.nat.inbound(to.port, source, now_);
+  if (!inside) return std::nullopt;
+  auto it = site.lan.find(*inside);
+  if (it == site.lan.end()) return std::nullopt;
+  return Route{it->second, source};
+}
+
 void Simulator::send(NodeIndex from, gossip::Transmit t) {
   auto s = std::make_unique<Scheduled>();
   s->from = nodes_[from].address;
   if (t.kind == gossip::Transmit::Kind::kDatagram) {
-    auto to = by_address_.find(t.to);
     traffic_.datagrams++;
     traffic_.datagram_bytes += t.payload.size();
-    if (to == by_address_.end()) return;
-    auto delay = network_.datagram(from, to->second, rng_);
+    const auto to = route(from, t.to, false);
+    if (!to) return;
+    auto delay = network_.datagram(from, to->to, rng_);
     if (!delay) {
       traffic_.datagrams_lost++;
       return;
     }
+    s->from = to->seen_from;
     s->kind = Scheduled::Kind::kDatagram;
-    s->node = to->second;
+    s->node = to->to;
     s->at = now_ + *delay;
   } else {
     traffic_.stream_messages++;
@@ -189,13 +230,14 @@ void Simulator::send(NodeIndex from, gossip::Transmit t) {
     NodeIndex peer;
     uint64_t id, peer_generation;
     if (!t.stream) {
-      auto to = by_address_.find(t.to);
-      if (to == by_address_.end() || !is_up(to->second)) {
+      const auto to = route(from, t.to, true);
+      if (!to || !is_up(to->to)) {
         traffic_.streams_refused++;
         return;
       }
+      s->from = to->seen_from;
       id = next_stream_++;
-      peer = to->second;
+      peer = to->to;
       peer_generation = nodes_[peer].generation;
       streams_[id] = StreamEnds{from, peer, nodes_[from].generation, peer_generation};
     } else {

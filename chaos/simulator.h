@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "chaos/nat.h"
 #include "chaos/network.h"
 #include "common/endpoint.h"
 #include "common/hlc.h"
@@ -27,6 +28,9 @@
 #include "node/node.h"
 
 namespace shoal::chaos {
+
+// A site behind a NAT router (nat.h); 0 names the public internet, where no NAT is.
+using SiteIndex = uint32_t;
 
 struct Traffic {
   uint64_t datagrams = 0, datagram_bytes = 0, datagrams_lost = 0;
@@ -51,7 +55,14 @@ class Simulator {
   const Traffic& traffic() const { return traffic_; }
 
   // Declares a member (down until started). Addresses come from the documentation ranges.
-  NodeIndex add_node(gossip::Config config);
+  // In a NATed site, members get LAN addresses from 198.51.100.0/24, the same in every site
+  // (as homes all use 192.168.1.0/24): an address alone does not name a host.
+  NodeIndex add_node(gossip::Config config, SiteIndex site = 0);
+  // A site behind a NAT router whose public address is 203.0.113.<site>.
+  SiteIndex add_site(NatKind kind, Duration mapping_timeout = 60s);
+  Nat& nat(SiteIndex site) { return sites_[site - 1].nat; }
+  const Nat& nat(SiteIndex site) const { return sites_[site - 1].nat; }
+  SiteIndex site_of(NodeIndex node) const { return nodes_[node].site; }
   size_t size() const { return nodes_.size(); }
   // The config the member gets at its next start: a restart with a new one is an upgrade.
   void set_config(NodeIndex node, gossip::Config config) {
@@ -104,6 +115,7 @@ class Simulator {
     Endpoint address;
     gossip::Config config;
     std::unique_ptr<node::Node> host;
+    SiteIndex site = 0;
     std::chrono::milliseconds skew{0};
     uint64_t generation = 0;  // bumped by each start: stale timers and streams are ignored
     TimePoint timer = kTimeNever;
@@ -133,6 +145,16 @@ class Simulator {
   void schedule(std::unique_ptr<Scheduled> s);
   void dispatch(Scheduled& s);
   void send(NodeIndex node, gossip::Transmit t);
+  struct Route {
+    NodeIndex to;
+    Endpoint seen_from;  // the source address the receiver sees
+  };
+  // Where a datagram (or a new stream: no NAT lets one in) from `from` to `to` arrives.
+  std::optional<Route> route(NodeIndex from, const Endpoint& to, bool stream);
+  struct Site {
+    Nat nat;
+    std::unordered_map<Endpoint, NodeIndex> lan;
+  };
 
   uint64_t seed_;
   Rng rng_;
@@ -141,7 +163,9 @@ class Simulator {
   uint64_t order_ = 0;
   uint64_t next_stream_ = 1;
   std::vector<Node> nodes_;
-  std::unordered_map<Endpoint, NodeIndex> by_address_;
+  std::unordered_map<Endpoint, NodeIndex> by_address_;  // members on the public internet
+  std::vector<Site> sites_;
+  std::unordered_map<IpAddress, SiteIndex> site_by_public_ip_;
   std::unordered_map<NodeId, NodeIndex> by_id_;
   std::unordered_map<uint64_t, StreamEnds> streams_;
   std::priority_queue<Scheduled*, std::vector<Scheduled*>, Later> queue_;

@@ -58,6 +58,10 @@ std::string Config::validate() const {
   if (reconnect_min_interval <= Duration::zero() || reconnect_min_interval > reconnect_interval)
     return "reconnect_min_interval must be positive and at most reconnect_interval";
   if (stream_timeout <= Duration::zero()) return "stream_timeout must be positive";
+  if (keepalive_interval < 1s || keepalive_interval > 1h)
+    return "keepalive_interval must be between 1 s and 1 h";
+  if (join_grace < Duration::zero()) return "join_grace must not be negative";
+  if (relays_per_member < 1 || relays_per_member > 16) return "relays_per_member must be in 1..16";
   if (max_packet_bytes < 512 || max_packet_bytes > 65000)
     return "max_packet_bytes must be in 512..65000";
   if (max_meta_bytes > max_packet_bytes / 2) return "max_meta_bytes must fit in half a packet";

@@ -34,6 +34,11 @@ struct Config {
   Duration stream_timeout = 10s;           // for drivers: give up on a stream after this long
   Duration dead_reap_after = 24h;          // forget dead and left members after this long
 
+  // Across NATs.
+  Duration keepalive_interval = 25s;  // a member behind NAT pings its relays this often
+  int relays_per_member = 3;          // relays each member behind NAT keeps a mapping open to
+  Duration join_grace = 30s;          // a new member that never answered is not accused yet
+
   // Limits.
   size_t max_packet_bytes = 1400;  // plaintext datagram budget; the agent subtracts AEAD overhead
   size_t max_meta_bytes = 512;

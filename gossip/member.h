@@ -4,11 +4,13 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/bytes.h"
 #include "common/endpoint.h"
 #include "common/node_id.h"
 #include "common/time.h"
+#include "gossip/path.h"
 #include "gossip/version.h"
 
 namespace shoal::gossip {
@@ -25,6 +27,12 @@ struct Member {
   TimePoint state_since;       // when this member entered `state`, on the observer's clock
   Bytes meta;                  // opaque payload of the layer above (memberlist's meta)
   VersionRange versions = {};  // the wire versions it reads, as it advertises them
+  // Across NATs (wire version 2), as it advertises them: more endpoints to try besides
+  // `address`, whether it relays for others, whether its NAT is symmetric.
+  std::vector<Endpoint> candidates;
+  bool relay = false;
+  bool symmetric_nat = false;
+  Path path;  // ours, not advertised: how we reach it (path.h)
 
   bool is_alive_or_suspect() const {
     return state == MemberState::kAlive || state == MemberState::kSuspect;

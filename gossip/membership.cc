@@ -50,13 +50,23 @@ std::string_view to_string(Event::Kind k) {
 }
 
 Membership::Membership(Config config, LocalNode self, uint64_t seed, TimePoint now)
-    : config_(std::move(config)), rng_(seed), awareness_(config_.awareness_max_multiplier) {
+    : config_(std::move(config)),
+      rng_(seed),
+      awareness_(config_.awareness_max_multiplier),
+      reflexive_(self.address),
+      public_address_(self.public_address),
+      relay_allowed_(self.relay_allowed) {
   assert(config_.validate().empty());
   Entry me;
-  me.member =
-      Member{self.id, std::move(self.name), self.address, self.incarnation, MemberState::kAlive,
-             now,     std::move(self.meta)};
+  me.member.id = self.id;
+  me.member.name = std::move(self.name);
+  me.member.address = self.address;
+  me.member.incarnation = self.incarnation;
+  me.member.state_since = now;
+  me.member.meta = std::move(self.meta);
   me.member.versions = config_.wire_versions;
+  if (public_address_) me.member.candidates.push_back(*public_address_);
+  me.member.path.reach = me.member.address;
   index_.emplace(me.member.id, 0);
   entries_.push_back(std::move(me));
   // Spread the first timers over one interval so that members started together do not
@@ -65,6 +75,7 @@ Membership::Membership(Config config, LocalNode self, uint64_t seed, TimePoint n
   next_gossip_ = now + Duration(rng_.below(config_.gossip_interval.count()) + 1);
   next_push_pull_ = now + config_.push_pull_interval;
   next_reconnect_ = now + config_.reconnect_min_interval;
+  next_refresh_ = next_probe_ + config_.probe_interval;
   queue_update(self.id, alive_update(entries_[0].member));
 }
 
@@ -129,13 +140,13 @@ void Membership::handle_envelope(TimePoint now, const Endpoint& from,
   handle_updates(now, envelope);
   switch (envelope.body_case()) {
     case proto::Envelope::kPing:
-      on_ping(from, envelope.ping().seq(), envelope.ping().target(), stream);
+      on_ping(from, envelope, stream);
       break;
     case proto::Envelope::kIndirectPing:
       on_indirect_ping(now, from, envelope);
       break;
     case proto::Envelope::kAck:
-      on_ack(envelope.ack(), stream.has_value());
+      on_ack(now, from, envelope, stream.has_value());
       break;
     case proto::Envelope::kNack:
       on_nack(envelope.nack().seq());
@@ -224,6 +235,7 @@ void Membership::handle_timeout(TimePoint now) {
     reconnect(now);
     next_reconnect_ = now + config_.reconnect_min_interval;
   }
+  if (now >= next_refresh_) refresh_mappings(now);  // sets next_refresh_
 }
 
 // --- output ------------------------------------------------------------------------------
@@ -233,7 +245,8 @@ std::optional<Transmit> Membership::poll_transmit() { return take_front(transmit
 std::optional<Event> Membership::poll_event() { return take_front(events_); }
 
 TimePoint Membership::next_timeout() const {
-  TimePoint t = std::min({next_probe_, next_gossip_, next_push_pull_, next_reconnect_});
+  TimePoint t =
+      std::min({next_probe_, next_gossip_, next_push_pull_, next_reconnect_, next_refresh_});
   if (probe_) t = std::min(t, probe_->indirect_sent ? probe_->round_end : probe_->ack_deadline);
   if (!relay_deadlines_.empty()) t = std::min(t, relay_deadlines_.begin()->first);
   if (!suspicion_deadlines_.empty()) t = std::min(t, suspicion_deadlines_.begin()->first);
@@ -262,7 +275,7 @@ uint8_t Membership::wire_version() const {
 }
 
 void Membership::send_datagram(const Endpoint& to, proto::Envelope& envelope,
-                               const std::vector<Bytes>& leading_updates) {
+                               const std::vector<Bytes>& leading_updates, bool piggyback) {
   envelope.set_sender(to_proto_bytes(id()));
   envelope.set_sender_version_min(self().versions.min);
   Bytes packet = encode(envelope, wire_version());
@@ -270,7 +283,7 @@ void Membership::send_datagram(const Endpoint& to, proto::Envelope& envelope,
   for (const Bytes& update : leading_updates) append_update(packet, update);
   const int limit = retransmit_limit(config_.retransmit_mult, entries_.size());
   for (BroadcastQueue* queue : {&broadcasts_, &user_broadcasts_}) {
-    if (packet.size() >= config_.max_packet_bytes) break;
+    if (!piggyback || packet.size() >= config_.max_packet_bytes) break;
     queue->take(config_.max_packet_bytes - packet.size(), limit, update_overhead,
                 [&packet](ByteView update) { append_update(packet, update); });
   }

@@ -34,6 +34,7 @@
 #include "gossip/delegate.h"
 #include "gossip/event.h"
 #include "gossip/member.h"
+#include "gossip/reflexive.h"
 #include "gossip/stats.h"
 #include "gossip/suspicion.h"
 #include "gossip/transmit.h"
@@ -56,6 +57,9 @@ struct LocalNode {
   Endpoint address;  // where the others reach us (datagrams and streams)
   Bytes meta;
   uint64_t incarnation = 0;  // a restarted member may start above what it used before
+  // A port forward to us, advertised as a candidate (Config key PublicAddress).
+  std::optional<Endpoint> public_address = std::nullopt;
+  bool relay_allowed = true;  // false: never relay for others (Config key Relay)
 };
 
 class Membership {
@@ -102,6 +106,12 @@ class Membership {
   size_t size() const { return entries_.size(); }
   size_t count(MemberState state) const;
   int health_score() const { return awareness_.score(); }
+  // Where the others see us from (server-reflexive address, NAT verdict).
+  const ReflexiveTracker& reflexive() const { return reflexive_; }
+  // The members `member` keeps its NAT mapping open to, which probe it through others:
+  // up to Config::relays_per_member live relaying members, picked by rendezvous hashing so
+  // that every member computes the same set and the load spreads evenly.
+  std::vector<NodeId> relays_for(const NodeId& member) const;
   size_t pending_broadcasts() const { return broadcasts_.size() + user_broadcasts_.size(); }
   const Stats& stats() const { return stats_; }
   const Config& config() const { return config_; }
@@ -115,6 +125,8 @@ class Membership {
     // While dead: when to try it again (reconnect), and the backoff that grew to that.
     TimePoint next_reconnect = kTimeNever;
     Duration reconnect_backoff{};
+    TimePoint known_since;  // when we first heard of it
+    bool answered = false;  // it ever acked a probe of ours, directly or through a helper
   };
   struct Probe {
     NodeId target;
@@ -124,6 +136,12 @@ class Membership {
     bool indirect_sent = false;
     int expected_nacks = 0;
     int nacks = 0;
+  };
+  // A ping whose direct ack may still prove a path after liveness no longer waits on it: a
+  // probe answered through a helper (the punched ack comes after), or a mapping refresh.
+  struct PathCheck {
+    NodeId target;
+    TimePoint until;
   };
   struct Relay {  // an indirect probe we run for someone else
     uint32_t origin_seq;
@@ -138,8 +156,9 @@ class Membership {
   void handle_updates(TimePoint now, const proto::Envelope& envelope);
   void count_drop(int decode_error);
   Entry* find_entry(const NodeId& id);
+  // piggyback = false: no queued updates ride along (a datagram likely to go nowhere).
   void send_datagram(const Endpoint& to, proto::Envelope& envelope,
-                     const std::vector<Bytes>& leading_updates = {});
+                     const std::vector<Bytes>& leading_updates = {}, bool piggyback = true);
   void send_stream(const Endpoint& to, std::optional<StreamId> stream, bool close,
                    proto::Envelope& envelope);
   void emit(Event::Kind kind, const Member& member, Bytes data = {});
@@ -165,15 +184,26 @@ class Membership {
   // membership_probe.cc: the failure detector.
   void start_probe(TimePoint now);
   void advance_probe(TimePoint now);
-  void on_ping(const Endpoint& from, uint32_t seq, const std::string& target,
+  void on_ping(const Endpoint& from, const proto::Envelope& envelope,
                std::optional<StreamId> stream);
   void on_indirect_ping(TimePoint now, const Endpoint& from, const proto::Envelope& envelope);
-  void on_ack(const proto::Ack& ack, bool via_stream);
+  void on_ack(TimePoint now, const Endpoint& from, const proto::Envelope& envelope,
+              bool via_stream);
   void on_nack(uint32_t seq);
   void expire_relays(TimePoint now);
   Entry* suspicion_to_recheck(TimePoint now);
   const Entry* next_probe_target(TimePoint now);
   void reap_and_reshuffle(TimePoint now);
+
+  // membership_paths.cc: reaching members across NATs.
+  void ping_paths(TimePoint now, Entry& target, uint32_t seq, std::vector<Bytes> leading = {});
+  void prove_path(TimePoint now, Entry& e, const Endpoint& from, const proto::Ack& ack);
+  void refresh_mappings(TimePoint now);
+  bool anchors_exist() const;  // seeds or relays: whose word makes us public
+  void readvertise_self(TimePoint now);
+  std::vector<const Entry*> helpers_for(TimePoint now, const Member& target);
+  void write_nat_fields(const Member& m, proto::Alive& out) const;
+  void read_nat_fields(const proto::Alive& in, Member& m) const;
 
   // membership_sync.cc: dissemination and anti-entropy.
   void sync_state_with(const Endpoint& peer);
@@ -206,7 +236,13 @@ class Membership {
   std::set<std::pair<TimePoint, uint32_t>> relay_deadlines_;
   std::set<std::pair<TimePoint, NodeId>> suspicion_deadlines_;
 
-  TimePoint next_probe_, next_gossip_, next_push_pull_, next_reconnect_;
+  ReflexiveTracker reflexive_;
+  std::map<uint32_t, PathCheck> path_checks_;  // by seq; bounded (membership_paths.cc)
+  std::optional<Endpoint> public_address_;
+  bool relay_allowed_ = true;
+
+  TimePoint next_probe_, next_gossip_, next_push_pull_, next_reconnect_, next_refresh_;
+  TimePoint last_refresh_;
   std::vector<Endpoint> seeds_;
   bool leaving_ = false;
   bool leave_gossiped_ = false;

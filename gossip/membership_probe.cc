@@ -12,8 +12,6 @@ namespace {
 
 bool probeable(const Member& m) { return m.is_alive_or_suspect(); }
 
-bool alive_only(const Member& m, TimePoint, Duration) { return m.state == MemberState::kAlive; }
-
 // How long a helper waits for the target before it nacks. The prober decides when its probe
 // round ends, (probe_interval - probe_timeout) after it asked us, so the nack has to be on its
 // way well before then. memberlist waits the whole probe timeout: with the LAN profile its nacks
@@ -30,25 +28,23 @@ Duration nack_delay(const Config& c) {
 void Membership::start_probe(TimePoint now) {
   next_probe_ = now + awareness_.scale(config_.probe_interval);
   if (leaving_) return;
-  const Entry* target = suspicion_to_recheck(now);
+  Entry* target = suspicion_to_recheck(now);
   if (target) {
     stats_.suspicion_rechecks++;
   } else {
-    target = next_probe_target(now);
+    const Entry* next = next_probe_target(now);
+    target = next ? find_entry(next->member.id) : nullptr;
   }
   if (!target) return;
 
   stats_.probes++;
   probe_ = Probe{target->member.id, ++next_seq_, now + awareness_.scale(config_.probe_timeout),
                  now + awareness_.scale(config_.probe_interval)};
-  proto::Envelope envelope;
-  envelope.mutable_ping()->set_seq(probe_->seq);
-  envelope.mutable_ping()->set_target(to_proto_bytes(target->member.id));
   // A suspect hears the accusation with the ping itself, so it can refute in its ack.
   std::vector<Bytes> leading;
   if (target->member.state == MemberState::kSuspect)
     leading.push_back(encode_update(suspect_update(target->member, id())));
-  send_datagram(target->member.address, envelope, leading);
+  ping_paths(now, *target, probe_->seq, std::move(leading));
 }
 
 void Membership::advance_probe(TimePoint now) {
@@ -62,15 +58,14 @@ void Membership::advance_probe(TimePoint now) {
   if (!probe_->indirect_sent && now >= probe_->ack_deadline) {
     probe_->indirect_sent = true;
     const Member target_member = target->member;
-    for (const Entry* helper :
-         random_members(config_.indirect_checks, target_member.id, alive_only, now)) {
+    for (const Entry* helper : helpers_for(now, target_member)) {
       proto::Envelope envelope;
       auto* ping = envelope.mutable_indirect_ping();
       ping->set_seq(probe_->seq);
       ping->set_target(to_proto_bytes(target_member.id));
-      to_proto(target_member.address, *ping->mutable_target_addr());
+      to_proto(target_member.path.reach, *ping->mutable_target_addr());
       ping->set_want_nack(true);
-      send_datagram(helper->member.address, envelope);
+      send_datagram(helper->member.path.reach, envelope);
       stats_.indirect_probes_sent++;
       probe_->expected_nacks++;
     }
@@ -87,49 +82,84 @@ void Membership::advance_probe(TimePoint now) {
   if (now < probe_->round_end) return;
   // Nobody heard from the target in a whole probe round.
   stats_.probes_failed++;
+  target->member.path.direct_failed(false);
   // Lifeguard: with helpers that nack, only their missing nacks count against our own
   // health (if they could not answer us, the problem is likely on our side).
   const int expected = probe_->expected_nacks;
   awareness_.apply_delta(expected > 0 ? expected - std::min(expected, probe_->nacks) : 1);
   probe_.reset();
+  // A member that never answered us, heard of only lately and still advertising nothing of
+  // where it stands (no candidates, not a relay, no symmetric NAT), may sit behind a NAT
+  // whose way in nobody knows yet: no accusation until the grace ends. Only a crash in the
+  // first seconds after a join is found that much later.
+  const Member& m = target->member;
+  const bool unsettled = m.candidates.empty() && !m.relay && !m.symmetric_nat;
+  if (!target->answered && unsettled && now - target->known_since < config_.join_grace) {
+    stats_.probes_in_grace++;
+    return;
+  }
 
   if (target->member.state == MemberState::kAlive) {
     const proto::Update accusation = suspect_update(target->member, id());
     on_suspect(now, accusation.suspect());
     // The suspect hears it first, straight from us, so it can refute before anyone waits.
     proto::Envelope envelope;
-    send_datagram(target->member.address, envelope, {encode_update(accusation)});
+    send_datagram(target->member.path.reach, envelope, {encode_update(accusation)});
   } else {
     // Already suspect: our failed probe is one more independent confirmation.
     on_suspect(now, suspect_update(target->member, id()).suspect());
   }
 }
 
-void Membership::on_ping(const Endpoint& from, uint32_t seq, const std::string& target,
+void Membership::on_ping(const Endpoint& from, const proto::Envelope& request,
                          std::optional<StreamId> stream) {
-  if (target != to_proto_bytes(id())) {
+  const proto::Ping& ping = request.ping();
+  if (ping.target() != to_proto_bytes(id())) {
     stats_.dropped_wrong_target++;  // meant for whoever had this address before us
     return;
   }
+  if (Entry* sender = find_entry(*node_id_from(request.sender())); sender && !stream)
+    sender->member.path.set_hint(from);  // worth one try; only an ack of ours proves it
   proto::Envelope envelope;
-  envelope.mutable_ack()->set_seq(seq);
+  envelope.mutable_ack()->set_seq(ping.seq());
   if (delegate_) {
     const Bytes digest = delegate_->state_digest();
     if (digest.size() <= kMaxStateDigestBytes)
       envelope.mutable_ack()->set_state_digest(std::string(as_chars(digest)));
   }
+  // Where the ping came from, as we see it: the prober's server-reflexive address.
+  if (!stream) to_proto(from, *envelope.mutable_ack()->mutable_observed());
   if (stream) {
     send_stream(from, stream, true, envelope);
-  } else {
-    send_datagram(from, envelope);
+    return;
+  }
+  send_datagram(from, envelope);
+  // A helper named the prober and where it may be reached: ack it there too, straight from
+  // our socket. The prober sent to us a moment ago, so its NAT lets our ack in, and ours now
+  // lets its next probes in: the hole is punched from both ends.
+  if (ping.punch_seq() == 0) return;
+  for (const proto::Address& a : ping.punch_to()) {
+    const auto to = from_proto(a);
+    if (!to || *to == from) continue;
+    proto::Envelope punch;
+    punch.mutable_ack()->set_seq(ping.punch_seq());
+    stats_.punch_acks_sent++;
+    send_datagram(*to, punch);
   }
 }
 
 void Membership::on_indirect_ping(TimePoint now, const Endpoint& from,
                                   const proto::Envelope& request) {
   const auto& ask = request.indirect_ping();
-  const auto target = from_proto(ask.target_addr());
-  if (!target) return;
+  const auto asked = from_proto(ask.target_addr());
+  if (!asked) return;
+  // Our own view of the target's endpoints (a relay has its hint: where the target's
+  // keepalives come from) beats the prober's guess; both are tried.
+  std::vector<Endpoint> targets;
+  if (const Entry* known = find_entry(*node_id_from(ask.target())))
+    targets = probe_endpoints(known->member.path, known->member.address, known->member.candidates);
+  if (std::find(targets.begin(), targets.end(), *asked) == targets.end()) targets.push_back(*asked);
+  stats_.relayed_probes++;
   const uint32_t seq = ++next_seq_;
   const TimePoint deadline = now + nack_delay(config_);
   relays_[seq] = Relay{ask.seq(), from, ask.want_nack(), deadline};
@@ -137,21 +167,57 @@ void Membership::on_indirect_ping(TimePoint now, const Endpoint& from,
   proto::Envelope envelope;
   envelope.mutable_ping()->set_seq(seq);
   envelope.mutable_ping()->set_target(ask.target());
-  send_datagram(*target, envelope);
+  {
+    // Where the prober may be reached: where its request came from (its reflexive address
+    // as we see it), then what it advertises.
+    envelope.mutable_ping()->set_punch_seq(ask.seq());
+    std::vector<Endpoint> to{from};
+    if (const Entry* prober = find_entry(*node_id_from(request.sender()))) {
+      for (const Endpoint& e :
+           probe_endpoints(prober->member.path, prober->member.address, prober->member.candidates))
+        if (std::find(to.begin(), to.end(), e) == to.end()) to.push_back(e);
+    }
+    for (size_t i = 0; i < to.size() && i < kMaxCandidates; ++i)
+      to_proto(to[i], *envelope.mutable_ping()->add_punch_to());
+  }
+  for (size_t i = 0; i < targets.size(); ++i)
+    send_datagram(targets[i], envelope, {}, /*piggyback=*/i == 0);
 }
 
-void Membership::on_ack(const proto::Ack& ack, bool via_stream) {
+void Membership::on_ack(TimePoint now, const Endpoint& from, const proto::Envelope& envelope,
+                        bool via_stream) {
+  const proto::Ack& ack = envelope.ack();
   const uint32_t seq = ack.seq();
+  const auto sender = node_id_from(envelope.sender());
+  if (seq == 0) return;  // never a seq of ours
   if (probe_ && probe_->seq == seq) {
     if (via_stream && probe_->indirect_sent) stats_.probes_rescued_by_stream++;
     awareness_.apply_delta(-1);
     const NodeId target = probe_->target;
+    const bool direct = sender == target && !via_stream;
     probe_.reset();
+    Entry* e = find_entry(target);
+    if (e) e->answered = true;
+    if (e && direct) {
+      prove_path(now, *e, from, ack);
+    } else if (e && !via_stream) {
+      // Alive, but only through a helper. The target's punched ack may still come.
+      e->member.path.direct_failed(true);
+      path_checks_[seq] = PathCheck{target, now + config_.probe_interval};
+    }
     // Only the probed member itself sets a digest (relays do not), so it summarises the
     // target's state. Sync with the address it gossips, not the ack's source.
-    if (delegate_ && !leaving_ && !ack.state_digest().empty() &&
-        delegate_->wants_sync_after(as_bytes(ack.state_digest()))) {
-      if (const Entry* e = find_entry(target)) sync_state_with(e->member.address);
+    if (e && delegate_ && !leaving_ && !ack.state_digest().empty() &&
+        delegate_->wants_sync_after(as_bytes(ack.state_digest())))
+      sync_state_with(e->member.address);
+    return;
+  }
+  if (auto check = path_checks_.find(seq); check != path_checks_.end()) {
+    // A late direct ack (a punch) or the answer to a mapping refresh: proves a path only.
+    Entry* e = find_entry(check->second.target);
+    if (e && sender == check->second.target && !via_stream) {
+      path_checks_.erase(check);
+      prove_path(now, *e, from, ack);
     }
     return;
   }
@@ -160,12 +226,12 @@ void Membership::on_ack(const proto::Ack& ack, bool via_stream) {
     stats_.dropped_stray_ack++;  // late, duplicated or forged
     return;
   }
-  proto::Envelope envelope;
-  envelope.mutable_ack()->set_seq(relay->second.origin_seq);
+  proto::Envelope forward;
+  forward.mutable_ack()->set_seq(relay->second.origin_seq);
   const Endpoint origin = relay->second.origin;
   relay_deadlines_.erase({relay->second.deadline, seq});
   relays_.erase(relay);
-  send_datagram(origin, envelope);
+  send_datagram(origin, forward);
 }
 
 void Membership::on_nack(uint32_t seq) {

@@ -20,6 +20,7 @@ proto::Update Membership::alive_update(const Member& m) const {
   a->set_meta(std::string(as_chars(m.meta)));
   a->set_version_min(m.versions.min);
   a->set_version_max(m.versions.max);
+  write_nat_fields(m, *a);
   return u;
 }
 
@@ -89,9 +90,16 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
   if (!e) {
     if (entries_.size() >= config_.max_members) return;
     Entry fresh;
-    fresh.member =
-        Member{id, alive.name(), *address, alive.incarnation(), MemberState::kAlive, now, meta};
+    fresh.member.id = id;
+    fresh.member.name = alive.name();
+    fresh.member.address = *address;
+    fresh.member.incarnation = alive.incarnation();
+    fresh.member.state_since = now;
+    fresh.member.meta = meta;
     fresh.member.versions = versions;
+    read_nat_fields(alive, fresh.member);
+    fresh.member.path.reach = *address;
+    fresh.known_since = now;
     index_.emplace(id, entries_.size());
     entries_.push_back(std::move(fresh));
     wire_version_stale_ = true;
@@ -107,12 +115,20 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
   Member& m = e->member;
   if (alive.incarnation() <= m.incarnation) return;
   const MemberState before = m.state;
-  const bool changed = m.name != alive.name() || m.address != *address || m.meta != meta;
+  Member advertised;
+  read_nat_fields(alive, advertised);
+  const bool moved = m.address != *address || m.candidates != advertised.candidates;
+  const bool changed = m.name != alive.name() || moved || m.meta != meta ||
+                       m.relay != advertised.relay || m.symmetric_nat != advertised.symmetric_nat;
   remove_suspicion(*e);
   m.incarnation = alive.incarnation();
   m.name = alive.name();
   m.address = *address;
   m.meta = meta;
+  m.candidates = std::move(advertised.candidates);
+  m.relay = advertised.relay;
+  m.symmetric_nat = advertised.symmetric_nat;
+  if (moved) m.path.readvertised(m.address, m.candidates);
   if (m.versions != versions) wire_version_stale_ = true;
   m.versions = versions;
   set_state(now, *e, MemberState::kAlive);
@@ -192,6 +208,11 @@ void Membership::on_dead(TimePoint now, const proto::Dead& dead) {
 
 void Membership::answer_accusation(TimePoint now, uint64_t accused_incarnation) {
   if (leaving_) return;  // our own leave coming back, or a death we no longer dispute
+  // Behind NAT, being accused often means our router forgot our mapping (a restart, a
+  // conntrack flush): ping our relays now rather than at the next keepalive, so that they
+  // reach us again and tell us our new address.
+  if (reflexive_.behind_nat(now))
+    next_refresh_ = std::min(next_refresh_, std::max(now, last_refresh_ + config_.probe_interval));
   Member& me = entries_[0].member;
   if (accused_incarnation >= me.incarnation) {
     refute(now, accused_incarnation);

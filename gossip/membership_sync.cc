@@ -14,7 +14,22 @@ bool gossip_target(const Member& m, TimePoint now, Duration dead_window) {
   return m.is_alive_or_suspect() || now - m.state_since < dead_window;
 }
 
+// Across NATs, datagrams reach a member where a probe of ours proved the path, or where it
+// advertises nothing but its address (no NAT in front of it, as far as we know).
+bool likely_reachable(const Member& m) {
+  return (m.path.proven && m.path.direct_failures == 0) ||
+         (m.candidates.empty() && !m.symmetric_nat);
+}
+
+bool reachable_gossip_target(const Member& m, TimePoint now, Duration dead_window) {
+  return gossip_target(m, now, dead_window) && likely_reachable(m);
+}
+
 bool alive(const Member& m, TimePoint, Duration) { return m.state == MemberState::kAlive; }
+
+bool alive_relay(const Member& m, TimePoint, Duration) {
+  return m.state == MemberState::kAlive && m.relay;
+}
 
 bool failed(const Member& m, TimePoint, Duration) { return m.state == MemberState::kDead; }
 
@@ -37,10 +52,18 @@ proto::MemberStatus to_proto(MemberState s) {
 void Membership::gossip(TimePoint now) {
   auto nothing_queued = [this] { return broadcasts_.empty() && user_broadcasts_.empty(); };
   if (nothing_queued()) return;
-  for (const Entry* e : random_members(config_.gossip_nodes, NodeId(), gossip_target, now)) {
+  // Where datagrams are likely to arrive first; others only to make up the fanout.
+  auto targets = random_members(config_.gossip_nodes, NodeId(), reachable_gossip_target, now);
+  if (targets.size() < static_cast<size_t>(config_.gossip_nodes)) {
+    for (const Entry* e : random_members(config_.gossip_nodes, NodeId(), gossip_target, now))
+      if (targets.size() < static_cast<size_t>(config_.gossip_nodes) &&
+          std::find(targets.begin(), targets.end(), e) == targets.end())
+        targets.push_back(e);
+  }
+  for (const Entry* e : targets) {
     if (nothing_queued()) break;
     proto::Envelope envelope;  // no body: the updates are the message
-    send_datagram(e->member.address, envelope);
+    send_datagram(e->member.path.reach, envelope);
   }
   if (leaving_) leave_gossiped_ = true;
 }
@@ -58,6 +81,11 @@ void Membership::write_local_members(TimePoint now, proto::PushPull& state) cons
     gossip::to_proto(e.member.address, *m->mutable_addr());
     m->set_incarnation(e.member.incarnation);
     m->set_status(to_proto(e.member.state));
+    {  // at every version, as in write_nat_fields()
+      for (const Endpoint& c : e.member.candidates) gossip::to_proto(c, *m->add_candidates());
+      m->set_relay(e.member.relay);
+      m->set_symmetric_nat(e.member.symmetric_nat);
+    }
     m->set_meta(std::string(as_chars(e.member.meta)));
     m->set_version_min(e.member.versions.min);
     m->set_version_max(e.member.versions.max);
@@ -154,6 +182,9 @@ void Membership::merge_remote_members(TimePoint now, const NodeId& sender,
         alive.set_meta(m.meta());
         alive.set_version_min(m.version_min());
         alive.set_version_max(m.version_max());
+        *alive.mutable_candidates() = m.candidates();
+        alive.set_relay(m.relay());
+        alive.set_symmetric_nat(m.symmetric_nat());
         // A joiner re-gossips only what its seed's answer marks recent (and the seed
         // itself): the rest is old news to everyone, and N joiners re-gossiping N members
         // each is memberlist's N^2 join storm. Recent members are news to those who joined
@@ -191,7 +222,11 @@ void Membership::merge_remote_members(TimePoint now, const NodeId& sender,
 
 void Membership::periodic_push_pull(TimePoint now) {
   if (leaving_) return;
-  auto peers = random_members(1, NodeId(), alive, now);
+  // Behind NAT nobody outside can open a stream to us, nor we to others behind theirs: our
+  // anti-entropy goes through a relay, which everybody reaches.
+  std::vector<const Entry*> peers;
+  if (reflexive_.behind_nat(now)) peers = random_members(1, NodeId(), alive_relay, now);
+  if (peers.empty()) peers = random_members(1, NodeId(), alive, now);
   if (!peers.empty()) {
     push_pull(now, peers.front()->member.address, false);
   } else if (!seeds_.empty()) {

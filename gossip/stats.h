@@ -24,6 +24,16 @@ struct Stats {
   // Messages written above our newest version, read best-effort (gossip/wire.h): a newer
   // member that had not heard our range yet. Steady growth means it never does.
   uint64_t newer_version_in = 0;
+  // Across NATs (membership_paths.cc).
+  uint64_t punch_attempts = 0;     // probes sent to more endpoints than the one we reach
+  uint64_t punches = 0;            // paths proven on an endpoint other than the address
+  uint64_t punch_acks_sent = 0;    // acks sent straight to a prober a helper named
+  uint64_t path_moves = 0;         // a member's proven endpoint moved (a NAT remapped)
+  uint64_t endpoint_changes = 0;   // our own advertised candidates or NAT verdict changed
+  uint64_t mapping_refreshes = 0;  // pings to our relays: keepalives and discovery
+  uint64_t mapping_refresh_bytes = 0;
+  uint64_t relayed_probes = 0;   // indirect pings we ran for others
+  uint64_t probes_in_grace = 0;  // failed probes of a new member never heard (join_grace)
 
   uint64_t dropped_total() const {
     return dropped_empty + dropped_oversized + dropped_bad_version + dropped_malformed +

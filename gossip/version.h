@@ -11,7 +11,8 @@ namespace shoal::gossip {
 // The versions this build reads and writes. Raise max when a version adds something a
 // reader must not miss; raise min only when this build stops reading an old version.
 inline constexpr uint8_t kWireVersionMin = 1;
-inline constexpr uint8_t kWireVersionMax = 1;
+// Version 2 adds what crosses NAT: candidates, the relay flag, observed addresses, punches.
+inline constexpr uint8_t kWireVersionMax = 2;
 
 // The versions one member reads, [min, max]. It writes at most max, at least min.
 struct VersionRange {

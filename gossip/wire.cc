@@ -22,13 +22,22 @@ bool valid_address(const proto::Address& a) {
   return (a.ip().size() == 4 || a.ip().size() == 16) && a.port() >= 1 && a.port() <= 65535;
 }
 
+template <typename Addresses>
+bool valid_candidates(const Addresses& list) {
+  if (static_cast<size_t>(list.size()) > kMaxCandidates) return false;
+  for (const auto& a : list)
+    if (!valid_address(a)) return false;
+  return true;
+}
+
 bool valid_update(const proto::Update& u, const DecodeLimits& limits) {
   switch (u.kind_case()) {
     case proto::Update::kAlive:
       return valid_id(u.alive().node()) && u.alive().has_addr() &&
              valid_address(u.alive().addr()) && u.alive().name().size() <= limits.max_name_bytes &&
              u.alive().meta().size() <= limits.max_meta_bytes &&
-             valid_versions(u.alive().version_min(), u.alive().version_max());
+             valid_versions(u.alive().version_min(), u.alive().version_max()) &&
+             valid_candidates(u.alive().candidates());
     case proto::Update::kSuspect:
       return valid_id(u.suspect().node()) && valid_id(u.suspect().from());
     case proto::Update::kDead:
@@ -45,18 +54,19 @@ bool valid_member(const proto::MemberState& m, const DecodeLimits& limits) {
   return valid_id(m.node()) && m.has_addr() && valid_address(m.addr()) &&
          m.name().size() <= limits.max_name_bytes && m.meta().size() <= limits.max_meta_bytes &&
          m.status() >= proto::MEMBER_STATUS_ALIVE && m.status() <= proto::MEMBER_STATUS_LEFT &&
-         valid_versions(m.version_min(), m.version_max());
+         valid_versions(m.version_min(), m.version_max()) && valid_candidates(m.candidates());
 }
 
 bool valid_body(const proto::Envelope& e, const DecodeLimits& limits) {
   switch (e.body_case()) {
     case proto::Envelope::kPing:
-      return valid_id(e.ping().target());
+      return valid_id(e.ping().target()) && valid_candidates(e.ping().punch_to());
     case proto::Envelope::kIndirectPing:
       return valid_id(e.indirect_ping().target()) && e.indirect_ping().has_target_addr() &&
              valid_address(e.indirect_ping().target_addr());
     case proto::Envelope::kAck:
-      return e.ack().state_digest().size() <= kMaxStateDigestBytes;
+      return e.ack().state_digest().size() <= kMaxStateDigestBytes &&
+             (!e.ack().has_observed() || valid_address(e.ack().observed()));
     case proto::Envelope::kNack:
       return true;
     case proto::Envelope::kPushPull: {

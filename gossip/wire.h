@@ -28,6 +28,10 @@
 //                join, the ack to a first ping; or the reader was rolled back to an
 //                older build) and will write down to it. Otherwise kBadVersion: that
 //                member could never understand our answers.
+// The additions of version 2 that cross NATs (candidates, relay, observed, punch) are
+// written at every version: a reader of version 1 skips them without misreading anything, and
+// a member passing an alive on at version 1 must not strip them, or its copy would win at the
+// same incarnation.
 // A member whose range misses the cluster version entirely is not refused at join, unlike
 // memberlist: its messages and ours are dropped and counted as bad_version.
 #pragma once
@@ -41,6 +45,7 @@
 #include "common/endpoint.h"
 #include "common/node_id.h"
 #include "common/status.h"
+#include "gossip/path.h"
 #include "gossip/version.h"
 #include "proto/shoal.pb.h"
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "chaos/scenario.h"
+#include "tests/sim_report.h"
 #include "tests/sim_seed.h"
 
 using namespace shoal;
@@ -19,13 +20,6 @@ std::vector<NodeIndex> range(NodeIndex from, NodeIndex to) {
   std::vector<NodeIndex> v(to - from);
   std::iota(v.begin(), v.end(), from);
   return v;
-}
-
-void require_ok(const Report& r) {
-  INFO(r.summary());
-  for (const auto& [name, at] : r.met) MESSAGE(name << ": held at " << to_seconds(at) << " s");
-  for (const auto& f : r.failures) MESSAGE(f);
-  CHECK(r.ok());
 }
 
 }  // namespace

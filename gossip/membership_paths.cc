@@ -1,0 +1,174 @@
+// Reaching members across NATs (docs/sites.md). A probe fans out over a member's endpoints
+// until one answers: our half of a hole punch; the helper of an indirect probe arranges the
+// other half (membership_probe.cc, on_indirect_ping). Acks tell us where we are seen from
+// (reflexive.h). A member behind NAT keeps its mapping open to a few relays that every member
+// computes alike (relays_for), and those relays are the first helpers asked about it.
+#include <algorithm>
+
+#include "gossip/membership.h"
+#include "gossip/wire.h"
+
+namespace shoal::gossip {
+namespace {
+
+// Mapping refreshes whose answer we still wait for, at most (oldest dropped first).
+constexpr size_t kMaxPathChecks = 64;
+
+uint64_t mix(uint64_t x) {  // splitmix64's finaliser
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+uint64_t first_word(const NodeId& id) {
+  uint64_t w = 0;
+  for (size_t i = 0; i < 8; ++i) w = (w << 8) | id.view()[i];
+  return w;
+}
+
+// Rendezvous (highest random weight) hashing: each member ranks the relays its own way, and
+// everyone computes the same ranking.
+uint64_t weight(const NodeId& member, const NodeId& relay) {
+  return mix(first_word(member) ^ mix(first_word(relay)));
+}
+
+bool can_relay(const Member& m) { return m.relay && m.state == MemberState::kAlive; }
+
+bool alive_only(const Member& m, TimePoint, Duration) { return m.state == MemberState::kAlive; }
+
+}  // namespace
+
+void Membership::ping_paths(TimePoint, Entry& target, uint32_t seq, std::vector<Bytes> leading) {
+  Member& m = target.member;
+  const auto endpoints = probe_endpoints(m.path, m.address, m.candidates);
+  if (endpoints.size() > 1) stats_.punch_attempts++;
+  for (size_t i = 0; i < endpoints.size(); ++i) {
+    proto::Envelope envelope;
+    envelope.mutable_ping()->set_seq(seq);
+    envelope.mutable_ping()->set_target(to_proto_bytes(m.id));
+    // Only the endpoint we believe in carries gossip: the others are likely dead ends.
+    send_datagram(endpoints[i], envelope, leading, /*piggyback=*/i == 0);
+  }
+  m.path.hint.reset();  // tried
+}
+
+void Membership::prove_path(TimePoint now, Entry& e, const Endpoint& from, const proto::Ack& ack) {
+  Path& path = e.member.path;
+  const bool was_proven = path.proven;
+  const bool was_punched = path_kind(path, e.member.address) == PathKind::kPunched;
+  if (path.prove(from) && was_proven) stats_.path_moves++;
+  if (!was_punched && path_kind(path, e.member.address) == PathKind::kPunched) stats_.punches++;
+  if (!ack.has_observed()) return;
+  const auto seen = from_proto(ack.observed());
+  if (!seen) return;
+  path.sees_us_at = *seen;
+  const bool anchor =
+      e.member.relay || std::find(seeds_.begin(), seeds_.end(), e.member.address) != seeds_.end();
+  if (reflexive_.observe(e.member.id, *seen, anchor, now)) readvertise_self(now);
+}
+
+void Membership::readvertise_self(TimePoint now) {
+  if (leaving_) return;
+  Member& me = entries_[0].member;
+  std::vector<Endpoint> candidates;
+  if (public_address_) candidates.push_back(*public_address_);
+  if (const auto r = reflexive_.reflexive(); r && *r != me.address && r != public_address_)
+    candidates.push_back(*r);
+  const bool relay = relay_allowed_ && reflexive_.public_reachable(now, anchors_exist());
+  const bool symmetric = reflexive_.symmetric();
+  if (candidates == me.candidates && relay == me.relay && symmetric == me.symmetric_nat) return;
+  me.candidates = std::move(candidates);
+  me.relay = relay;
+  me.symmetric_nat = symmetric;
+  me.incarnation++;
+  me.state_since = now;
+  stats_.endpoint_changes++;
+  queue_update(me.id, alive_update(me));
+}
+
+void Membership::refresh_mappings(TimePoint now) {
+  next_refresh_ = now + config_.keepalive_interval;
+  last_refresh_ = now;
+  std::erase_if(path_checks_, [now](const auto& c) { return c.second.until < now; });
+  if (leaving_) return;
+  std::vector<Entry*> targets;
+  if (!reflexive_.settled(now, anchors_exist())) {
+    // Until two members have told us where they see us from, ask a relay or two each probe
+    // interval (at a join, probes alone would take a while to reach one).
+    // Our own relays first: they are the helpers others ask about us.
+    next_refresh_ = now + config_.probe_interval;
+    for (const NodeId& r : relays_for(id()))
+      if (Entry* e = find_entry(r); e && targets.size() < 2) targets.push_back(e);
+    if (targets.empty())
+      for (const Entry* e : random_members(2, NodeId(), alive_only, now))
+        targets.push_back(find_entry(e->member.id));
+  } else if (reflexive_.behind_nat(now)) {
+    // Keepalives: our NAT forgets a mapping nobody sends on. Our relays must reach us.
+    for (const NodeId& r : relays_for(id()))
+      if (Entry* e = find_entry(r)) targets.push_back(e);
+  }
+  for (Entry* e : targets) {
+    const uint32_t seq = ++next_seq_;
+    path_checks_[seq] = PathCheck{e->member.id, now + config_.probe_interval};
+    if (path_checks_.size() > kMaxPathChecks) path_checks_.erase(path_checks_.begin());
+    const uint64_t before = stats_.bytes_out;
+    ping_paths(now, *e, seq);
+    stats_.mapping_refreshes++;
+    stats_.mapping_refresh_bytes += stats_.bytes_out - before;
+  }
+}
+
+bool Membership::anchors_exist() const {
+  return !seeds_.empty() || std::any_of(entries_.begin() + 1, entries_.end(),
+                                        [](const Entry& e) { return can_relay(e.member); });
+}
+
+std::vector<NodeId> Membership::relays_for(const NodeId& member) const {
+  std::vector<std::pair<uint64_t, NodeId>> ranked;
+  for (const Entry& e : entries_)
+    if (e.member.id != member && can_relay(e.member))
+      ranked.emplace_back(weight(member, e.member.id), e.member.id);
+  const size_t k = std::min(ranked.size(), static_cast<size_t>(config_.relays_per_member));
+  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(k), ranked.end(),
+                    [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<NodeId> out;
+  for (size_t i = 0; i < k; ++i) out.push_back(ranked[i].second);
+  return out;
+}
+
+std::vector<const Membership::Entry*> Membership::helpers_for(TimePoint now, const Member& target) {
+  const size_t k = static_cast<size_t>(config_.indirect_checks);
+  std::vector<const Entry*> out;
+  // The relays a member keeps its mapping open to reach it through its NAT, if it has one;
+  // if it has none they reach it anyway. (Before it has learned whether it has, its
+  // candidates cannot tell us, so they are asked first in every case.)
+  for (const NodeId& r : relays_for(target.id)) {
+    const Entry* e = find_entry(r);
+    if (out.size() < k && e && e != &entries_[0]) out.push_back(e);
+  }
+  for (const Entry* e : random_members(k, target.id, alive_only, now)) {
+    if (out.size() >= k) break;
+    if (std::find(out.begin(), out.end(), e) == out.end()) out.push_back(e);
+  }
+  return out;
+}
+
+void Membership::write_nat_fields(const Member& m, proto::Alive& out) const {
+  // Written at every version, unlike other additions: a reader of version 1 skips them
+  // without misreading anything, and a member that relays an alive must not strip them (the
+  // copy without them would win at the same incarnation).
+  for (const Endpoint& c : m.candidates) to_proto(c, *out.add_candidates());
+  out.set_relay(m.relay);
+  out.set_symmetric_nat(m.symmetric_nat);
+}
+
+void Membership::read_nat_fields(const proto::Alive& in, Member& m) const {
+  m.candidates.clear();
+  for (const proto::Address& a : in.candidates())
+    if (auto e = from_proto(a)) m.candidates.push_back(*e);
+  m.relay = in.relay();
+  m.symmetric_nat = in.symmetric_nat();
+}
+
+}  // namespace shoal::gossip

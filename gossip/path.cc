@@ -1,0 +1,62 @@
+#include "gossip/path.h"
+
+#include <algorithm>
+
+namespace shoal::gossip {
+
+std::string_view to_string(PathKind kind) {
+  switch (kind) {
+    case PathKind::kUnknown:
+      return "unknown";
+    case PathKind::kDirect:
+      return "direct";
+    case PathKind::kPunched:
+      return "punched";
+    case PathKind::kRelayed:
+      return "relayed";
+  }
+  return "?";
+}
+
+bool Path::prove(const Endpoint& from) {
+  const bool moved = from != reach;
+  reach = from;
+  proven = true;
+  relayed = false;
+  direct_failures = 0;
+  if (hint == from) hint.reset();
+  return moved;
+}
+
+void Path::direct_failed(bool answered_by_helper) {
+  direct_failures++;
+  relayed = answered_by_helper;
+}
+
+void Path::readvertised(const Endpoint& address, const std::vector<Endpoint>&) {
+  if (proven && direct_failures == 0) return;  // what works stays, advertised or not
+  reach = address;  // probe_endpoints() tries the new candidates from here
+  proven = false;
+}
+
+PathKind path_kind(const Path& path, const Endpoint& address) {
+  if (path.relayed) return PathKind::kRelayed;
+  if (!path.proven) return PathKind::kUnknown;
+  return path.reach == address ? PathKind::kDirect : PathKind::kPunched;
+}
+
+std::vector<Endpoint> probe_endpoints(const Path& path, const Endpoint& address,
+                                      const std::vector<Endpoint>& candidates) {
+  std::vector<Endpoint> out{path.reach};
+  if (path.proven && path.direct_failures == 0) return out;
+  auto add = [&out](const Endpoint& e) {
+    if (out.size() < kMaxProbeEndpoints && std::find(out.begin(), out.end(), e) == out.end())
+      out.push_back(e);
+  };
+  add(address);
+  for (const Endpoint& c : candidates) add(c);
+  if (path.hint) add(*path.hint);
+  return out;
+}
+
+}  // namespace shoal::gossip

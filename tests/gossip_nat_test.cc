@@ -1,0 +1,250 @@
+// Crossing NATs in the gossip core: the path to a member (gossip/path.h), what the others
+// tell us about our own address (gossip/reflexive.h), and the messages that punch holes,
+// driven by hand. Whole sites behind simulated NATs are in sim_nat_test.cc.
+#include <doctest/doctest.h>
+
+#include "gossip/membership.h"
+#include "gossip/path.h"
+#include "gossip/reflexive.h"
+#include "gossip/wire.h"
+
+using namespace shoal;
+using namespace shoal::gossip;
+
+namespace {
+
+Endpoint ep(uint8_t host, uint16_t port = 7946) {
+  return Endpoint{IpAddress::v4(192, 0, 2, host), port};
+}
+Endpoint outside(uint8_t host, uint16_t port) {
+  return Endpoint{IpAddress::v4(203, 0, 113, host), port};
+}
+
+// One core ("us", at kUs) and the envelopes it answers, fed as if from member `from`.
+struct Driver {
+  Rng rng{21};
+  NodeId us = NodeId::random(rng), a = NodeId::random(rng), b = NodeId::random(rng);
+  Endpoint kUs = ep(1);
+  Membership core{Config::lan(), LocalNode{us, "us", kUs, {}, 0}, 7, kTimeZero};
+  TimePoint now = kTimeZero + 1ms;
+
+  std::vector<Transmit> drain() {
+    std::vector<Transmit> out;
+    while (auto t = core.poll_transmit()) out.push_back(std::move(*t));
+    return out;
+  }
+  std::vector<Transmit> feed(const NodeId& sender, const Endpoint& from, proto::Envelope e) {
+    e.set_sender(to_proto_bytes(sender));
+    core.handle_packet(now, from, encode(e));
+    return drain();
+  }
+  // The alive of `node` at `address`, with `candidates`, as a peer would gossip it.
+  void learn(const NodeId& node, const Endpoint& address, std::vector<Endpoint> candidates = {}) {
+    proto::Envelope e;
+    auto* alive = e.add_updates()->mutable_alive();
+    alive->set_node(to_proto_bytes(node));
+    alive->set_incarnation(1);
+    to_proto(address, *alive->mutable_addr());
+    alive->set_name("peer");
+    for (const Endpoint& c : candidates) to_proto(c, *alive->add_candidates());
+    feed(node, address, e);
+  }
+  static proto::Envelope decoded(const Transmit& t) {
+    proto::Envelope e;
+    REQUIRE(decode(t.payload, {65507, 512, 128, 1000}, e));
+    return e;
+  }
+  // Runs timers until the core pings `target`; returns those pings (bounded: 5 s).
+  std::vector<Transmit> next_pings_to(const NodeId& target) {
+    std::vector<Transmit> pings;
+    for (int step = 0; step < 50 && pings.empty(); ++step) {
+      now += 100ms;
+      core.handle_timeout(now);
+      for (Transmit& t : drain()) {
+        if (t.kind != Transmit::Kind::kDatagram) continue;
+        const proto::Envelope e = decoded(t);
+        if (e.has_ping() && e.ping().target() == to_proto_bytes(target)) pings.push_back(t);
+      }
+    }
+    return pings;
+  }
+  proto::Envelope ack(uint32_t seq, std::optional<Endpoint> observed = std::nullopt) {
+    proto::Envelope e;
+    e.mutable_ack()->set_seq(seq);
+    if (observed) to_proto(*observed, *e.mutable_ack()->mutable_observed());
+    return e;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("path: probe endpoints start with reach, hold each once, and shrink once proven") {
+  Path p;
+  p.reach = ep(2);
+  const std::vector<Endpoint> candidates{outside(9, 20000), ep(2), outside(9, 20000)};
+  p.set_hint(outside(9, 30000));
+  auto all = probe_endpoints(p, ep(2), candidates);
+  CHECK(all == std::vector<Endpoint>{ep(2), outside(9, 20000), outside(9, 30000)});
+  CHECK(path_kind(p, ep(2)) == PathKind::kUnknown);
+
+  CHECK(p.prove(outside(9, 20000)));  // moved off the address: a punched path
+  CHECK(path_kind(p, ep(2)) == PathKind::kPunched);
+  CHECK(probe_endpoints(p, ep(2), candidates) == std::vector<Endpoint>{outside(9, 20000)});
+
+  p.direct_failed(/*answered_by_helper=*/true);
+  CHECK(path_kind(p, ep(2)) == PathKind::kRelayed);
+  CHECK(probe_endpoints(p, ep(2), candidates).size() > 1);  // tries everything again
+  p.readvertised(ep(2), {});
+  CHECK(p.reach == ep(2));
+  CHECK_FALSE(p.proven);
+}
+
+TEST_CASE("reflexive: two observers that agree make an address; one liar does not") {
+  Rng rng(3);
+  const NodeId o1 = NodeId::random(rng), o2 = NodeId::random(rng), o3 = NodeId::random(rng);
+  ReflexiveTracker t(ep(1));
+  const TimePoint now = kTimeZero + 1s;
+  CHECK(t.observe(o1, outside(5, 20000), false, now));  // behind a NAT now
+  CHECK_FALSE(t.reflexive());
+  CHECK(t.behind_nat(now));
+  t.observe(o2, outside(5, 20000), false, now);
+  REQUIRE(t.reflexive());
+  CHECK(*t.reflexive() == outside(5, 20000));
+  t.observe(o3, outside(6, 1), false, now);  // a liar, or a stale view
+  CHECK(*t.reflexive() == outside(5, 20000));
+  CHECK_FALSE(t.symmetric());
+  CHECK(t.behind_nat(now + ReflexiveTracker::kNatMemory - 1s));
+  CHECK_FALSE(t.behind_nat(now + ReflexiveTracker::kNatMemory));
+}
+
+TEST_CASE("reflexive: three outside observers that all disagree mean a symmetric NAT") {
+  Rng rng(4);
+  ReflexiveTracker t(ep(1));
+  for (uint16_t port : {20000, 20001, 20002})
+    t.observe(NodeId::random(rng), outside(5, port), false, kTimeZero);
+  CHECK(t.symmetric());
+  CHECK_FALSE(t.reflexive());
+  CHECK(t.settled(kTimeZero, true));
+}
+
+TEST_CASE("reflexive: our own LAN alone does not make us public while anchors exist") {
+  Rng rng(5);
+  const NodeId lan1 = NodeId::random(rng), lan2 = NodeId::random(rng), seed = NodeId::random(rng);
+  ReflexiveTracker t(ep(1));
+  t.observe(lan1, ep(1), false, kTimeZero);
+  t.observe(lan2, ep(1), false, kTimeZero);
+  CHECK_FALSE(t.public_reachable(kTimeZero, /*anchors_exist=*/true));
+  CHECK(t.public_reachable(kTimeZero, /*anchors_exist=*/false));  // the first members
+  t.observe(seed, ep(1), /*by_anchor=*/true, kTimeZero);
+  CHECK(t.public_reachable(kTimeZero, true));
+  CHECK(t.settled(kTimeZero, true));
+}
+
+TEST_CASE("an ack says where the ping came from") {
+  Driver d;
+  proto::Envelope ping;
+  ping.mutable_ping()->set_seq(5);
+  ping.mutable_ping()->set_target(to_proto_bytes(d.us));
+  const auto out = d.feed(d.a, outside(7, 40000), ping);
+  REQUIRE(out.size() == 1);
+  const proto::Envelope ack = Driver::decoded(out[0]);
+  CHECK(ack.ack().seq() == 5);
+  CHECK(from_proto(ack.ack().observed()) == outside(7, 40000));
+}
+
+TEST_CASE("a packet from a new endpoint earns one try; only an ack to our fresh probe moves us") {
+  Driver d;
+  d.learn(d.a, ep(2));
+  // An authenticated ping of a's arrives from elsewhere: a roamed a, or a replay.
+  proto::Envelope ping;
+  ping.mutable_ping()->set_seq(1);
+  ping.mutable_ping()->set_target(to_proto_bytes(d.us));
+  d.feed(d.a, outside(8, 50000), ping);
+  CHECK(d.core.find(d.a)->path.reach == ep(2));
+
+  // Our next probe of a goes to its address and, once, to where that ping came from.
+  const auto pings = d.next_pings_to(d.a);
+  REQUIRE(pings.size() == 2);
+  CHECK(pings[0].to == ep(2));
+  CHECK(pings[1].to == outside(8, 50000));
+  const uint32_t seq = Driver::decoded(pings[0]).ping().seq();
+
+  // An ack with another sequence number (replayed, forged) moves nothing.
+  d.feed(d.a, outside(8, 50000), d.ack(seq + 100));
+  CHECK(d.core.find(d.a)->path.reach == ep(2));
+  CHECK_FALSE(d.core.find(d.a)->path.proven);
+  // Nor does the right one from another member.
+  d.feed(d.b, outside(8, 50000), d.ack(seq));
+  CHECK_FALSE(d.core.find(d.a)->path.proven);
+}
+
+TEST_CASE("the fresh ack proves the path it came on, and tells us our address") {
+  Driver d;
+  d.learn(d.a, ep(2), {outside(8, 50000)});
+  const auto pings = d.next_pings_to(d.a);
+  REQUIRE(pings.size() == 2);  // its address and its candidate
+  const uint32_t seq = Driver::decoded(pings[0]).ping().seq();
+  d.feed(d.a, outside(8, 50000), d.ack(seq, outside(9, 61000)));
+  const Member* a = d.core.find(d.a);
+  CHECK(a->path.reach == outside(8, 50000));
+  CHECK(path_kind(a->path, a->address) == PathKind::kPunched);
+  CHECK(a->path.sees_us_at == outside(9, 61000));
+  CHECK(d.core.stats().punches == 1);
+  CHECK(d.core.reflexive().behind_nat(d.now));
+  // Once proven, pings go to that endpoint alone.
+  const auto later = d.next_pings_to(d.a);
+  REQUIRE_FALSE(later.empty());
+  for (const Transmit& t : later) CHECK(t.to == outside(8, 50000));
+}
+
+TEST_CASE("a helper names the prober's endpoints, and the target acks the prober there") {
+  // We help: b asks us to probe a. Its request came from b's reflexive address.
+  Driver helper;
+  helper.learn(helper.a, ep(2));
+  helper.learn(helper.b, ep(3), {outside(4, 20000)});
+  proto::Envelope ask;
+  auto* ip = ask.mutable_indirect_ping();
+  ip->set_seq(31);
+  ip->set_target(to_proto_bytes(helper.a));
+  to_proto(ep(2), *ip->mutable_target_addr());
+  const auto out = helper.feed(helper.b, outside(4, 20000), ask);
+  REQUIRE_FALSE(out.empty());
+  const proto::Envelope relayed = Driver::decoded(out[0]);
+  CHECK(out[0].to == ep(2));
+  CHECK(relayed.ping().punch_seq() == 31);
+  std::vector<Endpoint> named;
+  for (const auto& a : relayed.ping().punch_to()) named.push_back(*from_proto(a));
+  CHECK(named.front() == outside(4, 20000));  // where b's request came from, first
+  CHECK(std::find(named.begin(), named.end(), ep(3)) != named.end());
+  CHECK(helper.core.stats().relayed_probes == 1);
+
+  // We are the target: the relayed ping makes us ack the helper and, straight, the prober.
+  Driver target;
+  proto::Envelope ping = relayed;
+  ping.mutable_ping()->set_target(to_proto_bytes(target.us));
+  const auto acks = target.feed(target.a, ep(5), ping);
+  REQUIRE(acks.size() == 1 + named.size());
+  CHECK(acks[0].to == ep(5));
+  CHECK(Driver::decoded(acks[0]).ack().seq() == relayed.ping().seq());
+  for (size_t i = 1; i < acks.size(); ++i) {
+    CHECK(acks[i].to == named[i - 1]);
+    CHECK(Driver::decoded(acks[i]).ack().seq() == 31);
+  }
+  CHECK(target.core.stats().punch_acks_sent == named.size());
+}
+
+TEST_CASE("wire: candidates and punch lists are capped") {
+  Rng rng(9);
+  proto::Envelope e;
+  e.set_sender(to_proto_bytes(NodeId::random(rng)));
+  e.mutable_ping()->set_seq(1);
+  e.mutable_ping()->set_target(to_proto_bytes(NodeId::random(rng)));
+  for (size_t i = 0; i <= kMaxCandidates; ++i)
+    to_proto(ep(static_cast<uint8_t>(i + 1)), *e.mutable_ping()->add_punch_to());
+  proto::Envelope out;
+  auto r = decode(encode(e), {65507, 512, 128, 1000}, out);
+  REQUIRE_FALSE(r);
+  CHECK(r.error() == DecodeError::kInvalid);
+  e.mutable_ping()->mutable_punch_to()->RemoveLast();
+  CHECK(decode(encode(e), {65507, 512, 128, 1000}, out));
+}
