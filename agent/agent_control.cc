@@ -18,6 +18,22 @@ proto::ControlResponse error(std::string text) {
 
 }  // namespace
 
+namespace {
+
+// Where this host stands across NATs, as it advertises it (docs/sites.md).
+std::string nat_summary(const gossip::Member& self) {
+  if (self.symmetric_nat) return "behind a symmetric NAT: peers reach this host through relays";
+  if (!self.candidates.empty()) {
+    std::string text = "reachable at";
+    for (const Endpoint& c : self.candidates) text += " " + c.to_string();
+    return text + (self.relay ? "; relaying" : "");
+  }
+  if (self.relay) return "public: peers reach " + self.address.to_string() + "; relaying";
+  return "not known yet (no peer has answered from outside this host's network)";
+}
+
+}  // namespace
+
 proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& request) {
   counters_.control_requests++;
   proto::ControlResponse out;
@@ -31,6 +47,9 @@ proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& 
         info->set_address(m.address.to_string());
         info->set_state(std::string(gossip::to_string(m.state)));
         info->set_incarnation(m.incarnation);
+        if (m.id == core_->id()) continue;
+        info->set_path(std::string(gossip::to_string(gossip::path_kind(m.path, m.address))));
+        info->set_endpoint(m.path.reach.to_string());
       }
       return out;
 
@@ -76,6 +95,7 @@ proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& 
       s->set_members_dead(static_cast<uint32_t>(core_->count(gossip::MemberState::kDead)));
       s->set_members_left(static_cast<uint32_t>(core_->count(gossip::MemberState::kLeft)));
       s->set_lease_count(static_cast<uint32_t>(lease_->owners().size()));
+      s->set_nat(nat_summary(core_->self()));
       s->set_uptime_s(static_cast<uint64_t>(
           std::chrono::duration_cast<std::chrono::seconds>(SteadyClock::now() - started_).count()));
       s->set_data_dir(config_.data_dir);

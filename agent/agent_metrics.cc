@@ -30,6 +30,17 @@ AgentMetrics::AgentMetrics(const gossip::Membership& core, const lease::LeaseCor
                     {}, [this] { return lease_.pool_exhausted() ? 1.0 : 0.0; });
   metrics_.gauge_fn("shoal_health_score", "Lifeguard's local health score (0 is healthy).", {},
                     [this] { return double(core_.health_score()); });
+  for (auto kind : {gossip::PathKind::kUnknown, gossip::PathKind::kDirect,
+                    gossip::PathKind::kPunched, gossip::PathKind::kRelayed}) {
+    metrics_.gauge_fn("shoal_gossip_peers", "Live members by how gossip reaches them (NATs).",
+                      {{"path", std::string(gossip::to_string(kind))}}, [this, kind] {
+                        double n = 0;
+                        for (const auto& m : core_.members())
+                          n += m.id != core_.id() && m.state == gossip::MemberState::kAlive &&
+                               gossip::path_kind(m.path, m.address) == kind;
+                        return n;
+                      });
+  }
   if (datapath_ == nullptr) return;
   for (auto path : {node::Path::kHostGw, node::Path::kVxlan, node::Path::kUdp}) {
     metrics_.gauge_fn("shoal_datapath_peers", "Peer subnets routed, by path.",
@@ -104,6 +115,21 @@ void AgentMetrics::refresh() {
   c("shoal_lease_updates_rejected_total", "Lease updates refused as malformed.",
     lease_.rejected_updates());
   c("shoal_control_requests_total", "Control socket requests served.", transport_.control_requests);
+  c("shoal_punch_attempts_total", "Probes sent to every endpoint of a member we could not reach.",
+    s.punch_attempts);
+  c("shoal_punches_total", "Paths proven on an endpoint other than the member's address.",
+    s.punches);
+  c("shoal_punch_acks_sent_total", "Acks sent straight to a prober a helper named (our half).",
+    s.punch_acks_sent);
+  c("shoal_path_moves_total", "Times a member's proven endpoint moved (its NAT remapped).",
+    s.path_moves);
+  c("shoal_endpoint_changes_total", "Times our own candidates or NAT verdict changed.",
+    s.endpoint_changes);
+  c("shoal_relayed_probes_total", "Indirect probes this host ran for others (relay load).",
+    s.relayed_probes);
+  c("shoal_keepalives_total", "Pings to our relays, holding our NAT mapping open.",
+    s.mapping_refreshes);
+  c("shoal_keepalive_bytes_total", "Bytes of those pings.", s.mapping_refresh_bytes);
   if (datapath_ == nullptr) return;
   const DatapathCounters& d = datapath_->counters();
   c("shoal_datapath_reconciles_total", "Datapath reconciles run.", d.reconciles);

@@ -52,9 +52,11 @@ std::string yes_no(bool b) { return b ? "yes" : "no"; }
 }  // namespace
 
 std::string format_members(const proto::ControlResponse& response) {
-  std::vector<Row> rows{{"NAME", "ID", "ADDRESS", "STATE", "INCARNATION"}};
+  std::vector<Row> rows{{"NAME", "ID", "ADDRESS", "STATE", "INCARNATION", "PATH", "ENDPOINT"}};
   for (const auto& m : response.members())
-    rows.push_back({m.name(), m.id(), m.address(), m.state(), std::to_string(m.incarnation())});
+    rows.push_back({m.name(), m.id(), m.address(), m.state(), std::to_string(m.incarnation()),
+                    m.path().empty() ? "(self)" : m.path(),
+                    m.endpoint().empty() ? "-" : m.endpoint()});
   return render_table(rows);
 }
 
@@ -96,6 +98,7 @@ std::string format_status(const proto::ControlResponse& response) {
                         {"backend:", s.backend()},
                         {"encryption:", encryption},
                         {"members:", members},
+                        {"nat:", s.nat().empty() ? "-" : s.nat()},
                         {"leases:", std::to_string(s.lease_count())},
                         {"uptime:", short_duration(static_cast<int64_t>(s.uptime_s()) * 1000)},
                         {"data dir:", s.data_dir()}};

@@ -199,6 +199,8 @@ class Membership {
   void ping_paths(TimePoint now, Entry& target, uint32_t seq, std::vector<Bytes> leading = {});
   void prove_path(TimePoint now, Entry& e, const Endpoint& from, const proto::Ack& ack);
   void refresh_mappings(TimePoint now);
+  // Pings our relays within a probe interval, when we are behind NAT (a remap is likely).
+  void refresh_soon(TimePoint now);
   bool anchors_exist() const;  // seeds or relays: whose word makes us public
   void readvertise_self(TimePoint now);
   std::vector<const Entry*> helpers_for(TimePoint now, const Member& target);

@@ -50,7 +50,6 @@ void Membership::ping_paths(TimePoint, Entry& target, uint32_t seq, std::vector<
     // Only the endpoint we believe in carries gossip: the others are likely dead ends.
     send_datagram(endpoints[i], envelope, leading, /*piggyback=*/i == 0);
   }
-  m.path.hint.reset();  // tried
 }
 
 void Membership::prove_path(TimePoint now, Entry& e, const Endpoint& from, const proto::Ack& ack) {
@@ -85,6 +84,14 @@ void Membership::readvertise_self(TimePoint now) {
   me.state_since = now;
   stats_.endpoint_changes++;
   queue_update(me.id, alive_update(me));
+  // A new address (a remap): our relays must hear from the new mapping before anyone asks
+  // them to reach us.
+  refresh_soon(now);
+}
+
+void Membership::refresh_soon(TimePoint now) {
+  if (!reflexive_.behind_nat(now)) return;
+  next_refresh_ = std::min(next_refresh_, std::max(now, last_refresh_ + config_.probe_interval));
 }
 
 void Membership::refresh_mappings(TimePoint now) {
@@ -96,10 +103,11 @@ void Membership::refresh_mappings(TimePoint now) {
   if (!reflexive_.settled(now, anchors_exist())) {
     // Until two members have told us where they see us from, ask a relay or two each probe
     // interval (at a join, probes alone would take a while to reach one).
-    // Our own relays first: they are the helpers others ask about us.
+    // Our own relays: they are the helpers others ask about us, and three of them tell a
+    // symmetric NAT from a cone.
     next_refresh_ = now + config_.probe_interval;
     for (const NodeId& r : relays_for(id()))
-      if (Entry* e = find_entry(r); e && targets.size() < 2) targets.push_back(e);
+      if (Entry* e = find_entry(r)) targets.push_back(e);
     if (targets.empty())
       for (const Entry* e : random_members(2, NodeId(), alive_only, now))
         targets.push_back(find_entry(e->member.id));

@@ -63,9 +63,9 @@ void Membership::advance_probe(TimePoint now) {
       auto* ping = envelope.mutable_indirect_ping();
       ping->set_seq(probe_->seq);
       ping->set_target(to_proto_bytes(target_member.id));
-      to_proto(target_member.path.reach, *ping->mutable_target_addr());
+      to_proto(target_member.path.send_to(), *ping->mutable_target_addr());
       ping->set_want_nack(true);
-      send_datagram(helper->member.path.reach, envelope);
+      send_datagram(helper->member.path.send_to(), envelope);
       stats_.indirect_probes_sent++;
       probe_->expected_nacks++;
     }
@@ -82,19 +82,20 @@ void Membership::advance_probe(TimePoint now) {
   if (now < probe_->round_end) return;
   // Nobody heard from the target in a whole probe round.
   stats_.probes_failed++;
+  // A path that worked and stopped: our NAT may have remapped us.
+  if (target->member.path.proven && target->member.path.direct_failures == 0) refresh_soon(now);
   target->member.path.direct_failed(false);
   // Lifeguard: with helpers that nack, only their missing nacks count against our own
   // health (if they could not answer us, the problem is likely on our side).
   const int expected = probe_->expected_nacks;
   awareness_.apply_delta(expected > 0 ? expected - std::min(expected, probe_->nacks) : 1);
   probe_.reset();
-  // A member that never answered us, heard of only lately and still advertising nothing of
-  // where it stands (no candidates, not a relay, no symmetric NAT), may sit behind a NAT
-  // whose way in nobody knows yet: no accusation until the grace ends. Only a crash in the
-  // first seconds after a join is found that much later.
-  const Member& m = target->member;
-  const bool unsettled = m.candidates.empty() && !m.relay && !m.symmetric_nat;
-  if (!target->answered && unsettled && now - target->known_since < config_.join_grace) {
+  // A member that never answered us, heard of only lately and not known to be public (a
+  // relay), may sit behind a NAT whose way in is not set up yet: its relays may not know
+  // it, or we may not know its relays. No accusation until the grace ends. Only a crash in
+  // the first seconds after such a member joined is found that much later.
+  const bool maybe_behind_nat = !target->member.relay;
+  if (!target->answered && maybe_behind_nat && now - target->known_since < config_.join_grace) {
     stats_.probes_in_grace++;
     return;
   }
@@ -104,7 +105,7 @@ void Membership::advance_probe(TimePoint now) {
     on_suspect(now, accusation.suspect());
     // The suspect hears it first, straight from us, so it can refute before anyone waits.
     proto::Envelope envelope;
-    send_datagram(target->member.path.reach, envelope, {encode_update(accusation)});
+    send_datagram(target->member.path.send_to(), envelope, {encode_update(accusation)});
   } else {
     // Already suspect: our failed probe is one more independent confirmation.
     on_suspect(now, suspect_update(target->member, id()).suspect());
@@ -133,7 +134,12 @@ void Membership::on_ping(const Endpoint& from, const proto::Envelope& request,
     send_stream(from, stream, true, envelope);
     return;
   }
-  send_datagram(from, envelope);
+  // A ping relayed by a helper means the prober could not reach us: it may be suspecting us.
+  // Our own alive goes first in the ack (the helper passes it on), so a refutation reaches a
+  // prober that gossip reaches badly (one behind a symmetric NAT hears only its relays).
+  std::vector<Bytes> own_alive;
+  if (ping.punch_seq() != 0) own_alive.push_back(encode_update(alive_update(self())));
+  send_datagram(from, envelope, own_alive);
   // A helper named the prober and where it may be reached: ack it there too, straight from
   // our socket. The prober sent to us a moment ago, so its NAT lets our ack in, and ours now
   // lets its next probes in: the hole is punched from both ends.
@@ -144,7 +150,7 @@ void Membership::on_ping(const Endpoint& from, const proto::Envelope& request,
     proto::Envelope punch;
     punch.mutable_ack()->set_seq(ping.punch_seq());
     stats_.punch_acks_sent++;
-    send_datagram(*to, punch);
+    send_datagram(*to, punch, own_alive);
   }
 }
 
@@ -202,6 +208,7 @@ void Membership::on_ack(TimePoint now, const Endpoint& from, const proto::Envelo
       prove_path(now, *e, from, ack);
     } else if (e && !via_stream) {
       // Alive, but only through a helper. The target's punched ack may still come.
+      if (e->member.path.proven && e->member.path.direct_failures == 0) refresh_soon(now);
       e->member.path.direct_failed(true);
       path_checks_[seq] = PathCheck{target, now + config_.probe_interval};
     }
@@ -231,7 +238,12 @@ void Membership::on_ack(TimePoint now, const Endpoint& from, const proto::Envelo
   const Endpoint origin = relay->second.origin;
   relay_deadlines_.erase({relay->second.deadline, seq});
   relays_.erase(relay);
-  send_datagram(origin, forward);
+  // The target's alive as we now know it (its ack led with it): the prober may suspect it.
+  std::vector<Bytes> target_alive;
+  if (const Entry* target = sender ? find_entry(*sender) : nullptr;
+      target && target->member.state == MemberState::kAlive)
+    target_alive.push_back(encode_update(alive_update(target->member)));
+  send_datagram(origin, forward, target_alive);
 }
 
 void Membership::on_nack(uint32_t seq) {

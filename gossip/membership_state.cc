@@ -211,8 +211,7 @@ void Membership::answer_accusation(TimePoint now, uint64_t accused_incarnation) 
   // Behind NAT, being accused often means our router forgot our mapping (a restart, a
   // conntrack flush): ping our relays now rather than at the next keepalive, so that they
   // reach us again and tell us our new address.
-  if (reflexive_.behind_nat(now))
-    next_refresh_ = std::min(next_refresh_, std::max(now, last_refresh_ + config_.probe_interval));
+  refresh_soon(now);
   Member& me = entries_[0].member;
   if (accused_incarnation >= me.incarnation) {
     refute(now, accused_incarnation);

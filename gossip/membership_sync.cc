@@ -14,10 +14,11 @@ bool gossip_target(const Member& m, TimePoint now, Duration dead_window) {
   return m.is_alive_or_suspect() || now - m.state_since < dead_window;
 }
 
-// Across NATs, datagrams reach a member where a probe of ours proved the path, or where it
-// advertises nothing but its address (no NAT in front of it, as far as we know).
+// Across NATs, datagrams reach a member where a probe of ours proved the path, where its
+// packets came from lately (a relay hears every keepalive of the members it relays for), or
+// where it advertises nothing but its address (no NAT in front of it, as far as we know).
 bool likely_reachable(const Member& m) {
-  return (m.path.proven && m.path.direct_failures == 0) ||
+  return (m.path.proven && m.path.direct_failures == 0) || m.path.hint ||
          (m.candidates.empty() && !m.symmetric_nat);
 }
 
@@ -63,7 +64,7 @@ void Membership::gossip(TimePoint now) {
   for (const Entry* e : targets) {
     if (nothing_queued()) break;
     proto::Envelope envelope;  // no body: the updates are the message
-    send_datagram(e->member.path.reach, envelope);
+    send_datagram(e->member.path.send_to(), envelope);
   }
   if (leaving_) leave_gossiped_ = true;
 }
@@ -223,9 +224,17 @@ void Membership::merge_remote_members(TimePoint now, const NodeId& sender,
 void Membership::periodic_push_pull(TimePoint now) {
   if (leaving_) return;
   // Behind NAT nobody outside can open a stream to us, nor we to others behind theirs: our
-  // anti-entropy goes through a relay, which everybody reaches.
+  // anti-entropy goes through a relay, which everybody reaches, or a seed while we know no
+  // relay (a whole site that missed the relays' news would otherwise only ever sync with
+  // itself: every other NATed member's address leads back into its own LAN).
   std::vector<const Entry*> peers;
-  if (reflexive_.behind_nat(now)) peers = random_members(1, NodeId(), alive_relay, now);
+  if (reflexive_.behind_nat(now)) {
+    peers = random_members(1, NodeId(), alive_relay, now);
+    if (peers.empty() && !seeds_.empty()) {
+      push_pull(now, seeds_[rng_.below(seeds_.size())], false);
+      return;
+    }
+  }
   if (peers.empty()) peers = random_members(1, NodeId(), alive, now);
   if (!peers.empty()) {
     push_pull(now, peers.front()->member.address, false);

@@ -50,6 +50,10 @@ struct Path {
   void set_hint(const Endpoint& from) {
     if (from != reach) hint = from;
   }
+  // Where one datagram that is not a probe goes (gossip, an accusation, a request to help):
+  // reach once proven, else where the member's packets came from lately (its NAT lets us in
+  // there, since it just sent to us), else reach.
+  const Endpoint& send_to() const { return proven || !hint ? reach : *hint; }
   // The member advertised new endpoints: a reach that does not work starts again from its
   // address (probe_endpoints() tries the candidates next).
   void readvertised(const Endpoint& address, const std::vector<Endpoint>& candidates);

@@ -8,31 +8,38 @@ namespace shoal::gossip {
 
 bool ReflexiveTracker::observe(const NodeId& observer, const Endpoint& seen, bool by_anchor,
                                TimePoint now) {
-  const auto before = std::make_tuple(reflexive_, symmetric_, behind_nat(now), at_local_ >= 2,
-                                      last_anchor_ == kTimeNever);
-  std::erase_if(recent_, [&](const Seen& s) { return s.observer == observer; });
-  recent_.push_back(Seen{observer, seen, by_anchor});
-  if (recent_.size() > kWindow) recent_.pop_front();
-  if (seen != local_) last_outside_ = now;
-  if (seen == local_ && by_anchor) last_anchor_ = now;
+  auto verdict = [&] {
+    return std::make_tuple(reflexive_, symmetric_, behind_nat(now), local_.size() >= 2,
+                           last_anchor_ == kTimeNever);
+  };
+  const auto before = verdict();
+  std::erase_if(outside_, [&](const Seen& s) { return s.observer == observer; });
+  std::erase(local_, observer);
+  if (seen == address_) {
+    local_.push_back(observer);
+    if (local_.size() > kWindow) local_.pop_front();
+    if (by_anchor) last_anchor_ = now;
+  } else {
+    outside_.push_back(Seen{observer, seen, by_anchor});
+    if (outside_.size() > kWindow) outside_.pop_front();
+    last_outside_ = now;
+  }
   decide();
-  return before != std::make_tuple(reflexive_, symmetric_, behind_nat(now), at_local_ >= 2,
-                                   last_anchor_ == kTimeNever);
+  return before != verdict();
 }
 
 void ReflexiveTracker::decide() {
-  at_local_ = static_cast<size_t>(
-      std::count_if(recent_.begin(), recent_.end(), [&](const Seen& s) { return s.at == local_; }));
   // Votes per outside endpoint; on a tie the one seen last wins (a remap: the new mapping).
+  // An anchor's word counts twice: it alone makes an address.
   std::vector<std::pair<Endpoint, size_t>> votes;
-  for (const Seen& s : recent_) {
-    if (s.at == local_) continue;
+  for (const Seen& s : outside_) {
+    const size_t weight = s.by_anchor ? 2 : 1;
     auto it =
         std::find_if(votes.begin(), votes.end(), [&](const auto& v) { return v.first == s.at; });
     if (it == votes.end()) {
-      votes.emplace_back(s.at, 1);
+      votes.emplace_back(s.at, weight);
     } else {
-      it->second++;
+      it->second += weight;
       std::rotate(it, it + 1, votes.end());  // most recently seen last
     }
   }
@@ -44,7 +51,12 @@ void ReflexiveTracker::decide() {
       best_votes = n;
     }
   }
-  symmetric_ = votes.size() >= 3 && best_votes == 1;
+  // Symmetric: three outside observers, no two of them agreeing (anchors count once here).
+  const bool all_differ = std::all_of(votes.begin(), votes.end(), [&](const auto& v) {
+    return std::count_if(outside_.begin(), outside_.end(),
+                         [&](const Seen& s) { return s.at == v.first; }) == 1;
+  });
+  symmetric_ = votes.size() >= 3 && all_differ;
   if (symmetric_) {
     reflexive_.reset();
   } else if (best && best_votes >= 2) {

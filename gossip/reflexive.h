@@ -4,8 +4,11 @@
 //
 // Observations come only from acks to our own fresh probes (Ack.observed), so only members
 // holding the cluster key, answering a sequence number we just chose, feed it. Promises:
-//  - one vote per observer (its latest), over the last kWindow observers;
-//  - a reflexive address needs two observers that agree, so one liar cannot move it;
+//  - one vote per observer (its latest), over the last kWindow observers outside (and,
+//    apart, the last kWindow that saw us at our own address: a busy LAN must not push the
+//    outside votes out);
+//  - a reflexive address needs two observers that agree, or one anchor (a seed, which the
+//    operator named, or a relay, found public): one ordinary member cannot move it;
 //  - symmetric needs three outside observers that all disagree;
 //  - "behind a NAT" is remembered for kNatMemory after the last outside observation, so a
 //    burst of observations from our own LAN does not make a NATed member think it is public;
@@ -29,7 +32,7 @@ class ReflexiveTracker {
   static constexpr size_t kWindow = 8;
   static constexpr Duration kNatMemory = std::chrono::minutes(10);
 
-  explicit ReflexiveTracker(Endpoint local) : local_(local) {}
+  explicit ReflexiveTracker(Endpoint address) : address_(address) {}
 
   // `observer` saw our probe come from `seen`; `by_anchor`: the observer is a seed or a relay.
   // Returns true when a verdict below changed.
@@ -44,7 +47,7 @@ class ReflexiveTracker {
   // nobody lately elsewhere: others reach us with no NAT in the way, so we can relay for them.
   bool public_reachable(TimePoint now, bool anchors_exist) const {
     const bool anchored = last_anchor_ != kTimeNever && now - last_anchor_ < kNatMemory;
-    return !behind_nat(now) && at_local_ >= 2 && (anchored || !anchors_exist);
+    return !behind_nat(now) && local_.size() >= 2 && (anchored || !anchors_exist);
   }
   // We know what we are (we stop asking relays for extra probes).
   bool settled(TimePoint now, bool anchors_exist) const {
@@ -59,11 +62,11 @@ class ReflexiveTracker {
   };
   void decide();
 
-  Endpoint local_;
-  std::deque<Seen> recent_;  // newest last, one per observer
+  Endpoint address_;
+  std::deque<Seen> outside_;  // newest last, one per observer
+  std::deque<NodeId> local_;  // observers that saw us at address_, newest last
   std::optional<Endpoint> reflexive_;
   bool symmetric_ = false;
-  size_t at_local_ = 0;
   TimePoint last_anchor_ = kTimeNever;  // an anchor saw us at our own address
   TimePoint last_outside_ = kTimeNever;
 };

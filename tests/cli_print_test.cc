@@ -21,11 +21,15 @@ TEST_CASE("members table: columns as wide as their widest cell, no trailing blan
   b->set_address("198.51.100.20:7946");
   b->set_state("suspect");
   b->set_incarnation(3);
+  b->set_path("punched");
+  b->set_endpoint("203.0.113.7:20001");
   CHECK(format_members(response) ==
-        "NAME            ID        ADDRESS             STATE    INCARNATION\n"
-        "a               0123abcd  192.0.2.1:7946      alive    12\n"
-        "host-long-name  ff00ff00  198.51.100.20:7946  suspect  3\n");
-  CHECK(format_members(proto::ControlResponse()) == "NAME  ID  ADDRESS  STATE  INCARNATION\n");
+        "NAME            ID        ADDRESS             STATE    INCARNATION  PATH     ENDPOINT\n"
+        "a               0123abcd  192.0.2.1:7946      alive    12           (self)   -\n"
+        "host-long-name  ff00ff00  198.51.100.20:7946  suspect  3            punched  "
+        "203.0.113.7:20001\n");
+  CHECK(format_members(proto::ControlResponse()) ==
+        "NAME  ID  ADDRESS  STATE  INCARNATION  PATH  ENDPOINT\n");
 }
 
 TEST_CASE("leases table: own lease starred, times relative to now") {

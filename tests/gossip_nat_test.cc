@@ -117,6 +117,18 @@ TEST_CASE("reflexive: two observers that agree make an address; one liar does no
   CHECK_FALSE(t.behind_nat(now + ReflexiveTracker::kNatMemory));
 }
 
+TEST_CASE("reflexive: an anchor (a seed or a relay) alone makes an address") {
+  Rng rng(6);
+  ReflexiveTracker t(ep(1));
+  t.observe(NodeId::random(rng), outside(5, 20000), /*by_anchor=*/true, kTimeZero);
+  REQUIRE(t.reflexive());
+  CHECK(*t.reflexive() == outside(5, 20000));
+  // A remap: the anchor sees a new port, and its word moves the address again.
+  Rng again(6);
+  t.observe(NodeId::random(again), outside(5, 20001), true, kTimeZero + 1s);
+  CHECK(*t.reflexive() == outside(5, 20001));
+}
+
 TEST_CASE("reflexive: three outside observers that all disagree mean a symmetric NAT") {
   Rng rng(4);
   ReflexiveTracker t(ep(1));

@@ -22,15 +22,6 @@ source "$here/cluster.sh"
 require_root "e2e.agent_cluster"
 shoal=$(realpath "${1:?usage: $0 PATH/TO/shoal}")
 
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$work"/h*.log; do
-    echo "--- $f (last 15 lines)" >&2
-    tail -n 15 "$f" >&2
-  done
-  exit 1
-}
-step() { echo "# $(date +%T) $*"; }
 not_running() { ! netns_alive "$1"; }
 
 work=$(mktemp -d /tmp/shoal-e2e-XXXXXX)

@@ -4,9 +4,28 @@
 # subnet.env (agent_cluster_test.sh, lease_expiry_test.sh), and their pods (datapath_test.sh,
 # udp_tunnel_test.sh; source pods.sh too). Source after netns.sh. They expect the caller to
 # set $shoal (the binary), $work (agent I keeps its files in $work/hI), for pods the array
-# `pods` (pod numbers per host), and to define `fail MESSAGE` and `step MESSAGE`.
+# `pods` (pod numbers per host). They give `step` and `fail` (a caller adds diagnostics to
+# fail with a function on_fail).
 
 declare -gA podip=() # "I J" -> the address of pod J on host I
+
+# step MESSAGE: one line of the test's story, with the time.
+step() { echo "# $(date +%T) $*"; }
+
+# fail MESSAGE: says what failed, runs the caller's on_fail if it defined one (its own
+# diagnostics), shows the end of every agent's log ($FAIL_LOG_LINES lines, 15 by default),
+# and exits 1; the harness's trap cleans up.
+fail() {
+  echo "FAIL: $*" >&2
+  if declare -F on_fail >/dev/null; then on_fail >&2 2>&1 || true; fi
+  local f
+  for f in "$work"/h*.log; do
+    [[ -e $f ]] || continue
+    echo "--- $f (last ${FAIL_LOG_LINES:-15} lines)" >&2
+    tail -n "${FAIL_LOG_LINES:-15}" "$f" >&2
+  done
+  exit 1
+}
 
 ctl() {  # ctl I COMMAND...: a client command against agent I (bounded)
   local i=$1

@@ -51,7 +51,6 @@ stale=198.18.250.0/24 # above --subnet-max below: never a lease
 hosts=(1 2 3)
 pods=(1 2)
 
-step() { echo "# $(date +%T) $*"; }
 dump_host() {  # dump_host I: what host I's kernel holds of shoal's, for a failure report
   local i=$1
   echo "--- h$i: ip route show proto 83" >&2
@@ -63,17 +62,11 @@ dump_host() {  # dump_host I: what host I's kernel holds of shoal's, for a failu
     netns_exec "$i" bridge fdb show dev "$vx" >&2 2>&1 || true
   fi
 }
-fail() {
-  echo "FAIL: $*" >&2
-  local f i
+on_fail() {  # fail's extra diagnostics (cluster.sh)
+  local i
   for i in "${hosts[@]}"; do dump_host "$i"; done
-  for f in "$work"/h*.log; do
-    [[ -e $f ]] || continue
-    echo "--- $f (last 25 lines)" >&2
-    tail -n 25 "$f" >&2
-  done
-  exit 1
 }
+FAIL_LOG_LINES=25
 not_running() { ! netns_alive "$1"; }
 
 work=$(mktemp -d /tmp/shoal-dp-XXXXXX)

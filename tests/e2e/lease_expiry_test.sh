@@ -19,15 +19,6 @@ source "$here/cluster.sh"
 require_root "e2e.lease_expiry"
 shoal=$(realpath "${1:?usage: $0 PATH/TO/shoal}")
 
-fail() {
-  echo "FAIL: $*" >&2
-  for f in "$work"/h*.log; do
-    echo "--- $f (last 15 lines)" >&2
-    tail -n 15 "$f" >&2
-  done
-  exit 1
-}
-step() { echo "# $(date +%T) $*"; }
 
 work=$(mktemp -d /tmp/shoal-e2e-expiry-XXXXXX)
 netns_at_cleanup "rm -rf '$work'"

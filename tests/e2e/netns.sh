@@ -26,6 +26,18 @@
 # via its segment's router address (netns_router_addr A|B). netns_addr and netns_segment know
 # which segment a host is on, so callers need not care which setup they got.
 #
+# Sites behind NAT routers (netns_setup_sites PREFIX PUBLIC KIND:N...): an "internet" segment,
+# 203.0.113.0/24 on bridge br0, with hosts 1..PUBLIC at 203.0.113.(10+I); then one site per
+# KIND:N (KIND cone or symmetric), each a router namespace "<prefix>-natK" with leg "wan" at
+# 203.0.113.(100+K) on br0 and leg "lan" at 198.51.100.1/24 on its own bridge brK, and N hosts
+# at 198.51.100.(10+J), J counting from 1 in every site: all sites share one LAN range, as homes
+# share 192.168.1.0/24, so an address alone does not name a host. The router masquerades what
+# leaves by "wan" with nftables: a cone NAT keeps a host's source port for every destination
+# where it can (Linux's usual mapping); `masquerade fully-random` picks a new port per flow, a
+# symmetric NAT. Conntrack lets in only replies to flows a host started (address-and-port
+# dependent filtering), and the router drops what else comes in by "wan", as home routers do. netns_site I gives host I's site (0: public); netns_nat_exec K CMD runs
+# CMD in site K's router.
+#
 # Extra namespaces (netns_add_extra SUFFIX, e.g. the pods of tests/e2e/pods.sh): "<prefix>-SUFFIX",
 # loopback up, IPv6 off, owned by the harness like the others.
 #
@@ -52,6 +64,9 @@ NETNS_LAST_PID=""         # PID of the last process netns_spawn started
 WAIT_ELAPSED_US=0         # how long the last wait_until waited, in microseconds
 # shellcheck disable=SC2034 # read by callers
 NETNS_GATE_OPENED_US=0    # when the last netns_gate_open let the gated processes go
+NETNS_SITES=0             # after netns_setup_sites: the number of NATed sites
+declare -gA _netns_host_addr=() # host -> address, where netns_setup_sites placed it
+declare -gA _netns_host_site=() # host -> site (0: public), after netns_setup_sites
 _netns_names=()           # namespaces created (recorded before creation, so cleanup sees them)
 _netns_proc_host=()       # for every process netns_spawn started: its host,
 _netns_proc_pid=()        #   its PID,
@@ -158,7 +173,9 @@ netns_bridge_name() { echo "${NETNS_PREFIX}-br"; }
 # netns_addr I: host I's underlay address: 192.0.2.(10+I) on segment A (every host of
 # netns_setup), 198.51.100.(10+I) on segment B (the last NB hosts of netns_setup_routed).
 netns_addr() {
-  if ((NETNS_ROUTED && $1 > NETNS_SEG_A)); then
+  if [[ -n ${_netns_host_addr[$1]:-} ]]; then
+    echo "${_netns_host_addr[$1]}"
+  elif ((NETNS_ROUTED && $1 > NETNS_SEG_A)); then
     echo "198.51.100.$((10 + $1))"
   else
     echo "192.0.2.$((10 + $1))"
@@ -286,6 +303,77 @@ netns_setup_routed() {
   fi
   _netns_build "$prefix" $((na + nb)) "$na"
 }
+
+# netns_setup_sites PREFIX PUBLIC KIND:N...: the NATed sites topology (see the top).
+netns_setup_sites() {
+  local prefix=$1 public=$2 spec kind count k=0 i=0 j br rt masq
+  shift 2
+  _netns_check_prefix "$prefix" || return 1
+  need_packages iproute2 procps nftables || return 1
+  NETNS_PREFIX=$prefix
+  br=$(netns_bridge_name)
+  _netns_add "$br" || return 1
+  ip -n "$br" link add br0 type bridge && ip -n "$br" link set br0 up || return 1
+  for ((i = 1; i <= public; i++)); do
+    _netns_host_addr[$i]="203.0.113.$((10 + i))"
+    _netns_host_site[$i]=0
+    _netns_site_host "$i" br0 "203.0.113.$((10 + i))/24" || return 1
+  done
+  i=$public
+  for spec in "$@"; do
+    kind=${spec%%:*} count=${spec#*:}
+    k=$((k + 1))
+    case $kind in
+      cone) masq="masquerade" ;;
+      symmetric) masq="masquerade fully-random" ;;
+      *) echo "netns: site '$spec' must be cone:N or symmetric:N" >&2; return 1 ;;
+    esac
+    rt="${NETNS_PREFIX}-nat$k"
+    _netns_add "$rt" || return 1
+    ip netns exec "$rt" sysctl -q -w net.ipv4.ip_forward=1 >/dev/null || return 1
+    ip -n "$br" link add "br$k" type bridge && ip -n "$br" link set "br$k" up || return 1
+    ip -n "$rt" link add wan type veth peer name "w$k" netns "$br" || return 1
+    ip -n "$rt" link add lan type veth peer name "l$k" netns "$br" || return 1
+    ip -n "$rt" addr add "203.0.113.$((100 + k))/24" dev wan || return 1
+    ip -n "$rt" addr add 198.51.100.1/24 dev lan || return 1
+    ip -n "$rt" link set wan up && ip -n "$rt" link set lan up || return 1
+    ip -n "$br" link set "w$k" master br0 up && ip -n "$br" link set "l$k" master "br$k" up ||
+      return 1
+    # As a home router does, it drops what comes in unasked for itself (the input chain): a
+    # dropped packet leaves no conntrack entry, where an accepted one (answered by an ICMP
+    # port unreachable) would hold its port pair for 30 s and make the router pick another
+    # port for the host's own next flow to that peer, breaking every hole punch.
+    printf 'table ip nat {\n  chain post {\n    type nat hook postrouting priority srcnat; policy accept;\n    oifname "wan" %s\n  }\n}\ntable ip filter {\n  chain input {\n    type filter hook input priority filter; policy accept;\n    iifname "wan" ct state new drop\n  }\n}\n' \
+      "$masq" | ip netns exec "$rt" nft -f - || return 1
+    for ((j = 1; j <= count; j++)); do
+      i=$((i + 1))
+      _netns_host_addr[$i]="198.51.100.$((10 + j))"
+      _netns_host_site[$i]=$k
+      _netns_site_host "$i" "br$k" "198.51.100.$((10 + j))/24" 198.51.100.1 || return 1
+    done
+  done
+  NETNS_HOSTS=$i
+  NETNS_SEG_A=$i
+  NETNS_SITES=$k
+}
+
+# _netns_site_host I BRIDGE ADDRESS/LEN [GATEWAY]: host I's namespace on BRIDGE.
+_netns_site_host() {
+  local ns br
+  ns=$(netns_name "$1")
+  br=$(netns_bridge_name)
+  _netns_add "$ns" || return 1
+  ip -n "$ns" link add "$NETNS_DEV" type veth peer name "h$1" netns "$br" || return 1
+  ip -n "$ns" addr add "$3" dev "$NETNS_DEV" && ip -n "$ns" link set "$NETNS_DEV" up || return 1
+  ip -n "$br" link set "h$1" master "$2" up || return 1
+  [[ -z ${4:-} ]] || ip -n "$ns" route add default via "$4" dev "$NETNS_DEV"
+}
+
+# netns_site I: host I's site after netns_setup_sites (0: the public segment).
+netns_site() { echo "${_netns_host_site[$1]:-0}"; }
+
+# netns_nat_exec K CMD...: runs CMD in site K's router namespace.
+netns_nat_exec() { ip netns exec "${NETNS_PREFIX}-nat$1" "${@:2}"; }
 
 # netns_add_extra SUFFIX: creates one more namespace, "<prefix>-SUFFIX" (loopback up, IPv6 off),
 # after netns_setup. netns_cleanup deletes it with the others, and kills what still runs in it.
@@ -633,6 +721,9 @@ netns_cleanup() {
   NETNS_HOSTS=0
   NETNS_ROUTED=0
   NETNS_SEG_A=0
+  NETNS_SITES=0
+  _netns_host_addr=()
+  _netns_host_site=()
   _netns_cleaning=0
   trap - PIPE
   return 0

@@ -41,22 +41,15 @@ pods=(1 2)
 tun=shoal0
 port=8285
 
-step() { echo "# $(date +%T) $*"; }
-fail() {
-  echo "FAIL: $*" >&2
-  local f i
+on_fail() {  # fail's extra diagnostics (cluster.sh)
+  local i
   for i in "${hosts[@]}"; do
     echo "--- h$i: routes, status" >&2
     netns_exec "$i" ip -4 route >&2 2>&1 || true
     ctl "$i" status >&2 2>&1 || true
   done
-  for f in "$work"/h*.log; do
-    [[ -e $f ]] || continue
-    echo "--- $f (last 25 lines)" >&2
-    tail -n 25 "$f" >&2
-  done
-  exit 1
 }
+FAIL_LOG_LINES=25
 
 work=$(mktemp -d /tmp/shoal-udp-XXXXXX)
 netns_at_cleanup "rm -rf '$work'"
