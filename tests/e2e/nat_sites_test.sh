@@ -22,6 +22,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/netns.sh"
 # shellcheck source=tests/e2e/cluster.sh
 source "$here/cluster.sh"
+# shellcheck source=tests/e2e/nat_sites.sh
+source "$here/nat_sites.sh"
 require_root "e2e.nat_sites"
 shoal=$(realpath "${1:?usage: $0 PATH/TO/shoal}")
 
@@ -42,38 +44,10 @@ on_fail() {  # fail's extra diagnostics: members, punches, the routers' conntrac
 
 work=$(mktemp -d /tmp/shoal-e2e-nat-XXXXXX)
 netns_at_cleanup "rm -rf '$work'"
-need_packages conntrack
-netns_setup_sites "sn$$" 1 cone:2 cone:1 symmetric:1
-"$shoal" keygen >"$work/key" && chmod 600 "$work/key"
-
-start_agent() {  # start_agent I
-  local i=$1 seed=(--seed "$(netns_addr 1):7946")
-  [[ $i == 1 ]] && seed=()
-  netns_spawn "$i" "$work/h$i.log" "$shoal" agent --name "h$i" --network 198.18.0.0/16 \
-    --backend host-gw --bind "0.0.0.0:7946" --advertise "$(netns_addr "$i")" "${seed[@]}" \
-    --data-dir "$work/h$i" --subnet-file "$work/h$i/subnet.env" \
-    --control-socket "$work/h$i/shoal.sock" --key-file "$work/key" --log-level debug \
-    --metrics-addr "$(netns_addr "$i"):9100"
-}
-count_alive() {  # count_alive I: members agent I lists alive
-  ctl "$1" members 2>/dev/null | awk 'NR > 1 && $4 == "alive"' | wc -l
-}
-all_alive() {
-  local i
-  for i in 1 2 3 4 5; do [[ $(count_alive "$i") -eq 5 ]] || return 1; done
-}
-nat_line() { ctl "$1" status 2>/dev/null | sed -n 's/^nat: *//p'; }
-path_of() {  # path_of I NAME: how agent I reaches member NAME (the PATH column)
-  ctl "$1" members 2>/dev/null | awk -v n="$2" 'NR > 1 && $1 == n { print $6 }'
-}
-declared_dead() {  # members declared dead by all agents together
-  local i sum=0
-  for i in 1 2 3 4 5; do sum=$((sum + $(netns_metric "$i" 9100 shoal_declared_dead_total))); done
-  echo "$sum"
-}
+nat_sites_setup "sn$$"
 
 step "1. h1 public; h2, h3 behind cone NAT 1; h4 behind cone NAT 2; h5 behind a symmetric NAT"
-for i in 1 2 3 4 5; do start_agent "$i"; done
+nat_sites_start
 wait_until 60 all_alive || fail "not every agent lists 5 alive members within 60 s"
 step "   all 5 see all 5 alive after $(us_to_secs "$WAIT_ELAPSED_US") s"
 
@@ -112,10 +86,7 @@ dead=$(declared_dead)
 
 step "4. NAT 1 restarts with other ports; nobody is declared dead"
 before2=$(nat_line 2)
-netns_nat_exec 1 nft flush chain ip nat post || fail "could not flush NAT 1's masquerade"
-netns_nat_exec 1 nft add rule ip nat post oifname wan meta l4proto '{ tcp, udp }' \
-  masquerade to :40000-40099 || fail "could not move NAT 1's masquerade to other ports"
-netns_nat_exec 1 conntrack -F >/dev/null 2>&1 || fail "could not flush NAT 1's conntrack table"
+nat_sites_remap 1 || fail "could not restart NAT 1 with other ports"
 moved() {
   local now2 now3
   now2=$(nat_line 2) now3=$(nat_line 3)

@@ -1,0 +1,61 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2154 # $shoal and $work are the caller's
+# The four sites of issue 20 as namespaces, and what tests and benchmarks ask of their agents
+# (tests/e2e/nat_sites_test.sh, bench/nat.sh). Source after netns.sh and cluster.sh; the caller
+# sets $shoal and $work.
+#   h1 public (203.0.113.11); h2, h3 behind cone NAT 1 (203.0.113.101); h4 behind cone NAT 2
+#   (203.0.113.102); h5 behind a symmetric NAT 3 (203.0.113.103). Every site's LAN is
+#   198.51.100.0/24. Agents: udp gossip with a cluster key, host-gw datapath (nothing to route:
+#   no two hosts share a segment), h1 the only seed.
+
+nat_sites_hosts=(1 2 3 4 5)
+
+# nat_sites_setup PREFIX: the namespaces, routers and a cluster key.
+nat_sites_setup() {
+  need_packages conntrack
+  netns_setup_sites "$1" 1 cone:2 cone:1 symmetric:1
+  "$shoal" keygen >"$work/key" && chmod 600 "$work/key"
+}
+
+# nat_sites_start [--gate]: starts the 5 agents (with --gate, behind netns_gate_close's gate).
+nat_sites_start() {
+  local i
+  for i in "${nat_sites_hosts[@]}"; do nat_sites_agent "$@" "$i"; done
+}
+nat_sites_agent() {  # nat_sites_agent [--gate] I
+  local gate=()
+  [[ $1 == --gate ]] && gate=(--gate) && shift
+  local i=$1 seed=(--seed "$(netns_addr 1):7946")
+  [[ $i == 1 ]] && seed=()
+  netns_spawn "${gate[@]}" "$i" "$work/h$i.log" "$shoal" agent --name "h$i" \
+    --network 198.18.0.0/16 --backend host-gw --bind "0.0.0.0:7946" \
+    --advertise "$(netns_addr "$i")" "${seed[@]}" --data-dir "$work/h$i" \
+    --subnet-file "$work/h$i/subnet.env" --control-socket "$work/h$i/shoal.sock" \
+    --key-file "$work/key" --log-level debug --metrics-addr "$(netns_addr "$i"):9100"
+}
+count_alive() {  # count_alive I: members agent I lists alive
+  ctl "$1" members 2>/dev/null | awk 'NR > 1 && $4 == "alive"' | wc -l
+}
+all_alive() {  # every agent lists all 5 alive
+  local i
+  for i in "${nat_sites_hosts[@]}"; do [[ $(count_alive "$i") -eq 5 ]] || return 1; done
+}
+nat_line() { ctl "$1" status 2>/dev/null | sed -n 's/^nat: *//p'; }  # `shoal status`'s nat:
+path_of() {  # path_of I NAME: how agent I reaches member NAME (the PATH column)
+  ctl "$1" members 2>/dev/null | awk -v n="$2" 'NR > 1 && $1 == n { print $6 }'
+}
+declared_dead() {  # members declared dead by all agents together
+  local i sum=0
+  for i in "${nat_sites_hosts[@]}"; do
+    sum=$((sum + $(netns_metric "$i" 9100 shoal_declared_dead_total)))
+  done
+  echo "$sum"
+}
+# nat_sites_remap K: router K restarts with other ports: its masquerade moves to 40000-40099
+# and its conntrack table is flushed.
+nat_sites_remap() {
+  netns_nat_exec "$1" nft flush chain ip nat post &&
+    netns_nat_exec "$1" nft add rule ip nat post oifname wan meta l4proto '{ tcp, udp }' \
+      masquerade to :40000-40099 &&
+    netns_nat_exec "$1" conntrack -F >/dev/null 2>&1
+}
