@@ -162,6 +162,7 @@ Status Agent::Impl::init() {
                                         *identity_, &Impl::wall);
     if (!started) return started.error();
     datapath_ = std::move(started).value();
+    datapath_->set_nat_view([this] { return node::behind_nat(core_->members(), id_); });
   }
   metrics_ = std::make_unique<AgentMetrics>(*core_, *lease_, counters_, datapath_.get());
   if (config_.metrics_addr) {

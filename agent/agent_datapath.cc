@@ -126,7 +126,13 @@ void AgentDatapath::stop() {
 }
 
 void AgentDatapath::compute_plan(const node::LocalFacts& facts) {
-  plan_ = node::plan(lease_.table(), lease_.owners(), self_, wall_(), facts, plan_config_);
+  if (!behind_nat_) {
+    plan_ = node::plan(lease_.table(), lease_.owners(), self_, wall_(), facts, plan_config_);
+    return;
+  }
+  node::LocalFacts with_nat = facts;
+  with_nat.behind_nat = behind_nat_();
+  plan_ = node::plan(lease_.table(), lease_.owners(), self_, wall_(), with_nat, plan_config_);
 }
 
 void AgentDatapath::request_reconcile() {

@@ -6,8 +6,10 @@
 // control plane keeps running and the next reconcile tries again.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "agent/asio.h"
@@ -44,6 +46,11 @@ class AgentDatapath {
       const crypto::Identity& identity, WallClock wall);
   ~AgentDatapath();
 
+  // Where the peers across a NAT are (node::behind_nat of gossip's members), read at every
+  // plan: host-gw and vxlan are never planned for them.
+  void set_nat_view(std::function<std::set<NodeId>()> behind_nat) {
+    behind_nat_ = std::move(behind_nat);
+  }
   // Reconciles soon (coalescing bursts of lease events into one run).
   void request_reconcile();
   // Removes shoal's routes, device and masquerade table (`shoal leave`), and stops.
@@ -76,6 +83,7 @@ class AgentDatapath {
   NodeId self_;
   IpAddress underlay_;
   WallClock wall_;
+  std::function<std::set<NodeId>()> behind_nat_;
   node::DatapathConfig plan_config_;
   std::unique_ptr<backends::Netlink> netlink_;
   std::unique_ptr<backends::KernelDatapath> kernel_;

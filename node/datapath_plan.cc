@@ -44,6 +44,8 @@ std::string_view to_string(SkipReason reason) {
       return "overlaps_own_subnet";
     case SkipReason::kNoTunnelKey:
       return "no_tunnel_key";
+    case SkipReason::kBehindNat:
+      return "behind_nat";
   }
   return "?";
 }
@@ -136,14 +138,19 @@ DatapathPlan plan(const lease::Table& table, const lease::Owners& owners, const 
       skip(SkipReason::kFamilyMismatch);
       continue;
     }
-    const bool direct = on_link(facts, record->underlay);
+    const bool nat = facts.behind_nat.contains(owner);
+    const bool direct = !nat && on_link(facts, record->underlay);
     Path path = carrier.value_or(Path::kHostGw);
     if (!carrier || (config.mode == DatapathMode::kAuto && direct)) {
       if (!direct) {
-        skip(SkipReason::kNotOnLink);
+        skip(nat ? SkipReason::kBehindNat : SkipReason::kNotOnLink);
         continue;
       }
       path = Path::kHostGw;
+    }
+    if (nat && path == Path::kVxlan) {  // vxlan would send to a private address of its site
+      skip(SkipReason::kBehindNat);
+      continue;
     }
     PeerRoute route{subnet, owner, record->name, path, record->underlay, std::nullopt, {}};
     if (path != Path::kHostGw) {
@@ -167,6 +174,15 @@ DatapathPlan plan(const lease::Table& table, const lease::Owners& owners, const 
       }
     }
     out.routes.push_back(std::move(route));
+  }
+  return out;
+}
+
+std::set<NodeId> behind_nat(const std::vector<gossip::Member>& members, const NodeId& self) {
+  std::set<NodeId> out;
+  for (const gossip::Member& m : members) {
+    if (m.id == self || (m.candidates.empty() && !m.symmetric_nat)) continue;
+    if (gossip::path_kind(m.path, m.address) != gossip::PathKind::kDirect) out.insert(m.id);
   }
   return out;
 }

@@ -21,6 +21,7 @@
 #include "common/endpoint.h"
 #include "common/hlc.h"
 #include "common/node_id.h"
+#include "gossip/member.h"
 #include "lease/table.h"
 #include "node/backend_data.h"
 
@@ -39,9 +40,10 @@ enum class SkipReason {
   kFamilyMismatch,  // the peer's underlay address family is not ours
   kOverlapsOwn,     // the peer's subnet overlaps one of ours (the table is mid-merge)
   kNoTunnelKey,     // udp, encrypted: the peer publishes no (valid) tunnel public key
+  kBehindNat,       // host-gw, vxlan: a NAT lies between us (its address is not ours to route)
 };
 std::string_view to_string(SkipReason reason);
-inline constexpr int kSkipReasonCount = 6;
+inline constexpr int kSkipReasonCount = 7;
 
 inline constexpr int kVxlanOverheadV4 = 50;  // outer IPv4 20 + UDP 8 + VXLAN 8 + Ethernet 14
 inline constexpr int kVxlanOverheadV6 = 70;
@@ -71,7 +73,16 @@ struct LocalFacts {
   std::string underlay_device;         // the device that holds it
   int underlay_mtu = 1500;             // that device's MTU
   std::vector<Cidr> on_link_prefixes;  // the prefixes of the addresses on that device
+  // Peers that gossip found on the far side of a NAT from here (behind_nat() below). Their
+  // underlay address is a private one of their own site, which may even look on-link here
+  // (every home uses the same ranges): host-gw and vxlan are never planned for them.
+  std::set<NodeId> behind_nat;
 };
+
+// The members `members` says sit across a NAT from `self`: they advertise where they are
+// reached from outside (candidates) or a symmetric NAT, and gossip does not reach them at
+// their own address (its path to them is not direct).
+std::set<NodeId> behind_nat(const std::vector<gossip::Member>& members, const NodeId& self);
 
 struct PeerRoute {
   Cidr subnet;

@@ -35,7 +35,7 @@ struct Cluster {
     return r.id;
   }
   LocalFacts facts() const {
-    return {IpAddress::v4(192, 0, 2, 1), "eth0", 1500, {*Cidr::parse("192.0.2.0/24")}};
+    return {IpAddress::v4(192, 0, 2, 1), "eth0", 1500, {*Cidr::parse("192.0.2.0/24")}, {}};
   }
   DatapathPlan run(DatapathMode mode, int mtu = 0) const {
     DatapathConfig config;
@@ -217,4 +217,56 @@ TEST_CASE("diff: removes stale entries, adds missing ones, and is empty once the
   CHECK(d.remove.fdb.size() == 1);
   CHECK(d.add.fdb.size() == 1);
   CHECK(d.add.routes.empty());
+}
+
+TEST_CASE("a peer across a NAT never gets host-gw or vxlan, even when its address looks on-link") {
+  // Every home uses the same private ranges: "other" sits at another site behind a NAT, at
+  // an address that happens to be on our own segment.
+  Cluster c;
+  const Bytes key(32, 0x22);
+  const NodeId other = c.add("other-site", IpAddress::v4(192, 0, 2, 7), 2, Mac{2, 0, 0, 0, 0, 7},
+                             encode_backend_data({Mac{2, 0, 0, 0, 0, 7}, key}));
+  LocalFacts facts = c.facts();
+  facts.behind_nat = {other};
+  auto run = [&](DatapathMode mode, Path fallback) {
+    DatapathConfig config{
+        .mode = mode, .fallback = fallback, .port = 8285, .network = *Cidr::parse("198.18.0.0/16")};
+    return plan(c.table, c.table.owners(kNow), c.self, kNow, facts, config);
+  };
+  for (auto [mode, fallback] : {std::pair{DatapathMode::kHostGw, Path::kVxlan},
+                                {DatapathMode::kVxlan, Path::kVxlan},
+                                {DatapathMode::kAuto, Path::kVxlan}}) {
+    const DatapathPlan p = run(mode, fallback);
+    CHECK(p.routes.empty());
+    REQUIRE(p.skipped.size() == 1);
+    CHECK(p.skipped[0].reason == SkipReason::kBehindNat);
+  }
+  // The udp tunnel is the one path that may cross a NAT.
+  const DatapathPlan p = run(DatapathMode::kAuto, Path::kUdp);
+  REQUIRE(p.routes.size() == 1);
+  CHECK(p.routes[0].path == Path::kUdp);
+}
+
+TEST_CASE("behind_nat: members that advertise a NAT and that gossip does not reach directly") {
+  Rng rng(3);
+  const NodeId self = NodeId::random(rng);
+  auto member = [&](std::vector<Endpoint> candidates, bool symmetric, bool proven_direct) {
+    gossip::Member m;
+    m.id = NodeId::random(rng);
+    m.address = Endpoint{IpAddress::v4(192, 0, 2, 9), 7946};
+    m.candidates = std::move(candidates);
+    m.symmetric_nat = symmetric;
+    m.path.reach = m.address;
+    if (proven_direct) m.path.prove(m.address);
+    return m;
+  };
+  const Endpoint outside{IpAddress::v4(203, 0, 113, 5), 20000};
+  const auto public_peer = member({}, false, false);
+  const auto same_lan = member({outside}, false, true);  // its address answers: our LAN
+  const auto other_site = member({outside}, false, false);
+  const auto symmetric = member({}, true, false);
+  gossip::Member me = member({outside}, false, false);
+  me.id = self;
+  const auto found = behind_nat({me, public_peer, same_lan, other_site, symmetric}, self);
+  CHECK(found == std::set<NodeId>{other_site.id, symmetric.id});
 }

@@ -23,7 +23,7 @@ Cidr segment_of(const IpAddress& a) { return *Cidr::containing(a, 24); }
 std::string check_plan(LeaseCluster& c, NodeIndex node) {
   const lease::LeaseCore& lease = *c.lease(node);
   const IpAddress underlay = lease.own().underlay;
-  const node::LocalFacts facts{underlay, "u0", 1500, {segment_of(underlay)}};
+  const node::LocalFacts facts{underlay, "u0", 1500, {segment_of(underlay)}, {}};
   node::DatapathConfig config;
   config.mode = node::DatapathMode::kAuto;
   const node::DatapathPlan plan = node::plan(lease.table(), lease.owners(), c.sim().id(node),
