@@ -199,6 +199,8 @@ class Membership {
   void ping_paths(TimePoint now, Entry& target, uint32_t seq, std::vector<Bytes> leading = {});
   void prove_path(TimePoint now, Entry& e, const Endpoint& from, const proto::Ack& ack);
   void refresh_mappings(TimePoint now);
+  // One more ping to every endpoint of a member whose probe only a helper answered.
+  void follow_up_punch(TimePoint now, Entry& target);
   // Pings our relays within a probe interval, when we are behind NAT (a remap is likely).
   void refresh_soon(TimePoint now);
   bool anchors_exist() const;  // seeds or relays: whose word makes us public

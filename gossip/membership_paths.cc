@@ -52,11 +52,20 @@ void Membership::ping_paths(TimePoint, Entry& target, uint32_t seq, std::vector<
   }
 }
 
+void Membership::follow_up_punch(TimePoint now, Entry& target) {
+  const uint32_t seq = ++next_seq_;
+  path_checks_[seq] = PathCheck{target.member.id, now + config_.probe_interval};
+  if (path_checks_.size() > kMaxPathChecks) path_checks_.erase(path_checks_.begin());
+  stats_.punch_attempts++;
+  ping_paths(now, target, seq);
+}
+
 void Membership::prove_path(TimePoint now, Entry& e, const Endpoint& from, const proto::Ack& ack) {
   Path& path = e.member.path;
   const bool was_proven = path.proven;
   const bool was_punched = path_kind(path, e.member.address) == PathKind::kPunched;
   if (path.prove(from) && was_proven) stats_.path_moves++;
+  path.decided_at = now;
   if (!was_punched && path_kind(path, e.member.address) == PathKind::kPunched) stats_.punches++;
   if (!ack.has_observed()) return;
   const auto seen = from_proto(ack.observed());

@@ -85,6 +85,7 @@ void Membership::advance_probe(TimePoint now) {
   // A path that worked and stopped: our NAT may have remapped us.
   if (target->member.path.proven && target->member.path.direct_failures == 0) refresh_soon(now);
   target->member.path.direct_failed(false);
+  target->member.path.decided_at = now;
   // Lifeguard: with helpers that nack, only their missing nacks count against our own
   // health (if they could not answer us, the problem is likely on our side).
   const int expected = probe_->expected_nacks;
@@ -210,7 +211,12 @@ void Membership::on_ack(TimePoint now, const Endpoint& from, const proto::Envelo
       // Alive, but only through a helper. The target's punched ack may still come.
       if (e->member.path.proven && e->member.path.direct_failures == 0) refresh_soon(now);
       e->member.path.direct_failed(true);
+      e->member.path.decided_at = now;
       path_checks_[seq] = PathCheck{target, now + config_.probe_interval};
+      // The target has just sent to us (its punch) from its own socket, so its NAT now lets
+      // us in; and the helper's ack told us where it is reached (its alive rode along). Try
+      // once more at once, rather than a whole probe round later.
+      follow_up_punch(now, *e);
     }
     // Only the probed member itself sets a digest (relays do not), so it summarises the
     // target's state. Sync with the address it gossips, not the ack's source.

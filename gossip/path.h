@@ -42,6 +42,8 @@ struct Path {
   // Our own endpoint as this member last saw it (Ack.observed): not our address means the
   // path between us crosses a NAT.
   std::optional<Endpoint> sees_us_at;
+  // When a probe of ours last settled which kind the path is (path_kind); never: not yet.
+  TimePoint decided_at = kTimeNever;
 
   // A fresh ack of ours came from `from`. Returns true when reach moved.
   bool prove(const Endpoint& from);
