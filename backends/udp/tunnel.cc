@@ -70,6 +70,9 @@ struct Tunnel::Impl {
   std::array<std::atomic<Keypair*>, kIndexMask + 1> by_index{};
   SharedCounters tx_shared, rx_shared;
   std::atomic<uint64_t> handshakes_sent{0}, handshakes_done{0}, bad_handshakes{0};
+  // Authentic initiations from a key no lease of ours holds yet: at start a peer may learn
+  // our lease before we learn its own, and it retries within kHandshakeRetry.
+  std::atomic<uint64_t> unknown_initiators{0};
 
   // Under `mutex`: peer states, pending handshakes, the last handshake timestamp.
   mutable std::mutex mutex;
@@ -230,16 +233,22 @@ void Tunnel::Impl::on_initiation(ByteView message, const Endpoint& from, Clock::
   std::lock_guard lock(mutex);
   const uint32_t index = free_index();
   std::array<uint8_t, crypto::kResponseSize> response{};
-  auto accepted =
-      index == 0
-          ? std::nullopt
-          : crypto::respond(
-                identity, message, index,
-                [&](const crypto::PublicKey& key) { return peers->with_key(key) != nullptr; },
-                std::span<uint8_t, crypto::kResponseSize>(response));
+  bool unknown_key = false;  // the initiation opened, but its static key is no peer's
+  auto accepted = index == 0 ? std::nullopt
+                             : crypto::respond(
+                                   identity, message, index,
+                                   [&](const crypto::PublicKey& key) {
+                                     unknown_key = peers->with_key(key) == nullptr;
+                                     return !unknown_key;
+                                   },
+                                   std::span<uint8_t, crypto::kResponseSize>(response));
+  if (!accepted && unknown_key) {
+    unknown_initiators.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   const Peer* peer = accepted ? peers->with_key(accepted->initiator_static) : nullptr;
   if (peer == nullptr || accepted->timestamp_ns <= peer->state->last_timestamp) {
-    bad_handshakes.fetch_add(1, std::memory_order_relaxed);  // forged, unknown or replayed
+    bad_handshakes.fetch_add(1, std::memory_order_relaxed);  // forged, corrupt or replayed
     return;
   }
   PeerState& state = *peer->state;
@@ -700,6 +709,7 @@ TunnelStatus Tunnel::status() const {
   out.counters.handshakes_sent = d.handshakes_sent.load();
   out.counters.handshakes_done = d.handshakes_done.load();
   out.counters.dropped[static_cast<int>(Drop::kBadHandshake)] += d.bad_handshakes.load();
+  out.counters.dropped[static_cast<int>(Drop::kUnknownSender)] += d.unknown_initiators.load();
   std::lock_guard lock(d.mutex);
   out.peers = d.states.size();
   for (const auto& [owner, state] : d.states) out.sessions += state->current.load() != nullptr;
