@@ -737,3 +737,28 @@ TEST_CASE("a flag given twice warns; --seed adds up and does not") {
   CHECK_FALSE(has_warning(c, "--seed is given more than once"));
   CHECK(c.seeds.size() == 2);
 }
+
+TEST_CASE("the NAT keys: PublicAddress, Relay, KeepaliveSeconds") {
+  AgentConfig c = finished(R"({"Network": "198.18.0.0/16", "PublicAddress": "203.0.113.7:40000",
+                               "Relay": false, "KeepaliveSeconds": 10})");
+  REQUIRE(c.public_address);
+  CHECK(c.public_address->to_string() == "203.0.113.7:40000");
+  CHECK_FALSE(c.relay);
+  CHECK(c.gossip.keepalive_interval == std::chrono::seconds(10));
+  // The port defaults to gossip's; "" turns a file's port forward off from the command line.
+  CHECK(flag_text(c, "--public-address", "203.0.113.8").empty());
+  CHECK(c.public_address->to_string() == "203.0.113.8:7946");
+  CHECK(flag_text(c, "--public-address", "").empty());
+  CHECK_FALSE(c.public_address);
+
+  const AgentConfig defaults = finished(R"({"Network": "198.18.0.0/16"})");
+  CHECK_FALSE(defaults.public_address);
+  CHECK(defaults.relay);
+  CHECK(defaults.gossip.keepalive_interval == std::chrono::seconds(25));
+
+  CHECK(parse_error(R"({"PublicAddress": "0.0.0.0:1"})").find("unspecified") != std::string::npos);
+  CHECK(parse_error(R"({"PublicAddress": "somewhere"})").find("\"PublicAddress\"") !=
+        std::string::npos);
+  CHECK(parse_error(R"({"Relay": "yes"})").find("true or false") != std::string::npos);
+  CHECK(parse_error(R"({"KeepaliveSeconds": 0})").find("between 1 and 3600") != std::string::npos);
+}
