@@ -136,6 +136,12 @@ void Membership::handle_stream(TimePoint now, const Endpoint& from, StreamId str
 
 void Membership::handle_envelope(TimePoint now, const Endpoint& from,
                                  const proto::Envelope& envelope, std::optional<StreamId> stream) {
+  if (!stream) {
+    const Entry* sender = find_entry(*node_id_from(envelope.sender()));
+    if (sender && sender->member.path.sees_us_at &&
+        *sender->member.path.sees_us_at != self().address)
+      last_outside_in_ = now;
+  }
   // Updates first: a suspect message that rides on a ping must be refuted in the ack.
   handle_updates(now, envelope);
   switch (envelope.body_case()) {
@@ -149,7 +155,7 @@ void Membership::handle_envelope(TimePoint now, const Endpoint& from,
       on_ack(now, from, envelope, stream.has_value());
       break;
     case proto::Envelope::kNack:
-      on_nack(envelope.nack().seq());
+      on_nack(envelope);
       break;
     case proto::Envelope::kPushPull:
       on_push_pull(now, from, envelope, stream);
@@ -235,6 +241,12 @@ void Membership::handle_timeout(TimePoint now) {
     reconnect(now);
     next_reconnect_ = now + config_.reconnect_min_interval;
   }
+  // Behind NAT, three probe intervals with nothing from outside: ping our relays (a router
+  // that restarted forgets our mapping, and nobody outside can tell us).
+  const Duration silence = 3 * config_.probe_interval;
+  if (last_outside_in_ != kTimeNever && now - last_outside_in_ > silence &&
+      now - last_refresh_ > silence)
+    refresh_soon(now);
   if (now >= next_refresh_) refresh_mappings(now);  // sets next_refresh_
 }
 

@@ -136,6 +136,11 @@ class Membership {
     bool indirect_sent = false;
     int expected_nacks = 0;
     int nacks = 0;
+    // Who we asked to probe for us: only they may answer in the target's stead. (Sequence
+    // numbers are small and every member counts its own, so an ack that matches one by
+    // chance, say a punch sent to a LAN address that another site's member also holds, must
+    // not pass for the answer.)
+    std::vector<NodeId> helpers;
   };
   // A ping whose direct ack may still prove a path after liveness no longer waits on it: a
   // probe answered through a helper (the punched ack comes after), or a mapping refresh.
@@ -148,6 +153,7 @@ class Membership {
     Endpoint origin;
     bool want_nack;
     TimePoint deadline;
+    NodeId target;  // only its ack is passed on
   };
 
   // membership.cc: dispatch and plumbing.
@@ -189,7 +195,7 @@ class Membership {
   void on_indirect_ping(TimePoint now, const Endpoint& from, const proto::Envelope& envelope);
   void on_ack(TimePoint now, const Endpoint& from, const proto::Envelope& envelope,
               bool via_stream);
-  void on_nack(uint32_t seq);
+  void on_nack(const proto::Envelope& envelope);
   void expire_relays(TimePoint now);
   Entry* suspicion_to_recheck(TimePoint now);
   const Entry* next_probe_target(TimePoint now);
@@ -247,6 +253,10 @@ class Membership {
 
   TimePoint next_probe_, next_gossip_, next_push_pull_, next_reconnect_, next_refresh_;
   TimePoint last_refresh_;
+  // When a datagram last came from outside our NAT (from a member that sees us at another
+  // address than ours): behind NAT, a silence from outside means our router may have
+  // forgotten our mapping.
+  TimePoint last_outside_in_ = kTimeNever;
   std::vector<Endpoint> seeds_;
   bool leaving_ = false;
   bool leave_gossiped_ = false;

@@ -38,8 +38,14 @@ void Membership::start_probe(TimePoint now) {
   if (!target) return;
 
   stats_.probes++;
-  probe_ = Probe{target->member.id, ++next_seq_, now + awareness_.scale(config_.probe_timeout),
-                 now + awareness_.scale(config_.probe_interval)};
+  probe_ = Probe{target->member.id,
+                 ++next_seq_,
+                 now + awareness_.scale(config_.probe_timeout),
+                 now + awareness_.scale(config_.probe_interval),
+                 false,
+                 0,
+                 0,
+                 {}};
   // A suspect hears the accusation with the ping itself, so it can refute in its ack.
   std::vector<Bytes> leading;
   if (target->member.state == MemberState::kSuspect)
@@ -68,6 +74,7 @@ void Membership::advance_probe(TimePoint now) {
       send_datagram(helper->member.path.send_to(), envelope);
       stats_.indirect_probes_sent++;
       probe_->expected_nacks++;
+      probe_->helpers.push_back(helper->member.id);
     }
     if (config_.stream_fallback_probe) {
       // memberlist's TCP ping: a different path that survives UDP loss and UDP filtering.
@@ -169,7 +176,7 @@ void Membership::on_indirect_ping(TimePoint now, const Endpoint& from,
   stats_.relayed_probes++;
   const uint32_t seq = ++next_seq_;
   const TimePoint deadline = now + nack_delay(config_);
-  relays_[seq] = Relay{ask.seq(), from, ask.want_nack(), deadline};
+  relays_[seq] = Relay{ask.seq(), from, ask.want_nack(), deadline, *node_id_from(ask.target())};
   relay_deadlines_.insert({deadline, seq});
   proto::Envelope envelope;
   envelope.mutable_ping()->set_seq(seq);
@@ -197,7 +204,11 @@ void Membership::on_ack(TimePoint now, const Endpoint& from, const proto::Envelo
   const uint32_t seq = ack.seq();
   const auto sender = node_id_from(envelope.sender());
   if (seq == 0) return;  // never a seq of ours
-  if (probe_ && probe_->seq == seq) {
+  const bool from_target_or_helper =
+      probe_ && sender &&
+      (*sender == probe_->target ||
+       std::find(probe_->helpers.begin(), probe_->helpers.end(), *sender) != probe_->helpers.end());
+  if (probe_ && probe_->seq == seq && from_target_or_helper) {
     if (via_stream && probe_->indirect_sent) stats_.probes_rescued_by_stream++;
     awareness_.apply_delta(-1);
     const NodeId target = probe_->target;
@@ -235,8 +246,8 @@ void Membership::on_ack(TimePoint now, const Endpoint& from, const proto::Envelo
     return;
   }
   auto relay = relays_.find(seq);
-  if (relay == relays_.end()) {
-    stats_.dropped_stray_ack++;  // late, duplicated or forged
+  if (relay == relays_.end() || sender != relay->second.target) {
+    stats_.dropped_stray_ack++;  // late, duplicated, forged, or matching a seq by chance
     return;
   }
   proto::Envelope forward;
@@ -252,8 +263,10 @@ void Membership::on_ack(TimePoint now, const Endpoint& from, const proto::Envelo
   send_datagram(origin, forward, target_alive);
 }
 
-void Membership::on_nack(uint32_t seq) {
-  if (probe_ && probe_->seq == seq) {
+void Membership::on_nack(const proto::Envelope& envelope) {
+  const auto sender = node_id_from(envelope.sender());
+  if (probe_ && probe_->seq == envelope.nack().seq() && sender &&
+      std::find(probe_->helpers.begin(), probe_->helpers.end(), *sender) != probe_->helpers.end()) {
     stats_.nacks_received++;
     probe_->nacks++;
   } else {
