@@ -126,12 +126,8 @@ void AgentDatapath::stop() {
 }
 
 void AgentDatapath::compute_plan(const node::LocalFacts& facts) {
-  if (!behind_nat_) {
-    plan_ = node::plan(lease_.table(), lease_.owners(), self_, wall_(), facts, plan_config_);
-    return;
-  }
   node::LocalFacts with_nat = facts;
-  with_nat.behind_nat = behind_nat_();
+  if (behind_nat_) with_nat.behind_nat = behind_nat_();
   plan_ = node::plan(lease_.table(), lease_.owners(), self_, wall_(), with_nat, plan_config_);
 }
 

@@ -1,14 +1,17 @@
 #include "chaos/nat.h"
 
+#include <stdexcept>
+
 namespace shoal::chaos {
 
 uint16_t Nat::allocate_port() {
   // Never hands out a port still mapped; a flush moves on, so a remap gets a new port.
-  for (;;) {
+  for (int tried = 0; tried <= 65535 - 20000; ++tried) {
     const uint16_t port = next_port_;
     next_port_ = next_port_ == 65535 ? 20000 : next_port_ + 1;
     if (!by_port_.contains(port)) return port;
   }
+  throw std::length_error("a simulated NAT ran out of ports (45,536 mappings)");
 }
 
 Endpoint Nat::outbound(const Endpoint& inside, const Endpoint& to, TimePoint now) {

@@ -140,7 +140,7 @@ class Membership {
     // numbers are small and every member counts its own, so an ack that matches one by
     // chance, say a punch sent to a LAN address that another site's member also holds, must
     // not pass for the answer.)
-    std::vector<NodeId> helpers;
+    std::vector<NodeId> helpers = {};
   };
   // A ping whose direct ack may still prove a path after liveness no longer waits on it: a
   // probe answered through a helper (the punched ack comes after), or a mapping refresh.
@@ -202,7 +202,9 @@ class Membership {
   void reap_and_reshuffle(TimePoint now);
 
   // membership_paths.cc: reaching members across NATs.
-  void ping_paths(TimePoint now, Entry& target, uint32_t seq, std::vector<Bytes> leading = {});
+  void ping_paths(Entry& target, uint32_t seq, std::vector<Bytes> leading = {});
+  // An ack with `seq` from `target` may still prove a path for a probe interval (bounded).
+  void expect_path_check(uint32_t seq, const NodeId& target, TimePoint now);
   void prove_path(TimePoint now, Entry& e, const Endpoint& from, const proto::Ack& ack);
   void refresh_mappings(TimePoint now);
   // One more ping to every endpoint of a member whose probe only a helper answered.
@@ -212,8 +214,10 @@ class Membership {
   bool anchors_exist() const;  // seeds or relays: whose word makes us public
   void readvertise_self(TimePoint now);
   std::vector<const Entry*> helpers_for(TimePoint now, const Member& target);
-  void write_nat_fields(const Member& m, proto::Alive& out) const;
-  void read_nat_fields(const proto::Alive& in, Member& m) const;
+  // Alive and MemberState carry the same NAT fields.
+  template <typename Message>
+  static void write_nat_fields(const Member& m, Message& out);
+  static void read_nat_fields(const proto::Alive& in, Member& m);
 
   // membership_sync.cc: dissemination and anti-entropy.
   void sync_state_with(const Endpoint& peer);

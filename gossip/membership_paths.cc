@@ -39,7 +39,7 @@ bool alive_only(const Member& m, TimePoint, Duration) { return m.state == Member
 
 }  // namespace
 
-void Membership::ping_paths(TimePoint, Entry& target, uint32_t seq, std::vector<Bytes> leading) {
+void Membership::ping_paths(Entry& target, uint32_t seq, std::vector<Bytes> leading) {
   Member& m = target.member;
   const auto endpoints = probe_endpoints(m.path, m.address, m.candidates);
   if (endpoints.size() > 1) stats_.punch_attempts++;
@@ -52,12 +52,15 @@ void Membership::ping_paths(TimePoint, Entry& target, uint32_t seq, std::vector<
   }
 }
 
+void Membership::expect_path_check(uint32_t seq, const NodeId& target, TimePoint now) {
+  path_checks_[seq] = PathCheck{target, now + config_.probe_interval};
+  if (path_checks_.size() > kMaxPathChecks) path_checks_.erase(path_checks_.begin());
+}
+
 void Membership::follow_up_punch(TimePoint now, Entry& target) {
   const uint32_t seq = ++next_seq_;
-  path_checks_[seq] = PathCheck{target.member.id, now + config_.probe_interval};
-  if (path_checks_.size() > kMaxPathChecks) path_checks_.erase(path_checks_.begin());
-  stats_.punch_attempts++;
-  ping_paths(now, target, seq);
+  expect_path_check(seq, target.member.id, now);
+  ping_paths(target, seq);  // counts the punch attempt when it fans out
 }
 
 void Membership::prove_path(TimePoint now, Entry& e, const Endpoint& from, const proto::Ack& ack) {
@@ -108,29 +111,24 @@ void Membership::refresh_mappings(TimePoint now) {
   last_refresh_ = now;
   std::erase_if(path_checks_, [now](const auto& c) { return c.second.until < now; });
   if (leaving_) return;
+  // Until we know where we stand, each probe interval (at a join, probes alone would take a
+  // while to reach an anchor); then, behind NAT, every keepalive interval (our NAT forgets a
+  // mapping nobody sends on, and our relays must reach us). Our own relays: they are the
+  // helpers others ask about us, and three of them tell a symmetric NAT from a cone.
+  const bool settled = reflexive_.settled(now, anchors_exist());
+  if (settled && !reflexive_.behind_nat(now)) return;
+  if (!settled) next_refresh_ = now + config_.probe_interval;
   std::vector<Entry*> targets;
-  if (!reflexive_.settled(now, anchors_exist())) {
-    // Until two members have told us where they see us from, ask a relay or two each probe
-    // interval (at a join, probes alone would take a while to reach one).
-    // Our own relays: they are the helpers others ask about us, and three of them tell a
-    // symmetric NAT from a cone.
-    next_refresh_ = now + config_.probe_interval;
-    for (const NodeId& r : relays_for(id()))
-      if (Entry* e = find_entry(r)) targets.push_back(e);
-    if (targets.empty())
-      for (const Entry* e : random_members(2, NodeId(), alive_only, now))
-        targets.push_back(find_entry(e->member.id));
-  } else if (reflexive_.behind_nat(now)) {
-    // Keepalives: our NAT forgets a mapping nobody sends on. Our relays must reach us.
-    for (const NodeId& r : relays_for(id()))
-      if (Entry* e = find_entry(r)) targets.push_back(e);
-  }
+  for (const NodeId& r : relays_for(id()))
+    if (Entry* e = find_entry(r)) targets.push_back(e);
+  if (targets.empty() && !settled)  // no relay known yet: any two live members
+    for (const Entry* e : random_members(2, NodeId(), alive_only, now))
+      targets.push_back(find_entry(e->member.id));
   for (Entry* e : targets) {
     const uint32_t seq = ++next_seq_;
-    path_checks_[seq] = PathCheck{e->member.id, now + config_.probe_interval};
-    if (path_checks_.size() > kMaxPathChecks) path_checks_.erase(path_checks_.begin());
+    expect_path_check(seq, e->member.id, now);
     const uint64_t before = stats_.bytes_out;
-    ping_paths(now, *e, seq);
+    ping_paths(*e, seq);
     stats_.mapping_refreshes++;
     stats_.mapping_refresh_bytes += stats_.bytes_out - before;
   }
@@ -171,7 +169,8 @@ std::vector<const Membership::Entry*> Membership::helpers_for(TimePoint now, con
   return out;
 }
 
-void Membership::write_nat_fields(const Member& m, proto::Alive& out) const {
+template <typename Message>
+void Membership::write_nat_fields(const Member& m, Message& out) {
   // Written at every version, unlike other additions: a reader of version 1 skips them
   // without misreading anything, and a member that relays an alive must not strip them (the
   // copy without them would win at the same incarnation).
@@ -180,7 +179,10 @@ void Membership::write_nat_fields(const Member& m, proto::Alive& out) const {
   out.set_symmetric_nat(m.symmetric_nat);
 }
 
-void Membership::read_nat_fields(const proto::Alive& in, Member& m) const {
+template void Membership::write_nat_fields(const Member&, proto::Alive&);
+template void Membership::write_nat_fields(const Member&, proto::MemberState&);
+
+void Membership::read_nat_fields(const proto::Alive& in, Member& m) {
   m.candidates.clear();
   for (const proto::Address& a : in.candidates())
     if (auto e = from_proto(a)) m.candidates.push_back(*e);

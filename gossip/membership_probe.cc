@@ -38,19 +38,13 @@ void Membership::start_probe(TimePoint now) {
   if (!target) return;
 
   stats_.probes++;
-  probe_ = Probe{target->member.id,
-                 ++next_seq_,
-                 now + awareness_.scale(config_.probe_timeout),
-                 now + awareness_.scale(config_.probe_interval),
-                 false,
-                 0,
-                 0,
-                 {}};
+  probe_ = Probe{target->member.id, ++next_seq_, now + awareness_.scale(config_.probe_timeout),
+                 now + awareness_.scale(config_.probe_interval)};
   // A suspect hears the accusation with the ping itself, so it can refute in its ack.
   std::vector<Bytes> leading;
   if (target->member.state == MemberState::kSuspect)
     leading.push_back(encode_update(suspect_update(target->member, id())));
-  ping_paths(now, *target, probe_->seq, std::move(leading));
+  ping_paths(*target, probe_->seq, std::move(leading));
 }
 
 void Membership::advance_probe(TimePoint now) {
@@ -90,7 +84,7 @@ void Membership::advance_probe(TimePoint now) {
   // Nobody heard from the target in a whole probe round.
   stats_.probes_failed++;
   // A path that worked and stopped: our NAT may have remapped us.
-  if (target->member.path.proven && target->member.path.direct_failures == 0) refresh_soon(now);
+  if (target->member.path.works()) refresh_soon(now);
   target->member.path.direct_failed(false);
   target->member.path.decided_at = now;
   // Lifeguard: with helpers that nack, only their missing nacks count against our own
@@ -220,10 +214,10 @@ void Membership::on_ack(TimePoint now, const Endpoint& from, const proto::Envelo
       prove_path(now, *e, from, ack);
     } else if (e && !via_stream) {
       // Alive, but only through a helper. The target's punched ack may still come.
-      if (e->member.path.proven && e->member.path.direct_failures == 0) refresh_soon(now);
+      if (e->member.path.works()) refresh_soon(now);
       e->member.path.direct_failed(true);
       e->member.path.decided_at = now;
-      path_checks_[seq] = PathCheck{target, now + config_.probe_interval};
+      expect_path_check(seq, target, now);
       // The target has just sent to us (its punch) from its own socket, so its NAT now lets
       // us in; and the helper's ack told us where it is reached (its alive rode along). Try
       // once more at once, rather than a whole probe round later.

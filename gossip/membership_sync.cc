@@ -18,8 +18,7 @@ bool gossip_target(const Member& m, TimePoint now, Duration dead_window) {
 // packets came from lately (a relay hears every keepalive of the members it relays for), or
 // where it advertises nothing but its address (no NAT in front of it, as far as we know).
 bool likely_reachable(const Member& m) {
-  return (m.path.proven && m.path.direct_failures == 0) || m.path.hint ||
-         (m.candidates.empty() && !m.symmetric_nat);
+  return m.path.works() || m.path.hint || (m.candidates.empty() && !m.symmetric_nat);
 }
 
 bool reachable_gossip_target(const Member& m, TimePoint now, Duration dead_window) {
@@ -82,11 +81,7 @@ void Membership::write_local_members(TimePoint now, proto::PushPull& state) cons
     gossip::to_proto(e.member.address, *m->mutable_addr());
     m->set_incarnation(e.member.incarnation);
     m->set_status(to_proto(e.member.state));
-    {  // at every version, as in write_nat_fields()
-      for (const Endpoint& c : e.member.candidates) gossip::to_proto(c, *m->add_candidates());
-      m->set_relay(e.member.relay);
-      m->set_symmetric_nat(e.member.symmetric_nat);
-    }
+    write_nat_fields(e.member, *m);
     m->set_meta(std::string(as_chars(e.member.meta)));
     m->set_version_min(e.member.versions.min);
     m->set_version_max(e.member.versions.max);

@@ -33,9 +33,9 @@ void Path::direct_failed(bool answered_by_helper) {
   relayed = answered_by_helper;
 }
 
-void Path::readvertised(const Endpoint& address, const std::vector<Endpoint>&) {
-  if (proven && direct_failures == 0) return;  // what works stays, advertised or not
-  reach = address;  // probe_endpoints() tries the new candidates from here
+void Path::readvertised(const Endpoint& address) {
+  if (works()) return;  // what works stays, advertised or not
+  reach = address;      // probe_endpoints() tries the new candidates from here
   proven = false;
 }
 
@@ -48,7 +48,7 @@ PathKind path_kind(const Path& path, const Endpoint& address) {
 std::vector<Endpoint> probe_endpoints(const Path& path, const Endpoint& address,
                                       const std::vector<Endpoint>& candidates) {
   std::vector<Endpoint> out{path.reach};
-  if (path.proven && path.direct_failures == 0) return out;
+  if (path.works()) return out;
   auto add = [&out](const Endpoint& e) {
     if (out.size() < kMaxProbeEndpoints && std::find(out.begin(), out.end(), e) == out.end())
       out.push_back(e);

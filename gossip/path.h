@@ -6,7 +6,7 @@
 // Promises:
 //  - Only an ack to a probe of ours, carrying the fresh sequence number we chose and coming
 //    from an endpoint, proves that endpoint (prove()). Any other packet from a new endpoint,
-//    authenticated or not, replayed or not, only makes it worth one try (hint()).
+//    authenticated or not, replayed or not, only makes it worth one try (set_hint()).
 //  - probe_endpoints() is small (at most kMaxProbeEndpoints) and always starts with reach.
 #pragma once
 
@@ -45,6 +45,8 @@ struct Path {
   // When a probe of ours last settled which kind the path is (path_kind); never: not yet.
   TimePoint decided_at = kTimeNever;
 
+  // reach is proven and the last probe got its direct answer.
+  bool works() const { return proven && direct_failures == 0; }
   // A fresh ack of ours came from `from`. Returns true when reach moved.
   bool prove(const Endpoint& from);
   // A probe round ended with no direct answer (relayed: a helper's answer came).
@@ -58,7 +60,7 @@ struct Path {
   const Endpoint& send_to() const { return proven || !hint ? reach : *hint; }
   // The member advertised new endpoints: a reach that does not work starts again from its
   // address (probe_endpoints() tries the candidates next).
-  void readvertised(const Endpoint& address, const std::vector<Endpoint>& candidates);
+  void readvertised(const Endpoint& address);
 };
 
 // What kind of path `path` is to a member advertising `address`.

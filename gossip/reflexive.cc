@@ -51,12 +51,9 @@ void ReflexiveTracker::decide() {
       best_votes = n;
     }
   }
-  // Symmetric: three outside observers, no two of them agreeing (anchors count once here).
-  const bool all_differ = std::all_of(votes.begin(), votes.end(), [&](const auto& v) {
-    return std::count_if(outside_.begin(), outside_.end(),
-                         [&](const Seen& s) { return s.at == v.first; }) == 1;
-  });
-  symmetric_ = votes.size() >= 3 && all_differ;
+  // Symmetric: three outside observers, no two of them agreeing (one observer, one entry of
+  // outside_, so as many endpoints as observers).
+  symmetric_ = votes.size() >= 3 && votes.size() == outside_.size();
   if (symmetric_) {
     reflexive_.reset();
   } else if (best && best_votes >= 2) {

@@ -94,7 +94,7 @@ TEST_CASE("path: probe endpoints start with reach, hold each once, and shrink on
   p.direct_failed(/*answered_by_helper=*/true);
   CHECK(path_kind(p, ep(2)) == PathKind::kRelayed);
   CHECK(probe_endpoints(p, ep(2), candidates).size() > 1);  // tries everything again
-  p.readvertised(ep(2), {});
+  p.readvertised(ep(2));
   CHECK(p.reach == ep(2));
   CHECK_FALSE(p.proven);
 }
