@@ -25,6 +25,7 @@
 #include "crypto/sodium_init.h"
 #include "gossip/membership.h"
 #include "node/backend_data.h"
+#include "node/nat_view.h"
 #include "node/node.h"
 #include "store/store.h"
 
@@ -162,7 +163,7 @@ Status Agent::Impl::init() {
                                         *identity_, &Impl::wall);
     if (!started) return started.error();
     datapath_ = std::move(started).value();
-    datapath_->set_nat_view([this] { return node::behind_nat(core_->members(), id_); });
+    datapath_->set_nat_view([this] { return node::nat_view(*core_, now()); });
   }
   metrics_ = std::make_unique<AgentMetrics>(*core_, *lease_, counters_, datapath_.get());
   if (config_.metrics_addr) {
@@ -266,6 +267,10 @@ void Agent::Impl::drive() {
     save_table();
     next_save_ = now() + std::chrono::seconds(30);
   }
+  if (now() >= next_path_tick_) {
+    tick_paths();
+    next_path_tick_ = now() + std::chrono::seconds(1);
+  }
   driving_ = false;
   if (departing_ &&
       ((core_->leave_announced() && (!releasing_ || core_->pending_broadcasts() == 0)) ||
@@ -273,7 +278,18 @@ void Agent::Impl::drive() {
     finish_departure();
     return;
   }
-  arm_timer(std::min({node_->next_timeout(), next_save_, depart_by_}));
+  arm_timer(std::min({node_->next_timeout(), next_save_, next_path_tick_, depart_by_}));
+}
+
+void Agent::Impl::tick_paths() {
+  datapath_->tick();
+  std::vector<Endpoint> reflexive = datapath_->tunnel_reflexive();
+  if (reflexive == published_reflexive_) return;
+  std::string list;
+  for (const auto& e : reflexive) list += (list.empty() ? "" : ", ") + e.to_string();
+  spdlog::info("udp tunnel: peers outside our NAT reach it at {}", list.empty() ? "none" : list);
+  core_->set_meta(now(), node::encode_member_meta({reflexive}));
+  published_reflexive_ = std::move(reflexive);
 }
 
 void Agent::Impl::remove_subnet_env() {
@@ -305,6 +321,8 @@ void Agent::Impl::arm_timer(TimePoint at) {
 
 void Agent::Impl::on_gossip_event(const gossip::Event& e) {
   if (e.kind == gossip::Event::Kind::kUserMessage) return;
+  // A member's endpoints, relay or liveness feed the tunnel's paths (node/nat_view.h).
+  datapath_->request_reconcile();
   const auto& m = e.member;
   switch (e.kind) {
     case gossip::Event::Kind::kDead:

@@ -69,7 +69,10 @@ proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& 
         info->set_expires_at_ms((r->renewed_at + ttl).time_since_epoch().count());
         info->set_own(node == id_);
         info->set_ready(node != id_ || lease_->ready_subnet() == subnet);
-        if (datapath_ && node != id_) info->set_path(datapath_->path_to(subnet));
+        if (datapath_ && node != id_) {
+          info->set_path(datapath_->path_to(subnet));
+          info->set_endpoint(datapath_->endpoint_of(subnet));
+        }
       }
       return out;
     }

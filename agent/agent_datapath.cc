@@ -77,10 +77,15 @@ Result<std::unique_ptr<AgentDatapath>> AgentDatapath::start(
 
   if (d->plan_config_.carrier() == node::Path::kUdp) {
     // The tunnel makes the TUN device, so it starts before the first reconcile.
-    udp::TunnelConfig tunnel{node::kTunDeviceName,
-                             {underlay, config.backend.effective_port},
-                             config.backend.effective_encrypt};
+    udp::TunnelConfig tunnel;
+    tunnel.device = node::kTunDeviceName;
+    tunnel.bind = {underlay, config.backend.effective_port};
+    tunnel.encrypt = config.backend.effective_encrypt;
     tunnel.rekey_after = config.backend.rekey_after;
+    tunnel.self = self;
+    tunnel.keepalive = config.keepalive;
+    tunnel.relay = config.relay;
+    tunnel.relay_max_mbps = config.relay_max_mbps;
     auto started = udp::Tunnel::start(tunnel, identity);
     if (!started) return started.error().prefixed("udp tunnel");
     d->tunnel_ = std::move(started).value();
@@ -127,7 +132,8 @@ void AgentDatapath::stop() {
 
 void AgentDatapath::compute_plan(const node::LocalFacts& facts) {
   node::LocalFacts with_nat = facts;
-  if (behind_nat_) with_nat.behind_nat = behind_nat_();
+  if (nat_view_) nat_ = nat_view_();
+  with_nat.behind_nat = nat_.behind_nat;
   plan_ = node::plan(lease_.table(), lease_.owners(), self_, wall_(), with_nat, plan_config_);
 }
 
@@ -217,7 +223,19 @@ void AgentDatapath::update_tunnel() {
   std::vector<udp::TunnelPeer> peers;
   for (const node::PeerRoute& r : plan_.routes) {
     if (r.path != node::Path::kUdp) continue;
-    peers.push_back({r.owner, r.name, r.subnet, {r.underlay, plan_config_.port}, r.tunnel_key});
+    udp::TunnelPeer peer;
+    peer.owner = r.owner;
+    peer.name = r.name;
+    peer.subnet = r.subnet;
+    peer.endpoint = {r.underlay, plan_config_.port};
+    peer.public_key = r.tunnel_key;
+    if (auto it = nat_.peers.find(r.owner); it != nat_.peers.end()) {
+      peer.candidates = it->second.tunnel_candidates;
+      peer.relay = it->second.relay;
+      peer.punch = it->second.punch;
+      peer.keepalive = it->second.keepalive;
+    }
+    peers.push_back(std::move(peer));
   }
   // ICMP errors come from the overlay network's own address (198.18.0.0 for 198.18.0.0/16):
   // no host holds it (a local source would be dropped as a martian when the reply comes out
@@ -226,6 +244,15 @@ void AgentDatapath::update_tunnel() {
   std::optional<IpAddress> router = plan_config_.network.network();
   if (const auto own = lease_.claimed_subnet(); own && own->contains(*router)) router.reset();
   tunnel_->set_peers(peers, router);
+}
+
+void AgentDatapath::tick() {
+  if (tunnel_) tunnel_->tick();
+}
+
+std::vector<Endpoint> AgentDatapath::tunnel_reflexive() const {
+  if (!tunnel_) return {};
+  return tunnel_->reflexive();
 }
 
 std::optional<udp::TunnelStatus> AgentDatapath::tunnel_status() const {
@@ -271,9 +298,31 @@ std::string AgentDatapath::device() const {
   return facts_.underlay_device;
 }
 
+std::string AgentDatapath::endpoint_of(const Cidr& subnet) const {
+  for (const auto& r : plan_.routes) {
+    if (r.subnet != subnet || r.path != node::Path::kUdp || !tunnel_) continue;
+    const auto path = tunnel_->path(r.owner);
+    if (!path) return "";
+    if (path->via_relay) {
+      const auto relay = nat_.peers.find(r.owner);
+      return relay == nat_.peers.end() || !relay->second.relay
+                 ? "via relay"
+                 : "via " + relay->second.relay->short_hex();
+    }
+    return path->endpoint ? path->endpoint->to_string() : "";
+  }
+  return "";
+}
+
 std::string AgentDatapath::path_to(const Cidr& subnet) const {
-  for (const auto& r : plan_.routes)
-    if (r.subnet == subnet) return std::string(to_string(r.path));
+  for (const auto& r : plan_.routes) {
+    if (r.subnet != subnet) continue;
+    std::string path(to_string(r.path));
+    if (r.path == node::Path::kUdp && tunnel_)
+      if (const auto tunnel_path = tunnel_->path(r.owner))
+        path += "/" + std::string(udp::to_string(tunnel_path->kind));
+    return path;
+  }
   for (const auto& s : plan_.skipped)
     if (s.subnet == subnet) return "skipped: " + std::string(to_string(s.reason));
   return "";

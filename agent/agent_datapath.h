@@ -21,6 +21,7 @@
 #include "common/status.h"
 #include "lease/lease_core.h"
 #include "node/datapath_plan.h"
+#include "node/nat_view.h"
 
 namespace shoal::agent {
 
@@ -46,11 +47,14 @@ class AgentDatapath {
       const crypto::Identity& identity, WallClock wall);
   ~AgentDatapath();
 
-  // Where the peers across a NAT are (node::behind_nat of gossip's members), read at every
-  // plan: host-gw and vxlan are never planned for them.
-  void set_nat_view(std::function<std::set<NodeId>()> behind_nat) {
-    behind_nat_ = std::move(behind_nat);
-  }
+  // What gossip knows about peers across NATs (node/nat_view.h), read at every plan:
+  // host-gw and vxlan are never planned for peers behind NAT, and the udp tunnel gets each
+  // peer's endpoints, relay and keepalive.
+  void set_nat_view(std::function<node::NatView()> view) { nat_view_ = std::move(view); }
+  // About once a second: the tunnel's keepalives, punches and path timeouts.
+  void tick();
+  // The udp tunnel's endpoints as peers outside our NAT see them (udp::Tunnel::reflexive).
+  std::vector<Endpoint> tunnel_reflexive() const;
   // Reconciles soon (coalescing bursts of lease events into one run).
   void request_reconcile();
   // Removes shoal's routes, device and masquerade table (`shoal leave`), and stops.
@@ -64,8 +68,11 @@ class AgentDatapath {
   // The udp tunnel's offloads, counters and drops (udp mode and auto with Fallback udp).
   std::optional<udp::TunnelStatus> tunnel_status() const;
   std::string device() const;
-  // How this host reaches `subnet`: "host-gw", "vxlan", "skipped: <reason>", or "".
+  // How this host reaches `subnet`: "host-gw", "vxlan", "udp/<path kind>" (peer_path.h),
+  // "skipped: <reason>", or "".
   std::string path_to(const Cidr& subnet) const;
+  // udp: where the subnet's holder sends from, or the relay we reach it through; else "".
+  std::string endpoint_of(const Cidr& subnet) const;
 
  private:
   AgentDatapath(asio::io_context& io, const AgentConfig& config, const lease::LeaseCore& lease,
@@ -83,7 +90,8 @@ class AgentDatapath {
   NodeId self_;
   IpAddress underlay_;
   WallClock wall_;
-  std::function<std::set<NodeId>()> behind_nat_;
+  std::function<node::NatView()> nat_view_;
+  node::NatView nat_;  // as of the last plan
   node::DatapathConfig plan_config_;
   std::unique_ptr<backends::Netlink> netlink_;
   std::unique_ptr<backends::KernelDatapath> kernel_;

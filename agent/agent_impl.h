@@ -72,6 +72,8 @@ class Agent::Impl {
   void send(gossip::Transmit t);
   void on_gossip_event(const gossip::Event& e);
   void persist_own_record();
+  // Once a second: ticks the tunnel and republishes its public endpoints when they moved.
+  void tick_paths();
   // Whenever this host stops holding its subnet, so CNI never reads a subnet not ours.
   void remove_subnet_env();
   void on_lease_event(const lease::LeaseEvent& e);
@@ -115,6 +117,8 @@ class Agent::Impl {
   std::map<uint64_t, std::shared_ptr<Stream>> streams_;
   uint64_t next_stream_ = 1;
   TimePoint next_save_;
+  TimePoint next_path_tick_ = kTimeZero;  // the tunnel's keepalives and path timeouts
+  std::vector<Endpoint> published_reflexive_;  // the tunnel endpoints our meta carries
   bool driving_ = false;
   bool departing_ = false;  // leaving: announcing it, then finish_departure()
   bool releasing_ = false;  // ... and our subnet goes with us

@@ -77,6 +77,7 @@ struct AgentConfig {
   // and how often a host behind NAT pings its relays to keep its mapping open.
   std::optional<Endpoint> public_address;
   bool relay = true;
+  uint32_t relay_max_mbps = 0;  // udp tunnel traffic relayed for others; 0: no cap
   std::chrono::seconds keepalive = std::chrono::seconds(25);
   std::string site;
   std::string data_dir = "/var/lib/shoal";

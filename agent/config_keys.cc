@@ -260,13 +260,21 @@ const ConfigKey kKeys[] = {
        return Status();
      }},
     {"Relay", "relay", ValueKind::kBool, 0, 0, "true or false", "true",
-     "when others reach this host with no NAT in between, probe through it for them",
+     "when others reach this host with no NAT in between, relay gossip probes and udp "
+     "tunnel traffic for hosts behind NAT (end-to-end sealed: a relay cannot read it)",
      [](const ConfigKey&, AgentConfig& c, const ScalarValue& v) {
        c.relay = std::get<bool>(v);
        return Status();
      }},
+    {"RelayMaxMbps", "relay-max-mbps", ValueKind::kInteger, 0, 100000, "", "0",
+     "the most udp tunnel traffic this host relays for others, in Mbit/s (0: no cap)",
+     [](const ConfigKey&, AgentConfig& c, const ScalarValue& v) {
+       c.relay_max_mbps = static_cast<uint32_t>(integer_of(v));
+       return Status();
+     }},
     {"KeepaliveSeconds", "keepalive-seconds", ValueKind::kInteger, 1, 3600, "", "25",
-     "behind NAT: how often to ping the relays, to keep the NAT's mapping open",
+     "across a NAT: how often to ping the relays and tunnel peers, to keep the NAT's mapping "
+     "open",
      [](const ConfigKey&, AgentConfig& c, const ScalarValue& v) {
        c.keepalive = std::chrono::seconds(integer_of(v));
        return Status();

@@ -62,12 +62,13 @@ std::string format_members(const proto::ControlResponse& response) {
 
 std::string format_leases(const proto::ControlResponse& response, int64_t now_unix_ms) {
   std::vector<Row> rows{
-      {"  NODE", "SUBNET", "UNDERLAY", "PATH", "READY", "RENEWED", "EXPIRES", "ID"}};
+      {"  NODE", "SUBNET", "UNDERLAY", "PATH", "READY", "RENEWED", "EXPIRES", "ID", "ENDPOINT"}};
   for (const auto& l : response.leases())
     rows.push_back({(l.own() ? "* " : "  ") + l.node(), l.subnet(), l.underlay(),
                     l.own() ? "(own)" : (l.path().empty() ? "-" : l.path()), yes_no(l.ready()),
                     relative(l.renewed_at_ms(), now_unix_ms),
-                    relative(l.expires_at_ms(), now_unix_ms), l.id()});
+                    relative(l.expires_at_ms(), now_unix_ms), l.id(),
+                    l.endpoint().empty() ? "-" : l.endpoint()});
   return render_table(rows);
 }
 

@@ -4,20 +4,6 @@
 
 namespace shoal::gossip {
 
-std::string_view to_string(PathKind kind) {
-  switch (kind) {
-    case PathKind::kUnknown:
-      return "unknown";
-    case PathKind::kDirect:
-      return "direct";
-    case PathKind::kPunched:
-      return "punched";
-    case PathKind::kRelayed:
-      return "relayed";
-  }
-  return "?";
-}
-
 bool Path::prove(const Endpoint& from) {
   const bool moved = from != reach;
   reach = from;

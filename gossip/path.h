@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/endpoint.h"
+#include "common/path_kind.h"
 #include "common/time.h"
 
 namespace shoal::gossip {
@@ -25,13 +26,9 @@ namespace shoal::gossip {
 inline constexpr size_t kMaxCandidates = 4;
 inline constexpr size_t kMaxProbeEndpoints = kMaxCandidates + 2;
 
-enum class PathKind : uint8_t {
-  kUnknown,  // nothing answered yet
-  kDirect,   // its advertised address answers
-  kPunched,  // another of its endpoints answers: a candidate, or where its packets came from
-  kRelayed,  // only through others (indirect probes): no direct path works
-};
-std::string_view to_string(PathKind kind);
+// kRelayed here: only indirect probes through helpers answer; no direct path works.
+using PathKind = shoal::PathKind;
+using shoal::to_string;
 
 struct Path {
   Endpoint reach;                // where our datagrams to the member go

@@ -50,11 +50,14 @@ TEST_CASE("leases table: own lease starred, times relative to now") {
   other->set_underlay("192.0.2.2");
   other->set_renewed_at_ms(1'000'000 - 300'000);
   other->set_expires_at_ms(1'000'000 + 45'000);
-  other->set_path("vxlan");
+  other->set_path("udp/punched");
+  other->set_endpoint("203.0.113.5:8285");
   CHECK(format_leases(response, 1'000'000) ==
-        "  NODE  SUBNET          UNDERLAY   PATH   READY  RENEWED  EXPIRES  ID\n"
-        "* a     198.18.5.0/24   192.0.2.1  (own)  yes    10s ago  in 3h    0123abcd\n"
-        "  b     198.18.17.0/24  192.0.2.2  vxlan  no     5m ago   in 45s   ff00ff00\n");
+        "  NODE  SUBNET          UNDERLAY   PATH         READY  RENEWED  EXPIRES  ID        "
+        "ENDPOINT\n"
+        "* a     198.18.5.0/24   192.0.2.1  (own)        yes    10s ago  in 3h    0123abcd  -\n"
+        "  b     198.18.17.0/24  192.0.2.2  udp/punched  no     5m ago   in 45s   ff00ff00  "
+        "203.0.113.5:8285\n");
 }
 
 TEST_CASE("status and keys print every field people ask about") {

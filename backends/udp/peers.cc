@@ -14,8 +14,10 @@ PeerTable::PeerTable(std::vector<Peer> peers, std::vector<Route> routes)
     Peer& p = peers_[i];
     p.address_length = to_sockaddr(p.endpoint, p.address);
     by_endpoint_.emplace_back(p.endpoint, i);
+    by_owner_.emplace_back(p.state->owner, i);
   }
   std::sort(by_endpoint_.begin(), by_endpoint_.end());
+  std::sort(by_owner_.begin(), by_owner_.end());
 }
 
 const Peer* PeerTable::route(uint32_t ipv4) const {
@@ -41,6 +43,13 @@ const Peer* PeerTable::with_key(const crypto::PublicKey& key) const {
     if (p.state->key == key) return &p;
   }
   return nullptr;
+}
+
+const Peer* PeerTable::with_owner(const NodeId& owner) const {
+  auto it = std::lower_bound(by_owner_.begin(), by_owner_.end(), owner,
+                             [](const auto& entry, const NodeId& id) { return entry.first < id; });
+  if (it == by_owner_.end() || !(it->first == owner)) return nullptr;
+  return &peers_[it->second];
 }
 
 Reclaimer::Reclaimer(int workers) : seen_(static_cast<size_t>(workers)) {

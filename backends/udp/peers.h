@@ -2,8 +2,9 @@
 //
 // PeerTable is an immutable snapshot (who owns which subnet, at which underlay endpoint,
 // with which public key), rebuilt from the plan on every change and published by pointer.
-// A PeerState outlives snapshots: it holds a peer's sessions, so a lease change that keeps
-// the peer and its key keeps its sessions. A Keypair is one session's two keys.
+// A PeerState outlives snapshots: it holds a peer's sessions and its path (peer_path.h), so
+// a lease change that keeps the peer and its key keeps both. A Keypair is one session's two
+// keys. SendTo is where the peer's datagrams go now, published by pointer like the table.
 //
 // Reclaimer frees what a new snapshot replaced only after every worker thread has passed a
 // quiescent point (the top of its loop) since it was retired: the workers read snapshots,
@@ -22,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/udp/peer_path.h"
 #include "common/cidr.h"
 #include "common/endpoint.h"
 #include "common/node_id.h"
@@ -54,17 +56,30 @@ struct Keypair {
   PeerState* const peer;
 };
 
+// Immutable once published.
+struct SendTo {
+  SendTarget target;  // the peer's own endpoint, or the relay's (then wrapped for it)
+  sockaddr_storage address{};
+  socklen_t address_length = 0;
+};
+
 struct PeerState {
   NodeId owner;
   std::string name;
   crypto::PublicKey key{};
-  std::atomic<Keypair*> current{nullptr};   // what we seal with
-  std::atomic<int64_t> next_initiation{0};  // steady_clock ticks: no handshake before
+  std::atomic<Keypair*> current{nullptr};       // what we seal with
+  std::atomic<int64_t> next_initiation{0};      // steady_clock ticks: no handshake before
+  std::atomic<const SendTo*> send_to{nullptr};  // never null once in a table
+  // steady_clock ticks of the last authenticated packet straight from send_to's endpoint,
+  // and through a relay; written by the receiving thread, read by tick().
+  std::atomic<int64_t> heard_direct{0}, heard_relayed{0};
   // Under the tunnel's handshake mutex.
   std::vector<Keypair*> keypairs;  // newest last; at most kKeypairsKept
   std::optional<crypto::Initiator> pending;
   std::chrono::steady_clock::time_point last_initiation{};
   uint64_t last_timestamp = 0;  // of the newest initiation accepted from this peer
+  PeerPath path;
+  std::optional<Endpoint> sees_us_at;  // what its observed messages said last
 };
 
 struct Peer {
@@ -89,12 +104,15 @@ class PeerTable {
   const Peer* at(const Endpoint& endpoint) const;
   // The peer with this static key, or null.
   const Peer* with_key(const crypto::PublicKey& key) const;
+  // The peer with this node id, or null.
+  const Peer* with_owner(const NodeId& owner) const;
   const std::vector<Peer>& peers() const { return peers_; }
 
  private:
   std::vector<Peer> peers_;
   std::vector<Route> routes_;  // by network; subnets never overlap
   std::vector<std::pair<Endpoint, uint32_t>> by_endpoint_;
+  std::vector<std::pair<NodeId, uint32_t>> by_owner_;
 };
 
 class Reclaimer {

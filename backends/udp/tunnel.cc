@@ -20,6 +20,7 @@
 
 #include "backends/udp/offload.h"
 #include "backends/udp/peers.h"
+#include "backends/udp/tunnel_impl.h"
 #include "backends/udp/wire.h"
 #include "common/byte_order.h"
 #include "crypto/aead.h"
@@ -29,8 +30,6 @@ namespace shoal::udp {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 constexpr size_t kMaxTunRead = kVirtioNetHdrSize + 65535;
 constexpr size_t kTxReadsPerBatch = 16;  // TUN reads gathered before one sendmmsg
 constexpr size_t kMaxSegments = 192;     // per super-packet (64 KiB / a 340-byte MSS)
@@ -39,69 +38,29 @@ constexpr size_t kMaxGsoSegments = 64;  // the kernel's UDP_MAX_SEGMENTS
 constexpr size_t kMaxGsoBytes = 65000;  // one UDP_SEGMENT send stays one IP datagram
 constexpr size_t kRxBatch = 32;
 constexpr size_t kRxBuffer = 65535;  // one UDP_GRO train at most
-constexpr int kIndexBits = 14;
-constexpr uint32_t kIndexMask = (1u << kIndexBits) - 1;
-constexpr size_t kKeypairsKept = 3;  // current, previous, and one being confirmed
-constexpr auto kHandshakeRetry = std::chrono::milliseconds(1000);
-constexpr auto kRejectAfterExtra = std::chrono::seconds(60);  // old keys' grace after rekey
-
-enum Worker { kTxWorker = 0, kRxWorker = 1 };
 
 uint32_t ipv4_at(const uint8_t* p) { return get_be32(p); }
 
-}  // namespace
+// Relayed datagrams we pass on, as a token bucket over bytes (the receiving thread's own).
+class RelayBudget {
+ public:
+  explicit RelayBudget(uint32_t mbps) : bytes_per_second_(double(mbps) * 1e6 / 8) {}
+  bool take(size_t bytes, Clock::time_point now) {
+    if (bytes_per_second_ <= 0) return true;
+    const double burst = bytes_per_second_ / 10;  // 100 ms worth
+    tokens_ = std::min(
+        burst, tokens_ + std::chrono::duration<double>(now - last_).count() * bytes_per_second_);
+    last_ = now;
+    if (tokens_ < static_cast<double>(bytes)) return false;
+    tokens_ -= static_cast<double>(bytes);
+    return true;
+  }
 
-struct Tunnel::Impl {
-  Impl(const TunnelConfig& c, const crypto::Identity& id) : config(c), identity(id) {}
-  ~Impl();
-
-  // Shared, read-mostly.
-  TunnelConfig config;
-  const crypto::Identity& identity;
-  OpenedTun tun;
-  OpenedSocket socket;
-  int stop_fd = -1;
-  std::atomic<bool> stop{false};
-  crypto::Aead proposal = crypto::Aead::kChaCha20Poly1305;
-  std::atomic<bool> gso{false};
-  std::atomic<const PeerTable*> table{nullptr};
-  std::atomic<uint32_t> router{0};  // IPv4 host order; 0: send no ICMP
-  Reclaimer reclaimer{2};
-  std::array<std::atomic<Keypair*>, kIndexMask + 1> by_index{};
-  SharedCounters tx_shared, rx_shared;
-  std::atomic<uint64_t> handshakes_sent{0}, handshakes_done{0}, bad_handshakes{0};
-  // Authentic initiations from a key no lease of ours holds yet: at start a peer may learn
-  // our lease before we learn its own, and it retries within kHandshakeRetry.
-  std::atomic<uint64_t> unknown_initiators{0};
-
-  // Under `mutex`: peer states, pending handshakes, the last handshake timestamp.
-  mutable std::mutex mutex;
-  std::map<NodeId, std::unique_ptr<PeerState>> states;
-  std::unordered_map<uint32_t, PeerState*> pending;  // our initiation's index -> peer
-  uint64_t last_timestamp = 0;
-
-  std::thread tx_thread, rx_thread;
-
-  // Handshakes (both threads; take `mutex`).
-  void initiate(PeerState& state, const Peer& peer, Clock::time_point now);
-  void on_initiation(ByteView message, const Endpoint& from, Clock::time_point now);
-  void on_response(ByteView message, const Endpoint& from, Clock::time_point now);
-  void confirm(Keypair& keypair);
-  uint32_t free_index();
-  void install(PeerState& state, Keypair* keypair);
-  void retire(Keypair* keypair);
-  void forget_pending(PeerState& state);
-  void drop_keypairs(PeerState& state);
-  void send_keepalive(Keypair& keypair, const Peer& peer);
-  void send_to(const sockaddr_storage& to, socklen_t length, ByteView message);
-  uint64_t timestamp();
-
-  void tx_loop();
-  void rx_loop();
-  bool wait(int fd, short events);  // false when stopping
+ private:
+  double bytes_per_second_;
+  double tokens_ = 0;
+  Clock::time_point last_{};
 };
-
-namespace {
 
 // The transmit thread's buffers and batch, allocated once.
 struct TxBatch {
@@ -136,6 +95,7 @@ Tunnel::Impl::~Impl() {
   if (rx_thread.joinable()) rx_thread.join();
   for (auto& [owner, state] : states) {
     for (Keypair* k : state->keypairs) delete k;
+    delete state->send_to.load();
   }
   delete table.load();
   if (tun.fd >= 0) ::close(tun.fd);
@@ -149,177 +109,15 @@ bool Tunnel::Impl::wait(int fd, short events) {
   return (fds[1].revents & POLLIN) == 0;
 }
 
-uint64_t Tunnel::Impl::timestamp() {
-  // Strictly increasing, so a responder never takes two initiations of ours as replays.
-  const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  last_timestamp = std::max(last_timestamp + 1, static_cast<uint64_t>(now));
-  return last_timestamp;
-}
-
-void Tunnel::Impl::send_to(const sockaddr_storage& to, socklen_t length, ByteView message) {
-  ::sendto(socket.fd, message.data(), message.size(), 0, reinterpret_cast<const sockaddr*>(&to),
-           length);
-}
-
-uint32_t Tunnel::Impl::free_index() {
-  // The low bits pick a slot of by_index; the rest is random, so an index says nothing.
-  for (int attempt = 0; attempt < 64; ++attempt) {
-    uint32_t index = 0;
-    randombytes_buf(&index, sizeof index);
-    if (by_index[index & kIndexMask].load() != nullptr) continue;
-    bool taken = false;
-    for (const auto& [p, s] : pending) taken |= (p & kIndexMask) == (index & kIndexMask);
-    if (!taken) return index;
-  }
-  return 0;  // 16,384 slots full: refuse the handshake
-}
-
-void Tunnel::Impl::retire(Keypair* keypair) {
-  // Out of the index first, so no new lookup finds it; freed once both threads moved on.
-  Keypair* expected = keypair;
-  by_index[keypair->local_index & kIndexMask].compare_exchange_strong(expected, nullptr);
-  expected = keypair;
-  keypair->peer->current.compare_exchange_strong(expected, nullptr);
-  reclaimer.retire([keypair] { delete keypair; });
-}
-
-void Tunnel::Impl::forget_pending(PeerState& state) {
-  std::erase_if(pending, [&](const auto& entry) { return entry.second == &state; });
-}
-
-void Tunnel::Impl::install(PeerState& state, Keypair* keypair) {
-  by_index[keypair->local_index & kIndexMask].store(keypair, std::memory_order_release);
-  state.keypairs.push_back(keypair);
-  while (state.keypairs.size() > kKeypairsKept) {
-    retire(state.keypairs.front());
-    state.keypairs.erase(state.keypairs.begin());
-  }
-}
-
-void Tunnel::Impl::drop_keypairs(PeerState& state) {
-  state.current.store(nullptr);
-  for (Keypair* k : state.keypairs) retire(k);
-  state.keypairs.clear();
-  forget_pending(state);
-  state.pending.reset();
-}
-
-void Tunnel::Impl::initiate(PeerState& state, const Peer& peer, Clock::time_point now) {
-  // Checked before the lock too: a peer that does not answer must not make every packet
-  // take the lock while its retry timer runs.
-  if (now.time_since_epoch().count() < state.next_initiation.load(std::memory_order_relaxed))
-    return;
-  state.next_initiation.store((now + kHandshakeRetry).time_since_epoch().count(),
-                              std::memory_order_relaxed);
-  std::lock_guard lock(mutex);
-  const uint32_t index = free_index();
-  if (index == 0) return;
-  forget_pending(state);
-  std::array<uint8_t, crypto::kInitiationSize> message{};
-  auto started = crypto::Initiator::start(identity, state.key, index, timestamp(), proposal,
-                                          std::span<uint8_t, crypto::kInitiationSize>(message));
-  if (!started) return;  // a weak peer key: nothing to talk to
-  state.pending = std::move(started);
-  state.last_initiation = now;
-  pending[index] = &state;
-  send_to(peer.address, peer.address_length, {message.data(), message.size()});
-  handshakes_sent.fetch_add(1, std::memory_order_relaxed);
-}
-
-void Tunnel::Impl::on_initiation(ByteView message, const Endpoint& from, Clock::time_point now) {
-  const PeerTable* peers = table.load(std::memory_order_acquire);
-  std::lock_guard lock(mutex);
-  const uint32_t index = free_index();
-  std::array<uint8_t, crypto::kResponseSize> response{};
-  bool unknown_key = false;  // the initiation opened, but its static key is no peer's
-  auto accepted = index == 0 ? std::nullopt
-                             : crypto::respond(
-                                   identity, message, index,
-                                   [&](const crypto::PublicKey& key) {
-                                     unknown_key = peers->with_key(key) == nullptr;
-                                     return !unknown_key;
-                                   },
-                                   std::span<uint8_t, crypto::kResponseSize>(response));
-  if (!accepted && unknown_key) {
-    unknown_initiators.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  const Peer* peer = accepted ? peers->with_key(accepted->initiator_static) : nullptr;
-  if (peer == nullptr || accepted->timestamp_ns <= peer->state->last_timestamp) {
-    bad_handshakes.fetch_add(1, std::memory_order_relaxed);  // forged, corrupt or replayed
-    return;
-  }
-  PeerState& state = *peer->state;
-  state.last_timestamp = accepted->timestamp_ns;
-  install(state,
-          new Keypair(index, accepted->peer_index, std::move(accepted->keys), now, false, &state));
-  // Answer where the initiation came from: the peer may sit behind a NAT.
-  sockaddr_storage to{};
-  const socklen_t length = to_sockaddr(from, to);
-  send_to(to, length, {response.data(), response.size()});
-  handshakes_done.fetch_add(1, std::memory_order_relaxed);
-}
-
-void Tunnel::Impl::on_response(ByteView message, const Endpoint&, Clock::time_point now) {
-  if (message.size() < 12) return;
-  const PeerTable* peers = table.load(std::memory_order_acquire);
-  std::unique_lock lock(mutex);
-  auto it = pending.find(get_be32(message.data() + 8));
-  if (it == pending.end() || !it->second->pending) {
-    bad_handshakes.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  PeerState& state = *it->second;
-  auto done = state.pending->finish(message);
-  if (!done) {
-    bad_handshakes.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
-  const uint32_t index = it->first;
-  pending.erase(it);
-  state.pending.reset();
-  auto* keypair = new Keypair(index, done->peer_index, std::move(done->keys), now, true, &state);
-  install(state, keypair);
-  state.current.store(keypair, std::memory_order_release);
-  handshakes_done.fetch_add(1, std::memory_order_relaxed);
-  // Confirm the session to the responder at once, so it may seal with it too.
-  for (const Peer& p : peers->peers()) {
-    if (p.state == &state) {
-      send_keepalive(*keypair, p);
-      break;
-    }
-  }
-}
-
-void Tunnel::Impl::confirm(Keypair& keypair) {
-  std::lock_guard lock(mutex);
-  if (keypair.confirmed.exchange(true)) return;
-  PeerState& state = *keypair.peer;
-  // Still one of the peer's (not retired while we waited for the lock)?
-  if (std::find(state.keypairs.begin(), state.keypairs.end(), &keypair) == state.keypairs.end())
-    return;
-  Keypair* current = state.current.load();
-  if (current == nullptr || current->created <= keypair.created) state.current.store(&keypair);
-}
-
-void Tunnel::Impl::send_keepalive(Keypair& keypair, const Peer& peer) {
-  std::array<uint8_t, kSealedHeaderSize + kTagSize> message{};
-  const uint64_t counter = keypair.next_counter.fetch_add(1);
-  write_sealed_header(message.data(), keypair.remote_index, counter);
-  keypair.keys.send.seal(counter, {}, message.data() + kSealedHeaderSize, 0,
-                         message.data() + kSealedHeaderSize);
-  send_to(peer.address, peer.address_length, {message.data(), message.size()});
-}
-
 // --- transmit: TUN -> UDP ---------------------------------------------------------------
 
 void Tunnel::Impl::tx_loop() {
   const size_t headroom = config.encrypt ? kSealedHeaderSize : kPlainHeaderSize;
   const size_t tailroom = config.encrypt ? kTagSize : 0;
   // Room for kTxReadsPerBatch super-packets cut into the smallest segments we allow.
-  TxBatch batch(kTxReadsPerBatch * (65535 + kMaxSegments * (headroom + tailroom + 60)));
+  // The most a record can take besides its segment: a relay header too.
+  const size_t overhead = kRelayHeaderSize + headroom + tailroom + 60;
+  TxBatch batch(kTxReadsPerBatch * (65535 + kMaxSegments * overhead));
   TunnelCounters counters;
   std::array<uint8_t, 1600> icmp{};
 
@@ -345,13 +143,13 @@ void Tunnel::Impl::tx_loop() {
     batch.used = 0;
   };
 
-  auto add_message = [&](uint8_t* data, size_t length, const Peer& peer, uint16_t segment) {
+  auto add_message = [&](uint8_t* data, size_t length, const SendTo& to, uint16_t segment) {
     mmsghdr& m = batch.messages[batch.count];
     iovec& iov = batch.iovs[batch.count];
     iov = {data, length};
     m = {};
-    m.msg_hdr.msg_name = const_cast<sockaddr_storage*>(&peer.address);
-    m.msg_hdr.msg_namelen = peer.address_length;
+    m.msg_hdr.msg_name = const_cast<sockaddr_storage*>(&to.address);
+    m.msg_hdr.msg_namelen = to.address_length;
     m.msg_hdr.msg_iov = &iov;
     m.msg_hdr.msg_iovlen = 1;
     if (segment != 0) {
@@ -411,21 +209,24 @@ void Tunnel::Impl::tx_loop() {
         keypair = peer->state->current.load(std::memory_order_acquire);
         const auto age = keypair ? now - keypair->created : Clock::duration::max();
         if (keypair == nullptr || age > config.rekey_after + kRejectAfterExtra) {
-          initiate(*peer->state, *peer, now);
+          initiate(*peer->state, now);
           ++counters.dropped[static_cast<int>(Drop::kHandshakePending)];
           continue;
         }
         if ((age > config.rekey_after && keypair->initiator) ||
             keypair->next_counter.load(std::memory_order_relaxed) > config.rekey_after_messages)
-          initiate(*peer->state, *peer, now);  // the current session keeps sealing meanwhile
+          initiate(*peer->state, now);  // the current session keeps sealing meanwhile
       }
       if (batch.count + kMaxSegments > kMaxMessages ||
-          batch.arena.size() - batch.used < 65535 + kMaxSegments * (headroom + tailroom + 60))
+          batch.arena.size() - batch.used < 65535 + kMaxSegments * overhead)
         flush();
+      // Through a relay, each record starts with the relay header (wire.h).
+      const SendTo& to = *peer->state->send_to.load(std::memory_order_acquire);
+      const size_t lead = to.target.relayed ? kRelayHeaderSize : 0;
       uint8_t* out = batch.arena.data() + batch.used;
       const SplitResult split =
-          split_packet(*header, packet, out, batch.arena.size() - batch.used, headroom, tailroom,
-                       std::span<uint16_t>(batch.segment_lengths));
+          split_packet(*header, packet, out, batch.arena.size() - batch.used, lead + headroom,
+                       tailroom, std::span<uint16_t>(batch.segment_lengths));
       if (split.error != SplitError::kOk || split.segments == 0) {
         ++counters.dropped[static_cast<int>(split.error == SplitError::kNoRoom ? Drop::kSendFailed
                                                                                : Drop::kBadPacket)];
@@ -444,6 +245,10 @@ void Tunnel::Impl::tx_loop() {
       for (size_t k = 0; k < split.segments; ++k) {
         uint8_t* record = out + offset;
         const size_t length = batch.segment_lengths[k];
+        if (lead != 0) {
+          write_relay_header(record, peer->state->owner, config.self);
+          record += lead;
+        }
         if (keypair) {
           write_sealed_header(record, keypair->remote_index, counter + k);
           keypair->keys.send.seal(counter + k, {}, record + headroom, length,
@@ -452,11 +257,11 @@ void Tunnel::Impl::tx_loop() {
           write_plain_header(record);
         }
         counters.tx_bytes += length;
-        offset += headroom + length + tailroom;
+        offset += lead + headroom + length + tailroom;
       }
       counters.tx_packets += split.segments;
       // One UDP_SEGMENT send per run of equal records (the last may be shorter).
-      const size_t record = headroom + batch.segment_lengths[0] + tailroom;
+      const size_t record = lead + headroom + batch.segment_lengths[0] + tailroom;
       const bool segment = gso.load(std::memory_order_relaxed);
       const size_t per_send =
           segment ? std::max<size_t>(1, std::min(kMaxGsoSegments, kMaxGsoBytes / record)) : 1;
@@ -464,8 +269,9 @@ void Tunnel::Impl::tx_loop() {
       for (size_t k = 0; k < split.segments; k += per_send) {
         const size_t n = std::min(per_send, split.segments - k);
         size_t bytes = 0;
-        for (size_t j = k; j < k + n; ++j) bytes += headroom + batch.segment_lengths[j] + tailroom;
-        add_message(out + placed, bytes, *peer, n > 1 ? static_cast<uint16_t>(record) : 0);
+        for (size_t j = k; j < k + n; ++j)
+          bytes += lead + headroom + batch.segment_lengths[j] + tailroom;
+        add_message(out + placed, bytes, to, n > 1 ? static_cast<uint16_t>(record) : 0);
         placed += bytes;
       }
       batch.used += offset;
@@ -523,6 +329,105 @@ void Tunnel::Impl::rx_loop() {
     if (::writev(tun.fd, parts, 2) < 0) ++counters.dropped[static_cast<int>(Drop::kTunWriteFailed)];
   };
 
+  Clock::time_point now{};
+  RelayBudget relay_budget(config.relay_max_mbps);
+  auto drop = [&](Drop reason) { ++counters.dropped[static_cast<int>(reason)]; };
+
+  // An authenticated, fresh packet of `state` came straight from `from`: follow it there.
+  auto heard_direct = [&](PeerState& state, const Endpoint& from) {
+    const SendTo* to = state.send_to.load(std::memory_order_acquire);
+    if (to == nullptr || to->target.relayed || to->target.endpoint != from ||
+        state.heard_direct.load(std::memory_order_relaxed) == 0)
+      roam(state, from, now);
+    state.heard_direct.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+  };
+
+  // A sealed message, straight from `from` or (relayed_by set) carried by a relay for the
+  // peer `source`.
+  auto open_sealed = [&](const Datagram& datagram, const Endpoint& from, const NodeId* source,
+                         const PeerTable* peers) {
+    const uint32_t index = datagram.receiver_index;
+    Keypair* keypair = by_index[index & kIndexMask].load(std::memory_order_acquire);
+    if (keypair == nullptr || keypair->local_index != index) return drop(Drop::kUnknownSender);
+    if (!keypair->keys.recv.open(datagram.counter, {}, datagram.body, datagram.body_size,
+                                 datagram.tag))
+      return drop(Drop::kAuthFailed);
+    if (!keypair->replay.accept(datagram.counter)) return drop(Drop::kReplay);  // it opened
+    PeerState& state = *keypair->peer;
+    if (source != nullptr) {
+      // The relay named the sender; the session says who it is. They must agree.
+      if (state.owner != *source) return drop(Drop::kSpoofed);
+      state.heard_relayed.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+    } else {
+      heard_direct(state, from);
+    }
+    if (!keypair->confirmed.load(std::memory_order_relaxed)) confirm(*keypair, now);
+    const ByteView body(datagram.body, datagram.body_size);
+    if (body.empty()) return;  // a bare keepalive
+    if (!looks_like_ipv4(body)) {
+      if (auto seen = parse_observed(body)) return note_observed(state, *seen);
+      return drop(Drop::kMalformed);
+    }
+    deliver(body, nullptr, &state, peers);
+  };
+
+  // We are the relay: pass the datagram on, unread, only between two peers we hold live
+  // sessions with, from the endpoint the sender's own sealed packets come from.
+  auto relay = [&](const Datagram& datagram, uint8_t* bytes, size_t size, const Endpoint& from,
+                   const PeerTable* peers) {
+    if (!config.relay) return drop(Drop::kRelayRefused);
+    const Peer* sender = peers->with_owner(datagram.source);
+    const Peer* target = peers->with_owner(datagram.destination);
+    if (sender == nullptr || target == nullptr || sender == target)
+      return drop(Drop::kRelayRefused);
+    const SendTo* back = sender->state->send_to.load(std::memory_order_acquire);
+    const SendTo* to = target->state->send_to.load(std::memory_order_acquire);
+    if (back == nullptr || back->target.relayed || back->target.endpoint != from ||
+        sender->state->current.load(std::memory_order_relaxed) == nullptr || to == nullptr ||
+        to->target.relayed)
+      return drop(Drop::kRelayRefused);
+    if (!relay_budget.take(size, now)) return drop(Drop::kRelayLimited);
+    send_to(to->address, to->address_length, {bytes, size});
+    ++counters.relayed_packets;
+    counters.relayed_bytes += size;
+  };
+
+  auto handle = [&](uint8_t* d, size_t n, const Endpoint& from, const PeerTable* peers) {
+    const Datagram datagram = parse_datagram(d, n, config.encrypt);
+    if (peers == nullptr) return drop(Drop::kUnknownSender);
+    switch (datagram.kind) {
+      case DatagramKind::kPlain: {
+        const Peer* sender = peers->at(from);
+        if (sender == nullptr) return drop(Drop::kUnknownSender);
+        return deliver({datagram.body, datagram.body_size}, sender, nullptr, peers);
+      }
+      case DatagramKind::kSealed:
+        return open_sealed(datagram, from, nullptr, peers);
+      case DatagramKind::kInitiation:
+        return on_initiation({d, n}, from, false, now);
+      case DatagramKind::kResponse:
+        return on_response({d, n}, from, false, now);
+      case DatagramKind::kRelayed: {
+        if (!(datagram.destination == config.self)) return relay(datagram, d, n, from, peers);
+        // For us: the carried message, parsed as one of its own (never another relayed one).
+        const Datagram inner = parse_datagram(datagram.body, datagram.body_size, true);
+        const ByteView whole(datagram.body, datagram.body_size);
+        switch (inner.kind) {
+          case DatagramKind::kSealed:
+            return open_sealed(inner, from, &datagram.source, peers);
+          case DatagramKind::kInitiation:
+            return on_initiation(whole, from, true, now);
+          case DatagramKind::kResponse:
+            return on_response(whole, from, true, now);
+          default:
+            return drop(Drop::kMalformed);
+        }
+      }
+      case DatagramKind::kInvalid:
+        return drop(Drop::kMalformed);
+    }
+  };
+
   while (!stop.load()) {
     reclaimer.quiescent(kRxWorker);
     rx_shared.publish(counters);
@@ -541,7 +446,7 @@ void Tunnel::Impl::rx_loop() {
     if (got <= 0) continue;
     ++counters.receive_calls;
     const PeerTable* peers = table.load(std::memory_order_acquire);
-    const auto now = Clock::now();
+    now = Clock::now();
     gro.reset();
     for (int i = 0; i < got; ++i) {
       const auto& h = batch.messages[static_cast<size_t>(i)].msg_hdr;
@@ -560,52 +465,7 @@ void Tunnel::Impl::rx_loop() {
       for (size_t at = 0; at < length; at += train) {
         uint8_t* d = base + at;
         const size_t n = std::min(train, length - at);
-        const Datagram datagram = parse_datagram(d, n, config.encrypt);
-        if (peers == nullptr) {
-          ++counters.dropped[static_cast<int>(Drop::kUnknownSender)];
-          continue;
-        }
-        switch (datagram.kind) {
-          case DatagramKind::kPlain: {
-            const Peer* sender = peers->at(from);
-            if (sender == nullptr) {
-              ++counters.dropped[static_cast<int>(Drop::kUnknownSender)];
-              break;
-            }
-            deliver({datagram.body, datagram.body_size}, sender, nullptr, peers);
-            break;
-          }
-          case DatagramKind::kSealed: {
-            const uint32_t index = datagram.receiver_index;
-            Keypair* keypair = by_index[index & kIndexMask].load(std::memory_order_acquire);
-            if (keypair == nullptr || keypair->local_index != index) {
-              ++counters.dropped[static_cast<int>(Drop::kUnknownSender)];
-              break;
-            }
-            if (!keypair->keys.recv.open(datagram.counter, {}, datagram.body, datagram.body_size,
-                                         datagram.tag)) {
-              ++counters.dropped[static_cast<int>(Drop::kAuthFailed)];
-              break;
-            }
-            if (!keypair->replay.accept(datagram.counter)) {  // only now: it authenticated
-              ++counters.dropped[static_cast<int>(Drop::kReplay)];
-              break;
-            }
-            if (!keypair->confirmed.load(std::memory_order_relaxed)) confirm(*keypair);
-            if (datagram.body_size == 0) break;  // a keepalive: it only confirmed the session
-            deliver({datagram.body, datagram.body_size}, nullptr, keypair->peer, peers);
-            break;
-          }
-          case DatagramKind::kInitiation:
-            on_initiation({d, n}, from, now);
-            break;
-          case DatagramKind::kResponse:
-            on_response({d, n}, from, now);
-            break;
-          case DatagramKind::kInvalid:
-            ++counters.dropped[static_cast<int>(Drop::kMalformed)];
-            break;
-        }
+        handle(d, n, from, peers);
       }
     }
     if (coalesce) flush_gro();
@@ -646,6 +506,7 @@ void Tunnel::set_peers(const std::vector<TunnelPeer>& wanted, std::optional<IpAd
   std::vector<Peer> peers;
   std::vector<PeerTable::Route> routes;
   std::map<NodeId, uint32_t> slot;  // owner -> index into peers
+  const auto now = Clock::now();
   {
     std::lock_guard lock(d.mutex);
     std::map<NodeId, std::unique_ptr<PeerState>> kept;
@@ -667,6 +528,10 @@ void Tunnel::set_peers(const std::vector<TunnelPeer>& wanted, std::optional<IpAd
           state->key = key;
         }
         state->name = w.name;
+        PathPlan plan{w.endpoint, w.candidates, w.relay, w.punch, w.keepalive};
+        if (!d.config.encrypt) plan = {w.endpoint, {}, std::nullopt, false, false};  // no roaming
+        if (plan.relay == d.config.self || plan.relay == w.owner) plan.relay.reset();
+        state->path.set_plan(plan, path_time(now));
         peers.push_back({state.get(), w.endpoint, {}, 0});
         kept.emplace(w.owner, std::move(state));
       }
@@ -681,6 +546,10 @@ void Tunnel::set_peers(const std::vector<TunnelPeer>& wanted, std::optional<IpAd
       d.reclaimer.retire([raw] { delete raw; });
     }
     d.states = std::move(kept);
+    // Relays first: another peer's path may go through one.
+    for (auto& [owner, state] : d.states)
+      if (state->path.plan().relay == std::nullopt) d.publish_locked(*state, now);
+    for (auto& [owner, state] : d.states) d.publish_locked(*state, now);
   }
   auto* fresh = new PeerTable(std::move(peers), std::move(routes));
   const PeerTable* old = d.table.exchange(fresh, std::memory_order_acq_rel);
@@ -690,9 +559,8 @@ void Tunnel::set_peers(const std::vector<TunnelPeer>& wanted, std::optional<IpAd
   // otherwise be dropped and wait a second for its retransmission. (This thread reads
   // `fresh` safely: only this thread retires tables.)
   if (d.config.encrypt) {
-    const auto now = Clock::now();
     for (const Peer& peer : fresh->peers()) {
-      if (peer.state->current.load() == nullptr) d.initiate(*peer.state, peer, now);
+      if (peer.state->current.load() == nullptr) d.initiate(*peer.state, now);
     }
   }
 }
@@ -710,10 +578,23 @@ TunnelStatus Tunnel::status() const {
   out.counters.handshakes_done = d.handshakes_done.load();
   out.counters.dropped[static_cast<int>(Drop::kBadHandshake)] += d.bad_handshakes.load();
   out.counters.dropped[static_cast<int>(Drop::kUnknownSender)] += d.unknown_initiators.load();
+  out.roams = d.roams.load();
+  out.punches_sent = d.punches_sent.load();
+  out.keepalives_sent = d.keepalives_sent.load();
   std::lock_guard lock(d.mutex);
   out.peers = d.states.size();
-  for (const auto& [owner, state] : d.states) out.sessions += state->current.load() != nullptr;
+  for (const auto& [owner, state] : d.states) {
+    out.sessions += state->current.load() != nullptr;
+    out.paths.push_back(d.describe_locked(*state));
+  }
   return out;
+}
+
+std::optional<TunnelPath> Tunnel::path(const NodeId& owner) const {
+  std::lock_guard lock(impl_->mutex);
+  auto it = impl_->states.find(owner);
+  if (it == impl_->states.end()) return std::nullopt;
+  return impl_->describe_locked(*it->second);
 }
 
 }  // namespace shoal::udp

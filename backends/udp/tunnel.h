@@ -16,6 +16,14 @@
 // time exceeded. Sessions come from the Noise IK handshake of crypto/noise_ik.h, rekeyed
 // after `rekey_after` or 2^60 messages without dropping traffic (the old session keeps
 // working until the new one is confirmed). docs/udp.md has the wire format.
+//
+// Across NATs (docs/sites.md): each peer's path (peer_path.h) follows only authenticated
+// packets, so traffic roams to wherever a peer's sealed packets come from. Handshakes go to
+// every endpoint the peer advertises at once, and through a relay member when the plan names
+// one; keepalives hold NAT mappings open and tell the peer where its packets come from
+// (how a host learns its tunnel's public endpoint: reflexive()). A relay forwards the
+// end-to-end sealed messages only between peers it holds live sessions with, and cannot read
+// or forge them.
 #pragma once
 
 #include <chrono>
@@ -24,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/udp/peer_path.h"
 #include "backends/udp/tun.h"
 #include "backends/udp/tunnel_stats.h"
 #include "backends/udp/udp_socket.h"
@@ -42,6 +51,10 @@ struct TunnelConfig {
   bool encrypt = true;
   std::chrono::milliseconds rekey_after{120'000};
   uint64_t rekey_after_messages = uint64_t{1} << 60;
+  NodeId self;                                  // names us in relayed datagrams
+  std::chrono::milliseconds keepalive{25'000};  // across a NAT
+  bool relay = true;                            // pass on datagrams between other peers
+  uint32_t relay_max_mbps = 0;                  // 0: no cap
 };
 
 struct TunnelPeer {
@@ -50,7 +63,21 @@ struct TunnelPeer {
   Cidr subnet;
   Endpoint endpoint;  // the peer's underlay address and port
   Bytes public_key;   // its X25519 identity key (32 bytes); may be empty when not encrypting
+  // Across NATs (encrypted tunnels only): more endpoints to try, a member that relays to it,
+  // whether to punch and to keep the mapping open. peer_path.h says how they are used.
+  std::vector<Endpoint> candidates;
+  std::optional<NodeId> relay;
+  bool punch = false;
+  bool keepalive = false;
   bool operator==(const TunnelPeer&) const = default;
+};
+
+struct TunnelPath {
+  NodeId owner;
+  std::string name;
+  PathKind kind = PathKind::kUnknown;
+  std::optional<Endpoint> endpoint;  // where its packets came from last
+  bool via_relay = false;            // data goes through the relay now
 };
 
 struct TunnelStatus {
@@ -59,6 +86,10 @@ struct TunnelStatus {
   std::string cipher;  // "chacha20-poly1305", "aes-256-gcm" or "none"
   TunnelCounters counters;
   size_t peers = 0, sessions = 0;
+  uint64_t roams = 0;            // a peer's endpoint moved (authenticated packets only)
+  uint64_t punches_sent = 0;     // datagrams sent to punch a hole
+  uint64_t keepalives_sent = 0;  // sent to hold a NAT mapping open
+  std::vector<TunnelPath> paths;
 };
 
 class Tunnel {
@@ -74,7 +105,15 @@ class Tunnel {
   // From the control thread: the peers to carry traffic to (one entry per subnet) and the
   // address ICMP errors come from (our subnet's .0; nullopt: none sent).
   void set_peers(const std::vector<TunnelPeer>& peers, std::optional<IpAddress> router);
+  // From the control thread, about once a second: handshakes with peers across a NAT,
+  // keepalives, punches, and the move to a relay when a direct path went quiet.
+  void tick();
+  // Our tunnel's endpoints as peers outside our NAT see them (at most 2, most seen first);
+  // empty when none has said or all see our bind address.
+  std::vector<Endpoint> reflexive() const;
   TunnelStatus status() const;
+  // One peer's path (status().paths' entry), or nullopt when it is no peer of the tunnel.
+  std::optional<TunnelPath> path(const NodeId& owner) const;
   const std::string& device() const;
 
  private:

@@ -28,6 +28,10 @@ std::string_view to_string(Drop reason) {
       return "send_failed";
     case Drop::kTunWriteFailed:
       return "tun_write_failed";
+    case Drop::kRelayRefused:
+      return "relay_refused";
+    case Drop::kRelayLimited:
+      return "relay_limited";
   }
   return "?";
 }
@@ -39,7 +43,8 @@ template <typename Counters, typename Fn>
 void each_field(Counters& c, Fn&& fn) {
   size_t i = 0;
   for (auto* f : {&c.tx_packets, &c.tx_bytes, &c.rx_packets, &c.rx_bytes, &c.handshakes_sent,
-                  &c.handshakes_done, &c.tun_reads, &c.tun_writes, &c.send_calls, &c.receive_calls})
+                  &c.handshakes_done, &c.tun_reads, &c.tun_writes, &c.send_calls, &c.receive_calls,
+                  &c.relayed_packets, &c.relayed_bytes})
     fn(i++, *f);
   for (auto& d : c.dropped) fn(i++, d);
 }
@@ -48,7 +53,7 @@ void each_field(Counters& c, Fn&& fn) {
 
 void TunnelCounters::add(const TunnelCounters& other) {
   TunnelCounters copy = other;
-  std::array<uint64_t, 10 + kDropReasons> flat{};
+  std::array<uint64_t, kCounterFields + kDropReasons> flat{};
   each_field(copy, [&](size_t i, uint64_t& v) { flat[i] = v; });
   each_field(*this, [&](size_t i, uint64_t& v) { v += flat[i]; });
 }

@@ -23,15 +23,20 @@ enum class Drop : uint8_t {
   kBadHandshake,      // a handshake message that did not verify (or a replayed one)
   kSendFailed,        // the socket refused it (buffer full, no route on the underlay)
   kTunWriteFailed,    // the TUN refused it
+  kRelayRefused,      // asked to relay: we do not relay, or do not know the sender or target
+  kRelayLimited,      // asked to relay beyond RelayMaxMbps
 };
-inline constexpr int kDropReasons = 12;
+inline constexpr int kDropReasons = 14;
 std::string_view to_string(Drop reason);
+
+inline constexpr size_t kCounterFields = 12;  // TunnelCounters' plain fields
 
 struct TunnelCounters {
   uint64_t tx_packets = 0, tx_bytes = 0;  // inner packets sealed and sent, their bytes
   uint64_t rx_packets = 0, rx_bytes = 0;  // inner packets accepted and written to the TUN
   uint64_t handshakes_sent = 0, handshakes_done = 0;
   uint64_t tun_reads = 0, tun_writes = 0, send_calls = 0, receive_calls = 0;
+  uint64_t relayed_packets = 0, relayed_bytes = 0;  // datagrams we passed on for others
   std::array<uint64_t, kDropReasons> dropped{};
   void add(const TunnelCounters& other);
 };
@@ -43,7 +48,7 @@ class SharedCounters {
   TunnelCounters read() const;
 
  private:
-  static constexpr size_t kFields = 10 + kDropReasons;
+  static constexpr size_t kFields = kCounterFields + kDropReasons;
   std::array<std::atomic<uint64_t>, kFields> fields_{};
 };
 

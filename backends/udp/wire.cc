@@ -35,6 +35,18 @@ Datagram parse_datagram(uint8_t* data, size_t size, bool sealed) {
     case crypto::kMsgResponse:
       if (sealed) out.kind = DatagramKind::kResponse;
       return out;
+    case kMsgRelayed: {
+      // The carried message must be a whole one of its own kind: parsed again by the
+      // destination, it is never trusted because the relay passed it.
+      if (!sealed || !reserved_zero || size <= kRelayHeaderSize) return out;
+      const ByteView ids(data + 4, 2 * NodeId::kSize);
+      out.kind = DatagramKind::kRelayed;
+      out.destination = *NodeId::from_bytes(ids.first(NodeId::kSize));
+      out.source = *NodeId::from_bytes(ids.last(NodeId::kSize));
+      out.body = data + kRelayHeaderSize;
+      out.body_size = size - kRelayHeaderSize;
+      return out;
+    }
     default:
       return out;
   }
@@ -45,6 +57,13 @@ void write_plain_header(uint8_t* out) {
   std::memset(out + 1, 0, 3);
 }
 
+void write_relay_header(uint8_t* out, const NodeId& destination, const NodeId& source) {
+  out[0] = kMsgRelayed;
+  std::memset(out + 1, 0, 3);
+  std::memcpy(out + 4, destination.bytes().data(), NodeId::kSize);
+  std::memcpy(out + 4 + NodeId::kSize, source.bytes().data(), NodeId::kSize);
+}
+
 void write_sealed_header(uint8_t* out, uint32_t receiver_index, uint64_t counter) {
   out[0] = crypto::kMsgData;
   std::memset(out + 1, 0, 3);
@@ -53,5 +72,27 @@ void write_sealed_header(uint8_t* out, uint32_t receiver_index, uint64_t counter
 }
 
 bool looks_like_ipv4(ByteView packet) { return packet.size() >= 20 && (packet[0] >> 4) == 4; }
+
+namespace {
+constexpr uint8_t kControlObserved = 0x01;
+}
+
+size_t write_observed(uint8_t* out, const Endpoint& endpoint) {
+  const ByteView address = endpoint.address.view();
+  out[0] = kControlObserved;
+  out[1] = endpoint.address.is_v4() ? 4 : 6;
+  put_be16(out + 2, endpoint.port);
+  std::memcpy(out + 4, address.data(), address.size());
+  return 4 + address.size();
+}
+
+std::optional<Endpoint> parse_observed(ByteView plaintext) {
+  if (plaintext.size() < 4 || plaintext[0] != kControlObserved) return std::nullopt;
+  const size_t address_size = plaintext[1] == 4 ? 4 : plaintext[1] == 6 ? 16 : 0;
+  if (address_size == 0 || plaintext.size() != 4 + address_size) return std::nullopt;
+  auto address = IpAddress::from_bytes(plaintext.subspan(4));
+  if (!address) return std::nullopt;
+  return Endpoint{*address, get_be16(plaintext.data() + 2)};
+}
 
 }  // namespace shoal::udp

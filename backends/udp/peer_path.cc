@@ -1,0 +1,82 @@
+#include "backends/udp/peer_path.h"
+
+#include <algorithm>
+
+namespace shoal::udp {
+
+namespace {
+constexpr Duration kFirstPunchBackoff = std::chrono::seconds(2);
+constexpr Duration kLastPunchBackoff = std::chrono::seconds(32);
+}  // namespace
+
+PeerPath::PeerPath(Duration keepalive_interval) : keepalive_(keepalive_interval) {}
+
+void PeerPath::set_plan(const PathPlan& plan, TimePoint now) {
+  if (plan == plan_) return;
+  plan_ = plan;
+  // New endpoints or a new relay: punch again soon, whatever failed before.
+  punch_backoff_ = kFirstPunchBackoff;
+  next_punch_ = now;
+}
+
+bool PeerPath::heard_direct(const Endpoint& from, TimePoint now) {
+  const bool moved = heard_at_ != from;
+  heard_at_ = from;
+  heard_direct_at_ = now;
+  return moved;
+}
+
+void PeerPath::heard_relayed(TimePoint now) { heard_relayed_at_ = now; }
+
+bool PeerPath::direct_fresh(TimePoint now) const {
+  return heard_direct_at_ != kTimeNever && now - heard_direct_at_ < stale_after();
+}
+
+SendTarget PeerPath::target(TimePoint now, std::optional<Endpoint> relay_endpoint) const {
+  if (direct_fresh(now)) return {*heard_at_, false};
+  if (plan_.relay && relay_endpoint) return {*relay_endpoint, true};
+  return {heard_at_.value_or(plan_.address), false};
+}
+
+std::vector<Endpoint> PeerPath::initiation_endpoints() const {
+  std::vector<Endpoint> out;
+  auto add = [&](const Endpoint& e) {
+    if (e.port == 0 || out.size() >= kMaxTargets) return;
+    if (std::find(out.begin(), out.end(), e) == out.end()) out.push_back(e);
+  };
+  if (heard_at_) add(*heard_at_);
+  add(plan_.address);
+  for (const Endpoint& c : plan_.candidates) add(c);
+  return out;
+}
+
+std::vector<Endpoint> PeerPath::take_punch(TimePoint now) {
+  const bool fresh = direct_fresh(now);
+  if (was_fresh_ && !fresh) {  // the direct path just died: try to get it back quickly
+    punch_backoff_ = kFirstPunchBackoff;
+    next_punch_ = now;
+  }
+  was_fresh_ = fresh;
+  if (fresh || !plan_.punch || !plan_.relay || now < next_punch_) return {};
+  next_punch_ = now + punch_backoff_;
+  punch_backoff_ = std::min(2 * punch_backoff_, kLastPunchBackoff);
+  return initiation_endpoints();
+}
+
+bool PeerPath::take_keepalive(TimePoint now) {
+  if (!plan_.keepalive || now < next_keepalive_) return false;
+  next_keepalive_ = now + keepalive_;
+  return true;
+}
+
+PathKind PeerPath::kind(TimePoint now) const {
+  const bool relayed_lately =
+      heard_relayed_at_ != kTimeNever && now - heard_relayed_at_ < stale_after();
+  if (!direct_fresh(now) && plan_.relay) {
+    return relayed_lately ? PathKind::kRelayed : PathKind::kUnknown;
+  }
+  if (!heard_at_) return relayed_lately ? PathKind::kRelayed : PathKind::kUnknown;
+  return *heard_at_ == plan_.address ? PathKind::kDirect : PathKind::kPunched;
+}
+
+}  // namespace shoal::udp
