@@ -1,6 +1,9 @@
 #include "agent/agent_metrics.h"
 
 #include <algorithm>
+#include <array>
+
+#include "common/path_kind.h"
 
 namespace shoal::agent {
 namespace {
@@ -163,6 +166,24 @@ void AgentMetrics::refresh() {
   for (int i = 0; i < udp::kDropReasons; ++i)
     c("shoal_tunnel_dropped_total", "Packets the udp tunnel dropped, by reason.", t.dropped[i],
       {{"reason", std::string(udp::to_string(static_cast<udp::Drop>(i)))}});
+  c("shoal_tunnel_relayed_bytes_total", "Bytes of sealed tunnel datagrams relayed for others.",
+    t.relayed_bytes);
+  c("shoal_tunnel_relayed_packets_total", "Sealed tunnel datagrams relayed for others.",
+    t.relayed_packets);
+  c("shoal_tunnel_roams_total",
+    "Times a peer's tunnel endpoint moved (its NAT remapped), on authenticated packets only.",
+    tunnel->roams);
+  c("shoal_tunnel_punches_total", "Datagrams sent to punch a hole to a peer's candidates.",
+    tunnel->punches_sent);
+  c("shoal_tunnel_keepalives_total", "Keepalives sent to hold a NAT's tunnel mapping open.",
+    tunnel->keepalives_sent);
+  std::array<uint64_t, 4> by_kind{};
+  for (const udp::TunnelPath& path : tunnel->paths) ++by_kind.at(static_cast<size_t>(path.kind));
+  for (size_t i = 0; i < by_kind.size(); ++i)
+    metrics_
+        .gauge("shoal_tunnel_peers", "Tunnel peers by the path their traffic takes now.",
+               {{"path", std::string(to_string(static_cast<PathKind>(i)))}})
+        .set(double(by_kind[i]));
   const std::pair<const char*, uint64_t> calls[] = {{"tun_read", t.tun_reads},
                                                     {"tun_write", t.tun_writes},
                                                     {"sendmmsg", t.send_calls},

@@ -52,7 +52,7 @@ std::string_view to_string(SkipReason reason) {
 
 int udp_overhead(const IpAddress& underlay, bool encrypt) {
   const int ip_udp = (underlay.is_v4() ? 20 : 40) + 8;
-  return ip_udp + (encrypt ? kUdpEncryptedHeader : kUdpPlainHeader);
+  return ip_udp + (encrypt ? kUdpEncryptedHeader + kUdpRelayHeader : kUdpPlainHeader);
 }
 
 std::optional<Path> DatapathConfig::carrier() const {

@@ -51,6 +51,11 @@ inline constexpr int kVxlanOverheadV6 = 70;
 // of type, receiver index and counter, and the AEAD's 16-byte tag). See docs/udp.md.
 inline constexpr int kUdpPlainHeader = 4;
 inline constexpr int kUdpEncryptedHeader = 16 + 16;
+// Sealed traffic may go through a relay at any time (a NATed peer, or a punched hole that died),
+// wrapped in the relay header: type, 3 zero, destination and source node ids. The MTU reserves
+// room for it up front, because a pod's TCP cannot learn a smaller MTU mid-stream when the path
+// changes.
+inline constexpr int kUdpRelayHeader = 4 + 16 + 16;
 int udp_overhead(const IpAddress& underlay, bool encrypt);
 
 inline constexpr const char* kTunDeviceName = "shoal0";

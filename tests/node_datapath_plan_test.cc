@@ -109,11 +109,11 @@ TEST_CASE("udp: one route for the network into the TUN device, the tunnel carrie
   DatapathConfig config{
       .mode = DatapathMode::kUdp, .port = 8285, .encrypt = true, .network = network};
   DatapathPlan p = plan(c.table, c.table.owners(kNow), c.self, kNow, c.facts(), config);
-  CHECK(p.pod_mtu == 1440);  // 1500 - IPv4 20 - UDP 8 - header 16 - tag 16
+  CHECK(p.pod_mtu == 1404);  // 1500 - IPv4 20 - UDP 8 - header 16 - tag 16 - relay header 36
   CHECK(!p.vxlan);
   REQUIRE(p.tun);
   CHECK(p.tun->name == "shoal0");
-  CHECK(p.tun->mtu == 1440);
+  CHECK(p.tun->mtu == 1404);
   CHECK(p.tun->address == Cidr::parse("198.18.1.0/32"));
   REQUIRE(p.routes.size() == 1);
   CHECK(p.routes[0].path == Path::kUdp);
@@ -147,7 +147,7 @@ TEST_CASE("auto with Fallback udp: host-gw on the segment, the tunnel across it"
   REQUIRE(p.routes.size() == 2);
   CHECK(p.routes[0].path == Path::kHostGw);
   CHECK(p.routes[1].path == Path::kUdp);
-  CHECK(p.pod_mtu == 1440);
+  CHECK(p.pod_mtu == 1404);
   CHECK(p.tun);
   CHECK(!p.vxlan);
   // The host-gw route is more specific than the network's route into the tunnel.

@@ -13,6 +13,12 @@ PeerPath::PeerPath(Duration keepalive_interval) : keepalive_(keepalive_interval)
 
 void PeerPath::set_plan(const PathPlan& plan, TimePoint now) {
   if (plan == plan_) return;
+  // The peer published endpoints we have not tried: its NAT may have remapped, and a
+  // port-restricted NAT on our side drops its packets from the new port until we send there.
+  for (const Endpoint& c : plan.candidates)
+    if (c != heard_at_ &&
+        std::find(plan_.candidates.begin(), plan_.candidates.end(), c) == plan_.candidates.end())
+      fresh_candidates_.push_back(c);
   plan_ = plan;
   // New endpoints or a new relay: punch again soon, whatever failed before.
   punch_backoff_ = kFirstPunchBackoff;
@@ -57,7 +63,13 @@ std::vector<Endpoint> PeerPath::take_punch(TimePoint now) {
     next_punch_ = now;
   }
   was_fresh_ = fresh;
-  if (fresh || !plan_.punch || !plan_.relay || now < next_punch_) return {};
+  if (fresh || !plan_.punch || !plan_.relay || now < next_punch_) {
+    std::vector<Endpoint> out;
+    out.swap(fresh_candidates_);
+    if (out.size() > kMaxTargets) out.resize(kMaxTargets);
+    return out;
+  }
+  fresh_candidates_.clear();
   next_punch_ = now + punch_backoff_;
   punch_backoff_ = std::min(2 * punch_backoff_, kLastPunchBackoff);
   return initiation_endpoints();

@@ -12,6 +12,8 @@
 //  - Punch probes to the candidates back off from 2 s to 32 s and start again from 2 s
 //    whenever the direct path dies or the plan changes: hole punching costs a few datagrams
 //    per minute at most once it has failed.
+//  - A candidate the peer newly publishes gets one punch at the next take_punch(), even while
+//    the direct path is fresh (the peer's NAT may have remapped it there).
 #pragma once
 
 #include <cstdint>
@@ -88,6 +90,7 @@ class PeerPath {
   Duration punch_backoff_ = std::chrono::seconds(2);
   TimePoint next_keepalive_ = kTimeZero;
   bool was_fresh_ = false;
+  std::vector<Endpoint> fresh_candidates_;  // newly published: one punch each, whatever else
 };
 
 }  // namespace shoal::udp

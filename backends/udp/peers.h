@@ -79,7 +79,8 @@ struct PeerState {
   std::chrono::steady_clock::time_point last_initiation{};
   uint64_t last_timestamp = 0;  // of the newest initiation accepted from this peer
   PeerPath path;
-  std::optional<Endpoint> sees_us_at;  // what its observed messages said last
+  std::optional<Endpoint> sees_us_at;                    // what its observed messages said last
+  std::chrono::steady_clock::time_point sees_us_when{};  // and when
 };
 
 struct Peer {

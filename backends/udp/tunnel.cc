@@ -365,7 +365,7 @@ void Tunnel::Impl::rx_loop() {
     const ByteView body(datagram.body, datagram.body_size);
     if (body.empty()) return;  // a bare keepalive
     if (!looks_like_ipv4(body)) {
-      if (auto seen = parse_observed(body)) return note_observed(state, *seen);
+      if (auto seen = parse_observed(body)) return note_observed(state, *seen, now);
       return drop(Drop::kMalformed);
     }
     deliver(body, nullptr, &state, peers);

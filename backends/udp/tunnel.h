@@ -108,8 +108,10 @@ class Tunnel {
   // From the control thread, about once a second: handshakes with peers across a NAT,
   // keepalives, punches, and the move to a relay when a direct path went quiet.
   void tick();
-  // Our tunnel's endpoints as peers outside our NAT see them (at most 2, most seen first);
-  // empty when none has said or all see our bind address.
+  // Our tunnel's endpoints as peers outside our NAT see them (at most kMaxReflexive, the
+  // newest observation first; observations stale after twice a path's stale time are
+  // forgotten); empty when none has said or all see our bind address.
+  static constexpr size_t kMaxReflexive = 2;
   std::vector<Endpoint> reflexive() const;
   TunnelStatus status() const;
   // One peer's path (status().paths' entry), or nullopt when it is no peer of the tunnel.

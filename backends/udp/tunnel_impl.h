@@ -89,7 +89,7 @@ struct Tunnel::Impl {
   // A keepalive that tells the peer where its packets come from (wire.h's observed), sealed
   // with `keypair`, to `to`. Any thread.
   void send_keepalive(PeerState& state, Keypair& keypair, const SendTo& to);
-  void note_observed(PeerState& state, const Endpoint& seen_at);
+  void note_observed(PeerState& state, const Endpoint& seen_at, Clock::time_point now);
   void tick_locked(PeerState& state, Clock::time_point now);
   TunnelPath describe_locked(const PeerState& state) const;
 

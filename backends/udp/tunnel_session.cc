@@ -230,15 +230,23 @@ void Tunnel::Impl::send_keepalive(PeerState& state, Keypair& keypair, const Send
   send_message(state, to, {message.data(), kSealedHeaderSize + body + kTagSize});
 }
 
-void Tunnel::Impl::note_observed(PeerState& state, const Endpoint& seen_at) {
+void Tunnel::Impl::note_observed(PeerState& state, const Endpoint& seen_at, Clock::time_point now) {
   std::lock_guard lock(mutex);
   state.sees_us_at = seen_at;
+  state.sees_us_when = now;
 }
 
 void Tunnel::Impl::roam(PeerState& state, const Endpoint& from, Clock::time_point now) {
   std::lock_guard lock(mutex);
-  if (state.path.heard_direct(from, path_time(now))) roams.fetch_add(1);
+  const bool moved = state.path.heard_direct(from, path_time(now));
   publish_locked(state, now);
+  if (!moved) return;
+  roams.fetch_add(1);
+  // Its NAT remapped: tell it at once where it reaches us from now, so it can publish its new
+  // reflexive endpoint and peers behind port-restricted NATs punch towards it (they drop its
+  // packets from the new port until they have sent there).
+  if (Keypair* keypair = state.current.load(); keypair != nullptr && config.encrypt)
+    send_keepalive(state, *keypair, *state.send_to.load());
 }
 
 void Tunnel::Impl::publish_locked(PeerState& state, Clock::time_point now) {
@@ -300,19 +308,25 @@ void Tunnel::tick() {
 
 std::vector<Endpoint> Tunnel::reflexive() const {
   const Impl& d = *impl_;
-  std::map<Endpoint, int> seen;
+  // Newest first: after a NAT remaps, the one peer that has heard us from the new port is
+  // right and the others, still naming the old one, are about to go stale.
+  std::vector<std::pair<Clock::time_point, Endpoint>> seen;
+  const auto now = Clock::now();
   {
     std::lock_guard lock(d.mutex);
-    for (const auto& [owner, state] : d.states)
-      if (state->sees_us_at && *state->sees_us_at != d.config.bind) ++seen[*state->sees_us_at];
+    for (const auto& [owner, state] : d.states) {
+      const auto age = now - state->sees_us_when;
+      if (state->sees_us_at && *state->sees_us_at != d.config.bind &&
+          age < 2 * state->path.stale_after())
+        seen.emplace_back(state->sees_us_when, *state->sees_us_at);
+    }
   }
-  std::vector<std::pair<int, Endpoint>> ranked;
-  for (const auto& [endpoint, count] : seen) ranked.emplace_back(-count, endpoint);
-  std::sort(ranked.begin(), ranked.end());
+  std::sort(seen.begin(), seen.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
   std::vector<Endpoint> out;
-  for (const auto& [count, endpoint] : ranked) {
-    if (out.size() == 2) break;
-    out.push_back(endpoint);
+  for (const auto& [when, endpoint] : seen) {
+    if (out.size() == kMaxReflexive) break;
+    if (std::find(out.begin(), out.end(), endpoint) == out.end()) out.push_back(endpoint);
   }
   return out;
 }

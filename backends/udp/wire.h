@@ -33,7 +33,7 @@ inline constexpr size_t kPlainHeaderSize = 4;
 inline constexpr size_t kSealedHeaderSize = crypto::kDataHeaderSize;
 inline constexpr size_t kTagSize = crypto::kAeadTagSize;
 inline constexpr uint8_t kMsgRelayed = 6;
-inline constexpr size_t kRelayHeaderSize = 4 + 2 * NodeId::kSize;
+inline constexpr size_t kRelayHeaderSize = 4 + 2 * NodeId::kSize;  // node::kUdpRelayHeader
 inline constexpr size_t kMaxObservedSize = 4 + 16;
 
 enum class DatagramKind : uint8_t { kPlain, kSealed, kInitiation, kResponse, kRelayed, kInvalid };

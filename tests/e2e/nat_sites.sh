@@ -5,10 +5,13 @@
 # sets $shoal and $work.
 #   h1 public (203.0.113.11); h2, h3 behind cone NAT 1 (203.0.113.101); h4 behind cone NAT 2
 #   (203.0.113.102); h5 behind a symmetric NAT 3 (203.0.113.103). Every site's LAN is
-#   198.51.100.0/24. Agents: udp gossip with a cluster key, host-gw datapath (nothing to route:
-#   no two hosts share a segment), h1 the only seed.
+#   198.51.100.0/24. Agents: udp gossip with a cluster key, h1 the only seed. The datapath is
+#   nat_sites_backend: host-gw by default (nothing to route: no two hosts share a segment), or
+#   (backend udp) the encrypted udp tunnel with keepalives every 5 s, which carries pods across.
 
 nat_sites_hosts=(1 2 3 4 5)
+nat_sites_backend=(--backend host-gw)
+nat_sites_udp() { nat_sites_backend=(--backend udp --encrypt true --keepalive-seconds 5); }
 
 # nat_sites_setup PREFIX: the namespaces, routers and a cluster key.
 nat_sites_setup() {
@@ -28,7 +31,7 @@ nat_sites_agent() {  # nat_sites_agent [--gate] I
   local i=$1 seed=(--seed "$(netns_addr 1):7946")
   [[ $i == 1 ]] && seed=()
   netns_spawn "${gate[@]}" "$i" "$work/h$i.log" "$shoal" agent --name "h$i" \
-    --network 198.18.0.0/16 --backend host-gw --bind "0.0.0.0:7946" \
+    --network 198.18.0.0/16 "${nat_sites_backend[@]}" --bind "0.0.0.0:7946" \
     --advertise "$(netns_addr "$i")" "${seed[@]}" --data-dir "$work/h$i" \
     --subnet-file "$work/h$i/subnet.env" --control-socket "$work/h$i/shoal.sock" \
     --key-file "$work/key" --log-level debug --metrics-addr "$(netns_addr "$i"):9100"

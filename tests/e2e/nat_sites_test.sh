@@ -13,8 +13,7 @@
 #    NATed relayed, public to NATed punched (through the reflexive address);
 # 4. NAT 1 restarts with other ports (its conntrack flushed, its masquerade moved to another port
 #    range): h2 and h3 advertise their new address, nobody is declared dead.
-# Pod traffic across NATs is not tested here: the udp tunnel does not follow gossip's paths yet
-# (docs/sites.md).
+# Pod traffic across the same NATs: tests/e2e/nat_pods_test.sh.
 # Underlay 203.0.113.0/24 and 198.51.100.0/24, overlay 198.18.0.0/16; all removed on exit.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
