@@ -234,6 +234,7 @@ void AgentDatapath::update_tunnel() {
       peer.relay = it->second.relay;
       peer.punch = it->second.punch;
       peer.keepalive = it->second.keepalive;
+      peer.address_works = it->second.address_works;
     }
     peers.push_back(std::move(peer));
   }

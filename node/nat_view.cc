@@ -45,6 +45,9 @@ NatView nat_view(const gossip::Membership& membership, TimePoint now) {
     if (auto meta = decode_member_meta(m.meta)) reach.tunnel_candidates = meta->tunnel;
     const bool across = view.behind_nat.contains(m.id);
     reach.keepalive = across || self_behind_nat;
+    // Before gossip has proven a path, a member that advertises our own LAN address is still
+    // obviously elsewhere: another site reusing our range.
+    reach.address_works = !across && m.address.address != self.address.address;
     if (across) {
       // The members it keeps its mappings open to (gossip's relays_for): it is reachable
       // through them even when no hole can be punched.

@@ -35,6 +35,10 @@ struct PeerReach {
   std::optional<NodeId> relay;              // set only for a member across a NAT from us
   bool punch = false;      // neither end behind a symmetric NAT: a hole can be punched
   bool keepalive = false;  // a NAT lies between us
+  // Its advertised address answers our gossip probes. Across a NAT it is a private address
+  // that, at our site, may be nobody's or another host's (even ours: sites reuse LAN ranges),
+  // so the tunnel sends nothing there.
+  bool address_works = true;
 };
 
 struct NatView {

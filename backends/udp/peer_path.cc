@@ -41,7 +41,9 @@ bool PeerPath::direct_fresh(TimePoint now) const {
 SendTarget PeerPath::target(TimePoint now, std::optional<Endpoint> relay_endpoint) const {
   if (direct_fresh(now)) return {*heard_at_, false};
   if (plan_.relay && relay_endpoint) return {*relay_endpoint, true};
-  return {heard_at_.value_or(plan_.address), false};
+  if (heard_at_) return {*heard_at_, false};
+  if (!plan_.address_works && !plan_.candidates.empty()) return {plan_.candidates.front(), false};
+  return {plan_.address, false};
 }
 
 std::vector<Endpoint> PeerPath::initiation_endpoints() const {
@@ -51,7 +53,7 @@ std::vector<Endpoint> PeerPath::initiation_endpoints() const {
     if (std::find(out.begin(), out.end(), e) == out.end()) out.push_back(e);
   };
   if (heard_at_) add(*heard_at_);
-  add(plan_.address);
+  if (plan_.address_works) add(plan_.address);
   for (const Endpoint& c : plan_.candidates) add(c);
   return out;
 }

@@ -35,6 +35,7 @@ struct PathPlan {
   std::optional<NodeId> relay;       // a member that relays to it; none: never relay
   bool punch = false;                // try the candidates directly even while a relay works
   bool keepalive = false;            // a NAT lies between us: hold its mapping open
+  bool address_works = true;         // false: never send to `address` (private, across a NAT)
   bool operator==(const PathPlan&) const = default;
 };
 

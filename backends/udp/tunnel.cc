@@ -528,7 +528,7 @@ void Tunnel::set_peers(const std::vector<TunnelPeer>& wanted, std::optional<IpAd
           state->key = key;
         }
         state->name = w.name;
-        PathPlan plan{w.endpoint, w.candidates, w.relay, w.punch, w.keepalive};
+        PathPlan plan{w.endpoint, w.candidates, w.relay, w.punch, w.keepalive, w.address_works};
         if (!d.config.encrypt) plan = {w.endpoint, {}, std::nullopt, false, false};  // no roaming
         if (plan.relay == d.config.self || plan.relay == w.owner) plan.relay.reset();
         state->path.set_plan(plan, path_time(now));

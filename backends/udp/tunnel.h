@@ -69,6 +69,7 @@ struct TunnelPeer {
   std::optional<NodeId> relay;
   bool punch = false;
   bool keepalive = false;
+  bool address_works = true;  // false: `endpoint` is a private address across a NAT
   bool operator==(const TunnelPeer&) const = default;
 };
 
