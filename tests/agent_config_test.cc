@@ -762,3 +762,28 @@ TEST_CASE("the NAT keys: PublicAddress, Relay, KeepaliveSeconds") {
   CHECK(parse_error(R"({"Relay": "yes"})").find("true or false") != std::string::npos);
   CHECK(parse_error(R"({"KeepaliveSeconds": 0})").find("between 1 and 3600") != std::string::npos);
 }
+
+TEST_CASE("RelayMaxMbps caps relayed tunnel traffic; 0, the default, is no cap") {
+  CHECK(finished(R"({"Network": "198.18.0.0/16"})").relay_max_mbps == 0);
+  AgentConfig c = finished(R"({"Network": "198.18.0.0/16", "RelayMaxMbps": 250})");
+  CHECK(c.relay_max_mbps == 250);
+  CHECK(finished(R"({"Network": "198.18.0.0/16", "RelayMaxMbps": 100000})").relay_max_mbps ==
+        100000);
+  CHECK(flag_text(c, "--relay-max-mbps", "0").empty());
+  CHECK(c.relay_max_mbps == 0);
+  CHECK(c.origins.at("RelayMaxMbps") == "--relay-max-mbps");
+
+  CHECK(parse_error(R"({"RelayMaxMbps": 100001})") ==
+        R"(shoal.json: "RelayMaxMbps": must be an integer between 0 and 100000, got 100001)");
+  CHECK(parse_error(R"({"RelayMaxMbps": -1})") ==
+        R"(shoal.json: "RelayMaxMbps": must be an integer between 0 and 100000, got -1)");
+  CHECK(parse_error(R"({"RelayMaxMbps": "100"})") ==
+        R"(shoal.json: "RelayMaxMbps": must be an integer between 0 and 100000, got "100")");
+  CHECK(parse_error(R"({"RelayMaxMbps": 1.5})") ==
+        R"(shoal.json: "RelayMaxMbps": must be an integer between 0 and 100000, got 1.5)");
+  CHECK(flag_text(c, "--relay-max-mbps", "fast") ==
+        R"(--relay-max-mbps: must be an integer between 0 and 100000, got "fast")");
+  CHECK(flag_text(c, "--relay-max-mbps", "100001") ==
+        R"(--relay-max-mbps: must be an integer between 0 and 100000, got "100001")");
+  CHECK(c.relay_max_mbps == 0);  // a refused value changes nothing
+}

@@ -7,18 +7,15 @@
 #include "gossip/path.h"
 #include "gossip/reflexive.h"
 #include "gossip/wire.h"
+#include "tests/test_endpoints.h"
 
 using namespace shoal;
 using namespace shoal::gossip;
 
 namespace {
 
-Endpoint ep(uint8_t host, uint16_t port = 7946) {
-  return Endpoint{IpAddress::v4(192, 0, 2, host), port};
-}
-Endpoint outside(uint8_t host, uint16_t port) {
-  return Endpoint{IpAddress::v4(203, 0, 113, host), port};
-}
+using testing::ep;
+using testing::outside;
 
 // One core ("us", at kUs) and the envelopes it answers, fed as if from member `from`.
 struct Driver {

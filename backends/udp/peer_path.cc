@@ -15,10 +15,14 @@ void PeerPath::set_plan(const PathPlan& plan, TimePoint now) {
   if (plan == plan_) return;
   // The peer published endpoints we have not tried: its NAT may have remapped, and a
   // port-restricted NAT on our side drops its packets from the new port until we send there.
-  for (const Endpoint& c : plan.candidates)
-    if (c != heard_at_ &&
-        std::find(plan_.candidates.begin(), plan_.candidates.end(), c) == plan_.candidates.end())
+  for (const Endpoint& c : plan.candidates) {
+    const auto known = [&](const std::vector<Endpoint>& list) {
+      return std::find(list.begin(), list.end(), c) != list.end();
+    };
+    if (c != heard_at_ && !known(plan_.candidates) && !known(fresh_candidates_) &&
+        fresh_candidates_.size() < kMaxTargets)
       fresh_candidates_.push_back(c);
+  }
   plan_ = plan;
   // New endpoints or a new relay: punch again soon, whatever failed before.
   punch_backoff_ = kFirstPunchBackoff;
@@ -26,7 +30,7 @@ void PeerPath::set_plan(const PathPlan& plan, TimePoint now) {
 }
 
 bool PeerPath::heard_direct(const Endpoint& from, TimePoint now) {
-  const bool moved = heard_at_ != from;
+  const bool moved = heard_at_ && *heard_at_ != from;  // first contact is no move
   heard_at_ = from;
   heard_direct_at_ = now;
   return moved;
@@ -34,8 +38,21 @@ bool PeerPath::heard_direct(const Endpoint& from, TimePoint now) {
 
 void PeerPath::heard_relayed(TimePoint now) { heard_relayed_at_ = now; }
 
+void PeerPath::sent_data(TimePoint now) { sent_data_at_ = now; }
+
 bool PeerPath::direct_fresh(TimePoint now) const {
-  return heard_direct_at_ != kTimeNever && now - heard_direct_at_ < stale_after();
+  if (heard_direct_at_ == kTimeNever || now - heard_direct_at_ >= stale_after()) return false;
+  // Sending into silence: what we sent kSilence after we last heard from it got no answer.
+  const bool unanswered =
+      sent_data_at_ != kTimeNever && sent_data_at_ - heard_direct_at_ > kSilence;
+  return !(unanswered && now - heard_direct_at_ > kSilence);
+}
+
+bool PeerPath::take_direct_lost(TimePoint now) {
+  const bool fresh = direct_fresh(now);
+  const bool lost = reported_fresh_ && !fresh;
+  reported_fresh_ = fresh;
+  return lost;
 }
 
 SendTarget PeerPath::target(TimePoint now, std::optional<Endpoint> relay_endpoint) const {

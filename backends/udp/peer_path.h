@@ -9,6 +9,10 @@
 //  - A direct endpoint that spoke within stale_after() is used; otherwise the relay, when
 //    the plan names one; otherwise the best guess (the last endpoint heard, else the
 //    advertised address), which is what a peer on a plain LAN needs.
+//  - A direct endpoint is dead sooner when we keep sending data and hear nothing back for
+//    kSilence: the receiving end answers data with a keepalive at least once a second
+//    (Tunnel's passive keepalive), so silence means the path broke (a NAT remapped), and
+//    traffic moves to the relay within seconds instead of stale_after().
 //  - Punch probes to the candidates back off from 2 s to 32 s and start again from 2 s
 //    whenever the direct path dies or the plan changes: hole punching costs a few datagrams
 //    per minute at most once it has failed.
@@ -35,7 +39,9 @@ struct PathPlan {
   std::optional<NodeId> relay;       // a member that relays to it; none: never relay
   bool punch = false;                // try the candidates directly even while a relay works
   bool keepalive = false;            // a NAT lies between us: hold its mapping open
-  bool address_works = true;         // false: never send to `address` (private, across a NAT)
+  // false: `address` is private, across a NAT: no initiation or punch goes there, and data
+  // only when nothing else (heard endpoint, candidate, relay) is known.
+  bool address_works = true;
   bool operator==(const PathPlan&) const = default;
 };
 
@@ -59,10 +65,15 @@ class PeerPath {
   void set_plan(const PathPlan& plan, TimePoint now);
   const PathPlan& plan() const { return plan_; }
 
-  // An authenticated, fresh packet came straight from `from`. True when the endpoint moved.
+  // An authenticated, fresh packet came straight from `from`. True when the endpoint moved
+  // (not on the first packet heard).
   bool heard_direct(const Endpoint& from, TimePoint now);
   // An authenticated, fresh packet came through a relay.
   void heard_relayed(TimePoint now);
+  // We sent the peer data (not keepalives) at `now`.
+  void sent_data(TimePoint now);
+  // True once each time the direct path goes from fresh to dead.
+  bool take_direct_lost(TimePoint now);
 
   // Where data goes now; `relay_endpoint` is the relay member's own direct endpoint, when
   // it has one (a relay we cannot reach ourselves is no use).
@@ -80,6 +91,7 @@ class PeerPath {
   const std::optional<Endpoint>& heard_at() const { return heard_at_; }
   bool direct_fresh(TimePoint now) const;
   Duration stale_after() const { return 2 * keepalive_ + std::chrono::seconds(5); }
+  static constexpr Duration kSilence = std::chrono::seconds(3);
 
  private:
   Duration keepalive_;
@@ -87,6 +99,8 @@ class PeerPath {
   std::optional<Endpoint> heard_at_;
   TimePoint heard_direct_at_ = kTimeNever;  // never: not yet
   TimePoint heard_relayed_at_ = kTimeNever;
+  TimePoint sent_data_at_ = kTimeNever;
+  bool reported_fresh_ = false;
   TimePoint next_punch_ = kTimeZero;
   Duration punch_backoff_ = std::chrono::seconds(2);
   TimePoint next_keepalive_ = kTimeZero;

@@ -73,6 +73,9 @@ struct PeerState {
   // steady_clock ticks of the last authenticated packet straight from send_to's endpoint,
   // and through a relay; written by the receiving thread, read by tick().
   std::atomic<int64_t> heard_direct{0}, heard_relayed{0};
+  // steady_clock ticks when we last sent it data, and anything (data or a keepalive); the
+  // sending thread writes them at most every few milliseconds.
+  std::atomic<int64_t> sent_data{0}, sent_any{0};
   // Under the tunnel's handshake mutex.
   std::vector<Keypair*> keypairs;  // newest last; at most kKeypairsKept
   std::optional<crypto::Initiator> pending;

@@ -260,6 +260,7 @@ void Tunnel::Impl::tx_loop() {
         offset += lead + headroom + length + tailroom;
       }
       counters.tx_packets += split.segments;
+      note_sent(*peer->state, now);
       // One UDP_SEGMENT send per run of equal records (the last may be shorter).
       const size_t record = lead + headroom + batch.segment_lengths[0] + tailroom;
       const bool segment = gso.load(std::memory_order_relaxed);
@@ -369,6 +370,12 @@ void Tunnel::Impl::rx_loop() {
       return drop(Drop::kMalformed);
     }
     deliver(body, nullptr, &state, peers);
+    // Data with nothing sent back for a while (a one-way stream): answer with a keepalive,
+    // so the sender sees the path works (PeerPath::kSilence) and its NAT mapping stays open.
+    if (config.encrypt &&
+        now.time_since_epoch().count() - state.sent_any.load(std::memory_order_relaxed) >
+            Clock::duration(kPassiveKeepalive).count())
+      passive_keepalive(state, now);
   };
 
   // We are the relay: pass the datagram on, unread, only between two peers we hold live

@@ -28,6 +28,12 @@ inline constexpr uint32_t kIndexMask = (1u << kIndexBits) - 1;
 inline constexpr size_t kKeypairsKept = 3;  // current, previous, and one being confirmed
 inline constexpr auto kHandshakeRetry = std::chrono::milliseconds(1000);
 inline constexpr auto kRejectAfterExtra = std::chrono::seconds(60);  // old keys' grace
+// Data received with nothing sent back for this long is answered with a keepalive
+// (WireGuard's passive keepalive, sooner: PeerPath::kSilence counts on it).
+inline constexpr auto kPassiveKeepalive = std::chrono::seconds(1);
+// The sending thread notes "sent to this peer" at most this often (one store per packet
+// would bounce the peer's cache line between the threads).
+inline constexpr auto kSentNoteEvery = std::chrono::milliseconds(50);
 
 // PeerPath speaks the cores' TimePoint; the tunnel reads steady_clock.
 inline TimePoint path_time(Clock::time_point t) {
@@ -90,6 +96,17 @@ struct Tunnel::Impl {
   // with `keypair`, to `to`. Any thread.
   void send_keepalive(PeerState& state, Keypair& keypair, const SendTo& to);
   void note_observed(PeerState& state, const Endpoint& seen_at, Clock::time_point now);
+  // The receiving thread got data from a peer we have sent nothing for kPassiveKeepalive.
+  void passive_keepalive(PeerState& state, Clock::time_point now);
+  // The sending thread sent the peer data.
+  static void note_sent(PeerState& state, Clock::time_point now) {
+    const int64_t ticks = now.time_since_epoch().count();
+    if (ticks - state.sent_data.load(std::memory_order_relaxed) <
+        Clock::duration(kSentNoteEvery).count())
+      return;
+    state.sent_data.store(ticks, std::memory_order_relaxed);
+    state.sent_any.store(ticks, std::memory_order_relaxed);
+  }
   void tick_locked(PeerState& state, Clock::time_point now);
   TunnelPath describe_locked(const PeerState& state) const;
 

@@ -228,6 +228,18 @@ void Tunnel::Impl::send_keepalive(PeerState& state, Keypair& keypair, const Send
   keypair.keys.send.seal(counter, {}, message.data() + kSealedHeaderSize, body,
                          message.data() + kSealedHeaderSize + body);
   send_message(state, to, {message.data(), kSealedHeaderSize + body + kTagSize});
+  state.sent_any.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+}
+
+void Tunnel::Impl::passive_keepalive(PeerState& state, Clock::time_point now) {
+  std::lock_guard lock(mutex);
+  if (now.time_since_epoch().count() - state.sent_any.load(std::memory_order_relaxed) <=
+      Clock::duration(kPassiveKeepalive).count())
+    return;  // another packet's keepalive went while we waited for the lock
+  Keypair* keypair = state.current.load();
+  if (keypair == nullptr) return;
+  send_keepalive(state, *keypair, *state.send_to.load());
+  keepalives_sent.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Tunnel::Impl::note_observed(PeerState& state, const Endpoint& seen_at, Clock::time_point now) {
@@ -273,6 +285,9 @@ void Tunnel::Impl::tick_locked(PeerState& state, Clock::time_point now) {
                             path_time(Clock::time_point(Clock::duration(heard))));
   if (const int64_t heard = state.heard_relayed.load(); heard != 0)
     state.path.heard_relayed(path_time(Clock::time_point(Clock::duration(heard))));
+  if (const int64_t sent = state.sent_data.load(); sent != 0)
+    state.path.sent_data(path_time(Clock::time_point(Clock::duration(sent))));
+  const bool direct_lost = state.path.take_direct_lost(at);
   publish_locked(state, now);
   if (!config.encrypt) return;
   Keypair* keypair = state.current.load();
@@ -280,6 +295,14 @@ void Tunnel::Impl::tick_locked(PeerState& state, Clock::time_point now) {
   // Across a NAT, have a session before the first packet needs one.
   if (keypair == nullptr && (plan.keepalive || plan.relay)) initiate_locked(state, now);
   if (keypair == nullptr) return;
+  if (direct_lost) {
+    // Traffic moves to the relay now. If our own NAT remapped, the relay still knows us at
+    // the old endpoint and refuses to forward what we send from the new one: show it first.
+    if (auto it = states.find(plan.relay.value_or(NodeId())); it != states.end()) {
+      if (Keypair* relay_keypair = it->second->current.load())
+        send_keepalive(*it->second, *relay_keypair, *it->second->send_to.load());
+    }
+  }
   if (state.path.take_keepalive(at)) {
     send_keepalive(state, *keypair, *state.send_to.load());
     keepalives_sent.fetch_add(1, std::memory_order_relaxed);
