@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# bench/nat.sh: gossip across NAT routers, measured on the four sites of issue 20
-# (tests/e2e/nat_sites.sh: a public host, two cone NATs, a symmetric one; real Linux conntrack
-# masquerade in namespaces). The 5 agents start at one instant (a start gate).
+# bench/nat.sh: gossip and the udp tunnel across NAT routers, measured on the four sites of
+# issue 20 (tests/e2e/nat_sites.sh: a public host h1, h2 and h3 behind cone NAT 1, h4 behind
+# cone NAT 2, h5 behind a symmetric NAT; real Linux conntrack masquerade in namespaces). The 5
+# agents run Backend udp, Encrypt true, every setting at its default, one pod each, and start
+# at one instant (a start gate).
 #
 # Figures (other lines start with '#'):
 #   gossip_reach_s           s    from the start until every agent lists all 5 alive and each
@@ -13,14 +15,24 @@
 #   keepalive_bytes_per_min  B    gossip bytes a host behind NAT sends to hold its mapping open
 #                                 (pings to its relays), per minute, mean over h2..h5
 #   relay_probes_per_min     1    indirect probes the public host ran for the others
-# Not measured yet: pod reachability and tunnel throughput across NATs (the udp tunnel does not
-# follow gossip's paths yet, docs/sites.md), so no first_reach_s, no punched or relayed
-# throughput ratios, and no side-by-side nebula run.
-# Environment: WINDOW_S (60): how long the keepalive and relay load are counted.
+#   pods_reach_s             s    from the start until every pod pings every other pod (through
+#                                 LAN, punched holes and the relay)
+#   tput.lan                 Gbit/s  iperf3 pod to pod, h2 -> h3 on NAT 1's LAN (the baseline)
+#   tput.punched             Gbit/s  h2 -> h4, through both cone NATs' punched holes
+#   tput.relayed             Gbit/s  h5 -> h2, through h1 as the relay
+#   ratio.punched_lan, ratio.relayed_lan  what a NAT costs against the LAN path
+#   stream_gap_s             s    NAT 1 restarts with other ports while h2's pod pings h4's ten
+#                                 times a second: the longest time without a reply
+# Not measured: a side-by-side nebula through the same NATs (it needs a lighthouse configured
+# by hand; bench/udp_tunnel.sh compares the tunnels on one segment).
+# Environment: WINDOW_S (60): how long the keepalive and relay load are counted;
+# IPERF_S (5): seconds per iperf3 run.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=tests/e2e/netns.sh
 source "$root/tests/e2e/netns.sh"
+# shellcheck source=tests/e2e/pods.sh
+source "$root/tests/e2e/pods.sh"
 # shellcheck source=tests/e2e/cluster.sh
 source "$root/tests/e2e/cluster.sh"
 # shellcheck source=tests/e2e/nat_sites.sh
@@ -28,6 +40,11 @@ source "$root/tests/e2e/nat_sites.sh"
 require_root nat
 shoal=$root/build/release/cli/shoal
 window_s=${WINDOW_S:-60}
+iperf_s=${IPERF_S:-5}
+[[ $iperf_s =~ ^[0-9]+$ ]] && ((iperf_s >= 1 && iperf_s <= 120)) || {
+  echo "nat: IPERF_S must be a whole number of seconds from 1 to 120, not '$iperf_s'" >&2
+  exit 2
+}
 [[ $window_s =~ ^[0-9]+$ ]] && ((window_s >= 10)) || {
   echo "nat: WINDOW_S must be a whole number of seconds, 10 or more, not '$window_s'" >&2
   exit 2
@@ -35,7 +52,12 @@ window_s=${WINDOW_S:-60}
 
 work=$(mktemp -d /tmp/shoal-bench-nat-XXXXXX)
 netns_at_cleanup "rm -rf '$work'"
+need_packages iperf3 containernetworking-plugins iputils-ping
 nat_sites_setup "bn$$"
+nat_sites_udp 25
+mkdir -p "$work/cni"
+# shellcheck disable=SC2034 # add_pods reads it
+pods=(1)
 since() { us_to_secs $(($(now_us) - $1)); }
 
 settled() { local i; for i in 1 2 3 4 5; do [[ -n $(nat_line "$i") && $(nat_line "$i") != "not known"* ]] || return 1; done; }
@@ -55,6 +77,39 @@ WAIT_INTERVAL=0.1 wait_until 60 paths_as_allowed || { echo "# the paths did not 
 echo "figure paths_s $(since "$start") s"
 for i in 1 2 3 4 5; do echo "# h$i: $(nat_line "$i")"; done
 
+for i in "${nat_sites_hosts[@]}"; do
+  wait_until 60 test -f "$work/h$i/subnet.env" || { echo "# h$i wrote no subnet.env in 60 s"; exit 1; }
+done
+add_pods "${nat_sites_hosts[@]}"
+all_reach() {
+  local i k
+  for i in "${nat_sites_hosts[@]}"; do
+    for k in "${nat_sites_hosts[@]}"; do
+      ((i == k)) || ppings "$i" 1 "${podip[$k 1]}" || return 1
+    done
+  done
+}
+WAIT_INTERVAL=0.1 wait_until 90 all_reach || { echo "# not every pod reached every pod in 90 s"; exit 1; }
+echo "figure pods_reach_s $(since "$start") s"
+# iperf I K: Gbit/s from pod 1 of host I to pod 1 of host K (iperf3 -J's sum_received).
+iperf() {
+  local out
+  pod_exec "$2" 1 timeout $((iperf_s + 30)) iperf3 -s -1 -B "${podip[$2 1]}" >/dev/null 2>&1 &
+  wait_until 5 listening "$2" 1 5201 || { echo "# iperf3 server in h$2 did not listen" >&2; return 1; }
+  out=$(pod_exec "$1" 1 timeout $((iperf_s + 20)) iperf3 -J -c "${podip[$2 1]}" -t "$iperf_s") || return 1
+  wait || true
+  python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))' <<<"$out"
+}
+lan=$(iperf 2 3) && punched=$(iperf 2 4) && relayed=$(iperf 5 2) ||
+  { echo "# an iperf3 run failed"; exit 1; }
+echo "# paths: h2->h3 $(ctl 2 leases | awk '$1 == "h3" { print $4 }'), h2->h4 $(ctl 2 leases | awk '$1 == "h4" { print $4 }'), h5->h2 $(ctl 5 leases | awk '$1 == "h2" { print $4 }')"
+echo "figure tput.lan $lan Gbit/s"
+echo "figure tput.punched $punched Gbit/s"
+echo "figure tput.relayed $relayed Gbit/s"
+ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print('%.2f' % (a / b if b else 0))" "$1" "$2"; }
+echo "figure ratio.punched_lan $(ratio "$punched" "$lan") 1"
+echo "figure ratio.relayed_lan $(ratio "$relayed" "$lan") 1"
+
 declare -A kb0
 for i in 2 3 4 5; do kb0[$i]=$(netns_metric "$i" 9100 shoal_keepalive_bytes_total); done
 relay0=$(netns_metric 1 9100 shoal_relayed_probes_total)
@@ -66,6 +121,10 @@ echo "figure keepalive_bytes_per_min $((sum * 60 / window_s / 4)) B"
 echo "figure relay_probes_per_min $((($(netns_metric 1 9100 shoal_relayed_probes_total) - relay0) * 60 / window_s)) 1"
 
 before=$(nat_line 2)
+# ping -D stamps each reply; the longest gap between replies is the outage the remap caused.
+pod_exec 2 1 timeout 60 ping -D -n -i 0.1 -w 50 "${podip[4 1]}" >"$work/ping.txt" 2>&1 &
+pinger=$!
+sleep 3  # replies flowing before the remap
 remapped=$(now_us)
 nat_sites_remap 1 || { echo "# could not restart NAT 1"; exit 1; }
 moved() {
@@ -73,4 +132,11 @@ moved() {
 }
 WAIT_INTERVAL=0.1 wait_until 60 moved || { echo "# NAT 1's hosts did not recover in 60 s"; exit 1; }
 echo "figure remap_recovery_s $(since "$remapped") s"
+wait "$pinger" || true
+gap=$(python3 -c '
+import re, sys
+stamps = [float(m.group(1)) for m in re.finditer(r"^\[(\d+\.\d+)\].*bytes from", open(sys.argv[1]).read(), re.M)]
+print("%.1f" % max((b - a for a, b in zip(stamps, stamps[1:])), default=-1))' "$work/ping.txt")
+[[ $gap != -1.0 ]] || { echo "# no ping replies across the remap"; exit 1; }
+echo "figure stream_gap_s $gap s"
 echo "# h2: $before -> $(nat_line 2); members declared dead in all: $(declared_dead)"

@@ -11,7 +11,12 @@
 
 nat_sites_hosts=(1 2 3 4 5)
 nat_sites_backend=(--backend host-gw)
-nat_sites_udp() { nat_sites_backend=(--backend udp --encrypt true --keepalive-seconds 5); }
+# nat_sites_udp [KEEPALIVE_S]: agents started after this use the encrypted udp tunnel (keepalives
+# every KEEPALIVE_S, 5 by default: tests want NAT changes found fast; benchmarks pass 25, the
+# agent's default).
+nat_sites_udp() {
+  nat_sites_backend=(--backend udp --encrypt true --keepalive-seconds "${1:-5}")
+}
 
 # nat_sites_setup PREFIX: the namespaces, routers and a cluster key.
 nat_sites_setup() {
