@@ -236,6 +236,9 @@ void AgentDatapath::update_tunnel() {
       peer.keepalive = it->second.keepalive;
       peer.address_works = it->second.address_works;
     }
+    // A lease that names our own address is another site's host reusing our LAN range
+    // (gossip may not know it yet): whatever goes there comes back to us.
+    if (r.underlay == underlay_) peer.address_works = false;
     peers.push_back(std::move(peer));
   }
   // ICMP errors come from the overlay network's own address (198.18.0.0 for 198.18.0.0/16):

@@ -289,6 +289,12 @@ std::optional<Initiator::Done> Initiator::finish(ByteView response) {
   return done;
 }
 
+bool initiation_addressed_to(const PublicKey& receiver, ByteView initiation) {
+  if (!init() || initiation.size() != kInitiationSize || initiation[0] != kMsgInitiation)
+    return false;
+  return mac1_ok(mac1_key(receiver), initiation.data(), kInitMac1, initiation.data() + kInitMac1);
+}
+
 std::optional<Accepted> respond(const Identity& self, ByteView initiation, uint32_t responder_index,
                                 const std::function<bool(const PublicKey&)>& is_known,
                                 std::span<uint8_t, kResponseSize> out, Aead preferred) {

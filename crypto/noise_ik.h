@@ -120,6 +120,11 @@ struct Accepted {
   SessionKeys keys;       // send = responder -> initiator
 };
 
+// Whether an initiation's mac1 was made for `receiver`'s static key: cheap (no X25519), so a
+// handshake sent to the wrong host (an address reused at another site) is told apart from a
+// forged or corrupt one. False for anything that is not an initiation.
+bool initiation_addressed_to(const PublicKey& receiver, ByteView initiation);
+
 // The responder's side, in one call. Checks size, type and mac1 first (cheap, no X25519),
 // then runs message 1, asks `is_known(initiator static)` so an unknown caller is refused
 // before any answer, and on success writes the response to `out` and returns the keys.

@@ -426,3 +426,20 @@ TEST_CASE("crypto.noise_ik: the KDF is HKDF-SHA256 (RFC 5869 test case 3)") {
   CHECK(std::memcmp(ck.data(), expected, 32) == 0);
   CHECK(std::memcmp(out2, expected + 32, 10) == 0);
 }
+
+TEST_CASE("crypto.noise_ik: an initiation tells whom it was made for, cheaply") {
+  const Identity a = Identity::generate(), b = Identity::generate(), c = Identity::generate();
+  InitiationBytes initiation{};
+  REQUIRE(Initiator::start(a, b.public_key(), 5, 77, Aead::kChaCha20Poly1305, initiation));
+  CHECK(initiation_addressed_to(b.public_key(), initiation));
+  CHECK_FALSE(initiation_addressed_to(c.public_key(), initiation));  // a host reusing b's address
+  CHECK_FALSE(initiation_addressed_to(a.public_key(), initiation));
+  InitiationBytes flipped = initiation;
+  flipped[40] ^= 1;
+  CHECK_FALSE(initiation_addressed_to(b.public_key(), flipped));
+  CHECK_FALSE(initiation_addressed_to(b.public_key(), ByteView(initiation.data(), 127)));
+  CHECK_FALSE(initiation_addressed_to(b.public_key(), ByteView()));
+  InitiationBytes response_type = initiation;
+  response_type[0] = 2;
+  CHECK_FALSE(initiation_addressed_to(b.public_key(), response_type));
+}

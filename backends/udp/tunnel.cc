@@ -633,6 +633,7 @@ TunnelStatus Tunnel::status() const {
   out.counters.handshakes_done = d.handshakes_done.load();
   out.counters.dropped[static_cast<int>(Drop::kBadHandshake)] += d.bad_handshakes.load();
   out.counters.dropped[static_cast<int>(Drop::kUnknownSender)] += d.unknown_initiators.load();
+  out.counters.dropped[static_cast<int>(Drop::kMisdirected)] += d.misdirected.load();
   out.roams = d.roams.load();
   out.punches_sent = d.punches_sent.load();
   out.keepalives_sent = d.keepalives_sent.load();

@@ -64,6 +64,7 @@ struct Tunnel::Impl {
   // Authentic initiations from a key no lease of ours holds yet: at start a peer may learn
   // our lease before we learn its own, and it retries within kHandshakeRetry.
   std::atomic<uint64_t> unknown_initiators{0};
+  std::atomic<uint64_t> misdirected{0};  // initiations made for another host's key
   std::atomic<uint64_t> roams{0}, punches_sent{0}, keepalives_sent{0};
 
   // Under `mutex`: peer states, pending handshakes, the last handshake timestamp, paths.

@@ -125,6 +125,11 @@ void Tunnel::Impl::initiate_locked(PeerState& state, Clock::time_point now) {
 
 void Tunnel::Impl::on_initiation(ByteView message, const Endpoint& from, bool relayed,
                                  Clock::time_point now) {
+  // Meant for another host: a peer guessed a private address that, at our site, is ours.
+  if (!crypto::initiation_addressed_to(identity.public_key(), message)) {
+    misdirected.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
   const PeerTable* peers = table.load(std::memory_order_acquire);
   std::lock_guard lock(mutex);
   const uint32_t index = free_index();

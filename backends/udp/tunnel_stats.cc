@@ -32,6 +32,8 @@ std::string_view to_string(Drop reason) {
       return "relay_refused";
     case Drop::kRelayLimited:
       return "relay_limited";
+    case Drop::kMisdirected:
+      return "misdirected";
   }
   return "?";
 }

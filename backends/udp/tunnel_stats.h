@@ -25,8 +25,9 @@ enum class Drop : uint8_t {
   kTunWriteFailed,    // the TUN refused it
   kRelayRefused,      // asked to relay: we do not relay, or do not know the sender or target
   kRelayLimited,      // asked to relay beyond RelayMaxMbps
+  kMisdirected,       // a handshake made for another host's key (sites reuse LAN addresses)
 };
-inline constexpr int kDropReasons = 14;
+inline constexpr int kDropReasons = 15;
 std::string_view to_string(Drop reason);
 
 inline constexpr size_t kCounterFields = 12;  // TunnelCounters' plain fields
