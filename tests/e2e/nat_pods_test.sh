@@ -11,7 +11,9 @@
 # 3. TCP transfers arrive intact on a punched path and on a relayed one; the relay saw only
 #    sealed datagrams (a marker sent pod to pod is never on h1's wire in clear);
 # 4. NAT 1 restarts with other ports in the middle of a TCP stream from h2's pod to h4's: the
-#    tunnel roams to the new mapping and the stream survives, with no agent restarted.
+#    tunnel roams to the new mapping and the stream survives, with no agent restarted;
+# 5. a second public host h6 joins, then h1, the relay, is killed: h6 takes over, and h5's pod
+#    reaches h2's again, through h6.
 # short (the default, for ctest) moves 20 MB per transfer; full moves 200 MB.
 # Underlay 203.0.113.0/24 and 198.51.100.0/24, overlay 198.18.0.0/16; all removed on exit.
 set -euo pipefail
@@ -150,4 +152,24 @@ step "   h4 now reaches h2 at $(tunnel_endpoint 4 h2) ($(($(metric 4 shoal_tunne
 wait_until 60 all_reach || true
 step "   every pod reaches every pod again $(us_to_secs $(($(now_us) - remapped))) s after the remap"
 ping_pods "${nat_sites_hosts[@]}"
+
+step "5. a second public host h6 joins; h1, the only relay so far, is killed"
+netns_add_public_host
+nat_sites_agent 6
+wait_until 60 test -f "$work/h6/subnet.env" || fail "h6 wrote no subnet.env within 60 s"
+add_pods 6
+wait_until 60 bash -c "[[ \$(timeout 10 '$shoal' status --control-socket '$work/h6/shoal.sock' | sed -n 's/^nat: *//p') == public:*relaying ]]" ||
+  fail "h6 does not find out that it is public and relays: $(nat_line 6)"
+h6_id=$(ctl 6 status | awk '$1 == "id:" { print substr($2, 1, 8) }')
+netns_kill 1 KILL
+killed=$(now_us)
+through_h6() {
+  [[ $(tunnel_endpoint 5 h2) == "via $h6_id" && $(tunnel_endpoint 2 h5) == "via $h6_id" ]] &&
+    ppings 5 1 "${podip[2 1]}" && ppings 2 1 "${podip[5 1]}"
+}
+wait_until 90 through_h6 ||
+  fail "h5 <-> h2 did not move to h6 ($h6_id): h5 sends to h2 $(tunnel_endpoint 5 h2), h2 to h5 $(tunnel_endpoint 2 h5)"
+step "   h5 <-> h2 through h6 $(us_to_secs $(($(now_us) - killed))) s after h1 was killed"
+pod_transfer 5 1 2 1 5004 "$work/blob"
+step "   $megabytes MB h5 -> h2 (relayed by h6) intact in $TRANSFER_SECS s"
 echo "PASS e2e.nat_pods"

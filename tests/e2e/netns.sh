@@ -357,6 +357,18 @@ netns_setup_sites() {
   NETNS_SITES=$k
 }
 
+# netns_add_public_host: after netns_setup_sites, one more host on the public segment, numbered
+# after the others (203.0.113.(10 + I)); its number is then $NETNS_HOSTS. (Call it directly,
+# not in $(...): a subshell's hosts are lost.)
+netns_add_public_host() {
+  local i=$((NETNS_HOSTS + 1))
+  ((i <= 240)) || { echo "netns: no room for another public host" >&2; return 1; }
+  _netns_host_addr[$i]="203.0.113.$((10 + i))"
+  _netns_host_site[$i]=0
+  _netns_site_host "$i" br0 "203.0.113.$((10 + i))/24" || return 1
+  NETNS_HOSTS=$i
+}
+
 # _netns_site_host I BRIDGE ADDRESS/LEN [GATEWAY]: host I's namespace on BRIDGE.
 _netns_site_host() {
   local ns br
