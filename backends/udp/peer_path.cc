@@ -94,6 +94,14 @@ std::vector<Endpoint> PeerPath::take_punch(TimePoint now) {
   return initiation_endpoints();
 }
 
+PathDue PeerPath::poll(TimePoint now) {
+  PathDue due;
+  due.direct_lost = take_direct_lost(now);
+  due.keepalive = take_keepalive(now);
+  due.punch = take_punch(now);
+  return due;
+}
+
 bool PeerPath::take_keepalive(TimePoint now) {
   if (!plan_.keepalive || now < next_keepalive_) return false;
   next_keepalive_ = now + keepalive_;

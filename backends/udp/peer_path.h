@@ -55,6 +55,13 @@ struct SendTarget {
   bool operator==(const SendTarget&) const = default;
 };
 
+// What is due for one peer at a tick (PeerPath::poll), for the tunnel to send.
+struct PathDue {
+  bool keepalive = false;       // to where data goes now (target())
+  std::vector<Endpoint> punch;  // a keepalive straight to each
+  bool direct_lost = false;     // the direct path just died: show the relay we are alive
+};
+
 class PeerPath {
  public:
   static constexpr size_t kMaxTargets = 6;  // initiation copies sent directly, at most
@@ -85,6 +92,8 @@ class PeerPath {
   std::vector<Endpoint> take_punch(TimePoint now);
   // Whether to send a keepalive now; schedules the next one.
   bool take_keepalive(TimePoint now);
+  // All of the above at once: what the tunnel does for this peer at a tick, with a session.
+  PathDue poll(TimePoint now);
 
   PathKind kind(TimePoint now) const;
   // The endpoint authenticated packets came from last, if any.

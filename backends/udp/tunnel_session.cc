@@ -292,7 +292,6 @@ void Tunnel::Impl::tick_locked(PeerState& state, Clock::time_point now) {
     state.path.heard_relayed(path_time(Clock::time_point(Clock::duration(heard))));
   if (const int64_t sent = state.sent_data.load(); sent != 0)
     state.path.sent_data(path_time(Clock::time_point(Clock::duration(sent))));
-  const bool direct_lost = state.path.take_direct_lost(at);
   publish_locked(state, now);
   if (!config.encrypt) return;
   Keypair* keypair = state.current.load();
@@ -300,7 +299,8 @@ void Tunnel::Impl::tick_locked(PeerState& state, Clock::time_point now) {
   // Across a NAT, have a session before the first packet needs one.
   if (keypair == nullptr && (plan.keepalive || plan.relay)) initiate_locked(state, now);
   if (keypair == nullptr) return;
-  if (direct_lost) {
+  const PathDue due = state.path.poll(at);  // the same decisions the simulator drives
+  if (due.direct_lost) {
     // Traffic moves to the relay now. If our own NAT remapped, the relay still knows us at
     // the old endpoint and refuses to forward what we send from the new one: show it first.
     if (auto it = states.find(plan.relay.value_or(NodeId())); it != states.end()) {
@@ -308,11 +308,11 @@ void Tunnel::Impl::tick_locked(PeerState& state, Clock::time_point now) {
         send_keepalive(*it->second, *relay_keypair, *it->second->send_to.load());
     }
   }
-  if (state.path.take_keepalive(at)) {
+  if (due.keepalive) {
     send_keepalive(state, *keypair, *state.send_to.load());
     keepalives_sent.fetch_add(1, std::memory_order_relaxed);
   }
-  for (const Endpoint& e : state.path.take_punch(at)) {
+  for (const Endpoint& e : due.punch) {
     send_keepalive(state, *keypair, make_send_to({e, false}));
     punches_sent.fetch_add(1, std::memory_order_relaxed);
   }
