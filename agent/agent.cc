@@ -27,6 +27,7 @@
 #include "node/backend_data.h"
 #include "node/nat_view.h"
 #include "node/node.h"
+#include "store/local_state.h"
 #include "store/store.h"
 
 namespace shoal::agent {
@@ -59,16 +60,21 @@ Status Agent::Impl::init() {
   if (!opened) return opened.error();
   store_ = std::move(opened).value();
   Rng rng(static_cast<uint64_t>(SteadyClock::now().time_since_epoch().count()) ^ ::getpid());
-  auto id = store_->node_id(rng);
-  if (!id) return id.error();
-  id_ = *id;
-
+  auto local = store::load_local_state(
+      *store_, rng, static_cast<uint64_t>(wall().time_since_epoch().count() / 1000));
+  if (!local) return local.error();
+  id_ = local->id;
+  vtep_mac_ = local->vtep_mac;
   // The identity keypair (for the encrypted tunnel): made once, kept in the store.
-  if (auto secret = store_->get("identity_secret"))
-    identity_ = crypto::Identity::from_secret(*secret);
+  if (!local->identity_secret.empty())
+    identity_ = crypto::Identity::from_secret(local->identity_secret);
   if (!identity_) {
+    if (!local->identity_secret.empty())
+      return Status::corruption(store_->path() +
+                                ": the stored identity key is damaged. Restore a backup, or move "
+                                "the file away to start afresh");
     identity_ = crypto::Identity::generate();
-    if (Status put = store_->put("identity_secret", identity_->secret()); !put.ok()) return put;
+    if (Status put = store::save_identity(*store_, identity_->secret()); !put.ok()) return put;
     spdlog::info("made this node's identity key {}", identity_->public_key_base64());
   }
 
@@ -110,30 +116,12 @@ Status Agent::Impl::init() {
   // The cores.
   gossip::Config gossip = config_.gossip;
   gossip.max_packet_bytes -= frames_.datagram_overhead();
-  uint64_t incarnation = static_cast<uint64_t>(wall().time_since_epoch().count() / 1000);
-  if (auto stored = store_->get("incarnation"); stored && stored->size() == 8) {
-    incarnation =
-        std::max(incarnation, get_be64(stored->data()) + 1);  // above anything we said before
-  }
-  Bytes encoded(8);
-  put_be64(encoded.data(), incarnation);
-  if (Status put = store_->put("incarnation", encoded); !put.ok()) return put;
+  const uint64_t incarnation = local->incarnation;  // above anything we said before
 
   lease::LeaseConfig lease_config;
   lease_config.network = *config_.network;
   lease_config.ttl = config_.lease_ttl;
   lease_config.renew_after = config_.lease_ttl / 2;
-  // The vxlan device's MAC: chosen once, before the device exists, and kept, so peers'
-  // entries stay valid across restarts and nothing (systemd's MACAddressPolicy) rewrites it.
-  if (auto stored_mac = store_->get("vtep_mac"); stored_mac && stored_mac->size() == 6) {
-    std::copy(stored_mac->begin(), stored_mac->end(), vtep_mac_.begin());
-  } else {
-    const uint64_t bits = rng.next();
-    for (size_t i = 0; i < 6; ++i) vtep_mac_[i] = static_cast<uint8_t>(bits >> (8 * i));
-    vtep_mac_[0] = static_cast<uint8_t>((vtep_mac_[0] & 0xfe) | 0x02);  // unicast, local
-    if (Status put = store_->put("vtep_mac", Bytes(vtep_mac_.begin(), vtep_mac_.end())); !put.ok())
-      return put;
-  }
   // Peers need our vxlan device's MAC only when vxlan carries traffic.
   const BackendType carrier = config_.backend.type == BackendType::kAuto
                                   ? config_.backend.fallback.value_or(BackendType::kVxlan)
@@ -229,7 +217,8 @@ int Agent::Impl::run() {
 }
 
 void Agent::Impl::drive() {
-  if (driving_ || stopping_) return;  // re-entered from a callback: the outer loop continues
+  if (driving_ || phase_ == Phase::kStopped)
+    return;  // re-entered from a callback: the outer loop continues
   driving_ = true;
   for (int round = 0; round < 1000; ++round) {
     const TimePoint t = now();
@@ -272,9 +261,9 @@ void Agent::Impl::drive() {
     next_path_tick_ = now() + std::chrono::seconds(1);
   }
   driving_ = false;
-  if (departing_ &&
-      ((core_->leave_announced() && (!releasing_ || core_->pending_broadcasts() == 0)) ||
-       now() >= depart_by_)) {
+  if (departing() && ((core_->leave_announced() &&
+                       (phase_ != Phase::kReleasing || core_->pending_broadcasts() == 0)) ||
+                      now() >= depart_by_)) {
     finish_departure();
     return;
   }
@@ -353,8 +342,8 @@ void Agent::Impl::on_lease_event(const lease::LeaseEvent& e) {
       break;
     }
     case Kind::kSubnetLost: {
-      if (releasing_) break;  // we gave it up ourselves (shoal leave)
-      remove_subnet_env();    // in the same step: it never names a subnet that is not ours
+      if (phase_ == Phase::kReleasing) break;  // we gave it up ourselves (shoal leave)
+      remove_subnet_env();  // in the same step: it never names a subnet that is not ours
       spdlog::warn("we lost subnet {} to an earlier claim; removed {} and claiming another",
                    e.subnet.to_string(), config_.subnet_file);
       break;
@@ -394,7 +383,7 @@ void Agent::Impl::save_table() {
 void Agent::Impl::receive_datagrams() {
   udp_.async_receive_from(
       asio::buffer(datagram_), datagram_from_, [this](const ErrorCode& ec, size_t n) {
-        if (ec == asio::error::operation_aborted || stopping_) return;
+        if (ec == asio::error::operation_aborted || phase_ == Phase::kStopped) return;
         if (!ec) {
           DropReason reason;
           auto packet = frames_.unwrap_datagram(ByteView(datagram_.data(), n), reason);
@@ -479,7 +468,7 @@ bool out_of_descriptors(const ErrorCode& ec) {
 
 void Agent::Impl::accept_streams() {
   acceptor_.async_accept([this](const ErrorCode& ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || stopping_) return;
+    if (ec == asio::error::operation_aborted || phase_ == Phase::kStopped) return;
     if (ec) {
       // Never retry at once: at the descriptor limit that is a busy loop. Shed the
       // connection that waits (with the spare descriptor kept for this), then back off.
@@ -493,7 +482,7 @@ void Agent::Impl::accept_streams() {
       }
       accept_backoff_.expires_after(kAcceptBackoff);
       accept_backoff_.async_wait([this](const ErrorCode& e) {
-        if (!e && !stopping_) accept_streams();
+        if (!e && phase_ != Phase::kStopped) accept_streams();
       });
       return;
     }
@@ -560,7 +549,7 @@ void Agent::Impl::shed_one_connection() {
 
 void Agent::Impl::start_reading(uint64_t id, std::shared_ptr<Stream> s) {
   s->socket.async_read_some(asio::buffer(s->buffer), [this, id, s](const ErrorCode& ec, size_t n) {
-    if (ec || stopping_) {
+    if (ec || phase_ == Phase::kStopped) {
       if (!s->writing) close_stream(id);
       return;
     }
@@ -613,9 +602,8 @@ void Agent::Impl::close_stream(uint64_t id) {
 }
 
 void Agent::Impl::shutdown(bool release) {
-  if (departing_ || stopping_) return;
-  departing_ = true;
-  releasing_ = release;
+  if (phase_ != Phase::kRunning) return;
+  phase_ = release ? Phase::kReleasing : Phase::kDeparting;
   if (datapath_) {
     // A plain stop keeps the kernel state: pods keep talking while the agent restarts.
     if (release)
@@ -632,7 +620,8 @@ void Agent::Impl::shutdown(bool release) {
 
 void Agent::Impl::finish_departure() {
   save_table();
-  stopping_ = true;
+  const bool released = phase_ == Phase::kReleasing;
+  phase_ = Phase::kStopped;
   ErrorCode ignored;
   timer_.cancel();
   signals_.cancel();
@@ -649,7 +638,7 @@ void Agent::Impl::finish_departure() {
   metrics_server_.reset();
   control_server_.reset();  // removes the socket file
   io_.stop();
-  spdlog::info(releasing_ ? "left the cluster; subnet released" : "stopped");
+  spdlog::info(released ? "left the cluster; subnet released" : "stopped");
 }
 
 // --- Agent -----------------------------------------------------------------------------

@@ -117,13 +117,15 @@ class Agent::Impl {
   std::map<uint64_t, std::shared_ptr<Stream>> streams_;
   uint64_t next_stream_ = 1;
   TimePoint next_save_;
-  TimePoint next_path_tick_ = kTimeZero;  // the tunnel's keepalives and path timeouts
+  TimePoint next_path_tick_ = kTimeZero;       // the tunnel's keepalives and path timeouts
   std::vector<Endpoint> published_reflexive_;  // the tunnel endpoints our meta carries
-  bool driving_ = false;
-  bool departing_ = false;  // leaving: announcing it, then finish_departure()
-  bool releasing_ = false;  // ... and our subnet goes with us
+  bool driving_ = false;  // inside drive(): a callback that calls it again returns at once
+  // The agent's life: running; departing (announcing that we leave, keeping our subnet for
+  // the restart, or releasing it for `shoal leave`) until depart_by_; then stopped.
+  enum class Phase { kRunning, kDeparting, kReleasing, kStopped };
+  Phase phase_ = Phase::kRunning;
+  bool departing() const { return phase_ == Phase::kDeparting || phase_ == Phase::kReleasing; }
   TimePoint depart_by_ = kTimeNever;
-  bool stopping_ = false;
   bool said_pool_exhausted_ = false;
   TransportCounters counters_;
   std::unique_ptr<AgentMetrics> metrics_;

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "common/rng.h"
+#include "store/local_state.h"
 #include "tests/temp_dir.h"
 
 using namespace shoal;
@@ -190,4 +191,43 @@ TEST_CASE("what the table forgot leaves the file: 10,000 short-lived nodes stay 
   const auto bytes = fs::file_size(path, ec) + fs::file_size(path + "-wal", ec);
   MESSAGE("file and WAL: " << bytes << " bytes");
   CHECK(bytes < 8u * 1024 * 1024);
+}
+
+TEST_CASE("local state is made once and read back; the incarnation always rises") {
+  TempDir dir;
+  Rng rng(7);
+  const std::string path = dir.file("shoal.db");
+  store::LocalState first;
+  {
+    auto s = open_ok(path);
+    auto loaded = store::load_local_state(*s, rng, 1000);
+    REQUIRE(loaded);
+    first = *loaded;
+    CHECK(first.identity_secret.empty());  // the caller makes one
+    CHECK(first.incarnation == 1000);
+    CHECK((first.vtep_mac[0] & 0x01) == 0);  // unicast
+    CHECK((first.vtep_mac[0] & 0x02) == 2);  // locally administered
+    REQUIRE(store::save_identity(*s, Bytes(32, 9)).ok());
+  }
+  auto s = open_ok(path);
+  auto again = store::load_local_state(*s, rng, 900);  // the wall clock went back
+  REQUIRE(again);
+  CHECK(again->id == first.id);
+  CHECK(again->vtep_mac == first.vtep_mac);
+  CHECK(again->identity_secret == Bytes(32, 9));
+  CHECK(again->incarnation == 1001);  // above the last one said, clock or not
+  auto later = store::load_local_state(*s, rng, 5000);
+  REQUIRE(later);
+  CHECK(later->incarnation == 5000);
+
+  SUBCASE("a damaged incarnation or MAC is an error that names the file, and stays") {
+    const char* key = "incarnation";
+    SUBCASE("incarnation") {}
+    SUBCASE("vtep_mac") { key = "vtep_mac"; }
+    REQUIRE(s->put(key, Bytes(3, 1)).ok());
+    auto damaged = store::load_local_state(*s, rng, 6000);
+    REQUIRE_FALSE(damaged);
+    CHECK(damaged.error().message().find(path) != std::string::npos);
+    CHECK(s->get(key) == Bytes(3, 1));
+  }
 }
