@@ -1,13 +1,10 @@
 #include "agent/agent.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <csignal>
-#include <deque>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -15,6 +12,7 @@
 #include "agent/agent_impl.h"
 #include "agent/agent_metrics.h"
 #include "agent/asio.h"
+#include "agent/gossip_transport.h"
 #include "agent/metrics_server.h"
 #include "agent/sealed_frames.h"
 #include "agent/subnet_env.h"
@@ -31,22 +29,7 @@
 #include "store/store.h"
 
 namespace shoal::agent {
-namespace {
-
-asio::ip::address to_asio(const IpAddress& a) {
-  if (a.is_v4()) return asio::ip::address_v4(a.v4_host_order());
-  asio::ip::address_v6::bytes_type b;
-  std::copy(a.view().begin(), a.view().end(), b.begin());
-  return asio::ip::address_v6(b);
-}
-
-IpAddress from_asio(const asio::ip::address& a) {
-  if (a.is_v4()) return IpAddress::v4(a.to_v4().to_uint());
-  if (a.to_v6().is_v4_mapped()) return IpAddress::v4(a.to_v6().to_v4().to_uint());
-  return IpAddress::v6(a.to_v6().to_bytes());
-}
-
-}  // namespace
+namespace {}  // namespace
 
 Status Agent::Impl::init() {
   if (!crypto::init()) return Status::unsupported("libsodium cannot be initialised");
@@ -94,24 +77,18 @@ Status Agent::Impl::init() {
                                     "reach this one at");
   }
 
-  // Sockets: one UDP socket and one TCP listener on the same address and port.
-  ErrorCode socket_ec;
-  const auto ip = to_asio(config_.bind.address);
-  udp_.open(ip.is_v4() ? udp::v4() : udp::v6(), socket_ec);
-  if (!socket_ec) udp_.bind(udp::endpoint(ip, config_.bind.port), socket_ec);
-  if (socket_ec)
-    return Status::io_error("cannot bind UDP " + config_.bind.to_string() + ": " +
-                            socket_ec.message());
-  acceptor_.open(ip.is_v4() ? tcp::v4() : tcp::v6(), socket_ec);
-  if (!socket_ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), socket_ec);
-  if (!socket_ec) acceptor_.bind(tcp::endpoint(ip, config_.bind.port), socket_ec);
-  if (!socket_ec) acceptor_.listen(asio::socket_base::max_listen_connections, socket_ec);
-  if (socket_ec)
-    return Status::io_error("cannot listen on TCP " + config_.bind.to_string() + ": " +
-                            socket_ec.message());
-  // Kept for the moment the descriptors run out: closed, it lets one waiting connection be
-  // accepted and shed, so the backlog drains instead of the accept loop failing forever.
-  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  // Gossip's sockets: one UDP socket and one TCP listener on the same address and port.
+  auto transport = GossipTransport::open(
+      io_, config_.bind, frames_, config_.gossip, counters_,
+      {[this](const Endpoint& from, const Bytes& packet) {
+         node_->handle_packet(now(), wall(), from, packet);
+       },
+       [this](const Endpoint& from, gossip::StreamId stream, const Bytes& message) {
+         node_->handle_stream(now(), wall(), from, stream, message);
+       },
+       [this] { drive(); }});
+  if (!transport) return transport.error();
+  transport_ = std::move(transport).value();
 
   // The cores.
   gossip::Config gossip = config_.gossip;
@@ -208,8 +185,7 @@ int Agent::Impl::run() {
                  signal == SIGINT ? "SIGINT" : "SIGTERM");
     shutdown(false);
   });
-  receive_datagrams();
-  accept_streams();
+  transport_->start();
   next_save_ = now() + std::chrono::seconds(30);
   drive();
   io_.run();
@@ -234,7 +210,7 @@ void Agent::Impl::drive() {
       work = true;
     }
     while (auto tx = node_->poll_transmit()) {
-      send(std::move(*tx));
+      transport_->send(std::move(*tx));
       work = true;
     }
     if (!work && now() < node_->next_timeout()) break;
@@ -378,229 +354,6 @@ void Agent::Impl::save_table() {
       spdlog::error("{}", saved.to_string());
 }
 
-// --- datagrams -------------------------------------------------------------------------
-
-void Agent::Impl::receive_datagrams() {
-  udp_.async_receive_from(
-      asio::buffer(datagram_), datagram_from_, [this](const ErrorCode& ec, size_t n) {
-        if (ec == asio::error::operation_aborted || phase_ == Phase::kStopped) return;
-        if (!ec) {
-          DropReason reason;
-          auto packet = frames_.unwrap_datagram(ByteView(datagram_.data(), n), reason);
-          const Endpoint from{from_asio(datagram_from_.address()), datagram_from_.port()};
-          counters_.datagrams_in++;
-          if (packet) {
-            node_->handle_packet(now(), wall(), from, *packet);
-          } else if (counters_.dropped[size_t(reason)]++ % 100 == 0) {
-            spdlog::warn("dropped a datagram from {}: {} ({} so far)", from.to_string(),
-                         to_string(reason), counters_.dropped[size_t(reason)]);
-          }
-          drive();
-        }
-        receive_datagrams();
-      });
-}
-
-void Agent::Impl::send(gossip::Transmit t) {
-  if (t.kind == gossip::Transmit::Kind::kDatagram) {
-    counters_.datagrams_out++;
-    auto wire = std::make_shared<Bytes>(frames_.wrap_datagram(t.payload));
-    udp_.async_send_to(asio::buffer(*wire), udp::endpoint(to_asio(t.to.address), t.to.port),
-                       [wire](const ErrorCode&, size_t) {});
-    return;
-  }
-  std::shared_ptr<Stream> s;
-  uint64_t id = 0;
-  if (!t.stream) {  // a new stream to t.to
-    counters_.streams_opened++;
-    id = next_stream_++;
-    s = std::make_shared<Stream>(io_, frames_, config_.gossip.max_stream_bytes);
-    s->peer = t.to;
-    streams_[id] = s;
-    s->deadline.expires_after(config_.gossip.stream_timeout);
-    s->deadline.async_wait([this, id](const ErrorCode& ec) {
-      if (!ec) close_stream(id);
-    });
-    s->socket.async_connect(
-        tcp::endpoint(to_asio(t.to.address), t.to.port), [this, id, s](const ErrorCode& ec) {
-          if (ec) {
-            spdlog::debug("stream to {}: {}", s->peer.to_string(), ec.message());
-            close_stream(id);
-            return;
-          }
-          s->connected = true;
-          write_next(id, s);
-          start_reading(id, s);
-        });
-  } else {
-    id = t.stream->value;
-    auto it = streams_.find(id);
-    if (it == streams_.end()) return;  // the connection is gone; the core times out
-    s = it->second;
-  }
-  if (!t.payload.empty()) s->out.push_back(frames_.wrap_message(t.payload));
-  if (t.close) s->close_after_writes = true;
-  if (s->connected) write_next(id, s);
-}
-
-// --- streams ---------------------------------------------------------------------------
-
-namespace {
-
-// Streams are short (a push-pull, a probe): these caps only bite under abuse. Unlike the
-// control and metrics servers (agent/connection_tracker.h), a full stream table refuses the
-// newcomer: the agent's own outgoing streams live in the same table, gossip retries, and the
-// streams are also capped per source and shed by unauthenticated bytes, which an
-// oldest-first tracker does not model.
-constexpr size_t kMaxStreams = 256;
-constexpr size_t kMaxStreamsPerSource = 16;
-constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
-// Bytes buffered, in total, for streams that have not authenticated yet (a chunk is at most
-// crypto::kMaxSealedSize, about 64 KiB).
-constexpr size_t kUnauthenticatedBudget = 4 << 20;
-
-bool out_of_descriptors(const ErrorCode& ec) {
-  return ec == boost::system::errc::too_many_files_open ||
-         ec == boost::system::errc::too_many_files_open_in_system;
-}
-
-}  // namespace
-
-void Agent::Impl::accept_streams() {
-  acceptor_.async_accept([this](const ErrorCode& ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || phase_ == Phase::kStopped) return;
-    if (ec) {
-      // Never retry at once: at the descriptor limit that is a busy loop. Shed the
-      // connection that waits (with the spare descriptor kept for this), then back off.
-      if (out_of_descriptors(ec)) {
-        if (counters_.accept_errors++ % 100 == 0)
-          spdlog::warn(
-              "out of file descriptors accepting gossip streams ({} times so far); "
-              "shedding connections",
-              counters_.accept_errors);
-        shed_one_connection();
-      }
-      accept_backoff_.expires_after(kAcceptBackoff);
-      accept_backoff_.async_wait([this](const ErrorCode& e) {
-        if (!e && phase_ != Phase::kStopped) accept_streams();
-      });
-      return;
-    }
-    ErrorCode peer_ec;
-    const auto remote = socket.remote_endpoint(peer_ec);
-    const Endpoint peer{from_asio(remote.address()), remote.port()};
-    size_t from_peer = 0;
-    for (const auto& [sid, other] : streams_) from_peer += other->peer.address == peer.address;
-    if (peer_ec || streams_.size() >= kMaxStreams || from_peer >= kMaxStreamsPerSource) {
-      counters_.streams_refused++;
-      ErrorCode ignored;
-      socket.close(ignored);
-      accept_streams();
-      return;
-    }
-    counters_.streams_accepted++;
-    const uint64_t id = next_stream_++;
-    auto s = std::make_shared<Stream>(io_, frames_, config_.gossip.max_stream_bytes);
-    s->socket = std::move(socket);
-    s->peer = peer;
-    s->connected = true;
-    streams_[id] = s;
-    s->deadline.expires_after(config_.gossip.stream_timeout);
-    s->deadline.async_wait([this, id](const ErrorCode& e) {
-      if (!e) close_stream(id);
-    });
-    start_reading(id, s);
-    accept_streams();
-  });
-}
-
-bool Agent::Impl::enforce_unauthenticated_budget(uint64_t reading) {
-  // Bytes from peers that have not yet sent one authentic chunk are bounded in total, not
-  // only per frame: over the budget, the greediest such streams are closed first.
-  size_t total = 0;
-  for (const auto& [sid, s] : streams_)
-    if (!s->reader.authenticated()) total += s->reader.buffered();
-  bool kept = true;
-  while (total > kUnauthenticatedBudget) {
-    uint64_t greediest = 0;
-    size_t most = 0;
-    for (const auto& [sid, s] : streams_) {
-      if (!s->reader.authenticated() && s->reader.buffered() > most) {
-        most = s->reader.buffered();
-        greediest = sid;
-      }
-    }
-    if (most == 0) break;
-    counters_.streams_shed++;
-    if (greediest == reading) kept = false;
-    close_stream(greediest);
-    total -= most;
-  }
-  return kept;
-}
-
-void Agent::Impl::shed_one_connection() {
-  if (spare_fd_ < 0) return;
-  ::close(spare_fd_);
-  const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
-  if (fd >= 0) ::close(fd);
-  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
-
-void Agent::Impl::start_reading(uint64_t id, std::shared_ptr<Stream> s) {
-  s->socket.async_read_some(asio::buffer(s->buffer), [this, id, s](const ErrorCode& ec, size_t n) {
-    if (ec || phase_ == Phase::kStopped) {
-      if (!s->writing) close_stream(id);
-      return;
-    }
-    s->reader.feed(ByteView(s->buffer.data(), n));
-    if (!s->reader.authenticated() && !enforce_unauthenticated_budget(id)) return;  // shed
-    while (auto message = s->reader.next())
-      node_->handle_stream(now(), wall(), s->peer, gossip::StreamId{id}, *message);
-    if (s->reader.failed() != DropReason::kNone) {
-      const auto reason = s->reader.failed();
-      if (counters_.dropped[size_t(reason)]++ % 100 == 0)
-        spdlog::warn("closed a stream from {}: {} ({} so far)", s->peer.to_string(),
-                     to_string(reason), counters_.dropped[size_t(reason)]);
-      close_stream(id);
-      drive();
-      return;
-    }
-    drive();
-    start_reading(id, s);
-  });
-}
-
-void Agent::Impl::write_next(uint64_t id, std::shared_ptr<Stream> s) {
-  if (s->writing) return;
-  if (s->out.empty()) {
-    if (s->close_after_writes) close_stream(id);
-    return;
-  }
-  s->writing = true;
-  asio::async_write(s->socket, asio::buffer(s->out.front()),
-                    [this, id, s](const ErrorCode& ec, size_t) {
-                      s->writing = false;
-                      if (ec) {
-                        close_stream(id);
-                        return;
-                      }
-                      s->out.pop_front();
-                      write_next(id, s);
-                    });
-}
-
-void Agent::Impl::close_stream(uint64_t id) {
-  auto it = streams_.find(id);
-  if (it == streams_.end()) return;
-  auto s = it->second;
-  streams_.erase(it);
-  ErrorCode ignored;
-  s->deadline.cancel();
-  s->socket.shutdown(tcp::socket::shutdown_both, ignored);
-  s->socket.close(ignored);
-}
-
 void Agent::Impl::shutdown(bool release) {
   if (phase_ != Phase::kRunning) return;
   phase_ = release ? Phase::kReleasing : Phase::kDeparting;
@@ -622,19 +375,9 @@ void Agent::Impl::finish_departure() {
   save_table();
   const bool released = phase_ == Phase::kReleasing;
   phase_ = Phase::kStopped;
-  ErrorCode ignored;
   timer_.cancel();
   signals_.cancel();
-  udp_.close(ignored);
-  acceptor_.close(ignored);
-  accept_backoff_.cancel();
-  if (spare_fd_ >= 0) ::close(spare_fd_);
-  spare_fd_ = -1;
-  for (auto& [id, s] : streams_) {
-    s->deadline.cancel();
-    s->socket.close(ignored);
-  }
-  streams_.clear();
+  transport_->close();
   metrics_server_.reset();
   control_server_.reset();  // removes the socket file
   io_.stop();

@@ -8,6 +8,24 @@
 #include <boost/asio.hpp>
 // clang-format on
 
+#include <algorithm>
+
+#include "common/endpoint.h"
+
 namespace shoal::agent {
 namespace asio = boost::asio;
+
+// Our addresses and Asio's, both ways (an IPv4-mapped IPv6 address comes back as IPv4).
+inline asio::ip::address to_asio(const IpAddress& a) {
+  if (a.is_v4()) return asio::ip::address_v4(a.v4_host_order());
+  asio::ip::address_v6::bytes_type b;
+  std::copy(a.view().begin(), a.view().end(), b.begin());
+  return asio::ip::address_v6(b);
+}
+inline IpAddress from_asio(const asio::ip::address& a) {
+  if (a.is_v4()) return IpAddress::v4(a.to_v4().to_uint());
+  if (a.to_v6().is_v4_mapped()) return IpAddress::v4(a.to_v6().to_v4().to_uint());
+  return IpAddress::v6(a.to_v6().to_bytes());
+}
+
 }  // namespace shoal::agent

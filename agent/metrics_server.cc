@@ -22,17 +22,7 @@ constexpr auto kConnectionDeadline = std::chrono::seconds(5);
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 constexpr size_t kMaxDrainBytes = 64 * 1024;
 
-tcp::endpoint to_asio(const Endpoint& e) {
-  asio::ip::address address;
-  if (e.address.is_v4()) {
-    address = asio::ip::address_v4(e.address.v4_host_order());
-  } else {
-    asio::ip::address_v6::bytes_type bytes;
-    std::copy(e.address.view().begin(), e.address.view().end(), bytes.begin());
-    address = asio::ip::address_v6(bytes);
-  }
-  return {address, e.port};
-}
+tcp::endpoint to_asio(const Endpoint& e) { return {agent::to_asio(e.address), e.port}; }
 
 }  // namespace
 
