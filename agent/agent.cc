@@ -137,9 +137,22 @@ Status Agent::Impl::init() {
     if (!started) return started.error();
     metrics_server_ = std::move(started).value();
   }
+  control_ = std::make_unique<ControlHandler>(AgentView{
+      config_, id_, *core_, *lease_, datapath_.get(), keyring_, frames_.encrypted(),
+      [this] {
+        return std::chrono::duration_cast<std::chrono::seconds>(SteadyClock::now() - started_);
+      },
+      [this] { asio::post(io_, [this] { shutdown(true); }); },
+      [this](const NodeId& node) {
+        if (!node_->evict(now(), wall(), node)) return false;
+        drive();
+        return true;
+      }});
   auto control =
-      ControlServer::start(io_, config_.control_socket,
-                           [this](const proto::ControlRequest& r) { return handle_control(r); });
+      ControlServer::start(io_, config_.control_socket, [this](const proto::ControlRequest& r) {
+        counters_.control_requests++;
+        return control_->handle(r);
+      });
   if (!control) return control.error();
   control_server_ = std::move(control).value();
   return {};

@@ -13,6 +13,7 @@
 #include "agent/agent_datapath.h"
 #include "agent/agent_metrics.h"
 #include "agent/asio.h"
+#include "agent/control_handler.h"
 #include "agent/control_server.h"
 #include "agent/gossip_transport.h"
 #include "agent/metrics_server.h"
@@ -37,9 +38,6 @@ class Agent::Impl {
 
   Status init();
   int run();
-
-  // agent_control.cc
-  proto::ControlResponse handle_control(const proto::ControlRequest& request);
 
  private:
   // Time.
@@ -98,6 +96,7 @@ class Agent::Impl {
   std::unique_ptr<GossipTransport> transport_;
   std::unique_ptr<AgentMetrics> metrics_;
   std::unique_ptr<MetricsServer> metrics_server_;
+  std::unique_ptr<ControlHandler> control_;
   std::unique_ptr<ControlServer> control_server_;
   node::Mac vtep_mac_{};
   std::unique_ptr<AgentDatapath> datapath_;  // every backend's, the udp tunnel included

@@ -1,8 +1,8 @@
-// The agent's answers to control requests (shoal members, leases, status, leave, forget,
-// keys). Runs on the event loop thread, like everything else in the agent.
+#include "agent/control_handler.h"
+
 #include <spdlog/spdlog.h>
 
-#include "agent/agent_impl.h"
+#include "agent/agent.h"
 #include "crypto/key.h"
 
 namespace shoal::agent {
@@ -34,29 +34,34 @@ std::string nat_summary(const gossip::Member& self) {
 
 }  // namespace
 
-proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& request) {
-  counters_.control_requests++;
+proto::ControlResponse ControlHandler::handle(const proto::ControlRequest& request) {
   proto::ControlResponse out;
+  const gossip::Membership& members = view_.members;
+  const lease::LeaseCore& leases = view_.leases;
+  const AgentDatapath* datapath = view_.datapath;
+  const AgentConfig& config = view_.config;
+  const NodeId& self = view_.id;
+  crypto::Keyring& keyring = view_.keyring;
   using R = proto::ControlRequest;
   switch (request.request_case()) {
     case R::kMembers:
-      for (const auto& m : core_->members()) {
+      for (const auto& m : members.members()) {
         auto* info = out.add_members();
         info->set_name(m.name);
         info->set_id(hex_id(m.id));
         info->set_address(m.address.to_string());
         info->set_state(std::string(gossip::to_string(m.state)));
         info->set_incarnation(m.incarnation);
-        if (m.id == core_->id()) continue;
+        if (m.id == members.id()) continue;
         info->set_path(std::string(gossip::to_string(gossip::path_kind(m.path, m.address))));
         info->set_endpoint(m.path.reach.to_string());
       }
       return out;
 
     case R::kLeases: {
-      const auto ttl = lease_->table().ttl();
-      for (const auto& [subnet, node] : lease_->owners()) {
-        const lease::NodeRecord* r = lease_->table().find(node);
+      const auto ttl = leases.table().ttl();
+      for (const auto& [subnet, node] : leases.owners()) {
+        const lease::NodeRecord* r = leases.table().find(node);
         if (!r) continue;
         auto* info = out.add_leases();
         info->set_node(r->name);
@@ -67,11 +72,11 @@ proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& 
           if (c.subnet == subnet) info->set_claimed_at_ms(c.claimed_at.wall_ms);
         info->set_renewed_at_ms(r->renewed_at.time_since_epoch().count());
         info->set_expires_at_ms((r->renewed_at + ttl).time_since_epoch().count());
-        info->set_own(node == id_);
-        info->set_ready(node != id_ || lease_->ready_subnet() == subnet);
-        if (datapath_ && node != id_) {
-          info->set_path(datapath_->path_to(subnet));
-          info->set_endpoint(datapath_->endpoint_of(subnet));
+        info->set_own(node == self);
+        info->set_ready(node != self || leases.ready_subnet() == subnet);
+        if (datapath && node != self) {
+          info->set_path(datapath->path_to(subnet));
+          info->set_endpoint(datapath->endpoint_of(subnet));
         }
       }
       return out;
@@ -79,42 +84,41 @@ proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& 
 
     case R::kStatus: {
       auto* s = out.mutable_status();
-      s->set_name(config_.name);
-      s->set_id(hex_id(id_));
+      s->set_name(config.name);
+      s->set_id(hex_id(self));
       s->set_version(shoal_version());
-      s->set_bind(config_.bind.to_string());
-      if (auto claimed = lease_->claimed_subnet()) s->set_subnet(claimed->to_string());
-      s->set_subnet_ready(lease_->ready_subnet().has_value());
-      if (!lease_->claimed_subnet())
-        s->set_no_subnet_reason(lease_->pool_exhausted()
+      s->set_bind(config.bind.to_string());
+      if (auto claimed = leases.claimed_subnet()) s->set_subnet(claimed->to_string());
+      s->set_subnet_ready(leases.ready_subnet().has_value());
+      if (!leases.claimed_subnet())
+        s->set_no_subnet_reason(leases.pool_exhausted()
                                     ? "pool exhausted: every subnet is held by another host"
                                     : "learning the lease table before claiming");
-      s->set_network(config_.network->network().to_string());
-      s->set_backend(std::string(to_string(config_.backend.type)));
-      s->set_encrypted(frames_.encrypted());
-      s->set_key_count(static_cast<uint32_t>(keyring_.size()));
-      s->set_members_alive(static_cast<uint32_t>(core_->count(gossip::MemberState::kAlive)));
-      s->set_members_suspect(static_cast<uint32_t>(core_->count(gossip::MemberState::kSuspect)));
-      s->set_members_dead(static_cast<uint32_t>(core_->count(gossip::MemberState::kDead)));
-      s->set_members_left(static_cast<uint32_t>(core_->count(gossip::MemberState::kLeft)));
-      s->set_lease_count(static_cast<uint32_t>(lease_->owners().size()));
-      s->set_nat(nat_summary(core_->self()));
-      s->set_uptime_s(static_cast<uint64_t>(
-          std::chrono::duration_cast<std::chrono::seconds>(SteadyClock::now() - started_).count()));
-      s->set_data_dir(config_.data_dir);
-      if (datapath_) {
-        const auto& plan = datapath_->plan();
-        s->set_datapath_device(datapath_->device());
+      s->set_network(config.network->network().to_string());
+      s->set_backend(std::string(to_string(config.backend.type)));
+      s->set_encrypted(view_.encrypted);
+      s->set_key_count(static_cast<uint32_t>(keyring.size()));
+      s->set_members_alive(static_cast<uint32_t>(members.count(gossip::MemberState::kAlive)));
+      s->set_members_suspect(static_cast<uint32_t>(members.count(gossip::MemberState::kSuspect)));
+      s->set_members_dead(static_cast<uint32_t>(members.count(gossip::MemberState::kDead)));
+      s->set_members_left(static_cast<uint32_t>(members.count(gossip::MemberState::kLeft)));
+      s->set_lease_count(static_cast<uint32_t>(leases.owners().size()));
+      s->set_nat(nat_summary(members.self()));
+      s->set_uptime_s(static_cast<uint64_t>(view_.uptime().count()));
+      s->set_data_dir(config.data_dir);
+      if (datapath) {
+        const auto& plan = datapath->plan();
+        s->set_datapath_device(datapath->device());
         s->set_peers_installed(static_cast<uint32_t>(plan.routes.size()));
         s->set_peers_skipped(static_cast<uint32_t>(plan.skipped.size()));
         for (const auto& skipped : plan.skipped)
           s->add_skipped_peers(skipped.name + " " + skipped.subnet.to_string() + " " +
                                std::string(node::to_string(skipped.reason)));
-        s->set_pod_mtu(datapath_->pod_mtu());
-        s->set_datapath_error(datapath_->last_error());
-        s->set_reconciles(datapath_->counters().reconciles);
-        s->set_drift_repaired(datapath_->counters().drift_repaired);
-        if (const auto tunnel = datapath_->tunnel_status()) {
+        s->set_pod_mtu(datapath->pod_mtu());
+        s->set_datapath_error(datapath->last_error());
+        s->set_reconciles(datapath->counters().reconciles);
+        s->set_drift_repaired(datapath->counters().drift_repaired);
+        if (const auto tunnel = datapath->tunnel_status()) {
           s->set_tunnel_offloads("tun: " + tunnel->tun.describe() +
                                  "; udp: " + tunnel->udp.describe());
           s->set_tunnel_cipher(tunnel->cipher);
@@ -133,37 +137,34 @@ proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& 
     }
 
     case R::kLeave: {
-      const auto subnet = lease_->claimed_subnet();
+      const auto subnet = leases.claimed_subnet();
       spdlog::info("shoal leave: releasing {} and leaving the cluster",
                    subnet ? subnet->to_string() : "no subnet");
       out.set_message("leaving: released " + (subnet ? subnet->to_string() : "no subnet") +
                       ", telling the cluster, then stopping");
-      // After this answer is written: the loop keeps running until the leave is out.
-      asio::post(io_, [this] { shutdown(true); });
+      view_.leave();  // after this answer is written; the loop runs until the leave is out
       return out;
     }
 
     case R::kForget: {
       const std::string& who = request.forget().node();
       std::vector<NodeId> matches;
-      for (const auto& [id, r] : lease_->table().records())
+      for (const auto& [id, r] : leases.table().records())
         if (r.name == who || id.hex().starts_with(who)) matches.push_back(id);
       if (matches.empty())
         return error("no node named or with an id starting '" + who + "' in the lease table");
       if (matches.size() > 1)
         return error("'" + who + "' matches " + std::to_string(matches.size()) +
                      " nodes; give more of the id");
-      if (matches[0] == id_)
+      if (matches[0] == self)
         return error("this is the agent's own node; use `shoal leave` instead");
-      if (auto* m = core_->find(matches[0]); m && m->state == gossip::MemberState::kAlive)
+      if (auto* m = members.find(matches[0]); m && m->state == gossip::MemberState::kAlive)
         return error(m->name +
                      " is alive; forget is for dead nodes (it would claim again at once)");
-      if (!node_->evict(now(), wall(), matches[0]))
-        return error("nothing to evict for '" + who + "'");
+      if (!view_.evict(matches[0])) return error("nothing to evict for '" + who + "'");
       spdlog::warn("shoal forget: evicted {} ({}); its subnet is free", who,
                    matches[0].short_hex());
       out.set_message("evicted " + who + " (" + matches[0].hex() + "); its subnet is free");
-      drive();
       return out;
     }
 
@@ -173,7 +174,7 @@ proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& 
     case R::kKeyInstall:
     case R::kKeyUse:
     case R::kKeyRemove: {
-      if (config_.key_file.empty())
+      if (config.key_file.empty())
         return error(
             "this agent runs without a key file (plaintext); set KeyFile (--key-file) and restart "
             "it to use keys");
@@ -181,7 +182,7 @@ proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& 
       if (request.has_key_install()) {
         auto key = crypto::decode_key(request.key_install().key());
         if (!key) return error("key: " + key.error().to_string());
-        changed = keyring_.install(*key);
+        changed = keyring.install(*key);
         if (changed.ok())
           out.set_message("installed key " + crypto::key_id_hex(crypto::key_id(*key)));
       } else {
@@ -191,17 +192,17 @@ proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& 
         if (!id)
           return error("'" + text + "' is not a key id (8 hex digits, see `shoal keys list`)");
         if (request.has_key_use()) {
-          if (!keyring_.use(*id))
+          if (!keyring.use(*id))
             changed = Status::not_found("no key " + text + " is installed");
           else
             out.set_message("now sealing with key " + text);
         } else {
-          changed = keyring_.remove(*id);
+          changed = keyring.remove(*id);
           if (changed.ok()) out.set_message("removed key " + text);
         }
       }
       if (!changed.ok()) return error(changed.to_string());
-      if (const Status saved = keyring_.save(config_.key_file); !saved.ok())
+      if (const Status saved = keyring.save(config.key_file); !saved.ok())
         return error("changed in memory, but " + saved.to_string() +
                      " (the change is lost at restart)");
       spdlog::info("keys: {}", out.message());
@@ -210,7 +211,7 @@ proto::ControlResponse Agent::Impl::handle_control(const proto::ControlRequest& 
     case R::REQUEST_NOT_SET:
       return error("empty request");
   }
-  for (const auto& k : keyring_.list()) {
+  for (const auto& k : keyring.list()) {
     auto* info = out.add_keys();
     info->set_key_id(crypto::key_id_hex(k.id));
     info->set_primary(k.primary);

@@ -1,0 +1,45 @@
+// ControlHandler answers the control socket's requests (shoal members, leases, status, leave,
+// forget, keys) from a narrow view of the agent: read-only cores and datapath, the keyring
+// (the keys commands change it and save it to KeyFile), and two actions it may ask for. It
+// never blocks and never throws; a request it cannot serve gets an error that says why.
+// Runs on the event loop thread, like everything else in the agent.
+#pragma once
+
+#include <chrono>
+#include <functional>
+
+#include "agent/agent_datapath.h"
+#include "agent/config.h"
+#include "common/node_id.h"
+#include "crypto/keyring.h"
+#include "gossip/membership.h"
+#include "lease/lease_core.h"
+#include "proto/control.pb.h"
+
+namespace shoal::agent {
+
+struct AgentView {
+  const AgentConfig& config;
+  NodeId id;
+  const gossip::Membership& members;
+  const lease::LeaseCore& leases;
+  const AgentDatapath* datapath;  // null: no kernel datapath
+  crypto::Keyring& keyring;
+  bool encrypted;
+  std::function<std::chrono::seconds()> uptime;
+  // `shoal leave`: release our subnet and leave, once this answer is on its way.
+  std::function<void()> leave;
+  // `shoal forget`: evict a dead node's lease; false when there is nothing to evict.
+  std::function<bool(const NodeId&)> evict;
+};
+
+class ControlHandler {
+ public:
+  explicit ControlHandler(AgentView view) : view_(std::move(view)) {}
+  proto::ControlResponse handle(const proto::ControlRequest& request);
+
+ private:
+  AgentView view_;
+};
+
+}  // namespace shoal::agent

@@ -1,0 +1,113 @@
+// agent/control_handler.h on a real node::Node (one host, a lease table, no datapath): each
+// request gets the answer or the error it should, and the two actions (leave, forget) go
+// through the view, never around it.
+#include <doctest/doctest.h>
+
+#include "agent/control_handler.h"
+#include "node/node.h"
+
+using namespace shoal;
+using namespace shoal::agent;
+
+namespace {
+
+const WallTime kWall0{std::chrono::milliseconds(1767225600000)};
+
+struct Fixture {
+  AgentConfig config;
+  crypto::Keyring keyring;
+  std::unique_ptr<node::Node> node;
+  NodeId id;
+  bool left = false;
+  std::vector<NodeId> evicted;
+  std::unique_ptr<ControlHandler> handler;
+
+  Fixture() {
+    config.name = "h1";
+    config.bind = {IpAddress::v4(192, 0, 2, 1), 7946};
+    lease::NetworkSpec spec{"198.18.0.0/16"};
+    spec.subnet_len = 24;
+    config.network = lease::NetworkConfig::make(spec).value();
+    std::array<uint8_t, NodeId::kSize> bytes{};
+    bytes[0] = 1;
+    id = NodeId(bytes);
+    lease::LeaseConfig lease_config;
+    lease_config.network = *config.network;
+    gossip::LocalNode self;
+    self.id = id;
+    self.name = "h1";
+    self.address = config.bind;
+    self.incarnation = 1;
+    node::NodeConfig node_config;
+    node_config.gossip = gossip::Config::lan();
+    node_config.self = self;
+    node_config.seed = 7;
+    node_config.lease = node::LeaseSetup{lease_config, {id, "h1", config.bind.address, "", {}}, {}};
+    node = std::make_unique<node::Node>(std::move(node_config), kTimeZero, kWall0);
+    handler = std::make_unique<ControlHandler>(
+        AgentView{config, id, node->membership(), *node->leases(), nullptr, keyring, false,
+                  [] { return std::chrono::seconds(42); }, [this] { left = true; },
+                  [this](const NodeId& n) {
+                    evicted.push_back(n);
+                    return false;
+                  }});
+  }
+  proto::ControlResponse ask(const proto::ControlRequest& r) { return handler->handle(r); }
+};
+
+}  // namespace
+
+TEST_CASE("control: members and status describe this host") {
+  Fixture f;
+  proto::ControlRequest members;
+  members.mutable_members();
+  const auto m = f.ask(members);
+  CHECK(m.error().empty());
+  REQUIRE(m.members_size() == 1);
+  CHECK(m.members(0).name() == "h1");
+  CHECK(m.members(0).id() == f.id.hex());
+
+  proto::ControlRequest status;
+  status.mutable_status();
+  const auto s = f.ask(status);
+  CHECK(s.error().empty());
+  CHECK(s.status().name() == "h1");
+  CHECK(s.status().id() == f.id.hex());
+  CHECK(s.status().uptime_s() == 42);
+  CHECK_FALSE(s.status().encrypted());
+  CHECK(s.status().network() == "198.18.0.0/16");
+  CHECK(s.status().members_alive() == 1);
+  CHECK(s.status().datapath_device().empty());  // no datapath: nothing made up
+  CHECK_FALSE(s.status().no_subnet_reason().empty());
+}
+
+TEST_CASE("control: leave goes through the view; forget refuses what it must") {
+  Fixture f;
+  proto::ControlRequest leave;
+  leave.mutable_leave();
+  const auto l = f.ask(leave);
+  CHECK(l.error().empty());
+  CHECK(l.message().starts_with("leaving"));
+  CHECK(f.left);
+
+  proto::ControlRequest forget;
+  forget.mutable_forget()->set_node("nobody");
+  CHECK(f.ask(forget).error().starts_with("no node named"));
+  CHECK(f.evicted.empty());
+
+  proto::ControlRequest empty;
+  CHECK(f.ask(empty).error() == "empty request");
+}
+
+TEST_CASE("control: key commands on a plaintext agent say how to get a key file") {
+  Fixture f;
+  proto::ControlRequest use;
+  use.mutable_key_use()->set_key_id("0badf00d");
+  const auto r = f.ask(use);
+  CHECK(r.error().find("KeyFile") != std::string::npos);
+  proto::ControlRequest list;
+  list.mutable_keys_list();
+  const auto k = f.ask(list);
+  CHECK(k.error().empty());
+  CHECK(k.keys_size() == 0);
+}
