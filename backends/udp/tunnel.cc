@@ -176,6 +176,9 @@ void Tunnel::Impl::tx_loop() {
       ++counters.dropped[static_cast<int>(Drop::kTunWriteFailed)];
   };
 
+  const SessionLimits limits{std::chrono::duration_cast<Duration>(config.rekey_after),
+                             std::chrono::duration_cast<Duration>(kRejectAfterExtra),
+                             config.rekey_after_messages};
   while (!stop.load()) {
     reclaimer.quiescent(kTxWorker);
     tx_shared.publish(counters);
@@ -207,14 +210,17 @@ void Tunnel::Impl::tx_loop() {
       Keypair* keypair = nullptr;
       if (config.encrypt) {
         keypair = peer->state->current.load(std::memory_order_acquire);
-        const auto age = keypair ? now - keypair->created : Clock::duration::max();
-        if (keypair == nullptr || age > config.rekey_after + kRejectAfterExtra) {
+        CurrentSession current;
+        if (keypair != nullptr)
+          current = {true, std::chrono::duration_cast<Duration>(now - keypair->created),
+                     keypair->initiator, keypair->next_counter.load(std::memory_order_relaxed)};
+        const SendDecision decision = on_send(current, limits);
+        if (decision == SendDecision::kHoldForHandshake) {
           initiate(*peer->state, now);
           ++counters.dropped[static_cast<int>(Drop::kHandshakePending)];
           continue;
         }
-        if ((age > config.rekey_after && keypair->initiator) ||
-            keypair->next_counter.load(std::memory_order_relaxed) > config.rekey_after_messages)
+        if (decision == SendDecision::kSealAndRekey)
           initiate(*peer->state, now);  // the current session keeps sealing meanwhile
       }
       if (batch.count + kMaxSegments > kMaxMessages ||

@@ -16,6 +16,7 @@
 
 #include "backends/udp/offload.h"
 #include "backends/udp/peers.h"
+#include "backends/udp/session_policy.h"
 #include "backends/udp/tunnel.h"
 #include "backends/udp/wire.h"
 
@@ -81,6 +82,9 @@ struct Tunnel::Impl {
   void on_initiation(ByteView message, const Endpoint& from, bool relayed, Clock::time_point now);
   void on_response(ByteView message, const Endpoint& from, bool relayed, Clock::time_point now);
   void confirm(Keypair& keypair, Clock::time_point now);
+  // Whether to seal with `fresh` instead of `current` (session_policy.h: crossings resolve
+  // to the session the lower node id initiated).
+  bool seal_with(const PeerState& state, const Keypair* current, const Keypair& fresh) const;
   uint32_t free_index();
   void install(PeerState& state, Keypair* keypair);
   void retire(Keypair* keypair);

@@ -196,7 +196,8 @@ void Tunnel::Impl::on_response(ByteView message, const Endpoint& from, bool rela
   state.pending.reset();
   auto* keypair = new Keypair(index, done->peer_index, std::move(done->keys), now, true, &state);
   install(state, keypair);
-  state.current.store(keypair, std::memory_order_release);
+  if (seal_with(state, state.current.load(), *keypair))
+    state.current.store(keypair, std::memory_order_release);
   handshakes_done.fetch_add(1, std::memory_order_relaxed);
   if (relayed) {
     state.path.heard_relayed(path_time(now));
@@ -209,6 +210,14 @@ void Tunnel::Impl::on_response(ByteView message, const Endpoint& from, bool rela
   send_keepalive(state, *keypair, *state.send_to.load());
 }
 
+bool Tunnel::Impl::seal_with(const PeerState& state, const Keypair* current,
+                             const Keypair& fresh) const {
+  if (current == nullptr) return true;
+  const SessionOrigin now_used{path_time(current->created), current->initiator};
+  return seal_with_fresh(config.self, state.owner, &now_used,
+                         {path_time(fresh.created), fresh.initiator});
+}
+
 void Tunnel::Impl::confirm(Keypair& keypair, Clock::time_point now) {
   std::lock_guard lock(mutex);
   if (keypair.confirmed.exchange(true)) return;
@@ -216,8 +225,7 @@ void Tunnel::Impl::confirm(Keypair& keypair, Clock::time_point now) {
   // Still one of the peer's (not retired while we waited for the lock)?
   if (std::find(state.keypairs.begin(), state.keypairs.end(), &keypair) == state.keypairs.end())
     return;
-  Keypair* current = state.current.load();
-  if (current == nullptr || current->created <= keypair.created) state.current.store(&keypair);
+  if (seal_with(state, state.current.load(), keypair)) state.current.store(&keypair);
   // The initiator's first packet: tell it at once where it reaches us from, so a host
   // behind NAT learns its public endpoint within one round trip of its first handshake.
   publish_locked(state, now);
