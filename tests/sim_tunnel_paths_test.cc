@@ -2,7 +2,7 @@
 // the real PeerPath, polled every second exactly as Tunnel::tick does (PeerPath::poll), and the
 // real session choice (session_policy.h's seal_with_fresh), with the tunnel's sends around
 // them: initiations to every endpoint and through the relay every second until a session
-// exists (all hosts start at once, so initiations cross), responses, confirming keepalives,
+// exists (two ends that start at the same instant cross them), responses, confirming keepalives,
 // data every 50 ms on every pair, a passive keepalive for data unanswered for a second,
 // punches, and keepalives. Four hosts, every site on the same LAN range:
 // R public (the relay), A and B behind cone NATs, C behind a symmetric NAT. Datagrams are not

@@ -8,13 +8,15 @@
 #    h1 as the relay for the symmetric site;
 # 2. `shoal leases` shows the tunnel's paths: h2-h3 udp/direct (same LAN), h2-h4 udp/punched,
 #    h2-h5 udp/relayed (via h1);
-# 3. TCP transfers arrive intact on a punched path and on a relayed one; the relay saw only
+# 3. 50 MB of TCP arrive intact on a punched path and on a relayed one; the relay saw only
 #    sealed datagrams (a marker sent pod to pod is never on h1's wire in clear);
 # 4. NAT 1 restarts with other ports in the middle of a TCP stream from h2's pod to h4's: the
 #    tunnel roams to the new mapping and the stream survives, with no agent restarted;
-# 5. a second public host h6 joins, then h1, the relay, is killed: h6 takes over, and h5's pod
-#    reaches h2's again, through h6.
-# short (the default, for ctest) moves 20 MB per transfer; full moves 200 MB.
+# 5. a second public host h6 joins, then the relay h5 <-> h2 goes through (h1 or h6: the
+#    members pick relays by rendezvous hashing) is killed: the other takes over, and h5's pod
+#    reaches h2's again through it.
+# short (the default, for ctest) moves 50 MB per transfer and streams 20 MB across the remap;
+# full moves 200 MB and streams 100 MB.
 # Underlay 203.0.113.0/24 and 198.51.100.0/24, overlay 198.18.0.0/16; all removed on exit.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,8 +36,8 @@ mode=${2:-short}
   exit 2
 }
 need_packages containernetworking-plugins tcpdump netcat-openbsd
-megabytes=20
-[[ $mode == full ]] && megabytes=200
+megabytes=50 stream_mb=20
+[[ $mode == full ]] && megabytes=200 stream_mb=100
 # shellcheck disable=SC2034 # add_pods and ping_pods read it
 pods=(1)
 port=8285
@@ -134,8 +136,9 @@ pod_exec 4 1 timeout 90 nc -n -l 5003 >"$work/recv" 2>/dev/null </dev/null &
 rx=$!
 wait_until 5 listening 4 1 5003 || fail "pod h4p1 does not listen on 5003"
 # A slow sender (a megabyte every 0.3 s) keeps the stream open across the remap.
-pod_exec 2 1 bash -c "for ((c = 0; c < $megabytes; c++)); do
-    dd if='$work/blob' bs=1000000 skip=\$c count=1 status=none; sleep 0.3; done" |
+head -c "$((stream_mb * 1000000))" "$work/blob" >"$work/stream"
+pod_exec 2 1 bash -c "for ((c = 0; c < $stream_mb; c++)); do
+    dd if='$work/stream' bs=1000000 skip=\$c count=1 status=none; sleep 0.3; done" |
   pod_exec 2 1 timeout 85 nc -n -N -w 30 "${podip[4 1]}" 5003 &
 tx=$!
 sleep 2
@@ -143,9 +146,9 @@ nat_sites_remap 1 || fail "could not restart NAT 1 with other ports"
 remapped=$(now_us)
 wait "$tx" || fail "the sender in h2p1 failed across NAT 1's restart"
 wait "$rx" || fail "the receiver in h4p1 failed across NAT 1's restart"
-cmp -s "$work/recv" "$work/blob" ||
-  fail "across the remap $(stat -c %s "$work/recv") bytes arrived, not the $megabytes MB sent intact"
-step "   the stream survived: $megabytes MB intact, $(us_to_secs $(($(now_us) - remapped))) s after the remap"
+cmp -s "$work/recv" "$work/stream" ||
+  fail "across the remap $(stat -c %s "$work/recv") bytes arrived, not the $stream_mb MB sent intact"
+step "   the stream survived: $stream_mb MB intact, $(us_to_secs $(($(now_us) - remapped))) s after the remap"
 step "   h4 now reaches h2 at $(tunnel_endpoint 4 h2) ($(($(metric 4 shoal_tunnel_roams_total) - roams_before)) roams)"
 # Idle pairs across NAT 1 recover when a keepalive (every 5 s here) or a punch finds the new
 # mapping.
@@ -153,23 +156,29 @@ wait_until 60 all_reach || true
 step "   every pod reaches every pod again $(us_to_secs $(($(now_us) - remapped))) s after the remap"
 ping_pods "${nat_sites_hosts[@]}"
 
-step "5. a second public host h6 joins; h1, the only relay so far, is killed"
+step "5. a second public host h6 joins; then the relay in use is killed"
 netns_add_public_host
 nat_sites_agent 6
 wait_until 60 test -f "$work/h6/subnet.env" || fail "h6 wrote no subnet.env within 60 s"
 add_pods 6
 wait_until 60 bash -c "[[ \$(timeout 10 '$shoal' status --control-socket '$work/h6/shoal.sock' | sed -n 's/^nat: *//p') == public:*relaying ]]" ||
   fail "h6 does not find out that it is public and relays: $(nat_line 6)"
-h6_id=$(ctl 6 status | awk '$1 == "id:" { print substr($2, 1, 8) }')
-netns_kill 1 KILL
+short_id() { ctl "$1" status | awk '$1 == "id:" { print substr($2, 1, 8) }'; }
+declare -A relay_host=(["$(short_id 1)"]=1 ["$(short_id 6)"]=6)
+via=$(tunnel_endpoint 5 h2)
+used=${relay_host[${via#via }]:-}
+[[ -n $used ]] || fail "h5 does not reach h2 through h1 or h6: $via"
+other=$((used == 1 ? 6 : 1))
+other_id=$(short_id "$other")
+netns_kill "$used" KILL
 killed=$(now_us)
-through_h6() {
-  [[ $(tunnel_endpoint 5 h2) == "via $h6_id" && $(tunnel_endpoint 2 h5) == "via $h6_id" ]] &&
+through_other() {
+  [[ $(tunnel_endpoint 5 h2) == "via $other_id" && $(tunnel_endpoint 2 h5) == "via $other_id" ]] &&
     ppings 5 1 "${podip[2 1]}" && ppings 2 1 "${podip[5 1]}"
 }
-wait_until 90 through_h6 ||
-  fail "h5 <-> h2 did not move to h6 ($h6_id): h5 sends to h2 $(tunnel_endpoint 5 h2), h2 to h5 $(tunnel_endpoint 2 h5)"
-step "   h5 <-> h2 through h6 $(us_to_secs $(($(now_us) - killed))) s after h1 was killed"
+wait_until 90 through_other ||
+  fail "h5 <-> h2 did not move to h$other ($other_id): h5 sends to h2 $(tunnel_endpoint 5 h2), h2 to h5 $(tunnel_endpoint 2 h5)"
+step "   h$used relayed h5 <-> h2 and was killed; h$other took over $(us_to_secs $(($(now_us) - killed))) s later"
 pod_transfer 5 1 2 1 5004 "$work/blob"
-step "   $megabytes MB h5 -> h2 (relayed by h6) intact in $TRANSFER_SECS s"
+step "   $megabytes MB h5 -> h2 (relayed by h$other) intact in $TRANSFER_SECS s"
 echo "PASS e2e.nat_pods"
