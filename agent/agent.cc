@@ -16,7 +16,6 @@
 #include "agent/metrics_server.h"
 #include "agent/sealed_frames.h"
 #include "agent/subnet_env.h"
-#include "common/byte_order.h"
 #include "common/rng.h"
 #include "crypto/identity.h"
 #include "crypto/keyring.h"
@@ -29,7 +28,6 @@
 #include "store/store.h"
 
 namespace shoal::agent {
-namespace {}  // namespace
 
 Status Agent::Impl::init() {
   if (!crypto::init()) return Status::unsupported("libsodium cannot be initialised");

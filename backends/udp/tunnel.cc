@@ -15,6 +15,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <unordered_map>
 
@@ -40,6 +41,19 @@ constexpr size_t kRxBatch = 32;
 constexpr size_t kRxBuffer = 65535;  // one UDP_GRO train at most
 
 uint32_t ipv4_at(const uint8_t* p) { return get_be32(p); }
+
+// Asks the kernel to cut `m`'s one buffer into datagrams of `segment` bytes (UDP_SEGMENT);
+// `control` must outlive the send.
+void set_segment_size(msghdr& m, std::span<uint8_t, CMSG_SPACE(sizeof(uint16_t))> control,
+                      uint16_t segment) {
+  m.msg_control = control.data();
+  m.msg_controllen = control.size();
+  cmsghdr* c = CMSG_FIRSTHDR(&m);
+  c->cmsg_level = SOL_UDP;
+  c->cmsg_type = UDP_SEGMENT;
+  c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+  std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
+}
 
 // Relayed datagrams we pass on, as a token bucket over bytes (the receiving thread's own).
 class RelayBudget {
@@ -152,16 +166,7 @@ void Tunnel::Impl::tx_loop() {
     m.msg_hdr.msg_namelen = to.address_length;
     m.msg_hdr.msg_iov = &iov;
     m.msg_hdr.msg_iovlen = 1;
-    if (segment != 0) {
-      auto& control = batch.controls[batch.count];
-      m.msg_hdr.msg_control = control.data();
-      m.msg_hdr.msg_controllen = control.size();
-      cmsghdr* c = CMSG_FIRSTHDR(&m.msg_hdr);
-      c->cmsg_level = SOL_UDP;
-      c->cmsg_type = UDP_SEGMENT;
-      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-      std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
-    }
+    if (segment != 0) set_segment_size(m.msg_hdr, batch.controls[batch.count], segment);
     ++batch.count;
   };
 
@@ -349,7 +354,7 @@ void Tunnel::Impl::rx_loop() {
     state.heard_direct.store(now.time_since_epoch().count(), std::memory_order_relaxed);
   };
 
-  // A sealed message, straight from `from` or (relayed_by set) carried by a relay for the
+  // A sealed message, straight from `from` or (`source` set) carried by a relay for the
   // peer `source`.
   auto open_sealed = [&](const Datagram& datagram, const Endpoint& from, const NodeId* source,
                          const PeerTable* peers) {
@@ -406,14 +411,7 @@ void Tunnel::Impl::rx_loop() {
       m.msg_namelen = run.to->address_length;
       m.msg_iov = &iov;
       m.msg_iovlen = 1;
-      m.msg_control = relay_control.data();
-      m.msg_controllen = relay_control.size();
-      cmsghdr* c = CMSG_FIRSTHDR(&m);
-      c->cmsg_level = SOL_UDP;
-      c->cmsg_type = UDP_SEGMENT;
-      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-      const auto segment = static_cast<uint16_t>(run.segment);
-      std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
+      set_segment_size(m, relay_control, static_cast<uint16_t>(run.segment));
       if (::sendmsg(socket.fd, &m, 0) < 0) drop(Drop::kSendFailed);
     }
     run = {};

@@ -93,6 +93,10 @@ struct Tunnel::Impl {
   uint64_t timestamp();
 
   // Paths (take or hold `mutex` as named).
+  // An authenticated packet of the peer's came straight from `from`, or through its relay:
+  // what PeerPath and the tick learn from it. True when its direct endpoint moved (counted
+  // as a roam). Holds `mutex`.
+  bool heard_locked(PeerState& state, const Endpoint& from, bool relayed, Clock::time_point now);
   // An authenticated packet came straight from `from` and send_to is elsewhere.
   void roam(PeerState& state, const Endpoint& from, Clock::time_point now);
   // Publishes where the peer's datagrams go now, if that changed. Holds `mutex`.

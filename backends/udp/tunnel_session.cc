@@ -165,12 +165,7 @@ void Tunnel::Impl::on_initiation(ByteView message, const Endpoint& from, bool re
           new Keypair(index, accepted->peer_index, std::move(accepted->keys), now, false, &state));
   // The initiation authenticated and is newer than any before: the peer is where it came
   // from (behind a NAT, that is the NAT's mapping), so answer there.
-  if (relayed) {
-    state.path.heard_relayed(path_time(now));
-  } else if (state.path.heard_direct(from, path_time(now))) {
-    roams.fetch_add(1, std::memory_order_relaxed);
-  }
-  if (!relayed) state.heard_direct.store(now.time_since_epoch().count());
+  heard_locked(state, from, relayed, now);
   publish_locked(state, now);
   send_message(state, *state.send_to.load(), {response.data(), response.size()});
   handshakes_done.fetch_add(1, std::memory_order_relaxed);
@@ -199,12 +194,7 @@ void Tunnel::Impl::on_response(ByteView message, const Endpoint& from, bool rela
   if (seal_with(state, state.current.load(), *keypair))
     state.current.store(keypair, std::memory_order_release);
   handshakes_done.fetch_add(1, std::memory_order_relaxed);
-  if (relayed) {
-    state.path.heard_relayed(path_time(now));
-  } else {
-    if (state.path.heard_direct(from, path_time(now))) roams.fetch_add(1);
-    state.heard_direct.store(now.time_since_epoch().count());
-  }
+  heard_locked(state, from, relayed, now);
   publish_locked(state, now);
   // Confirm the session to the responder at once, so it may seal with it too.
   send_keepalive(state, *keypair, *state.send_to.load());
@@ -261,12 +251,23 @@ void Tunnel::Impl::note_observed(PeerState& state, const Endpoint& seen_at, Cloc
   state.sees_us_when = now;
 }
 
+bool Tunnel::Impl::heard_locked(PeerState& state, const Endpoint& from, bool relayed,
+                                Clock::time_point now) {
+  if (relayed) {
+    state.path.heard_relayed(path_time(now));
+    return false;
+  }
+  state.heard_direct.store(now.time_since_epoch().count(), std::memory_order_relaxed);
+  const bool moved = state.path.heard_direct(from, path_time(now));
+  if (moved) roams.fetch_add(1, std::memory_order_relaxed);
+  return moved;
+}
+
 void Tunnel::Impl::roam(PeerState& state, const Endpoint& from, Clock::time_point now) {
   std::lock_guard lock(mutex);
-  const bool moved = state.path.heard_direct(from, path_time(now));
+  const bool moved = heard_locked(state, from, false, now);
   publish_locked(state, now);
   if (!moved) return;
-  roams.fetch_add(1);
   // Its NAT remapped: tell it at once where it reaches us from now, so it can publish its new
   // reflexive endpoint and peers behind port-restricted NATs punch towards it (they drop its
   // packets from the new port until they have sent there).
