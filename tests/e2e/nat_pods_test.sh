@@ -80,15 +80,7 @@ started=$(now_us)
 # The first pings wait on gossip: each host must learn the others' tunnel candidates and which
 # member relays (h1 must first find out it is public), punch, and finish a handshake through a
 # hole or the relay.
-all_reach() {
-  local i k
-  for i in "${nat_sites_hosts[@]}"; do
-    for k in "${nat_sites_hosts[@]}"; do
-      ((i == k)) || ppings "$i" 1 "${podip[$k 1]}" || return 1
-    done
-  done
-}
-wait_until 60 all_reach || true
+wait_until 60 nat_sites_pods_reach || true
 step "   every pod reached every pod $(us_to_secs $(($(now_us) - started))) s after all were alive"
 ping_pods "${nat_sites_hosts[@]}"
 
@@ -141,7 +133,7 @@ pod_exec 2 1 bash -c "for ((c = 0; c < $stream_mb; c++)); do
     dd if='$work/stream' bs=1000000 skip=\$c count=1 status=none; sleep 0.3; done" |
   pod_exec 2 1 timeout 85 nc -n -N -w 30 "${podip[4 1]}" 5003 &
 tx=$!
-sleep 2
+wait_until 10 test -s "$work/recv" || fail "the stream h2p1 -> h4p1 did not start"
 nat_sites_remap 1 || fail "could not restart NAT 1 with other ports"
 remapped=$(now_us)
 wait "$tx" || fail "the sender in h2p1 failed across NAT 1's restart"
@@ -152,7 +144,7 @@ step "   the stream survived: $stream_mb MB intact, $(us_to_secs $(($(now_us) - 
 step "   h4 now reaches h2 at $(tunnel_endpoint 4 h2) ($(($(metric 4 shoal_tunnel_roams_total) - roams_before)) roams)"
 # Idle pairs across NAT 1 recover when a keepalive (every 5 s here) or a punch finds the new
 # mapping.
-wait_until 60 all_reach || true
+wait_until 60 nat_sites_pods_reach || true
 step "   every pod reaches every pod again $(us_to_secs $(($(now_us) - remapped))) s after the remap"
 ping_pods "${nat_sites_hosts[@]}"
 

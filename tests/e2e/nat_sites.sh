@@ -41,6 +41,15 @@ nat_sites_agent() {  # nat_sites_agent [--gate] I
     --subnet-file "$work/h$i/subnet.env" --control-socket "$work/h$i/shoal.sock" \
     --key-file "$work/key" --log-level debug --metrics-addr "$(netns_addr "$i"):9100"
 }
+# nat_sites_pods_reach: pod 1 of every host pings pod 1 of every other (after add_pods).
+nat_sites_pods_reach() {
+  local i k
+  for i in "${nat_sites_hosts[@]}"; do
+    for k in "${nat_sites_hosts[@]}"; do
+      ((i == k)) || ppings "$i" 1 "${podip[$k 1]}" || return 1
+    done
+  done
+}
 count_alive() {  # count_alive I: members agent I lists alive
   ctl "$1" members 2>/dev/null | awk 'NR > 1 && $4 == "alive"' | wc -l
 }
