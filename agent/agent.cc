@@ -168,10 +168,6 @@ int Agent::Impl::run() {
         config_.bind.to_string());
   }
   for (const auto& w : config_.warnings) spdlog::warn("config: {}", w);
-  if (!datapath_)
-    spdlog::warn(
-        "backend udp: the userspace tunnel is not built yet, so this host carries no "
-        "pod traffic; use vxlan, host-gw or auto");
 
   std::vector<Endpoint> seeds;
   for (const auto& s : config_.seeds)
@@ -196,6 +192,8 @@ int Agent::Impl::run() {
                  signal == SIGINT ? "SIGINT" : "SIGTERM");
     shutdown(false);
   });
+  watch_reload_signal();
+  arm_watchdog();
   transport_->start();
   next_save_ = now() + std::chrono::seconds(30);
   drive();
@@ -247,6 +245,7 @@ void Agent::Impl::drive() {
     tick_paths();
     next_path_tick_ = now() + std::chrono::seconds(1);
   }
+  if (status_changed_) tell_systemd_status();
   driving_ = false;
   if (departing() && ((core_->leave_announced() &&
                        (phase_ != Phase::kReleasing || core_->pending_broadcasts() == 0)) ||
@@ -299,6 +298,7 @@ void Agent::Impl::on_gossip_event(const gossip::Event& e) {
   if (e.kind == gossip::Event::Kind::kUserMessage) return;
   // A member's endpoints, relay or liveness feed the tunnel's paths (node/nat_view.h).
   datapath_->request_reconcile();
+  status_changed_ = true;
   const auto& m = e.member;
   switch (e.kind) {
     case gossip::Event::Kind::kDead:
@@ -314,7 +314,8 @@ void Agent::Impl::on_gossip_event(const gossip::Event& e) {
 
 void Agent::Impl::on_lease_event(const lease::LeaseEvent& e) {
   using Kind = lease::LeaseEvent::Kind;
-  if (datapath_) datapath_->request_reconcile();  // the plan is recomputed from the whole table
+  datapath_->request_reconcile();  // the plan is recomputed from the whole table
+  status_changed_ = true;
   switch (e.kind) {
     case Kind::kSubnetReady: {
       const int mtu = datapath_->pod_mtu();
@@ -322,6 +323,7 @@ void Agent::Impl::on_lease_event(const lease::LeaseEvent& e) {
                                               e.subnet, mtu, config_.ip_masq);
       if (written.ok()) {
         spdlog::info("our subnet {} is ready; wrote {}", e.subnet.to_string(), config_.subnet_file);
+        systemd_.ready();  // containers may start: their network is there
       } else {
         spdlog::error("our subnet {} is ready but subnet.env could not be written: {}",
                       e.subnet.to_string(), written.to_string());
@@ -368,13 +370,12 @@ void Agent::Impl::save_table() {
 void Agent::Impl::shutdown(bool release) {
   if (phase_ != Phase::kRunning) return;
   phase_ = release ? Phase::kReleasing : Phase::kDeparting;
-  if (datapath_) {
-    // A plain stop keeps the kernel state: pods keep talking while the agent restarts.
-    if (release)
-      datapath_->remove_all();
-    else
-      datapath_->stop();
-  }
+  systemd_.stopping();
+  // A plain stop keeps the kernel state: pods keep talking while the agent restarts.
+  if (release)
+    datapath_->remove_all();
+  else
+    datapath_->stop();
   if (release) remove_subnet_env();  // the subnet is not ours any more
   // Tell the others we go, so they need not detect it; give it a bounded moment to leave.
   node_->leave(now(), wall(), release);
@@ -388,11 +389,62 @@ void Agent::Impl::finish_departure() {
   phase_ = Phase::kStopped;
   timer_.cancel();
   signals_.cancel();
+  reload_signals_.cancel();
+  watchdog_timer_.cancel();
   transport_->close();
   metrics_server_.reset();
   control_server_.reset();  // removes the socket file
   io_.stop();
   spdlog::info(released ? "left the cluster; subnet released" : "stopped");
+}
+
+void Agent::Impl::tell_systemd_status() {
+  status_changed_ = false;
+  if (!systemd_.enabled()) return;
+  size_t alive = 0;
+  for (const auto& m : core_->members()) alive += m.is_alive_or_suspect() ? 1 : 0;
+  const auto subnet = lease_->ready_subnet();
+  systemd_.status(std::to_string(alive) + " member(s) alive; subnet " +
+                  (subnet ? subnet->to_string() : std::string("not yet")) + "; backend " +
+                  std::string(to_string(config_.backend.type)));
+}
+
+void Agent::Impl::arm_watchdog() {
+  const auto period = systemd_.watchdog_period();
+  if (!period) return;
+  // Pinged from the loop itself: a loop that stops turning stops the pings, and systemd
+  // restarts the agent (WatchdogSec in the unit).
+  systemd_.watchdog();
+  watchdog_timer_.expires_after(*period);
+  watchdog_timer_.async_wait([this](const ErrorCode& ec) {
+    if (!ec) arm_watchdog();
+  });
+}
+
+void Agent::Impl::watch_reload_signal() {
+  reload_signals_.async_wait([this](const ErrorCode& ec, int) {
+    if (ec) return;
+    reload_key_file();
+    watch_reload_signal();
+  });
+}
+
+void Agent::Impl::reload_key_file() {
+  if (config_.key_file.empty()) {
+    spdlog::info("SIGHUP: no KeyFile is set, so there is nothing to reload");
+    return;
+  }
+  systemd_.reloading();
+  auto loaded = crypto::Keyring::load(config_.key_file);
+  if (!loaded) {
+    spdlog::error("SIGHUP: kept the {} key(s) in use: {}", keyring_.size(),
+                  loaded.error().to_string());
+  } else {
+    keyring_ = std::move(loaded).value();  // frames_ and the control handler see it at once
+    spdlog::info("SIGHUP: re-read {}: {} key(s), primary {}", config_.key_file, keyring_.size(),
+                 crypto::key_id_hex(*keyring_.primary()));
+  }
+  systemd_.reloaded();
 }
 
 // --- Agent -----------------------------------------------------------------------------

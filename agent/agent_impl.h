@@ -18,6 +18,7 @@
 #include "agent/gossip_transport.h"
 #include "agent/metrics_server.h"
 #include "agent/sealed_frames.h"
+#include "agent/systemd_notify.h"
 #include "crypto/identity.h"
 #include "crypto/keyring.h"
 #include "gossip/membership.h"
@@ -64,6 +65,13 @@ class Agent::Impl {
   void shutdown(bool release);
   void finish_departure();
 
+  // systemd (Type=notify): the STATUS= line when what it says changed, the watchdog's
+  // pings while the loop turns, and SIGHUP, which re-reads the key file.
+  void tell_systemd_status();
+  void arm_watchdog();
+  void watch_reload_signal();
+  void reload_key_file();
+
   AgentConfig config_;
   crypto::Keyring keyring_;
   SealedFrames frames_;
@@ -76,6 +84,10 @@ class Agent::Impl {
   asio::io_context io_;
   asio::steady_timer timer_{io_};
   asio::signal_set signals_{io_, SIGINT, SIGTERM};
+  asio::signal_set reload_signals_{io_, SIGHUP};
+  SystemdNotifier systemd_ = SystemdNotifier::from_environment();
+  asio::steady_timer watchdog_timer_{io_};
+  bool status_changed_ = true;  // a member or lease event since the last STATUS= line
 
   // The control plane; core_ and lease_ are its parts, for queries (inputs go to node_).
   std::unique_ptr<node::Node> node_;

@@ -1,11 +1,10 @@
 #include "agent/config_keys.h"
 
-#include <sys/un.h>
-
 #include <algorithm>
 #include <cctype>
 
 #include "agent/config_values.h"
+#include "common/unix_socket.h"
 #include "lease/node_record.h"
 
 namespace shoal::agent {
@@ -316,7 +315,7 @@ const ConfigKey kKeys[] = {
      "a socket path of at most 107 bytes", kDefaultControlSocket,
      "Unix socket for shoal members/leases/status",
      [](const ConfigKey& key, AgentConfig& c, const ScalarValue& v) {
-       return set_path(key, c.control_socket, v, false, sizeof(sockaddr_un::sun_path) - 1);
+       return set_path(key, c.control_socket, v, false, kMaxUnixPath);
      }},
     {"MetricsAddr", "metrics-addr", ValueKind::kString, 0, 0,
      "an address and port, like \"127.0.0.1:9090\", or \"\" for none", "none",

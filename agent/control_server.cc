@@ -14,6 +14,8 @@
 
 #include "agent/connection_tracker.h"
 #include "agent/control_codec.h"
+#include "common/fd.h"
+#include "common/unix_socket.h"
 
 namespace shoal::agent {
 
@@ -134,14 +136,12 @@ Status claim_path(const std::string& path) {
     return Status::invalid_argument(
         path + " exists and is not a socket: remove it or choose another --control-socket");
 
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return errno_status("cannot create a Unix socket");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.data(), path.size());
-  const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  auto address = unix_address(path);
+  if (!address) return address.error();
+  const Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!probe.valid()) return errno_status("cannot create a Unix socket");
+  const int rc = ::connect(probe.get(), address->get(), address->length);
   const int connect_errno = errno;
-  ::close(fd);
   if (rc == 0)
     return Status::unavailable("another agent is running on " + path +
                                " (stop it, or give this one another --control-socket)");
@@ -180,10 +180,10 @@ Result<std::unique_ptr<ControlServer>> ControlServer::start(boost::asio::io_cont
                                                             const std::string& path,
                                                             Handler handler) {
   if (path.empty()) return Status::invalid_argument("the control socket path is empty");
-  if (path.size() >= sizeof(sockaddr_un::sun_path))
+  if (path.size() > kMaxUnixPath)
     return Status::invalid_argument(
         "control socket path " + path + " is " + std::to_string(path.size()) +
-        " bytes; Unix sockets allow at most " + std::to_string(sizeof(sockaddr_un::sun_path) - 1) +
+        " bytes; Unix sockets allow at most " + std::to_string(kMaxUnixPath) +
         ": choose a shorter --control-socket");
   if (Status made = make_parent(path); !made.ok()) return made;
   if (Status claimed = claim_path(path); !claimed.ok()) return claimed;

@@ -9,20 +9,14 @@
 #include <cstring>
 
 #include "agent/control_codec.h"
+#include "common/fd.h"
+#include "common/unix_socket.h"
 
 namespace shoal::cli {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Closes the descriptor on every way out.
-struct Fd {
-  int fd;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 // Waits until `fd` is ready for `events` or the deadline passes; false on timeout.
 bool wait_for(int fd, short events, Clock::time_point deadline) {
@@ -51,18 +45,14 @@ Result<proto::ControlResponse> call(const std::string& socket_path,
                                     const proto::ControlRequest& request,
                                     std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
-  if (socket_path.size() >= sizeof(sockaddr_un::sun_path))
-    return Status::invalid_argument("control socket path " + socket_path +
-                                    " is too long for a Unix socket");
+  auto address = unix_address(socket_path);
+  if (!address) return address.error().prefixed("control socket");
   if (request.ByteSizeLong() > agent::kMaxControlRequest)
     return Status::invalid_argument("the request is too large to send");
 
-  Fd sock{::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)};
-  if (sock.fd < 0) return errno_status("cannot create a Unix socket");
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
-  if (::connect(sock.fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+  Fd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (sock.get() < 0) return errno_status("cannot create a Unix socket");
+  if (::connect(sock.get(), address->get(), address->length) != 0) {
     // A full backlog makes a non-blocking Unix connect fail with EAGAIN: the agent is busy.
     if (errno == EAGAIN)
       return Status::unavailable("the shoal agent at " + socket_path +
@@ -76,8 +66,8 @@ Result<proto::ControlResponse> call(const std::string& socket_path,
   const Bytes frame = agent::encode_frame(request);
   size_t sent = 0;
   while (sent < frame.size()) {
-    if (!wait_for(sock.fd, POLLOUT, deadline)) return too_slow;
-    const ssize_t n = ::send(sock.fd, frame.data() + sent, frame.size() - sent, MSG_NOSIGNAL);
+    if (!wait_for(sock.get(), POLLOUT, deadline)) return too_slow;
+    const ssize_t n = ::send(sock.get(), frame.data() + sent, frame.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n < 0) break;  // the agent hung up early; its answer, if any, says why
     sent += static_cast<size_t>(n);
@@ -87,8 +77,8 @@ Result<proto::ControlResponse> call(const std::string& socket_path,
   uint8_t buffer[16 * 1024];
   bool garbled = false;
   for (;;) {
-    if (!wait_for(sock.fd, POLLIN, deadline)) return too_slow;
-    const ssize_t n = ::recv(sock.fd, buffer, sizeof buffer, 0);
+    if (!wait_for(sock.get(), POLLIN, deadline)) return too_slow;
+    const ssize_t n = ::recv(sock.get(), buffer, sizeof buffer, 0);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) break;
     reader.feed(ByteView(buffer, static_cast<size_t>(n)));

@@ -9,20 +9,14 @@
 #include <filesystem>
 #include <system_error>
 
+#include "common/fd.h"
+
 namespace shoal {
 namespace {
 
 Status describe(const std::string& what, const std::string& path, int error) {
   return errno_status(what + " " + path, error);
 }
-
-// Closes the descriptor however we leave the function.
-struct Fd {
-  int fd;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 bool write_all(int fd, std::string_view data) {
   while (!data.empty()) {
@@ -38,10 +32,10 @@ bool write_all(int fd, std::string_view data) {
 
 Result<std::string> read_file_limited(const std::string& path, size_t max_bytes) {
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
-  Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)};
-  if (file.fd < 0) return describe("cannot open", path, errno);
+  Fd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (file.get() < 0) return describe("cannot open", path, errno);
   struct stat st {};
-  if (::fstat(file.fd, &st) != 0) return describe("cannot stat", path, errno);
+  if (::fstat(file.get(), &st) != 0) return describe("cannot stat", path, errno);
   if (!S_ISREG(st.st_mode)) return Status::invalid_argument(path + " is not a regular file");
   if (static_cast<size_t>(st.st_size) > max_bytes)
     return Status::invalid_argument(path + " is too large (" + std::to_string(st.st_size) +
@@ -49,7 +43,7 @@ Result<std::string> read_file_limited(const std::string& path, size_t max_bytes)
   std::string content;
   char buffer[8192];
   while (true) {
-    const ssize_t n = ::read(file.fd, buffer, sizeof buffer);
+    const ssize_t n = ::read(file.get(), buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return describe("cannot read", path, errno);
     if (n == 0) break;
@@ -70,10 +64,11 @@ Status write_file_atomically(const std::string& path, std::string_view content, 
 
   std::string temp = path + ".tmp." + std::to_string(::getpid());
   {
-    Fd file{::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)};
-    if (file.fd < 0) return describe("cannot create", temp, errno);
+    Fd file(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+    if (file.get() < 0) return describe("cannot create", temp, errno);
     // open() applies the umask; the caller asked for exactly `mode` (a key file wants 0600).
-    if (::fchmod(file.fd, mode) != 0 || !write_all(file.fd, content) || ::fsync(file.fd) != 0) {
+    if (::fchmod(file.get(), mode) != 0 || !write_all(file.get(), content) ||
+        ::fsync(file.get()) != 0) {
       const int error = errno;
       ::unlink(temp.c_str());
       return describe("cannot write", temp, error);
@@ -85,8 +80,8 @@ Status write_file_atomically(const std::string& path, std::string_view content, 
     return describe("cannot rename " + temp + " to", path, error);
   }
   // The rename itself is durable only once the directory entry is.
-  Fd directory{::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-  if (directory.fd >= 0) ::fsync(directory.fd);
+  Fd directory(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (directory.get() >= 0) ::fsync(directory.get());
   return {};
 }
 
