@@ -15,7 +15,7 @@
 #include "agent/gossip_transport.h"
 #include "agent/metrics_server.h"
 #include "agent/sealed_frames.h"
-#include "agent/subnet_env.h"
+#include "common/subnet_env.h"
 #include "common/rng.h"
 #include "crypto/identity.h"
 #include "crypto/keyring.h"

@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "agent/config.h"
-#include "agent/subnet_env.h"
+#include "common/subnet_env.h"
 #include "tests/fuzz/check_message.h"
 
 using namespace shoal;
