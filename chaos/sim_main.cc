@@ -131,6 +131,9 @@ int main(int argc, char** argv) {
     if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
+    } else if (a == "--version") {
+      std::printf("shoal-sim %s\n", SHOAL_VERSION);
+      return 0;
     } else if (a == "--nodes") {
       nodes = static_cast<size_t>(number("--nodes", v, 1, 5000)), take();
     } else if (a == "--seconds") {

@@ -52,7 +52,9 @@ void print_agent_help() {
       "usage: shoal agent [--config FILE] [--FLAG VALUE ...]\n\n"
       "Runs the shoal daemon. Settings come from a JSON file (flannel's net-conf.json keys\n"
       "plus shoal's own, see docs/config.md) and flags, which override the file.\n"
-      "SIGTERM or SIGINT stop it and keep its lease; `shoal leave` releases the lease.\n\n"
+      "SIGTERM or SIGINT stop it and keep its lease; `shoal leave` releases the lease.\n"
+      "SIGHUP re-reads KeyFile. Under systemd (Type=notify) it reports READY=1 once this\n"
+      "host's subnet is installed and subnet.env written, and STATUS= lines.\n\n"
       "  --config FILE                 read settings from FILE\n");
   for (const auto& f : agent::flag_help()) {
     if (f.flag.empty()) continue;

@@ -40,10 +40,14 @@ std::string find_plugin(const std::string& type, const std::string& cni_path) {
 Result<PluginOutput> run_plugin(const std::string& type, const std::string& cni_path,
                                 const std::vector<std::pair<std::string, std::string>>& env,
                                 const std::string& input) {
-  const std::string binary = find_plugin(type, cni_path);
+  // CNI_PATH first, as the spec says; then where Debian's and the reference plugins live,
+  // for runtimes whose CNI_PATH names only the other one (containerd's is /opt/cni/bin).
+  std::string binary = find_plugin(type, cni_path);
+  if (binary.empty()) binary = find_plugin(type, "/usr/lib/cni:/opt/cni/bin");
   if (binary.empty())
     return Status::not_found("the \"" + type + "\" plugin is not in CNI_PATH (" + cni_path +
-                             "); install Debian's containernetworking-plugins");
+                             ") nor in /usr/lib/cni or /opt/cni/bin; install Debian's "
+                             "containernetworking-plugins");
   int in_pipe[2];
   int out_pipe[2];
   if (::pipe2(in_pipe, O_CLOEXEC) != 0) return errno_status("pipe");

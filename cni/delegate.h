@@ -1,6 +1,7 @@
 // Runs another CNI plugin (the delegate: bridge) the way a runtime would: found in one of
-// CNI_PATH's directories, with our environment plus the overrides given, the configuration
-// on its stdin, and its stdout captured (at most kMaxOutput bytes). Its stderr stays ours,
+// CNI_PATH's directories (else in /usr/lib/cni or /opt/cni/bin), with our environment plus
+// the overrides given, the configuration on its stdin, and its stdout captured (at most
+// kMaxOutput bytes). Its stderr stays ours,
 // so what it says reaches the runtime's log.
 #pragma once
 
