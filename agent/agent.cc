@@ -1,6 +1,7 @@
 #include "agent/agent.h"
 
 #include <spdlog/spdlog.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -15,8 +16,8 @@
 #include "agent/gossip_transport.h"
 #include "agent/metrics_server.h"
 #include "agent/sealed_frames.h"
-#include "common/subnet_env.h"
 #include "common/rng.h"
+#include "common/subnet_env.h"
 #include "crypto/identity.h"
 #include "crypto/keyring.h"
 #include "crypto/sodium_init.h"
@@ -24,10 +25,17 @@
 #include "node/backend_data.h"
 #include "node/nat_view.h"
 #include "node/node.h"
+#include "proto/shoal.pb.h"
 #include "store/local_state.h"
 #include "store/store.h"
 
 namespace shoal::agent {
+
+namespace {
+// The store key of the cluster keyring version this host applied last (a proto::ClusterKeys
+// without the keyring: the keys themselves live only in KeyFile).
+constexpr const char* kKeysVersionKey = "cluster_keys_version";
+}  // namespace
 
 Status Agent::Impl::init() {
   if (!crypto::init()) return Status::unsupported("libsodium cannot be initialised");
@@ -117,7 +125,22 @@ Status Agent::Impl::init() {
               id_, config_.name, advertise_.address, config_.site,
               node::encode_backend_data({publishes_mac ? std::optional(vtep_mac_) : std::nullopt,
                                          Bytes(pub.begin(), pub.end())})},
-          std::move(stored)}};
+          std::move(stored)},
+      std::nullopt};
+  if (!config_.key_file.empty()) {
+    if (auto held = store_->get(kKeysVersionKey)) {
+      proto::ClusterKeys version;
+      auto value = version.ParseFromArray(held->data(), static_cast<int>(held->size()))
+                       ? node::from_proto(version)
+                       : std::nullopt;
+      if (!value)
+        return Status::corruption(store_->path() +
+                                  ": the stored cluster keyring version is damaged. Restore a "
+                                  "backup, or move the file away to start afresh");
+      value->keyring = keyring_.file_text();  // what this host holds now, as of that version
+      node_config.keys = std::move(value);
+    }
+  }
   node_ = std::make_unique<node::Node>(std::move(node_config), now(), wall());
   core_ = &node_->membership();
   lease_ = node_->leases();
@@ -145,7 +168,8 @@ Status Agent::Impl::init() {
         if (!node_->evict(now(), wall(), node)) return false;
         drive();
         return true;
-      }});
+      },
+      [this] { return publish_keys(); }, [this] { return node_->keys_version(); }});
   auto control =
       ControlServer::start(io_, config_.control_socket, [this](const proto::ControlRequest& r) {
         counters_.control_requests++;
@@ -218,6 +242,10 @@ void Agent::Impl::drive() {
       on_lease_event(*e);
       work = true;
     }
+    while (auto keys = node_->poll_keys()) {  // before transmits: they seal with the new keys
+      adopt_keys(*keys);
+      work = true;
+    }
     while (auto tx = node_->poll_transmit()) {
       transport_->send(std::move(*tx));
       work = true;
@@ -263,8 +291,54 @@ void Agent::Impl::tick_paths() {
   std::string list;
   for (const auto& e : reflexive) list += (list.empty() ? "" : ", ") + e.to_string();
   spdlog::info("udp tunnel: peers outside our NAT reach it at {}", list.empty() ? "none" : list);
-  core_->set_meta(now(), node::encode_member_meta({reflexive}));
   published_reflexive_ = std::move(reflexive);
+  publish_meta();
+}
+
+void Agent::Impl::publish_meta() {
+  core_->set_meta(now(), node::encode_member_meta({published_reflexive_, node_->keys_version()}));
+}
+
+std::optional<node::KeysVersion> Agent::Impl::publish_keys() {
+  std::string text = keyring_.file_text();
+  const auto version = node_->publish_keys(now(), wall(), text);
+  explicit_bzero(text.data(), text.size());
+  if (!version) return std::nullopt;
+  remember_keys_version(*version);
+  publish_meta();
+  asio::post(io_, [this] { drive(); });  // the broadcast goes out now, not at the next tick
+  return version;
+}
+
+void Agent::Impl::adopt_keys(const node::KeysValue& value) {
+  if (config_.key_file.empty()) {
+    spdlog::warn("a peer sent cluster keyring {}, but this agent runs without KeyFile: ignored",
+                 value.version.to_string());
+    return;
+  }
+  auto parsed = crypto::Keyring::parse(value.keyring);
+  if (!parsed) {
+    spdlog::error("cluster keyring {} from a peer does not parse ({}); keeping ours",
+                  value.version.to_string(), parsed.error().to_string());
+    return;
+  }
+  keyring_ = std::move(parsed).value();  // frames_ seals what goes out next with it
+  if (const Status saved = keyring_.save(config_.key_file); !saved.ok())
+    spdlog::error("applied cluster keyring {} but could not save it: {}", value.version.to_string(),
+                  saved.to_string());
+  remember_keys_version(value.version);
+  publish_meta();
+  spdlog::info("applied cluster keyring {} (changed on {}): {} key(s), sealing with {}",
+               value.version.to_string(), value.version.origin.short_hex(), keyring_.size(),
+               crypto::key_id_hex(*keyring_.primary()));
+}
+
+void Agent::Impl::remember_keys_version(const node::KeysVersion& version) {
+  proto::ClusterKeys stored;
+  node::to_proto(version, stored);
+  const std::string bytes = stored.SerializeAsString();
+  if (const Status put = store_->put(kKeysVersionKey, as_bytes(bytes)); !put.ok())
+    spdlog::error("could not store the cluster keyring version: {}", put.to_string());
 }
 
 void Agent::Impl::remove_subnet_env() {

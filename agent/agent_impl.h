@@ -68,6 +68,14 @@ class Agent::Impl {
   // systemd (Type=notify): the STATUS= line when what it says changed, the watchdog's
   // pings while the loop turns, and SIGHUP, which re-reads the key file.
   void tell_systemd_status();
+
+  // The cluster keyring (node/cluster_keys.h): a change made here by `shoal keys`, spread
+  // to all; a newer one heard from a peer, applied here (keyring, KeyFile, store); and the
+  // gossip meta that tells peers which version this host has and where its tunnel is.
+  std::optional<node::KeysVersion> publish_keys();
+  void adopt_keys(const node::KeysValue& value);
+  void remember_keys_version(const node::KeysVersion& version);
+  void publish_meta();
   void arm_watchdog();
   void watch_reload_signal();
   void reload_key_file();

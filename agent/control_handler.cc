@@ -6,15 +6,16 @@
 #include "crypto/key.h"
 
 namespace shoal::agent {
+
+proto::ControlResponse ControlHandler::refuse(std::string why) {
+  proto::ControlResponse r;
+  r.set_error(std::move(why));
+  return r;
+}
+
 namespace {
 
 std::string hex_id(const NodeId& id) { return id.hex(); }
-
-proto::ControlResponse error(std::string text) {
-  proto::ControlResponse r;
-  r.set_error(std::move(text));
-  return r;
-}
 
 }  // namespace
 
@@ -152,16 +153,16 @@ proto::ControlResponse ControlHandler::handle(const proto::ControlRequest& reque
       for (const auto& [id, r] : leases.table().records())
         if (r.name == who || id.hex().starts_with(who)) matches.push_back(id);
       if (matches.empty())
-        return error("no node named or with an id starting '" + who + "' in the lease table");
+        return refuse("no node named or with an id starting '" + who + "' in the lease table");
       if (matches.size() > 1)
-        return error("'" + who + "' matches " + std::to_string(matches.size()) +
-                     " nodes; give more of the id");
+        return refuse("'" + who + "' matches " + std::to_string(matches.size()) +
+                      " nodes; give more of the id");
       if (matches[0] == self)
-        return error("this is the agent's own node; use `shoal leave` instead");
+        return refuse("this is the agent's own node; use `shoal leave` instead");
       if (auto* m = members.find(matches[0]); m && m->state == gossip::MemberState::kAlive)
-        return error(m->name +
-                     " is alive; forget is for dead nodes (it would claim again at once)");
-      if (!view_.evict(matches[0])) return error("nothing to evict for '" + who + "'");
+        return refuse(m->name +
+                      " is alive; forget is for dead nodes (it would claim again at once)");
+      if (!view_.evict(matches[0])) return refuse("nothing to evict for '" + who + "'");
       spdlog::warn("shoal forget: evicted {} ({}); its subnet is free", who,
                    matches[0].short_hex());
       out.set_message("evicted " + who + " (" + matches[0].hex() + "); its subnet is free");
@@ -169,52 +170,12 @@ proto::ControlResponse ControlHandler::handle(const proto::ControlRequest& reque
     }
 
     case R::kKeysList:
-      break;
-
     case R::kKeyInstall:
     case R::kKeyUse:
-    case R::kKeyRemove: {
-      if (config.key_file.empty())
-        return error(
-            "this agent runs without a key file (plaintext); set KeyFile (--key-file) and restart "
-            "it to use keys");
-      Status changed;
-      if (request.has_key_install()) {
-        auto key = crypto::decode_key(request.key_install().key());
-        if (!key) return error("key: " + key.error().to_string());
-        changed = keyring.install(*key);
-        if (changed.ok())
-          out.set_message("installed key " + crypto::key_id_hex(crypto::key_id(*key)));
-      } else {
-        const std::string& text =
-            request.has_key_use() ? request.key_use().key_id() : request.key_remove().key_id();
-        auto id = crypto::parse_key_id_hex(text);
-        if (!id)
-          return error("'" + text + "' is not a key id (8 hex digits, see `shoal keys list`)");
-        if (request.has_key_use()) {
-          if (!keyring.use(*id))
-            changed = Status::not_found("no key " + text + " is installed");
-          else
-            out.set_message("now sealing with key " + text);
-        } else {
-          changed = keyring.remove(*id);
-          if (changed.ok()) out.set_message("removed key " + text);
-        }
-      }
-      if (!changed.ok()) return error(changed.to_string());
-      if (const Status saved = keyring.save(config.key_file); !saved.ok())
-        return error("changed in memory, but " + saved.to_string() +
-                     " (the change is lost at restart)");
-      spdlog::info("keys: {}", out.message());
-      break;
-    }
+    case R::kKeyRemove:
+      return handle_keys(request);
     case R::REQUEST_NOT_SET:
-      return error("empty request");
-  }
-  for (const auto& k : keyring.list()) {
-    auto* info = out.add_keys();
-    info->set_key_id(crypto::key_id_hex(k.id));
-    info->set_primary(k.primary);
+      return refuse("empty request");
   }
   return out;
 }

@@ -14,6 +14,7 @@
 #include "crypto/keyring.h"
 #include "gossip/membership.h"
 #include "lease/lease_core.h"
+#include "node/cluster_keys.h"
 #include "proto/control.pb.h"
 
 namespace shoal::agent {
@@ -31,6 +32,11 @@ struct AgentView {
   std::function<void()> leave;
   // `shoal forget`: evict a dead node's lease; false when there is nothing to evict.
   std::function<bool(const NodeId&)> evict;
+  // `shoal keys` changed the keyring (and saved it): spread it to the cluster as the newest
+  // value; returns its version (nullopt if it could not be spread).
+  std::function<std::optional<node::KeysVersion>()> publish_keys;
+  // The cluster keyring version this agent holds, if any.
+  std::function<std::optional<node::KeysVersion>()> keys_version;
 };
 
 class ControlHandler {
@@ -39,6 +45,11 @@ class ControlHandler {
   proto::ControlResponse handle(const proto::ControlRequest& request);
 
  private:
+  // An answer that refuses the request, saying why.
+  static proto::ControlResponse refuse(std::string why);
+  // The keys requests (control_keys.cc): list, and install/use/remove cluster-wide.
+  proto::ControlResponse handle_keys(const proto::ControlRequest& request);
+
   AgentView view_;
 };
 

@@ -157,7 +157,9 @@ void GossipTransport::send(gossip::Transmit t) {
     if (it == streams_.end()) return;  // the connection is gone; the core times out
     s = it->second;
   }
-  if (!t.payload.empty()) s->out.push_back(frames_.wrap_message(t.payload));
+  // An answer goes back in the key the peer spoke (sealed_frames.h); our own openings in
+  // the primary.
+  if (!t.payload.empty()) s->out.push_back(frames_.wrap_message(t.payload, s->reader.key()));
   if (t.close) s->close_after_writes = true;
   if (s->connected) write_next(id, s);
 }

@@ -60,12 +60,13 @@ size_t SealedFrames::datagram_overhead() const {
   return 1 + (encrypted() ? crypto::kSealOverhead : 0);
 }
 
-Bytes SealedFrames::seal(uint8_t kind, ByteView data) const {
+Bytes SealedFrames::seal(uint8_t kind, ByteView data, std::optional<crypto::KeyId> key) const {
   Bytes plain;
   plain.reserve(data.size() + 1);
   plain.push_back(kind);
   plain.insert(plain.end(), data.begin(), data.end());
-  return encrypted() ? keyring_->seal(plain) : plain;
+  if (!encrypted()) return plain;
+  return key ? keyring_->seal(plain, *key) : keyring_->seal(plain);
 }
 
 std::optional<Bytes> SealedFrames::open(ByteView unit, DropReason& reason) const {
@@ -104,13 +105,13 @@ std::optional<Bytes> SealedFrames::unwrap_datagram(ByteView wire, DropReason& re
   return plain;
 }
 
-Bytes SealedFrames::wrap_message(ByteView message) const {
+Bytes SealedFrames::wrap_message(ByteView message, std::optional<crypto::KeyId> key) const {
   Bytes out;
   size_t offset = 0;
   do {
     const size_t n = std::min(kChunkData, message.size() - offset);
     const bool last = offset + n == message.size();
-    append_frame(out, seal(last ? kChunkEnd : kChunkMore, message.subspan(offset, n)));
+    append_frame(out, seal(last ? kChunkEnd : kChunkMore, message.subspan(offset, n), key));
     offset += n;
   } while (offset < message.size());
   return out;
@@ -133,6 +134,7 @@ std::optional<Bytes> SealedFrames::Reader::next() {
       failed_ = reason;
       break;
     }
+    if (!authenticated_ && frames_.encrypted()) key_ = crypto::Keyring::sealed_with(*unit);
     authenticated_ = true;
     const uint8_t kind = plain->front();
     if (kind != kChunkMore && kind != kChunkEnd) {

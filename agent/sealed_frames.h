@@ -47,8 +47,11 @@ class SealedFrames {
   Bytes wrap_datagram(ByteView packet) const;
   std::optional<Bytes> unwrap_datagram(ByteView wire, DropReason& reason) const;
 
-  // The whole stream encoding of one message (one or more chunks).
-  Bytes wrap_message(ByteView message) const;
+  // The whole stream encoding of one message (one or more chunks), sealed with the primary
+  // key, or with `key` when given and installed: a stream is answered in the key its opener
+  // spoke, so a member back from down that lacks the new primary can still read the answer
+  // that brings it the cluster's keyring (node/cluster_keys.h).
+  Bytes wrap_message(ByteView message, std::optional<crypto::KeyId> key = std::nullopt) const;
 
   // Reassembles the messages of one stream from bytes as they arrive.
   class Reader {
@@ -62,6 +65,8 @@ class SealedFrames {
     // True once a chunk opened (authenticated with a cluster key, or any chunk in
     // plaintext mode): until then the peer has proven nothing.
     bool authenticated() const { return authenticated_; }
+    // The key the peer's first authenticated chunk was sealed with (none in plaintext mode).
+    std::optional<crypto::KeyId> key() const { return key_; }
     // Bytes held for this stream: unread input and the message being reassembled.
     size_t buffered() const { return chunks_.buffered() + message_.size(); }
 
@@ -72,10 +77,11 @@ class SealedFrames {
     Bytes message_;
     DropReason failed_ = DropReason::kNone;
     bool authenticated_ = false;
+    std::optional<crypto::KeyId> key_;
   };
 
  private:
-  Bytes seal(uint8_t kind, ByteView data) const;
+  Bytes seal(uint8_t kind, ByteView data, std::optional<crypto::KeyId> key = std::nullopt) const;
   std::optional<Bytes> open(ByteView unit, DropReason& reason) const;
 
   const crypto::Keyring* keyring_;

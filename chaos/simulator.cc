@@ -77,7 +77,7 @@ void Simulator::start(NodeIndex index, const std::vector<NodeIndex>& seeds) {
   node.generation++;
   gossip::LocalNode self{node.id, "node-" + std::to_string(index), node.address, {}, 0};
   node.host.reset();
-  node::NodeConfig config{node.config, self, rng_.next(), std::nullopt};
+  node::NodeConfig config{node.config, self, rng_.next(), std::nullopt, std::nullopt};
   if (lease_factory_) config.lease = lease_factory_(index);
   node.host = std::make_unique<node::Node>(std::move(config), now_, wall(index));
   std::vector<Endpoint> seed_addresses;

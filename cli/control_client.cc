@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "agent/control_codec.h"
 #include "common/fd.h"
@@ -97,6 +98,32 @@ Result<proto::ControlResponse> call(const std::string& socket_path,
   return Status::corruption(
       "the shoal agent at " + socket_path +
       " sent an unreadable answer (are `shoal` and the agent the same version?)");
+}
+
+namespace {
+
+bool every_live_member_current(const proto::ControlResponse& response) {
+  for (const auto& m : response.keys_members())
+    if (!m.current() && (m.state() == "alive" || m.state() == "suspect")) return false;
+  return true;
+}
+
+}  // namespace
+
+bool wait_for_keys(const std::string& socket_path, proto::ControlResponse& response,
+                   std::chrono::seconds wait) {
+  const auto deadline = Clock::now() + wait;
+  proto::ControlRequest list;
+  list.mutable_keys_list();
+  while (!every_live_member_current(response) && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    auto again = call(socket_path, list, std::chrono::seconds(5));
+    if (!again || !again->error().empty()) continue;
+    std::string message = response.message();
+    response = std::move(again).value();
+    response.set_message(std::move(message));
+  }
+  return every_live_member_current(response);
 }
 
 }  // namespace shoal::cli

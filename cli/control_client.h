@@ -17,4 +17,10 @@ Result<proto::ControlResponse> call(const std::string& socket_path,
                                     const proto::ControlRequest& request,
                                     std::chrono::milliseconds timeout);
 
+// After a keys change: asks the agent again (keys list) until every live member has applied
+// its keyring, or `wait` has passed. `response` takes the last answer's keyring and member
+// states (its message stays). True when every live member has it.
+bool wait_for_keys(const std::string& socket_path, proto::ControlResponse& response,
+                   std::chrono::seconds wait);
+
 }  // namespace shoal::cli

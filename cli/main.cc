@@ -3,6 +3,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -172,14 +173,24 @@ constexpr ClientCommand kClientCommands[] = {
     {"forget", "NODE",
      "Evicts a dead node's lease at once, instead of waiting out its TTL.\n"
      "NODE is its name or a prefix of its id (see `shoal leases`)."},
-    {"keys", "list|install KEY|use KEY_ID|remove KEY_ID",
-     "Changes this agent's cluster keys and its key file. To rotate without downtime: install\n"
-     "the new key on every host, then `use` it on every host, then remove the old one."},
+    {"keys", "list|install KEY|use KEY_ID|remove KEY_ID [--force] [--wait SECONDS]",
+     "Changes the cluster's keys: the agent asked changes its keyring and key file, and every\n"
+     "live member takes the change from it through gossip (sealed with the current key). A\n"
+     "member that is down takes it when it comes back, if it still holds a key the cluster\n"
+     "accepts. The command waits until every live member has the change (--wait, default 15 s;\n"
+     "0: do not wait) and says how many have it and which do not; it fails if a live member\n"
+     "has not confirmed in time. To rotate: `install` the new key, `use` it, `remove` the old.\n"
+     "`use` and `remove` are refused while a live member lacks the previous change (--force\n"
+     "overrides), and removing the primary key is refused.\n\n"
+     "  --force                use or remove although a live member is behind\n"
+     "  --wait SECONDS         how long to wait for every live member (default 15)"},
 };
 
 int run_client(const ClientCommand& command, std::vector<std::string_view> args) {
   std::string socket = agent::kDefaultControlSocket;
   bool json = false;
+  bool force = false;
+  int wait_seconds = 15;
   std::vector<std::string_view> positional;
   for (size_t i = 0; i < args.size(); ++i) {
     const auto a = args[i];
@@ -200,6 +211,18 @@ int run_client(const ClientCommand& command, std::vector<std::string_view> args)
       socket = args[++i];
     } else if (a.starts_with("--control-socket=")) {
       socket = a.substr(17);
+    } else if (command.name == "keys" && a == "--force") {
+      force = true;
+    } else if (command.name == "keys" && a == "--wait") {
+      int seconds = -1;
+      if (i + 1 < args.size()) {
+        const auto v = args[++i];
+        const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), seconds);
+        if (ec != std::errc() || end != v.data() + v.size()) seconds = -1;
+      }
+      if (seconds < 0 || seconds > 3600)
+        return usage_error("keys: --wait needs a number of seconds, 0 to 3600", command.name);
+      wait_seconds = seconds;
     } else if (a.starts_with("-")) {
       return usage_error(std::string(command.name) + ": unknown option '" + std::string(a) + "'",
                          command.name);
@@ -238,8 +261,10 @@ int run_client(const ClientCommand& command, std::vector<std::string_view> args)
       request.mutable_key_install()->set_key(std::string(positional[1]));
     } else if (sub == "use" && positional.size() == 2) {
       request.mutable_key_use()->set_key_id(std::string(positional[1]));
+      request.mutable_key_use()->set_force(force);
     } else if (sub == "remove" && positional.size() == 2) {
       request.mutable_key_remove()->set_key_id(std::string(positional[1]));
+      request.mutable_key_remove()->set_force(force);
     } else {
       problem = "keys expects list, install KEY, use KEY_ID or remove KEY_ID";
     }
@@ -251,10 +276,16 @@ int run_client(const ClientCommand& command, std::vector<std::string_view> args)
     std::fprintf(stderr, "shoal %s: %s\n", command.name.data(), answer.error().to_string().c_str());
     return 1;
   }
-  const proto::ControlResponse& response = *answer;
+  proto::ControlResponse response = std::move(answer).value();
   if (!response.error().empty()) {
     std::fprintf(stderr, "shoal %s: %s\n", command.name.data(), response.error().c_str());
     return 1;
+  }
+  int status = 0;
+  if (command.name == "keys" && !request.has_keys_list()) {
+    // The change is made here; now watch it reach every live member.
+    if (!cli::wait_for_keys(socket, response, std::chrono::seconds(wait_seconds)))
+      status = wait_seconds > 0 ? 1 : 0;
   }
   if (json) {
     std::printf("%s\n", cli::to_json(response).c_str());
@@ -268,7 +299,12 @@ int run_client(const ClientCommand& command, std::vector<std::string_view> args)
     if (!response.message().empty()) std::printf("%s\n", response.message().c_str());
     if (command.name == "keys") std::fputs(cli::format_keys(response).c_str(), stdout);
   }
-  return 0;
+  if (status != 0)
+    std::fprintf(stderr,
+                 "shoal keys: not every live member confirmed the change within %d s; it keeps "
+                 "spreading (check with `shoal keys list`)\n",
+                 wait_seconds);
+  return status;
 }
 
 }  // namespace

@@ -127,7 +127,33 @@ std::string format_keys(const proto::ControlResponse& response) {
   std::vector<Row> rows{{"KEY ID", "ROLE"}};
   for (const auto& k : response.keys())
     rows.push_back({k.key_id(), k.primary() ? "primary (seals)" : "accepted"});
-  return render_table(rows);
+  std::string out = render_table(rows);
+  if (response.keys_version().empty()) {
+    out += "cluster keyring: no cluster-wide change made yet\n";
+    return out;
+  }
+  // Who has this agent's keyring: live members that do, live ones that do not (yet), and
+  // members that are down (they take it when back, if they hold a key the cluster accepts).
+  size_t live = 1, current = 1;  // this agent
+  std::string behind, down;
+  for (const auto& m : response.keys_members()) {
+    const bool is_live = m.state() == "alive" || m.state() == "suspect";
+    if (is_live) {
+      ++live;
+      if (m.current())
+        ++current;
+      else
+        behind += (behind.empty() ? "" : ", ") + m.name();
+    } else if (m.state() == "dead" && !m.current()) {
+      down += (down.empty() ? "" : ", ") + m.name();
+    }
+  }
+  out += "cluster keyring " + response.keys_version() + ": " + std::to_string(current) + " of " +
+         std::to_string(live) + " live members have it";
+  if (!behind.empty()) out += "; not yet: " + behind;
+  out += "\n";
+  if (!down.empty()) out += "down, will catch up when back: " + down + "\n";
+  return out;
 }
 
 std::string to_json(const google::protobuf::Message& message) {

@@ -124,7 +124,17 @@ Status Keyring::remove(KeyId id) {
 }
 
 Bytes Keyring::seal(ByteView plaintext) const {
+  return seal(plaintext, ids_.empty() ? 0 : ids_[0]);
+}
+
+std::optional<KeyId> Keyring::sealed_with(ByteView sealed) {
+  if (sealed.size() < kSealHeaderSize) return std::nullopt;
+  return get_be32(sealed.data() + 1);
+}
+
+Bytes Keyring::seal(ByteView plaintext, KeyId id) const {
   if (empty()) throw std::logic_error("Keyring::seal called on an empty keyring");
+  const size_t index = index_of(id).value_or(0);
   if (plaintext.size() > kMaxPlaintextSize)
     throw std::length_error("Keyring::seal: plaintext of " + std::to_string(plaintext.size()) +
                             " bytes exceeds kMaxPlaintextSize");
@@ -132,11 +142,11 @@ Bytes Keyring::seal(ByteView plaintext) const {
   uint8_t* const nonce = sealed.data() + kSealHeaderSize;
   uint8_t* const ciphertext = nonce + kSealNonceSize;
   sealed[0] = kSealFormatVersion;
-  put_be32(sealed.data() + 1, ids_.front());
+  put_be32(sealed.data() + 1, ids_[index]);
   randombytes_buf(nonce, kSealNonceSize);
   crypto_aead_xchacha20poly1305_ietf_encrypt(ciphertext, nullptr, plaintext.data(),
                                              plaintext.size(), sealed.data(), kSealHeaderSize,
-                                             nullptr, nonce, key_at(0));
+                                             nullptr, nonce, key_at(index));
   return sealed;
 }
 
@@ -203,14 +213,12 @@ Result<Keyring> Keyring::load(const std::string& path) {
   return keyring;
 }
 
-Status Keyring::save(const std::string& path) const {
-  if (empty()) return Status::invalid_argument("refusing to save an empty keyring to " + path);
+std::string Keyring::file_text() const {
   std::string text;
   // Reserved up front so no reallocation leaves a copy of a key in freed memory.
   text.reserve(kFileHeader.size() +
                ids_.size() *
                    (sodium_base64_ENCODED_LEN(kKeySize, sodium_base64_VARIANT_ORIGINAL) + 1));
-  WipeOnExit wipe{text};
   text += kFileHeader;
   for (size_t i = 0; i < ids_.size(); ++i) {
     std::string line = to_base64({key_at(i), kKeySize});
@@ -218,6 +226,13 @@ Status Keyring::save(const std::string& path) const {
     text += '\n';
     sodium_memzero(line.data(), line.size());
   }
+  return text;
+}
+
+Status Keyring::save(const std::string& path) const {
+  if (empty()) return Status::invalid_argument("refusing to save an empty keyring to " + path);
+  std::string text = file_text();
+  WipeOnExit wipe{text};
   return write_file_atomically(path, text, 0600);
 }
 

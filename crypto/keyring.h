@@ -83,6 +83,9 @@ class Keyring {
   static Result<Keyring> load(const std::string& path);
   // Errors name the path. Refuses an empty keyring.
   Status save(const std::string& path) const;
+  // The file form, primary first (what save() writes and parse() reads). The caller owns a
+  // copy of the keys: wipe it when done (sodium_memzero) unless it must live on.
+  std::string file_text() const;
 
   // Adds `key`; the first key installed becomes primary. Installing a key already present
   // changes nothing. Errors say why not (keyring full, id collision).
@@ -102,6 +105,11 @@ class Keyring {
   // Seals with the primary key. Preconditions: !empty() (else std::logic_error) and
   // plaintext.size() <= kMaxPlaintextSize (else std::length_error).
   Bytes seal(ByteView plaintext) const;
+  // The same, with installed key `id` (a peer that spoke to us with it can read the answer
+  // though it lacks our primary); with the primary when `id` is not installed.
+  Bytes seal(ByteView plaintext, KeyId id) const;
+  // The key id a sealed frame names (its header), if it is long enough to have one.
+  static std::optional<KeyId> sealed_with(ByteView sealed);
   // Opens a frame sealed by any installed key. On kOk `plaintext_out` holds the plaintext;
   // otherwise it is left empty.
   OpenStatus open(ByteView sealed, Bytes& plaintext_out) const;

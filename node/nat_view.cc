@@ -14,6 +14,7 @@ constexpr size_t kMaxMetaBytes = 512;  // gossip refuses larger meta anyway
 Bytes encode_member_meta(const MemberMeta& meta) {
   proto::MemberMeta out;
   for (const Endpoint& e : meta.tunnel) gossip::to_proto(e, *out.add_tunnel());
+  if (meta.keys) to_proto(*meta.keys, *out.mutable_keys());
   const std::string bytes = out.SerializeAsString();
   return Bytes(bytes.begin(), bytes.end());
 }
@@ -28,6 +29,11 @@ std::optional<MemberMeta> decode_member_meta(ByteView bytes) {
     auto e = gossip::from_proto(a);
     if (!e) return std::nullopt;
     out.tunnel.push_back(*e);
+  }
+  if (in.has_keys()) {
+    auto keys = from_proto(in.keys());
+    if (!keys || !keys->keyring.empty()) return std::nullopt;  // a version, never keys
+    out.keys = keys->version;
   }
   return out;
 }

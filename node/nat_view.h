@@ -19,11 +19,13 @@
 #include "common/node_id.h"
 #include "common/time.h"
 #include "gossip/membership.h"
+#include "node/cluster_keys.h"
 
 namespace shoal::node {
 
 struct MemberMeta {
-  std::vector<Endpoint> tunnel;  // at most gossip::kMaxCandidates
+  std::vector<Endpoint> tunnel;     // at most gossip::kMaxCandidates
+  std::optional<KeysVersion> keys;  // the cluster keyring it has applied (cluster_keys.h)
   bool operator==(const MemberMeta&) const = default;
 };
 Bytes encode_member_meta(const MemberMeta& meta);

@@ -26,6 +26,7 @@
 #include "gossip/event.h"
 #include "gossip/membership.h"
 #include "lease/lease_core.h"
+#include "node/cluster_keys.h"
 
 namespace shoal::node {
 
@@ -40,6 +41,7 @@ struct NodeConfig {
   gossip::LocalNode self;
   uint64_t seed = 0;
   std::optional<LeaseSetup> lease;  // none: gossip only (the gossip-only simulations)
+  std::optional<KeysValue> keys;    // the cluster keyring applied before a restart, if any
 };
 
 class Node : private gossip::StateDelegate {
@@ -61,11 +63,17 @@ class Node : private gossip::StateDelegate {
   void leave(TimePoint now, WallTime wall, bool release);
   // Voids `node`'s lease records up to the version we hold (shoal forget).
   bool evict(TimePoint now, WallTime wall, const NodeId& node);
+  // This host's keyring changed (`shoal keys`): spreads `keyring` (its file form) to the
+  // cluster as the newest value (node/cluster_keys.h). Nullopt if the text is too large.
+  std::optional<KeysVersion> publish_keys(TimePoint now, WallTime wall, std::string keyring);
 
   // --- output ---
   std::optional<lease::NodeRecord> poll_persist();
   std::optional<gossip::Event> poll_event();  // every gossip event, after the leases saw it
   std::optional<lease::LeaseEvent> poll_lease_event();
+  // A newer cluster keyring heard from a peer: apply it (before draining transmits, so what
+  // goes out next is sealed with it).
+  std::optional<KeysValue> poll_keys();
   std::optional<gossip::Transmit> poll_transmit() { return core_.poll_transmit(); }
   TimePoint next_timeout() const;
 
@@ -73,6 +81,7 @@ class Node : private gossip::StateDelegate {
   const gossip::Membership& membership() const { return core_; }
   gossip::Membership& membership() { return core_; }
   const lease::LeaseCore* leases() const { return lease_.get(); }
+  std::optional<KeysVersion> keys_version() const { return keys_.version(); }
 
  private:
   // Moves output from each core into the other: member events and lease updates to the
@@ -89,8 +98,14 @@ class Node : private gossip::StateDelegate {
   Bytes state_digest() override;
   bool wants_sync_after(ByteView digest) override;
 
+  // A keys update from gossip or a sync opening: adopted (and passed on) if newer.
+  void offer_keys(const KeysValue& value);
+
   gossip::Membership core_;
   std::unique_ptr<lease::LeaseCore> lease_;
+  ClusterKeys keys_;
+  std::deque<KeysValue> adopted_keys_;
+  TimePoint next_keys_rebroadcast_ = kTimeZero;
   std::deque<gossip::Event> events_;
   TimePoint now_;  // the times of the input being handled
   WallTime wall_;

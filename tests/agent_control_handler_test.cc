@@ -50,7 +50,9 @@ struct Fixture {
                   [this](const NodeId& n) {
                     evicted.push_back(n);
                     return false;
-                  }});
+                  },
+                  [] { return std::optional<node::KeysVersion>(); },
+                  [] { return std::optional<node::KeysVersion>(); }});
   }
   proto::ControlResponse ask(const proto::ControlRequest& r) { return handler->handle(r); }
 };

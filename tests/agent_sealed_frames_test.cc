@@ -133,3 +133,41 @@ TEST_CASE("plaintext: the same layout without sealing; sealed input is not plain
   REQUIRE(messages.size() == 1);
   CHECK(messages[0] == pattern(90000));
 }
+
+TEST_CASE("sealed: a stream is answered in the key its opener spoke, if we hold it") {
+  // The member back from down holds only the old key; the cluster holds old and new and
+  // seals with the new one. Its opening is readable; so must our answer be.
+  REQUIRE(crypto::init());
+  const crypto::Key old_key = crypto::generate_key(), new_key = crypto::generate_key();
+  crypto::Keyring returning, cluster;
+  REQUIRE(returning.install(old_key).ok());
+  REQUIRE(cluster.install(old_key).ok());
+  REQUIRE(cluster.install(new_key).ok());
+  REQUIRE(cluster.use(crypto::key_id(new_key)));
+  const SealedFrames returning_frames(&returning), cluster_frames(&cluster);
+
+  SealedFrames::Reader at_cluster(cluster_frames, 1 << 20);
+  CHECK_FALSE(at_cluster.key());
+  at_cluster.feed(returning_frames.wrap_message(pattern(100)));
+  REQUIRE(at_cluster.next());
+  REQUIRE(at_cluster.key());
+  CHECK(*at_cluster.key() == crypto::key_id(old_key));
+
+  DropReason failed = DropReason::kNone;
+  // Sealed with the cluster's primary, the answer is lost on it...
+  CHECK(read_all(returning_frames, cluster_frames.wrap_message(pattern(50)), 1 << 20, failed)
+            .empty());
+  CHECK(failed == DropReason::kUnknownKey);
+  // ...in the opener's key, it is read.
+  const auto answer =
+      read_all(returning_frames, cluster_frames.wrap_message(pattern(50), at_cluster.key()),
+               1 << 20, failed);
+  REQUIRE(answer.size() == 1);
+  CHECK(answer[0] == pattern(50));
+  // A key we do not hold (any more) is never used: the primary seals instead.
+  const auto unknown = cluster_frames.wrap_message(pattern(10), crypto::KeyId{0x01020304});
+  SealedFrames::Reader reader(cluster_frames, 1 << 20);
+  reader.feed(unknown);
+  REQUIRE(reader.next());
+  CHECK(*reader.key() == crypto::key_id(new_key));
+}

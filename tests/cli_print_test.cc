@@ -96,7 +96,26 @@ TEST_CASE("status and keys print every field people ask about") {
   CHECK(format_keys(response) ==
         "KEY ID    ROLE\n"
         "0a1b2c3d  primary (seals)\n"
-        "deadbeef  accepted\n");
+        "deadbeef  accepted\n"
+        "cluster keyring: no cluster-wide change made yet\n");
+
+  // After a cluster-wide change: who has it, who does not yet, who is down.
+  response.set_keys_version("1767225600123.0@0a0b0c0d");
+  auto member = [&](const char* name, const char* state, bool current) {
+    auto* m = response.add_keys_members();
+    m->set_name(name);
+    m->set_state(state);
+    m->set_current(current);
+  };
+  member("h2", "alive", true);
+  member("h3", "suspect", false);
+  member("h4", "dead", false);
+  member("h5", "left", false);
+  const std::string cluster = format_keys(response);
+  CHECK(cluster.find("cluster keyring 1767225600123.0@0a0b0c0d: 2 of 3 live members have it; "
+                     "not yet: h3\n") != std::string::npos);
+  CHECK(cluster.find("down, will catch up when back: h4\n") != std::string::npos);
+  CHECK(cluster.find("h5") == std::string::npos);  // left the cluster: not counted
 }
 
 TEST_CASE("json: lowerCamel names and every field, even empty ones") {

@@ -107,7 +107,8 @@ struct Cluster {
 }  // namespace
 
 TEST_CASE("member meta round-trips the tunnel's endpoints, IPv4 and IPv6") {
-  const MemberMeta meta{{endpoint("203.0.113.5:8285"), endpoint("[2001:db8::5]:40000")}};
+  const MemberMeta meta{{endpoint("203.0.113.5:8285"), endpoint("[2001:db8::5]:40000")},
+                        std::nullopt};
   const auto decoded = decode_member_meta(encode_member_meta(meta));
   REQUIRE(decoded);
   CHECK(*decoded == meta);
@@ -161,9 +162,9 @@ TEST_CASE("member meta refuses garbage, bad endpoints and more than 512 bytes") 
 TEST_CASE("nat view: relay, punch and keepalive only for members across a NAT from us") {
   Cluster c;
   const NodeId relay = c.learn({.address = endpoint("198.51.100.10:7946"), .relay = true});
-  const Bytes lan_meta = encode_member_meta({{endpoint("198.51.100.2:8285")}});
+  const Bytes lan_meta = encode_member_meta({{endpoint("198.51.100.2:8285")}, std::nullopt});
   const NodeId lan = c.learn({.address = ep(2), .meta = lan_meta});
-  const Bytes natted_meta = encode_member_meta({{outside(50, 30000)}});
+  const Bytes natted_meta = encode_member_meta({{outside(50, 30000)}, std::nullopt});
   const NodeId natted =
       c.learn({.address = ep(50), .candidates = {outside(50, 20000)}, .meta = natted_meta});
   const NodeId symmetric = c.learn({.address = ep(60), .symmetric_nat = true});

@@ -37,6 +37,8 @@ struct Wire {
   std::map<uint64_t, std::pair<int, int>> streams;  // id -> (opener, acceptor)
   uint64_t next_stream = 1;
   std::vector<lease::LeaseEvent> lease_events[2];
+  std::vector<KeysValue> adopted[2];
+  std::optional<KeysValue> restart_with_keys;  // the keyring the next start() restores
 
   WallTime wall() const {
     return kWall0 + std::chrono::duration_cast<std::chrono::milliseconds>(now - kTimeZero);
@@ -47,10 +49,11 @@ struct Wire {
     bytes[0] = id_byte;
     const NodeId id(bytes);
     NodeConfig config{
-        gossip::Config::lan(), {id, "n" + std::to_string(i), addresses[i], {}, 1}, 7u + i, {}};
+        gossip::Config::lan(), {id, "n" + std::to_string(i), addresses[i], {}, 1}, 7u + i, {}, {}};
     if (with_leases)
       config.lease = LeaseSetup{
           lease_config(), {id, "n" + std::to_string(i), addresses[i].address, "", {}}, {}};
+    config.keys = std::exchange(restart_with_keys, std::nullopt);
     nodes[i] = std::make_unique<Node>(std::move(config), now, wall());
     if (i == 1) nodes[1]->join(now, wall(), {addresses[0]});
   }
@@ -73,6 +76,10 @@ struct Wire {
         while (n->poll_event()) moved = true;
         while (auto e = n->poll_lease_event()) {
           lease_events[i].push_back(*e);
+          moved = true;
+        }
+        while (auto k = n->poll_keys()) {
+          adopted[i].push_back(*k);
           moved = true;
         }
         while (auto t = n->poll_transmit()) {
@@ -180,4 +187,33 @@ TEST_CASE("a gossip-only node has no lease part and asks for nothing durable") {
   CHECK(!w.nodes[0]->poll_persist());
   CHECK(!w.nodes[0]->poll_lease_event());
   CHECK(w.nodes[0]->membership().count(gossip::MemberState::kAlive) == 2);
+}
+
+TEST_CASE("node: a keyring change reaches the peer by gossip, and a peer that was down on rejoin") {
+  Wire w;
+  w.start(0, true, 1);
+  w.start(1, true, 2);
+  w.run_for(3s);
+  const auto v1 = w.nodes[0]->publish_keys(w.now, w.wall(), "keyring v1");
+  REQUIRE(v1);
+  w.run_for(2s);
+  REQUIRE(w.adopted[1].size() == 1);
+  CHECK(w.adopted[1][0].keyring == "keyring v1");
+  CHECK(w.nodes[1]->keys_version() == v1);
+  CHECK(w.adopted[0].empty());  // its own change is not handed back
+
+  // Node 1 goes down; node 0 changes the keyring again; node 1 comes back (with the version
+  // it had applied, as the agent restores it) and must catch up without a new change.
+  w.nodes[1].reset();
+  w.run_for(1s);
+  const auto v2 = w.nodes[0]->publish_keys(w.now, w.wall(), "keyring v2");
+  REQUIRE(v2);
+  w.run_for(20s);  // the broadcast's retransmissions are long over
+  w.adopted[1].clear();
+  w.restart_with_keys = KeysValue{*v1, "keyring v1"};
+  w.start(1, true, 2);
+  w.run_for(5s);
+  REQUIRE_FALSE(w.adopted[1].empty());
+  CHECK(w.adopted[1].back().keyring == "keyring v2");
+  CHECK(w.nodes[1]->keys_version() == v2);
 }
