@@ -56,6 +56,7 @@ proto::ControlResponse ControlHandler::handle_keys(const proto::ControlRequest& 
                       " has not applied this agent's last key change yet; a key it lacks "
                       "would cut it off. Wait until `shoal keys list` shows every live member "
                       "current, or pass --force");
+    const auto keys_before = keyring.list();
     Status changed;
     if (request.has_key_install()) {
       auto key = crypto::decode_key(request.key_install().key());
@@ -80,16 +81,22 @@ proto::ControlResponse ControlHandler::handle_keys(const proto::ControlRequest& 
       }
     }
     if (!changed.ok()) return refuse(changed.to_string());
-    if (const Status saved = keyring.save(config.key_file); !saved.ok())
+    if (keyring.list() == keys_before) {
+      // Already so here (the cluster's change reached this agent first, or the same
+      // command twice): nothing new to spread.
+      out.set_message(out.message() + " (it already was)");
+    } else if (const Status saved = keyring.save(config.key_file); !saved.ok()) {
       return refuse("changed in memory, but " + saved.to_string() +
                     " (the change is lost at restart, and was not spread to the cluster)");
-    const auto version = view_.publish_keys();
-    if (!version)
-      return refuse(
-          "changed here and saved, but the keyring is too large to spread to the "
-          "cluster; remove unused keys");
-    spdlog::info("keys: {}; spreading it to the cluster as keyring {}", out.message(),
-                 version->to_string());
+    } else {
+      const auto version = view_.publish_keys();
+      if (!version)
+        return refuse(
+            "changed here and saved, but the keyring is too large to spread to the "
+            "cluster; remove unused keys");
+      spdlog::info("keys: {}; spreading it to the cluster as keyring {}", out.message(),
+                   version->to_string());
+    }
   }
   const auto version = view_.keys_version();
   if (version) out.set_keys_version(version->to_string());

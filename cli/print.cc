@@ -133,7 +133,7 @@ std::string format_keys(const proto::ControlResponse& response) {
     return out;
   }
   // Who has this agent's keyring: live members that do, live ones that do not (yet), and
-  // members that are down (they take it when back, if they hold a key the cluster accepts).
+  // members not running (they take it when back, if they hold a key the cluster accepts).
   size_t live = 1, current = 1;  // this agent
   std::string behind, down;
   for (const auto& m : response.keys_members()) {
@@ -144,7 +144,7 @@ std::string format_keys(const proto::ControlResponse& response) {
         ++current;
       else
         behind += (behind.empty() ? "" : ", ") + m.name();
-    } else if (m.state() == "dead" && !m.current()) {
+    } else if (!m.current()) {  // dead, or stopped (left): it may come back
       down += (down.empty() ? "" : ", ") + m.name();
     }
   }
@@ -152,7 +152,7 @@ std::string format_keys(const proto::ControlResponse& response) {
          std::to_string(live) + " live members have it";
   if (!behind.empty()) out += "; not yet: " + behind;
   out += "\n";
-  if (!down.empty()) out += "down, will catch up when back: " + down + "\n";
+  if (!down.empty()) out += "not running, will catch up if they come back: " + down + "\n";
   return out;
 }
 

@@ -1,19 +1,31 @@
-// Feeds arbitrary bytes to the one decoder of what peers publish for their datapath
-// (node::decode_backend_data), and plans a datapath from a peer record carrying them: no
-// crash, no sanitizer report; what decodes re-encodes to something that decodes the same;
-// a peer whose data does not decode is skipped, never routed.
+// Feeds arbitrary bytes to the decoders of what peers publish for their datapath
+// (node::decode_backend_data, and the member meta and cluster keyring decoders), and plans a
+// datapath from a peer record carrying them: no crash, no sanitizer report; what decodes re-encodes
+// to something that decodes the same; a peer whose data does not decode is skipped, never routed.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 
 #include "common/rng.h"
 #include "node/backend_data.h"
+#include "node/cluster_keys.h"
 #include "node/datapath_plan.h"
+#include "node/nat_view.h"
 
 using namespace shoal;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const ByteView input(data, size);
+  // The other bytes peers publish beside it: member meta and cluster keyring updates.
+  if (const auto meta = node::decode_member_meta(input)) {
+    const auto again = node::decode_member_meta(node::encode_member_meta(*meta));
+    if (!again || !(*again == *meta)) std::abort();
+  }
+  if (const auto keys = node::decode_keys_update(input)) {
+    if (keys->keyring.size() > node::kMaxKeyringText) std::abort();
+    const auto again = node::decode_keys_update(node::encode_keys_update(*keys));
+    if (!again || again->version != keys->version || again->keyring != keys->keyring) std::abort();
+  }
   const auto decoded = node::decode_backend_data(input);
   if (decoded) {
     const auto again = node::decode_backend_data(node::encode_backend_data(*decoded));
