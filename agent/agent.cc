@@ -150,6 +150,7 @@ Status Agent::Impl::init() {
     if (!started) return started.error();
     datapath_ = std::move(started).value();
     datapath_->set_nat_view([this] { return node::nat_view(*core_, now()); });
+    datapath_->set_on_reconciled([this] { publish_subnet_if_applied(); });
   }
   metrics_ = std::make_unique<AgentMetrics>(*core_, *lease_, counters_, datapath_.get());
   if (config_.metrics_addr) {
@@ -391,20 +392,12 @@ void Agent::Impl::on_lease_event(const lease::LeaseEvent& e) {
   datapath_->request_reconcile();  // the plan is recomputed from the whole table
   status_changed_ = true;
   switch (e.kind) {
-    case Kind::kSubnetReady: {
-      const int mtu = datapath_->pod_mtu();
-      const Status written = write_subnet_env(config_.subnet_file, config_.network->network(),
-                                              e.subnet, mtu, config_.ip_masq);
-      if (written.ok()) {
-        spdlog::info("our subnet {} is ready; wrote {}", e.subnet.to_string(), config_.subnet_file);
-        systemd_.ready();  // containers may start: their network is there
-      } else {
-        spdlog::error("our subnet {} is ready but subnet.env could not be written: {}",
-                      e.subnet.to_string(), written.to_string());
-      }
+    case Kind::kSubnetReady:
+      // subnet.env waits for the reconcile just requested (publish_subnet_if_applied).
+      subnet_to_publish_ = e.subnet;
       break;
-    }
     case Kind::kSubnetLost: {
+      subnet_to_publish_.reset();
       if (phase_ == Phase::kReleasing) break;  // we gave it up ourselves (shoal leave)
       remove_subnet_env();  // in the same step: it never names a subnet that is not ours
       spdlog::warn("we lost subnet {} to an earlier claim; removed {} and claiming another",
@@ -422,6 +415,22 @@ void Agent::Impl::on_lease_event(const lease::LeaseEvent& e) {
     case Kind::kPeerRemoved:
       spdlog::info("peer {} no longer holds {}", e.node.short_hex(), e.subnet.to_string());
       break;
+  }
+}
+
+void Agent::Impl::publish_subnet_if_applied() {
+  if (!subnet_to_publish_ || datapath_->applied_subnet() != subnet_to_publish_) return;
+  const Cidr subnet = *subnet_to_publish_;
+  subnet_to_publish_.reset();
+  const Status written = write_subnet_env(config_.subnet_file, config_.network->network(), subnet,
+                                          datapath_->pod_mtu(), config_.ip_masq);
+  if (written.ok()) {
+    spdlog::info("our subnet {} is ready; wrote {}", subnet.to_string(), config_.subnet_file);
+    systemd_.ready();  // containers may start: their network is there
+    status_changed_ = true;
+  } else {
+    spdlog::error("our subnet {} is ready but subnet.env could not be written: {}",
+                  subnet.to_string(), written.to_string());
   }
 }
 

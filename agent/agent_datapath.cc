@@ -217,6 +217,8 @@ void AgentDatapath::reconcile() {
   if (skips != logged_skips_ && !skips.empty()) spdlog::warn("datapath: not routing{}", skips);
   logged_skips_ = skips;
   update_masquerade();
+  applied_subnet_ = lease_.ready_subnet();
+  if (on_reconciled_) on_reconciled_();
 }
 
 void AgentDatapath::update_tunnel() {

@@ -57,6 +57,12 @@ class AgentDatapath {
   std::vector<Endpoint> tunnel_reflexive() const;
   // Reconciles soon (coalescing bursts of lease events into one run).
   void request_reconcile();
+  // Called after every reconcile. The agent writes subnet.env (and tells systemd it is
+  // ready) only once a reconcile has applied its subnet: routes, device address and
+  // masquerade in place, and the pod MTU known, before the first container can start.
+  void set_on_reconciled(std::function<void()> done) { on_reconciled_ = std::move(done); }
+  // This host's subnet as of the last reconcile (none before one ran with it).
+  std::optional<Cidr> applied_subnet() const { return applied_subnet_; }
   // Removes shoal's routes, device and masquerade table (`shoal leave`), and stops.
   void remove_all();
   void stop();
@@ -91,6 +97,8 @@ class AgentDatapath {
   IpAddress underlay_;
   WallClock wall_;
   std::function<node::NatView()> nat_view_;
+  std::function<void()> on_reconciled_;
+  std::optional<Cidr> applied_subnet_;
   node::NatView nat_;  // as of the last plan
   node::DatapathConfig plan_config_;
   std::unique_ptr<backends::Netlink> netlink_;

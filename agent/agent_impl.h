@@ -60,6 +60,8 @@ class Agent::Impl {
   // Whenever this host stops holding its subnet, so CNI never reads a subnet not ours.
   void remove_subnet_env();
   void on_lease_event(const lease::LeaseEvent& e);
+  // After a reconcile: writes subnet.env once the datapath has applied the ready subnet.
+  void publish_subnet_if_applied();
   void save_table();
 
   void shutdown(bool release);
@@ -112,6 +114,7 @@ class Agent::Impl {
   bool departing() const { return phase_ == Phase::kDeparting || phase_ == Phase::kReleasing; }
   TimePoint depart_by_ = kTimeNever;
   bool said_pool_exhausted_ = false;
+  std::optional<Cidr> subnet_to_publish_;  // ready, subnet.env not written until applied
   TransportCounters counters_;
   std::unique_ptr<GossipTransport> transport_;
   std::unique_ptr<AgentMetrics> metrics_;
