@@ -27,7 +27,11 @@
 # Pod namespaces are made with netns_add_extra, so they have loopback up and IPv6 off like the
 # hosts, and netns_cleanup deletes them (killing what still runs in them) on every exit path.
 
+# PODS_SHOAL_CNI=PATH/TO/shoal-cni: attach pods through shoal's own plugin instead, which
+# builds the same bridge configuration from subnet.env itself (cni/netconf.h) and finds
+# bridge and host-local in PODS_CNI_PATH.
 PODS_CNI_PATH=${PODS_CNI_PATH:-/usr/lib/cni}
+PODS_SHOAL_CNI=${PODS_SHOAL_CNI:-}
 PODS_NETWORK_NAME=cbr0
 declare -gA _pods_datadir=() # "I J" -> DATADIR given to pod_add (pod_del needs it)
 
@@ -146,12 +150,30 @@ pod_cni_conf() {
 EOF
 }
 
-# _pods_cni COMMAND I J CONF RESULT: runs the bridge plugin in host I for pod J.
+# pod_shoal_cni_conf SUBNET_ENV DATADIR: shoal-cni's configuration for the same pods.
+pod_shoal_cni_conf() {
+  local gw=true
+  [[ ${PODS_DEFAULT_GATEWAY:-true} == false ]] && gw=false
+  cat <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "$PODS_NETWORK_NAME",
+  "type": "shoal-cni",
+  "subnetFile": $(_pods_json_string "$1"),
+  "dataDir": $(_pods_json_string "$2/shoal-cni"),
+  "waitSeconds": 10,
+  "delegate": {"isDefaultGateway": $gw, "ipam": {"dataDir": $(_pods_json_string "$2/ipam")}}
+}
+EOF
+}
+
+# _pods_cni COMMAND I J CONF RESULT: runs the plugin (bridge, or shoal-cni) in host I for pod J.
 _pods_cni() {
-  local cmd=$1 i=$2 j=$3 conf=$4 result=$5 ns
+  local cmd=$1 i=$2 j=$3 conf=$4 result=$5 ns plugin=$PODS_CNI_PATH/bridge
   ns=$(pod_name "$i" "$j")
+  [[ -n $PODS_SHOAL_CNI ]] && plugin=$PODS_SHOAL_CNI
   netns_exec "$i" env CNI_COMMAND="$cmd" CNI_CONTAINERID="$ns" CNI_NETNS="/var/run/netns/$ns" \
-    CNI_IFNAME=eth0 CNI_PATH="$PODS_CNI_PATH" "$PODS_CNI_PATH/bridge" <"$conf" >"$result"
+    CNI_IFNAME=eth0 CNI_PATH="$PODS_CNI_PATH" "$plugin" <"$conf" >"$result"
 }
 
 # pod_add I J SUBNET_ENV DATADIR: creates pod J on host I (namespace "<prefix>-hIpJ") and
@@ -169,7 +191,11 @@ pod_add() {
   ns=$(pod_name "$i" "$j")
   dir=$datadir/h$i
   mkdir -p "$dir/ipam" || return 1
-  pod_cni_conf "$env" "$dir/ipam" >"$dir/p$j.conf" || return 1
+  if [[ -n $PODS_SHOAL_CNI ]]; then
+    pod_shoal_cni_conf "$env" "$dir" >"$dir/p$j.conf"
+  else
+    pod_cni_conf "$env" "$dir/ipam" >"$dir/p$j.conf" || return 1
+  fi
   netns_add_extra "h${i}p$j" || return 1
   _pods_datadir["$i $j"]=$datadir
   if ! _pods_cni ADD "$i" "$j" "$dir/p$j.conf" "$dir/p$j.result"; then
