@@ -51,7 +51,7 @@ Status Agent::Impl::init() {
   Rng rng(static_cast<uint64_t>(SteadyClock::now().time_since_epoch().count()) ^ ::getpid());
   auto local = store::load_local_state(
       *store_, rng, static_cast<uint64_t>(wall().time_since_epoch().count() / 1000));
-  if (!local) return local.error();
+  if (!local) return local.error().prefixed("cannot start (this host's identity is kept)");
   id_ = local->id;
   vtep_mac_ = local->vtep_mac;
   // The identity keypair (for the encrypted tunnel): made once, kept in the store.
@@ -111,9 +111,10 @@ Status Agent::Impl::init() {
                                   : config_.backend.type;
   const bool publishes_mac = carrier != BackendType::kUdp;
   const auto pub = identity_->public_key();
-  size_t skipped = 0;
-  auto stored = store_->load_leases(&skipped);
-  if (skipped) spdlog::warn("{}: skipped {} unreadable lease rows", store_->path(), skipped);
+  auto loaded = store_->load_leases();
+  if (!loaded) return loaded.error().prefixed("cannot start: the lease table is unreadable");
+  if (loaded->skipped)
+    spdlog::warn("{}: skipped {} unreadable lease rows", store_->path(), loaded->skipped);
   node::NodeConfig node_config{
       gossip,
       gossip::LocalNode{
@@ -125,10 +126,12 @@ Status Agent::Impl::init() {
               id_, config_.name, advertise_.address, config_.site,
               node::encode_backend_data({publishes_mac ? std::optional(vtep_mac_) : std::nullopt,
                                          Bytes(pub.begin(), pub.end())})},
-          std::move(stored)},
+          std::move(loaded->leases)},
       std::nullopt};
   if (!config_.key_file.empty()) {
-    if (auto held = store_->get(kKeysVersionKey)) {
+    auto read = store_->get(kKeysVersionKey);
+    if (!read) return read.error();
+    if (const auto& held = *read) {
       proto::ClusterKeys version;
       auto value = version.ParseFromArray(held->data(), static_cast<int>(held->size()))
                        ? node::from_proto(version)
@@ -198,7 +201,12 @@ int Agent::Impl::run() {
   for (const auto& s : config_.seeds)
     if (s != advertise_) seeds.push_back(s);
   if (seeds.empty()) {
-    seeds = store_->load_peers();
+    if (auto peers = store_->load_peers(); peers) {
+      seeds = std::move(peers).value();
+    } else {
+      spdlog::error("no seed given, and the peers we knew cannot be read: {}",
+                    peers.error().to_string());
+    }
     if (!seeds.empty())
       spdlog::info("no seed given: rejoining through {} remembered peer(s)", seeds.size());
   }

@@ -130,9 +130,10 @@ void storage() {
     auto opened = store::Store::open(path);
     if (!opened) return;
     auto stored = opened.value()->load_leases();
+    if (!stored) return;
     lease::LeaseCore core(
         config(), {NodeId::random(rng), "me", IpAddress::v4(192, 0, 2, 2), "", {}},
-        std::move(stored), kTimeZero, WallTime(std::chrono::milliseconds(1767225600000)));
+        std::move(stored->leases), kTimeZero, WallTime(std::chrono::milliseconds(1767225600000)));
     figure("load_5000_ms", (bench::wall_seconds() - t0) * 1000.0, "ms");
     std::printf("# loaded %zu records\n", core.table().records().size());
   }

@@ -42,8 +42,15 @@ Result<PluginOutput> run_plugin(const std::string& type, const std::string& cni_
                                 const std::string& input) {
   // CNI_PATH first, as the spec says; then where Debian's and the reference plugins live,
   // for runtimes whose CNI_PATH names only the other one (containerd's is /opt/cni/bin).
+  constexpr const char* kFallbackPath = "/usr/lib/cni:/opt/cni/bin";
   std::string binary = find_plugin(type, cni_path);
-  if (binary.empty()) binary = find_plugin(type, "/usr/lib/cni:/opt/cni/bin");
+  // Found in a fallback directory, the delegate must find its own delegates (host-local)
+  // there too: it searches only the CNI_PATH it is given.
+  std::string child_path = cni_path;
+  if (binary.empty()) {
+    binary = find_plugin(type, kFallbackPath);
+    child_path = cni_path.empty() ? kFallbackPath : cni_path + ":" + kFallbackPath;
+  }
   if (binary.empty())
     return Status::not_found("the \"" + type + "\" plugin is not in CNI_PATH (" + cni_path +
                              ") nor in /usr/lib/cni or /opt/cni/bin; install Debian's "
@@ -61,6 +68,7 @@ Result<PluginOutput> run_plugin(const std::string& type, const std::string& cni_
     // Only async-signal-safe calls from here on, in spirit: dup2, setenv, execv, _exit.
     if (::dup2(in_read.get(), STDIN_FILENO) < 0 || ::dup2(out_write.get(), STDOUT_FILENO) < 0)
       ::_exit(127);
+    ::setenv("CNI_PATH", child_path.c_str(), 1);
     for (const auto& [key, value] : env) ::setenv(key.c_str(), value.c_str(), 1);
     char* const argv[] = {const_cast<char*>(binary.c_str()), nullptr};
     ::execv(binary.c_str(), argv);

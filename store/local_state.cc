@@ -18,10 +18,14 @@ Result<LocalState> load_local_state(Store& store, Rng& rng, uint64_t now_seconds
   if (!id) return id.error();
   state.id = *id;
 
-  if (auto secret = store.get(kIdentityKey)) state.identity_secret = std::move(*secret);
+  auto secret = store.get(kIdentityKey);
+  if (!secret) return secret.error();
+  if (*secret) state.identity_secret = std::move(**secret);
 
   state.incarnation = now_seconds;
-  if (auto stored = store.get(kIncarnationKey)) {
+  auto incarnation = store.get(kIncarnationKey);
+  if (!incarnation) return incarnation.error();
+  if (const auto& stored = *incarnation) {
     if (stored->size() != 8)
       return Status::corruption(store.path() + ": the stored incarnation is damaged (" +
                                 std::to_string(stored->size()) +
@@ -34,7 +38,9 @@ Result<LocalState> load_local_state(Store& store, Rng& rng, uint64_t now_seconds
 
   // Chosen before the device exists and kept, so peers' FDB entries stay valid across
   // restarts and nothing (systemd's MACAddressPolicy) rewrites it.
-  if (auto stored = store.get(kVtepMacKey)) {
+  auto mac = store.get(kVtepMacKey);
+  if (!mac) return mac.error();
+  if (const auto& stored = *mac) {
     if (stored->size() != state.vtep_mac.size())
       return Status::corruption(store.path() + ": the stored vxlan MAC is damaged (" +
                                 std::to_string(stored->size()) +

@@ -92,7 +92,8 @@ constexpr const char* kSchemaV1 = R"sql(
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
+Result<std::unique_ptr<Store>> Store::open(const std::string& path,
+                                           std::chrono::milliseconds busy_timeout) {
   struct stat st {};
   const bool existed = ::stat(path.c_str(), &st) == 0 && st.st_size > 0;
   sqlite3* db = nullptr;
@@ -105,7 +106,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
     return Status::io_error(std::move(message));
   }
   std::unique_ptr<Store> store(new Store(path, db));
-  sqlite3_busy_timeout(db, 5000);
+  sqlite3_busy_timeout(db, static_cast<int>(busy_timeout.count()));
   int rc = SQLITE_OK;
   const int64_t app_id = pragma_int(db, "PRAGMA application_id", &rc);
   if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
@@ -113,6 +114,10 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
         path +
         ": not a SQLite database, or a corrupt one. shoal will not overwrite it: move it "
         "away (the node then starts with a new identity and rejoins), or restore a backup");
+  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+    return Status::unavailable(path +
+                               ": the database is locked by another process (is another shoal "
+                               "agent using this data dir?); nothing was changed");
   if (rc != SQLITE_OK) return store->error("cannot read the database header");
   if (existed && app_id != kApplicationId) {
     const int64_t tables = pragma_int(db, "SELECT count(*) FROM sqlite_master", &rc);
@@ -166,12 +171,18 @@ Status Store::migrate() {
   return {};
 }
 
-std::optional<Bytes> Store::get(const std::string& key) {
+Result<std::optional<Bytes>> Store::get(const std::string& key) {
   Statement s(db_, "SELECT value FROM meta WHERE key = ?");
-  if (!s.ok()) return std::nullopt;
+  if (!s.ok()) return error("cannot prepare a read of " + key);
   s.bind(1, key);
-  if (s.step() != SQLITE_ROW) return std::nullopt;
-  return s.blob(0);
+  switch (s.step()) {
+    case SQLITE_ROW:
+      return std::optional<Bytes>(s.blob(0));
+    case SQLITE_DONE:
+      return std::optional<Bytes>();
+    default:
+      return error("cannot read " + key);
+  }
 }
 
 Status Store::put(const std::string& key, ByteView value) {
@@ -185,7 +196,9 @@ Status Store::put(const std::string& key, ByteView value) {
 }
 
 Result<NodeId> Store::node_id(Rng& rng) {
-  if (auto stored = get("node_id")) {
+  auto read = get("node_id");
+  if (!read) return read.error();
+  if (const auto& stored = *read) {
     if (auto id = NodeId::from_bytes(*stored)) return *id;
     return Status::corruption(path_ + ": the stored node id is damaged (" +
                               std::to_string(stored->size()) +
@@ -261,30 +274,38 @@ Status Store::save_table(const std::vector<lease::NodeRecord>& records,
   return {};
 }
 
-lease::StoredLeases Store::load_leases(size_t* skipped) {
-  lease::StoredLeases out;
-  size_t bad = 0;
+Result<Store::LoadedLeases> Store::load_leases() {
+  LoadedLeases loaded;
+  lease::StoredLeases& out = loaded.leases;
+  size_t& bad = loaded.skipped;
   const lease::RecordLimits limits;
+  int rc = SQLITE_DONE;
   {
     Statement s(db_, "SELECT record FROM own_record WHERE id = 1");
-    if (s.ok() && s.step() == SQLITE_ROW) {
+    if (!s.ok()) return error("cannot read our own record");
+    if ((rc = s.step()) == SQLITE_ROW) {
       out.own = lease::decode_record(s.blob(0), limits);
       bad += !out.own;
+    } else if (rc != SQLITE_DONE) {
+      return error("cannot read our own record");
     }
   }
   {
     Statement s(db_, "SELECT record FROM records");
-    while (s.ok() && s.step() == SQLITE_ROW) {
+    if (!s.ok()) return error("cannot read the lease records");
+    while ((rc = s.step()) == SQLITE_ROW) {
       if (auto r = lease::decode_record(s.blob(0), limits)) {
         out.records.push_back(std::move(*r));
       } else {
         ++bad;
       }
     }
+    if (rc != SQLITE_DONE) return error("cannot read the lease records");
   }
   {
     Statement s(db_, "SELECT node, up_to_version, evicted_at_ms FROM evictions");
-    while (s.ok() && s.step() == SQLITE_ROW) {
+    if (!s.ok()) return error("cannot read the evictions");
+    while ((rc = s.step()) == SQLITE_ROW) {
       auto id = NodeId::from_bytes(s.blob(0));
       if (!id || s.integer(1) <= 0) {
         ++bad;
@@ -293,9 +314,9 @@ lease::StoredLeases Store::load_leases(size_t* skipped) {
       out.evictions.push_back({*id, static_cast<uint64_t>(s.integer(1)),
                                WallTime(std::chrono::milliseconds(s.integer(2)))});
     }
+    if (rc != SQLITE_DONE) return error("cannot read the evictions");
   }
-  if (skipped) *skipped = bad;
-  return out;
+  return loaded;
 }
 
 Status Store::save_peers(const std::vector<Endpoint>& peers) {
@@ -314,11 +335,14 @@ Status Store::save_peers(const std::vector<Endpoint>& peers) {
   return {};
 }
 
-std::vector<Endpoint> Store::load_peers() {
+Result<std::vector<Endpoint>> Store::load_peers() {
   std::vector<Endpoint> out;
   Statement s(db_, "SELECT address FROM peers");
-  while (s.ok() && s.step() == SQLITE_ROW)
+  if (!s.ok()) return error("cannot read the known peers");
+  int rc = SQLITE_DONE;
+  while ((rc = s.step()) == SQLITE_ROW)
     if (auto e = Endpoint::parse(s.text(0))) out.push_back(*e);
+  if (rc != SQLITE_DONE) return error("cannot read the known peers");
   return out;
 }
 

@@ -9,6 +9,7 @@
 // names the file and says what to do; it is never overwritten.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,18 +30,22 @@ class Store {
   static constexpr int kSchemaVersion = 1;
   static constexpr int32_t kApplicationId = 0x73686f61;  // "shoa"
 
-  // Opens the database at `path`, creating it (and nothing else) if it does not exist.
-  static Result<std::unique_ptr<Store>> open(const std::string& path);
+  // Opens the database at `path`, creating it (and nothing else) if it does not exist. A
+  // database another process holds locked is waited for up to `busy_timeout`, then an error.
+  static Result<std::unique_ptr<Store>> open(
+      const std::string& path, std::chrono::milliseconds busy_timeout = std::chrono::seconds(5));
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
   const std::string& path() const { return path_; }
 
-  // Small named values: the node id, the identity key.
-  std::optional<Bytes> get(const std::string& key);
+  // Small named values: the node id, the identity key. An absent key is an empty optional;
+  // a read that fails is an error, never "absent".
+  Result<std::optional<Bytes>> get(const std::string& key);
   Status put(const std::string& key, ByteView value);
-  // The node id, made and stored on first call.
+  // The node id, made and stored on the first start. A read that fails is an error: minting
+  // a new id then would make this host a stranger to its cluster, with a second lease.
   Result<NodeId> node_id(Rng& rng);
 
   // Our own record, durable when this returns without error.
@@ -49,11 +54,17 @@ class Store {
   // `records` (or `evictions`) are deleted, so what the table forgot leaves the file too.
   Status save_table(const std::vector<lease::NodeRecord>& records,
                     const std::vector<lease::Eviction>& evictions);
-  // Everything LeaseCore needs at start. Rows that fail to decode are skipped and counted.
-  lease::StoredLeases load_leases(size_t* skipped = nullptr);
+  // Everything LeaseCore needs at start. Rows that fail to decode are skipped and counted;
+  // a read that fails is an error.
+  struct LoadedLeases {
+    lease::StoredLeases leases;
+    size_t skipped = 0;  // rows that did not decode
+  };
+  Result<LoadedLeases> load_leases();
 
   Status save_peers(const std::vector<Endpoint>& peers);
-  std::vector<Endpoint> load_peers();
+  // The peers we knew. Rows that do not parse are skipped; a read that fails is an error.
+  Result<std::vector<Endpoint>> load_peers();
 
  private:
   Store(std::string path, sqlite3* db) : path_(std::move(path)), db_(db) {}

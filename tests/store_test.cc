@@ -16,6 +16,7 @@
 
 #include "common/rng.h"
 #include "store/local_state.h"
+#include "tests/sqlite_lock.h"
 #include "tests/temp_dir.h"
 
 using namespace shoal;
@@ -63,16 +64,17 @@ TEST_CASE("store round-trips identity, own record, table, evictions and peers") 
   }
   auto s = open_ok(path);
   CHECK(s->node_id(rng).value() == id);  // made once, then kept
-  size_t skipped = 99;
-  const auto loaded = s->load_leases(&skipped);
-  CHECK(skipped == 0);
+  const auto result = s->load_leases();
+  REQUIRE(result);
+  CHECK(result->skipped == 0);
+  const auto& loaded = result->leases;
   REQUIRE(loaded.own);
   CHECK(*loaded.own == own);
   REQUIRE(loaded.records.size() == 1);
   CHECK(loaded.records[0] == peer);
   REQUIRE(loaded.evictions.size() == 1);
   CHECK(loaded.evictions[0].up_to_version == 3);
-  CHECK(s->load_peers() == std::vector<Endpoint>{*Endpoint::parse("192.0.2.9:7946")});
+  CHECK(s->load_peers().value() == std::vector<Endpoint>{*Endpoint::parse("192.0.2.9:7946")});
 }
 
 TEST_CASE("store refuses foreign, damaged and newer files, and leaves them as they were") {
@@ -158,7 +160,7 @@ TEST_CASE("SIGKILL in the middle of writes never leaves a mix of old and new") {
     CHECK(WIFSIGNALED(status));
 
     auto s = open_ok(path);
-    const auto loaded = s->load_leases();
+    const auto loaded = s->load_leases().value().leases;
     REQUIRE(loaded.records.size() == 50);
     const uint64_t version = loaded.records[0].version;
     for (const auto& r : loaded.records) CHECK(r.version == version);
@@ -184,7 +186,7 @@ TEST_CASE("what the table forgot leaves the file: 10,000 short-lived nodes stay 
     }
   }
   auto reopened = open_ok(path);
-  const auto loaded = reopened->load_leases();
+  const auto loaded = reopened->load_leases().value().leases;
   CHECK(loaded.records.size() == 100);
   CHECK(loaded.evictions.size() == 1);
   std::error_code ec;
@@ -228,6 +230,58 @@ TEST_CASE("local state is made once and read back; the incarnation always rises"
     auto damaged = store::load_local_state(*s, rng, 6000);
     REQUIRE_FALSE(damaged);
     CHECK(damaged.error().message().find(path) != std::string::npos);
-    CHECK(s->get(key) == Bytes(3, 1));
+    CHECK(s->get(key).value() == Bytes(3, 1));
   }
+}
+
+TEST_CASE("a read that fails is an error, never 'absent': no new identity is minted") {
+  TempDir dir;
+  const std::string path = dir.file("shoal.db");
+  Rng rng(21);
+  auto s = open_ok(path);
+  const NodeId id = s->node_id(rng).value();
+  REQUIRE(s->save_peers({*Endpoint::parse("192.0.2.9:7946")}).ok());
+  // Another hand takes the tables away under the open store (a damaged or foreign change):
+  // every read now fails.
+  sqlite3* other = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &other) == SQLITE_OK);
+  auto exec = [&](const char* sql) {
+    REQUIRE(sqlite3_exec(other, sql, nullptr, nullptr, nullptr) == SQLITE_OK);
+  };
+  exec(
+      "ALTER TABLE meta RENAME TO meta_away; ALTER TABLE peers RENAME TO peers_away;"
+      "ALTER TABLE records RENAME TO records_away");
+  auto got = s->get("node_id");
+  REQUIRE_FALSE(got);
+  CHECK(got.error().message().find(path) != std::string::npos);
+  auto again = s->node_id(rng);
+  REQUIRE_FALSE(again);  // before, this minted a fresh id
+  CHECK_FALSE(s->load_peers());
+  CHECK_FALSE(s->load_leases());
+  CHECK_FALSE(store::load_local_state(*s, rng, 1000));
+  exec(
+      "ALTER TABLE meta_away RENAME TO meta; ALTER TABLE peers_away RENAME TO peers;"
+      "ALTER TABLE records_away RENAME TO records");
+  sqlite3_close(other);
+  CHECK(s->node_id(rng).value() == id);                  // the same host as before
+  CHECK(s->get("no such key").value() == std::nullopt);  // absent is still just absent
+}
+
+TEST_CASE("a database another process holds locked: open waits its timeout, then says so") {
+  TempDir dir;
+  const std::string path = dir.file("shoal.db");
+  Rng rng(22);
+  NodeId id;
+  {
+    auto s = open_ok(path);
+    id = s->node_id(rng).value();
+  }
+  {
+    test::SqliteLock locker(path);
+    auto locked = store::Store::open(path, std::chrono::milliseconds(200));
+    REQUIRE_FALSE(locked);
+    CHECK(locked.error().message().find(path) != std::string::npos);
+    CHECK(locked.error().message().find("locked") != std::string::npos);
+  }
+  CHECK(open_ok(path)->node_id(rng).value() == id);
 }
