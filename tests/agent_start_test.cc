@@ -5,6 +5,9 @@
 #include <doctest/doctest.h>
 
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "agent/agent.h"
 #include "agent/config.h"
@@ -29,13 +32,15 @@ TEST_CASE("agent: a locked store stops the start with a clear error; the identit
   auto locker = std::make_unique<test::SqliteLock>(db);
 
   agent::AgentConfig config;
-  for (const auto& [flag, value] : {std::pair{"network", "198.18.0.0/16"},
-                                    {"bind", "192.0.2.1:7946"},
-                                    {"name", "h1"},
-                                    {"data-dir", dir.path.c_str()},
-                                    {"subnet-file", dir.file("subnet.env").c_str()},
-                                    {"control-socket", dir.file("shoal.sock").c_str()}})
-    REQUIRE(agent::apply_flag(config, flag, value).ok());
+  // Strings that live through the loop (a c_str() of a temporary would not).
+  const std::vector<std::pair<std::string, std::string>> flags = {
+      {"network", "198.18.0.0/16"},
+      {"bind", "192.0.2.1:7946"},
+      {"name", "h1"},
+      {"data-dir", dir.path.string()},
+      {"subnet-file", dir.file("subnet.env")},
+      {"control-socket", dir.file("shoal.sock")}};
+  for (const auto& [flag, value] : flags) REQUIRE(agent::apply_flag(config, flag, value).ok());
   REQUIRE(agent::finish(config).ok());
   auto started = agent::Agent::create(config);
   REQUIRE_FALSE(started);
