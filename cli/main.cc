@@ -271,6 +271,15 @@ int run_client(const ClientCommand& command, std::vector<std::string_view> args)
   }
   if (!problem.empty()) return usage_error(problem);
 
+  if ((request.has_key_use() || request.has_key_remove()) && !force) {
+    // The agent refuses while a live member lacks its last change, and its view of the
+    // others' meta can trail the change that was just confirmed elsewhere by a moment:
+    // give it up to --wait to see every live member current first.
+    proto::ControlRequest list;
+    list.mutable_keys_list();
+    if (auto current = cli::call(socket, list, std::chrono::seconds(5)); current)
+      cli::wait_for_keys(socket, *current, std::chrono::seconds(wait_seconds));
+  }
   auto answer = cli::call(socket, request, std::chrono::seconds(5));
   if (!answer) {
     std::fprintf(stderr, "shoal %s: %s\n", command.name.data(), answer.error().to_string().c_str());
