@@ -72,7 +72,10 @@ void SystemdNotifier::status(std::string_view line) {
 
 void SystemdNotifier::watchdog() { send("WATCHDOG=1"); }
 void SystemdNotifier::reloading() { send("RELOADING=1"); }
-void SystemdNotifier::reloaded() { send("READY=1"); }
+void SystemdNotifier::reloaded() {
+  // After a reload during start-up, READY waits for ready(): the subnet is not there yet.
+  if (ready_sent_) send("READY=1");
+}
 void SystemdNotifier::stopping() { send("STOPPING=1"); }
 
 void SystemdNotifier::send(const std::string& message) {
