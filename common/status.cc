@@ -1,8 +1,15 @@
 #include "common/status.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace shoal {
+
+void precondition_failed(const char* what, const char* file, int line) {
+  std::fprintf(stderr, "precondition failed: %s (%s:%d)\n", what, file, line);
+  std::abort();
+}
 
 Status errno_status(std::string_view what, int error) {
   std::string message = std::string(what) + ": " + std::strerror(error);

@@ -1,15 +1,23 @@
 // Status and Result<T>: the one way shoal reports an error (LevelDB's Status is the model).
 //
+// The rule, for every module (DESIGN.md, Conventions): nothing throws.
+//  - An error a caller can meet (bad config, a refused system call, a damaged file) is a
+//    Status, or a Result<T> when there is a value to return. Its message says what was
+//    wrong, where, and what to do.
+//  - A decoder of untrusted bytes returns Result<T, DropReason>, DropReason being its
+//    module's enum of refusals (with kCount and to_string()): the reason is a metric label,
+//    counted per reason, not text for a person.
+//  - A broken precondition is a bug in the caller, not an input error: SHOAL_REQUIRE says
+//    so and aborts with the condition, file and line in every build type (assert() would
+//    vanish under NDEBUG and leave undefined behaviour).
+//
 // A Status is either ok, carrying nothing, or an error carrying a code a caller can branch
 // on and a message a human can read. An error about one config key also carries the key and
 // the problem apart from the message, as data: the agent says which file or flag set the key
 // without parsing the text.
-// Result<T> is a T or a non-ok Status. A decoder of untrusted bytes whose refusals are
-// counted by reason uses Result<T, Reason> with its own reason enum: the reason is a
-// metric label, not text. None of these throw; value() on an error is a bug and asserts.
+// Result<T> is a T or a non-ok Status. value() on an error is a bug: SHOAL_REQUIRE.
 #pragma once
 
-#include <cassert>
 #include <cerrno>
 #include <cstdint>
 #include <string>
@@ -18,6 +26,11 @@
 #include <variant>
 
 namespace shoal {
+
+// Aborts with "precondition failed: <what> (file:line)" on stderr. Use SHOAL_REQUIRE.
+[[noreturn]] void precondition_failed(const char* what, const char* file, int line);
+#define SHOAL_REQUIRE(condition) \
+  ((condition) ? void(0) : ::shoal::precondition_failed(#condition, __FILE__, __LINE__))
 
 class [[nodiscard]] Status {
  public:
@@ -97,15 +110,15 @@ class [[nodiscard]] Result {
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
 
-  T& value() & { return assert(ok()), std::get<0>(v_); }
-  const T& value() const& { return assert(ok()), std::get<0>(v_); }
-  T&& value() && { return assert(ok()), std::get<0>(std::move(v_)); }
+  T& value() & { return SHOAL_REQUIRE(ok()), *std::get_if<0>(&v_); }
+  const T& value() const& { return SHOAL_REQUIRE(ok()), *std::get_if<0>(&v_); }
+  T&& value() && { return SHOAL_REQUIRE(ok()), std::move(*std::get_if<0>(&v_)); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
-  const E& error() const { return assert(!ok()), std::get<1>(v_); }
+  const E& error() const { return SHOAL_REQUIRE(!ok()), *std::get_if<1>(&v_); }
 
  private:
   std::variant<T, E> v_;
@@ -119,7 +132,7 @@ class [[nodiscard]] Result<void, E> {
   Result(E error) : error_(std::move(error)), failed_(true) {}  // NOLINT: implicit
   bool ok() const { return !failed_; }
   explicit operator bool() const { return ok(); }
-  const E& error() const { return assert(failed_), error_; }
+  const E& error() const { return SHOAL_REQUIRE(failed_), error_; }
 
  private:
   E error_{};

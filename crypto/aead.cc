@@ -7,9 +7,9 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
-#include <stdexcept>
 
 #include "common/byte_order.h"
+#include "common/status.h"
 #include "crypto/sodium_init.h"
 
 namespace shoal::crypto {
@@ -58,8 +58,8 @@ bool aead_available(Aead aead) {
 }
 
 AeadKey AeadKey::make(Aead aead, ByteView key) {
-  if (key.size() != kAeadKeySize) throw std::invalid_argument("AeadKey: key must be 32 bytes");
-  if (!aead_available(aead)) throw std::invalid_argument("AeadKey: cipher not available");
+  SHOAL_REQUIRE(key.size() == kAeadKeySize);
+  SHOAL_REQUIRE(aead_available(aead));
   if (aead == Aead::kChaCha20Poly1305) {
     SecureBuffer memory(kAeadKeySize);
     std::memcpy(memory.data(), key.data(), kAeadKeySize);

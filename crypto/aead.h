@@ -45,8 +45,7 @@ const AeadMeasurement& measure_aead();
 
 class AeadKey {
  public:
-  // Preconditions (a programming error otherwise; throws std::invalid_argument):
-  // key.size() == kAeadKeySize and aead_available(aead).
+  // Preconditions (SHOAL_REQUIRE): key.size() == kAeadKeySize and aead_available(aead).
   static AeadKey make(Aead aead, ByteView key);
 
   Aead aead() const { return aead_; }

@@ -7,7 +7,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <stdexcept>
 #include <utility>
 
 #include "common/byte_order.h"
@@ -133,11 +132,9 @@ std::optional<KeyId> Keyring::sealed_with(ByteView sealed) {
 }
 
 Bytes Keyring::seal(ByteView plaintext, KeyId id) const {
-  if (empty()) throw std::logic_error("Keyring::seal called on an empty keyring");
+  SHOAL_REQUIRE(!empty());
+  SHOAL_REQUIRE(plaintext.size() <= kMaxPlaintextSize);
   const size_t index = index_of(id).value_or(0);
-  if (plaintext.size() > kMaxPlaintextSize)
-    throw std::length_error("Keyring::seal: plaintext of " + std::to_string(plaintext.size()) +
-                            " bytes exceeds kMaxPlaintextSize");
   Bytes sealed(kSealOverhead + plaintext.size());
   uint8_t* const nonce = sealed.data() + kSealHeaderSize;
   uint8_t* const ciphertext = nonce + kSealNonceSize;

@@ -102,8 +102,8 @@ class Keyring {
   // Primary first, then the others, in the order save() writes them.
   std::vector<KeyInfo> list() const;
 
-  // Seals with the primary key. Preconditions: !empty() (else std::logic_error) and
-  // plaintext.size() <= kMaxPlaintextSize (else std::length_error).
+  // Seals with the primary key. Preconditions (SHOAL_REQUIRE): !empty() and
+  // plaintext.size() <= kMaxPlaintextSize.
   Bytes seal(ByteView plaintext) const;
   // The same, with installed key `id` (a peer that spoke to us with it can read the answer
   // though it lacks our primary); with the primary when `id` is not installed.

@@ -2,9 +2,9 @@
 
 #include <sodium.h>
 
-#include <new>
 #include <utility>
 
+#include "common/status.h"
 #include "crypto/sodium_init.h"
 
 namespace shoal::crypto {
@@ -12,8 +12,8 @@ namespace shoal::crypto {
 SecureBuffer::SecureBuffer(size_t size) : size_(size) {
   require_init();
   data_ = static_cast<uint8_t*>(sodium_malloc(size));
-  if (data_ == nullptr) throw std::bad_alloc();
-  sodium_memzero(data_, size);  // sodium_malloc fills with 0xdb, not zero
+  SHOAL_REQUIRE(data_ != nullptr);  // out of memory or of mlock-able pages: nothing to save
+  sodium_memzero(data_, size);      // sodium_malloc fills with 0xdb, not zero
 }
 
 SecureBuffer::~SecureBuffer() { release(); }

@@ -13,7 +13,7 @@ namespace shoal::crypto {
 class SecureBuffer {
  public:
   SecureBuffer() = default;
-  // Zero-filled. Throws std::bad_alloc if the guarded allocation fails.
+  // Zero-filled. Aborts (SHOAL_REQUIRE) if the guarded allocation fails.
   explicit SecureBuffer(size_t size);
   ~SecureBuffer();
   SecureBuffer(SecureBuffer&& other) noexcept;

@@ -2,7 +2,7 @@
 
 #include <sodium.h>
 
-#include <stdexcept>
+#include "common/status.h"
 
 namespace shoal::crypto {
 
@@ -13,7 +13,9 @@ bool init() {
 }
 
 void require_init() {
-  if (!init()) throw std::runtime_error("libsodium could not be initialised (sodium_init failed)");
+  // The agent checked init() at start and refused to run without it (with a message for
+  // the operator), so reaching here without libsodium is a bug.
+  SHOAL_REQUIRE(init());
 }
 
 }  // namespace shoal::crypto

@@ -5,12 +5,12 @@
 #include <sodium.h>
 
 #include <array>
-#include <stdexcept>
 #include <vector>
 
 #include "common/byte_order.h"
 #include "crypto/aead.h"
 #include "crypto/sodium_init.h"
+#include "dies.h"
 
 using namespace shoal;
 using namespace shoal::crypto;
@@ -138,8 +138,9 @@ TEST_CASE("crypto.aead: wrong counter, changed tag, ciphertext or aad, other key
   }
 }
 
-TEST_CASE("crypto.aead: the two ciphers do not open each other's packets") {
-  if (!aead_available(Aead::kAes256Gcm)) return;
+// Without AES-NI there is no AES key to try: doctest reports the case as skipped.
+TEST_CASE("crypto.aead: the two ciphers do not open each other's packets" *
+          doctest::skip(!aead_available(Aead::kAes256Gcm))) {
   const auto key_bytes = test_key(5);
   const AeadKey chacha = AeadKey::make(Aead::kChaCha20Poly1305, key_bytes);
   const AeadKey aes = AeadKey::make(Aead::kAes256Gcm, key_bytes);
@@ -164,8 +165,8 @@ TEST_CASE("crypto.aead: a moved key still works; make checks its preconditions")
     CHECK(d.open(0, {}, data.data(), data.size(), tag.data()));
   }
   const std::array<uint8_t, 31> short_key{};
-  CHECK_THROWS_AS(AeadKey::make(Aead::kChaCha20Poly1305, short_key), std::invalid_argument);
-  CHECK_THROWS_AS(AeadKey::make(static_cast<Aead>(3), test_key(6)), std::invalid_argument);
+  CHECK(shoal::test::dies([&] { (void)AeadKey::make(Aead::kChaCha20Poly1305, short_key); }));
+  CHECK(shoal::test::dies([] { (void)AeadKey::make(static_cast<Aead>(3), test_key(6)); }));
 }
 
 TEST_CASE("crypto.aead: measure_aead is cached and prefers only an available cipher") {

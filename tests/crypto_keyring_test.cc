@@ -2,12 +2,12 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
-#include <stdexcept>
 #include <string>
 #include <variant>
 
 #include "common/file_io.h"
 #include "crypto/keyring.h"
+#include "dies.h"
 #include "temp_dir.h"
 
 using namespace shoal;
@@ -78,7 +78,7 @@ TEST_CASE("seal and open round trip, with the documented frame layout") {
   Bytes plaintext;
   CHECK(keyring.open(sealed_largest, plaintext) == OpenStatus::kOk);
   CHECK(plaintext == largest);
-  CHECK_THROWS_AS(keyring.seal(Bytes(kMaxPlaintextSize + 1)), std::length_error);
+  CHECK(shoal::test::dies([&] { (void)keyring.seal(Bytes(kMaxPlaintextSize + 1)); }));
 }
 
 TEST_CASE("a frame built by hand from the specification opens") {
@@ -101,7 +101,7 @@ TEST_CASE("an empty keyring seals nothing and opens nothing") {
   CHECK(empty.empty());
   CHECK(!empty.primary());
   CHECK(empty.list().empty());
-  CHECK_THROWS_AS(empty.seal(as_bytes("x")), std::logic_error);
+  CHECK(shoal::test::dies([&] { (void)empty.seal(as_bytes("x")); }));
   const Bytes sealed = keyring_of({generate_key()}).seal(as_bytes("x"));
   CHECK(open_status(empty, sealed) == OpenStatus::kUnknownKey);
 }
