@@ -14,22 +14,19 @@ constexpr uint8_t kChunkEnd = 'E';
 // Plaintext bytes per stream chunk: under the keyring's cap with the kind byte added.
 constexpr size_t kChunkData = crypto::kMaxPlaintextSize - 1;
 
-DropReason from_status(crypto::OpenStatus status) {
-  switch (status) {
-    case crypto::OpenStatus::kOk:
-      return DropReason::kNone;
-    case crypto::OpenStatus::kTooShort:
+DropReason from_crypto(crypto::DropReason reason) {
+  switch (reason) {
+    case crypto::DropReason::kTooShort:
       return DropReason::kTooShort;
-    case crypto::OpenStatus::kTooLarge:
+    case crypto::DropReason::kTooLarge:
       return DropReason::kTooLarge;
-    case crypto::OpenStatus::kBadVersion:
+    case crypto::DropReason::kBadVersion:
       return DropReason::kBadVersion;
-    case crypto::OpenStatus::kUnknownKey:
+    case crypto::DropReason::kUnknownKey:
       return DropReason::kUnknownKey;
-    case crypto::OpenStatus::kBadAuth:
+    default:  // kBadAuth; the handshake's reasons do not arise here
       return DropReason::kBadAuth;
   }
-  return DropReason::kBadAuth;
 }
 
 }  // namespace
@@ -72,11 +69,12 @@ Bytes SealedFrames::seal(uint8_t kind, ByteView data, std::optional<crypto::KeyI
 std::optional<Bytes> SealedFrames::open(ByteView unit, DropReason& reason) const {
   Bytes plain;
   if (encrypted()) {
-    const auto status = keyring_->open(unit, plain);
-    if (status != crypto::OpenStatus::kOk) {
-      reason = from_status(status);
+    auto opened = keyring_->open(unit);
+    if (!opened) {
+      reason = from_crypto(opened.error());
       return std::nullopt;
     }
+    plain = std::move(opened).value();
   } else {
     if (unit.size() > crypto::kMaxPlaintextSize) {
       reason = DropReason::kTooLarge;

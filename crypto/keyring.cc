@@ -36,22 +36,22 @@ std::string octal_mode(mode_t mode) {
 
 }  // namespace
 
-std::string_view to_string(OpenStatus status) {
-  switch (status) {
-    case OpenStatus::kOk:
-      return "ok";
-    case OpenStatus::kTooShort:
+std::string_view to_string(DropReason reason) {
+  switch (reason) {
+    case DropReason::kTooShort:
       return "too_short";
-    case OpenStatus::kTooLarge:
+    case DropReason::kTooLarge:
       return "too_large";
-    case OpenStatus::kBadVersion:
+    case DropReason::kBadVersion:
       return "bad_version";
-    case OpenStatus::kUnknownKey:
+    case DropReason::kUnknownKey:
       return "unknown_key";
-    case OpenStatus::kBadAuth:
+    case DropReason::kBadAuth:
       return "bad_auth";
+    case DropReason::kCount:
+      break;
   }
-  return "unknown_status";
+  return "unknown";
 }
 
 Keyring::Keyring(Keyring&& other) noexcept
@@ -147,24 +147,21 @@ Bytes Keyring::seal(ByteView plaintext, KeyId id) const {
   return sealed;
 }
 
-OpenStatus Keyring::open(ByteView sealed, Bytes& plaintext_out) const {
-  plaintext_out.clear();
-  if (sealed.size() > kMaxSealedSize) return OpenStatus::kTooLarge;
-  if (sealed.size() < kSealOverhead) return OpenStatus::kTooShort;
-  if (sealed[0] != kSealFormatVersion) return OpenStatus::kBadVersion;
+Result<Bytes, DropReason> Keyring::open(ByteView sealed) const {
+  if (sealed.size() > kMaxSealedSize) return DropReason::kTooLarge;
+  if (sealed.size() < kSealOverhead) return DropReason::kTooShort;
+  if (sealed[0] != kSealFormatVersion) return DropReason::kBadVersion;
   const auto index = index_of(get_be32(sealed.data() + 1));
-  if (!index) return OpenStatus::kUnknownKey;
+  if (!index) return DropReason::kUnknownKey;
   const uint8_t* const nonce = sealed.data() + kSealHeaderSize;
   const uint8_t* const ciphertext = nonce + kSealNonceSize;
   const size_t ciphertext_size = sealed.size() - kSealHeaderSize - kSealNonceSize;
-  plaintext_out.resize(ciphertext_size - kSealTagSize);
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(plaintext_out.data(), nullptr, nullptr, ciphertext,
+  Bytes plaintext(ciphertext_size - kSealTagSize);
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(plaintext.data(), nullptr, nullptr, ciphertext,
                                                  ciphertext_size, sealed.data(), kSealHeaderSize,
-                                                 nonce, key_at(*index)) != 0) {
-    plaintext_out.clear();
-    return OpenStatus::kBadAuth;
-  }
-  return OpenStatus::kOk;
+                                                 nonce, key_at(*index)) != 0)
+    return DropReason::kBadAuth;
+  return plaintext;
 }
 
 Result<Keyring> Keyring::parse(std::string_view text) {

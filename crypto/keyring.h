@@ -13,10 +13,10 @@
 // tolerate duplicates.
 //
 // open() never reads outside its input whatever it is given, refuses inputs over
-// kMaxSealedSize, and reports why it refused as a distinct OpenStatus. Key material lives
-// in a SecureBuffer (guarded, locked, zeroed when freed). Move-only, so keys are never
-// copied by accident. Not synchronised: concurrent const calls are fine, a mutation needs
-// the caller to exclude everything else.
+// kMaxSealedSize, and reports why it refused as a distinct DropReason (crypto/drop_reason.h). Key
+// material lives in a SecureBuffer (guarded, locked, zeroed when freed). Move-only, so keys are
+// never copied by accident. Not synchronised: concurrent const calls are fine, a mutation needs the
+// caller to exclude everything else.
 //
 // File form: text, one base64 key per line, the first line is the primary; blank lines and
 // lines starting with '#' are ignored. load() refuses files readable or writable by group or
@@ -34,6 +34,7 @@
 
 #include "common/bytes.h"
 #include "common/status.h"
+#include "crypto/drop_reason.h"
 #include "crypto/key.h"
 #include "crypto/secure_buffer.h"
 
@@ -47,18 +48,6 @@ inline constexpr size_t kSealOverhead = kSealHeaderSize + kSealNonceSize + kSeal
 // Largest plaintext seal() accepts: a UDP packet or one stream frame.
 inline constexpr size_t kMaxPlaintextSize = 64 * 1024;
 inline constexpr size_t kMaxSealedSize = kMaxPlaintextSize + kSealOverhead;
-
-// Why open() refused. Each is counted as its own reason in the metrics.
-enum class OpenStatus : uint8_t {
-  kOk,
-  kTooShort,    // shorter than kSealOverhead
-  kTooLarge,    // longer than kMaxSealedSize
-  kBadVersion,  // unknown format version byte
-  kUnknownKey,  // no installed key has the packet's key id
-  kBadAuth,     // the tag does not verify: tampered, corrupted, or not sealed by a key holder
-};
-// snake_case, usable as a metrics label: "ok", "too_short", "bad_auth", ...
-std::string_view to_string(OpenStatus status);
 
 struct KeyInfo {
   KeyId id;
@@ -110,9 +99,8 @@ class Keyring {
   Bytes seal(ByteView plaintext, KeyId id) const;
   // The key id a sealed frame names (its header), if it is long enough to have one.
   static std::optional<KeyId> sealed_with(ByteView sealed);
-  // Opens a frame sealed by any installed key. On kOk `plaintext_out` holds the plaintext;
-  // otherwise it is left empty.
-  OpenStatus open(ByteView sealed, Bytes& plaintext_out) const;
+  // The plaintext of a frame sealed by any installed key, or why not.
+  Result<Bytes, DropReason> open(ByteView sealed) const;
 
  private:
   std::optional<size_t> index_of(KeyId id) const;
