@@ -15,7 +15,7 @@
 #include "agent/asio.h"
 #include "agent/gossip_transport.h"
 #include "agent/metrics_server.h"
-#include "agent/sealed_frames.h"
+#include "protocol/sealed_frames.h"
 #include "common/rng.h"
 #include "common/subnet_env.h"
 #include "crypto/identity.h"

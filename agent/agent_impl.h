@@ -17,13 +17,13 @@
 #include "agent/control_server.h"
 #include "agent/gossip_transport.h"
 #include "agent/metrics_server.h"
-#include "agent/sealed_frames.h"
 #include "agent/systemd_notify.h"
 #include "crypto/identity.h"
 #include "crypto/keyring.h"
 #include "gossip/membership.h"
 #include "node/node.h"
 #include "proto/control.pb.h"
+#include "protocol/sealed_frames.h"
 #include "store/store.h"
 
 namespace shoal::agent {
@@ -84,7 +84,7 @@ class Agent::Impl {
 
   AgentConfig config_;
   crypto::Keyring keyring_;
-  SealedFrames frames_;
+  protocol::SealedFrames frames_;
   std::unique_ptr<store::Store> store_;
   std::optional<crypto::Identity> identity_;
   NodeId id_;

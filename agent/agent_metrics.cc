@@ -74,7 +74,7 @@ void AgentMetrics::refresh() {
   const char* dropped_help = "Input refused, by reason, before or inside the gossip core.";
   for (size_t i = 1; i < transport_.dropped.size(); ++i)
     c("shoal_packets_dropped_total", dropped_help, transport_.dropped[i],
-      {{"reason", std::string(to_string(static_cast<DropReason>(i)))}});
+      {{"reason", std::string(to_string(static_cast<protocol::DropReason>(i)))}});
   c("shoal_packets_dropped_total", dropped_help, s.dropped_malformed, {{"reason", "malformed"}});
   c("shoal_packets_dropped_total", dropped_help, s.dropped_invalid, {{"reason", "invalid"}});
   c("shoal_packets_dropped_total", dropped_help, s.dropped_bad_version,

@@ -8,15 +8,15 @@
 
 #include "agent/agent_datapath.h"
 #include "agent/metrics.h"
-#include "agent/sealed_frames.h"
 #include "gossip/membership.h"
 #include "lease/lease_core.h"
+#include "protocol/sealed_frames.h"
 
 namespace shoal::agent {
 
 struct TransportCounters {
   // Refused before gossip saw them: wrong key, tampered, plaintext to an encrypted agent...
-  std::array<uint64_t, static_cast<size_t>(DropReason::kCount)> dropped{};
+  std::array<uint64_t, static_cast<size_t>(protocol::DropReason::kCount)> dropped{};
   uint64_t datagrams_in = 0, datagrams_out = 0, streams_accepted = 0, streams_opened = 0;
   uint64_t streams_refused = 0;  // over the total or per-source cap
   uint64_t accept_errors = 0;    // accept failed for want of file descriptors

@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "agent/connection_tracker.h"
-#include "agent/control_codec.h"
 #include "common/fd.h"
 #include "common/unix_socket.h"
+#include "protocol/control_codec.h"
 
 namespace shoal::agent {
 
@@ -80,7 +80,7 @@ class ControlConnection : public std::enable_shared_from_this<ControlConnection>
   }
 
   void on_request(const Bytes& body) {
-    auto decoded = decode_request_checked(body);
+    auto decoded = protocol::decode_request(body);
     if (!decoded) return reject(decoded.error().to_string());
     proto::ControlResponse response;
     try {
@@ -89,11 +89,11 @@ class ControlConnection : public std::enable_shared_from_this<ControlConnection>
       response.Clear();
       response.set_error(std::string("the agent failed to answer: ") + e.what());
     }
-    if (response.ByteSizeLong() > kMaxControlResponse) {
+    if (response.ByteSizeLong() > protocol::kMaxControlResponse) {
       const size_t size = response.ByteSizeLong();
       response.Clear();
       response.set_error("the answer is " + std::to_string(size) + " bytes, over the limit of " +
-                         std::to_string(kMaxControlResponse));
+                         std::to_string(protocol::kMaxControlResponse));
     }
     respond(response);
   }
@@ -107,7 +107,7 @@ class ControlConnection : public std::enable_shared_from_this<ControlConnection>
 
   void respond(const proto::ControlResponse& response) {
     answered_ = true;
-    out_ = encode_frame(response);
+    out_ = protocol::encode_frame(response);
     arm_timer();
     boost::asio::async_write(
         socket_, boost::asio::buffer(out_),
@@ -117,7 +117,7 @@ class ControlConnection : public std::enable_shared_from_this<ControlConnection>
   stream_protocol::socket socket_;
   boost::asio::steady_timer timer_;
   std::shared_ptr<ControlServer::Shared> shared_;
-  FrameReader reader_{kMaxControlRequest};
+  FrameReader reader_{protocol::kMaxControlRequest};
   std::array<uint8_t, 4096> buffer_{};
   Bytes out_;
   bool answered_ = false;

@@ -34,11 +34,11 @@ bool out_of_descriptors(const ErrorCode& ec) {
 
 // One TCP connection carrying one gossip stream.
 struct GossipTransport::Stream {
-  Stream(asio::io_context& io, const SealedFrames& frames, size_t max_message)
+  Stream(asio::io_context& io, const protocol::SealedFrames& frames, size_t max_message)
       : socket(io), deadline(io), reader(frames, max_message) {}
   tcp::socket socket;
   asio::steady_timer deadline;
-  SealedFrames::Reader reader;
+  protocol::SealedFrames::Reader reader;
   Endpoint peer;
   std::deque<Bytes> out;
   bool connected = false;
@@ -47,7 +47,7 @@ struct GossipTransport::Stream {
   std::array<uint8_t, 16384> buffer{};
 };
 
-GossipTransport::GossipTransport(asio::io_context& io, const SealedFrames& frames,
+GossipTransport::GossipTransport(asio::io_context& io, const protocol::SealedFrames& frames,
                                  const gossip::Config& config, TransportCounters& counters,
                                  Handler handler)
     : io_(io),
@@ -62,7 +62,7 @@ GossipTransport::GossipTransport(asio::io_context& io, const SealedFrames& frame
 GossipTransport::~GossipTransport() { close(); }
 
 Result<std::unique_ptr<GossipTransport>> GossipTransport::open(
-    asio::io_context& io, const Endpoint& bind, const SealedFrames& frames,
+    asio::io_context& io, const Endpoint& bind, const protocol::SealedFrames& frames,
     const gossip::Config& config, TransportCounters& counters, Handler handler) {
   std::unique_ptr<GossipTransport> t(
       new GossipTransport(io, frames, config, counters, std::move(handler)));
@@ -110,13 +110,13 @@ void GossipTransport::receive_datagrams() {
       asio::buffer(datagram_), datagram_from_, [this](const ErrorCode& ec, size_t n) {
         if (ec == asio::error::operation_aborted || closed_) return;
         if (!ec) {
-          DropReason reason;
-          auto packet = frames_.unwrap_datagram(ByteView(datagram_.data(), n), reason);
+          auto packet = frames_.unwrap_datagram(ByteView(datagram_.data(), n));
           const Endpoint from{from_asio(datagram_from_.address()), datagram_from_.port()};
           counters_.datagrams_in++;
           if (packet) {
             handler_.datagram(from, *packet);
-          } else if (counters_.dropped[size_t(reason)]++ % 100 == 0) {
+          } else if (const auto reason = packet.error();
+                     counters_.dropped[size_t(reason)]++ % 100 == 0) {
             spdlog::warn("dropped a datagram from {}: {} ({} so far)", from.to_string(),
                          to_string(reason), counters_.dropped[size_t(reason)]);
           }
@@ -265,8 +265,8 @@ void GossipTransport::start_reading(uint64_t id, std::shared_ptr<Stream> s) {
     if (!s->reader.authenticated() && !enforce_unauthenticated_budget(id)) return;  // shed
     while (auto message = s->reader.next())
       handler_.stream_message(s->peer, gossip::StreamId{id}, *message);
-    if (s->reader.failed() != DropReason::kNone) {
-      const auto reason = s->reader.failed();
+    if (const auto failed = s->reader.failed()) {
+      const auto reason = *failed;
       if (counters_.dropped[size_t(reason)]++ % 100 == 0)
         spdlog::warn("closed a stream from {}: {} ({} so far)", s->peer.to_string(),
                      to_string(reason), counters_.dropped[size_t(reason)]);

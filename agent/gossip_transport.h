@@ -1,6 +1,6 @@
 // GossipTransport carries the gossip core's traffic: datagrams on one UDP socket and streams
 // (push-pull, probes over TCP) on one TCP listener, on the same address and port, every
-// payload sealed by SealedFrames. It owns the sockets and the streams and enforces their
+// payload sealed by protocol::SealedFrames. It owns the sockets and the streams and enforces their
 // limits; the agent hands it the core's transmits and gets back what arrives.
 //
 // Promises:
@@ -23,10 +23,10 @@
 
 #include "agent/agent_metrics.h"
 #include "agent/asio.h"
-#include "agent/sealed_frames.h"
 #include "common/status.h"
 #include "gossip/config.h"
 #include "gossip/membership.h"
+#include "protocol/sealed_frames.h"
 
 namespace shoal::agent {
 
@@ -43,7 +43,7 @@ class GossipTransport {
 
   // Binds `bind` for UDP and TCP; nothing is read until start().
   static Result<std::unique_ptr<GossipTransport>> open(asio::io_context& io, const Endpoint& bind,
-                                                       const SealedFrames& frames,
+                                                       const protocol::SealedFrames& frames,
                                                        const gossip::Config& config,
                                                        TransportCounters& counters,
                                                        Handler handler);
@@ -58,8 +58,8 @@ class GossipTransport {
 
  private:
   struct Stream;
-  GossipTransport(asio::io_context& io, const SealedFrames& frames, const gossip::Config& config,
-                  TransportCounters& counters, Handler handler);
+  GossipTransport(asio::io_context& io, const protocol::SealedFrames& frames,
+                  const gossip::Config& config, TransportCounters& counters, Handler handler);
 
   void receive_datagrams();
   void accept_streams();
@@ -73,7 +73,7 @@ class GossipTransport {
                                      bool connected, uint64_t& id);
 
   asio::io_context& io_;
-  const SealedFrames& frames_;
+  const protocol::SealedFrames& frames_;
   const gossip::Config config_;
   TransportCounters& counters_;
   Handler handler_;

@@ -9,9 +9,9 @@
 #include <cstring>
 #include <thread>
 
-#include "agent/control_codec.h"
 #include "common/fd.h"
 #include "common/unix_socket.h"
+#include "protocol/control_codec.h"
 
 namespace shoal::cli {
 
@@ -48,7 +48,7 @@ Result<proto::ControlResponse> call(const std::string& socket_path,
   const auto deadline = Clock::now() + timeout;
   auto address = unix_address(socket_path);
   if (!address) return address.error().prefixed("control socket");
-  if (request.ByteSizeLong() > agent::kMaxControlRequest)
+  if (request.ByteSizeLong() > protocol::kMaxControlRequest)
     return Status::invalid_argument("the request is too large to send");
 
   Fd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
@@ -64,7 +64,7 @@ Result<proto::ControlResponse> call(const std::string& socket_path,
   const Status too_slow =
       Status::unavailable("the shoal agent at " + socket_path + " did not answer within " +
                           std::to_string(timeout.count()) + " ms");
-  const Bytes frame = agent::encode_frame(request);
+  const Bytes frame = protocol::encode_frame(request);
   size_t sent = 0;
   while (sent < frame.size()) {
     if (!wait_for(sock.get(), POLLOUT, deadline)) return too_slow;
@@ -74,7 +74,7 @@ Result<proto::ControlResponse> call(const std::string& socket_path,
     sent += static_cast<size_t>(n);
   }
 
-  FrameReader reader(agent::kMaxControlResponse);
+  FrameReader reader(protocol::kMaxControlResponse);
   uint8_t buffer[16 * 1024];
   bool garbled = false;
   for (;;) {
@@ -85,7 +85,7 @@ Result<proto::ControlResponse> call(const std::string& socket_path,
     reader.feed(ByteView(buffer, static_cast<size_t>(n)));
     if (!reader.error().ok()) break;
     if (auto body = reader.next()) {
-      if (auto response = agent::decode_response(*body)) return std::move(*response);
+      if (auto response = protocol::decode_response(*body)) return std::move(*response);
       garbled = true;
       break;
     }

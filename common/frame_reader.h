@@ -1,6 +1,6 @@
 // shoal's one length-prefixed framing: a frame is a 4-byte big-endian body length, then the
 // body. The control socket carries one protobuf message per frame; gossip streams carry
-// sealed chunks (agent/sealed_frames.h).
+// sealed chunks (protocol/sealed_frames.h).
 //
 // FrameReader cuts a byte stream, fed in chunks of any size, into bodies. It holds at most
 // one partial frame plus the complete bodies not yet taken, and never allocates for a body

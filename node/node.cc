@@ -192,7 +192,7 @@ std::optional<Bytes> Node::merge_remote_state(ByteView state, bool, uint32_t rou
   const auto& ours = keys_.held();
   if (round == 0 && ours && (!theirs || theirs->version < ours->version)) {
     // A peer behind us (a joiner, or a member back from down): the answer brings it ours,
-    // sealed in the key it spoke (agent/sealed_frames.h), so it reads it though it lacks our
+    // sealed in the key it spoke (protocol/sealed_frames.h), so it reads it though it lacks our
     // primary; and gossip spreads it at once, at most every few seconds, so that a cluster
     // full of stale members is not flooded.
     answer = with_keys_in_front(*ours, answer.value_or(Bytes{}));

@@ -11,13 +11,14 @@
 #include <thread>
 #include <variant>
 
-#include "agent/control_codec.h"
 #include "agent/control_server.h"
 #include "cli/control_client.h"
+#include "protocol/control_codec.h"
 #include "tests/temp_dir.h"
 
 using namespace shoal;
 using namespace shoal::agent;
+using namespace shoal::protocol;
 using shoal::test::TempDir;
 using namespace std::chrono_literals;
 
@@ -35,7 +36,7 @@ proto::ControlRequest forget(const std::string& node) {
 }
 
 std::string refusal(const proto::ControlRequest& request) {
-  auto decoded = decode_request_checked(body_of(request));
+  auto decoded = decode_request(body_of(request));
   REQUIRE_FALSE(decoded);
   return decoded.error().to_string();
 }
@@ -196,7 +197,7 @@ TEST_CASE("control codec: requests the agent cannot act on are refused with a re
   CHECK(refusal(install) == "the key to install is empty");
 
   const Bytes garbage{0xff, 0xff, 0xff, 0xff, 0xff};
-  CHECK(decode_request_checked(garbage).error().to_string().find("malformed") != std::string::npos);
+  CHECK(decode_request(garbage).error().to_string().find("malformed") != std::string::npos);
 }
 
 TEST_CASE("control server: a request and its answer through a real socket") {

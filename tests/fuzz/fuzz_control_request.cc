@@ -7,17 +7,17 @@
 #include <cstdlib>
 #include <string>
 
-#include "agent/control_codec.h"
+#include "protocol/control_codec.h"
 #include "tests/fuzz/check_message.h"
 
 using namespace shoal;
 using shoal::fuzz::check_message;
-using namespace shoal::agent;
+using namespace shoal::protocol;
 
 namespace {
 
 void check_body(const Bytes& body) {
-  auto decoded = decode_request_checked(body);
+  auto decoded = decode_request(body);
   if (!decoded) return check_message(decoded.error().to_string());
   const proto::ControlRequest& request = *decoded;
   if (!request_error(request).ok()) std::abort();

@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include "agent/sealed_frames.h"
 #include "crypto/keyring.h"
 #include "crypto/sodium_init.h"
+#include "protocol/sealed_frames.h"
 
 using namespace shoal;
 
@@ -25,26 +25,25 @@ const crypto::Keyring& keyring() {
   return ring;
 }
 
-void exercise(const agent::SealedFrames& frames, ByteView input) {
-  agent::DropReason reason = agent::DropReason::kNone;
-  (void)frames.unwrap_datagram(input, reason);
-  agent::SealedFrames::Reader reader(frames, 1 << 20);
+void exercise(const protocol::SealedFrames& frames, ByteView input) {
+  (void)frames.unwrap_datagram(input);
+  protocol::SealedFrames::Reader reader(frames, 1 << 20);
   const size_t cut = input.empty() ? 0 : input[0] % (input.size() + 1);
   reader.feed(input.subspan(0, cut));
   while (reader.next()) {
   }
-  const bool failed_early = reader.failed() != agent::DropReason::kNone;
+  const bool failed_early = reader.failed().has_value();
   reader.feed(input.subspan(cut));
   while (reader.next()) {
   }
-  if (failed_early && reader.failed() == agent::DropReason::kNone) std::abort();
+  if (failed_early && !reader.failed()) std::abort();
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const ByteView input(data, size);
-  exercise(agent::SealedFrames(&keyring()), input);
-  exercise(agent::SealedFrames(nullptr), input);
+  exercise(protocol::SealedFrames(&keyring()), input);
+  exercise(protocol::SealedFrames(nullptr), input);
   return 0;
 }

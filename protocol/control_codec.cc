@@ -1,10 +1,10 @@
-#include "agent/control_codec.h"
+#include "protocol/control_codec.h"
 
 #include <algorithm>
 
 #include "common/byte_order.h"
 
-namespace shoal::agent {
+namespace shoal::protocol {
 
 namespace {
 
@@ -101,7 +101,7 @@ Status request_error(const proto::ControlRequest& request) {
   return Status::unsupported("unknown request (is the shoal command newer than the agent?)");
 }
 
-Result<proto::ControlRequest> decode_request_checked(ByteView body) {
+Result<proto::ControlRequest> decode_request(ByteView body) {
   if (body.size() > kMaxControlRequest) return Status::invalid_argument("request too large");
   proto::ControlRequest request;
   if (!request.ParseFromArray(body.data(), static_cast<int>(body.size())))
@@ -110,17 +110,12 @@ Result<proto::ControlRequest> decode_request_checked(ByteView body) {
   return request;
 }
 
-std::optional<proto::ControlRequest> decode_request(ByteView body) {
-  auto decoded = decode_request_checked(body);
-  if (decoded) return std::move(decoded).value();
-  return std::nullopt;
-}
-
-std::optional<proto::ControlResponse> decode_response(ByteView body) {
-  if (body.size() > kMaxControlResponse) return std::nullopt;
+Result<proto::ControlResponse> decode_response(ByteView body) {
+  if (body.size() > kMaxControlResponse) return Status::corruption("response too large");
   proto::ControlResponse response;
-  if (!response.ParseFromArray(body.data(), static_cast<int>(body.size()))) return std::nullopt;
+  if (!response.ParseFromArray(body.data(), static_cast<int>(body.size())))
+    return Status::corruption("malformed response (not a shoal control message)");
   return response;
 }
 
-}  // namespace shoal::agent
+}  // namespace shoal::protocol

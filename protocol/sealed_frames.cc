@@ -1,11 +1,11 @@
-#include "agent/sealed_frames.h"
+#include "protocol/sealed_frames.h"
 
 #include <algorithm>
 #include <utility>
 
 #include "common/byte_order.h"
 
-namespace shoal::agent {
+namespace shoal::protocol {
 namespace {
 
 constexpr uint8_t kDatagram = 'D';
@@ -33,8 +33,6 @@ DropReason from_crypto(crypto::DropReason reason) {
 
 std::string_view to_string(DropReason reason) {
   switch (reason) {
-    case DropReason::kNone:
-      return "none";
     case DropReason::kTooShort:
       return "too_short";
     case DropReason::kTooLarge:
@@ -66,39 +64,26 @@ Bytes SealedFrames::seal(uint8_t kind, ByteView data, std::optional<crypto::KeyI
   return key ? keyring_->seal(plain, *key) : keyring_->seal(plain);
 }
 
-std::optional<Bytes> SealedFrames::open(ByteView unit, DropReason& reason) const {
+Result<Bytes, DropReason> SealedFrames::open(ByteView unit) const {
   Bytes plain;
   if (encrypted()) {
     auto opened = keyring_->open(unit);
-    if (!opened) {
-      reason = from_crypto(opened.error());
-      return std::nullopt;
-    }
+    if (!opened) return from_crypto(opened.error());
     plain = std::move(opened).value();
   } else {
-    if (unit.size() > crypto::kMaxPlaintextSize) {
-      reason = DropReason::kTooLarge;
-      return std::nullopt;
-    }
+    if (unit.size() > crypto::kMaxPlaintextSize) return DropReason::kTooLarge;
     plain.assign(unit.begin(), unit.end());
   }
-  if (plain.empty()) {
-    reason = DropReason::kTooShort;
-    return std::nullopt;
-  }
-  reason = DropReason::kNone;
+  if (plain.empty()) return DropReason::kTooShort;
   return plain;
 }
 
 Bytes SealedFrames::wrap_datagram(ByteView packet) const { return seal(kDatagram, packet); }
 
-std::optional<Bytes> SealedFrames::unwrap_datagram(ByteView wire, DropReason& reason) const {
-  auto plain = open(wire, reason);
-  if (!plain) return std::nullopt;
-  if (plain->front() != kDatagram) {
-    reason = DropReason::kBadKind;
-    return std::nullopt;
-  }
+Result<Bytes, DropReason> SealedFrames::unwrap_datagram(ByteView wire) const {
+  auto plain = open(wire);
+  if (!plain) return plain;
+  if (plain->front() != kDatagram) return DropReason::kBadKind;
   plain->erase(plain->begin());
   return plain;
 }
@@ -119,17 +104,16 @@ SealedFrames::Reader::Reader(const SealedFrames& frames, size_t max_message)
     : frames_(frames), max_message_(max_message), chunks_(crypto::kMaxSealedSize) {}
 
 std::optional<Bytes> SealedFrames::Reader::next() {
-  while (failed_ == DropReason::kNone) {
+  while (!failed_) {
     if (!chunks_.error().ok()) {
       failed_ = DropReason::kTooLarge;
       break;
     }
     auto unit = chunks_.next();
     if (!unit) break;
-    DropReason reason;
-    auto plain = frames_.open(*unit, reason);
+    auto plain = frames_.open(*unit);
     if (!plain) {
-      failed_ = reason;
+      failed_ = plain.error();
       break;
     }
     if (!authenticated_ && frames_.encrypted()) key_ = crypto::Keyring::sealed_with(*unit);
@@ -149,4 +133,4 @@ std::optional<Bytes> SealedFrames::Reader::next() {
   return std::nullopt;
 }
 
-}  // namespace shoal::agent
+}  // namespace shoal::protocol

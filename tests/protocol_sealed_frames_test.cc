@@ -4,13 +4,13 @@
 // refused with their own reason; bytes arriving one at a time reassemble the same.
 #include <doctest/doctest.h>
 
-#include "agent/sealed_frames.h"
 #include "crypto/key.h"
 #include "crypto/keyring.h"
 #include "crypto/sodium_init.h"
+#include "protocol/sealed_frames.h"
 
 using namespace shoal;
-using namespace shoal::agent;
+using namespace shoal::protocol;
 
 namespace {
 
@@ -29,7 +29,7 @@ Bytes pattern(size_t n) {
 
 // Feeds `wire` to a fresh reader `step` bytes at a time; returns the messages.
 std::vector<Bytes> read_all(const SealedFrames& frames, const Bytes& wire, size_t step,
-                            DropReason& failed, size_t max_message = 1 << 20) {
+                            std::optional<DropReason>& failed, size_t max_message = 1 << 20) {
   SealedFrames::Reader reader(frames, max_message);
   std::vector<Bytes> out;
   for (size_t at = 0; at < wire.size(); at += step) {
@@ -47,8 +47,7 @@ TEST_CASE("sealed: datagrams and stream messages round-trip; chunks reassemble")
   const SealedFrames frames(&keyring);
   CHECK(frames.encrypted());
   const Bytes packet = pattern(1200);
-  DropReason reason = DropReason::kNone;
-  auto opened = frames.unwrap_datagram(frames.wrap_datagram(packet), reason);
+  auto opened = frames.unwrap_datagram(frames.wrap_datagram(packet));
   REQUIRE(opened);
   CHECK(*opened == packet);
   CHECK(frames.wrap_datagram(packet).size() == packet.size() + frames.datagram_overhead());
@@ -60,9 +59,9 @@ TEST_CASE("sealed: datagrams and stream messages round-trip; chunks reassemble")
   const Bytes second = frames.wrap_message(small);
   wire.insert(wire.end(), second.begin(), second.end());
   for (size_t step : {size_t{1}, size_t{777}, wire.size()}) {
-    DropReason failed = DropReason::kNone;
+    std::optional<DropReason> failed;
     const auto messages = read_all(frames, wire, step, failed);
-    CHECK(failed == DropReason::kNone);
+    CHECK(!failed);
     REQUIRE(messages.size() == 2);
     CHECK(messages[0] == big);
     CHECK(messages[1] == small);
@@ -72,29 +71,29 @@ TEST_CASE("sealed: datagrams and stream messages round-trip; chunks reassemble")
 TEST_CASE("sealed: tampering, replay across channels, strangers and sizes are refused") {
   const crypto::Keyring keyring = keyring_with_new_key();
   const SealedFrames frames(&keyring);
-  DropReason reason = DropReason::kNone;
 
   Bytes datagram = frames.wrap_datagram(pattern(100));
   datagram[datagram.size() / 2] ^= 0x01;
-  CHECK(!frames.unwrap_datagram(datagram, reason));
-  CHECK(reason == DropReason::kBadAuth);
+  CHECK(!frames.unwrap_datagram(datagram));
+  CHECK(frames.unwrap_datagram(datagram).error() == DropReason::kBadAuth);
 
   // A stream chunk replayed as a datagram: authentic, but the wrong kind.
   const Bytes chunk = frames.wrap_message(pattern(50));
-  CHECK(!frames.unwrap_datagram(ByteView(chunk).subspan(4), reason));
-  CHECK(reason == DropReason::kBadKind);
+  CHECK(!frames.unwrap_datagram(ByteView(chunk).subspan(4)));
+  CHECK(frames.unwrap_datagram(ByteView(chunk).subspan(4)).error() == DropReason::kBadKind);
 
   // Sealed with a key we do not hold.
   const crypto::Keyring other = keyring_with_new_key();
   const SealedFrames stranger(&other);
-  CHECK(!frames.unwrap_datagram(stranger.wrap_datagram(pattern(10)), reason));
-  CHECK(reason == DropReason::kUnknownKey);
+  CHECK(!frames.unwrap_datagram(stranger.wrap_datagram(pattern(10))));
+  CHECK(frames.unwrap_datagram(stranger.wrap_datagram(pattern(10))).error() ==
+        DropReason::kUnknownKey);
 
-  CHECK(!frames.unwrap_datagram(Bytes{1, 2, 3}, reason));
-  CHECK(reason == DropReason::kTooShort);
+  CHECK(!frames.unwrap_datagram(Bytes{1, 2, 3}));
+  CHECK(frames.unwrap_datagram(Bytes{1, 2, 3}).error() == DropReason::kTooShort);
 
   // A length prefix over the sealed-unit cap is refused before anything is buffered.
-  DropReason failed = DropReason::kNone;
+  std::optional<DropReason> failed;
   read_all(frames, Bytes{0x7f, 0xff, 0xff, 0xff, 0, 0}, 6, failed);
   CHECK(failed == DropReason::kTooLarge);
   // A message over the reader's cap.
@@ -124,11 +123,10 @@ TEST_CASE("sealed: authenticated() only after a chunk opened; buffered() counts 
 TEST_CASE("plaintext: the same layout without sealing; sealed input is not plaintext") {
   const SealedFrames plain(nullptr);
   CHECK(!plain.encrypted());
-  DropReason reason = DropReason::kNone;
-  auto opened = plain.unwrap_datagram(plain.wrap_datagram(pattern(30)), reason);
+  auto opened = plain.unwrap_datagram(plain.wrap_datagram(pattern(30)));
   REQUIRE(opened);
   CHECK(*opened == pattern(30));
-  DropReason failed = DropReason::kNone;
+  std::optional<DropReason> failed;
   const auto messages = read_all(plain, plain.wrap_message(pattern(90000)), 1000, failed);
   REQUIRE(messages.size() == 1);
   CHECK(messages[0] == pattern(90000));
@@ -153,7 +151,7 @@ TEST_CASE("sealed: a stream is answered in the key its opener spoke, if we hold 
   REQUIRE(at_cluster.key());
   CHECK(*at_cluster.key() == crypto::key_id(old_key));
 
-  DropReason failed = DropReason::kNone;
+  std::optional<DropReason> failed;
   // Sealed with the cluster's primary, the answer is lost on it...
   CHECK(read_all(returning_frames, cluster_frames.wrap_message(pattern(50)), 1 << 20, failed)
             .empty());

@@ -20,12 +20,13 @@
 
 #include "common/bytes.h"
 #include "common/frame_reader.h"
+#include "common/status.h"
 #include "crypto/keyring.h"
 
-namespace shoal::agent {
+namespace shoal::protocol {
 
+// Why a datagram or stream chunk was refused; each is its own metrics label.
 enum class DropReason : uint8_t {
-  kNone,
   kTooShort,
   kTooLarge,
   kBadVersion,
@@ -45,7 +46,8 @@ class SealedFrames {
   size_t datagram_overhead() const;
 
   Bytes wrap_datagram(ByteView packet) const;
-  std::optional<Bytes> unwrap_datagram(ByteView wire, DropReason& reason) const;
+  // The gossip packet a datagram carries, or why it is refused.
+  Result<Bytes, DropReason> unwrap_datagram(ByteView wire) const;
 
   // The whole stream encoding of one message (one or more chunks), sealed with the primary
   // key, or with `key` when given and installed: a stream is answered in the key its opener
@@ -59,9 +61,9 @@ class SealedFrames {
     Reader(const SealedFrames& frames, size_t max_message);
     void feed(ByteView bytes) { chunks_.feed(bytes); }
     // The next complete message; nullopt when more bytes are needed or on error (then
-    // failed() is set and the stream should be closed).
+    // failed() says why, and the stream should be closed).
     std::optional<Bytes> next();
-    DropReason failed() const { return failed_; }
+    std::optional<DropReason> failed() const { return failed_; }
     // True once a chunk opened (authenticated with a cluster key, or any chunk in
     // plaintext mode): until then the peer has proven nothing.
     bool authenticated() const { return authenticated_; }
@@ -75,16 +77,16 @@ class SealedFrames {
     size_t max_message_;
     FrameReader chunks_;  // sealed units, at most crypto::kMaxSealedSize each
     Bytes message_;
-    DropReason failed_ = DropReason::kNone;
+    std::optional<DropReason> failed_;
     bool authenticated_ = false;
     std::optional<crypto::KeyId> key_;
   };
 
  private:
   Bytes seal(uint8_t kind, ByteView data, std::optional<crypto::KeyId> key = std::nullopt) const;
-  std::optional<Bytes> open(ByteView unit, DropReason& reason) const;
+  Result<Bytes, DropReason> open(ByteView unit) const;
 
   const crypto::Keyring* keyring_;
 };
 
-}  // namespace shoal::agent
+}  // namespace shoal::protocol

@@ -16,7 +16,7 @@
 #include "common/status.h"
 #include "proto/control.pb.h"
 
-namespace shoal::agent {
+namespace shoal::protocol {
 
 inline constexpr size_t kMaxControlRequest = 64 * 1024;
 inline constexpr size_t kMaxControlResponse = 4 * 1024 * 1024;
@@ -26,12 +26,12 @@ inline constexpr size_t kMaxControlString = 256;
 Bytes encode_frame(const google::protobuf::Message& message);
 
 // The request in a frame body, or why it is refused (a sentence for the person at the CLI).
-Result<proto::ControlRequest> decode_request_checked(ByteView body);
-std::optional<proto::ControlRequest> decode_request(ByteView body);
+Result<proto::ControlRequest> decode_request(ByteView body);
 
 // Ok if `request` is one the agent can act on, else what is wrong with it.
 Status request_error(const proto::ControlRequest& request);
 
-std::optional<proto::ControlResponse> decode_response(ByteView body);
+// The response in a frame body, or why it is refused.
+Result<proto::ControlResponse> decode_response(ByteView body);
 
-}  // namespace shoal::agent
+}  // namespace shoal::protocol
