@@ -88,7 +88,7 @@ namespace {
 // Parses `bytes` on an arena whose first block is on the stack, so a message costs (almost)
 // no allocation, and hands the envelope to `use` if it decoded; else returns the error.
 template <typename Use>
-Result<void, DecodeError> with_envelope(ByteView bytes, const DecodeLimits& limits, Use&& use) {
+Result<void, DropReason> with_envelope(ByteView bytes, const DecodeLimits& limits, Use&& use) {
   alignas(16) char block[8192];
   google::protobuf::ArenaOptions options;
   options.initial_block = block;
@@ -193,24 +193,25 @@ void Membership::handle_updates(TimePoint now, const proto::Envelope& envelope) 
   }
 }
 
-void Membership::count_drop(int decode_error) {
-  switch (static_cast<DecodeError>(decode_error)) {
-    case DecodeError::kEmpty:
+void Membership::count_drop(int reason) {
+  switch (static_cast<DropReason>(reason)) {
+    case DropReason::kEmpty:
       stats_.dropped_empty++;
       break;
-    case DecodeError::kOversized:
+    case DropReason::kOversized:
       stats_.dropped_oversized++;
       break;
-    case DecodeError::kBadVersion:
+    case DropReason::kBadVersion:
       stats_.dropped_bad_version++;
       break;
-    case DecodeError::kMalformed:
+    case DropReason::kMalformed:
       stats_.dropped_malformed++;
       break;
-    case DecodeError::kInvalid:
+    case DropReason::kInvalid:
       stats_.dropped_invalid++;
       break;
-    case DecodeError::kUnknown:
+    case DropReason::kUnknown:
+    case DropReason::kCount:
       stats_.dropped_unknown++;
       break;
   }

@@ -160,7 +160,7 @@ class Membership {
   void handle_envelope(TimePoint now, const Endpoint& from, const proto::Envelope& envelope,
                        std::optional<StreamId> stream);
   void handle_updates(TimePoint now, const proto::Envelope& envelope);
-  void count_drop(int decode_error);
+  void count_drop(int reason);  // a wire.h DropReason
   Entry* find_entry(const NodeId& id);
   // piggyback = false: no queued updates ride along (a datagram likely to go nowhere).
   void send_datagram(const Endpoint& to, proto::Envelope& envelope,

@@ -8,7 +8,7 @@ namespace shoal::gossip {
 struct Stats {
   uint64_t packets_in = 0, packets_out = 0, bytes_in = 0, bytes_out = 0;
   uint64_t streams_in = 0, streams_out = 0, stream_bytes_in = 0, stream_bytes_out = 0;
-  // Dropped input, by reason (see wire.h DecodeError) or because it made no sense here.
+  // Dropped input, by reason (see wire.h DropReason) or because it made no sense here.
   uint64_t dropped_empty = 0, dropped_oversized = 0, dropped_bad_version = 0;
   uint64_t dropped_malformed = 0, dropped_invalid = 0, dropped_unknown = 0;
   uint64_t dropped_wrong_target = 0;  // a ping meant for another node id

@@ -84,44 +84,46 @@ bool valid_body(const proto::Envelope& e, const DecodeLimits& limits) {
 
 }  // namespace
 
-std::string_view to_string(DecodeError e) {
-  switch (e) {
-    case DecodeError::kEmpty:
+std::string_view to_string(DropReason reason) {
+  switch (reason) {
+    case DropReason::kEmpty:
       return "empty";
-    case DecodeError::kOversized:
+    case DropReason::kOversized:
       return "oversized";
-    case DecodeError::kBadVersion:
+    case DropReason::kBadVersion:
       return "bad_version";
-    case DecodeError::kMalformed:
+    case DropReason::kMalformed:
       return "malformed";
-    case DecodeError::kInvalid:
+    case DropReason::kInvalid:
       return "invalid";
-    case DecodeError::kUnknown:
+    case DropReason::kUnknown:
       return "unknown";
+    case DropReason::kCount:
+      break;
   }
   return "?";
 }
 
-Result<void, DecodeError> decode(ByteView bytes, const DecodeLimits& limits, proto::Envelope& out) {
-  if (bytes.empty()) return DecodeError::kEmpty;
-  if (bytes.size() > limits.max_bytes) return DecodeError::kOversized;
+Result<void, DropReason> decode(ByteView bytes, const DecodeLimits& limits, proto::Envelope& out) {
+  if (bytes.empty()) return DropReason::kEmpty;
+  if (bytes.size() > limits.max_bytes) return DropReason::kOversized;
   const uint8_t version = bytes[0];
-  if (version < limits.versions.min) return DecodeError::kBadVersion;
+  if (version < limits.versions.min) return DropReason::kBadVersion;
   // protobuf's parser is built for hostile input: bounds-checked, no exceptions. It skips
   // the fields of versions newer than ours, which is what makes reading them best-effort.
   if (!out.ParseFromArray(bytes.data() + 1, static_cast<int>(bytes.size() - 1)))
-    return DecodeError::kMalformed;
+    return DropReason::kMalformed;
   // A sender that does not say its minimum reads only what it wrote.
   const uint32_t sender_min = out.sender_version_min() ? out.sender_version_min() : version;
-  if (sender_min > version) return DecodeError::kInvalid;  // it writes below what it reads?
+  if (sender_min > version) return DropReason::kInvalid;  // it writes below what it reads?
   if (version > limits.versions.max && sender_min > limits.versions.max)
-    return DecodeError::kBadVersion;
-  if (!valid_id(out.sender())) return DecodeError::kInvalid;
-  if (!valid_body(out, limits)) return DecodeError::kInvalid;
+    return DropReason::kBadVersion;
+  if (!valid_id(out.sender())) return DropReason::kInvalid;
+  if (!valid_body(out, limits)) return DropReason::kInvalid;
   for (const auto& u : out.updates())
-    if (!valid_update(u, limits)) return DecodeError::kInvalid;
+    if (!valid_update(u, limits)) return DropReason::kInvalid;
   if (out.body_case() == proto::Envelope::BODY_NOT_SET && out.updates().empty())
-    return DecodeError::kUnknown;
+    return DropReason::kUnknown;
   return {};
 }
 

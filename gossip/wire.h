@@ -54,15 +54,16 @@ namespace shoal::gossip {
 // Cap on Ack.state_digest: a summary is a hash, not state.
 inline constexpr size_t kMaxStateDigestBytes = 32;
 
-enum class DecodeError : uint8_t {
+enum class DropReason : uint8_t {
   kEmpty,       // zero bytes
   kOversized,   // more than the caller's cap
   kBadVersion,  // a version the reader does not read (see the rule above)
   kMalformed,   // not a valid protobuf Envelope
   kInvalid,     // valid protobuf, but a field breaks a rule (bad id, address, size)
   kUnknown,     // nothing in it this version understands
+  kCount
 };
-std::string_view to_string(DecodeError e);
+std::string_view to_string(DropReason reason);
 
 struct DecodeLimits {
   size_t max_bytes;
@@ -75,7 +76,7 @@ struct DecodeLimits {
 // Parses and validates `bytes` into `out`. Refusals are counted by reason, so the error is
 // the reason itself. On success `out` may hold a message written above limits.versions.max
 // (see the rule above): bytes[0] says which.
-Result<void, DecodeError> decode(ByteView bytes, const DecodeLimits& limits, proto::Envelope& out);
+Result<void, DropReason> decode(ByteView bytes, const DecodeLimits& limits, proto::Envelope& out);
 
 // Serializes an envelope with the version byte in front: the version the caller writes at
 // (the core: its cluster version), whose additions it alone knows to leave out.

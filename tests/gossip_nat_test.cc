@@ -253,7 +253,7 @@ TEST_CASE("wire: candidates and punch lists are capped") {
   proto::Envelope out;
   auto r = decode(encode(e), {65507, 512, 128, 1000}, out);
   REQUIRE_FALSE(r);
-  CHECK(r.error() == DecodeError::kInvalid);
+  CHECK(r.error() == DropReason::kInvalid);
   e.mutable_ping()->mutable_punch_to()->RemoveLast();
   CHECK(decode(encode(e), {65507, 512, 128, 1000}, out));
 }

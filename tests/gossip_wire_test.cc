@@ -13,7 +13,7 @@ namespace {
 const DecodeLimits kLimits{1400, 512, 128, 1000};
 
 // Why decode refused, or nullopt if it decoded.
-std::optional<DecodeError> refusal(const Result<void, DecodeError>& r) {
+std::optional<DropReason> refusal(const Result<void, DropReason>& r) {
   if (r) return std::nullopt;
   return r.error();
 }
@@ -56,15 +56,15 @@ TEST_CASE("an encoded envelope with appended updates decodes to the same content
 TEST_CASE("decode refuses and classifies bad input without throwing") {
   Rng rng(2);
   proto::Envelope out;
-  CHECK(refusal(decode({}, kLimits, out)) == DecodeError::kEmpty);
+  CHECK(refusal(decode({}, kLimits, out)) == DropReason::kEmpty);
   Bytes big(1401, kWireVersionMax);
-  CHECK(refusal(decode(big, kLimits, out)) == DecodeError::kOversized);
+  CHECK(refusal(decode(big, kLimits, out)) == DropReason::kOversized);
   Bytes good = encode(ping_envelope(rng));
   Bytes wrong_version = good;
   wrong_version[0] = 99;
-  CHECK(refusal(decode(wrong_version, kLimits, out)) == DecodeError::kBadVersion);
+  CHECK(refusal(decode(wrong_version, kLimits, out)) == DropReason::kBadVersion);
   const Bytes garbage = {kWireVersionMax, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-  CHECK(refusal(decode(garbage, kLimits, out)) == DecodeError::kMalformed);
+  CHECK(refusal(decode(garbage, kLimits, out)) == DropReason::kMalformed);
   // Every truncation of a valid packet is refused or decodes to a valid message.
   for (size_t n = 1; n < good.size(); ++n) {
     CHECK_FALSE(decode(ByteView(good.data(), n), kLimits, out));
@@ -76,26 +76,26 @@ TEST_CASE("decode checks field rules") {
   proto::Envelope e = ping_envelope(rng);
   proto::Envelope out;
   e.mutable_ping()->set_target("short");
-  CHECK(refusal(decode(encode(e), kLimits, out)) == DecodeError::kInvalid);
+  CHECK(refusal(decode(encode(e), kLimits, out)) == DropReason::kInvalid);
 
   e = ping_envelope(rng);
   e.set_sender("");
-  CHECK(refusal(decode(encode(e), kLimits, out)) == DecodeError::kInvalid);
+  CHECK(refusal(decode(encode(e), kLimits, out)) == DropReason::kInvalid);
 
   e = ping_envelope(rng);
   auto* alive = e.add_updates()->mutable_alive();
   alive->set_node(to_proto_bytes(NodeId::random(rng)));
   alive->mutable_addr()->set_ip("\xc0\x00\x02");  // 3 bytes
   alive->mutable_addr()->set_port(7946);
-  CHECK(refusal(decode(encode(e), kLimits, out)) == DecodeError::kInvalid);
+  CHECK(refusal(decode(encode(e), kLimits, out)) == DropReason::kInvalid);
   alive->mutable_addr()->set_ip(std::string("\xc0\x00\x02\x01", 4));
   CHECK(decode(encode(e), kLimits, out));
   alive->set_meta(std::string(513, 'm'));
-  CHECK(refusal(decode(encode(e), kLimits, out)) == DecodeError::kInvalid);
+  CHECK(refusal(decode(encode(e), kLimits, out)) == DropReason::kInvalid);
 
   proto::Envelope empty;
   empty.set_sender(to_proto_bytes(NodeId::random(rng)));
-  CHECK(refusal(decode(encode(empty), kLimits, out)) == DecodeError::kUnknown);
+  CHECK(refusal(decode(encode(empty), kLimits, out)) == DropReason::kUnknown);
 
   proto::Envelope many;
   many.set_sender(to_proto_bytes(NodeId::random(rng)));
@@ -108,7 +108,7 @@ TEST_CASE("decode checks field rules") {
   }
   CHECK(decode(encode(many), kLimits, out));
   CHECK(refusal(decode(encode(many), DecodeLimits{1400, 512, 128, 2}, out)) ==
-        DecodeError::kInvalid);
+        DropReason::kInvalid);
 }
 
 TEST_CASE("decode reads every version in the reader's range") {
@@ -127,8 +127,8 @@ TEST_CASE("decode refuses a version below the reader's min") {
   Rng rng(5);
   const proto::Envelope e = ping_envelope(rng);
   proto::Envelope out;
-  CHECK(refusal(decode(encode(e, 1), reading({2, 3}), out)) == DecodeError::kBadVersion);
-  CHECK(refusal(decode(encode(e, 0), kLimits, out)) == DecodeError::kBadVersion);
+  CHECK(refusal(decode(encode(e, 1), reading({2, 3}), out)) == DropReason::kBadVersion);
+  CHECK(refusal(decode(encode(e, 0), kLimits, out)) == DropReason::kBadVersion);
 }
 
 TEST_CASE("a newer peer's message is read best-effort if the peer still reads ours") {
@@ -151,13 +151,13 @@ TEST_CASE("a newer peer's message is read best-effort if the peer still reads ou
 
   // A sender whose oldest version is newer than ours could never read our answers.
   e.set_sender_version_min(2);
-  CHECK(refusal(decode(encode(e, 2), reading({1, 1}), out)) == DecodeError::kBadVersion);
+  CHECK(refusal(decode(encode(e, 2), reading({1, 1}), out)) == DropReason::kBadVersion);
   // One that does not say (an old build) reads only what it wrote.
   e.clear_sender_version_min();
-  CHECK(refusal(decode(encode(e, 2), reading({1, 1}), out)) == DecodeError::kBadVersion);
+  CHECK(refusal(decode(encode(e, 2), reading({1, 1}), out)) == DropReason::kBadVersion);
   // Reading below what it writes, but claiming a minimum above it: nonsense.
   e.set_sender_version_min(3);
-  CHECK(refusal(decode(encode(e, 2), reading({1, 3}), out)) == DecodeError::kInvalid);
+  CHECK(refusal(decode(encode(e, 2), reading({1, 3}), out)) == DropReason::kInvalid);
 }
 
 TEST_CASE("advertised version ranges are checked, and none means version 1") {
@@ -175,10 +175,10 @@ TEST_CASE("advertised version ranges are checked, and none means version 1") {
   CHECK(decode(encode(e), kLimits, out));
   CHECK(versions_from(1, 2) == VersionRange{1, 2});
   alive->set_version_min(3);  // min above max
-  CHECK(refusal(decode(encode(e), kLimits, out)) == DecodeError::kInvalid);
+  CHECK(refusal(decode(encode(e), kLimits, out)) == DropReason::kInvalid);
   alive->set_version_min(0);  // only one half of a range
-  CHECK(refusal(decode(encode(e), kLimits, out)) == DecodeError::kInvalid);
+  CHECK(refusal(decode(encode(e), kLimits, out)) == DropReason::kInvalid);
   alive->set_version_min(1);
   alive->set_version_max(256);  // not a version byte
-  CHECK(refusal(decode(encode(e), kLimits, out)) == DecodeError::kInvalid);
+  CHECK(refusal(decode(encode(e), kLimits, out)) == DropReason::kInvalid);
 }
