@@ -170,8 +170,7 @@ Status make_parent(const std::string& path) {
 
 ControlServer::ControlServer(boost::asio::io_context& io, std::string path, Handler handler)
     : path_(std::move(path)),
-      acceptor_(io),
-      accept_retry_(io),
+      acceptor_(io, "control connections"),
       shared_(std::make_shared<Shared>()) {
   shared_->handler = std::move(handler);
 }
@@ -189,18 +188,16 @@ Result<std::unique_ptr<ControlServer>> ControlServer::start(boost::asio::io_cont
   if (Status claimed = claim_path(path); !claimed.ok()) return claimed;
 
   std::unique_ptr<ControlServer> server(new ControlServer(io, path, std::move(handler)));
-  boost::system::error_code ec;
-  server->acceptor_.open(stream_protocol(), ec);
-  if (!ec) server->acceptor_.bind(stream_protocol::endpoint(path), ec);
+  boost::system::error_code ec = server->acceptor_.bind(stream_protocol::endpoint(path));
   if (ec) {
-    server->acceptor_.close(ec);
+    server->acceptor_.close();
     server->path_.clear();  // not ours: the destructor must not remove it
     return Status::io_error("cannot bind control socket " + path + ": " + ec.message());
   }
   // Nobody can connect before listen(), so the mode is set before anyone could use it.
   if (::chmod(path.c_str(), 0600) != 0)
     return errno_status("cannot make control socket " + path + " private (mode 0600)");
-  server->acceptor_.listen(boost::asio::socket_base::max_listen_connections, ec);
+  ec = server->acceptor_.listen();
   if (ec) return Status::io_error("cannot listen on control socket " + path + ": " + ec.message());
   server->accept();
   return server;
@@ -208,9 +205,7 @@ Result<std::unique_ptr<ControlServer>> ControlServer::start(boost::asio::io_cont
 
 ControlServer::~ControlServer() {
   shared_->stopped = true;
-  boost::system::error_code ignored;
-  acceptor_.close(ignored);
-  accept_retry_.cancel();
+  acceptor_.close();
   shared_->live.close_all();
   if (!path_.empty()) ::unlink(path_.c_str());
 }
@@ -218,22 +213,11 @@ ControlServer::~ControlServer() {
 uint64_t ControlServer::rejected() const { return shared_->rejected.load(); }
 
 void ControlServer::accept() {
-  acceptor_.async_accept([this, shared = shared_](const boost::system::error_code& ec,
-                                                  stream_protocol::socket socket) {
-    if (shared->stopped) return;  // `this` is gone
-    if (ec) {
-      // Out of descriptors or similar: try again shortly rather than spin.
-      accept_retry_.expires_after(std::chrono::milliseconds(100));
-      accept_retry_.async_wait([this, shared](const boost::system::error_code& wait_ec) {
-        if (!wait_ec && !shared->stopped) accept();
-      });
-      return;
-    }
+  acceptor_.start([shared = shared_](stream_protocol::socket socket) {
     // Full: the oldest connection goes, not the newcomer (see connection_tracker.h).
     auto connection = std::make_shared<ControlConnection>(std::move(socket), shared);
     if (shared->live.admit(connection)) shared->rejected++;
     connection->start();
-    accept();
   });
 }
 

@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "agent/acceptor.h"
 #include "agent/asio.h"
 #include "common/status.h"
 #include "proto/control.pb.h"
@@ -50,8 +51,7 @@ class ControlServer {
   void accept();
 
   std::string path_;
-  boost::asio::local::stream_protocol::acceptor acceptor_;
-  boost::asio::steady_timer accept_retry_;
+  Acceptor<boost::asio::local::stream_protocol> acceptor_;
   std::shared_ptr<Shared> shared_;
 };
 

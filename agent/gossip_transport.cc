@@ -1,9 +1,6 @@
 #include "agent/gossip_transport.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 namespace shoal::agent {
 
@@ -20,15 +17,9 @@ namespace {
 // oldest-first tracker does not model.
 constexpr size_t kMaxStreams = 256;
 constexpr size_t kMaxStreamsPerSource = 16;
-constexpr auto kAcceptBackoff = std::chrono::milliseconds(100);
 // Bytes buffered, in total, for streams that have not authenticated yet (a chunk is at most
 // crypto::kMaxSealedSize, about 64 KiB).
 constexpr size_t kUnauthenticatedBudget = 4 << 20;
-
-bool out_of_descriptors(const ErrorCode& ec) {
-  return ec == boost::system::errc::too_many_files_open ||
-         ec == boost::system::errc::too_many_files_open_in_system;
-}
 
 }  // namespace
 
@@ -56,8 +47,7 @@ GossipTransport::GossipTransport(asio::io_context& io, const protocol::SealedFra
       counters_(counters),
       handler_(std::move(handler)),
       udp_(io),
-      acceptor_(io),
-      accept_backoff_(io) {}
+      acceptor_(io, "gossip streams", &counters.accept_errors) {}
 
 GossipTransport::~GossipTransport() { close(); }
 
@@ -71,14 +61,9 @@ Result<std::unique_ptr<GossipTransport>> GossipTransport::open(
   t->udp_.open(ip.is_v4() ? udp::v4() : udp::v6(), ec);
   if (!ec) t->udp_.bind(udp::endpoint(ip, bind.port), ec);
   if (ec) return Status::io_error("cannot bind UDP " + bind.to_string() + ": " + ec.message());
-  t->acceptor_.open(ip.is_v4() ? tcp::v4() : tcp::v6(), ec);
-  if (!ec) t->acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) t->acceptor_.bind(tcp::endpoint(ip, bind.port), ec);
-  if (!ec) t->acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  ec = t->acceptor_.bind(tcp::endpoint(ip, bind.port));
+  if (!ec) ec = t->acceptor_.listen();
   if (ec) return Status::io_error("cannot listen on TCP " + bind.to_string() + ": " + ec.message());
-  // Kept for the moment the descriptors run out: closed, it lets one waiting connection be
-  // accepted and shed, so the backlog drains instead of the accept loop failing forever.
-  t->spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   return t;
 }
 
@@ -92,10 +77,7 @@ void GossipTransport::close() {
   closed_ = true;
   ErrorCode ignored;
   udp_.close(ignored);
-  acceptor_.close(ignored);
-  accept_backoff_.cancel();
-  if (spare_fd_ >= 0) ::close(spare_fd_);
-  spare_fd_ = -1;
+  acceptor_.close();
   for (auto& [id, s] : streams_) {
     s->deadline.cancel();
     s->socket.close(ignored);
@@ -183,43 +165,25 @@ std::shared_ptr<GossipTransport::Stream> GossipTransport::add_stream(tcp::socket
 }
 
 void GossipTransport::accept_streams() {
-  acceptor_.async_accept([this](const ErrorCode& ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || closed_) return;
-    if (ec) {
-      // Never retry at once: at the descriptor limit that is a busy loop. Shed the
-      // connection that waits (with the spare descriptor kept for this), then back off.
-      if (out_of_descriptors(ec)) {
-        if (counters_.accept_errors++ % 100 == 0)
-          spdlog::warn(
-              "out of file descriptors accepting gossip streams ({} times so far); "
-              "shedding connections",
-              counters_.accept_errors);
-        shed_one_connection();
-      }
-      accept_backoff_.expires_after(kAcceptBackoff);
-      accept_backoff_.async_wait([this](const ErrorCode& e) {
-        if (!e && !closed_) accept_streams();
-      });
-      return;
-    }
-    ErrorCode peer_ec;
-    const auto remote = socket.remote_endpoint(peer_ec);
-    const Endpoint peer{from_asio(remote.address()), remote.port()};
-    size_t from_peer = 0;
-    for (const auto& [sid, other] : streams_) from_peer += other->peer.address == peer.address;
-    if (peer_ec || streams_.size() >= kMaxStreams || from_peer >= kMaxStreamsPerSource) {
-      counters_.streams_refused++;
-      ErrorCode ignored;
-      socket.close(ignored);
-      accept_streams();
-      return;
-    }
-    counters_.streams_accepted++;
-    uint64_t id = 0;
-    auto s = add_stream(std::move(socket), peer, true, id);
-    start_reading(id, s);
-    accept_streams();
-  });
+  acceptor_.start([this](tcp::socket socket) { admit_stream(std::move(socket)); });
+}
+
+void GossipTransport::admit_stream(tcp::socket socket) {
+  ErrorCode peer_ec;
+  const auto remote = socket.remote_endpoint(peer_ec);
+  const Endpoint peer{from_asio(remote.address()), remote.port()};
+  size_t from_peer = 0;
+  for (const auto& [sid, other] : streams_) from_peer += other->peer.address == peer.address;
+  if (peer_ec || streams_.size() >= kMaxStreams || from_peer >= kMaxStreamsPerSource) {
+    counters_.streams_refused++;
+    ErrorCode ignored;
+    socket.close(ignored);
+    return;
+  }
+  counters_.streams_accepted++;
+  uint64_t id = 0;
+  auto s = add_stream(std::move(socket), peer, true, id);
+  start_reading(id, s);
 }
 
 bool GossipTransport::enforce_unauthenticated_budget(uint64_t reading) {
@@ -245,14 +209,6 @@ bool GossipTransport::enforce_unauthenticated_budget(uint64_t reading) {
     total -= most;
   }
   return kept;
-}
-
-void GossipTransport::shed_one_connection() {
-  if (spare_fd_ < 0) return;
-  ::close(spare_fd_);
-  const int fd = ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
-  if (fd >= 0) ::close(fd);
-  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 void GossipTransport::start_reading(uint64_t id, std::shared_ptr<Stream> s) {

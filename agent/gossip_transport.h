@@ -9,8 +9,8 @@
 //  - Streams are capped in total (256) and per source address (16); unauthenticated bytes
 //    buffered across all streams stay within 4 MiB, the greediest such stream shed first;
 //    a stream lives at most gossip::Config::stream_timeout.
-//  - Out of file descriptors, accepting sheds the waiting connection with a spare descriptor
-//    kept for it and backs off 100 ms, rather than spinning.
+//  - Out of file descriptors, accepting sheds the waiting connection and backs off rather
+//    than spinning (agent/acceptor.h).
 //  - After close(), no handler runs and every socket is closed.
 #pragma once
 
@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 
+#include "agent/acceptor.h"
 #include "agent/agent_metrics.h"
 #include "agent/asio.h"
 #include "common/status.h"
@@ -63,7 +64,7 @@ class GossipTransport {
 
   void receive_datagrams();
   void accept_streams();
-  void shed_one_connection();
+  void admit_stream(asio::ip::tcp::socket socket);
   // False when the stream being read was closed to stay within the budget.
   bool enforce_unauthenticated_budget(uint64_t reading);
   void start_reading(uint64_t id, std::shared_ptr<Stream> s);
@@ -78,9 +79,7 @@ class GossipTransport {
   TransportCounters& counters_;
   Handler handler_;
   asio::ip::udp::socket udp_;
-  asio::ip::tcp::acceptor acceptor_;
-  asio::steady_timer accept_backoff_;
-  int spare_fd_ = -1;
+  Acceptor<asio::ip::tcp> acceptor_;
   std::array<uint8_t, 65536> datagram_{};
   asio::ip::udp::endpoint datagram_from_;
   std::map<uint64_t, std::shared_ptr<Stream>> streams_;

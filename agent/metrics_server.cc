@@ -7,6 +7,7 @@
 #include <boost/beast/http/write.hpp>
 #include <chrono>
 
+#include "agent/acceptor.h"
 #include "agent/connection_tracker.h"
 #include "agent/metrics_http.h"
 
@@ -19,7 +20,6 @@ using asio::ip::tcp;
 using boost::system::error_code;
 
 constexpr auto kConnectionDeadline = std::chrono::seconds(5);
-constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 constexpr size_t kMaxDrainBytes = 64 * 1024;
 
 tcp::endpoint to_asio(const Endpoint& e) { return {agent::to_asio(e.address), e.port}; }
@@ -28,9 +28,8 @@ tcp::endpoint to_asio(const Endpoint& e) { return {agent::to_asio(e.address), e.
 
 struct MetricsServer::State {
   State(asio::io_context& io, std::function<std::string()> render_fn)
-      : acceptor(io), retry(io), render(std::move(render_fn)) {}
-  tcp::acceptor acceptor;
-  asio::steady_timer retry;  // after an accept error such as EMFILE, instead of spinning
+      : acceptor(io, "metrics connections"), render(std::move(render_fn)) {}
+  Acceptor<tcp> acceptor;
   std::function<std::string()> render;
   ConnectionTracker<Connection> open{kMaxConnections};
 };
@@ -112,11 +111,8 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(asio::io_context& io
                                                             std::function<std::string()> render) {
   auto state = std::make_shared<State>(io, std::move(render));
   tcp::endpoint endpoint = to_asio(bind);
-  error_code ec;
-  state->acceptor.open(endpoint.protocol(), ec);
-  if (!ec) state->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) state->acceptor.bind(endpoint, ec);
-  if (!ec) state->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  error_code ec = state->acceptor.bind(endpoint);
+  if (!ec) ec = state->acceptor.listen();
   if (ec)
     return Status::io_error("cannot listen for metrics on " + bind.to_string() + ": " +
                             ec.message());
@@ -125,32 +121,21 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(asio::io_context& io
 }
 
 void MetricsServer::accept(const std::shared_ptr<State>& state) {
-  state->acceptor.async_accept([state](error_code ec, tcp::socket socket) {
-    if (!state->acceptor.is_open()) return;  // the server is gone
-    if (ec) {
-      state->retry.expires_after(kAcceptRetry);
-      state->retry.async_wait([state](error_code wait_ec) {
-        if (!wait_ec) accept(state);
-      });
-      return;
-    }
-    auto connection = std::make_shared<Connection>(state, std::move(socket));
-    state->open.admit(connection);
+  // The callback holds the State weakly: the State owns the Acceptor that owns the callback.
+  state->acceptor.start([weak = std::weak_ptr<State>(state)](tcp::socket socket) {
+    const auto live = weak.lock();
+    if (!live) return;
+    auto connection = std::make_shared<Connection>(live, std::move(socket));
+    live->open.admit(connection);
     connection->start();
-    accept(state);
   });
 }
 
 MetricsServer::~MetricsServer() {
-  error_code ignored;
-  state_->acceptor.close(ignored);
-  state_->retry.cancel();
+  state_->acceptor.close();
   state_->open.close_all();
 }
 
-uint16_t MetricsServer::local_port() const {
-  error_code ec;
-  return state_->acceptor.local_endpoint(ec).port();
-}
+uint16_t MetricsServer::local_port() const { return state_->acceptor.local_endpoint().port(); }
 
 }  // namespace shoal::agent
