@@ -133,15 +133,17 @@ Status Agent::Impl::init() {
     if (!read) return read.error();
     if (const auto& held = *read) {
       proto::ClusterKeys version;
-      auto value = version.ParseFromArray(held->data(), static_cast<int>(held->size()))
-                       ? node::from_proto(version)
-                       : std::nullopt;
-      if (!value)
-        return Status::corruption(store_->path() +
-                                  ": the stored cluster keyring version is damaged. Restore a "
-                                  "backup, or move the file away to start afresh");
+      const auto damaged = [&](std::string_view why) {
+        return Status::corruption(store_->path() + ": the stored cluster keyring version is " +
+                                  "damaged (" + std::string(why) +
+                                  "). Restore a backup, or move the file away to start afresh");
+      };
+      if (!version.ParseFromArray(held->data(), static_cast<int>(held->size())))
+        return damaged(node::to_string(node::DropReason::kMalformed));
+      auto value = node::from_proto(version);
+      if (!value) return damaged(node::to_string(value.error()));
       value->keyring = keyring_.file_text();  // what this host holds now, as of that version
-      node_config.keys = std::move(value);
+      node_config.keys = std::move(value).value();
     }
   }
   node_ = std::make_unique<node::Node>(std::move(node_config), now(), wall());
