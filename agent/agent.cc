@@ -55,13 +55,15 @@ Status Agent::Impl::init() {
   id_ = local->id;
   vtep_mac_ = local->vtep_mac;
   // The identity keypair (for the encrypted tunnel): made once, kept in the store.
-  if (!local->identity_secret.empty())
-    identity_ = crypto::Identity::from_secret(local->identity_secret);
-  if (!identity_) {
-    if (!local->identity_secret.empty())
-      return Status::corruption(store_->path() +
-                                ": the stored identity key is damaged. Restore a backup, or move "
-                                "the file away to start afresh");
+  if (!local->identity_secret.empty()) {
+    auto restored = crypto::Identity::from_secret(local->identity_secret);
+    if (!restored)
+      return restored.error().reworded(store_->path() + ": the stored identity key is damaged (" +
+                                       restored.error().message() +
+                                       "). Restore a backup, or move the file away to start "
+                                       "afresh");
+    identity_ = std::move(restored).value();
+  } else {
     identity_ = crypto::Identity::generate();
     if (Status put = store::save_identity(*store_, identity_->secret()); !put.ok()) return put;
     spdlog::info("made this node's identity key {}", identity_->public_key_base64());
@@ -133,15 +135,17 @@ Status Agent::Impl::init() {
     if (!read) return read.error();
     if (const auto& held = *read) {
       proto::ClusterKeys version;
-      auto value = version.ParseFromArray(held->data(), static_cast<int>(held->size()))
-                       ? node::from_proto(version)
-                       : std::nullopt;
-      if (!value)
-        return Status::corruption(store_->path() +
-                                  ": the stored cluster keyring version is damaged. Restore a "
-                                  "backup, or move the file away to start afresh");
+      const auto damaged = [&](std::string_view why) {
+        return Status::corruption(store_->path() + ": the stored cluster keyring version is " +
+                                  "damaged (" + std::string(why) +
+                                  "). Restore a backup, or move the file away to start afresh");
+      };
+      if (!version.ParseFromArray(held->data(), static_cast<int>(held->size())))
+        return damaged(node::to_string(node::DropReason::kMalformed));
+      auto value = node::from_proto(version);
+      if (!value) return damaged(node::to_string(value.error()));
       value->keyring = keyring_.file_text();  // what this host holds now, as of that version
-      node_config.keys = std::move(value);
+      node_config.keys = std::move(value).value();
     }
   }
   node_ = std::make_unique<node::Node>(std::move(node_config), now(), wall());

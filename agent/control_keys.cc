@@ -71,10 +71,8 @@ proto::ControlResponse ControlHandler::handle_keys(const proto::ControlRequest& 
       if (!id)
         return refuse("'" + text + "' is not a key id (8 hex digits, see `shoal keys list`)");
       if (request.has_key_use()) {
-        if (!keyring.use(*id))
-          changed = Status::not_found("no key " + text + " is installed");
-        else
-          out.set_message("now sealing with key " + text);
+        changed = keyring.use(*id);
+        if (changed.ok()) out.set_message("now sealing with key " + text);
       } else {
         changed = keyring.remove(*id);
         if (changed.ok()) out.set_message("removed key " + text);

@@ -23,13 +23,15 @@ Identity Identity::generate() {
   return identity;
 }
 
-std::optional<Identity> Identity::from_secret(ByteView secret) {
-  if (secret.size() != kX25519Size) return std::nullopt;
+Result<Identity> Identity::from_secret(ByteView secret) {
+  if (secret.size() != kX25519Size)
+    return Status::corruption("identity secret must be " + std::to_string(kX25519Size) +
+                              " bytes, got " + std::to_string(secret.size()));
   Identity identity;
   identity.secret_ = SecureBuffer(kX25519Size);
   std::copy(secret.begin(), secret.end(), identity.secret_.data());
   if (crypto_scalarmult_base(identity.public_key_.data(), identity.secret_.data()) != 0)
-    return std::nullopt;
+    return Status::corruption("identity secret gives no X25519 public key");
   return identity;
 }
 

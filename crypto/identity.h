@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/bytes.h"
+#include "common/status.h"
 #include "crypto/secure_buffer.h"
 
 namespace shoal::crypto {
@@ -22,8 +23,9 @@ class Identity {
  public:
   // A fresh key pair from the system's CSPRNG.
   static Identity generate();
-  // Restores a stored secret (exactly 32 bytes, else nullopt) and recomputes its public key.
-  static std::optional<Identity> from_secret(ByteView secret);
+  // Restores a stored secret and recomputes its public key. A secret that is not 32 bytes,
+  // or whose public key cannot be computed, is a corruption error saying which.
+  static Result<Identity> from_secret(ByteView secret);
 
   const PublicKey& public_key() const { return public_key_; }
   std::string public_key_base64() const;

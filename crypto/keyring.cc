@@ -98,14 +98,16 @@ Status Keyring::install(const Key& key) {
   return {};
 }
 
-bool Keyring::use(KeyId id) {
+Status Keyring::use(KeyId id) {
   const auto index = index_of(id);
-  if (!index) return false;
+  if (!index)
+    return Status::not_found("no key with id " + key_id_hex(id) +
+                             " is installed; `shoal keys list` shows the installed ones");
   // Move entry `index` to the front, keeping the order of the others; in place, so no
   // copy of a key is left anywhere else.
   std::rotate(ids_.begin(), ids_.begin() + *index, ids_.begin() + *index + 1);
   std::rotate(key_at(0), key_at(*index), key_at(*index + 1));
-  return true;
+  return {};
 }
 
 Status Keyring::remove(KeyId id) {

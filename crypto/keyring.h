@@ -79,8 +79,8 @@ class Keyring {
   // Adds `key`; the first key installed becomes primary. Installing a key already present
   // changes nothing. Errors say why not (keyring full, id collision).
   Status install(const Key& key);
-  // Makes the installed key `id` primary; false if no such key.
-  bool use(KeyId id);
+  // Makes the installed key `id` primary. Errors say why not (not installed: not_found).
+  Status use(KeyId id);
   // Removes key `id`. Errors say why not (unknown, or primary: `use` another key first).
   Status remove(KeyId id);
 

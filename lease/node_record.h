@@ -14,6 +14,7 @@
 #include "common/endpoint.h"
 #include "common/hlc.h"
 #include "common/node_id.h"
+#include "common/status.h"
 
 namespace shoal::proto {
 class LeaseRecord;
@@ -48,11 +49,31 @@ struct RecordLimits {
   size_t max_claims = 8;
 };
 
+// Why a record from a peer or the store was refused: one value per check, counted per
+// reason. to_string() gives the snake_case metrics label ("name_too_long", ...).
+enum class DropReason : uint8_t {
+  kTooLarge,             // encoded record over 64 KiB (decode_record)
+  kMalformed,            // not a protobuf LeaseRecord (decode_record)
+  kBadNodeId,            // not a node id, or the all-zero id
+  kBadUnderlay,          // the underlay is not a 4- or 16-byte IP address
+  kZeroVersion,          // version 0: a node's versions start at 1
+  kNameTooLong,          // over RecordLimits::max_name_bytes
+  kSiteTooLong,          // over RecordLimits::max_site_bytes
+  kBackendDataTooLarge,  // over RecordLimits::max_backend_bytes
+  kTooManyClaims,        // over RecordLimits::max_claims
+  kBadClaimAddress,      // a claim's network is not a 4- or 16-byte IP address
+  kBadClaimSubnet,       // a claim's prefix is longer than its address, or host bits are set
+  kCount
+};
+std::string_view to_string(DropReason reason);
+
 void to_proto(const NodeRecord& record, proto::LeaseRecord& out);
-// Validates every field; nullopt (never an exception) when anything is off.
-std::optional<NodeRecord> from_proto(const proto::LeaseRecord& in, const RecordLimits& limits);
+// Validates every field against `limits`; on the first one that is off, the reason (never
+// an exception, never a partial record).
+Result<NodeRecord, DropReason> from_proto(const proto::LeaseRecord& in, const RecordLimits& limits);
 Bytes encode(const NodeRecord& record);
-std::optional<NodeRecord> decode_record(ByteView bytes, const RecordLimits& limits);
+// Parses untrusted bytes (at most 64 KiB) and validates them as from_proto() does.
+Result<NodeRecord, DropReason> decode_record(ByteView bytes, const RecordLimits& limits);
 
 // True when `a` should replace `b` for the same node: higher version, or at equal versions
 // a deterministic order on the content, so every host keeps the same copy.

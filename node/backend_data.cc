@@ -23,22 +23,23 @@ Bytes encode_backend_data(const BackendData& data) {
   return out;
 }
 
-std::optional<BackendData> decode_backend_data(ByteView bytes) {
-  if (bytes.size() > kMaxBackendDataBytes) return std::nullopt;
+Result<BackendData, DropReason> decode_backend_data(ByteView bytes) {
+  if (bytes.size() > kMaxBackendDataBytes) return DropReason::kTooLarge;
   proto::BackendData message;
-  if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return std::nullopt;
+  if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return DropReason::kMalformed;
   BackendData data;
   const std::string& mac = message.vtep_mac();
   if (!mac.empty()) {
-    if (mac.size() != 6) return std::nullopt;
+    if (mac.size() != 6) return DropReason::kBadMacLength;
     Mac m;
     for (size_t i = 0; i < 6; ++i) m[i] = static_cast<uint8_t>(mac[i]);
     // A multicast or all-zero MAC cannot be a device's address.
-    if ((m[0] & 1) != 0 || m == Mac{}) return std::nullopt;
+    if ((m[0] & 1) != 0 || m == Mac{}) return DropReason::kBadMac;
     data.vtep_mac = m;
   }
   const std::string& key = message.tunnel_key();
-  if (!key.empty() && key.size() != 32) return std::nullopt;
+  if (!key.empty() && key.size() != 32) return DropReason::kBadTunnelKey;
   data.tunnel_key.assign(key.begin(), key.end());
   return data;
 }

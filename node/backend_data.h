@@ -1,7 +1,8 @@
 // BackendData is what a host tells its peers about its datapath, carried opaquely in its
 // lease record (NodeRecord::backend_data): the vxlan device's MAC and the tunnel's public
-// key. decode_backend_data() is the one door for these untrusted bytes: it checks every
-// length, caps the size and returns nullopt (never throws) on anything malformed.
+// key. decode_backend_data() is the one door for these untrusted bytes: it caps the size,
+// checks every length and value, and returns the reason (node/drop_reason.h, never an
+// exception) for the first thing that is off.
 #pragma once
 
 #include <array>
@@ -10,7 +11,9 @@
 #include <string>
 
 #include "common/bytes.h"
+#include "common/status.h"
 #include "lease/node_record.h"
+#include "node/drop_reason.h"
 
 namespace shoal::node {
 
@@ -27,6 +30,7 @@ struct BackendData {
 inline constexpr size_t kMaxBackendDataBytes = lease::RecordLimits{}.max_backend_bytes;
 
 Bytes encode_backend_data(const BackendData& data);
-std::optional<BackendData> decode_backend_data(ByteView bytes);
+// kTooLarge over kMaxBackendDataBytes, kMalformed, kBadMacLength, kBadMac, kBadTunnelKey.
+Result<BackendData, DropReason> decode_backend_data(ByteView bytes);
 
 }  // namespace shoal::node

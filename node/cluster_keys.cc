@@ -43,10 +43,10 @@ void to_proto(const KeysValue& value, proto::ClusterKeys& out) {
   out.set_keyring(value.keyring);
 }
 
-std::optional<KeysValue> from_proto(const proto::ClusterKeys& in) {
-  if (in.keyring().size() > kMaxKeyringText) return std::nullopt;
+Result<KeysValue, DropReason> from_proto(const proto::ClusterKeys& in) {
+  if (in.keyring().size() > kMaxKeyringText) return DropReason::kKeyringTooLarge;
   auto origin = NodeId::from_bytes(as_bytes(in.origin()));
-  if (!origin) return std::nullopt;
+  if (!origin) return DropReason::kBadOrigin;
   return KeysValue{{{in.stamp_wall_ms(), in.stamp_logical()}, *origin}, in.keyring()};
 }
 
@@ -63,12 +63,12 @@ bool is_keys_update(ByteView message) {
   return !message.empty() && message[0] == kKeysTag;
 }
 
-std::optional<KeysValue> decode_keys_update(ByteView message) {
-  if (message.size() > kMaxKeyringText + 128) return std::nullopt;
+Result<KeysValue, DropReason> decode_keys_update(ByteView message) {
+  if (message.size() > kMaxKeyringText + 128) return DropReason::kTooLarge;
   proto::LeaseUpdate update;
-  if (!update.ParseFromArray(message.data(), static_cast<int>(message.size())) ||
-      !update.has_keys())
-    return std::nullopt;
+  if (!update.ParseFromArray(message.data(), static_cast<int>(message.size())))
+    return DropReason::kMalformed;
+  if (!update.has_keys()) return DropReason::kNotKeysUpdate;
   return from_proto(update.keys());
 }
 

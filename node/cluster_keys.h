@@ -25,6 +25,8 @@
 #include "common/bytes.h"
 #include "common/hlc.h"
 #include "common/node_id.h"
+#include "common/status.h"
+#include "node/drop_reason.h"
 
 namespace shoal::proto {
 class ClusterKeys;
@@ -70,16 +72,18 @@ class ClusterKeys {
   Hlc clock_;
 };
 
-// The one door for these bytes (proto::ClusterKeys): caps the text, checks the origin.
+// The one door for these bytes (proto::ClusterKeys): caps the text (kKeyringTooLarge),
+// checks the origin (kBadOrigin); the reason is node/drop_reason.h's, never an exception.
 void to_proto(const KeysValue& value, proto::ClusterKeys& out);
 void to_proto(const KeysVersion& version, proto::ClusterKeys& out);  // no text (meta)
-std::optional<KeysValue> from_proto(const proto::ClusterKeys& in);
+Result<KeysValue, DropReason> from_proto(const proto::ClusterKeys& in);
 
 // A gossip user message carrying `value` (a proto::LeaseUpdate with `keys` set).
 Bytes encode_keys_update(const KeysValue& value);
 // Whether a gossip user message is a keys update: read from its first byte (the oneof's
 // field tag), so the lease table's messages are not parsed twice.
 bool is_keys_update(ByteView message);
-std::optional<KeysValue> decode_keys_update(ByteView message);
+// Parses one: kTooLarge, kMalformed, kNotKeysUpdate (no `keys` in it), or from_proto()'s.
+Result<KeysValue, DropReason> decode_keys_update(ByteView message);
 
 }  // namespace shoal::node

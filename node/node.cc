@@ -171,7 +171,9 @@ std::optional<KeysValue> keys_in_front(ByteView message) {
   proto::ClusterKeys keys;
   if (!keys.ParseFromCodedStream(&in) || !in.ConsumedEntireMessage()) return std::nullopt;
   in.PopLimit(limit);
-  return from_proto(keys);
+  auto value = from_proto(keys);
+  if (!value) return std::nullopt;
+  return std::move(value).value();
 }
 
 }  // namespace

@@ -284,8 +284,11 @@ Result<Store::LoadedLeases> Store::load_leases() {
     Statement s(db_, "SELECT record FROM own_record WHERE id = 1");
     if (!s.ok()) return error("cannot read our own record");
     if ((rc = s.step()) == SQLITE_ROW) {
-      out.own = lease::decode_record(s.blob(0), limits);
-      bad += !out.own;
+      if (auto own = lease::decode_record(s.blob(0), limits)) {
+        out.own = std::move(own).value();
+      } else {
+        ++bad;
+      }
     } else if (rc != SQLITE_DONE) {
       return error("cannot read our own record");
     }

@@ -46,6 +46,14 @@ TEST_CASE("a generated identity is restored from its secret") {
   CHECK(!Identity::from_secret({}));
   const std::array<uint8_t, 33> too_long{};
   CHECK(!Identity::from_secret(too_long));
+
+  // The refusal says what is wrong with the stored secret, never the secret itself.
+  const auto short_secret = Identity::from_secret(ByteView(identity.secret().data(), 31));
+  REQUIRE(!short_secret);
+  CHECK(short_secret.error().code() == Status::Code::kCorruption);
+  CHECK(short_secret.error().message() == "identity secret must be 32 bytes, got 31");
+  CHECK(Identity::from_secret(too_long).error().message().find("got 33") != std::string::npos);
+  CHECK(Identity::from_secret({}).error().message().find("got 0") != std::string::npos);
 }
 
 TEST_CASE("two identities agree on a shared secret") {

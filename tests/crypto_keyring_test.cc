@@ -183,7 +183,7 @@ TEST_CASE("rotating the cluster key never interrupts traffic") {
   CHECK(b.install(k2).ok());
   CHECK(b.size() == 2);
   CHECK(a.primary() == key_id(k1));
-  REQUIRE(a.use(key_id(k2)));
+  REQUIRE(a.use(key_id(k2)).ok());
   CHECK(a.primary() == key_id(k2));
   const Bytes new_packet = a.seal(as_bytes("sealed with k2"));
   CHECK(new_packet[1] == uint8_t(key_id(k2) >> 24));
@@ -193,7 +193,7 @@ TEST_CASE("rotating the cluster key never interrupts traffic") {
 
   // b switches and drops k1: new packets open, old ones no longer.
   CHECK(b.remove(key_id(k1)).to_string().find("primary") != std::string::npos);
-  REQUIRE(b.use(key_id(k2)));
+  REQUIRE(b.use(key_id(k2)).ok());
   CHECK(b.remove(key_id(k1)).ok());
   CHECK(opened(b, a.seal(as_bytes("still fine"))) == "still fine");
   CHECK(open_status(b, old_packet) == DropReason::kUnknownKey);
@@ -207,7 +207,14 @@ TEST_CASE("keyring management: primary, list order, refusals, capacity") {
   CHECK(keyring.list() ==
         std::vector<KeyInfo>{{key_id(k1), true}, {key_id(k2), false}, {key_id(k3), false}});
   CHECK(!keyring.use(0x12345678));
+  const Status unknown = keyring.use(0x12345678);
+  CHECK(unknown.code() == Status::Code::kNotFound);
+  CHECK(unknown.to_string().find("12345678") != std::string::npos);
+  CHECK(unknown.to_string().find("shoal keys list") != std::string::npos);
+  CHECK(keyring.list() ==
+        std::vector<KeyInfo>{{key_id(k1), true}, {key_id(k2), false}, {key_id(k3), false}});
   CHECK(keyring.use(key_id(k3)));
+  CHECK(keyring.use(key_id(k3)).ok());  // already primary: nothing to do, not an error
   CHECK(keyring.list() ==
         std::vector<KeyInfo>{{key_id(k3), true}, {key_id(k1), false}, {key_id(k2), false}});
 
@@ -220,7 +227,7 @@ TEST_CASE("keyring management: primary, list order, refusals, capacity") {
   CHECK(keyring.remove(key_id(k1)).ok());
   CHECK(!keyring.contains(key_id(k1)));
   CHECK(keyring.contains(key_id(k2)));
-  REQUIRE(keyring.use(key_id(k2)));
+  REQUIRE(keyring.use(key_id(k2)).ok());
   CHECK(opened(keyring_of({k2}), keyring.seal(as_bytes("k2"))) == "k2");
 
   Keyring full;
@@ -276,7 +283,7 @@ TEST_CASE("save and load round trip through a 0600 file") {
   const std::string path = dir.file("etc/keyring");
   const Key k1 = generate_key(), k2 = generate_key();
   Keyring keyring = keyring_of({k1, k2});
-  REQUIRE(keyring.use(key_id(k2)));
+  REQUIRE(keyring.use(key_id(k2)).ok());
   REQUIRE(keyring.save(path).ok());
   CHECK(file_mode(path) == 0600);
 

@@ -3,7 +3,9 @@
 #include <doctest/doctest.h>
 
 #include "node/cluster_keys.h"
+#include "node/drop_reason.h"
 #include "node/nat_view.h"
+#include "proto/shoal.pb.h"
 
 using namespace shoal;
 using namespace shoal::node;
@@ -78,4 +80,24 @@ TEST_CASE("cluster keys: the user message and the meta round-trip; bad bytes are
   REQUIRE(back);
   CHECK(*back == meta);
   CHECK(value.version.to_string() == "1767225600123.2@" + id(7).short_hex());
+}
+
+TEST_CASE("cluster keys: refusals name their reason") {
+  const KeysValue value{{{1767225600123, 2}, id(7)}, "# keys\nAAAA\n"};
+  CHECK(decode_keys_update(Bytes{0x1a, 0x05, 0x01}).error() == DropReason::kMalformed);
+  CHECK(decode_keys_update(Bytes(kMaxKeyringText + 129, 0)).error() == DropReason::kTooLarge);
+  proto::LeaseUpdate no_keys;
+  no_keys.mutable_eviction();
+  const std::string eviction = no_keys.SerializeAsString();
+  CHECK(decode_keys_update(as_bytes(eviction)).error() == DropReason::kNotKeysUpdate);
+  const Bytes huge = encode_keys_update({value.version, std::string(kMaxKeyringText + 1, 'k')});
+  CHECK(decode_keys_update(huge).error() == DropReason::kKeyringTooLarge);
+
+  proto::ClusterKeys keys;
+  to_proto(value, keys);
+  REQUIRE(from_proto(keys));
+  keys.set_origin("abc");  // not a node id
+  CHECK(from_proto(keys).error() == DropReason::kBadOrigin);
+  keys.set_keyring(std::string(kMaxKeyringText + 1, 'k'));
+  CHECK(from_proto(keys).error() == DropReason::kKeyringTooLarge);
 }

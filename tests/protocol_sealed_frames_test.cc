@@ -141,7 +141,7 @@ TEST_CASE("sealed: a stream is answered in the key its opener spoke, if we hold 
   REQUIRE(returning.install(old_key).ok());
   REQUIRE(cluster.install(old_key).ok());
   REQUIRE(cluster.install(new_key).ok());
-  REQUIRE(cluster.use(crypto::key_id(new_key)));
+  REQUIRE(cluster.use(crypto::key_id(new_key)).ok());
   const SealedFrames returning_frames(&returning), cluster_frames(&cluster);
 
   SealedFrames::Reader at_cluster(cluster_frames, 1 << 20);
