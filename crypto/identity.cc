@@ -3,7 +3,6 @@
 #include <sodium.h>
 
 #include <algorithm>
-#include <stdexcept>
 
 #include "crypto/key.h"
 
@@ -18,8 +17,8 @@ Identity Identity::generate() {
   randombytes_buf(identity.secret_.data(), kX25519Size);
   // Fails only for a scalar whose public key would be the all-zero point, which clamping
   // makes impossible; checked anyway rather than hand out a broken identity.
-  if (crypto_scalarmult_base(identity.public_key_.data(), identity.secret_.data()) != 0)
-    throw std::runtime_error("X25519 key generation failed");
+  const int derived = crypto_scalarmult_base(identity.public_key_.data(), identity.secret_.data());
+  SHOAL_REQUIRE(derived == 0);
   return identity;
 }
 
