@@ -166,7 +166,7 @@ void AgentDatapath::watch_events() {
           ++counters_.resyncs_after_lost_events;
           spdlog::warn("datapath: kernel events were lost (ENOBUFS); full resync");
         }
-        if (!seen.error.empty()) spdlog::warn("datapath: {}", seen.error);
+        if (!seen.error.ok()) spdlog::warn("datapath: {}", seen.error.to_string());
         if (seen.relevant) request_reconcile();
         watch_events();
       });
@@ -196,7 +196,8 @@ void AgentDatapath::reconcile() {
   counters_.drift_repaired += result.drift_repaired;
   counters_.netlink_errors += result.errors;
 
-  const std::string error = result.error_texts.empty() ? "" : result.error_texts.front();
+  const std::string error =
+      result.first_errors.empty() ? "" : result.first_errors.front().to_string();
   if (!error.empty() && error != last_error_) {
     spdlog::error("datapath: {} error(s) in reconcile, the first: {}", result.errors, error);
   } else if (error.empty() && !last_error_.empty()) {

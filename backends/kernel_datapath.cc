@@ -76,7 +76,7 @@ Status set_tx_checksum(const std::string& device, bool on) {
 void KernelDatapath::note(ReconcileResult& result, const Status& error) {
   if (error.ok()) return;
   ++result.errors;
-  if (result.error_texts.size() < kKeptErrors) result.error_texts.push_back(error.to_string());
+  if (result.first_errors.size() < kKeptErrors) result.first_errors.push_back(error);
 }
 
 Result<HostLinks> KernelDatapath::read_host() {

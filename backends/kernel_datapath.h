@@ -35,7 +35,7 @@ struct ReconcileResult {
   std::array<size_t, kObjectKinds> removed{};
   size_t drift_repaired = 0;  // objects that were in place before and had to be put back
   size_t errors = 0;
-  std::vector<std::string> error_texts;  // the first few
+  std::vector<Status> first_errors;  // the first few, each naming the object and the call
   size_t changes() const;
 };
 

@@ -101,7 +101,7 @@ NetlinkMonitor::Seen NetlinkMonitor::drain(int vxlan, int underlay, uint8_t rout
   Filter filter{vxlan, underlay, route_protocol, &seen};
   nl_cb* cb = nl_cb_alloc(NL_CB_DEFAULT);
   if (cb == nullptr) {
-    seen.error = "netlink: out of memory";
+    seen.error = Status::unavailable("netlink: out of memory");
     return seen;
   }
   nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_event, &filter);
@@ -115,7 +115,7 @@ NetlinkMonitor::Seen NetlinkMonitor::drain(int vxlan, int underlay, uint8_t rout
       seen.relevant = true;
       continue;
     }
-    seen.error = "netlink events: " + netlink_error(n);
+    seen.error = Status::io_error("netlink events: " + netlink_error(n));
     seen.relevant = true;
     break;
   }

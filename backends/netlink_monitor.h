@@ -27,7 +27,7 @@ class NetlinkMonitor {
     bool relevant = false;  // an event touched the watched devices or a shoal route
     bool lost = false;      // events were lost: resync
     size_t events = 0;
-    std::string error;
+    Status error;  // ok, or why reading the events failed
   };
   // Reads every pending event without blocking. `vxlan` and `underlay` are device
   // indexes (0: none); routes count when they carry `route_protocol`.

@@ -97,8 +97,8 @@ int main() {
   const double install_s = wall_seconds() - t0;
   std::printf("# plan of %zu routes in %.3f ms; install: %zu changes, %zu errors%s%s\n",
               plan.routes.size(), plan_s * 1e3, result.changes(), result.errors,
-              result.error_texts.empty() ? "" : ", the first: ",
-              result.error_texts.empty() ? "" : result.error_texts.front().c_str());
+              result.first_errors.empty() ? "" : ", the first: ",
+              result.first_errors.empty() ? "" : result.first_errors.front().to_string().c_str());
   if (result.errors > 0 || plan.routes.size() != static_cast<size_t>(peers)) return 1;
   const std::string suffix = ".peers" + std::to_string(peers);
   figure("install_s" + suffix, install_s, "s");

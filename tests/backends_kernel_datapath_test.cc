@@ -104,7 +104,7 @@ struct Fixture {
   }
   ReconcileResult reconcile(const node::DatapathPlan& plan) {
     ReconcileResult r = datapath->reconcile(plan, facts, host());
-    for (const auto& e : r.error_texts) MESSAGE(e);
+    for (const auto& e : r.first_errors) MESSAGE(e.to_string());
     CHECK(r.errors == 0);
     return r;
   }
@@ -263,7 +263,7 @@ TEST_CASE("TxChecksumOffload false: the device computes its transmit checksums i
   t.add(IpAddress::v4(192, 0, 2, 2), 2, Mac{2, 0, 0, 0, 0, 2});
   const ReconcileResult r =
       no_offload.reconcile(t.plan(f.facts, node::DatapathMode::kVxlan), f.facts, f.host());
-  for (const auto& e : r.error_texts) MESSAGE(e);
+  for (const auto& e : r.first_errors) MESSAGE(e.to_string());
   CHECK(r.errors == 0);
   CHECK(lines("ethtool -k shoal.1 | grep -E '^tx-checksumming: off'") == 1);
   // The default leaves it on.
