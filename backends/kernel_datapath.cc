@@ -12,6 +12,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "common/fd.h"
+
 namespace shoal::backends {
 
 std::string_view to_string(ObjectKind kind) {
@@ -54,20 +56,16 @@ const LinkInfo* find_link(const std::vector<LinkInfo>& links, const std::string&
 // (what flannel's troubleshooting page has people do with ethtool). An ethtool ioctl, as
 // netlink has no message for it.
 Status set_tx_checksum(const std::string& device, bool on) {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status::io_error(std::string("socket: ") + std::strerror(errno));
+  const Fd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) return errno_status("cannot set tx checksum offload of " + device + ": socket");
   ethtool_value value{};
   value.cmd = ETHTOOL_STXCSUM;
   value.data = on ? 1 : 0;
   ifreq request{};
   std::strncpy(request.ifr_name, device.c_str(), IFNAMSIZ - 1);
   request.ifr_data = reinterpret_cast<char*>(&value);
-  const int rc = ::ioctl(fd, SIOCETHTOOL, &request);
-  const int error = errno;
-  ::close(fd);
-  if (rc < 0)
-    return Status::io_error("cannot set tx checksum offload of " + device + ": " +
-                            std::strerror(error));
+  if (::ioctl(fd.get(), SIOCETHTOOL, &request) < 0)
+    return errno_status("cannot set tx checksum offload of " + device);
   return {};
 }
 

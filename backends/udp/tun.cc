@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/fd.h"
+
 namespace shoal::udp {
 
 namespace {
@@ -21,17 +23,14 @@ namespace {
 #define TUN_F_USO6 0x40
 #endif
 
-Result<int> open_device(const std::string& name, short flags) {
-  const int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return errno_status("cannot open /dev/net/tun");
+Result<Fd> open_device(const std::string& name, short flags) {
+  Fd fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK));
+  if (!fd.valid()) return errno_status("cannot open /dev/net/tun");
   ifreq request{};
   std::strncpy(request.ifr_name, name.c_str(), IFNAMSIZ - 1);
   request.ifr_flags = flags;
-  if (::ioctl(fd, TUNSETIFF, &request) < 0) {
-    Status error = errno_status("cannot create TUN device " + name);
-    ::close(fd);
-    return error;
-  }
+  if (::ioctl(fd.get(), TUNSETIFF, &request) < 0)
+    return errno_status("cannot create TUN device " + name);
   return fd;
 }
 
@@ -50,14 +49,11 @@ Result<OpenedTun> open_tun(const std::string& name) {
     return Status::invalid_argument("TUN device name '" + name + "' is not valid");
   auto opened = open_device(name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR);
   if (!opened) return opened.error();
-  const int fd = *opened;
-  OpenedTun out{fd, name, {}};
+  const int fd = opened->get();
+  OpenedTun out{-1, name, {}};
   int header_size = 10;  // struct virtio_net_hdr, without the mergeable-buffers field
-  if (::ioctl(fd, TUNSETVNETHDRSZ, &header_size) < 0) {
-    Status error = errno_status("cannot set the virtio header size of " + name);
-    ::close(fd);
-    return error;
-  }
+  if (::ioctl(fd, TUNSETVNETHDRSZ, &header_size) < 0)
+    return errno_status("cannot set the virtio header size of " + name);
   // From the most to the least the kernel may accept: an older kernel refuses unknown bits.
   const struct {
     unsigned flags;
@@ -74,11 +70,9 @@ Result<OpenedTun> open_tun(const std::string& name) {
       break;
     }
   }
-  if (::ioctl(fd, TUNSETPERSIST, 1) < 0) {
-    Status error = errno_status("cannot make TUN device " + name + " persistent");
-    ::close(fd);
-    return error;
-  }
+  if (::ioctl(fd, TUNSETPERSIST, 1) < 0)
+    return errno_status("cannot make TUN device " + name + " persistent");
+  out.fd = opened->release();
   return out;
 }
 
@@ -86,10 +80,9 @@ Status remove_tun(const std::string& name) {
   auto opened = open_device(name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR);
   if (!opened) return opened.error();
   Status removed;
-  if (::ioctl(*opened, TUNSETPERSIST, 0) < 0)
+  if (::ioctl(opened->get(), TUNSETPERSIST, 0) < 0)
     removed = errno_status("cannot remove TUN device " + name);
-  ::close(*opened);  // not persistent any more: the last close deletes it
-  return removed;
+  return removed;  // not persistent any more: the last close (here, Fd's) deletes it
 }
 
 }  // namespace shoal::udp

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/fd.h"
+
 namespace shoal::udp {
 
 namespace {
@@ -61,16 +63,14 @@ Endpoint from_sockaddr(const sockaddr_storage& address) {
 
 Result<OpenedSocket> open_udp(const Endpoint& bind) {
   const int family = bind.address.is_v4() ? AF_INET : AF_INET6;
-  const int fd = ::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return errno_status("cannot open a UDP socket");
+  Fd owned(::socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!owned.valid()) return errno_status("cannot open a UDP socket");
+  const int fd = owned.get();
   sockaddr_storage address{};
   const socklen_t length = to_sockaddr(bind, address);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) < 0) {
-    Status error = errno_status("cannot bind the udp tunnel to " + bind.to_string());
-    ::close(fd);
-    return error;
-  }
-  OpenedSocket out{fd, {}};
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) < 0)
+    return errno_status("cannot bind the udp tunnel to " + bind.to_string());
+  OpenedSocket out{-1, {}};
   // FORCE needs CAP_NET_ADMIN; without it, ask for what the sysctl limits allow.
   const int size = kBufferBytes;
   if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
@@ -85,6 +85,7 @@ Result<OpenedSocket> open_udp(const Endpoint& bind) {
   out.offloads.gso = ::setsockopt(fd, IPPROTO_UDP, UDP_SEGMENT, &zero, sizeof zero) == 0;
   const int one = 1;
   out.offloads.gro = ::setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof one) == 0;
+  out.fd = owned.release();
   return out;
 }
 
