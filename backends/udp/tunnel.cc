@@ -31,14 +31,14 @@ namespace shoal::udp {
 
 namespace {
 
-constexpr size_t kMaxTunRead = kVirtioNetHdrSize + 65535;
+constexpr size_t kMaxTunRead = kVirtioNetHdrSize + kMaxIpPacket;
 constexpr size_t kTxReadsPerBatch = 16;  // TUN reads gathered before one sendmmsg
 constexpr size_t kMaxSegments = 192;     // per super-packet (64 KiB / a 340-byte MSS)
 constexpr size_t kMaxMessages = kTxReadsPerBatch * kMaxSegments;
 constexpr size_t kMaxGsoSegments = 64;  // the kernel's UDP_MAX_SEGMENTS
 constexpr size_t kMaxGsoBytes = 65000;  // one UDP_SEGMENT send stays one IP datagram
 constexpr size_t kRxBatch = 32;
-constexpr size_t kRxBuffer = 65535;  // one UDP_GRO train at most
+constexpr size_t kRxBuffer = kMaxIpPacket;  // one UDP_GRO train at most
 
 uint32_t ipv4_at(const uint8_t* p) { return get_be32(p); }
 
@@ -131,7 +131,10 @@ void Tunnel::Impl::tx_loop() {
   // Room for kTxReadsPerBatch super-packets cut into the smallest segments we allow.
   // The most a record can take besides its segment: a relay header too.
   const size_t overhead = kRelayHeaderSize + headroom + tailroom + 60;
-  TxBatch batch(kTxReadsPerBatch * (65535 + kMaxSegments * overhead));
+  // The most one TUN read can take in the arena: the packet, and the overhead of every
+  // segment it may be cut into.
+  const size_t max_read_bytes = kMaxIpPacket + kMaxSegments * overhead;
+  TxBatch batch(kTxReadsPerBatch * max_read_bytes);
   TunnelCounters counters;
   std::array<uint8_t, 1600> icmp{};
 
@@ -201,15 +204,17 @@ void Tunnel::Impl::tx_loop() {
         drop(counters, DropReason::kBadPacket);
         continue;
       }
-      const Peer* peer = peers ? peers->route(ipv4_at(packet.data() + 16)) : nullptr;
+      const Peer* peer =
+          peers ? peers->route(ipv4_at(packet.data() + kIpv4DestinationOffset)) : nullptr;
       if (peer == nullptr) {
         drop(counters, DropReason::kNoRoute);
-        reply_icmp(packet, 3, 0);
+        reply_icmp(packet, kIcmpDestUnreachable, kIcmpNetUnreachable);
         continue;
       }
-      if (packet[8] <= 1) {
+      // A router does not forward a packet whose TTL would reach 0 (RFC 1812 5.3.1).
+      if (packet[kIpv4TtlOffset] <= 1) {
         drop(counters, DropReason::kTtlExpired);
-        reply_icmp(packet, 11, 0);
+        reply_icmp(packet, kIcmpTimeExceeded, kIcmpTtlExceededInTransit);
         continue;
       }
       Keypair* keypair = nullptr;
@@ -229,7 +234,7 @@ void Tunnel::Impl::tx_loop() {
           initiate(*peer->state, now);  // the current session keeps sealing meanwhile
       }
       if (batch.count + kMaxSegments > kMaxMessages ||
-          batch.arena.size() - batch.used < 65535 + kMaxSegments * overhead)
+          batch.arena.size() - batch.used < max_read_bytes)
         flush();
       // Through a relay, each record starts with the relay header (wire.h).
       const SendTo& to = *peer->state->send_to.load(std::memory_order_acquire);
@@ -321,7 +326,7 @@ void Tunnel::Impl::rx_loop() {
       drop(counters, DropReason::kMalformed);
       return;
     }
-    const Peer* owner = peers->route(ipv4_at(inner.data() + 12));
+    const Peer* owner = peers->route(ipv4_at(inner.data() + kIpv4SourceOffset));
     if (owner == nullptr || (sender ? owner != sender : owner->state != state)) {
       drop(counters, DropReason::kSpoofed);
       return;
