@@ -163,9 +163,9 @@ void AgentMetrics::refresh() {
     t.handshakes_sent, {{"event", "initiated"}});
   c("shoal_tunnel_handshakes_total", "udp tunnel handshakes: initiations sent, sessions made.",
     t.handshakes_done, {{"event", "completed"}});
-  for (int i = 0; i < udp::kDropReasons; ++i)
+  for (size_t i = 0; i < udp::kDropReasons; ++i)
     c("shoal_tunnel_dropped_total", "Packets the udp tunnel dropped, by reason.", t.dropped[i],
-      {{"reason", std::string(udp::to_string(static_cast<udp::Drop>(i)))}});
+      {{"reason", std::string(udp::to_string(static_cast<udp::DropReason>(i)))}});
   c("shoal_tunnel_relayed_bytes_total", "Bytes of sealed tunnel datagrams relayed for others.",
     t.relayed_bytes);
   c("shoal_tunnel_relayed_packets_total", "Sealed tunnel datagrams relayed for others.",

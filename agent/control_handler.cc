@@ -126,10 +126,10 @@ proto::ControlResponse ControlHandler::handle(const proto::ControlRequest& reque
           s->set_tunnel_sessions(static_cast<uint32_t>(tunnel->sessions));
           s->set_tunnel_packets_out(tunnel->counters.tx_packets);
           s->set_tunnel_packets_in(tunnel->counters.rx_packets);
-          for (int i = 0; i < shoal::udp::kDropReasons; ++i) {
+          for (size_t i = 0; i < shoal::udp::kDropReasons; ++i) {
             if (tunnel->counters.dropped[i] == 0) continue;
             s->add_tunnel_drops(
-                std::string(shoal::udp::to_string(static_cast<shoal::udp::Drop>(i))) + " " +
+                std::string(shoal::udp::to_string(static_cast<shoal::udp::DropReason>(i))) + " " +
                 std::to_string(tunnel->counters.dropped[i]));
           }
         }

@@ -36,24 +36,6 @@ std::string octal_mode(mode_t mode) {
 
 }  // namespace
 
-std::string_view to_string(DropReason reason) {
-  switch (reason) {
-    case DropReason::kTooShort:
-      return "too_short";
-    case DropReason::kTooLarge:
-      return "too_large";
-    case DropReason::kBadVersion:
-      return "bad_version";
-    case DropReason::kUnknownKey:
-      return "unknown_key";
-    case DropReason::kBadAuth:
-      return "bad_auth";
-    case DropReason::kCount:
-      break;
-  }
-  return "unknown";
-}
-
 Keyring::Keyring(Keyring&& other) noexcept
     : ids_(std::exchange(other.ids_, {})), keys_(std::move(other.keys_)) {}
 

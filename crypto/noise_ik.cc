@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "common/byte_order.h"
@@ -194,16 +195,17 @@ void detail::hkdf2(const uint8_t* ck32, ByteView ikm, uint8_t* out1_32, uint8_t*
 
 uint8_t message_type(ByteView message) { return message.empty() ? 0 : message[0]; }
 
-std::optional<Initiator> Initiator::start(const Identity& self, const PublicKey& peer_static,
-                                          uint32_t sender_index, uint64_t timestamp_ns,
-                                          Aead proposal, std::span<uint8_t, kInitiationSize> out) {
+Result<Initiator, DropReason> Initiator::start(const Identity& self, const PublicKey& peer_static,
+                                               uint32_t sender_index, uint64_t timestamp_ns,
+                                               Aead proposal,
+                                               std::span<uint8_t, kInitiationSize> out) {
   uint8_t* m = out.data();
   sodium_memzero(m, kInitiationSize);
-  const auto fail = [m] {
+  const auto fail = [m](DropReason reason) {
     sodium_memzero(m, kInitiationSize);
-    return std::nullopt;
+    return reason;
   };
-  if (self.secret().size() != kX25519Size) return fail();
+  if (self.secret().size() != kX25519Size) return fail(DropReason::kNoIdentity);
   if (!aead_available(proposal)) proposal = Aead::kChaCha20Poly1305;
 
   Initiator initiator;
@@ -221,16 +223,16 @@ std::optional<Initiator> Initiator::start(const Identity& self, const PublicKey&
   m[0] = kMsgInitiation;
   m[1] = static_cast<uint8_t>(proposal);
   put_be32(m + kInitSender, sender_index);
-  // -> e
-  if (crypto_scalarmult_base(m + kInitEphemeral, secrets.e) != 0) return fail();
+  // -> e (libsodium refuses only a zero result, which a fresh random secret never gives)
+  if (crypto_scalarmult_base(m + kInitEphemeral, secrets.e) != 0) return fail(DropReason::kWeakKey);
   mix_hash(s, m + kInitEphemeral, kX25519Size);
   // es
-  if (!dh(shared, secrets.e, peer_static.data())) return fail();
+  if (!dh(shared, secrets.e, peer_static.data())) return fail(DropReason::kWeakKey);
   mix_key(s, shared);
   // s
   encrypt_and_hash(s, self.public_key().data(), kX25519Size, m + kInitStatic);
   // ss
-  if (!dh(shared, secrets.s, peer_static.data())) return fail();
+  if (!dh(shared, secrets.s, peer_static.data())) return fail(DropReason::kWeakKey);
   mix_key(s, shared);
   // payload: the timestamp
   uint8_t timestamp[8];
@@ -247,17 +249,20 @@ std::optional<Initiator> Initiator::start(const Identity& self, const PublicKey&
   return initiator;
 }
 
-std::optional<Initiator::Done> Initiator::finish(ByteView response) {
-  if (state_.size() != sizeof(InitiatorSecrets)) return std::nullopt;  // done already
-  if (response.size() != kResponseSize) return std::nullopt;
+Result<Initiator::Done, DropReason> Initiator::finish(ByteView response) {
+  // The secrets are freed when a response is accepted.
+  if (state_.size() != sizeof(InitiatorSecrets)) return DropReason::kAlreadyDone;
+  if (response.size() != kResponseSize) return DropReason::kBadSize;
   const uint8_t* m = response.data();
-  if (m[0] != kMsgResponse || m[2] != 0 || m[3] != 0) return std::nullopt;
-  if (get_be32(m + kRespReceiver) != sender_index_) return std::nullopt;
+  if (m[0] != kMsgResponse) return DropReason::kBadType;
+  if (m[2] != 0 || m[3] != 0) return DropReason::kBadReserved;
+  if (get_be32(m + kRespReceiver) != sender_index_) return DropReason::kBadIndex;
   const std::optional<Aead> chosen = aead_from_byte(m[1]);
-  if (!chosen) return std::nullopt;
+  if (!chosen) return DropReason::kBadCipher;
   // The responder may lower AES to ChaCha, never raise ChaCha to AES.
-  if (*chosen == Aead::kAes256Gcm && proposal_ != Aead::kAes256Gcm) return std::nullopt;
-  if (!mac1_ok(mac1_key_, m, kRespMac1, m + kRespMac1)) return std::nullopt;
+  if (*chosen == Aead::kAes256Gcm && proposal_ != Aead::kAes256Gcm)
+    return DropReason::kCipherNotProposed;
+  if (!mac1_ok(mac1_key_, m, kRespMac1, m + kRespMac1)) return DropReason::kBadMac1;
 
   // Work on copies, so that a response that fails leaves the stored state untouched.
   InitiatorSecrets secrets;
@@ -276,13 +281,13 @@ std::optional<Initiator::Done> Initiator::finish(ByteView response) {
   const uint8_t* re = m + kRespEphemeral;
   mix_hash(s, re, kX25519Size);
   // ee
-  if (!dh(shared, secrets.e, re)) return std::nullopt;
+  if (!dh(shared, secrets.e, re)) return DropReason::kWeakKey;
   mix_key(s, shared);
   // se
-  if (!dh(shared, secrets.s, re)) return std::nullopt;
+  if (!dh(shared, secrets.s, re)) return DropReason::kWeakKey;
   mix_key(s, shared);
   // the empty payload: its tag authenticates the whole transcript
-  if (!decrypt_and_hash(s, m + kRespEmpty, 0, nullptr)) return std::nullopt;
+  if (!decrypt_and_hash(s, m + kRespEmpty, 0, nullptr)) return DropReason::kBadAuth;
 
   Done done{split(s, *chosen, /*initiator=*/true), get_be32(m + kRespSender)};
   state_ = SecureBuffer();  // frees and zeroes: the ephemeral secret is gone
@@ -295,22 +300,25 @@ bool initiation_addressed_to(const PublicKey& receiver, ByteView initiation) {
   return mac1_ok(mac1_key(receiver), initiation.data(), kInitMac1, initiation.data() + kInitMac1);
 }
 
-std::optional<Accepted> respond(const Identity& self, ByteView initiation, uint32_t responder_index,
-                                const std::function<bool(const PublicKey&)>& is_known,
-                                std::span<uint8_t, kResponseSize> out, Aead preferred) {
+Result<Accepted, DropReason> respond(const Identity& self, ByteView initiation,
+                                     uint32_t responder_index,
+                                     const std::function<bool(const PublicKey&)>& is_known,
+                                     std::span<uint8_t, kResponseSize> out, Aead preferred) {
   uint8_t* o = out.data();
   sodium_memzero(o, kResponseSize);
-  const auto fail = [o] {
+  const auto fail = [o](DropReason reason) {
     sodium_memzero(o, kResponseSize);
-    return std::nullopt;
+    return reason;
   };
-  if (!init() || self.secret().size() != kX25519Size) return fail();
-  if (initiation.size() != kInitiationSize) return fail();
+  if (!init() || self.secret().size() != kX25519Size) return fail(DropReason::kNoIdentity);
+  if (initiation.size() != kInitiationSize) return fail(DropReason::kBadSize);
   const uint8_t* m = initiation.data();
-  if (m[0] != kMsgInitiation || m[2] != 0 || m[3] != 0) return fail();
+  if (m[0] != kMsgInitiation) return fail(DropReason::kBadType);
+  if (m[2] != 0 || m[3] != 0) return fail(DropReason::kBadReserved);
   const std::optional<Aead> proposal = aead_from_byte(m[1]);
-  if (!proposal) return fail();
-  if (!mac1_ok(mac1_key(self.public_key()), m, kInitMac1, m + kInitMac1)) return fail();
+  if (!proposal) return fail(DropReason::kBadCipher);
+  if (!mac1_ok(mac1_key(self.public_key()), m, kInitMac1, m + kInitMac1))
+    return fail(DropReason::kBadMac1);
 
   Symmetric s;
   uint8_t e[kX25519Size];
@@ -325,19 +333,21 @@ std::optional<Accepted> respond(const Identity& self, ByteView initiation, uint3
   const uint8_t* re = m + kInitEphemeral;
   mix_hash(s, re, kX25519Size);
   // es
-  if (!dh(shared, own_secret, re)) return fail();
+  if (!dh(shared, own_secret, re)) return fail(DropReason::kWeakKey);
   mix_key(s, shared);
   // s
   PublicKey initiator_static;
-  if (!decrypt_and_hash(s, m + kInitStatic, kX25519Size, initiator_static.data())) return fail();
+  if (!decrypt_and_hash(s, m + kInitStatic, kX25519Size, initiator_static.data()))
+    return fail(DropReason::kBadAuth);
   // Before ss and before any answer: an unknown caller gets nothing, not even a DH.
-  if (!is_known || !is_known(initiator_static)) return fail();
+  if (!is_known || !is_known(initiator_static)) return fail(DropReason::kUnknownPeer);
   // ss
-  if (!dh(shared, own_secret, initiator_static.data())) return fail();
+  if (!dh(shared, own_secret, initiator_static.data())) return fail(DropReason::kWeakKey);
   mix_key(s, shared);
   // payload: the timestamp
   uint8_t timestamp[8];
-  if (!decrypt_and_hash(s, m + kInitTimestamp, sizeof timestamp, timestamp)) return fail();
+  if (!decrypt_and_hash(s, m + kInitTimestamp, sizeof timestamp, timestamp))
+    return fail(DropReason::kBadAuth);
 
   const Aead chosen = *proposal == Aead::kAes256Gcm && preferred == Aead::kAes256Gcm &&
                               aead_available(Aead::kAes256Gcm)
@@ -351,13 +361,13 @@ std::optional<Accepted> respond(const Identity& self, ByteView initiation, uint3
   mix_hash(s, o, kRespHeader);  // shoal's addition, see the header
   // <- e
   randombytes_buf(e, sizeof e);
-  if (crypto_scalarmult_base(o + kRespEphemeral, e) != 0) return fail();
+  if (crypto_scalarmult_base(o + kRespEphemeral, e) != 0) return fail(DropReason::kWeakKey);
   mix_hash(s, o + kRespEphemeral, kX25519Size);
   // ee
-  if (!dh(shared, e, re)) return fail();
+  if (!dh(shared, e, re)) return fail(DropReason::kWeakKey);
   mix_key(s, shared);
   // se
-  if (!dh(shared, e, initiator_static.data())) return fail();
+  if (!dh(shared, e, initiator_static.data())) return fail(DropReason::kWeakKey);
   mix_key(s, shared);
   // the empty payload
   encrypt_and_hash(s, nullptr, 0, o + kRespEmpty);

@@ -9,7 +9,8 @@
 //
 // Sans-IO: no sockets, no clocks, no state beyond the Initiator object; the caller sends,
 // receives, times out, retries, and keeps the replay windows and timestamps. Untrusted
-// bytes never make these functions throw: any defect gives nullopt.
+// bytes never make these functions throw: any defect gives the DropReason
+// (crypto/drop_reason.h) of the first check that refused them.
 //
 // Wire format (multi-byte integers big endian):
 //
@@ -55,11 +56,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <span>
 
 #include "common/bytes.h"
+#include "common/status.h"
 #include "crypto/aead.h"
+#include "crypto/drop_reason.h"
 #include "crypto/identity.h"
 #include "crypto/secure_buffer.h"
 
@@ -85,10 +87,12 @@ struct SessionKeys {
 class Initiator {
  public:
   // Writes the initiation to `out`. A proposal this process cannot run is lowered to
-  // ChaCha. nullopt if `peer_static` is a weak key (an X25519 result of zero).
-  static std::optional<Initiator> start(const Identity& self, const PublicKey& peer_static,
-                                        uint32_t sender_index, uint64_t timestamp_ns, Aead proposal,
-                                        std::span<uint8_t, kInitiationSize> out);
+  // ChaCha. kWeakKey if `peer_static` is a weak key (an X25519 result of zero), kNoIdentity
+  // if `self` holds no secret; `out` is zeroed then.
+  static Result<Initiator, DropReason> start(const Identity& self, const PublicKey& peer_static,
+                                             uint32_t sender_index, uint64_t timestamp_ns,
+                                             Aead proposal,
+                                             std::span<uint8_t, kInitiationSize> out);
 
   uint32_t sender_index() const { return sender_index_; }
   Aead proposal() const { return proposal_; }
@@ -97,11 +101,12 @@ class Initiator {
     SessionKeys keys;     // send = initiator -> responder
     uint32_t peer_index;  // the responder's sender_index: put it in the data we send
   };
-  // The responder's answer. nullopt if the bytes are not a valid response to this
-  // initiation (size, type, reserved, receiver index, mac1, cipher, AEAD, weak key), or
-  // if a response was already accepted; a refused response leaves the Initiator as it
-  // was, so junk does not spoil a handshake in flight.
-  std::optional<Done> finish(ByteView response);
+  // The responder's answer. Refused if the bytes are not a valid response to this
+  // initiation (kBadSize, kBadType, kBadReserved, kBadIndex, kBadCipher,
+  // kCipherNotProposed, kBadMac1, kWeakKey, kBadAuth, checked in that order), or if a
+  // response was already accepted (kAlreadyDone); a refused response leaves the Initiator
+  // as it was, so junk does not spoil a handshake in flight.
+  Result<Done, DropReason> finish(ByteView response);
 
  private:
   Initiator() = default;
@@ -125,16 +130,19 @@ struct Accepted {
 // forged or corrupt one. False for anything that is not an initiation.
 bool initiation_addressed_to(const PublicKey& receiver, ByteView initiation);
 
-// The responder's side, in one call. Checks size, type and mac1 first (cheap, no X25519),
-// then runs message 1, asks `is_known(initiator static)` so an unknown caller is refused
-// before any answer, and on success writes the response to `out` and returns the keys.
-// The caller sends `out` only after its timestamp check passes. `preferred` is this end's
-// own cipher preference (a parameter so tests can pick it). nullopt on any failure, and
+// The responder's side, in one call. Checks size, type, reserved, cipher and mac1 first
+// (cheap, no X25519), then runs message 1, asks `is_known(initiator static)` so an unknown
+// caller is refused before any answer (kUnknownPeer, also when `is_known` is empty), and on
+// success writes the response to `out` and returns the keys. The caller sends `out` only
+// after its timestamp check passes. `preferred` is this end's own cipher preference (a
+// parameter so tests can pick it). On any failure the reason (kNoIdentity, kBadSize,
+// kBadType, kBadReserved, kBadCipher, kBadMac1, kWeakKey, kBadAuth, kUnknownPeer), and
 // then `out` is zeroed; never throws on bad input.
-std::optional<Accepted> respond(const Identity& self, ByteView initiation, uint32_t responder_index,
-                                const std::function<bool(const PublicKey&)>& is_known,
-                                std::span<uint8_t, kResponseSize> out,
-                                Aead preferred = measure_aead().preferred);
+Result<Accepted, DropReason> respond(const Identity& self, ByteView initiation,
+                                     uint32_t responder_index,
+                                     const std::function<bool(const PublicKey&)>& is_known,
+                                     std::span<uint8_t, kResponseSize> out,
+                                     Aead preferred = measure_aead().preferred);
 
 namespace detail {
 // Noise's HKDF with two outputs (HMAC-SHA256, chaining key as salt), exposed for its test

@@ -2,16 +2,21 @@
 // cipher; the cipher choice and its downgrade protection; every changed bit of either
 // message is refused (with mac1 intact, and with mac1 recomputed so the deeper checks are
 // what refuses it); wrong responder, unknown initiator, wrong sizes, weak keys, a response
-// to another initiation; fresh keys per handshake; the KDF against RFC 5869.
+// to another initiation, each with the DropReason it is refused for; fresh keys per
+// handshake; the KDF against RFC 5869.
 #include <doctest/doctest.h>
 #include <sodium.h>
 
 #include <array>
 #include <cstring>
 #include <optional>
+#include <set>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "crypto/aead.h"
+#include "crypto/drop_reason.h"
 #include "crypto/identity.h"
 #include "crypto/noise_ik.h"
 
@@ -24,6 +29,13 @@ using InitiationBytes = std::array<uint8_t, kInitiationSize>;
 using ResponseBytes = std::array<uint8_t, kResponseSize>;
 
 const auto kAnyone = [](const PublicKey&) { return true; };
+
+// Why a handshake step refused; nullopt when it succeeded.
+template <typename T>
+std::optional<DropReason> refusal(const Result<T, DropReason>& result) {
+  if (result) return std::nullopt;
+  return result.error();
+}
 
 // The test's own mac1, from the header's definition, so a test can change a message and
 // still get past mac1 to the checks behind it.
@@ -59,12 +71,15 @@ struct Handshake {
 Handshake handshake(const Identity& a, const Identity& b, Aead proposal = Aead::kChaCha20Poly1305,
                     Aead preferred = Aead::kChaCha20Poly1305, uint64_t timestamp = 1000) {
   Handshake h;
-  h.initiator = Initiator::start(a, b.public_key(), 11, timestamp, proposal, h.initiation);
-  REQUIRE(h.initiator);
-  h.accepted = respond(b, h.initiation, 22, kAnyone, h.response, preferred);
-  REQUIRE(h.accepted);
-  h.done = h.initiator->finish(h.response);
-  REQUIRE(h.done);
+  auto initiator = Initiator::start(a, b.public_key(), 11, timestamp, proposal, h.initiation);
+  REQUIRE(initiator);
+  h.initiator.emplace(std::move(initiator).value());
+  auto accepted = respond(b, h.initiation, 22, kAnyone, h.response, preferred);
+  REQUIRE(accepted);
+  h.accepted.emplace(std::move(accepted).value());
+  auto done = h.initiator->finish(h.response);
+  REQUIRE(done);
+  h.done.emplace(std::move(done).value());
   return h;
 }
 
@@ -106,7 +121,7 @@ TEST_CASE("crypto.noise_ik: a handshake gives both ends matching keys in both di
   CHECK_FALSE(pairs(done->keys.send, done->keys.recv));
   CHECK_FALSE(pairs(accepted->keys.send, accepted->keys.recv));
   // One response per handshake: the secrets are gone after the first.
-  CHECK_FALSE(initiator->finish(response));
+  CHECK(refusal(initiator->finish(response)) == DropReason::kAlreadyDone);
 }
 
 TEST_CASE("crypto.noise_ik: the cipher is AES only if proposed and preferred by both") {
@@ -157,14 +172,23 @@ TEST_CASE("crypto.noise_ik: a flipped bit anywhere in the initiation is refused"
     InitiationBytes changed = initiation;
     changed[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
     response.fill(0xee);
-    CHECK_FALSE(respond(b, changed, 6, kAnyone, response));
+    const auto refused = refusal(respond(b, changed, 6, kAnyone, response));
+    CHECK(refused);
     CHECK(response == ResponseBytes{});  // a refusal writes nothing to send
+    // The cheap checks run in order, before any key exchange.
+    const size_t byte = bit / 8;
+    if (byte == 0) CHECK(refused == DropReason::kBadType);
+    if (byte == 1) CHECK(refused == DropReason::kBadCipher);  // no one flip makes 1 into 2
+    if (byte == 2 || byte == 3) CHECK(refused == DropReason::kBadReserved);
+    if (byte >= 4) CHECK(refused == DropReason::kBadMac1);
     // With mac1 made right again, what is behind it refuses the change, except in the
     // sender index, which only mac1 covers (see the next test).
-    const size_t byte = bit / 8;
     if (byte >= kInitiationSize - 16 || (byte >= 4 && byte < 8)) continue;
     recompute_mac1(changed, b.public_key());
-    CHECK_FALSE(respond(b, changed, 6, kAnyone, response));
+    const auto deeper = refusal(respond(b, changed, 6, kAnyone, response));
+    CHECK(deeper);
+    // The encrypted static and timestamp fail their AEAD tags.
+    if (byte >= 40) CHECK(deeper == DropReason::kBadAuth);
   }
 }
 
@@ -179,7 +203,7 @@ TEST_CASE("crypto.noise_ik: a changed sender index only misroutes the response")
   auto accepted = respond(b, initiation, 6, kAnyone, response);
   REQUIRE(accepted);
   CHECK(accepted->peer_index == 4);
-  CHECK_FALSE(initiator->finish(response));
+  CHECK(refusal(initiator->finish(response)) == DropReason::kBadIndex);
 }
 
 TEST_CASE("crypto.noise_ik: a flipped bit anywhere in the response is refused") {
@@ -196,11 +220,18 @@ TEST_CASE("crypto.noise_ik: a flipped bit anywhere in the response is refused") 
     ResponseBytes changed = response;
     changed[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
     CHECK_FALSE(initiator->finish(changed));
+    // The sender index and all past the header: only mac1 tells before the key exchange.
+    const size_t byte = bit / 8;
+    if ((byte >= 4 && byte < 8) || byte >= 12)
+      CHECK(refusal(initiator->finish(changed)) == DropReason::kBadMac1);
+    if (byte >= 8 && byte < 12) CHECK(refusal(initiator->finish(changed)) == DropReason::kBadIndex);
     // The whole header is in the handshake hash, so with mac1 made right again every
     // bit is still covered.
-    if (bit / 8 >= kResponseSize - 16) continue;
+    if (byte >= kResponseSize - 16) continue;
     recompute_mac1(changed, a.public_key());
     CHECK_FALSE(initiator->finish(changed));
+    // The responder's sender index is covered by the payload's tag.
+    if (byte >= 4 && byte < 8) CHECK(refusal(initiator->finish(changed)) == DropReason::kBadAuth);
   }
   // None of that spoiled the handshake: the real response still completes it.
   auto done = initiator->finish(response);
@@ -222,17 +253,21 @@ TEST_CASE("crypto.noise_ik: downgrade: a changed cipher byte is refused") {
     changed[1] = proposal == Aead::kAes256Gcm ? 1 : 2;
     recompute_mac1(changed, b.public_key());
     ResponseBytes response{};
-    CHECK_FALSE(respond(b, changed, 6, kAnyone, response, Aead::kAes256Gcm));
+    CHECK(refusal(respond(b, changed, 6, kAnyone, response, Aead::kAes256Gcm)) ==
+          DropReason::kBadAuth);
     // In the response: the header is mixed into the hash before its tag.
     REQUIRE(respond(b, initiation, 6, kAnyone, response, proposal));
     CHECK(response[1] == static_cast<uint8_t>(proposal));
     ResponseBytes changed_response = response;
     changed_response[1] = proposal == Aead::kAes256Gcm ? 1 : 2;
     recompute_mac1(changed_response, a.public_key());
-    CHECK_FALSE(initiator->finish(changed_response));
+    // ChaCha raised to AES is refused outright; AES lowered to ChaCha only by the tag.
+    CHECK(refusal(initiator->finish(changed_response)) == (proposal == Aead::kChaCha20Poly1305
+                                                               ? DropReason::kCipherNotProposed
+                                                               : DropReason::kBadAuth));
     changed_response[1] = 3;  // not a cipher at all
     recompute_mac1(changed_response, a.public_key());
-    CHECK_FALSE(initiator->finish(changed_response));
+    CHECK(refusal(initiator->finish(changed_response)) == DropReason::kBadCipher);
     CHECK(initiator->finish(response));
   }
   // An initiation proposing no known cipher is refused.
@@ -241,7 +276,7 @@ TEST_CASE("crypto.noise_ik: downgrade: a changed cipher byte is refused") {
   initiation[1] = 0;
   recompute_mac1(initiation, b.public_key());
   ResponseBytes response{};
-  CHECK_FALSE(respond(b, initiation, 6, kAnyone, response));
+  CHECK(refusal(respond(b, initiation, 6, kAnyone, response)) == DropReason::kBadCipher);
 }
 
 TEST_CASE("crypto.noise_ik: an initiation made for another responder fails at mac1") {
@@ -251,11 +286,12 @@ TEST_CASE("crypto.noise_ik: an initiation made for another responder fails at ma
   int asked = 0;
   const auto count = [&](const PublicKey&) { return ++asked, true; };
   ResponseBytes response{};
-  CHECK_FALSE(respond(b, initiation, 6, count, response));
+  CHECK(refusal(respond(b, initiation, 6, count, response)) == DropReason::kBadMac1);
   CHECK(asked == 0);  // refused before any key exchange
-  // Past mac1 (recomputed for b), the key exchange refuses it: es used c's key.
+  // Past mac1 (recomputed for b), the key exchange refuses it: es used c's key, so the
+  // encrypted static does not open.
   recompute_mac1(initiation, b.public_key());
-  CHECK_FALSE(respond(b, initiation, 6, count, response));
+  CHECK(refusal(respond(b, initiation, 6, count, response)) == DropReason::kBadAuth);
   CHECK(asked == 0);
   // c itself accepts it.
   REQUIRE(Initiator::start(a, c.public_key(), 5, 77, Aead::kChaCha20Poly1305, initiation));
@@ -269,18 +305,18 @@ TEST_CASE("crypto.noise_ik: an unknown initiator is refused before any answer") 
   REQUIRE(Initiator::start(a, b.public_key(), 5, 77, Aead::kChaCha20Poly1305, initiation));
   std::optional<PublicKey> asked_about;
   ResponseBytes response{};
-  CHECK_FALSE(respond(
-      b, initiation, 6,
-      [&](const PublicKey& key) {
-        asked_about = key;
-        return key == c.public_key();
-      },
-      response));
+  CHECK(refusal(respond(
+            b, initiation, 6,
+            [&](const PublicKey& key) {
+              asked_about = key;
+              return key == c.public_key();
+            },
+            response)) == DropReason::kUnknownPeer);
   REQUIRE(asked_about);
   CHECK(*asked_about == a.public_key());
   CHECK(response == ResponseBytes{});
   // No predicate at all refuses everyone.
-  CHECK_FALSE(respond(b, initiation, 6, {}, response));
+  CHECK(refusal(respond(b, initiation, 6, {}, response)) == DropReason::kUnknownPeer);
 }
 
 TEST_CASE("crypto.noise_ik: truncated and oversized messages are refused") {
@@ -291,18 +327,24 @@ TEST_CASE("crypto.noise_ik: truncated and oversized messages are refused") {
   ResponseBytes response{};
   std::vector<uint8_t> longer(initiation.begin(), initiation.end());
   longer.push_back(0);
-  CHECK_FALSE(respond(b, longer, 6, kAnyone, response));
+  CHECK(refusal(respond(b, longer, 6, kAnyone, response)) == DropReason::kBadSize);
   for (size_t len : {size_t{0}, size_t{1}, size_t{8}, kInitiationSize - 1})
-    CHECK_FALSE(respond(b, ByteView(initiation.data(), len), 6, kAnyone, response));
+    CHECK(refusal(respond(b, ByteView(initiation.data(), len), 6, kAnyone, response)) ==
+          DropReason::kBadSize);
   REQUIRE(respond(b, initiation, 6, kAnyone, response));
 
   std::vector<uint8_t> longer_response(response.begin(), response.end());
   longer_response.push_back(0);
-  CHECK_FALSE(initiator->finish(longer_response));
+  CHECK(refusal(initiator->finish(longer_response)) == DropReason::kBadSize);
   for (size_t len : {size_t{0}, size_t{1}, size_t{12}, kResponseSize - 1})
-    CHECK_FALSE(initiator->finish(ByteView(response.data(), len)));
+    CHECK(refusal(initiator->finish(ByteView(response.data(), len))) == DropReason::kBadSize);
   // An initiation is not a response, nor the other way round.
-  CHECK_FALSE(initiator->finish(ByteView(initiation.data(), kResponseSize)));
+  CHECK(refusal(initiator->finish(ByteView(initiation.data(), kResponseSize))) ==
+        DropReason::kBadType);
+  std::vector<uint8_t> response_as_initiation(response.begin(), response.end());
+  response_as_initiation.resize(kInitiationSize);
+  CHECK(refusal(respond(b, response_as_initiation, 6, kAnyone, response)) == DropReason::kBadType);
+  REQUIRE(respond(b, initiation, 6, kAnyone, response));
   CHECK(initiator->finish(response));
 
   CHECK(message_type({}) == 0);
@@ -320,8 +362,9 @@ TEST_CASE("crypto.noise_ik: a response to another initiation is refused") {
   ResponseBytes to_two{}, to_three{};
   REQUIRE(respond(b, second, 9, kAnyone, to_two));
   REQUIRE(respond(b, third, 9, kAnyone, to_three));
-  CHECK_FALSE(one->finish(to_two));    // wrong receiver index
-  CHECK_FALSE(one->finish(to_three));  // same index, other handshake: its tag fails
+  CHECK(refusal(one->finish(to_two)) == DropReason::kBadIndex);
+  // Same index, other handshake: its tag fails.
+  CHECK(refusal(one->finish(to_three)) == DropReason::kBadAuth);
   CHECK(two->finish(to_two));
   CHECK(three->finish(to_three));
 }
@@ -364,7 +407,8 @@ TEST_CASE("crypto.noise_ik: weak keys are refused") {
   for (const PublicKey& weak : {zero, one}) {
     InitiationBytes initiation;
     initiation.fill(0xee);
-    CHECK_FALSE(Initiator::start(a, weak, 5, 77, Aead::kChaCha20Poly1305, initiation));
+    CHECK(refusal(Initiator::start(a, weak, 5, 77, Aead::kChaCha20Poly1305, initiation)) ==
+          DropReason::kWeakKey);
     CHECK(initiation == InitiationBytes{});
 
     // A weak ephemeral in an initiation that passes mac1.
@@ -372,7 +416,7 @@ TEST_CASE("crypto.noise_ik: weak keys are refused") {
     std::memcpy(initiation.data() + 8, weak.data(), 32);
     recompute_mac1(initiation, b.public_key());
     ResponseBytes response{};
-    CHECK_FALSE(respond(b, initiation, 6, kAnyone, response));
+    CHECK(refusal(respond(b, initiation, 6, kAnyone, response)) == DropReason::kWeakKey);
 
     // A weak ephemeral in a response that passes mac1.
     auto initiator =
@@ -382,9 +426,41 @@ TEST_CASE("crypto.noise_ik: weak keys are refused") {
     ResponseBytes changed = response;
     std::memcpy(changed.data() + 12, weak.data(), 32);
     recompute_mac1(changed, a.public_key());
-    CHECK_FALSE(initiator->finish(changed));
+    CHECK(refusal(initiator->finish(changed)) == DropReason::kWeakKey);
     CHECK(initiator->finish(response));
   }
+}
+
+TEST_CASE("crypto.noise_ik: an Identity without its secret takes no part") {
+  Identity a = Identity::generate();
+  const Identity b = Identity::generate();
+  InitiationBytes initiation{};
+  REQUIRE(Initiator::start(a, b.public_key(), 5, 77, Aead::kChaCha20Poly1305, initiation));
+  const Identity moved = std::move(a);  // leaves `a` holding no secret
+  InitiationBytes none;
+  none.fill(0xee);
+  // NOLINTNEXTLINE(bugprone-use-after-move): the moved-from state is what is tested
+  CHECK(refusal(Initiator::start(a, b.public_key(), 5, 77, Aead::kChaCha20Poly1305, none)) ==
+        DropReason::kNoIdentity);
+  CHECK(none == InitiationBytes{});
+  const Identity c = Identity::generate();
+  REQUIRE(Initiator::start(c, moved.public_key(), 5, 77, Aead::kChaCha20Poly1305, initiation));
+  ResponseBytes response{};
+  REQUIRE(respond(moved, initiation, 6, kAnyone, response));
+  response.fill(0xee);
+  CHECK(refusal(respond(a, initiation, 6, kAnyone, response)) == DropReason::kNoIdentity);
+  CHECK(response == ResponseBytes{});
+}
+
+TEST_CASE("crypto.noise_ik: every refusal has its own metrics label") {
+  std::set<std::string_view> labels;
+  for (int r = 0; r < static_cast<int>(DropReason::kCount); ++r)
+    labels.insert(to_string(static_cast<DropReason>(r)));
+  CHECK(labels.size() == static_cast<size_t>(DropReason::kCount));
+  CHECK(labels.count("unknown") == 0);
+  CHECK(to_string(DropReason::kBadMac1) == "bad_mac1");
+  CHECK(to_string(DropReason::kWeakKey) == "weak_key");
+  CHECK(to_string(DropReason::kCipherNotProposed) == "cipher_not_proposed");
 }
 
 TEST_CASE("crypto.noise_ik: the wire sizes and layout") {

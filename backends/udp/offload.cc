@@ -12,7 +12,6 @@ namespace {
 constexpr uint8_t kProtoIcmp = 1;
 constexpr uint8_t kProtoTcp = 6;
 constexpr uint8_t kProtoUdp = 17;
-constexpr size_t kMaxIpPacket = 65535;
 constexpr size_t kIpv4MinHeader = 20;
 constexpr size_t kIpv6Header = 40;
 constexpr size_t kTcpMinHeader = 20;

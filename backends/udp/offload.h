@@ -20,6 +20,15 @@
 
 namespace shoal::udp {
 
+// The largest IP packet the tunnel carries: 65535 bytes, IPv4's 16-bit total length (IPv6
+// packets are held to it too). A TUN super-packet and a UDP_GRO train (the kernel merges
+// datagrams into one IP packet's worth) are no longer.
+inline constexpr size_t kMaxIpPacket = 65535;
+// Fields of the IPv4 header (RFC 791) the tunnel reads, as offsets from its start.
+inline constexpr size_t kIpv4TtlOffset = 8;
+inline constexpr size_t kIpv4SourceOffset = 12;
+inline constexpr size_t kIpv4DestinationOffset = 16;
+
 // struct virtio_net_hdr (linux/virtio_net.h), the 10 bytes in front of every TUN read and
 // write. Its fields are little-endian (host order); offsets count from the IP header.
 inline constexpr size_t kVirtioNetHdrSize = 10;
@@ -165,6 +174,8 @@ inline constexpr uint8_t kIcmpTimeExceeded = 11;
 inline constexpr uint8_t kIcmpNetUnreachable = 0;
 inline constexpr uint8_t kIcmpHostUnreachable = 1;
 inline constexpr uint8_t kIcmpFragNeeded = 4;
+// The time exceeded code the tunnel uses (a router's, RFC 792).
+inline constexpr uint8_t kIcmpTtlExceededInTransit = 0;
 inline constexpr size_t kIcmpErrorMaxSize = 20 + 8 + 60 + 8;
 
 // A router reply for the tunnel: an ICMPv4 destination unreachable (type 3, `code`; with

@@ -31,14 +31,14 @@ namespace shoal::udp {
 
 namespace {
 
-constexpr size_t kMaxTunRead = kVirtioNetHdrSize + 65535;
+constexpr size_t kMaxTunRead = kVirtioNetHdrSize + kMaxIpPacket;
 constexpr size_t kTxReadsPerBatch = 16;  // TUN reads gathered before one sendmmsg
 constexpr size_t kMaxSegments = 192;     // per super-packet (64 KiB / a 340-byte MSS)
 constexpr size_t kMaxMessages = kTxReadsPerBatch * kMaxSegments;
 constexpr size_t kMaxGsoSegments = 64;  // the kernel's UDP_MAX_SEGMENTS
 constexpr size_t kMaxGsoBytes = 65000;  // one UDP_SEGMENT send stays one IP datagram
 constexpr size_t kRxBatch = 32;
-constexpr size_t kRxBuffer = 65535;  // one UDP_GRO train at most
+constexpr size_t kRxBuffer = kMaxIpPacket;  // one UDP_GRO train at most
 
 uint32_t ipv4_at(const uint8_t* p) { return get_be32(p); }
 
@@ -131,7 +131,10 @@ void Tunnel::Impl::tx_loop() {
   // Room for kTxReadsPerBatch super-packets cut into the smallest segments we allow.
   // The most a record can take besides its segment: a relay header too.
   const size_t overhead = kRelayHeaderSize + headroom + tailroom + 60;
-  TxBatch batch(kTxReadsPerBatch * (65535 + kMaxSegments * overhead));
+  // The most one TUN read can take in the arena: the packet, and the overhead of every
+  // segment it may be cut into.
+  const size_t max_read_bytes = kMaxIpPacket + kMaxSegments * overhead;
+  TxBatch batch(kTxReadsPerBatch * max_read_bytes);
   TunnelCounters counters;
   std::array<uint8_t, 1600> icmp{};
 
@@ -150,7 +153,7 @@ void Tunnel::Impl::tx_loop() {
         continue;
       }
       if (errno == EIO && gso.load()) gso.store(false);  // the kernel cannot segment: stop asking
-      ++counters.dropped[static_cast<int>(Drop::kSendFailed)];
+      drop(counters, DropReason::kSendFailed);
       ++sent;  // skip the message the kernel refused
     }
     batch.count = 0;
@@ -178,7 +181,7 @@ void Tunnel::Impl::tx_loop() {
     if (n == 0) return;
     write_virtio_net_hdr({}, icmp.data());
     if (::write(tun.fd, icmp.data(), kVirtioNetHdrSize + n) < 0)
-      ++counters.dropped[static_cast<int>(Drop::kTunWriteFailed)];
+      drop(counters, DropReason::kTunWriteFailed);
   };
 
   const SessionLimits limits{std::chrono::duration_cast<Duration>(config.rekey_after),
@@ -198,18 +201,20 @@ void Tunnel::Impl::tx_loop() {
       auto header = parse_virtio_net_hdr(whole);
       const ByteView packet = whole.subspan(std::min(whole.size(), kVirtioNetHdrSize));
       if (!header || !looks_like_ipv4(packet)) {
-        ++counters.dropped[static_cast<int>(Drop::kBadPacket)];
+        drop(counters, DropReason::kBadPacket);
         continue;
       }
-      const Peer* peer = peers ? peers->route(ipv4_at(packet.data() + 16)) : nullptr;
+      const Peer* peer =
+          peers ? peers->route(ipv4_at(packet.data() + kIpv4DestinationOffset)) : nullptr;
       if (peer == nullptr) {
-        ++counters.dropped[static_cast<int>(Drop::kNoRoute)];
-        reply_icmp(packet, 3, 0);
+        drop(counters, DropReason::kNoRoute);
+        reply_icmp(packet, kIcmpDestUnreachable, kIcmpNetUnreachable);
         continue;
       }
-      if (packet[8] <= 1) {
-        ++counters.dropped[static_cast<int>(Drop::kTtlExpired)];
-        reply_icmp(packet, 11, 0);
+      // A router does not forward a packet whose TTL would reach 0 (RFC 1812 5.3.1).
+      if (packet[kIpv4TtlOffset] <= 1) {
+        drop(counters, DropReason::kTtlExpired);
+        reply_icmp(packet, kIcmpTimeExceeded, kIcmpTtlExceededInTransit);
         continue;
       }
       Keypair* keypair = nullptr;
@@ -222,14 +227,14 @@ void Tunnel::Impl::tx_loop() {
         const SendDecision decision = on_send(current, limits);
         if (decision == SendDecision::kHoldForHandshake) {
           initiate(*peer->state, now);
-          ++counters.dropped[static_cast<int>(Drop::kHandshakePending)];
+          drop(counters, DropReason::kHandshakePending);
           continue;
         }
         if (decision == SendDecision::kSealAndRekey)
           initiate(*peer->state, now);  // the current session keeps sealing meanwhile
       }
       if (batch.count + kMaxSegments > kMaxMessages ||
-          batch.arena.size() - batch.used < 65535 + kMaxSegments * overhead)
+          batch.arena.size() - batch.used < max_read_bytes)
         flush();
       // Through a relay, each record starts with the relay header (wire.h).
       const SendTo& to = *peer->state->send_to.load(std::memory_order_acquire);
@@ -239,15 +244,15 @@ void Tunnel::Impl::tx_loop() {
           split_packet(*header, packet, out, batch.arena.size() - batch.used, lead + headroom,
                        tailroom, std::span<uint16_t>(batch.segment_lengths));
       if (split.error != SplitError::kOk || split.segments == 0) {
-        ++counters.dropped[static_cast<int>(split.error == SplitError::kNoRoom ? Drop::kSendFailed
-                                                                               : Drop::kBadPacket)];
+        drop(counters,
+             split.error == SplitError::kNoRoom ? DropReason::kSendFailed : DropReason::kBadPacket);
         continue;
       }
       uint64_t counter = 0;
       if (keypair) {
         counter = keypair->next_counter.fetch_add(split.segments, std::memory_order_relaxed);
         if (counter + split.segments >= crypto::ReplayWindow::kRejectAfter) {
-          ++counters.dropped[static_cast<int>(Drop::kHandshakePending)];
+          drop(counters, DropReason::kHandshakePending);
           continue;
         }
       }
@@ -310,8 +315,7 @@ void Tunnel::Impl::rx_loop() {
   auto flush_gro = [&] {
     for (const ByteView w : gro.writes()) {
       ++counters.tun_writes;
-      if (::write(tun.fd, w.data(), w.size()) < 0)
-        ++counters.dropped[static_cast<int>(Drop::kTunWriteFailed)];
+      if (::write(tun.fd, w.data(), w.size()) < 0) drop(counters, DropReason::kTunWriteFailed);
     }
     gro.reset();
   };
@@ -319,12 +323,12 @@ void Tunnel::Impl::rx_loop() {
   auto deliver = [&](ByteView inner, const Peer* sender, PeerState* state, const PeerTable* peers) {
     // The inner packet must come from the sender's own subnets: no peer may speak for another.
     if (!looks_like_ipv4(inner)) {
-      ++counters.dropped[static_cast<int>(Drop::kMalformed)];
+      drop(counters, DropReason::kMalformed);
       return;
     }
-    const Peer* owner = peers->route(ipv4_at(inner.data() + 12));
+    const Peer* owner = peers->route(ipv4_at(inner.data() + kIpv4SourceOffset));
     if (owner == nullptr || (sender ? owner != sender : owner->state != state)) {
-      ++counters.dropped[static_cast<int>(Drop::kSpoofed)];
+      drop(counters, DropReason::kSpoofed);
       return;
     }
     ++counters.rx_packets;
@@ -332,18 +336,17 @@ void Tunnel::Impl::rx_loop() {
     if (coalesce) {
       if (gro.add(inner)) return;
       flush_gro();  // the batch is full: write it out and start the next
-      if (!gro.add(inner)) ++counters.dropped[static_cast<int>(Drop::kTunWriteFailed)];
+      if (!gro.add(inner)) drop(counters, DropReason::kTunWriteFailed);
       return;
     }
     iovec parts[2] = {{plain_header.data(), plain_header.size()},
                       {const_cast<uint8_t*>(inner.data()), inner.size()}};
     ++counters.tun_writes;
-    if (::writev(tun.fd, parts, 2) < 0) ++counters.dropped[static_cast<int>(Drop::kTunWriteFailed)];
+    if (::writev(tun.fd, parts, 2) < 0) drop(counters, DropReason::kTunWriteFailed);
   };
 
   Clock::time_point now{};
   RelayBudget relay_budget(config.relay_max_mbps);
-  auto drop = [&](Drop reason) { ++counters.dropped[static_cast<int>(reason)]; };
 
   // An authenticated, fresh packet of `state` came straight from `from`: follow it there.
   auto heard_direct = [&](PeerState& state, const Endpoint& from) {
@@ -360,15 +363,17 @@ void Tunnel::Impl::rx_loop() {
                          const PeerTable* peers) {
     const uint32_t index = datagram.receiver_index;
     Keypair* keypair = by_index[index & kIndexMask].load(std::memory_order_acquire);
-    if (keypair == nullptr || keypair->local_index != index) return drop(Drop::kUnknownSender);
+    if (keypair == nullptr || keypair->local_index != index)
+      return drop(counters, DropReason::kUnknownSender);
     if (!keypair->keys.recv.open(datagram.counter, {}, datagram.body, datagram.body_size,
                                  datagram.tag))
-      return drop(Drop::kAuthFailed);
-    if (!keypair->replay.accept(datagram.counter)) return drop(Drop::kReplay);  // it opened
+      return drop(counters, DropReason::kAuthFailed);
+    if (!keypair->replay.accept(datagram.counter))
+      return drop(counters, DropReason::kReplay);  // it opened
     PeerState& state = *keypair->peer;
     if (source != nullptr) {
       // The relay named the sender; the session says who it is. They must agree.
-      if (state.owner != *source) return drop(Drop::kSpoofed);
+      if (state.owner != *source) return drop(counters, DropReason::kSpoofed);
       state.heard_relayed.store(now.time_since_epoch().count(), std::memory_order_relaxed);
     } else {
       heard_direct(state, from);
@@ -378,7 +383,7 @@ void Tunnel::Impl::rx_loop() {
     if (body.empty()) return;  // a bare keepalive
     if (!looks_like_ipv4(body)) {
       if (auto seen = parse_observed(body)) return note_observed(state, *seen, now);
-      return drop(Drop::kMalformed);
+      return drop(counters, DropReason::kMalformed);
     }
     deliver(body, nullptr, &state, peers);
     // Data with nothing sent back for a while (a one-way stream): answer with a keepalive,
@@ -412,7 +417,7 @@ void Tunnel::Impl::rx_loop() {
       m.msg_iov = &iov;
       m.msg_iovlen = 1;
       set_segment_size(m, relay_control, static_cast<uint16_t>(run.segment));
-      if (::sendmsg(socket.fd, &m, 0) < 0) drop(Drop::kSendFailed);
+      if (::sendmsg(socket.fd, &m, 0) < 0) drop(counters, DropReason::kSendFailed);
     }
     run = {};
   };
@@ -433,18 +438,18 @@ void Tunnel::Impl::rx_loop() {
   // sessions with, from the endpoint the sender's own sealed packets come from.
   auto relay = [&](const Datagram& datagram, uint8_t* bytes, size_t size, const Endpoint& from,
                    const PeerTable* peers) {
-    if (!config.relay) return drop(Drop::kRelayRefused);
+    if (!config.relay) return drop(counters, DropReason::kRelayRefused);
     const Peer* sender = peers->with_owner(datagram.source);
     const Peer* target = peers->with_owner(datagram.destination);
     if (sender == nullptr || target == nullptr || sender == target)
-      return drop(Drop::kRelayRefused);
+      return drop(counters, DropReason::kRelayRefused);
     const SendTo* back = sender->state->send_to.load(std::memory_order_acquire);
     const SendTo* to = target->state->send_to.load(std::memory_order_acquire);
     if (back == nullptr || back->target.relayed || back->target.endpoint != from ||
         sender->state->current.load(std::memory_order_relaxed) == nullptr || to == nullptr ||
         to->target.relayed)
-      return drop(Drop::kRelayRefused);
-    if (!relay_budget.take(size, now)) return drop(Drop::kRelayLimited);
+      return drop(counters, DropReason::kRelayRefused);
+    if (!relay_budget.take(size, now)) return drop(counters, DropReason::kRelayLimited);
     relay_out(to, bytes, size);
     ++counters.relayed_packets;
     counters.relayed_bytes += size;
@@ -452,11 +457,11 @@ void Tunnel::Impl::rx_loop() {
 
   auto handle = [&](uint8_t* d, size_t n, const Endpoint& from, const PeerTable* peers) {
     const Datagram datagram = parse_datagram(d, n, config.encrypt);
-    if (peers == nullptr) return drop(Drop::kUnknownSender);
+    if (peers == nullptr) return drop(counters, DropReason::kUnknownSender);
     switch (datagram.kind) {
       case DatagramKind::kPlain: {
         const Peer* sender = peers->at(from);
-        if (sender == nullptr) return drop(Drop::kUnknownSender);
+        if (sender == nullptr) return drop(counters, DropReason::kUnknownSender);
         return deliver({datagram.body, datagram.body_size}, sender, nullptr, peers);
       }
       case DatagramKind::kSealed:
@@ -478,11 +483,11 @@ void Tunnel::Impl::rx_loop() {
           case DatagramKind::kResponse:
             return on_response(whole, from, true, now);
           default:
-            return drop(Drop::kMalformed);
+            return drop(counters, DropReason::kMalformed);
         }
       }
       case DatagramKind::kInvalid:
-        return drop(Drop::kMalformed);
+        return drop(counters, DropReason::kMalformed);
     }
   };
 
@@ -635,9 +640,9 @@ TunnelStatus Tunnel::status() const {
   out.counters.add(d.rx_shared.read());
   out.counters.handshakes_sent = d.handshakes_sent.load();
   out.counters.handshakes_done = d.handshakes_done.load();
-  out.counters.dropped[static_cast<int>(Drop::kBadHandshake)] += d.bad_handshakes.load();
-  out.counters.dropped[static_cast<int>(Drop::kUnknownSender)] += d.unknown_initiators.load();
-  out.counters.dropped[static_cast<int>(Drop::kMisdirected)] += d.misdirected.load();
+  drop(out.counters, DropReason::kBadHandshake, d.bad_handshakes.load());
+  drop(out.counters, DropReason::kUnknownSender, d.unknown_initiators.load());
+  drop(out.counters, DropReason::kMisdirected, d.misdirected.load());
   out.roams = d.roams.load();
   out.punches_sent = d.punches_sent.load();
   out.keepalives_sent = d.keepalives_sent.load();

@@ -109,7 +109,7 @@ void Tunnel::Impl::initiate_locked(PeerState& state, Clock::time_point now) {
   auto started = crypto::Initiator::start(identity, state.key, index, timestamp(), proposal,
                                           std::span<uint8_t, crypto::kInitiationSize>(message));
   if (!started) return;  // a weak peer key: nothing to talk to
-  state.pending = std::move(started);
+  state.pending = std::move(started).value();
   state.last_initiation = now;
   pending[index] = &state;
   // The same message to every endpoint the peer may answer at, and through its relay: the
@@ -133,23 +133,25 @@ void Tunnel::Impl::on_initiation(ByteView message, const Endpoint& from, bool re
   const PeerTable* peers = table.load(std::memory_order_acquire);
   std::lock_guard lock(mutex);
   const uint32_t index = free_index();
-  std::array<uint8_t, crypto::kResponseSize> response{};
-  bool unknown_key = false;  // the initiation opened, but its static key is no peer's
-  auto accepted = index == 0 ? std::nullopt
-                             : crypto::respond(
-                                   identity, message, index,
-                                   [&](const crypto::PublicKey& key) {
-                                     unknown_key = peers->with_key(key) == nullptr;
-                                     return !unknown_key;
-                                   },
-                                   std::span<uint8_t, crypto::kResponseSize>(response));
-  if (!accepted && unknown_key) {
-    unknown_initiators.fetch_add(1, std::memory_order_relaxed);
+  if (index == 0) {  // every session index is taken: counted with the refused handshakes
+    bad_handshakes.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  const Peer* peer = accepted ? peers->with_key(accepted->initiator_static) : nullptr;
-  if (peer == nullptr) {
-    bad_handshakes.fetch_add(1, std::memory_order_relaxed);  // forged or corrupt
+  std::array<uint8_t, crypto::kResponseSize> response{};
+  const Peer* peer = nullptr;  // set by is_known, so known once respond() succeeds
+  auto accepted = crypto::respond(
+      identity, message, index,
+      [&](const crypto::PublicKey& key) {
+        peer = peers->with_key(key);
+        return peer != nullptr;
+      },
+      std::span<uint8_t, crypto::kResponseSize>(response));
+  if (!accepted) {
+    // The initiation opened, but its static key is no peer's; else forged or corrupt.
+    if (accepted.error() == crypto::DropReason::kUnknownPeer)
+      unknown_initiators.fetch_add(1, std::memory_order_relaxed);
+    else
+      bad_handshakes.fetch_add(1, std::memory_order_relaxed);
     return;
   }
   PeerState& state = *peer->state;

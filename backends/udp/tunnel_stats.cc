@@ -2,38 +2,40 @@
 
 namespace shoal::udp {
 
-std::string_view to_string(Drop reason) {
+std::string_view to_string(DropReason reason) {
   switch (reason) {
-    case Drop::kNoRoute:
+    case DropReason::kNoRoute:
       return "no_route";
-    case Drop::kTtlExpired:
+    case DropReason::kTtlExpired:
       return "ttl_expired";
-    case Drop::kHandshakePending:
+    case DropReason::kHandshakePending:
       return "handshake_pending";
-    case Drop::kBadPacket:
+    case DropReason::kBadPacket:
       return "bad_packet";
-    case Drop::kMalformed:
+    case DropReason::kMalformed:
       return "malformed";
-    case Drop::kUnknownSender:
+    case DropReason::kUnknownSender:
       return "unknown_sender";
-    case Drop::kAuthFailed:
+    case DropReason::kAuthFailed:
       return "auth_failed";
-    case Drop::kReplay:
+    case DropReason::kReplay:
       return "replay";
-    case Drop::kSpoofed:
+    case DropReason::kSpoofed:
       return "spoofed_source";
-    case Drop::kBadHandshake:
+    case DropReason::kBadHandshake:
       return "bad_handshake";
-    case Drop::kSendFailed:
+    case DropReason::kSendFailed:
       return "send_failed";
-    case Drop::kTunWriteFailed:
+    case DropReason::kTunWriteFailed:
       return "tun_write_failed";
-    case Drop::kRelayRefused:
+    case DropReason::kRelayRefused:
       return "relay_refused";
-    case Drop::kRelayLimited:
+    case DropReason::kRelayLimited:
       return "relay_limited";
-    case Drop::kMisdirected:
+    case DropReason::kMisdirected:
       return "misdirected";
+    case DropReason::kCount:
+      break;
   }
   return "?";
 }

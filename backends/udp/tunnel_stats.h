@@ -5,12 +5,14 @@
 
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 namespace shoal::udp {
 
-enum class Drop : uint8_t {
+// Why the tunnel dropped a packet: each is a label of shoal_tunnel_dropped_total.
+enum class DropReason : uint8_t {
   kNoRoute,           // to the TUN's network, but no lease covers the address (ICMP sent)
   kTtlExpired,        // TTL 1: not forwarded (ICMP time exceeded sent)
   kHandshakePending,  // no session with the peer yet (a handshake is on its way)
@@ -26,9 +28,11 @@ enum class Drop : uint8_t {
   kRelayRefused,      // asked to relay: we do not relay, or do not know the sender or target
   kRelayLimited,      // asked to relay beyond RelayMaxMbps
   kMisdirected,       // a handshake made for another host's key (sites reuse LAN addresses)
+  kCount
 };
-inline constexpr int kDropReasons = 15;
-std::string_view to_string(Drop reason);
+inline constexpr size_t kDropReasons = static_cast<size_t>(DropReason::kCount);
+// snake_case, the metrics label: "no_route", "spoofed_source", ...
+std::string_view to_string(DropReason reason);
 
 inline constexpr size_t kCounterFields = 12;  // TunnelCounters' plain fields
 
@@ -38,9 +42,14 @@ struct TunnelCounters {
   uint64_t handshakes_sent = 0, handshakes_done = 0;
   uint64_t tun_reads = 0, tun_writes = 0, send_calls = 0, receive_calls = 0;
   uint64_t relayed_packets = 0, relayed_bytes = 0;  // datagrams we passed on for others
-  std::array<uint64_t, kDropReasons> dropped{};
+  std::array<uint64_t, kDropReasons> dropped{};     // indexed by DropReason
   void add(const TunnelCounters& other);
 };
+
+// Counts `packets` dropped for `reason`: every drop goes through here.
+inline void drop(TunnelCounters& counters, DropReason reason, uint64_t packets = 1) {
+  counters.dropped[static_cast<size_t>(reason)] += packets;
+}
 
 // A worker's counters, readable from another thread.
 class SharedCounters {
