@@ -50,7 +50,7 @@ Result<OpenedTun> open_tun(const std::string& name) {
   auto opened = open_device(name, IFF_TUN | IFF_NO_PI | IFF_VNET_HDR);
   if (!opened) return opened.error();
   const int fd = opened->get();
-  OpenedTun out{-1, name, {}};
+  OpenedTun out{Fd(), name, {}};
   int header_size = 10;  // struct virtio_net_hdr, without the mergeable-buffers field
   if (::ioctl(fd, TUNSETVNETHDRSZ, &header_size) < 0)
     return errno_status("cannot set the virtio header size of " + name);
@@ -72,7 +72,7 @@ Result<OpenedTun> open_tun(const std::string& name) {
   }
   if (::ioctl(fd, TUNSETPERSIST, 1) < 0)
     return errno_status("cannot make TUN device " + name + " persistent");
-  out.fd = opened->release();
+  out.fd = std::move(*opened);
   return out;
 }
 

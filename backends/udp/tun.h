@@ -1,4 +1,3 @@
-#include "common/status.h"
 // The udp tunnel's TUN device: opened with IFF_VNET_HDR so every read and write carries a
 // virtio_net_hdr, and with as many offloads as the kernel accepts (TUNSETOFFLOAD: checksum,
 // TSO4/6, USO4/6), probed from the most to the least and reported in TunOffloads. With TSO
@@ -11,6 +10,9 @@
 
 #include <string>
 
+#include "common/fd.h"
+#include "common/status.h"
+
 namespace shoal::udp {
 
 struct TunOffloads {
@@ -21,7 +23,7 @@ struct TunOffloads {
 };
 
 struct OpenedTun {
-  int fd = -1;  // non-blocking, close-on-exec; the caller owns it
+  Fd fd;  // non-blocking, close-on-exec
   std::string name;
   TunOffloads offloads;
 };

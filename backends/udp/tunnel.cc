@@ -101,9 +101,9 @@ struct RxBatch {
 
 Tunnel::Impl::~Impl() {
   stop.store(true);
-  if (stop_fd >= 0) {
+  if (stop_fd.valid()) {
     const uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(stop_fd, &one, sizeof one);
+    [[maybe_unused]] auto n = ::write(stop_fd.get(), &one, sizeof one);
   }
   if (tx_thread.joinable()) tx_thread.join();
   if (rx_thread.joinable()) rx_thread.join();
@@ -112,13 +112,11 @@ Tunnel::Impl::~Impl() {
     delete state->send_to.load();
   }
   delete table.load();
-  if (tun.fd >= 0) ::close(tun.fd);
-  if (socket.fd >= 0) ::close(socket.fd);
-  if (stop_fd >= 0) ::close(stop_fd);
+  // The descriptors close after this body, once no thread can use them.
 }
 
 bool Tunnel::Impl::wait(int fd, short events) {
-  pollfd fds[2] = {{fd, events, 0}, {stop_fd, POLLIN, 0}};
+  pollfd fds[2] = {{fd, events, 0}, {stop_fd.get(), POLLIN, 0}};
   ::poll(fds, 2, 100);
   return (fds[1].revents & POLLIN) == 0;
 }
@@ -141,7 +139,7 @@ void Tunnel::Impl::tx_loop() {
   auto flush = [&] {
     size_t sent = 0;
     while (sent < batch.count) {
-      const int n = ::sendmmsg(socket.fd, batch.messages.data() + sent,
+      const int n = ::sendmmsg(socket.fd.get(), batch.messages.data() + sent,
                                static_cast<unsigned>(batch.count - sent), MSG_DONTWAIT);
       ++counters.send_calls;
       if (n > 0) {
@@ -149,7 +147,7 @@ void Tunnel::Impl::tx_loop() {
         continue;
       }
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        if (!wait(socket.fd, POLLOUT)) break;
+        if (!wait(socket.fd.get(), POLLOUT)) break;
         continue;
       }
       if (errno == EIO && gso.load()) gso.store(false);  // the kernel cannot segment: stop asking
@@ -180,7 +178,7 @@ void Tunnel::Impl::tx_loop() {
                                      icmp.size() - kVirtioNetHdrSize);
     if (n == 0) return;
     write_virtio_net_hdr({}, icmp.data());
-    if (::write(tun.fd, icmp.data(), kVirtioNetHdrSize + n) < 0)
+    if (::write(tun.fd.get(), icmp.data(), kVirtioNetHdrSize + n) < 0)
       drop(counters, DropReason::kTunWriteFailed);
   };
 
@@ -190,11 +188,11 @@ void Tunnel::Impl::tx_loop() {
   while (!stop.load()) {
     reclaimer.quiescent(kTxWorker);
     tx_shared.publish(counters);
-    if (!wait(tun.fd, POLLIN)) break;
+    if (!wait(tun.fd.get(), POLLIN)) break;
     const PeerTable* peers = table.load(std::memory_order_acquire);
     const auto now = Clock::now();
     for (size_t reads = 0; reads < kTxReadsPerBatch; ++reads) {
-      const ssize_t got = ::read(tun.fd, batch.read_buffer.data(), batch.read_buffer.size());
+      const ssize_t got = ::read(tun.fd.get(), batch.read_buffer.data(), batch.read_buffer.size());
       if (got < 0) break;  // EAGAIN: the TUN is drained
       ++counters.tun_reads;
       const ByteView whole(batch.read_buffer.data(), static_cast<size_t>(got));
@@ -315,7 +313,8 @@ void Tunnel::Impl::rx_loop() {
   auto flush_gro = [&] {
     for (const ByteView w : gro.writes()) {
       ++counters.tun_writes;
-      if (::write(tun.fd, w.data(), w.size()) < 0) drop(counters, DropReason::kTunWriteFailed);
+      if (::write(tun.fd.get(), w.data(), w.size()) < 0)
+        drop(counters, DropReason::kTunWriteFailed);
     }
     gro.reset();
   };
@@ -342,7 +341,7 @@ void Tunnel::Impl::rx_loop() {
     iovec parts[2] = {{plain_header.data(), plain_header.size()},
                       {const_cast<uint8_t*>(inner.data()), inner.size()}};
     ++counters.tun_writes;
-    if (::writev(tun.fd, parts, 2) < 0) drop(counters, DropReason::kTunWriteFailed);
+    if (::writev(tun.fd.get(), parts, 2) < 0) drop(counters, DropReason::kTunWriteFailed);
   };
 
   Clock::time_point now{};
@@ -417,7 +416,7 @@ void Tunnel::Impl::rx_loop() {
       m.msg_iov = &iov;
       m.msg_iovlen = 1;
       set_segment_size(m, relay_control, static_cast<uint16_t>(run.segment));
-      if (::sendmsg(socket.fd, &m, 0) < 0) drop(counters, DropReason::kSendFailed);
+      if (::sendmsg(socket.fd.get(), &m, 0) < 0) drop(counters, DropReason::kSendFailed);
     }
     run = {};
   };
@@ -494,7 +493,7 @@ void Tunnel::Impl::rx_loop() {
   while (!stop.load()) {
     reclaimer.quiescent(kRxWorker);
     rx_shared.publish(counters);
-    if (!wait(socket.fd, POLLIN)) break;
+    if (!wait(socket.fd.get(), POLLIN)) break;
     for (size_t i = 0; i < kRxBatch; ++i) {
       auto& h = batch.messages[i].msg_hdr;
       h = {};
@@ -505,7 +504,8 @@ void Tunnel::Impl::rx_loop() {
       h.msg_control = batch.controls[i].data();
       h.msg_controllen = batch.controls[i].size();
     }
-    const int got = ::recvmmsg(socket.fd, batch.messages.data(), kRxBatch, MSG_DONTWAIT, nullptr);
+    const int got =
+        ::recvmmsg(socket.fd.get(), batch.messages.data(), kRxBatch, MSG_DONTWAIT, nullptr);
     if (got <= 0) continue;
     ++counters.receive_calls;
     const PeerTable* peers = table.load(std::memory_order_acquire);
@@ -547,13 +547,13 @@ Result<std::unique_ptr<Tunnel>> Tunnel::start(const TunnelConfig& config,
   auto impl = std::make_unique<Impl>(config, identity);
   auto tun = open_tun(config.device);
   if (!tun) return tun.error();
-  impl->tun = *tun;
+  impl->tun = std::move(*tun);
   auto socket = open_udp(config.bind);
   if (!socket) return socket.error();
-  impl->socket = *socket;
+  impl->socket = std::move(*socket);
   impl->gso.store(impl->socket.offloads.gso);
-  impl->stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (impl->stop_fd < 0) return errno_status("cannot make an eventfd");
+  impl->stop_fd.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!impl->stop_fd.valid()) return errno_status("cannot make an eventfd");
   if (config.encrypt) impl->proposal = crypto::measure_aead().preferred;
   impl->table.store(new PeerTable({}, {}));
   Impl* raw = impl.get();

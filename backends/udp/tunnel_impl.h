@@ -52,7 +52,7 @@ struct Tunnel::Impl {
   const crypto::Identity& identity;
   OpenedTun tun;
   OpenedSocket socket;
-  int stop_fd = -1;
+  Fd stop_fd;  // an eventfd: written once to wake the threads for good
   std::atomic<bool> stop{false};
   crypto::Aead proposal = crypto::Aead::kChaCha20Poly1305;
   std::atomic<bool> gso{false};

@@ -28,8 +28,8 @@ uint64_t Tunnel::Impl::timestamp() {
 }
 
 void Tunnel::Impl::send_to(const sockaddr_storage& to, socklen_t length, ByteView message) {
-  ::sendto(socket.fd, message.data(), message.size(), 0, reinterpret_cast<const sockaddr*>(&to),
-           length);
+  ::sendto(socket.fd.get(), message.data(), message.size(), 0,
+           reinterpret_cast<const sockaddr*>(&to), length);
 }
 
 void Tunnel::Impl::send_message(const PeerState& state, const SendTo& to, ByteView message) {

@@ -70,7 +70,7 @@ Result<OpenedSocket> open_udp(const Endpoint& bind) {
   const socklen_t length = to_sockaddr(bind, address);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) < 0)
     return errno_status("cannot bind the udp tunnel to " + bind.to_string());
-  OpenedSocket out{-1, {}};
+  OpenedSocket out{Fd(), {}};
   // FORCE needs CAP_NET_ADMIN; without it, ask for what the sysctl limits allow.
   const int size = kBufferBytes;
   if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) < 0)
@@ -85,7 +85,7 @@ Result<OpenedSocket> open_udp(const Endpoint& bind) {
   out.offloads.gso = ::setsockopt(fd, IPPROTO_UDP, UDP_SEGMENT, &zero, sizeof zero) == 0;
   const int one = 1;
   out.offloads.gro = ::setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof one) == 0;
-  out.fd = owned.release();
+  out.fd = std::move(owned);
   return out;
 }
 

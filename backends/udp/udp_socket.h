@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/endpoint.h"
+#include "common/fd.h"
 #include "common/status.h"
 
 // Older libc headers lack the UDP segmentation options (Linux 4.18 and 5.0).
@@ -32,7 +33,7 @@ struct UdpOffloads {
 };
 
 struct OpenedSocket {
-  int fd = -1;  // non-blocking, close-on-exec; the caller owns it
+  Fd fd;  // non-blocking, close-on-exec
   UdpOffloads offloads;
 };
 
