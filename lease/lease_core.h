@@ -13,12 +13,8 @@
 // overtake any higher version of ours that peers hold); a claim of ours that expired (we
 // were down longer than the TTL) is never revived, from our store or from a peer's copy: we
 // claim afresh, so a live newcomer that took the subnet meanwhile keeps it; untrusted bytes
-// never throw.
-//
-// A host that kept renewing through a partition longer than the TTL is another case: its
-// claim never expired at home, so it is not revived but continuous, and after the heal the
-// earliest claim wins as always (lease/table.h): the long-time holder keeps its subnet (its
-// pods never stopped using it) and the newcomer of the other side moves.
+// never throw. docs/leases.md tells how these rules play out case by case (restarts,
+// expiry, a partition longer than the TTL).
 #pragma once
 
 #include <chrono>
