@@ -15,7 +15,8 @@
 namespace shoal::agent {
 namespace asio = boost::asio;
 
-// Our addresses and Asio's, both ways (an IPv4-mapped IPv6 address comes back as IPv4).
+// Our addresses and endpoints and Asio's, both ways (an IPv4-mapped IPv6 address comes back as
+// IPv4).
 inline asio::ip::address to_asio(const IpAddress& a) {
   if (a.is_v4()) return asio::ip::address_v4(a.v4_host_order());
   asio::ip::address_v6::bytes_type b;
@@ -26,6 +27,15 @@ inline IpAddress from_asio(const asio::ip::address& a) {
   if (a.is_v4()) return IpAddress::v4(a.to_v4().to_uint());
   if (a.to_v6().is_v4_mapped()) return IpAddress::v4(a.to_v6().to_v4().to_uint());
   return IpAddress::v6(a.to_v6().to_bytes());
+}
+// The same for address and port: to_asio<asio::ip::udp>(e), from_asio(socket's endpoint).
+template <class Protocol>
+typename Protocol::endpoint to_asio(const Endpoint& e) {
+  return {to_asio(e.address), e.port};
+}
+template <class AsioEndpoint>
+Endpoint from_asio(const AsioEndpoint& e) {
+  return {from_asio(e.address()), e.port()};
 }
 
 }  // namespace shoal::agent

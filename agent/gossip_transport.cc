@@ -57,11 +57,11 @@ Result<std::unique_ptr<GossipTransport>> GossipTransport::open(
   std::unique_ptr<GossipTransport> t(
       new GossipTransport(io, frames, config, counters, std::move(handler)));
   ErrorCode ec;
-  const auto ip = to_asio(bind.address);
-  t->udp_.open(ip.is_v4() ? udp::v4() : udp::v6(), ec);
-  if (!ec) t->udp_.bind(udp::endpoint(ip, bind.port), ec);
+  const udp::endpoint datagrams = to_asio<udp>(bind);
+  t->udp_.open(datagrams.protocol(), ec);
+  if (!ec) t->udp_.bind(datagrams, ec);
   if (ec) return Status::io_error("cannot bind UDP " + bind.to_string() + ": " + ec.message());
-  ec = t->acceptor_.bind(tcp::endpoint(ip, bind.port));
+  ec = t->acceptor_.bind(to_asio<tcp>(bind));
   if (!ec) ec = t->acceptor_.listen();
   if (ec) return Status::io_error("cannot listen on TCP " + bind.to_string() + ": " + ec.message());
   return t;
@@ -93,7 +93,7 @@ void GossipTransport::receive_datagrams() {
         if (ec == asio::error::operation_aborted || closed_) return;
         if (!ec) {
           auto packet = frames_.unwrap_datagram(ByteView(datagram_.data(), n));
-          const Endpoint from{from_asio(datagram_from_.address()), datagram_from_.port()};
+          const Endpoint from = from_asio(datagram_from_);
           counters_.datagrams_in++;
           if (packet) {
             handler_.datagram(from, *packet);
@@ -113,7 +113,7 @@ void GossipTransport::send(gossip::Transmit t) {
   if (t.kind == gossip::Transmit::Kind::kDatagram) {
     counters_.datagrams_out++;
     auto wire = std::make_shared<Bytes>(frames_.wrap_datagram(t.payload));
-    udp_.async_send_to(asio::buffer(*wire), udp::endpoint(to_asio(t.to.address), t.to.port),
+    udp_.async_send_to(asio::buffer(*wire), to_asio<udp>(t.to),
                        [wire](const ErrorCode&, size_t) {});
     return;
   }
@@ -122,17 +122,16 @@ void GossipTransport::send(gossip::Transmit t) {
   if (!t.stream) {  // a new stream to t.to
     counters_.streams_opened++;
     s = add_stream(tcp::socket(io_), t.to, false, id);
-    s->socket.async_connect(
-        tcp::endpoint(to_asio(t.to.address), t.to.port), [this, id, s](const ErrorCode& ec) {
-          if (ec) {
-            spdlog::debug("stream to {}: {}", s->peer.to_string(), ec.message());
-            close_stream(id);
-            return;
-          }
-          s->connected = true;
-          write_next(id, s);
-          start_reading(id, s);
-        });
+    s->socket.async_connect(to_asio<tcp>(t.to), [this, id, s](const ErrorCode& ec) {
+      if (ec) {
+        spdlog::debug("stream to {}: {}", s->peer.to_string(), ec.message());
+        close_stream(id);
+        return;
+      }
+      s->connected = true;
+      write_next(id, s);
+      start_reading(id, s);
+    });
   } else {
     id = t.stream->value;
     auto it = streams_.find(id);
@@ -171,7 +170,7 @@ void GossipTransport::accept_streams() {
 void GossipTransport::admit_stream(tcp::socket socket) {
   ErrorCode peer_ec;
   const auto remote = socket.remote_endpoint(peer_ec);
-  const Endpoint peer{from_asio(remote.address()), remote.port()};
+  const Endpoint peer = from_asio(remote);
   size_t from_peer = 0;
   for (const auto& [sid, other] : streams_) from_peer += other->peer.address == peer.address;
   if (peer_ec || streams_.size() >= kMaxStreams || from_peer >= kMaxStreamsPerSource) {

@@ -22,8 +22,6 @@ using boost::system::error_code;
 constexpr auto kConnectionDeadline = std::chrono::seconds(5);
 constexpr size_t kMaxDrainBytes = 64 * 1024;
 
-tcp::endpoint to_asio(const Endpoint& e) { return {agent::to_asio(e.address), e.port}; }
-
 }  // namespace
 
 struct MetricsServer::State {
@@ -110,7 +108,7 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(asio::io_context& io
                                                             const Endpoint& bind,
                                                             std::function<std::string()> render) {
   auto state = std::make_shared<State>(io, std::move(render));
-  tcp::endpoint endpoint = to_asio(bind);
+  const tcp::endpoint endpoint = to_asio<tcp>(bind);
   error_code ec = state->acceptor.bind(endpoint);
   if (!ec) ec = state->acceptor.listen();
   if (ec)
