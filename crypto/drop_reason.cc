@@ -14,8 +14,6 @@ std::string_view to_string(DropReason reason) {
       return "unknown_key";
     case DropReason::kBadAuth:
       return "bad_auth";
-    case DropReason::kNoIdentity:
-      return "no_identity";
     case DropReason::kBadSize:
       return "bad_size";
     case DropReason::kBadType:

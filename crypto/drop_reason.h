@@ -18,8 +18,6 @@ enum class DropReason : uint8_t {
   kBadAuth,     // the tag does not verify: tampered, corrupted, or not sealed by a key holder
                 // (also a handshake message's AEAD tag, noise_ik.h)
   // noise_ik.h
-  kNoIdentity,         // this end cannot take part: its Identity holds no secret (moved
-                       // from) or libsodium did not start; a local fault, not the peer's
   kBadSize,            // not exactly kInitiationSize / kResponseSize bytes
   kBadType,            // the type byte is not the message expected
   kBadReserved,        // the two reserved bytes are not zero

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/byte_order.h"
+#include "common/status.h"
 #include "crypto/sodium_init.h"
 
 namespace shoal::crypto {
@@ -205,7 +206,7 @@ Result<Initiator, DropReason> Initiator::start(const Identity& self, const Publi
     sodium_memzero(m, kInitiationSize);
     return reason;
   };
-  if (self.secret().size() != kX25519Size) return fail(DropReason::kNoIdentity);
+  SHOAL_REQUIRE(self.secret().size() == kX25519Size);  // not a moved-from Identity
   if (!aead_available(proposal)) proposal = Aead::kChaCha20Poly1305;
 
   Initiator initiator;
@@ -310,7 +311,8 @@ Result<Accepted, DropReason> respond(const Identity& self, ByteView initiation,
     sodium_memzero(o, kResponseSize);
     return reason;
   };
-  if (!init() || self.secret().size() != kX25519Size) return fail(DropReason::kNoIdentity);
+  require_init();
+  SHOAL_REQUIRE(self.secret().size() == kX25519Size);  // not a moved-from Identity
   if (initiation.size() != kInitiationSize) return fail(DropReason::kBadSize);
   const uint8_t* m = initiation.data();
   if (m[0] != kMsgInitiation) return fail(DropReason::kBadType);

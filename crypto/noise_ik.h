@@ -87,8 +87,8 @@ struct SessionKeys {
 class Initiator {
  public:
   // Writes the initiation to `out`. A proposal this process cannot run is lowered to
-  // ChaCha. kWeakKey if `peer_static` is a weak key (an X25519 result of zero), kNoIdentity
-  // if `self` holds no secret; `out` is zeroed then.
+  // ChaCha. kWeakKey if `peer_static` is a weak key (an X25519 result of zero); `out` is
+  // zeroed then. Precondition (SHOAL_REQUIRE): `self` holds its secret (not moved from).
   static Result<Initiator, DropReason> start(const Identity& self, const PublicKey& peer_static,
                                              uint32_t sender_index, uint64_t timestamp_ns,
                                              Aead proposal,
@@ -135,7 +135,8 @@ bool initiation_addressed_to(const PublicKey& receiver, ByteView initiation);
 // caller is refused before any answer (kUnknownPeer, also when `is_known` is empty), and on
 // success writes the response to `out` and returns the keys. The caller sends `out` only
 // after its timestamp check passes. `preferred` is this end's own cipher preference (a
-// parameter so tests can pick it). On any failure the reason (kNoIdentity, kBadSize,
+// parameter so tests can pick it). `self` must hold its secret, as for start(). On any
+// failure the reason (kBadSize,
 // kBadType, kBadReserved, kBadCipher, kBadMac1, kWeakKey, kBadAuth, kUnknownPeer), and
 // then `out` is zeroed; never throws on bad input.
 Result<Accepted, DropReason> respond(const Identity& self, ByteView initiation,

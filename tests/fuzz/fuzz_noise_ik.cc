@@ -35,8 +35,8 @@ const Keys& keys() {
 // A reason respond() or finish() may give for bytes from the network here: not one about
 // this end (its identity), the caller's peers (everyone is known) or a finished handshake.
 bool about_the_bytes(DropReason reason) {
-  return reason != DropReason::kNoIdentity && reason != DropReason::kUnknownPeer &&
-         reason != DropReason::kAlreadyDone && reason < DropReason::kCount;
+  return reason != DropReason::kUnknownPeer && reason != DropReason::kAlreadyDone &&
+         reason < DropReason::kCount;
 }
 
 }  // namespace
