@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <stdexcept>
+
+#include "common/status.h"
 
 namespace shoal::agent {
 namespace {
@@ -13,8 +14,10 @@ bool is_alpha_or_underscore(char c) {
 }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-void refuse(std::string_view name, const std::string& why) {
-  throw std::invalid_argument("metric \"" + std::string(name) + "\": " + why);
+// A programming error (common/status.h's rule): abort, naming the metric and the fault.
+[[noreturn]] void refuse(std::string_view name, const std::string& why) {
+  const std::string what = "metric \"" + std::string(name) + "\": " + why;
+  precondition_failed(what.c_str(), __FILE__, __LINE__);
 }
 
 // Help text escapes only backslash and newline; label values also escape the quote.

@@ -7,8 +7,8 @@
 // values and help text are escaped per the format. Names are checked at registration
 // (metric names [a-zA-Z_:][a-zA-Z0-9_:]*, label names [a-zA-Z_][a-zA-Z0-9_]* and not
 // starting with "__"); a bad name, a family registered again with another type or help, or
-// a scrape-time gauge registered twice throws std::invalid_argument: these are programming
-// errors, caught by the first test that registers them, never untrusted input.
+// a scrape-time gauge registered twice aborts with a message (SHOAL_REQUIRE's rule): these
+// are programming errors, caught by the first test that registers them, never untrusted input.
 //
 // Not thread-safe: register, update and render from the one thread that runs the agent's
 // io_context. References returned by counter() and gauge() stay valid as long as the

@@ -1,6 +1,6 @@
 #include "chaos/nat.h"
 
-#include <stdexcept>
+#include "common/status.h"
 
 namespace shoal::chaos {
 
@@ -11,7 +11,7 @@ uint16_t Nat::allocate_port() {
     next_port_ = next_port_ == 65535 ? 20000 : next_port_ + 1;
     if (!by_port_.contains(port)) return port;
   }
-  throw std::length_error("a simulated NAT ran out of ports (45,536 mappings)");
+  precondition_failed("a simulated NAT ran out of ports (45,536 mappings)", __FILE__, __LINE__);
 }
 
 Endpoint Nat::outbound(const Endpoint& inside, const Endpoint& to, TimePoint now) {

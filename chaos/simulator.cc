@@ -1,6 +1,6 @@
 #include "chaos/simulator.h"
 
-#include <stdexcept>
+#include "common/status.h"
 
 namespace shoal::chaos {
 namespace {
@@ -28,7 +28,8 @@ Simulator::~Simulator() {
 
 SiteIndex Simulator::add_site(NatKind kind, Duration mapping_timeout) {
   const auto site = static_cast<SiteIndex>(sites_.size() + 1);
-  if (site > 254) throw std::length_error("the simulator has room for 254 NATed sites");
+  if (site > 254)
+    precondition_failed("the simulator has room for 254 NATed sites", __FILE__, __LINE__);
   const IpAddress ip = IpAddress::v4(203, 0, 113, static_cast<uint8_t>(site));
   sites_.push_back(Site{Nat(kind, ip, mapping_timeout), {}});
   site_by_public_ip_.emplace(ip, site);
@@ -44,11 +45,13 @@ NodeIndex Simulator::add_node(gossip::Config config, SiteIndex site) {
   if (site == 0) {
     node.address = sim_address(index);
     if (site_by_public_ip_.contains(node.address.address))
-      throw std::length_error("a public member's address is a NAT's: add members first");
+      precondition_failed("a public member's address is a NAT's: add members first", __FILE__,
+                          __LINE__);
     by_address_.emplace(node.address, index);
   } else {
     auto& lan = sites_.at(site - 1).lan;
-    if (lan.size() >= 240) throw std::length_error("a site has room for 240 members");
+    if (lan.size() >= 240)
+      precondition_failed("a site has room for 240 members", __FILE__, __LINE__);
     node.address =
         Endpoint{IpAddress::v4(198, 51, 100, static_cast<uint8_t>(10 + lan.size())), 7946};
     lan.emplace(node.address, index);
