@@ -15,7 +15,6 @@
 #include "agent/asio.h"
 #include "agent/gossip_transport.h"
 #include "agent/metrics_server.h"
-#include "protocol/sealed_frames.h"
 #include "common/rng.h"
 #include "common/subnet_env.h"
 #include "crypto/identity.h"
@@ -26,6 +25,7 @@
 #include "node/nat_view.h"
 #include "node/node.h"
 #include "proto/shoal.pb.h"
+#include "protocol/sealed_frames.h"
 #include "store/local_state.h"
 #include "store/store.h"
 
