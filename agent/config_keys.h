@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "agent/config.h"
+#include "common/quoted.h"
 #include "common/status.h"
 
 namespace shoal::agent {
@@ -55,11 +56,8 @@ std::vector<std::string_view> ignored_keys_under(std::string_view prefix);  // "
 // ignored), else empty.
 std::string_view closest_match(std::string_view word, std::span<const std::string_view> candidates);
 
-// `text` quoted for an error message: control and non-ASCII bytes escaped, long text cut.
-std::string quoted(std::string_view text);
-// `message` with any control byte escaped as \xNN: errors and warnings carry names the
-// user wrote (sites, networks), and must not drive the terminal they are printed on.
-std::string printable(std::string message);
+using shoal::printable;  // common/quoted.h
+using shoal::quoted;
 // "must be <key.expected>, got <shown>".
 std::string must_be(const ConfigKey& key, std::string_view shown);
 
