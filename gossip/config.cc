@@ -17,6 +17,7 @@ Config Config::wan() {
   c.gossip_nodes = 4;
   c.gossip_interval = 500ms;
   c.gossip_to_the_dead_time = 60s;
+  c.reconnect_interval = 3s;
   return c;
 }
 
@@ -55,8 +56,8 @@ std::string Config::validate() const {
   if (retransmit_mult < 1) return "retransmit_mult must be at least 1";
   if (push_pull_interval <= Duration::zero()) return "push_pull_interval must be positive";
   if (reconnect_interval <= Duration::zero()) return "reconnect_interval must be positive";
-  if (reconnect_min_interval <= Duration::zero() || reconnect_min_interval > reconnect_interval)
-    return "reconnect_min_interval must be positive and at most reconnect_interval";
+  if (reconnects_per_tick < 1 || reconnects_per_tick > 1024)
+    return "reconnects_per_tick must be in 1..1024";
   if (stream_timeout <= Duration::zero()) return "stream_timeout must be positive";
   if (keepalive_interval < 1s || keepalive_interval > 1h)
     return "keepalive_interval must be between 1 s and 1 h";

@@ -29,10 +29,13 @@ struct Config {
   int retransmit_mult = 4;                 // each update sent about mult * ceil(log10(n+1)) times
   Duration gossip_to_the_dead_time = 30s;  // keep gossiping to a dead member this long
   Duration push_pull_interval = 30s;       // anti-entropy; scaled up for clusters over 32 members
-  Duration reconnect_interval = 30s;       // try a dead member again (heals partitions), like serf
-  Duration reconnect_min_interval = 2s;    // ... first this soon after it died, then backing off
-  Duration stream_timeout = 10s;           // for drivers: give up on a stream after this long
-  Duration dead_reap_after = 24h;          // forget dead and left members after this long
+  // Healing: each tick a member tries at most one dead member, so that the cluster as a
+  // whole makes about min(dead, reconnects_per_tick) tries per tick, however long they
+  // have been dead (membership_sync.cc, reconnect()).
+  Duration reconnect_interval = 1s;
+  int reconnects_per_tick = 4;
+  Duration stream_timeout = 10s;   // for drivers: give up on a stream after this long
+  Duration dead_reap_after = 24h;  // forget dead and left members after this long
 
   // Across NATs.
   Duration keepalive_interval = 25s;  // a member behind NAT pings its relays this often

@@ -68,13 +68,14 @@ Membership::Membership(Config config, LocalNode self, uint64_t seed, TimePoint n
   if (public_address_) me.member.candidates.push_back(*public_address_);
   me.member.path.reach = me.member.address;
   index_.emplace(me.member.id, 0);
+  counted(me.member.state, +1);
   entries_.push_back(std::move(me));
   // Spread the first timers over one interval so that members started together do not
   // probe and gossip in lockstep.
   next_probe_ = now + Duration(rng_.below(config_.probe_interval.count()) + 1);
   next_gossip_ = now + Duration(rng_.below(config_.gossip_interval.count()) + 1);
   next_push_pull_ = now + config_.push_pull_interval;
-  next_reconnect_ = now + config_.reconnect_min_interval;
+  next_reconnect_ = now + Duration(rng_.below(config_.reconnect_interval.count()) + 1);
   next_refresh_ = next_probe_ + config_.probe_interval;
   queue_update(self.id, alive_update(entries_[0].member));
 }
@@ -240,7 +241,7 @@ void Membership::handle_timeout(TimePoint now) {
   }
   if (now >= next_reconnect_) {
     reconnect(now);
-    next_reconnect_ = now + config_.reconnect_min_interval;
+    next_reconnect_ = now + config_.reconnect_interval;
   }
   // Behind NAT, three probe intervals with nothing from outside: ping our relays (a router
   // that restarted forgets our mapping, and nobody outside can tell us).
@@ -336,8 +337,12 @@ std::vector<Member> Membership::members() const {
 }
 
 size_t Membership::count(MemberState state) const {
-  return static_cast<size_t>(std::count_if(
-      entries_.begin(), entries_.end(), [&](const Entry& e) { return e.member.state == state; }));
+  return state_counts_[static_cast<size_t>(state)];
+}
+
+void Membership::counted(MemberState state, int delta) {
+  size_t& n = state_counts_[static_cast<size_t>(state)];
+  n = delta > 0 ? n + 1 : n - 1;
 }
 
 std::vector<const Membership::Entry*> Membership::random_members(size_t k, const NodeId& exclude,

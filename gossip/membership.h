@@ -13,6 +13,7 @@
 // dropped and counted in stats()); the same inputs and seed give the same outputs.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -122,10 +123,7 @@ class Membership {
   struct Entry {
     Member member;
     std::unique_ptr<Suspicion> suspicion;  // set while suspect
-    // While dead: when to try it again (reconnect), and the backoff that grew to that.
-    TimePoint next_reconnect = kTimeNever;
-    Duration reconnect_backoff{};
-    TimePoint known_since;  // when we first heard of it
+    TimePoint known_since;                 // when we first heard of it
     bool answered = false;  // it ever acked a probe of ours, directly or through a helper
   };
   struct Probe {
@@ -161,6 +159,8 @@ class Membership {
                        std::optional<StreamId> stream);
   void handle_updates(TimePoint now, const proto::Envelope& envelope);
   void count_drop(int reason);  // a wire.h DropReason
+  // Keeps state_counts_ true: +1 when an entry enters `state`, -1 when it leaves it.
+  void counted(MemberState state, int delta);
   Entry* find_entry(const NodeId& id);
   // piggyback = false: no queued updates ride along (a datagram likely to go nowhere).
   void send_datagram(const Endpoint& to, proto::Envelope& envelope,
@@ -239,7 +239,8 @@ class Membership {
   BroadcastQueue user_broadcasts_;
   StateDelegate* delegate_ = nullptr;
 
-  std::vector<Entry> entries_;  // entries_[0] is ourselves, always
+  std::vector<Entry> entries_;            // entries_[0] is ourselves, always
+  std::array<size_t, 4> state_counts_{};  // entries_ by MemberState: count() is O(1)
   std::unordered_map<NodeId, size_t> index_;
   std::vector<NodeId> probe_order_;
   size_t probe_pos_ = 0;

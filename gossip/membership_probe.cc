@@ -317,6 +317,7 @@ void Membership::reap_and_reshuffle(TimePoint now) {
     Member& m = entries_[i].member;
     if (m.is_alive_or_suspect() || now - m.state_since < config_.dead_reap_after) continue;
     emit(Event::Kind::kReaped, m);
+    counted(m.state, -1);
     index_.erase(m.id);
     if (i != entries_.size() - 1) {
       entries_[i] = std::move(entries_.back());

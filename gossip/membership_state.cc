@@ -50,10 +50,8 @@ void Membership::queue_update(const NodeId& about, const proto::Update& update) 
 void Membership::set_state(TimePoint now, Entry& e, MemberState state) {
   if (e.member.state != state) {
     e.member.state_since = now;
-    if (state == MemberState::kDead) {  // reconnect soon, then back off (see reconnect())
-      e.reconnect_backoff = config_.reconnect_min_interval;
-      e.next_reconnect = now + config_.reconnect_min_interval;
-    }
+    counted(e.member.state, -1);
+    counted(state, +1);
     wire_version_stale_ = true;  // a member joined or left the set we write for
   }
   e.member.state = state;
@@ -101,6 +99,7 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
     fresh.member.path.reach = *address;
     fresh.known_since = now;
     index_.emplace(id, entries_.size());
+    counted(fresh.member.state, +1);
     entries_.push_back(std::move(fresh));
     wire_version_stale_ = true;
     // Slot it into the current probe round at a random place still ahead of us.

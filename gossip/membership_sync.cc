@@ -241,29 +241,27 @@ void Membership::periodic_push_pull(TimePoint now) {
 
 void Membership::reconnect(TimePoint now) {
   if (leaving_) return;
-  // serf's reconnect: try a dead member. If it is back (the other side of a healed
-  // partition), the exchange makes both sides suspect, refute and see each other again.
-  // Each dead member is tried reconnect_min_interval after it died, then on a doubling
-  // backoff up to reconnect_interval; at most one attempt per tick. With several members
-  // dead on the far side of a partition, some member tries one of them every second or
-  // two, so a heal is found in seconds, not at the next 30 s tick; with nobody dead it
-  // costs nothing.
-  std::vector<Entry*> due;
-  for (auto& e : entries_) {
-    if (!failed(e.member, now, Duration{})) continue;
-    // Learned dead from someone else (never set dead here): counts from its state change.
-    const TimePoint at = e.next_reconnect != kTimeNever
-                             ? e.next_reconnect
-                             : e.member.state_since + config_.reconnect_min_interval;
-    if (at <= now) due.push_back(&e);
-  }
-  if (due.empty()) return;
-  Entry& e = *due[rng_.below(due.size())];
-  e.reconnect_backoff = std::min(config_.reconnect_interval,
-                                 std::max(config_.reconnect_min_interval, 2 * e.reconnect_backoff));
-  e.next_reconnect = now + e.reconnect_backoff;
+  // serf's reconnect: push-pull with a dead member. If it is back (the other side of a
+  // healed partition), the exchange makes both sides suspect, refute and see each other
+  // again. The rate is set for the cluster, not per member, and it never backs off: the
+  // time to find a heal must not grow with the partition's length (a per-member backoff
+  // to 30 s once made 10 hosts take 15 s to agree after a 2-minute cut).
+  //
+  // Each of the `up` members that believe `dead` members dead tries one of them this tick
+  // with probability min(dead, reconnects_per_tick) / up, so each tick the cluster makes
+  // about that many tries, spread over the dead at random: a member dead for good costs
+  // the whole cluster about one connection attempt per tick, wherever it is counted
+  // from; one member alone against a dead majority tries one each tick; nobody dead costs
+  // nothing. (Every member counts from its own view, so the sum is approximate.)
+  const size_t dead = count(MemberState::kDead);
+  if (dead == 0) return;
+  const size_t up = count(MemberState::kAlive) + count(MemberState::kSuspect);
+  const size_t tries = std::min(dead, static_cast<size_t>(config_.reconnects_per_tick));
+  if (up > tries && rng_.below(up) >= tries) return;
+  const auto picked = random_members(1, NodeId(), failed, now);
+  if (picked.empty()) return;
   stats_.reconnect_attempts++;
-  push_pull(now, e.member.address, false);
+  push_pull(now, picked.front()->member.address, false);
 }
 
 void Membership::join(TimePoint now, std::vector<Endpoint> seeds) {
@@ -280,6 +278,8 @@ void Membership::leave(TimePoint now) {
   leaving_ = true;
   probe_.reset();
   Member& me = entries_[0].member;
+  counted(me.state, -1);
+  counted(MemberState::kLeft, +1);
   me.state = MemberState::kLeft;
   me.state_since = now;
   queue_update(me.id, dead_update(me, me.id));
