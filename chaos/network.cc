@@ -30,11 +30,23 @@ void Network::heal() {
   node_delay_.clear();
   group_.clear();
   blocked_.clear();
+  cuts_.clear();
+}
+
+uint64_t Network::add_cut(Cut cut) {
+  cuts_.emplace_back(next_cut_, std::move(cut));
+  return next_cut_++;
+}
+
+void Network::remove_cut(uint64_t id) {
+  std::erase_if(cuts_, [id](const auto& c) { return c.first == id; });
 }
 
 bool Network::reachable(NodeIndex from, NodeIndex to) const {
   if (at_or(group_, from, 0) != at_or(group_, to, 0)) return false;
-  return !blocked_.count({from, to});
+  for (const auto& [id, cut] : cuts_)
+    if (cut(from, to)) return false;
+  return blocked_.empty() || !blocked_.count({from, to});
 }
 
 double Network::link_loss(NodeIndex from, NodeIndex to) const {

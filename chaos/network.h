@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <utility>
@@ -31,7 +32,13 @@ class Network {
   void partition(const std::vector<std::vector<NodeIndex>>& groups);
   // One-way: `from` can no longer reach `to` (the reverse still works).
   void block(NodeIndex from, NodeIndex to) { blocked_.insert({from, to}); }
-  // Removes partitions, blocks and every loss and delay, global and per member.
+  // A cut of any shape (a grudge, in Jepsen's words): true when `from` cannot reach `to`.
+  // Groups, bridges and rings of majorities are cuts that scale to 10,000 members, where a
+  // set of blocked pairs would not. Returns an id for remove_cut.
+  using Cut = std::function<bool(NodeIndex from, NodeIndex to)>;
+  uint64_t add_cut(Cut cut);
+  void remove_cut(uint64_t id);
+  // Removes partitions, blocks, cuts and every loss and delay, global and per member.
   void heal();
 
   bool reachable(NodeIndex from, NodeIndex to) const;
@@ -55,6 +62,8 @@ class Network {
   std::vector<Duration> node_delay_;
   std::vector<int> group_;
   std::set<std::pair<NodeIndex, NodeIndex>> blocked_;
+  std::vector<std::pair<uint64_t, Cut>> cuts_;
+  uint64_t next_cut_ = 1;
 };
 
 }  // namespace shoal::chaos

@@ -78,6 +78,7 @@ std::optional<NodeIndex> Simulator::index_of(const NodeId& id) const {
 void Simulator::start(NodeIndex index, const std::vector<NodeIndex>& seeds) {
   Node& node = nodes_[index];
   node.generation++;
+  node.frozen = false;
   gossip::LocalNode self{node.id, "node-" + std::to_string(index), node.address, {}, 0};
   node.host.reset();
   node::NodeConfig config{node.config, self, rng_.next(), std::nullopt, std::nullopt};
@@ -91,7 +92,14 @@ void Simulator::start(NodeIndex index, const std::vector<NodeIndex>& seeds) {
   flush(index);
 }
 
+void Simulator::thaw(NodeIndex index) {
+  if (!nodes_[index].frozen) return;
+  nodes_[index].frozen = false;
+  flush(index);  // reschedules its timer: at once, if it came due while frozen
+}
+
 void Simulator::crash(NodeIndex index) {
+  nodes_[index].frozen = false;
   ever_stopped_.insert(index);
   nodes_[index].host.reset();
   nodes_[index].timer = kTimeNever;
@@ -142,6 +150,10 @@ void Simulator::dispatch(Scheduled& s) {
   }
   Node& node = nodes_[s.node];
   if (!node.host) return;  // down: the packet hits a closed port, the timer died with it
+  if (node.frozen) {       // its timer fires at the thaw; what arrived meanwhile is lost
+    if (s.kind == Scheduled::Kind::kTimer && s.at == node.timer) node.timer = kTimeNever;
+    return;
+  }
   const WallTime wall_now = wall(s.node);
   switch (s.kind) {
     case Scheduled::Kind::kTimer:

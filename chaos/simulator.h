@@ -74,6 +74,11 @@ class Simulator {
   // Announces the member's departure; with `release`, it gives its subnet up first.
   void leave(NodeIndex node, bool release = false);
   bool is_up(NodeIndex node) const { return nodes_[node].host != nullptr; }
+  // SIGSTOP and SIGCONT: a frozen member keeps its state, but its timers wait and what
+  // arrives for it is lost (a simplification: a kernel would queue some datagrams).
+  void freeze(NodeIndex node) { nodes_[node].frozen = true; }
+  void thaw(NodeIndex node);
+  bool is_frozen(NodeIndex node) const { return nodes_[node].frozen; }
   // Null while the member is down.
   node::Node* host(NodeIndex node) { return nodes_[node].host.get(); }
   const node::Node* host(NodeIndex node) const { return nodes_[node].host.get(); }
@@ -119,6 +124,7 @@ class Simulator {
     std::chrono::milliseconds skew{0};
     uint64_t generation = 0;  // bumped by each start: stale timers and streams are ignored
     TimePoint timer = kTimeNever;
+    bool frozen = false;
   };
   struct Scheduled {
     enum class Kind : uint8_t { kTimer, kDatagram, kStream, kAction };

@@ -385,7 +385,8 @@ void LeaseCore::allocate(TimePoint now, WallTime wall) {
       }
       return;
     }
-    if (owner == owners_.end() && in_pool) return;  // our record is not valid yet: wait
+    if (owner == owners_.end() && in_pool) return;           // our record is not valid yet: wait
+    if (config_.planted_keep_lost_subnet && ready_) return;  // LeaseConfig: tests only
     // Lost it to an earlier claim (or it left our pool): drop it and claim another.
     reallocations_++;
     if (ready_) {

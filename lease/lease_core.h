@@ -62,6 +62,10 @@ struct LeaseConfig {
   std::chrono::milliseconds gc_grace = std::chrono::hours(24);
   RecordLimits limits;
   size_t max_update_bytes = 4096;
+  // A planted bug, for the chaos harness to show that its overlap check fails when it
+  // should: a host that loses its subnet to an earlier claim keeps routing it. Never set
+  // outside tests (the agent has no way to).
+  bool planted_keep_lost_subnet = false;
 };
 
 struct LocalLease {

@@ -1,0 +1,141 @@
+// shoal-chaos: runs a partition-testing scenario file and says whether the cluster held up.
+// Today it runs scenarios in the simulator (--sim); namespaces and real clusters are next
+// (docs/chaos.md says what is built and what is not).
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "chaos/run_report.h"
+#include "chaos/scenario_file.h"
+#include "chaos/sim_run.h"
+#include "common/file_io.h"
+
+using namespace shoal;
+using namespace shoal::chaos;
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: shoal-chaos run SCENARIO.json --sim [options]
+       shoal-chaos check SCENARIO.json [--hosts N] [--short]
+
+Runs a scenario (a topology, a timeline of faults, the checks to make: docs/chaos.md) and
+prints what the cluster did and a verdict per check. The exit status is 0 only when every
+check holds; 1 when one failed; 2 on bad usage or a bad scenario file.
+
+  run      runs the scenario
+  check    reads the file and prints the timeline it resolves to, without running it
+
+options:
+  --sim          run in the simulator: every host a real gossip and lease core on virtual
+                 time, from 2 to 20,000 hosts; no root needed, deterministic per seed
+                 (running on network namespaces and real clusters is not built yet)
+  --hosts N      run with N hosts instead of the file's topology.hosts
+  --short        the file's short form (its "short" block: fewer hosts, shorter times)
+  --seed N       the random seed (default: the file's "seed")
+  --out DIR      also write report.txt, report.json and report.html (an SVG timeline) there
+  --json         print the JSON report instead of the text one
+  -h, --help     this text
+)";
+
+[[noreturn]] void usage_error(const std::string& what) {
+  std::fprintf(stderr, "shoal-chaos: %s\n(see shoal-chaos --help)\n", what.c_str());
+  std::exit(2);
+}
+
+uint64_t whole(const char* flag, const char* value, uint64_t min, uint64_t max) {
+  if (!value) usage_error(std::string(flag) + " needs a value");
+  char* end = nullptr;
+  errno = 0;
+  const unsigned long long v = std::strtoull(value, &end, 10);
+  if (end == value || *end != '\0' || errno != 0 || v < min || v > max || value[0] == '-')
+    usage_error(std::string(flag) + " must be a whole number from " + std::to_string(min) + " to " +
+                std::to_string(max) + ", not '" + value + "'");
+  return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) usage_error("say what to do: run or check");
+  const std::string_view command = argv[1];
+  if (command == "-h" || command == "--help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (command == "--version") {
+    std::printf("shoal-chaos %s\n", SHOAL_VERSION);
+    return 0;
+  }
+  if (command != "run" && command != "check")
+    usage_error("unknown command '" + std::string(command) + "'; it is run or check");
+  std::string path, out_dir;
+  bool sim = false, json = false;
+  ScenarioSize size;
+  std::optional<uint64_t> seed;
+  for (int i = 2; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    const char* v = i + 1 < argc ? argv[i + 1] : nullptr;
+    if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "--sim") {
+      sim = true;
+    } else if (a == "--short") {
+      size.short_form = true;
+    } else if (a == "--json") {
+      json = true;
+    } else if (a == "--hosts") {
+      size.hosts = whole("--hosts", v, 2, kMaxScenarioHosts), ++i;
+    } else if (a == "--seed") {
+      seed = whole("--seed", v, 0, uint64_t{1} << 53), ++i;
+    } else if (a == "--out") {
+      if (!v) usage_error("--out needs a directory");
+      out_dir = v, ++i;
+    } else if (!a.empty() && a[0] == '-') {
+      usage_error("unknown option '" + std::string(a) + "'");
+    } else if (path.empty()) {
+      path = a;
+    } else {
+      usage_error("one scenario file at a time; '" + std::string(a) + "' is one too many");
+    }
+  }
+  if (path.empty()) usage_error("name a scenario file (chaos/scenarios/ has examples)");
+  auto text = read_file_limited(path, kMaxScenarioBytes);
+  if (!text.ok()) usage_error(text.error().to_string());
+  auto file = parse_scenario(path, *text, size);
+  if (!file.ok()) usage_error(file.error().to_string());
+  if (seed) file->seed = *seed;
+
+  if (command == "check") {
+    std::printf("%s: %zu hosts in %zu sites, %.0f s, seed %llu\n", file->name.c_str(), file->hosts,
+                file->sites.size(), file->duration_s, static_cast<unsigned long long>(file->seed));
+    for (const FaultSpec& f : file->timeline)
+      std::printf(
+          "  %8.1fs  %s%s\n", f.at_s, f.text.c_str(),
+          f.for_s > 0 ? (" for " + std::to_string(f.for_s).substr(0, 5) + " s").c_str() : "");
+    return 0;
+  }
+  if (!sim)
+    usage_error("running on network namespaces or a real cluster is not built yet; add --sim");
+
+  const RunReport report = run_in_simulator(*file);
+  std::fputs(json ? to_json(report).c_str() : to_text(report).c_str(), stdout);
+  if (!out_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir, ec);
+    if (ec) usage_error("--out " + out_dir + ": " + ec.message());
+    for (const auto& [name, content] :
+         {std::pair{"report.txt", to_text(report)}, std::pair{"report.json", to_json(report)},
+          std::pair{"report.html", to_html(report)}}) {
+      if (Status s = write_file_atomically(out_dir + "/" + name, content); !s.ok()) {
+        std::fprintf(stderr, "shoal-chaos: %s\n", s.to_string().c_str());
+        return 2;
+      }
+    }
+    std::fprintf(stderr, "shoal-chaos: wrote %s/report.{txt,json,html}\n", out_dir.c_str());
+  }
+  return report.passed() ? 0 : 1;
+}

@@ -1,0 +1,545 @@
+// The how of scenario_file.h: the strict JSON parse (json/strict_json.h), then a walk of the
+// tree in which every value is checked against its key before it is used.
+#include "chaos/scenario_file.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <initializer_list>
+#include <set>
+
+#include "common/quoted.h"
+#include "json/strict_json.h"
+#include "lease/network_config.h"
+
+namespace shoal::chaos {
+namespace {
+
+using json::Json;
+using json::shown;
+
+constexpr double kMaxSeconds = 7 * 24 * 3600.0;
+
+// One JSON object read key by key; errors name the key by its path ("timeline[2].hosts").
+class Object {
+ public:
+  Object(const Json& value, std::string path) : value_(value), path_(std::move(path)) {}
+
+  Status only(std::initializer_list<std::string_view> known) const {
+    if (!value_.is_object())
+      return Status::bad_key(path_, "must be an object, got " + shown(value_));
+    for (const auto& [key, v] : json::fields(value_))
+      if (std::find(known.begin(), known.end(), key) == known.end())
+        return Status::bad_key(at(key), "is not a key this object has");
+    return {};
+  }
+  const Json* find(std::string_view key) const {
+    auto it = value_.find(key);
+    return it == value_.end() ? nullptr : &*it;
+  }
+  std::string at(std::string_view key) const {
+    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  }
+  Status text(std::string_view key, std::string& out, size_t max = 256) const {
+    const Json* v = find(key);
+    if (!v) return {};
+    if (!v->is_string() || v->get_ref<const std::string&>().size() > max)
+      return Status::bad_key(at(key), "must be a string of at most " + std::to_string(max) +
+                                          " bytes, got " + shown(*v));
+    out = v->get<std::string>();
+    return {};
+  }
+  Status number(std::string_view key, double& out, double min, double max) const {
+    const Json* v = find(key);
+    if (!v) return {};
+    if (!v->is_number() || !(v->get<double>() >= min && v->get<double>() <= max))
+      return Status::bad_key(
+          at(key), "must be a number from " + fmt(min) + " to " + fmt(max) + ", got " + shown(*v));
+    out = v->get<double>();
+    return {};
+  }
+  template <typename Int>
+  Status whole(std::string_view key, Int& out, int64_t min, int64_t max) const {
+    const Json* v = find(key);
+    if (!v) return {};
+    const auto n = json::whole_number(*v, min, max);
+    if (!n)
+      return Status::bad_key(at(key), "must be a whole number from " + std::to_string(min) +
+                                          " to " + std::to_string(max) + ", got " + shown(*v));
+    out = static_cast<Int>(*n);
+    return {};
+  }
+  Status flag(std::string_view key, bool& out) const {
+    const Json* v = find(key);
+    if (!v) return {};
+    if (!v->is_boolean())
+      return Status::bad_key(at(key), "must be true or false, got " + shown(*v));
+    out = v->get<bool>();
+    return {};
+  }
+
+  static std::string fmt(double d) {
+    char buffer[32];
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, d);
+    return ec == std::errc() ? std::string(buffer, end) : "?";
+  }
+
+ private:
+  const Json& value_;
+  std::string path_;
+};
+
+#define SHOAL_TRY(expr)                          \
+  do {                                           \
+    if (Status s_ = (expr); !s_.ok()) return s_; \
+  } while (0)
+
+// Host names: "h1" .. "hN", one-based as the namespaces name them.
+std::string host_name(uint32_t index) { return "h" + std::to_string(index + 1); }
+
+std::string describe(const std::vector<uint32_t>& hosts, size_t n) {
+  if (hosts.size() == n) return "all";
+  if (hosts.empty()) return "none";
+  std::string out;
+  for (size_t i = 0; i < hosts.size();) {
+    size_t j = i;
+    while (j + 1 < hosts.size() && hosts[j + 1] == hosts[j] + 1) ++j;
+    if (!out.empty()) out += ",";
+    out += host_name(hosts[i]);
+    if (j > i) out += "-" + host_name(hosts[j]);
+    i = j + 1;
+    if (out.size() > 60) return out + ",...";
+  }
+  return out;
+}
+
+class Parser {
+ public:
+  explicit Parser(ScenarioFile& file) : f_(file) {}
+
+  // A host set: "all", "h3", "h2-h5", "site:NAME" (or "site:NAME/first", "site:NAME/last"),
+  // "majority", "minority", or a list of
+  // these (their union). `others_of`: what "others" means here (the complement of a set).
+  Status hosts(const Json& v, const std::string& path, std::vector<uint32_t>& out,
+               const std::vector<uint32_t>* others_of = nullptr) const {
+    std::set<uint32_t> picked;
+    auto add_one = [&](const Json& item) -> Status {
+      if (!item.is_string())
+        return Status::bad_key(path,
+                               "must name hosts (\"all\", \"h3\", \"h2-h5\", \"site:NAME\", "
+                               "\"majority\", \"minority\"), got " +
+                                   shown(item));
+      const std::string& s = item.get_ref<const std::string&>();
+      const uint32_t n = static_cast<uint32_t>(f_.hosts), majority = n / 2 + 1;
+      if (s == "all") {
+        for (uint32_t i = 0; i < n; ++i) picked.insert(i);
+      } else if (s == "majority" || s == "minority") {
+        for (uint32_t i = s == "majority" ? 0 : majority; i < (s == "majority" ? majority : n); ++i)
+          picked.insert(i);
+      } else if (s == "others" && others_of) {
+        for (uint32_t i = 0; i < n; ++i)
+          if (!std::count(others_of->begin(), others_of->end(), i)) picked.insert(i);
+      } else if (s.starts_with("site:")) {
+        // "site:NAME", or its first or last host alone: "site:NAME/first", "site:NAME/last".
+        std::string name = s.substr(5), which;
+        if (const size_t slash = name.find('/'); slash != std::string::npos)
+          which = name.substr(slash + 1), name.resize(slash);
+        if (!which.empty() && which != "first" && which != "last")
+          return Status::bad_key(path, shoal::quoted(s) +
+                                           ": after the site name comes /first or "
+                                           "/last");
+        const auto it = std::find(f_.sites.begin(), f_.sites.end(), name);
+        if (it == f_.sites.end())
+          return Status::bad_key(
+              path, "names site " + shoal::quoted(name) + ", which topology.sites does not list");
+        const auto site = static_cast<uint32_t>(it - f_.sites.begin());
+        std::vector<uint32_t> in_site;
+        for (uint32_t i = 0; i < n; ++i)
+          if (f_.site_of_host[i] == site) in_site.push_back(i);
+        if (which == "first") in_site.resize(1);
+        if (which == "last") in_site.erase(in_site.begin(), in_site.end() - 1);
+        picked.insert(in_site.begin(), in_site.end());
+      } else {
+        uint32_t lo = 0, hi = 0;
+        if (!host_range(s, lo, hi))
+          return Status::bad_key(
+              path, shoal::quoted(s) +
+                        " names no hosts; write \"all\", "
+                        "\"h3\", \"h2-h5\", \"site:NAME\", \"majority\" or \"minority\"");
+        if (hi >= n)
+          return Status::bad_key(path, shoal::quoted(s) + " is beyond the " + std::to_string(n) +
+                                           " hosts of this run");
+        for (uint32_t i = lo; i <= hi; ++i) picked.insert(i);
+      }
+      return {};
+    };
+    if (v.is_array()) {
+      if (v.size() > 1000) return Status::bad_key(path, "lists more than 1000 host sets");
+      for (const Json& item : v) SHOAL_TRY(add_one(item));
+    } else {
+      SHOAL_TRY(add_one(v));
+    }
+    if (picked.empty()) return Status::bad_key(path, "names no hosts");
+    out.assign(picked.begin(), picked.end());
+    return {};
+  }
+
+  Status topology(const Json& v, const ScenarioSize& size, double& scale) {
+    Object o(v, "topology");
+    SHOAL_TRY(o.only({"hosts", "sites", "backend", "pods_per_host", "network", "subnet_len",
+                      "lease_ttl_s", "planted_bug"}));
+    SHOAL_TRY(o.text("planted_bug", f_.planted_bug, 32));
+    if (!f_.planted_bug.empty() && f_.planted_bug != "keep-lost-subnet")
+      return Status::bad_key(o.at("planted_bug"), "must be keep-lost-subnet (tests only)");
+    SHOAL_TRY(o.whole("hosts", f_.hosts, 2, kMaxScenarioHosts));
+    (void)scale;
+    if (size.hosts) f_.hosts = size.hosts;
+    if (const Json* sites = o.find("sites")) {
+      if (!sites->is_array() || sites->empty() || sites->size() > 64)
+        return Status::bad_key(o.at("sites"), "must be a list of 1 to 64 site names");
+      for (const Json& s : *sites) {
+        if (!s.is_string() || s.get_ref<const std::string&>().empty() ||
+            s.get_ref<const std::string&>().size() > 32)
+          return Status::bad_key(o.at("sites"),
+                                 "must hold names of 1 to 32 bytes, got " + shown(s));
+        if (std::count(f_.sites.begin(), f_.sites.end(), s.get<std::string>()))
+          return Status::bad_key(o.at("sites"), "names " + shown(s) + " twice");
+        f_.sites.push_back(s.get<std::string>());
+      }
+    }
+    SHOAL_TRY(o.text("backend", f_.backend, 16));
+    if (f_.backend != "vxlan" && f_.backend != "host-gw" && f_.backend != "udp" &&
+        f_.backend != "auto")
+      return Status::bad_key(
+          o.at("backend"), "must be vxlan, host-gw, udp or auto, got " + shoal::quoted(f_.backend));
+    SHOAL_TRY(o.whole("pods_per_host", f_.pods_per_host, 0, 16));
+    SHOAL_TRY(o.text("network", f_.network, 64));
+    SHOAL_TRY(o.whole("subnet_len", f_.subnet_len, 8, 30));
+    return o.number("lease_ttl_s", f_.lease_ttl_s, 0, kMaxSeconds);
+  }
+
+  void split_sites() {
+    if (f_.sites.empty()) f_.sites.push_back("site");
+    f_.site_of_host.resize(f_.hosts);
+    for (size_t i = 0; i < f_.hosts; ++i)
+      f_.site_of_host[i] = static_cast<uint32_t>(i * f_.sites.size() / f_.hosts);
+  }
+
+  Status checks(const Json& v) {
+    Object o(v, "checks");
+    SHOAL_TRY(o.only({"converge_within_s", "members_agree", "owners_agree", "no_overlap",
+                      "no_false_deaths", "databases_open", "pods_reach", "max_renumbered"}));
+    auto& c = f_.checks;
+    SHOAL_TRY(o.number("converge_within_s", c.converge_within_s, 0.1, 3600));
+    SHOAL_TRY(o.flag("members_agree", c.members_agree));
+    SHOAL_TRY(o.flag("owners_agree", c.owners_agree));
+    SHOAL_TRY(o.flag("no_overlap", c.no_overlap));
+    SHOAL_TRY(o.flag("no_false_deaths", c.no_false_deaths));
+    SHOAL_TRY(o.flag("databases_open", c.databases_open));
+    SHOAL_TRY(o.flag("pods_reach", c.pods_reach));
+    return o.whole("max_renumbered", c.max_renumbered, 0, kMaxScenarioHosts);
+  }
+
+  Status event(const Json& v, const std::string& path, double scale) {
+    Object o(v, path);
+    SHOAL_TRY(o.only({"at_s", "fault", "for_s", "hosts", "host", "groups", "shape", "from", "to",
+                      "percent", "period_s", "every_s", "down_s", "offset_s", "at_most", "note"}));
+    std::string fault;
+    SHOAL_TRY(o.text("fault", fault, 32));
+    if (!o.find("at_s"))
+      return Status::bad_key(o.at("at_s"), "is missing (seconds from the start)");
+    FaultSpec e;
+    SHOAL_TRY(o.number("at_s", e.at_s, 0, kMaxSeconds));
+    SHOAL_TRY(o.number("for_s", e.for_s, 0, kMaxSeconds));
+    e.at_s *= scale;
+    e.for_s *= scale;
+    const size_t n = f_.hosts;
+    auto need = [&](std::string_view key) -> Result<const Json*> {
+      if (const Json* found = o.find(key)) return found;
+      return Status::bad_key(o.at(key), "is missing: a " + fault + " needs it");
+    };
+    auto host_set = [&](std::string_view key, std::vector<uint32_t>& out,
+                        const std::vector<uint32_t>* others_of = nullptr) -> Status {
+      auto found = need(key);
+      if (!found.ok()) return found.error();
+      return hosts(**found, o.at(key), out, others_of);
+    };
+    if (fault == "partition" || fault == "flap") {
+      e.kind = FaultSpec::Kind::kCut;
+      std::string shape;
+      SHOAL_TRY(o.text("shape", shape, 32));
+      if (const Json* groups = o.find("groups")) {
+        if (!shape.empty()) return Status::bad_key(o.at("shape"), "and groups exclude each other");
+        if (!groups->is_array() || groups->size() < 2 || groups->size() > 64)
+          return Status::bad_key(o.at("groups"), "must list 2 to 64 host sets");
+        std::vector<uint32_t> seen;
+        for (size_t g = 0; g < groups->size(); ++g) {
+          std::vector<uint32_t> members;
+          SHOAL_TRY(hosts((*groups)[g], o.at("groups") + "[" + std::to_string(g) + "]", members));
+          for (uint32_t h : members)
+            if (std::count(seen.begin(), seen.end(), h))
+              return Status::bad_key(o.at("groups"), "puts " + host_name(h) + " in two groups");
+          seen.insert(seen.end(), members.begin(), members.end());
+          e.groups.push_back(std::move(members));
+        }
+        e.text = "partition";
+        for (const auto& g : e.groups)
+          e.text += (&g == &e.groups[0] ? " " : " | ") + describe(g, n);
+      } else if (shape == "halves" || shape == "majority-minority") {
+        const uint32_t cut = static_cast<uint32_t>(shape == "halves" ? n / 2 : n / 2 + 1);
+        e.groups.resize(2);
+        for (uint32_t i = 0; i < n; ++i) e.groups[i < cut ? 0 : 1].push_back(i);
+        e.text = "partition " + shape + " " + describe(e.groups[0], n) + " | " +
+                 describe(e.groups[1], n);
+      } else if (shape == "one-off") {
+        std::vector<uint32_t> alone;
+        SHOAL_TRY(host_set("host", alone));
+        e.groups = {alone, {}};
+        for (uint32_t i = 0; i < n; ++i)
+          if (!std::count(alone.begin(), alone.end(), i)) e.groups[1].push_back(i);
+        e.text = "partition one-off " + describe(alone, n);
+      } else if (shape == "bridge") {
+        // Two halves that only the host between them reaches both of (Jepsen's bridge).
+        e.shape = FaultSpec::Shape::kBridge;
+        e.bridge = static_cast<uint32_t>(n / 2);
+        e.groups.resize(2);
+        for (uint32_t i = 0; i < n; ++i)
+          if (i != e.bridge) e.groups[i < e.bridge ? 0 : 1].push_back(i);
+        e.text = "partition bridge " + describe(e.groups[0], n) + " | " + describe(e.groups[1], n) +
+                 " through " + host_name(e.bridge);
+      } else if (shape == "ring") {
+        // Each host reaches the hosts near it around the ring: a majority each, and no
+        // two hosts the same majority (Jepsen's majorities-ring; sim_run.cc, cut_of).
+        e.shape = FaultSpec::Shape::kRing;
+        e.text = "partition ring of majorities over " + std::to_string(n) + " hosts";
+      } else {
+        return Status::bad_key(o.at(shape.empty() ? "groups" : "shape"),
+                               shape.empty() ? "is missing: a partition needs groups or a shape"
+                                             : "must be halves, majority-minority, one-off, bridge "
+                                               "or ring, got " +
+                                                   shoal::quoted(shape));
+      }
+      if (fault == "flap") return flap(o, e, scale);
+    } else if (fault == "one-way") {
+      e.kind = FaultSpec::Kind::kCut;
+      e.both_ways = false;
+      SHOAL_TRY(host_set("from", e.from));
+      SHOAL_TRY(host_set("to", e.to, &e.from));
+      e.text = "one-way " + describe(e.from, n) + " -/-> " + describe(e.to, n);
+    } else if (fault == "loss") {
+      e.kind = FaultSpec::Kind::kLoss;
+      double percent = -1;
+      SHOAL_TRY(o.number("percent", percent, 0, 100));
+      if (percent < 0) return Status::bad_key(o.at("percent"), "is missing: a loss needs it");
+      e.loss = percent / 100;
+      SHOAL_TRY(host_set("hosts", e.hosts));
+      e.text = "loss " + Object::fmt(percent) + "% at " + describe(e.hosts, n);
+    } else if (fault == "crash" || fault == "restart" || fault == "start" || fault == "freeze" ||
+               fault == "wipe") {
+      SHOAL_TRY(host_set("hosts", e.hosts));
+      e.kind = fault == "crash"    ? FaultSpec::Kind::kCrash
+               : fault == "freeze" ? FaultSpec::Kind::kFreeze
+               : fault == "wipe"   ? FaultSpec::Kind::kWipe
+                                   : FaultSpec::Kind::kRestart;
+      if (e.kind == FaultSpec::Kind::kFreeze && e.for_s <= 0)
+        return Status::bad_key(o.at("for_s"), "is missing: a freeze needs to end");
+      e.text = fault + " " + describe(e.hosts, n);
+    } else if (fault == "clock") {
+      e.kind = FaultSpec::Kind::kClock;
+      SHOAL_TRY(host_set("hosts", e.hosts));
+      SHOAL_TRY(o.number("offset_s", e.offset_s, -kMaxSeconds, kMaxSeconds));
+      e.text = "clock " + describe(e.hosts, n) + " " + (e.offset_s >= 0 ? "+" : "") +
+               Object::fmt(e.offset_s) + " s";
+    } else if (fault == "rolling-restart") {
+      return rolling_restart(o, e, scale);
+    } else if (fault == "heal") {
+      e.kind = FaultSpec::Kind::kHeal;
+      e.text = "heal";
+    } else {
+      return Status::bad_key(
+          o.at("fault"), fault.empty()
+                             ? "is missing"
+                             : shoal::quoted(fault) +
+                                   " is not a fault; "
+                                   "write partition, flap, one-way, loss, crash, restart, start, "
+                                   "rolling-restart, freeze, clock, wipe or heal");
+    }
+    return push(std::move(e), path);
+  }
+
+ private:
+  Status push(FaultSpec e, const std::string& path) {
+    if (f_.timeline.size() >= kMaxTimelineEvents)
+      return Status::bad_key(
+          path, "makes the timeline longer than " + std::to_string(kMaxTimelineEvents) + " events");
+    f_.timeline.push_back(std::move(e));
+    return {};
+  }
+  // A link that goes down and up: the cut for half of each period, over for_s.
+  Status flap(const Object& o, FaultSpec cut, double scale) {
+    double period = 0;
+    SHOAL_TRY(o.number("period_s", period, 0.2, 3600));
+    if (period <= 0) return Status::bad_key(o.at("period_s"), "is missing: a flap needs it");
+    if (cut.for_s <= 0) return Status::bad_key(o.at("for_s"), "is missing: a flap needs to end");
+    period *= scale;
+    const double end = cut.at_s + cut.for_s;
+    const std::string text = "flap: " + cut.text;
+    for (double t = cut.at_s; t < end; t += period) {
+      FaultSpec one = cut;
+      one.at_s = t;
+      one.for_s = std::min(period / 2, end - t);
+      one.text = text;
+      SHOAL_TRY(push(std::move(one), o.at("period_s")));
+    }
+    return {};
+  }
+  // Each host in turn: crash, then start again down_s later; the next one every_s later.
+  Status rolling_restart(const Object& o, FaultSpec e, double scale) {
+    std::vector<uint32_t> who;
+    if (const Json* v = o.find("hosts")) {
+      SHOAL_TRY(hosts(*v, o.at("hosts"), who));
+    } else {
+      for (uint32_t i = 0; i < f_.hosts; ++i) who.push_back(i);
+    }
+    // At most this many of them, spread evenly over the set: the same file then restarts
+    // 10 hosts of 10 or 10 of 1,000.
+    size_t at_most = who.size();
+    SHOAL_TRY(o.whole("at_most", at_most, 1, kMaxScenarioHosts));
+    if (who.size() > at_most) {
+      std::vector<uint32_t> spread;
+      for (size_t k = 0; k < at_most; ++k) spread.push_back(who[k * who.size() / at_most]);
+      who = std::move(spread);
+    }
+    double every = 10, down = 2;
+    SHOAL_TRY(o.number("every_s", every, 0.1, 3600));
+    SHOAL_TRY(o.number("down_s", down, 0, 3600));
+    every *= scale;
+    down *= scale;
+    if (down >= every) return Status::bad_key(o.at("down_s"), "must be shorter than every_s");
+    for (size_t k = 0; k < who.size(); ++k) {
+      FaultSpec crash;
+      crash.kind = FaultSpec::Kind::kCrash;
+      crash.at_s = e.at_s + static_cast<double>(k) * every;
+      crash.hosts = {who[k]};
+      crash.text = "rolling restart: crash " + host_name(who[k]);
+      FaultSpec start = crash;
+      start.kind = FaultSpec::Kind::kRestart;
+      start.at_s += down;
+      start.text = "rolling restart: start " + host_name(who[k]);
+      SHOAL_TRY(push(std::move(crash), o.at("hosts")));
+      SHOAL_TRY(push(std::move(start), o.at("hosts")));
+    }
+    return {};
+  }
+
+  static bool host_range(std::string_view s, uint32_t& lo, uint32_t& hi) {
+    auto one = [](std::string_view part, uint32_t& out) {
+      if (part.size() < 2 || part[0] != 'h') return false;
+      uint32_t v = 0;
+      auto [end, ec] = std::from_chars(part.data() + 1, part.data() + part.size(), v);
+      if (ec != std::errc() || end != part.data() + part.size() || v == 0) return false;
+      out = v - 1;
+      return true;
+    };
+    const size_t dash = s.find('-');
+    if (dash == std::string_view::npos) return one(s, lo) && one(s, hi);
+    return one(s.substr(0, dash), lo) && one(s.substr(dash + 1), hi) && lo <= hi;
+  }
+
+  ScenarioFile& f_;
+};
+
+}  // namespace
+
+std::string_view to_string(FaultSpec::Kind kind) {
+  switch (kind) {
+    case FaultSpec::Kind::kCut:
+      return "cut";
+    case FaultSpec::Kind::kLoss:
+      return "loss";
+    case FaultSpec::Kind::kCrash:
+      return "crash";
+    case FaultSpec::Kind::kRestart:
+      return "restart";
+    case FaultSpec::Kind::kFreeze:
+      return "freeze";
+    case FaultSpec::Kind::kClock:
+      return "clock";
+    case FaultSpec::Kind::kWipe:
+      return "wipe";
+    case FaultSpec::Kind::kHeal:
+      return "heal";
+  }
+  return "?";
+}
+
+Result<ScenarioFile> parse_scenario(std::string_view source, std::string_view text,
+                                    ScenarioSize size) {
+  const std::string where(source);
+  if (text.size() > kMaxScenarioBytes)
+    return Status::invalid_argument(where + ": larger than " +
+                                    std::to_string(kMaxScenarioBytes >> 10) + " KiB");
+  auto tree = json::parse_strict(source, text, {.max_depth = 8, .depth_hint = "scenarios need 4"});
+  if (!tree.ok()) return tree.error();
+  const Json& root = tree.value();
+  ScenarioFile f;
+  Parser parser(f);
+  auto in_file = [&](Status s) { return s.prefixed(where); };
+  Object o(root, "");
+  if (Status s = o.only(
+          {"name", "summary", "seed", "topology", "duration_s", "short", "timeline", "checks"});
+      !s.ok())
+    return in_file(s);
+  if (Status s = o.text("name", f.name, 64); !s.ok()) return in_file(s);
+  if (f.name.empty()) return in_file(Status::bad_key("name", "is missing"));
+  if (Status s = o.text("summary", f.summary, 2000); !s.ok()) return in_file(s);
+  if (Status s = o.whole("seed", f.seed, 0, int64_t{1} << 53); !s.ok()) return in_file(s);
+  if (Status s = o.number("duration_s", f.duration_s, 1, kMaxSeconds); !s.ok()) return in_file(s);
+
+  double scale = 1;
+  size_t short_hosts = 0;
+  if (const Json* s = o.find("short")) {
+    Object sh(*s, "short");
+    if (Status st = sh.only({"hosts", "time_scale"}); !st.ok()) return in_file(st);
+    if (Status st = sh.whole("hosts", short_hosts, 2, kMaxScenarioHosts); !st.ok())
+      return in_file(st);
+    double time_scale = 1;
+    if (Status st = sh.number("time_scale", time_scale, 0.01, 1); !st.ok()) return in_file(st);
+    if (size.short_form) scale = time_scale;
+  }
+  const Json* topology = o.find("topology");
+  if (!topology) return in_file(Status::bad_key("topology", "is missing"));
+  ScenarioSize sized = size;
+  if (size.short_form && !size.hosts && short_hosts) sized.hosts = short_hosts;
+  if (Status s = parser.topology(*topology, sized, scale); !s.ok()) return in_file(s);
+  if (f.sites.size() > f.hosts)
+    return in_file(Status::bad_key("topology.sites", "lists more sites than there are hosts"));
+  parser.split_sites();
+  f.duration_s *= scale;
+  if (auto made = lease::NetworkConfig::make(lease::NetworkSpec{f.network, f.subnet_len});
+      !made.ok())
+    return in_file(Status::bad_key("topology.network", made.error().message()));
+
+  if (const Json* c = o.find("checks"))
+    if (Status s = parser.checks(*c); !s.ok()) return in_file(s);
+  const Json* timeline = o.find("timeline");
+  if (timeline) {
+    if (!timeline->is_array() || timeline->size() > kMaxTimelineEvents)
+      return in_file(Status::bad_key(
+          "timeline",
+          "must be a list of at most " + std::to_string(kMaxTimelineEvents) + " events"));
+    for (size_t i = 0; i < timeline->size(); ++i)
+      if (Status s = parser.event((*timeline)[i], "timeline[" + std::to_string(i) + "]", scale);
+          !s.ok())
+        return in_file(s);
+  }
+  std::stable_sort(f.timeline.begin(), f.timeline.end(),
+                   [](const FaultSpec& a, const FaultSpec& b) { return a.at_s < b.at_s; });
+  for (const FaultSpec& e : f.timeline)
+    if (e.at_s + e.for_s > f.duration_s)
+      return in_file(Status::bad_key("timeline", "\"" + e.text + "\" runs past duration_s (" +
+                                                     Object::fmt(f.duration_s) + " s)"));
+  return f;
+}
+
+}  // namespace shoal::chaos

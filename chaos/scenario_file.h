@@ -1,0 +1,92 @@
+// A scenario file, as a partition tester writes it (JSON; docs/chaos.md has the schema and
+// chaos/scenarios/ the examples): a topology, a timeline of faults and the checks to make.
+//
+// parse_scenario() reads untrusted text: it never throws, caps the file's size and every
+// count in it, and its errors name the key (timeline[2].hosts: ...). Host sets are resolved
+// to indexes here, for the size the run asks for, so one file runs at 10 hosts on
+// namespaces and at 1,000 in the simulator. A file may only name what exists at that size.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace shoal::chaos {
+
+constexpr size_t kMaxScenarioBytes = 1 << 20;
+constexpr size_t kMaxScenarioHosts = 20000;
+constexpr size_t kMaxTimelineEvents = 10000;  // after flaps and rolling restarts expand
+
+// One fault on the timeline, with its hosts resolved. A fault with `for_s` > 0 is undone
+// that long after it starts; otherwise it lasts until a `heal` (cuts, loss) or for good.
+struct FaultSpec {
+  enum class Kind : uint8_t {
+    kCut,      // from `from` to `to` (and back, if both_ways): partitions, shapes, one-way
+    kLoss,     // random loss `loss` on every link touching `hosts` (all hosts: everywhere)
+    kCrash,    // SIGKILL
+    kRestart,  // start again from its disk
+    kFreeze,   // SIGSTOP, then SIGCONT after for_s
+    kClock,    // wall clock set `offset_s` ahead (negative: behind)
+    kWipe,     // crash if up, and lose the database
+    kHeal,     // undo every cut and loss
+  };
+  Kind kind = Kind::kHeal;
+  double at_s = 0;
+  double for_s = 0;
+  // kCut: a host in `from` cannot reach one in `to` unless `reach` says so (shapes that are
+  // not two sets: a ring of majorities); `groups` > 0: cut between every pair of groups.
+  std::vector<std::vector<uint32_t>> groups;
+  std::vector<uint32_t> from, to;
+  bool both_ways = true;
+  enum class Shape : uint8_t { kSets, kBridge, kRing } shape = Shape::kSets;
+  uint32_t bridge = 0;  // kBridge: the one host both sides reach
+  std::vector<uint32_t> hosts;
+  double loss = 0;
+  double offset_s = 0;
+  std::string text;  // as the timeline shows it: "partition halves (h1-h5 | h6-h10)"
+};
+
+struct ScenarioFile {
+  std::string name;
+  std::string summary;
+  uint64_t seed = 1;
+  size_t hosts = 10;
+  std::vector<std::string> sites;      // hosts split evenly and in order over the sites
+  std::vector<uint32_t> site_of_host;  // index into sites, per host
+  std::string backend = "vxlan";
+  size_t pods_per_host = 1;
+  std::string network = "198.18.0.0/16";
+  unsigned subnet_len = 24;
+  double duration_s = 60;
+  double lease_ttl_s = 0;  // 0: the agent's default (24 h)
+  // Tests of the harness itself: "keep-lost-subnet" plants lease::LeaseConfig's bug.
+  std::string planted_bug;
+  std::vector<FaultSpec> timeline;  // sorted by at_s
+
+  struct Checks {
+    double converge_within_s = 10;     // after each fault ends, the cluster agrees this soon
+    bool members_agree = true;         // every host up sees exactly the hosts up, alive
+    bool owners_agree = true;          // every host up computes the same owner map
+    bool no_overlap = true;            // no two hosts up own overlapping subnets
+    bool no_false_deaths = true;       // nobody reachable and running is declared dead
+    bool databases_open = true;        // (namespaces) each host's database opens cleanly
+    bool pods_reach = true;            // (namespaces) every pod pings every pod once healed
+    size_t max_renumbered = SIZE_MAX;  // hosts that may lose their subnet in the run
+  } checks;
+};
+
+struct ScenarioSize {
+  size_t hosts = 0;         // 0: the file's
+  bool short_form = false;  // the file's "short" block: fewer hosts, times scaled down
+};
+
+Result<ScenarioFile> parse_scenario(std::string_view source, std::string_view text,
+                                    ScenarioSize size = {});
+
+std::string_view to_string(FaultSpec::Kind kind);
+
+}  // namespace shoal::chaos

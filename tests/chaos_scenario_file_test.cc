@@ -1,0 +1,149 @@
+// Scenario files are untrusted text: every shipped one parses at the sizes CI and the
+// benchmark run, and bad ones are refused with an error that names the key.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <string>
+
+#include "chaos/run_report.h"
+#include "chaos/scenario_file.h"
+#include "common/file_io.h"
+
+using namespace shoal;
+using namespace shoal::chaos;
+
+namespace {
+
+std::string error_of(std::string_view text, ScenarioSize size = {}) {
+  auto parsed = parse_scenario("s.json", text, size);
+  return parsed.ok() ? std::string("(parsed)") : parsed.error().to_string();
+}
+
+constexpr std::string_view kMinimal = R"({"name": "t", "topology": {"hosts": 10}, "duration_s": 100,
+  "timeline": [EVENTS]})";
+
+std::string with_events(std::string_view events) {
+  std::string s(kMinimal);
+  s.replace(s.find("EVENTS"), 6, events);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("chaos.scenario_file: every shipped scenario parses in full, short and at 1,000 hosts") {
+  const std::filesystem::path dir = std::filesystem::path(SHOAL_SOURCE_DIR) / "chaos/scenarios";
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".json") continue;
+    ++files;
+    CAPTURE(entry.path().string());
+    auto text = read_file_limited(entry.path().string(), kMaxScenarioBytes);
+    REQUIRE(text.ok());
+    for (ScenarioSize size : {ScenarioSize{}, ScenarioSize{0, true}, ScenarioSize{1000, false}}) {
+      auto parsed = parse_scenario(entry.path().string(), *text, size);
+      REQUIRE_MESSAGE(parsed.ok(), parsed.error().to_string());
+      CHECK(!parsed->name.empty());
+      CHECK(!parsed->summary.empty());
+      CHECK(!parsed->timeline.empty());
+      if (size.hosts) CHECK(parsed->hosts == size.hosts);
+    }
+  }
+  CHECK(files >= 11);
+}
+
+TEST_CASE("chaos.scenario_file: host sets, shapes and expansions resolve") {
+  auto parsed = parse_scenario("s.json", with_events(R"(
+    {"at_s": 10, "fault": "partition", "shape": "halves", "for_s": 5},
+    {"at_s": 20, "fault": "partition", "shape": "one-off", "host": "h3"},
+    {"at_s": 30, "fault": "one-way", "from": "h1-h2", "to": "others"},
+    {"at_s": 40, "fault": "flap", "groups": ["majority", "minority"], "period_s": 4, "for_s": 10},
+    {"at_s": 60, "fault": "rolling-restart", "hosts": ["h1", "h2"], "every_s": 5, "down_s": 1},
+    {"at_s": 80, "fault": "heal"})"));
+  REQUIRE_MESSAGE(parsed.ok(), parsed.error().to_string());
+  const auto& t = parsed->timeline;
+  REQUIRE(t.size() == 1 + 1 + 1 + 3 + 4 + 1);
+  CHECK(t[0].groups == std::vector<std::vector<uint32_t>>{{0, 1, 2, 3, 4}, {5, 6, 7, 8, 9}});
+  CHECK(t[0].for_s == 5);
+  CHECK(t[1].groups[0] == std::vector<uint32_t>{2});
+  CHECK(t[1].groups[1].size() == 9);
+  CHECK(t[2].from == std::vector<uint32_t>{0, 1});
+  CHECK(t[2].to.size() == 8);
+  CHECK_FALSE(t[2].both_ways);
+  CHECK(t[3].groups[0].size() == 6);  // majority of 10
+  CHECK(t[3].at_s == 40);
+  CHECK(t[4].at_s == 44);
+  CHECK(t[5].at_s == 48);
+  CHECK(t[5].for_s == 2);  // half a period
+  CHECK(t[6].kind == FaultSpec::Kind::kCrash);
+  CHECK(t[7].kind == FaultSpec::Kind::kRestart);
+  CHECK(t[7].at_s == 61);
+  CHECK(t[9].at_s == 66);
+  CHECK(t[10].kind == FaultSpec::Kind::kHeal);
+}
+
+TEST_CASE("chaos.scenario_file: the short form scales times, not bounds") {
+  const std::string text = R"({"name": "t", "topology": {"hosts": 10}, "duration_s": 100,
+    "short": {"hosts": 4, "time_scale": 0.5}, "checks": {"converge_within_s": 3},
+    "timeline": [{"at_s": 40, "fault": "crash", "hosts": "h4", "for_s": 20}]})";
+  auto parsed = parse_scenario("s.json", text, {0, true});
+  REQUIRE(parsed.ok());
+  CHECK(parsed->hosts == 4);
+  CHECK(parsed->duration_s == 50);
+  CHECK(parsed->timeline[0].at_s == 20);
+  CHECK(parsed->timeline[0].for_s == 10);
+  CHECK(parsed->checks.converge_within_s == 3);
+}
+
+TEST_CASE("chaos.scenario_file: bad files are refused with the key named") {
+  CHECK(error_of("").find("s.json: JSON syntax error") == 0);
+  CHECK(error_of(R"({"name": "t", "topology": {"hosts": 10}, "extra": 1})") ==
+        "s.json: extra: is not a key this object has");
+  CHECK(error_of(R"({"topology": {"hosts": 10}})") == "s.json: name: is missing");
+  CHECK(error_of(R"({"name": "t"})") == "s.json: topology: is missing");
+  CHECK(error_of(R"({"name": "t", "topology": {"hosts": 1}})") ==
+        "s.json: topology.hosts: must be a whole number from 2 to 20000, got 1");
+  CHECK(error_of(R"({"name": "t", "topology": {"hosts": 4, "network": "10.0.0.0/8x"}})")
+            .find("s.json: topology.network: ") == 0);
+  CHECK(error_of(with_events(R"({"at_s": 1, "fault": "crash", "hosts": "h11"})")) ==
+        "s.json: timeline[0].hosts: \"h11\" is beyond the 10 hosts of this run");
+  CHECK(error_of(with_events(R"({"at_s": 1, "fault": "crash", "hosts": "site:x"})")) ==
+        "s.json: timeline[0].hosts: names site \"x\", which topology.sites does not list");
+  CHECK(error_of(with_events(R"({"at_s": 1, "fault": "meteor"})"))
+            .find("\"meteor\" is not a fault") != std::string::npos);
+  CHECK(error_of(with_events(R"({"fault": "heal"})")) ==
+        "s.json: timeline[0].at_s: is missing (seconds from the start)");
+  CHECK(error_of(with_events(R"({"at_s": 1, "fault": "freeze", "hosts": "h1"})")) ==
+        "s.json: timeline[0].for_s: is missing: a freeze needs to end");
+  CHECK(
+      error_of(with_events(R"({"at_s": 1, "fault": "partition", "groups": ["h1-h3", "h3-h5"]})")) ==
+      "s.json: timeline[0].groups: puts h3 in two groups");
+  CHECK(error_of(with_events(R"({"at_s": 90, "fault": "crash", "hosts": "h1", "for_s": 20})"))
+            .find("runs past duration_s") != std::string::npos);
+  CHECK(error_of(with_events(R"({"at_s": 1, "fault": "loss", "percent": 101, "hosts": "all"})")) ==
+        "s.json: timeline[0].percent: must be a number from 0 to 100, got 101");
+  // A flap expands into events; a tiny period cannot blow the timeline up.
+  CHECK(error_of(with_events(R"({"at_s": 0, "fault": "flap", "shape": "halves", "period_s": 0.2,
+                                  "for_s": 99})"))
+            .find("longer than 10000 events") == std::string::npos);
+  CHECK(error_of(R"({"name": "t", "topology": {"hosts": 10}, "duration_s": 600000,
+                     "timeline": [{"at_s": 0, "fault": "flap", "shape": "halves",
+                                   "period_s": 0.2, "for_s": 599000}]})")
+            .find("longer than 10000 events") != std::string::npos);
+  std::string deep(30, '[');
+  CHECK(error_of(deep).find("nested more than 8 deep; scenarios need 4") != std::string::npos);
+  CHECK(error_of(std::string(kMaxScenarioBytes + 1, ' ')).find("larger than") != std::string::npos);
+}
+
+TEST_CASE("chaos.run_report: the verdict is pass only when no check failed") {
+  RunReport r;
+  r.verdicts.push_back({"a", RunReport::Verdict::Outcome::kPass, ""});
+  r.verdicts.push_back({"b", RunReport::Verdict::Outcome::kSkipped, ""});
+  CHECK(r.passed());
+  r.verdicts.push_back({"c", RunReport::Verdict::Outcome::kFail, "x"});
+  CHECK_FALSE(r.passed());
+  const std::string html = to_html(r);
+  CHECK(html.find("<svg") != std::string::npos);
+  CHECK(html.find("FAIL") != std::string::npos);
+  r.scenario = "<script>";
+  CHECK(to_html(r).find("<script>") == std::string::npos);  // names are escaped
+}
