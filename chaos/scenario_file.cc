@@ -516,9 +516,9 @@ Result<ScenarioFile> parse_scenario(std::string_view source, std::string_view te
     return in_file(Status::bad_key("topology.sites", "lists more sites than there are hosts"));
   parser.split_sites();
   f.duration_s *= scale;
-  if (auto made = lease::NetworkConfig::make(lease::NetworkSpec{f.network, f.subnet_len});
-      !made.ok())
-    return in_file(Status::bad_key("topology.network", made.error().message()));
+  auto made = lease::NetworkConfig::make(lease::NetworkSpec{f.network, f.subnet_len});
+  if (!made.ok()) return in_file(Status::bad_key("topology.network", made.error().message()));
+  f.pool_size = made->candidates("").size();
 
   if (const Json* c = o.find("checks"))
     if (Status s = parser.checks(*c); !s.ok()) return in_file(s);

@@ -59,10 +59,11 @@ struct ScenarioFile {
   std::vector<uint32_t> site_of_host;  // index into sites, per host
   std::string backend = "vxlan";
   size_t pods_per_host = 1;
-  std::string network = "198.18.0.0/16";
+  std::string network = "100.64.0.0/10";  // 16,383 /24s: room for 10,000 hosts
   unsigned subnet_len = 24;
   double duration_s = 60;
   double lease_ttl_s = 0;  // 0: the agent's default (24 h)
+  size_t pool_size = 0;    // subnets the network holds for hosts (flannel's SubnetMin rule)
   // Tests of the harness itself: "keep-lost-subnet" plants lease::LeaseConfig's bug.
   std::string planted_bug;
   std::vector<FaultSpec> timeline;  // sorted by at_s

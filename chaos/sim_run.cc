@@ -104,6 +104,12 @@ class SimRun {
           seed ? Duration::zero() : Duration(starts.below(static_cast<uint64_t>(window.count())));
       sim_.at(kTimeZero + at, [this, h] { cluster_.start(h, seeds_); });
     }
+    if (file_.pool_size < file_.hosts)
+      log("the pool holds " + std::to_string(file_.pool_size) + " subnets for " +
+              std::to_string(file_.hosts) +
+              " hosts: some will get none (a bigger network or a "
+              "longer subnet_len gives more)",
+          RunReport::Event::Kind::kCluster);
     sim_.on_event([this](TimePoint at, NodeIndex observer, const gossip::Event& e) {
       if (e.kind != gossip::Event::Kind::kDead) return;
       if (auto subject = sim_.index_of(e.member.id)) judge_death(at, observer, *subject);
