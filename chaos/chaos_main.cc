@@ -1,6 +1,10 @@
-// shoal-chaos: runs a partition-testing scenario file and says whether the cluster held up.
-// Today it runs scenarios in the simulator (--sim); namespaces and real clusters are next
-// (docs/chaos.md says what is built and what is not).
+// shoal-chaos: runs a partition-testing scenario file and says whether the cluster held up,
+// on network namespaces with real agents (root) or in the simulator (--sim). Real clusters
+// are next (docs/chaos.md says what is built and what is not).
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -8,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "chaos/netns_run.h"
 #include "chaos/run_report.h"
 #include "chaos/scenario_file.h"
 #include "chaos/sim_run.h"
@@ -18,25 +23,37 @@ using namespace shoal::chaos;
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: shoal-chaos run SCENARIO.json --sim [options]
+constexpr const char* kUsage = R"(usage: shoal-chaos run SCENARIO.json [--sim] [options]
        shoal-chaos check SCENARIO.json [--hosts N] [--short]
 
 Runs a scenario (a topology, a timeline of faults, the checks to make: docs/chaos.md) and
 prints what the cluster did and a verdict per check. The exit status is 0 only when every
-check holds; 1 when one failed; 2 on bad usage or a bad scenario file.
+check holds; 1 when one failed; 2 on bad usage or a bad scenario file; 3 when the run could
+not be made (not root, a set-up step failed); 130 when interrupted. Ctrl-C and SIGTERM stop
+a run and remove everything it made.
 
   run      runs the scenario
   check    reads the file and prints the timeline it resolves to, without running it
 
-options:
-  --sim          run in the simulator: every host a real gossip and lease core on virtual
+where it runs:
+  (default)      on network namespaces on this machine, as root: real `shoal agent`s, real
+                 pods pinging each other over the real datapath, faults on the underlay
+                 switch and as signals to the agents; up to 200 hosts
+  --sim          in the simulator: every host a real gossip and lease core on virtual
                  time, from 2 to 20,000 hosts; no root needed, deterministic per seed
-                 (running on network namespaces and real clusters is not built yet)
+                 (real multi-machine clusters are not built yet)
+
+options:
   --hosts N      run with N hosts instead of the file's topology.hosts
   --short        the file's short form (its "short" block: fewer hosts, shorter times)
   --seed N       the random seed (default: the file's "seed")
   --out DIR      also write report.txt, report.json and report.html (an SVG timeline) there
   --json         print the JSON report instead of the text one
+  --shoal PATH   namespaces: the shoal binary the agents run (default: the one beside
+                 shoal-chaos, else `shoal` in PATH)
+  --work DIR     namespaces: where the agents keep their files and logs (default: a new
+                 directory under /tmp, removed when the run passes, kept when it fails)
+  --verbose      namespaces: say each step on stderr
   -h, --help     this text
 )";
 
@@ -56,6 +73,28 @@ uint64_t whole(const char* flag, const char* value, uint64_t min, uint64_t max) 
   return v;
 }
 
+std::atomic<bool> g_stop{false};
+void on_stop_signal(int) { g_stop = true; }
+
+// Without SA_RESTART, so that a wait in progress ends at once and the run stops and cleans up.
+void stop_on_signals() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  for (int signal : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(signal, &action, nullptr);
+}
+
+// The shoal binary beside this one (an installed pair, or the build tree's cli/), else PATH's.
+std::string default_shoal() {
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec)
+    for (const auto& candidate :
+         {self.parent_path() / "shoal", self.parent_path() / "../cli/shoal"})
+      if (std::filesystem::exists(candidate, ec)) return std::filesystem::absolute(candidate, ec);
+  return "shoal";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -73,6 +112,7 @@ int main(int argc, char** argv) {
     usage_error("unknown command '" + std::string(command) + "'; it is run or check");
   std::string path, out_dir;
   bool sim = false, json = false;
+  NetnsOptions netns;
   ScenarioSize size;
   std::optional<uint64_t> seed;
   for (int i = 2; i < argc; ++i) {
@@ -91,6 +131,14 @@ int main(int argc, char** argv) {
       size.hosts = whole("--hosts", v, 2, kMaxScenarioHosts), ++i;
     } else if (a == "--seed") {
       seed = whole("--seed", v, 0, uint64_t{1} << 53), ++i;
+    } else if (a == "--verbose") {
+      netns.verbose = true;
+    } else if (a == "--shoal") {
+      if (!v) usage_error("--shoal needs a path");
+      netns.shoal = v, ++i;
+    } else if (a == "--work") {
+      if (!v) usage_error("--work needs a directory");
+      netns.work_dir = v, ++i;
     } else if (a == "--out") {
       if (!v) usage_error("--out needs a directory");
       out_dir = v, ++i;
@@ -118,10 +166,20 @@ int main(int argc, char** argv) {
           f.for_s > 0 ? (" for " + std::to_string(f.for_s).substr(0, 5) + " s").c_str() : "");
     return 0;
   }
-  if (!sim)
-    usage_error("running on network namespaces or a real cluster is not built yet; add --sim");
-
-  const RunReport report = run_in_simulator(*file);
+  RunReport report;
+  if (sim) {
+    report = run_in_simulator(*file);
+  } else {
+    if (Status s = namespaces_can_run(*file); !s.ok()) usage_error(s.message());
+    if (netns.shoal == "shoal") netns.shoal = default_shoal();
+    stop_on_signals();
+    auto ran = run_in_namespaces(*file, netns, g_stop);
+    if (!ran.ok()) {
+      std::fprintf(stderr, "shoal-chaos: %s\n", ran.error().to_string().c_str());
+      return g_stop ? 130 : 3;
+    }
+    report = std::move(*ran);
+  }
   std::fputs(json ? to_json(report).c_str() : to_text(report).c_str(), stdout);
   if (!out_dir.empty()) {
     std::error_code ec;

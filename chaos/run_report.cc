@@ -64,12 +64,15 @@ std::string escaped(std::string_view text) {
   return out;
 }
 
-// The SVG timeline: faults as bands over two agreement curves and, with few hosts, one row
-// per host coloured by its state.
+// The SVG timeline: faults as bands over two agreement curves (three when pods were probed:
+// the share of pod pairs that reach each other) and, with few hosts, one row per host
+// coloured by its state.
 std::string svg(const RunReport& r) {
   const double left = 150, width = 900, curve_h = 60, row_h = 12, top = 24;
   const size_t rows = r.hosts <= RunReport::kMaxHostRows ? r.hosts : 0;
-  const double curves_top = top, rows_top = top + 2 * (curve_h + 16);
+  const bool probed = std::any_of(r.samples.begin(), r.samples.end(),
+                                  [](const RunReport::Sample& m) { return m.pods_reach >= 0; });
+  const double curves_top = top, rows_top = top + (probed ? 3 : 2) * (curve_h + 16);
   const double height = rows_top + static_cast<double>(rows) * row_h + 30;
   const double span = std::max(r.duration_s, 1e-3);
   auto x = [&](double t) { return left + width * std::clamp(t / span, 0.0, 1.0); };
@@ -98,6 +101,9 @@ std::string svg(const RunReport& r) {
         [](const RunReport::Sample& m) { return m.members_agree; });
   curve(curves_top + curve_h + 16, "owner map agreed", "#27ae60",
         [](const RunReport::Sample& m) { return m.owners_agree; });
+  if (probed)
+    curve(curves_top + 2 * (curve_h + 16), "pods reach pods", "#9b51e0",
+          [](const RunReport::Sample& m) { return std::max(0.0F, m.pods_reach); });
   static const char* kColours[] = {"#bdbdbd", "#6fcf97", "#f2994a", "#eb5757"};
   for (size_t h = 0; h < rows; ++h) {
     const double y = rows_top + static_cast<double>(h) * row_h;
@@ -176,15 +182,18 @@ std::string to_json(const RunReport& r) {
                       {"detail", v.detail}});
   Json& recoveries = j["recoveries"] = Json::array();
   for (const auto& rec : r.recoveries)
-    recoveries.push_back({{"fault_end", rec.fault_end},
-                          {"after", rec.after},
-                          {"seconds", rec.seconds < 0 ? Json(nullptr) : Json(rec.seconds)}});
+    recoveries.push_back(
+        {{"fault_end", rec.fault_end},
+         {"after", rec.after},
+         {"seconds", rec.seconds < 0 ? Json(nullptr) : Json(rec.seconds)},
+         {"reach_seconds", rec.reach_seconds < 0 ? Json(nullptr) : Json(rec.reach_seconds)}});
   Json& samples = j["samples"] = Json::array();
   for (const auto& m : r.samples) {
     Json sample = {{"t", m.t},
                    {"up", m.up},
                    {"members_agree", m.members_agree},
                    {"owners_agree", m.owners_agree}};
+    if (m.pods_reach >= 0) sample["pods_reach"] = m.pods_reach;
     if (!m.host_state.empty()) sample["host_state"] = m.host_state;
     samples.push_back(std::move(sample));
   }
@@ -204,8 +213,9 @@ std::string to_html(const RunReport& r) {
   h << "<h1>" << escaped(r.scenario) << ": <span class=\"" << (r.passed() ? "pass" : "FAIL")
     << "\">" << (r.passed() ? "pass" : "FAIL") << "</span></h1>\n";
   h << "<p>" << escaped(r.summary) << "</p>\n<p>" << escaped(r.mode) << ", " << r.hosts
-    << " hosts, seed " << r.seed << ", " << seconds(r.duration_s) << " s simulated in "
-    << seconds(r.wall_s) << " s</p>\n";
+    << " hosts, seed " << r.seed << ", " << seconds(r.duration_s)
+    << (r.mode == "sim" ? " s simulated in " : " s of scenario, run in ") << seconds(r.wall_s)
+    << " s</p>\n";
   h << "<h2>Timeline</h2>\n" << svg(r);
   h << "<p class=\"legend\">faults: <span style=\"background:#f2c94c66\"></span>band"
     << "<span style=\"background:#6fcf97\"></span>agrees"

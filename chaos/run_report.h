@@ -18,7 +18,7 @@ namespace shoal::chaos {
 struct RunReport {
   std::string scenario;
   std::string summary;
-  std::string mode;  // "sim"
+  std::string mode;  // "sim" or "namespaces"
   size_t hosts = 0;
   uint64_t seed = 0;
   double duration_s = 0;
@@ -49,6 +49,7 @@ struct RunReport {
     double fault_end = 0;
     std::string after;
     double seconds = -1;
+    double reach_seconds = -1;  // to every pod reaching every pod again (< 0: never, or unprobed)
   };
   std::vector<Recovery> recoveries;
 
@@ -59,6 +60,7 @@ struct RunReport {
     uint32_t up = 0;
     float members_agree = 0;          // fraction of hosts up whose member view is right
     float owners_agree = 0;           // fraction of hosts up holding the most common owner map
+    float pods_reach = -1;            // pod pairs that answered the last probe round (< 0: none)
     std::vector<uint8_t> host_state;  // per host, only when hosts <= kMaxHostRows
   };
   static constexpr size_t kMaxHostRows = 64;

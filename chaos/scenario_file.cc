@@ -542,4 +542,26 @@ Result<ScenarioFile> parse_scenario(std::string_view source, std::string_view te
   return f;
 }
 
+std::vector<uint32_t> seed_hosts(const ScenarioFile& file) {
+  std::vector<uint32_t> seeds;
+  for (uint32_t h = 0; h < file.hosts && seeds.size() < 3; ++h)
+    if (h == 0 || file.site_of_host[h] != file.site_of_host[h - 1]) seeds.push_back(h);
+  for (uint32_t k = 1; k < 3 && seeds.size() < 3; ++k) {
+    const auto h = static_cast<uint32_t>(k * file.hosts / 3);
+    if (std::find(seeds.begin(), seeds.end(), h) == seeds.end()) seeds.push_back(h);
+  }
+  return seeds;
+}
+
+std::vector<bool> late_joiners(const ScenarioFile& file) {
+  std::vector<bool> late(file.hosts), touched(file.hosts);
+  for (const FaultSpec& f : file.timeline)
+    for (uint32_t h : f.hosts) {
+      if (touched[h]) continue;
+      touched[h] = true;
+      if (f.kind == FaultSpec::Kind::kRestart) late[h] = true;
+    }
+  return late;
+}
+
 }  // namespace shoal::chaos

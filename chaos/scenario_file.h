@@ -90,4 +90,11 @@ Result<ScenarioFile> parse_scenario(std::string_view source, std::string_view te
 
 std::string_view to_string(FaultSpec::Kind kind);
 
+// The hosts the others join through: the first host of each site, then hosts spread over the
+// cluster, up to three, so that a seed that restarts has others to join. Every mode uses them.
+std::vector<uint32_t> seed_hosts(const ScenarioFile& file);
+
+// Hosts whose first event is a restart: they join late, not at the start.
+std::vector<bool> late_joiners(const ScenarioFile& file);
+
 }  // namespace shoal::chaos

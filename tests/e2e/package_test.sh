@@ -45,7 +45,8 @@ deb=$(ls "$build"/shoal_*.deb)
 step "install $(basename "$deb") and check its files"
 installed=1
 dpkg -i "$deb" >/dev/null || fail "dpkg -i failed"
-for f in /usr/bin/shoal /usr/bin/shoal-sim /usr/lib/cni/shoal-cni /lib/systemd/system/shoal.service \
+for f in /usr/bin/shoal /usr/bin/shoal-sim /usr/bin/shoal-chaos /usr/share/man/man8/shoal-chaos.8.gz \
+  /usr/share/shoal/scenarios/split-brain-and-heal.json /usr/lib/cni/shoal-cni /lib/systemd/system/shoal.service \
   /etc/shoal/config.json /usr/share/doc/shoal/examples/10-shoal.conflist \
   /usr/share/doc/shoal/copyright /usr/share/man/man8/shoal.8.gz /usr/share/man/man8/shoal-cni.8.gz; do
   [[ -e $f ]] || fail "the package did not install $f"
@@ -98,7 +99,8 @@ wait_until 10 not kill -0 "$agent" 2>/dev/null || fail "the agent did not stop o
 step "purge: nothing of the package is left"
 dpkg --purge shoal >/dev/null || fail "dpkg --purge failed"
 installed=0
-for f in /usr/bin/shoal /usr/bin/shoal-sim /usr/lib/cni/shoal-cni /opt/cni/bin/shoal-cni \
+for f in /usr/bin/shoal /usr/bin/shoal-sim /usr/bin/shoal-chaos /usr/share/man/man8/shoal-chaos.8.gz \
+  /usr/share/shoal/scenarios/split-brain-and-heal.json /usr/lib/cni/shoal-cni /opt/cni/bin/shoal-cni \
   /lib/systemd/system/shoal.service /etc/shoal /usr/share/doc/shoal /usr/share/man/man8/shoal.8.gz; do
   [[ ! -e $f && ! -L $f ]] || fail "$f is still there after the purge"
 done

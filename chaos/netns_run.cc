@@ -1,0 +1,502 @@
+// The how of netns_run.h: one loop on the real clock that applies the timeline's faults when
+// they are due, samples every agent every half second, and runs a pod probe round every
+// quarter second, waiting on the probe sockets in between.
+#include "chaos/netns_run.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <thread>
+
+#include "chaos/judge.h"
+#include "chaos/netns_lab.h"
+#include "chaos/pod_prober.h"
+#include "cli/control_client.h"
+#include "common/subprocess.h"
+#include "store/store.h"
+
+namespace shoal::chaos {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr double kSampleStep = 0.5;   // s between samples of every agent
+constexpr double kProbeRound = 0.25;  // s a probe round waits for its replies
+constexpr auto kCallTimeout = 1000ms;
+
+// The index of "h7" (6), or nullopt for a name the run did not give.
+std::optional<uint32_t> host_index(const std::string& name, size_t hosts) {
+  if (name.size() < 2 || name[0] != 'h') return std::nullopt;
+  uint32_t n = 0;
+  for (size_t i = 1; i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9' || n > 100000) return std::nullopt;
+    n = n * 10 + static_cast<uint32_t>(name[i] - '0');
+  }
+  if (n == 0 || n > hosts) return std::nullopt;
+  return n - 1;
+}
+
+class NetnsRun {
+ public:
+  NetnsRun(const ScenarioFile& file, const NetnsOptions& options, const std::atomic<bool>& stop)
+      : file_(file),
+        options_(options),
+        stop_(stop),
+        judge_(file, "namespaces", file.seed),
+        agents_(file.hosts),
+        members_(file.hosts) {}
+
+  ~NetnsRun() {
+    // Whatever happened: no agent outlives the run (only the PIDs we started).
+    for (Agent& a : agents_) kill_agent(a, SIGKILL);
+  }
+
+  Result<RunReport> run() {
+    if (options_.work_dir.empty()) {
+      char dir[] = "/tmp/shoal-chaos-XXXXXX";
+      if (!::mkdtemp(dir)) return errno_status("mkdtemp");
+      work_ = dir;
+    } else {
+      work_ = options_.work_dir;
+      std::error_code ec;
+      std::filesystem::create_directories(work_, ec);
+      if (ec) return Status::io_error(work_ + ": " + ec.message());
+    }
+    say("building " + std::to_string(file_.hosts) + " host namespaces with " +
+        std::to_string(file_.pods_per_host) + " pods each; files in " + work_);
+    auto lab =
+        NetnsLab::create("sc" + std::to_string(::getpid()), file_.hosts, file_.pods_per_host);
+    if (!lab.ok()) return lab.error();
+    lab_.emplace(std::move(*lab));
+    std::vector<PodProber::Pod> pods;
+    for (uint32_t h = 0; h < file_.hosts; ++h)
+      for (uint32_t j = 0; j < file_.pods_per_host; ++j)
+        pods.push_back({lab_->pod_ns(h, j), "", h, host_name(h) + "p" + std::to_string(j + 1)});
+    if (!pods.empty()) {
+      auto prober = PodProber::open(std::move(pods));
+      if (!prober.ok()) return prober.error();
+      prober_.emplace(std::move(*prober));
+    }
+
+    seeds_ = seed_hosts(file_);
+    const std::vector<bool> late = late_joiners(file_);
+    start_ = Clock::now();
+    for (uint32_t h : seeds_)
+      if (Status s = start_agent(h); !s.ok()) return s;
+    for (uint32_t h = 0; h < file_.hosts; ++h)
+      if (!late[h] && !agents_[h].running())
+        if (Status s = start_agent(h); !s.ok()) return s;
+
+    // The timeline as actions in time order: each fault's start, and its end when it has one.
+    struct Action {
+      double at;
+      size_t fault;
+      bool end;
+    };
+    std::vector<Action> actions;
+    for (size_t i = 0; i < file_.timeline.size(); ++i) {
+      const FaultSpec& f = file_.timeline[i];
+      actions.push_back({f.at_s, i, false});
+      if (f.for_s > 0) actions.push_back({f.at_s + f.for_s, i, true});
+    }
+    std::stable_sort(actions.begin(), actions.end(),
+                     [](const Action& a, const Action& b) { return a.at < b.at; });
+    bands_.resize(file_.timeline.size());
+
+    size_t next_action = 0;
+    double next_sample = kSampleStep, next_round = kProbeRound, round_started = -1;
+    for (;;) {
+      if (stop_) return Status::unavailable("interrupted; everything the run made is removed");
+      double now = now_s();
+      if (now >= file_.duration_s) break;
+      while (next_action < actions.size() && actions[next_action].at <= now) {
+        const Action& a = actions[next_action++];
+        if (Status s = a.end ? end_fault(a.fault) : start_fault(a.fault); !s.ok()) return s;
+      }
+      if (now >= next_sample) {
+        if (Status s = sample(); !s.ok()) return s;
+        next_sample += kSampleStep;
+      }
+      if (prober_ && now >= next_round) {
+        const PodProber::Round r = prober_->start_round();
+        if (round_started >= 0)
+          judge_.pods_probed({round_started,
+                              std::chrono::duration<double>(r.last_answer - start_).count(),
+                              r.reached, r.probed, r.first_miss});
+        round_started = now_s();
+        next_round += kProbeRound;
+      }
+      double wake = std::min({next_sample, prober_ ? next_round : 1e18, file_.duration_s});
+      if (next_action < actions.size()) wake = std::min(wake, actions[next_action].at);
+      const auto wait = std::chrono::milliseconds(
+          static_cast<int64_t>(std::clamp(wake - now_s(), 0.0, 1.0) * 1000) + 1);
+      if (prober_) {
+        prober_->poll(wait);
+      } else {
+        std::this_thread::sleep_for(wait);
+      }
+    }
+    const double end = now_s();
+    views_now();
+    const auto problem = member_problem();
+    Judge::Extra extra;
+    stop_agents();
+    extra.databases_open = databases_open();
+    extra.no_pods_reason = "the scenario has no pods";
+    RunReport report = judge_.finish(end, views_, problem, extra, now_s());
+    if (report.passed()) {
+      std::error_code ec;
+      std::filesystem::remove_all(work_, ec);
+    } else {
+      std::fprintf(stderr, "shoal-chaos: the agents' logs and files are kept in %s\n",
+                   work_.c_str());
+    }
+    return report;
+  }
+
+ private:
+  struct Agent {
+    pid_t pid = -1;
+    bool frozen = false;
+    bool running() const { return pid > 0; }
+  };
+
+  double now_s() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
+
+  void say(const std::string& what) const {
+    if (options_.verbose) std::fprintf(stderr, "shoal-chaos: %s\n", what.c_str());
+  }
+
+  std::string dir_of(uint32_t h) const { return work_ + "/" + host_name(h); }
+  std::string socket_of(uint32_t h) const { return dir_of(h) + "/shoal.sock"; }
+
+  Status start_agent(uint32_t h) {
+    Agent& a = agents_[h];
+    if (a.running()) return {};
+    std::error_code ec;
+    std::filesystem::create_directories(dir_of(h), ec);
+    if (ec) return Status::io_error(dir_of(h) + ": " + ec.message());
+    const std::string address = lab_->host_address(h);
+    std::vector<std::string> argv = {"ip",
+                                     "netns",
+                                     "exec",
+                                     lab_->host_ns(h),
+                                     options_.shoal,
+                                     "agent",
+                                     "--name",
+                                     host_name(h),
+                                     "--network",
+                                     file_.network,
+                                     "--subnet-len",
+                                     std::to_string(file_.subnet_len),
+                                     "--backend",
+                                     file_.backend,
+                                     "--bind",
+                                     address + ":7946",
+                                     "--site",
+                                     file_.sites[file_.site_of_host[h]],
+                                     "--data-dir",
+                                     dir_of(h),
+                                     "--subnet-file",
+                                     dir_of(h) + "/subnet.env",
+                                     "--control-socket",
+                                     socket_of(h),
+                                     "--metrics-addr",
+                                     address + ":9100",
+                                     "--log-level",
+                                     "info"};
+    for (uint32_t s : seeds_)
+      if (s != h) argv.insert(argv.end(), {"--seed", lab_->host_address(s) + ":7946"});
+    if (file_.lease_ttl_s > 0)
+      argv.insert(argv.end(),
+                  {"--lease-ttl", std::to_string(static_cast<int64_t>(file_.lease_ttl_s)) + "s"});
+    auto pid = spawn_process(argv, work_ + "/" + host_name(h) + ".log");
+    if (!pid.ok()) return pid.error();
+    a.pid = *pid;
+    a.frozen = false;
+    members_[h].clear();
+    say("started " + host_name(h) + " (pid " + std::to_string(a.pid) + ")");
+    return {};
+  }
+
+  // Signals only the PID we started, and reaps it when the signal ends it.
+  void kill_agent(Agent& a, int signal) {
+    if (!a.running()) return;
+    if (a.frozen) ::kill(a.pid, SIGCONT);
+    ::kill(a.pid, signal);
+    if (!reap_within(a.pid, 5s)) {
+      ::kill(a.pid, SIGKILL);
+      (void)reap_within(a.pid, 5s);
+    }
+    a.pid = -1;
+    a.frozen = false;
+  }
+
+  void stop_agents() {
+    for (Agent& a : agents_)
+      if (a.running()) {
+        if (a.frozen) ::kill(a.pid, SIGCONT), a.frozen = false;
+        ::kill(a.pid, SIGTERM);
+      }
+    for (Agent& a : agents_)
+      if (a.running()) kill_agent(a, SIGTERM);  // waits; SIGKILL after 5 s
+  }
+
+  // Every cut and loss now on, applied to the switch as a whole.
+  Status apply_links() {
+    NetnsLab::Links links;
+    links.loss.assign(file_.hosts, 0);
+    for (uint32_t a = 0; a < file_.hosts; ++a)
+      for (uint32_t b = 0; b < file_.hosts; ++b)
+        if (a != b &&
+            std::any_of(cuts_.begin(), cuts_.end(), [&](const auto& c) { return c.second(a, b); }))
+          links.cut.emplace_back(a, b);
+    for (const auto& [fault, loss] : losses_)
+      for (uint32_t h : file_.timeline[fault].hosts)
+        links.loss[h] = 1 - (1 - links.loss[h]) * (1 - loss);
+    return lab_->set_links(links);
+  }
+
+  Status start_fault(size_t i) {
+    const FaultSpec& f = file_.timeline[i];
+    const double t = now_s();
+    bands_[i] = judge_.fault_started(t, f);
+    say(f.text);
+    switch (f.kind) {
+      case FaultSpec::Kind::kCut:
+        cuts_.emplace(i, cut_predicate(f, file_.hosts));
+        return apply_links();
+      case FaultSpec::Kind::kLoss:
+        losses_.emplace(i, f.loss);
+        return apply_links();
+      case FaultSpec::Kind::kHeal:
+        cuts_.clear();
+        losses_.clear();
+        return apply_links();
+      case FaultSpec::Kind::kCrash:
+        for (uint32_t h : f.hosts) crash(t, h);
+        return {};
+      case FaultSpec::Kind::kWipe:
+        for (uint32_t h : f.hosts) {
+          crash(t, h);
+          for (const char* suffix : {"", "-wal", "-shm"}) {
+            std::error_code ec;
+            std::filesystem::remove(dir_of(h) + "/shoal.db" + suffix, ec);
+          }
+        }
+        return {};
+      case FaultSpec::Kind::kRestart:
+        for (uint32_t h : f.hosts) {
+          if (agents_[h].running()) kill_agent(agents_[h], SIGKILL);
+          if (Status s = start_agent(h); !s.ok()) return s;
+          judge_.host_running(h);
+        }
+        return {};
+      case FaultSpec::Kind::kFreeze:
+        for (uint32_t h : f.hosts)
+          if (agents_[h].running() && !agents_[h].frozen) {
+            ::kill(agents_[h].pid, SIGSTOP);
+            agents_[h].frozen = true;
+            judge_.host_stopped(t, h);
+          }
+        return {};
+      case FaultSpec::Kind::kClock:
+        break;  // refused before the run (namespaces_can_run)
+    }
+    return {};
+  }
+
+  Status end_fault(size_t i) {
+    const FaultSpec& f = file_.timeline[i];
+    const double t = now_s();
+    say("end: " + f.text);
+    Status applied;
+    switch (f.kind) {
+      case FaultSpec::Kind::kCut:
+        cuts_.erase(i);
+        applied = apply_links();
+        break;
+      case FaultSpec::Kind::kLoss:
+        losses_.erase(i);
+        applied = apply_links();
+        break;
+      case FaultSpec::Kind::kFreeze:
+        for (uint32_t h : f.hosts)
+          if (agents_[h].running() && agents_[h].frozen) {
+            ::kill(agents_[h].pid, SIGCONT);
+            agents_[h].frozen = false;
+            judge_.host_thawed(t, h);
+          }
+        break;
+      case FaultSpec::Kind::kCrash:
+      case FaultSpec::Kind::kWipe:
+        for (uint32_t h : f.hosts) {
+          if (Status s = start_agent(h); !s.ok()) return s;
+          judge_.host_running(h);
+        }
+        break;
+      case FaultSpec::Kind::kClock:
+      case FaultSpec::Kind::kRestart:
+      case FaultSpec::Kind::kHeal:
+        break;
+    }
+    judge_.fault_ended(t, f, bands_[i]);
+    return applied;
+  }
+
+  void crash(double t, uint32_t h) {
+    if (!agents_[h].running()) return;
+    kill_agent(agents_[h], SIGKILL);
+    judge_.host_stopped(t, h);
+  }
+
+  // Reads every agent up; hosts that do not answer count as not agreeing, never as down.
+  void views_now() {
+    views_.assign(file_.hosts, HostView{});
+    for (uint32_t h = 0; h < file_.hosts; ++h) {
+      const Agent& a = agents_[h];
+      if (!a.running() || a.frozen) continue;
+      HostView& v = views_[h];
+      v.up = true;
+      proto::ControlRequest ask_members, ask_leases;
+      ask_members.mutable_members();
+      ask_leases.mutable_leases();
+      auto members = cli::call(socket_of(h), ask_members, kCallTimeout);
+      auto leases = cli::call(socket_of(h), ask_leases, kCallTimeout);
+      std::map<std::string, std::string> seen;
+      if (members.ok() && members->error().empty())
+        for (const auto& m : members->members()) {
+          seen[m.name()] = m.state();
+          v.alive += m.state() == "alive";
+          v.suspect += m.state() == "suspect";
+        }
+      members_[h] = std::move(seen);
+      if (leases.ok() && leases->error().empty()) {
+        std::vector<std::string> owners;
+        for (const auto& l : leases->leases()) {
+          owners.push_back(l.node() + " " + l.subnet());
+          if (l.own() && l.ready()) v.ready_subnet = Cidr::parse(l.subnet());
+        }
+        std::sort(owners.begin(), owners.end());
+        std::string all;
+        for (const auto& o : owners) all += o + "\n";
+        v.owners_key = std::hash<std::string>{}(all);
+      } else {
+        v.owners_key = 0x5eed0000ULL + h;  // unread: agrees with nobody
+      }
+    }
+  }
+
+  MemberProblem member_problem() const {
+    return [this](uint32_t h, const std::vector<uint32_t>& up) {
+      const auto& seen = members_[h];
+      if (seen.empty()) return host_name(h) + " does not answer on its control socket";
+      for (uint32_t other : up) {
+        auto it = seen.find(host_name(other));
+        if (it == seen.end()) return host_name(h) + " has not heard of " + host_name(other);
+        if (it->second != "alive")
+          return host_name(h) + " sees " + host_name(other) + " " + it->second;
+      }
+      for (const auto& [name, state] : seen)
+        if (state == "alive" && std::find_if(up.begin(), up.end(), [&](uint32_t u) {
+                                  return host_name(u) == name;
+                                }) == up.end())
+          return host_name(h) + " still sees " + name + " alive, which is down or frozen";
+      return host_name(h) + " sees members that are not up";
+    };
+  }
+
+  Status sample() {
+    const double t = now_s();
+    const auto before = members_;
+    views_now();
+    // A death is a member that turned dead in an observer's view since the last sample.
+    for (uint32_t o = 0; o < file_.hosts; ++o)
+      for (const auto& [name, state] : members_[o]) {
+        if (state != "dead") continue;
+        auto was = before[o].find(name);
+        if (was != before[o].end() && was->second == "dead") continue;
+        if (before[o].empty()) continue;  // a restarted observer's first look
+        if (auto s = host_index(name, file_.hosts))
+          judge_.death(t, o, *s, agents_[*s].running() && !agents_[*s].frozen);
+      }
+    judge_.sample(t, views_, member_problem());
+    // Pods follow their host's subnet, as the CNI plugin would give them addresses from it.
+    if (prober_)
+      for (uint32_t h = 0; h < file_.hosts; ++h) {
+        const auto& subnet = views_[h].ready_subnet;
+        if (!subnet || lab_->pods_subnet(h) == subnet) continue;
+        if (Status s = lab_->address_pods(h, *subnet); !s.ok()) return s;
+        for (uint32_t j = 0; j < file_.pods_per_host; ++j)
+          prober_->set_address(h * file_.pods_per_host + j, NetnsLab::pod_address(*subnet, j));
+      }
+    return {};
+  }
+
+  // After the agents stopped: every host's database opens (Store::open runs quick_check).
+  RunReport::Verdict databases_open() const {
+    size_t opened = 0;
+    for (uint32_t h = 0; h < file_.hosts; ++h) {
+      const std::string path = dir_of(h) + "/shoal.db";
+      if (!std::filesystem::exists(path)) continue;
+      auto store = store::Store::open(path, 2s);
+      if (!store.ok())
+        return {"databases_open", RunReport::Verdict::Outcome::kFail,
+                host_name(h) + ": " + store.error().to_string()};
+      ++opened;
+    }
+    return {"databases_open", RunReport::Verdict::Outcome::kPass,
+            std::to_string(opened) + " databases opened cleanly after the agents stopped"};
+  }
+
+  const ScenarioFile& file_;
+  const NetnsOptions& options_;
+  const std::atomic<bool>& stop_;
+  Judge judge_;
+  std::string work_;
+  std::optional<NetnsLab> lab_;
+  std::optional<PodProber> prober_;
+  std::vector<Agent> agents_;
+  std::vector<uint32_t> seeds_;
+  std::vector<size_t> bands_;
+  std::map<size_t, CutPredicate> cuts_;
+  std::map<size_t, double> losses_;
+  std::vector<HostView> views_;
+  std::vector<std::map<std::string, std::string>> members_;  // per host: name -> state
+  Clock::time_point start_;
+};
+
+}  // namespace
+
+Status namespaces_can_run(const ScenarioFile& file) {
+  for (const FaultSpec& f : file.timeline)
+    if (f.kind == FaultSpec::Kind::kClock)
+      return Status::unsupported(
+          "\"" + f.text +
+          "\": clock faults run only in --sim for now (the agent has no test clock offset yet)");
+  if (file.hosts > kMaxLabHosts)
+    return Status::invalid_argument(std::to_string(file.hosts) +
+                                    " hosts: namespaces hold at most " +
+                                    std::to_string(kMaxLabHosts) + "; use --sim or --hosts");
+  return {};
+}
+
+Result<RunReport> run_in_namespaces(const ScenarioFile& file, const NetnsOptions& options,
+                                    const std::atomic<bool>& stop) {
+  if (Status s = namespaces_can_run(file); !s.ok()) return s;
+  if (::geteuid() != 0)
+    return Status::unavailable("running on network namespaces needs root (or use --sim)");
+  // Agents die with the run; the lab's destructor removes the namespaces after them.
+  NetnsRun run(file, options, stop);
+  return run.run();
+}
+
+}  // namespace shoal::chaos

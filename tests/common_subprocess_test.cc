@@ -1,0 +1,79 @@
+// run_process and spawn_process: exit codes, captured output, input, the output cap, the
+// timeout, and a program that is not there, all without leaving a child behind.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "common/subprocess.h"
+
+using namespace shoal;
+using namespace std::chrono_literals;
+
+TEST_CASE("run_process: exit code and stdout") {
+  auto ran = run_process({"sh", "-c", "echo hello; exit 3"});
+  REQUIRE(ran.ok());
+  CHECK(ran->exit_code == 3);
+  CHECK(ran->output == "hello\n");
+}
+
+TEST_CASE("run_process: input on stdin, stderr joined when asked") {
+  ProcessOptions options;
+  options.input = "abc";
+  options.capture_stderr = true;
+  auto ran = run_process({"sh", "-c", "cat; echo oops >&2"}, options);
+  REQUIRE(ran.ok());
+  CHECK(ran->exit_code == 0);
+  CHECK(ran->output == "abcoops\n");
+}
+
+TEST_CASE("run_process: output beyond the cap is dropped, and the child still ends") {
+  ProcessOptions options;
+  options.max_output = 100;
+  auto ran = run_process({"sh", "-c", "head -c 100000 /dev/zero"}, options);
+  REQUIRE(ran.ok());
+  CHECK(ran->exit_code == 0);
+  CHECK(ran->output.size() <= 100);
+}
+
+TEST_CASE("run_process: a program past its timeout is killed and said so") {
+  ProcessOptions options;
+  options.timeout = 200ms;
+  const auto start = std::chrono::steady_clock::now();
+  auto ran = run_process({"sleep", "30"}, options);
+  REQUIRE_FALSE(ran.ok());
+  CHECK(ran.error().message().find("did not finish") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - start < 10s);
+}
+
+TEST_CASE("run_process: a program that is not there is an error, a signal an exit code") {
+  auto missing = run_process({"/nonexistent/shoal-test-binary"});
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().message().find("could not run") != std::string::npos);
+  auto killed = run_process({"sh", "-c", "kill -KILL $$"});
+  REQUIRE(killed.ok());
+  CHECK(killed->exit_code == 128 + SIGKILL);
+  CHECK_FALSE(run_process({}).ok());
+}
+
+TEST_CASE("spawn_process: runs on, writes its log, and is reaped once signalled") {
+  char dir[] = "/tmp/shoal-subprocess-XXXXXX";
+  REQUIRE(::mkdtemp(dir));
+  const std::string log = std::string(dir) + "/log";
+  auto pid = spawn_process({"sh", "-c", "echo started; exec sleep 30"}, log);
+  REQUIRE(pid.ok());
+  CHECK_FALSE(reap_within(*pid, 100ms));  // still running
+  ::kill(*pid, SIGKILL);
+  CHECK(reap_within(*pid, 5s));
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  CHECK(text.str() == "started\n");
+  std::remove(log.c_str());
+  ::rmdir(dir);
+}
