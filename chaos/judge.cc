@@ -106,6 +106,11 @@ size_t Judge::fault_started(double t, const FaultSpec& f) {
 void Judge::fault_ended(double t, const FaultSpec& f, size_t band) {
   report_.bands[band].to = t;
   log(t, "end: " + f.text, EventKind::kFault);
+  if (!f.timed) {  // a flap's cut before its last: only counts
+    if (f.kind == FaultSpec::Kind::kCut && active_cuts_ > 0) --active_cuts_, last_cut_end_ = t;
+    if (f.kind == FaultSpec::Kind::kLoss && active_losses_ > 0) --active_losses_;
+    return;
+  }
   switch (f.kind) {
     case FaultSpec::Kind::kCut:
       if (active_cuts_ > 0) --active_cuts_;
@@ -274,6 +279,14 @@ void Judge::pods_probed(const ProbeRound& round) {
     }
 }
 
+void Judge::workload_checked(double t, bool ok, const std::string& said) {
+  const bool was_ok = !workload_checks_.empty() && workload_checks_.back().ok;
+  workload_checks_.push_back({t, ok});
+  if (!ok) workload_said_ = said;
+  if (ok && !was_ok) log(t, "workload check passes", EventKind::kCluster);
+  if (!ok && was_ok) log(t, "workload check fails: " + said, EventKind::kCluster);
+}
+
 std::string Judge::first_late(double RunReport::Recovery::*took, const std::string& never,
                               double& slowest) const {
   std::string late;
@@ -348,6 +361,34 @@ RunReport Judge::finish(double t, const std::vector<HostView>& views, const Memb
                                " probe rounds; every pod reached every pod again within " +
                                seconds_text(slowest) + " of each fault's end"
                          : late);
+  }
+  if (workload_checks_.empty()) {
+    verdict("workload", c.workload, Outcome::kSkipped, extra.no_workload_reason);
+  } else {
+    // It passes at the end, and again within the bound after every fault's end.
+    std::string late;
+    for (const auto& rec : report_.recoveries) {
+      auto passed =
+          std::find_if(workload_checks_.begin(), workload_checks_.end(),
+                       [&](const WorkloadCheck& w) { return w.ok && w.t >= rec.fault_end; });
+      if (passed == workload_checks_.end() || passed->t - rec.fault_end > c.converge_within_s) {
+        late =
+            rec.after + " at " + seconds_text(rec.fault_end) + ": " +
+            (passed == workload_checks_.end()
+                 ? "its check never passed again (" + workload_said_ + ")"
+                 : "its check passed again only after " + seconds_text(passed->t - rec.fault_end));
+        break;
+      }
+    }
+    if (late.empty() && !workload_checks_.back().ok)
+      late = "its last check failed: " + workload_said_;
+    const auto passes = std::count_if(workload_checks_.begin(), workload_checks_.end(),
+                                      [](const WorkloadCheck& w) { return w.ok; });
+    verdict("workload", c.workload, pass(late.empty()),
+            late.empty()
+                ? std::to_string(passes) + " of " + std::to_string(workload_checks_.size()) +
+                      " checks passed; it passed again within the bound after every fault"
+                : late);
   }
   report_.wall_s = wall_s;
   // Probe rounds are told when they end, so their events can come after later samples'.

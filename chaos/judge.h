@@ -79,12 +79,15 @@ class Judge {
     std::string first_miss;
   };
   void pods_probed(const ProbeRound& round);
+  // The scenario's workload check ran at `t`; `said` is the end of what it printed.
+  void workload_checked(double t, bool ok, const std::string& said);
 
   // The last sample, then every verdict. `databases` is the databases_open verdict where the
   // mode can check it (else skipped with `why`).
   struct Extra {
     std::optional<RunReport::Verdict> databases_open;
     std::string no_pods_reason;  // pods_reach is skipped with this when no pods were probed
+    std::string no_workload_reason = "the scenario has no workload";
   };
   RunReport finish(double t, const std::vector<HostView>& views, const MemberProblem& problem,
                    const Extra& extra, double wall_s);
@@ -130,6 +133,12 @@ class Judge {
   bool all_reached_ = false;
   std::string last_miss_;
   std::optional<float> last_reach_;
+  struct WorkloadCheck {
+    double t;
+    bool ok;
+  };
+  std::vector<WorkloadCheck> workload_checks_;
+  std::string workload_said_;  // what its last failing check printed
 };
 
 }  // namespace shoal::chaos

@@ -4,6 +4,7 @@
 #include "chaos/netns_run.h"
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@
 #include "chaos/netns_lab.h"
 #include "chaos/pod_prober.h"
 #include "cli/control_client.h"
+#include "common/file_io.h"
 #include "common/subprocess.h"
 #include "store/store.h"
 
@@ -55,7 +57,8 @@ class NetnsRun {
         members_(file.hosts) {}
 
   ~NetnsRun() {
-    // Whatever happened: no agent outlives the run (only the PIDs we started).
+    // Whatever happened: no agent or workload outlives the run (only the PIDs we started).
+    stop_workload();
     for (Agent& a : agents_) kill_agent(a, SIGKILL);
   }
 
@@ -134,7 +137,9 @@ class NetnsRun {
         round_started = now_s();
         next_round += kProbeRound;
       }
-      double wake = std::min({next_sample, prober_ ? next_round : 1e18, file_.duration_s});
+      step_workload();
+      double wake = std::min({next_sample, prober_ ? next_round : 1e18, file_.duration_s,
+                              check_pid_ > 0 ? now + 0.1 : next_check_});
       if (next_action < actions.size()) wake = std::min(wake, actions[next_action].at);
       const auto wait = std::chrono::milliseconds(
           static_cast<int64_t>(std::clamp(wake - now_s(), 0.0, 1.0) * 1000) + 1);
@@ -148,9 +153,12 @@ class NetnsRun {
     views_now();
     const auto problem = member_problem();
     Judge::Extra extra;
+    stop_workload();
     stop_agents();
     extra.databases_open = databases_open();
     extra.no_pods_reason = "the scenario has no pods";
+    extra.no_workload_reason = file_.workload ? "its check never ran: no pod had an address"
+                                              : "the scenario has no workload";
     RunReport report = judge_.finish(end, views_, problem, extra, now_s());
     if (report.passed()) {
       std::error_code ec;
@@ -437,8 +445,108 @@ class NetnsRun {
         if (Status s = lab_->address_pods(h, *subnet); !s.ok()) return s;
         for (uint32_t j = 0; j < file_.pods_per_host; ++j)
           prober_->set_address(h * file_.pods_per_host + j, NetnsLab::pod_address(*subnet, j));
+        if (Status s = pods_moved(h); !s.ok()) return s;
       }
     return {};
+  }
+
+  // ---- the workload (ScenarioFile::Workload) ----
+
+  std::string pod_name(uint32_t h, uint32_t j) const {
+    return host_name(h) + "p" + std::to_string(j + 1);
+  }
+
+  // argv for `command` with `sh -c` in pod (h, j), in the scenario's folder, with its names.
+  std::vector<std::string> in_pod(uint32_t h, uint32_t j, const std::string& command) const {
+    const auto subnet = lab_->pods_subnet(h);
+    return {"ip",
+            "netns",
+            "exec",
+            lab_->pod_ns(h, j),
+            "env",
+            "POD_NAME=" + pod_name(h, j),
+            "POD_ADDRESS=" + (subnet ? NetnsLab::pod_address(*subnet, j) : ""),
+            "PEERS_FILE=" + work_ + "/peers",
+            "WORKLOAD_DIR=" + file_.workload->dir,
+            "sh",
+            "-c",
+            "cd \"$WORKLOAD_DIR\" && " + command};
+  }
+
+  // Host h's pods have new addresses: the peers file says so, and their servers start again.
+  Status pods_moved(uint32_t h) {
+    if (!file_.workload) return {};
+    std::string peers;
+    for (uint32_t o = 0; o < file_.hosts; ++o)
+      if (auto subnet = lab_->pods_subnet(o))
+        for (uint32_t j = 0; j < file_.pods_per_host; ++j)
+          peers += NetnsLab::pod_address(*subnet, j) + "\n";
+    if (Status s = write_file_atomically(work_ + "/peers", peers); !s.ok()) return s;
+    if (file_.workload->start.empty()) return {};
+    workload_pids_.resize(file_.hosts * file_.pods_per_host, -1);
+    for (uint32_t j = 0; j < file_.pods_per_host; ++j) {
+      pid_t& pid = workload_pids_[h * file_.pods_per_host + j];
+      end_group(pid);
+      auto started = spawn_process(in_pod(h, j, file_.workload->start),
+                                   work_ + "/" + pod_name(h, j) + "-workload.log");
+      if (!started.ok()) return started.error();
+      pid = *started;
+    }
+    return {};
+  }
+
+  // Ends the process group we started as `pid` (a workload and what it started).
+  static void end_group(pid_t& pid) {
+    if (pid <= 0) return;
+    ::kill(-pid, SIGKILL);
+    (void)reap_within(pid, 5s);
+    pid = -1;
+  }
+
+  void stop_workload() {
+    for (pid_t& pid : workload_pids_) end_group(pid);
+    end_group(check_pid_);
+  }
+
+  // Starts the check when it is due, and reads its outcome when it has ended.
+  void step_workload() {
+    if (!file_.workload) return;
+    const double now = now_s();
+    const std::string log = work_ + "/check.log";
+    if (check_pid_ > 0) {
+      int status = 0;
+      const pid_t r = ::waitpid(check_pid_, &status, WNOHANG);
+      if (r == check_pid_) {
+        check_pid_ = -1;
+        const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        judge_.workload_checked(now, ok, last_line(log));
+      } else if (now - check_started_ > file_.workload->timeout_s) {
+        end_group(check_pid_);
+        judge_.workload_checked(now, false,
+                                "timed out after " + seconds_text(file_.workload->timeout_s));
+      }
+      return;
+    }
+    if (now < next_check_ || !lab_->pods_subnet(0) || file_.pods_per_host == 0) return;
+    (void)write_file_atomically(log, "");
+    auto started = spawn_process(in_pod(0, 0, file_.workload->check), log);
+    if (!started.ok()) {
+      judge_.workload_checked(now, false, "could not start: " + started.error().message());
+    } else {
+      check_pid_ = *started;
+      check_started_ = now;
+    }
+    next_check_ = now + file_.workload->every_s;
+  }
+
+  static std::string last_line(const std::string& path) {
+    auto text = read_file_limited(path, 1 << 16);
+    if (!text.ok()) return "(no output)";
+    std::string s = *text;
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    const size_t nl = s.rfind('\n');
+    s = nl == std::string::npos ? s : s.substr(nl + 1);
+    return s.empty() ? "(no output)" : s.substr(0, 300);
   }
 
   // After the agents stopped: every host's database opens (Store::open runs quick_check).
@@ -471,6 +579,9 @@ class NetnsRun {
   std::map<size_t, double> losses_;
   std::vector<HostView> views_;
   std::vector<std::map<std::string, std::string>> members_;  // per host: name -> state
+  std::vector<pid_t> workload_pids_;                         // per pod, -1: not running
+  pid_t check_pid_ = -1;
+  double check_started_ = 0, next_check_ = 0;
   Clock::time_point start_;
 };
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <sstream>
+#include <vector>
 
 #include "json/strict_json.h"
 
@@ -68,7 +69,8 @@ std::string escaped(std::string_view text) {
 // the share of pod pairs that reach each other) and, with few hosts, one row per host
 // coloured by its state.
 std::string svg(const RunReport& r) {
-  const double left = 150, width = 900, curve_h = 60, row_h = 12, top = 24;
+  const double left = 150, width = 900, curve_h = 60, row_h = 12, top = 48;
+  std::vector<double> label_end(3, 0.0);  // where each line of fault labels is taken up to
   const size_t rows = r.hosts <= RunReport::kMaxHostRows ? r.hosts : 0;
   const bool probed = std::any_of(r.samples.begin(), r.samples.end(),
                                   [](const RunReport::Sample& m) { return m.pods_reach >= 0; });
@@ -85,8 +87,14 @@ std::string svg(const RunReport& r) {
       << std::max(1.0, x(b.to) - x(b.from)) << "\" height=\"" << height - top - 2
       << "\" fill=\"#f2c94c\" fill-opacity=\"0.25\"><title>" << escaped(b.label) << " ("
       << seconds(b.from) << " s to " << seconds(b.to) << " s)</title></rect>\n";
-    s << "<text x=\"" << x(b.from) + 2 << "\" y=\"" << top - 4 << "\" fill=\"#8a6d00\">"
-      << escaped(b.label.substr(0, 40)) << "</text>\n";
+    // Labels of faults that start close together go on the next of three lines, so that
+    // none is written over another (about 6 px a character at this size).
+    const std::string label = b.label.substr(0, 40);
+    size_t line = 0;
+    while (line + 1 < label_end.size() && label_end[line] > x(b.from)) ++line;
+    label_end[line] = x(b.from) + 6.0 * static_cast<double>(label.size()) + 8;
+    s << "<text x=\"" << x(b.from) + 2 << "\" y=\"" << top - 4 - 12.0 * static_cast<double>(line)
+      << "\" fill=\"#8a6d00\">" << escaped(label) << "</text>\n";
   }
   auto curve = [&](double y0, const char* label, const char* colour, auto value) {
     s << "<text x=\"4\" y=\"" << y0 + curve_h / 2 << "\">" << label << "</text>\n";

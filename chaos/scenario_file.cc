@@ -227,8 +227,9 @@ class Parser {
 
   Status checks(const Json& v) {
     Object o(v, "checks");
-    SHOAL_TRY(o.only({"converge_within_s", "members_agree", "owners_agree", "no_overlap",
-                      "no_false_deaths", "databases_open", "pods_reach", "max_renumbered"}));
+    SHOAL_TRY(
+        o.only({"converge_within_s", "members_agree", "owners_agree", "no_overlap",
+                "no_false_deaths", "databases_open", "pods_reach", "workload", "max_renumbered"}));
     auto& c = f_.checks;
     SHOAL_TRY(o.number("converge_within_s", c.converge_within_s, 0.1, 3600));
     SHOAL_TRY(o.flag("members_agree", c.members_agree));
@@ -237,6 +238,7 @@ class Parser {
     SHOAL_TRY(o.flag("no_false_deaths", c.no_false_deaths));
     SHOAL_TRY(o.flag("databases_open", c.databases_open));
     SHOAL_TRY(o.flag("pods_reach", c.pods_reach));
+    SHOAL_TRY(o.flag("workload", c.workload));
     return o.whole("max_renumbered", c.max_renumbered, 0, kMaxScenarioHosts);
   }
 
@@ -389,6 +391,7 @@ class Parser {
       one.at_s = t;
       one.for_s = std::min(period / 2, end - t);
       one.text = text;
+      one.timed = t + period >= end;
       SHOAL_TRY(push(std::move(one), o.at("period_s")));
     }
     return {};
@@ -486,8 +489,8 @@ Result<ScenarioFile> parse_scenario(std::string_view source, std::string_view te
   Parser parser(f);
   auto in_file = [&](Status s) { return s.prefixed(where); };
   Object o(root, "");
-  if (Status s = o.only(
-          {"name", "summary", "seed", "topology", "duration_s", "short", "timeline", "checks"});
+  if (Status s = o.only({"name", "summary", "seed", "topology", "duration_s", "short", "timeline",
+                         "checks", "workload"});
       !s.ok())
     return in_file(s);
   if (Status s = o.text("name", f.name, 64); !s.ok()) return in_file(s);
@@ -522,6 +525,19 @@ Result<ScenarioFile> parse_scenario(std::string_view source, std::string_view te
 
   if (const Json* c = o.find("checks"))
     if (Status s = parser.checks(*c); !s.ok()) return in_file(s);
+  if (const Json* w = o.find("workload")) {
+    Object wo(*w, "workload");
+    ScenarioFile::Workload workload;
+    if (Status s = wo.only({"start", "check", "every_s", "timeout_s"}); !s.ok()) return in_file(s);
+    if (Status s = wo.text("start", workload.start, 4096); !s.ok()) return in_file(s);
+    if (Status s = wo.text("check", workload.check, 4096); !s.ok()) return in_file(s);
+    if (workload.check.empty()) return in_file(Status::bad_key("workload.check", "is missing"));
+    if (Status s = wo.number("every_s", workload.every_s, 0.5, 600); !s.ok()) return in_file(s);
+    if (Status s = wo.number("timeout_s", workload.timeout_s, 0.5, 600); !s.ok()) return in_file(s);
+    const size_t slash = source.rfind('/');
+    workload.dir = slash == std::string_view::npos ? "." : std::string(source.substr(0, slash));
+    f.workload = std::move(workload);
+  }
   const Json* timeline = o.find("timeline");
   if (timeline) {
     if (!timeline->is_array() || timeline->size() > kMaxTimelineEvents)

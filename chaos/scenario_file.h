@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +49,9 @@ struct FaultSpec {
   double loss = 0;
   double offset_s = 0;
   std::string text;  // as the timeline shows it: "partition halves (h1-h5 | h6-h10)"
+  // Whether the time to agree again after its end is held to checks.converge_within_s. A
+  // flap's cuts are not, but its last: "once the link stays up".
+  bool timed = true;
 };
 
 struct ScenarioFile {
@@ -68,6 +72,17 @@ struct ScenarioFile {
   std::string planted_bug;
   std::vector<FaultSpec> timeline;  // sorted by at_s
 
+  // A user's service in the pods (namespaces only): `start` runs in every pod once it has an
+  // address, `check` runs every `every_s` in the first pod, bounded by `timeout_s`; both with
+  // `sh -c`, in `dir` (the scenario file's folder), with POD_NAME, POD_ADDRESS and PEERS_FILE
+  // (every pod's address, one a line, kept up to date) in their environment.
+  struct Workload {
+    std::string start, check;
+    double every_s = 2, timeout_s = 10;
+    std::string dir;
+  };
+  std::optional<Workload> workload;
+
   struct Checks {
     double converge_within_s = 10;     // after each fault ends, the cluster agrees this soon
     bool members_agree = true;         // every host up sees exactly the hosts up, alive
@@ -76,6 +91,7 @@ struct ScenarioFile {
     bool no_false_deaths = true;       // nobody reachable and running is declared dead
     bool databases_open = true;        // (namespaces) each host's database opens cleanly
     bool pods_reach = true;            // (namespaces) every pod pings every pod once healed
+    bool workload = true;              // (namespaces) the workload's check passes once healed
     size_t max_renumbered = SIZE_MAX;  // hosts that may lose their subnet in the run
   } checks;
 };

@@ -72,6 +72,7 @@ class SimRun {
         RunReport::Verdict{"databases_open", RunReport::Verdict::Outcome::kSkipped,
                            "not in --sim: the simulator keeps no database file"};
     extra.no_pods_reason = "not in --sim: there is no datapath";
+    extra.no_workload_reason = "not in --sim: there are no pods to run it in";
     return judge_.finish(now_s(), views(), member_problem(), extra, wall);
   }
 

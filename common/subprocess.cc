@@ -121,7 +121,7 @@ Result<pid_t> spawn_process(const std::vector<std::string>& argv, const std::str
   if (child < 0) return errno_status("fork");
   if (child == 0) {
     if (::dup2(null.get(), STDIN_FILENO) < 0 || ::dup2(log.get(), STDOUT_FILENO) < 0 ||
-        ::dup2(log.get(), STDERR_FILENO) < 0)
+        ::dup2(log.get(), STDERR_FILENO) < 0 || ::setpgid(0, 0) != 0)
       ::_exit(127);
     exec_child(argv, {});
   }

@@ -38,7 +38,9 @@ struct ProcessOutput {
 Result<ProcessOutput> run_process(const std::vector<std::string>& argv,
                                   const ProcessOptions& options = {});
 
-// Starts argv with stdin from /dev/null and stdout and stderr appended to `log_path`.
+// Starts argv with stdin from /dev/null and stdout and stderr appended to `log_path`, in a
+// process group of its own (its PID is the group's), so that what it starts can be signalled
+// with it: kill(-pid, ...).
 Result<pid_t> spawn_process(const std::vector<std::string>& argv, const std::string& log_path);
 
 // Waits up to `timeout` for `pid` to end; true when it did (and is reaped).

@@ -81,6 +81,21 @@ TEST_CASE("chaos.scenario_file: host sets, shapes and expansions resolve") {
   CHECK(t[10].kind == FaultSpec::Kind::kHeal);
 }
 
+TEST_CASE(
+    "chaos.scenario_file: a workload runs from the file's folder; a flap times its last cut") {
+  auto f = parse_scenario("dir/s.json", R"({"name": "t", "topology": {"hosts": 4},
+      "workload": {"start": "serve", "check": "check"},
+      "timeline": [{"at_s": 0, "fault": "flap", "shape": "halves", "period_s": 10, "for_s": 30}]})");
+  REQUIRE(f.ok());
+  REQUIRE(f->workload);
+  CHECK(f->workload->dir == "dir");
+  CHECK(f->workload->every_s == 2);
+  REQUIRE(f->timeline.size() == 3);
+  CHECK_FALSE(f->timeline[0].timed);
+  CHECK_FALSE(f->timeline[1].timed);
+  CHECK(f->timeline[2].timed);
+}
+
 TEST_CASE("chaos.scenario_file: the short form scales times, not bounds") {
   const std::string text = R"({"name": "t", "topology": {"hosts": 10}, "duration_s": 100,
     "short": {"hosts": 4, "time_scale": 0.5}, "checks": {"converge_within_s": 3},
@@ -129,6 +144,11 @@ TEST_CASE("chaos.scenario_file: bad files are refused with the key named") {
                      "timeline": [{"at_s": 0, "fault": "flap", "shape": "halves",
                                    "period_s": 0.2, "for_s": 599000}]})")
             .find("longer than 10000 events") != std::string::npos);
+  CHECK(error_of(R"({"name": "t", "topology": {"hosts": 4}, "workload": {"start": "x"}})") ==
+        "s.json: workload.check: is missing");
+  CHECK(error_of(R"({"name": "t", "topology": {"hosts": 4}, "workload": {"check": "x",
+                     "every_s": 0}})")
+            .find("workload.every_s") != std::string::npos);
   std::string deep(30, '[');
   CHECK(error_of(deep).find("nested more than 8 deep; scenarios need 4") != std::string::npos);
   CHECK(error_of(std::string(kMaxScenarioBytes + 1, ' ')).find("larger than") != std::string::npos);
