@@ -80,6 +80,7 @@ size_t Judge::fault_started(double t, const FaultSpec& f) {
       open_bands_.push_back(band);
       break;
     case FaultSpec::Kind::kLoss:
+    case FaultSpec::Kind::kBandwidth:
       ++active_losses_;
       open_bands_.push_back(band);
       break;
@@ -108,7 +109,7 @@ void Judge::fault_ended(double t, const FaultSpec& f, size_t band) {
   log(t, "end: " + f.text, EventKind::kFault);
   if (!f.timed) {  // a flap's cut before its last: only counts
     if (f.kind == FaultSpec::Kind::kCut && active_cuts_ > 0) --active_cuts_, last_cut_end_ = t;
-    if (f.kind == FaultSpec::Kind::kLoss && active_losses_ > 0) --active_losses_;
+    if (f.kind != FaultSpec::Kind::kCut && active_losses_ > 0) --active_losses_;
     return;
   }
   switch (f.kind) {
@@ -118,6 +119,7 @@ void Judge::fault_ended(double t, const FaultSpec& f, size_t band) {
       expect_recovery(t, "after the end of " + f.text);
       break;
     case FaultSpec::Kind::kLoss:
+    case FaultSpec::Kind::kBandwidth:
       if (active_losses_ > 0) --active_losses_;
       expect_recovery(t, "after the end of " + f.text);
       break;

@@ -2,6 +2,7 @@
 // one `ip -batch` per namespace keeps set-up at a few processes per host.
 #include "chaos/netns_lab.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -37,7 +38,8 @@ NetnsLab::NetnsLab(NetnsLab&& other) noexcept
       hosts_(other.hosts_),
       pods_(other.pods_),
       made_(std::exchange(other.made_, {})),
-      pod_subnet_(std::move(other.pod_subnet_)) {}
+      pod_subnet_(std::move(other.pod_subnet_)),
+      mbit_(std::move(other.mbit_)) {}
 
 Result<NetnsLab> NetnsLab::create(std::string prefix, size_t hosts, size_t pods_per_host) {
   if (hosts == 0 || hosts > kMaxLabHosts)
@@ -132,6 +134,29 @@ Status NetnsLab::set_links(const Links& links) {
   }
   rules += " }\n}\n";
   return run({"ip", "netns", "exec", prefix_ + "-sw", "nft", "-f", "-"}, rules);
+}
+
+Status NetnsLab::set_bandwidth(uint32_t h, double mbit) {
+  if (mbit_[h] == mbit) return {};
+  const std::string port = "h" + std::to_string(h + 1);
+  for (const auto& [ns, dev] :
+       {std::pair{prefix_ + "-sw", port}, std::pair{host_ns(h), std::string("u0")}}) {
+    std::vector<std::string> argv = {"tc", "-n", ns, "qdisc"};
+    if (mbit > 0) {
+      // A burst of 10 ms at the rate (at least two full frames) keeps tbf accurate at low
+      // rates without starving TCP at high ones.
+      const auto kbit = static_cast<int64_t>(mbit * 1000);
+      const int64_t burst = std::max<int64_t>(3200, kbit * 1000 / 8 / 100);
+      argv.insert(argv.end(),
+                  {"replace", "dev", dev, "root", "tbf", "rate", std::to_string(kbit) + "kbit",
+                   "burst", std::to_string(burst), "latency", "100ms"});
+    } else {
+      argv.insert(argv.end(), {"del", "dev", dev, "root"});
+    }
+    if (Status s = run(argv); !s.ok()) return s;
+  }
+  mbit_[h] = mbit;
+  return {};
 }
 
 Status NetnsLab::address_pods(uint32_t h, const Cidr& subnet) {

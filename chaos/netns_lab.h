@@ -13,7 +13,8 @@
 //
 // Faults sit on the switch's ports, so they act on every packet a host sends or receives on
 // the underlay, gossip and tunnel alike, whatever the backend: a cut drops frames from one
-// port to another, a loss drops a share of the frames through a port.
+// port to another, a loss drops a share of the frames through a port, a bandwidth limit is
+// a token bucket (tbf) on the port and on the host's end of it.
 #pragma once
 
 #include <cstddef>
@@ -54,6 +55,10 @@ class NetnsLab {
   };
   Status set_links(const Links& links);
 
+  // Host h's underlay limited to `mbit` each way (a tbf on its switch port and on its u0),
+  // or unlimited again with 0.
+  Status set_bandwidth(uint32_t h, double mbit);
+
   // Addresses host h's pods from `subnet`: cni0 takes the first address, pod j the (2+j)th,
   // with a default route through cni0. Called again when the host's subnet changes.
   Status address_pods(uint32_t h, const Cidr& subnet);
@@ -68,7 +73,7 @@ class NetnsLab {
 
  private:
   NetnsLab(std::string prefix, size_t hosts, size_t pods)
-      : prefix_(std::move(prefix)), hosts_(hosts), pods_(pods), pod_subnet_(hosts) {}
+      : prefix_(std::move(prefix)), hosts_(hosts), pods_(pods), pod_subnet_(hosts), mbit_(hosts) {}
   Status build();
   Status add_namespace(const std::string& name);
   Status batch(const std::string& ns, const std::string& commands);
@@ -77,6 +82,7 @@ class NetnsLab {
   size_t hosts_ = 0, pods_ = 0;
   std::vector<std::string> made_;  // namespaces, in the order made
   std::vector<std::optional<Cidr>> pod_subnet_;
+  std::vector<double> mbit_;  // per host, 0: unlimited
 };
 
 }  // namespace shoal::chaos

@@ -273,6 +273,17 @@ class NetnsRun {
     return lab_->set_links(links);
   }
 
+  // Every bandwidth limit now on: the tightest one per host.
+  Status apply_bandwidth() {
+    std::vector<double> mbit(file_.hosts, 0);
+    for (const auto& [fault, limit] : limits_)
+      for (uint32_t h : file_.timeline[fault].hosts)
+        mbit[h] = mbit[h] > 0 ? std::min(mbit[h], limit) : limit;
+    for (uint32_t h = 0; h < file_.hosts; ++h)
+      if (Status s = lab_->set_bandwidth(h, mbit[h]); !s.ok()) return s;
+    return {};
+  }
+
   Status start_fault(size_t i) {
     const FaultSpec& f = file_.timeline[i];
     const double t = now_s();
@@ -285,9 +296,14 @@ class NetnsRun {
       case FaultSpec::Kind::kLoss:
         losses_.emplace(i, f.loss);
         return apply_links();
+      case FaultSpec::Kind::kBandwidth:
+        limits_.emplace(i, f.mbit);
+        return apply_bandwidth();
       case FaultSpec::Kind::kHeal:
         cuts_.clear();
         losses_.clear();
+        limits_.clear();
+        if (Status s = apply_bandwidth(); !s.ok()) return s;
         return apply_links();
       case FaultSpec::Kind::kCrash:
         for (uint32_t h : f.hosts) crash(t, h);
@@ -335,6 +351,10 @@ class NetnsRun {
       case FaultSpec::Kind::kLoss:
         losses_.erase(i);
         applied = apply_links();
+        break;
+      case FaultSpec::Kind::kBandwidth:
+        limits_.erase(i);
+        applied = apply_bandwidth();
         break;
       case FaultSpec::Kind::kFreeze:
         for (uint32_t h : f.hosts)
@@ -577,6 +597,7 @@ class NetnsRun {
   std::vector<size_t> bands_;
   std::map<size_t, CutPredicate> cuts_;
   std::map<size_t, double> losses_;
+  std::map<size_t, double> limits_;  // bandwidth faults on: Mbit/s
   std::vector<HostView> views_;
   std::vector<std::map<std::string, std::string>> members_;  // per host: name -> state
   std::vector<pid_t> workload_pids_;                         // per pod, -1: not running

@@ -245,7 +245,8 @@ class Parser {
   Status event(const Json& v, const std::string& path, double scale) {
     Object o(v, path);
     SHOAL_TRY(o.only({"at_s", "fault", "for_s", "hosts", "host", "groups", "shape", "from", "to",
-                      "percent", "period_s", "every_s", "down_s", "offset_s", "at_most", "note"}));
+                      "percent", "mbit", "period_s", "every_s", "down_s", "offset_s", "at_most",
+                      "note"}));
     std::string fault;
     SHOAL_TRY(o.text("fault", fault, 32));
     if (!o.find("at_s"))
@@ -336,6 +337,13 @@ class Parser {
       e.loss = percent / 100;
       SHOAL_TRY(host_set("hosts", e.hosts));
       e.text = "loss " + Object::fmt(percent) + "% at " + describe(e.hosts, n);
+    } else if (fault == "bandwidth") {
+      e.kind = FaultSpec::Kind::kBandwidth;
+      SHOAL_TRY(o.number("mbit", e.mbit, 0.1, 100000));
+      if (e.mbit <= 0)
+        return Status::bad_key(o.at("mbit"), "is missing: a bandwidth limit needs it");
+      SHOAL_TRY(host_set("hosts", e.hosts));
+      e.text = "bandwidth " + Object::fmt(e.mbit) + " Mbit/s at " + describe(e.hosts, n);
     } else if (fault == "crash" || fault == "restart" || fault == "start" || fault == "freeze" ||
                fault == "wipe") {
       SHOAL_TRY(host_set("hosts", e.hosts));
@@ -363,8 +371,8 @@ class Parser {
                              ? "is missing"
                              : shoal::quoted(fault) +
                                    " is not a fault; "
-                                   "write partition, flap, one-way, loss, crash, restart, start, "
-                                   "rolling-restart, freeze, clock, wipe or heal");
+                                   "write partition, flap, one-way, loss, bandwidth, crash, "
+                                   "restart, start, rolling-restart, freeze, clock, wipe or heal");
     }
     return push(std::move(e), path);
   }
@@ -460,6 +468,8 @@ std::string_view to_string(FaultSpec::Kind kind) {
       return "cut";
     case FaultSpec::Kind::kLoss:
       return "loss";
+    case FaultSpec::Kind::kBandwidth:
+      return "bandwidth";
     case FaultSpec::Kind::kCrash:
       return "crash";
     case FaultSpec::Kind::kRestart:

@@ -26,14 +26,15 @@ constexpr size_t kMaxTimelineEvents = 10000;  // after flaps and rolling restart
 // that long after it starts; otherwise it lasts until a `heal` (cuts, loss) or for good.
 struct FaultSpec {
   enum class Kind : uint8_t {
-    kCut,      // from `from` to `to` (and back, if both_ways): partitions, shapes, one-way
-    kLoss,     // random loss `loss` on every link touching `hosts` (all hosts: everywhere)
-    kCrash,    // SIGKILL
-    kRestart,  // start again from its disk
-    kFreeze,   // SIGSTOP, then SIGCONT after for_s
-    kClock,    // wall clock set `offset_s` ahead (negative: behind)
-    kWipe,     // crash if up, and lose the database
-    kHeal,     // undo every cut and loss
+    kCut,        // from `from` to `to` (and back, if both_ways): partitions, shapes, one-way
+    kLoss,       // random loss `loss` on every link touching `hosts` (all hosts: everywhere)
+    kBandwidth,  // `hosts`' links limited to `mbit` each way (tbf; not simulated in --sim)
+    kCrash,      // SIGKILL
+    kRestart,    // start again from its disk
+    kFreeze,     // SIGSTOP, then SIGCONT after for_s
+    kClock,      // wall clock set `offset_s` ahead (negative: behind)
+    kWipe,       // crash if up, and lose the database
+    kHeal,       // undo every cut, loss and bandwidth limit
   };
   Kind kind = Kind::kHeal;
   double at_s = 0;
@@ -47,6 +48,7 @@ struct FaultSpec {
   uint32_t bridge = 0;  // kBridge: the one host both sides reach
   std::vector<uint32_t> hosts;
   double loss = 0;
+  double mbit = 0;
   double offset_s = 0;
   std::string text;  // as the timeline shows it: "partition halves (h1-h5 | h6-h10)"
   // Whether the time to agree again after its end is held to checks.converge_within_s. A

@@ -141,6 +141,10 @@ class SimRun {
           sim_.set_clock_skew(h,
                               std::chrono::milliseconds(static_cast<int64_t>(f.offset_s * 1000)));
         break;
+      case FaultSpec::Kind::kBandwidth:
+        judge_.log(now_s(), "bandwidth limits are not simulated: this fault has no effect in --sim",
+                   RunReport::Event::Kind::kCluster);
+        break;
       case FaultSpec::Kind::kHeal:
         net.heal();
         break;
@@ -179,6 +183,7 @@ class SimRun {
         break;
       case FaultSpec::Kind::kRestart:
       case FaultSpec::Kind::kHeal:
+      case FaultSpec::Kind::kBandwidth:
         break;
     }
   }

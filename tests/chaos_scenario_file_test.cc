@@ -144,6 +144,8 @@ TEST_CASE("chaos.scenario_file: bad files are refused with the key named") {
                      "timeline": [{"at_s": 0, "fault": "flap", "shape": "halves",
                                    "period_s": 0.2, "for_s": 599000}]})")
             .find("longer than 10000 events") != std::string::npos);
+  CHECK(error_of(with_events(R"({"at_s": 1, "fault": "bandwidth", "hosts": "h1"})"))
+            .find("mbit: is missing") != std::string::npos);
   CHECK(error_of(R"({"name": "t", "topology": {"hosts": 4}, "workload": {"start": "x"}})") ==
         "s.json: workload.check: is missing");
   CHECK(error_of(R"({"name": "t", "topology": {"hosts": 4}, "workload": {"check": "x",

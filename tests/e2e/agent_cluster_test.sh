@@ -31,16 +31,6 @@ netns_setup "se$$" 6
 "$shoal" keygen >"$work/key" && chmod 600 "$work/key"
 "$shoal" keygen >"$work/wrong.key" && chmod 600 "$work/wrong.key"
 
-start_agent() {  # start_agent I [KEYFILE]; NO_SEED=1: no --seed (rejoin from the store)
-  local i=$1 key=${2:-$work/key} seed=(--seed "$(netns_addr 1):7946")
-  [[ ${NO_SEED:-0} == 1 ]] && seed=()
-  netns_spawn "$i" "$work/h$i.log" "$shoal" agent --name "h$i" \
-    --network 198.18.0.0/16 --bind "$(netns_addr "$i"):7946" "${seed[@]}" \
-    --data-dir "$work/h$i" --subnet-file "$work/h$i/subnet.env" \
-    --control-socket "$work/h$i/shoal.sock" --key-file "$key" --log-level debug \
-    --metrics-addr "$(netns_addr "$i"):9100"
-}
-metric() { netns_metric "$1" 9100 "$2"; }  # metric I 'NAME{LABELS}': 0 when absent
 grew() {  # grew I METRIC BEFORE: the metric is above BEFORE now
   (($(metric "$1" "$2") > $3))
 }
@@ -53,7 +43,7 @@ all_see() {  # all_see N STATE HOSTS...: every listed agent sees N members in ST
   for i in "$@"; do [[ $(count_state "$i" "$state") -eq $n ]] || return 1; done
 }
 step "1. five agents join through h1"
-for i in 1 2 3 4 5; do start_agent "$i"; done
+for i in 1 2 3 4 5; do start_agent "$i" --key-file "$work/key"; done
 wait_until 60 all_see 5 alive 1 2 3 4 5 || fail "not every agent lists 5 alive members"
 step "   5 alive everywhere after $(us_to_secs "$WAIT_ELAPSED_US") s"
 wait_until 60 same_leases 5 1 2 3 4 5 || fail "the agents do not list the same 5 leases"
@@ -88,7 +78,7 @@ step "   h1 dropped and counted $dropped garbage inputs; all 5 still alive"
 step "3. h6 with the wrong key"
 unknown_key='shoal_packets_dropped_total{reason="unknown_key"}'
 before=$(metric 1 "$unknown_key")
-start_agent 6 "$work/wrong.key"
+start_agent 6 --key-file "$work/wrong.key"
 # h6 joins through h1: once h1 has refused some of its packets, h6 has tried to get in.
 wait_until 20 grew 1 "$unknown_key" "$before" || fail "h1 did not count h6's packets as unknown_key"
 [[ $(count_state 6 alive) -eq 1 ]] || fail "h6 (wrong key) sees other members"
@@ -101,7 +91,7 @@ netns_kill 5 KILL
 wait_until 60 all_see 1 dead 1 2 3 4 || fail "not every survivor declared h5 dead"
 step "   all survivors declared h5 dead after $(us_to_secs "$WAIT_ELAPSED_US") s"
 rm -f "$work/h5/subnet.env"
-start_agent 5
+start_agent 5 --key-file "$work/key"
 wait_until 60 test -f "$work/h5/subnet.env" || fail "restarted h5 wrote no subnet.env"
 [[ $(env_subnet 5) == "$subnet5" ]] || fail "h5 came back with $(env_subnet 5), had $subnet5"
 wait_until 60 all_see 5 alive 1 2 3 4 5 || fail "h5 is not alive everywhere after its restart"
@@ -134,7 +124,7 @@ wait_until 10 not_running 4 || fail "h4 did not stop within 10 s of SIGTERM"
 grep -q "stopping; the lease is kept" "$work/h4.log" || fail "h4 did not log a clean stop"
 grep -q "info stopped$" "$work/h4.log" || fail "h4 did not finish its clean stop"
 wait_until 20 all_see 1 left 1 2 3 5 || fail "the others do not list h4 as left"
-NO_SEED=1 start_agent 4
+NO_SEED=1 start_agent 4 --key-file "$work/key"
 wait_until 60 all_see 5 alive 1 2 3 4 5 || fail "h4 did not rejoin from its remembered peers"
 grep -q "rejoining through .* remembered peer" "$work/h4.log" || fail "h4 did not use its store's peers"
 wait_until 20 same_leases 5 1 2 3 4 5 || fail "leases differ after h4's restart"

@@ -17,15 +17,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=tests/e2e/netns.sh
 source "$here/netns.sh"
+# shellcheck source=tests/e2e/cluster.sh
+source "$here/cluster.sh"
 require_root "e2e.agent_load"
 shoal=$(realpath "${1:?usage: $0 PATH/TO/shoal}")
 
-step() { echo "# $(date +%T) $*"; }
-fail() {
-  echo "FAIL: $*" >&2
-  tail -n 20 "$work/h1.log" >&2 || true
-  exit 1
-}
+FAIL_LOG_LINES=20
 work=$(mktemp -d /tmp/shoal-e2e-load-XXXXXX)
 netns_at_cleanup "rm -rf '$work'"
 netns_setup "sl$$" 2

@@ -1,11 +1,13 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2154 # $shoal, $work and pods are the caller's (see below)
-# Helpers for end-to-end tests that run shoal agents: their control socket, lease table and
-# subnet.env (agent_cluster_test.sh, lease_expiry_test.sh), and their pods (datapath_test.sh,
-# udp_tunnel_test.sh; source pods.sh too). Source after netns.sh. They expect the caller to
-# set $shoal (the binary), $work (agent I keeps its files in $work/hI), for pods the array
-# `pods` (pod numbers per host). They give `step` and `fail` (a caller adds diagnostics to
-# fail with a function on_fail).
+# The one library of the end-to-end tests that run shoal agents, on top of netns.sh (source
+# that first): `start_agent`, their control socket (`ctl`), metrics (`metric`), lease table
+# and subnet.env, their pods (source pods.sh too), and `step` and `fail` (a caller adds
+# diagnostics to fail with a function on_fail). They expect the caller to set $shoal (the
+# binary), $work (agent I keeps its files in $work/hI), for pods the array `pods` (pod
+# numbers per host), and for agents the array AGENT_FLAGS (what its agents all add: backend,
+# lease settings). Whole scenarios (partitions, crashes, freezes, lost databases, with
+# verdicts) are shoal-chaos's job: docs/chaos.md.
 
 declare -gA podip=() # "I J" -> the address of pod J on host I
 
@@ -26,6 +28,27 @@ fail() {
   done
   exit 1
 }
+
+declare -p AGENT_FLAGS >/dev/null 2>&1 || AGENT_FLAGS=()
+
+# start_agent [--gate] I [FLAGS...]: agent hI in host I's namespace (netns_spawn; --gate: behind
+# netns_gate_close's gate), its files in $work/hI, its control socket where ctl looks, metrics on
+# port 9100 of its underlay address (AGENT_BIND overrides --bind), overlay 198.18.0.0/16, joining
+# through h1 (not h1 itself, nor when NO_SEED=1: it rejoins from its store). AGENT_FLAGS, then
+# FLAGS, are added.
+start_agent() {
+  local gate=()
+  [[ $1 == --gate ]] && gate=(--gate) && shift
+  local i=$1 seed=(--seed "$(netns_addr 1):7946")
+  shift
+  [[ $i == 1 || ${NO_SEED:-0} == 1 ]] && seed=()
+  netns_spawn "${gate[@]}" "$i" "$work/h$i.log" "$shoal" agent --name "h$i" \
+    --network 198.18.0.0/16 --bind "${AGENT_BIND:-$(netns_addr "$i"):7946}" "${seed[@]}" \
+    --data-dir "$work/h$i" --subnet-file "$work/h$i/subnet.env" \
+    --control-socket "$work/h$i/shoal.sock" --metrics-addr "$(netns_addr "$i"):9100" \
+    --log-level debug ${AGENT_FLAGS[@]+"${AGENT_FLAGS[@]}"} "$@"
+}
+metric() { netns_metric "$1" 9100 "$2"; } # metric I 'NAME{LABELS}': agent I's value, 0 when absent
 
 ctl() {  # ctl I COMMAND...: a client command against agent I (bounded)
   local i=$1

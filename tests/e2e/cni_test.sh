@@ -14,16 +14,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 plugin=$(realpath "${1:?usage: cni_test.sh PATH/TO/shoal-cni}")
 # shellcheck source=tests/e2e/netns.sh
 source "$here/netns.sh"
+# shellcheck source=tests/e2e/cluster.sh
+source "$here/cluster.sh"
 require_root "e2e.cni"
 need_packages containernetworking-plugins iptables jq
 
 work=$(mktemp -d /tmp/shoal-cni.XXXXXX)
 netns_at_cleanup "rm -rf $work"
-step() { echo "# $(date +%T) $*"; }
-fail() {
-  echo "FAIL: $*" >&2
-  exit 1
-}
 
 netns_setup "cni$$" 1
 mkdir -p "$work/bin"

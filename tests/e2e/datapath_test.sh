@@ -78,15 +78,7 @@ else
 fi
 mkdir -p "$work/cni"
 
-start_agent() {  # start_agent I
-  local i=$1
-  netns_spawn "$i" "$work/h$i.log" "$shoal" agent --name "h$i" \
-    --network 198.18.0.0/16 --subnet-max 198.18.199.0 \
-    --bind "$(netns_addr "$i"):7946" --seed "$(netns_addr 1):7946" \
-    --data-dir "$work/h$i" --subnet-file "$work/h$i/subnet.env" \
-    --control-socket "$work/h$i/shoal.sock" --log-level debug \
-    --metrics-addr "$(netns_addr "$i"):9100" --backend "$backend" --ip-masq "$ipmasq"
-}
+AGENT_FLAGS=(--subnet-max 198.18.199.0 --backend "$backend" --ip-masq "$ipmasq")
 env_subnet() {  # env_subnet I: FLANNEL_SUBNET of host I as a network ("198.18.5.0/24")
   local s
   s=$(env_value "$1" FLANNEL_SUBNET) || return 1

@@ -23,13 +23,6 @@ shoal=$(realpath "${1:?usage: $0 PATH/TO/shoal}")
 work=$(mktemp -d /tmp/shoal-keys.XXXXXX)
 netns_at_cleanup "rm -rf $work"
 
-start_agent() {  # start_agent I: agent I with its own key file $work/hI/cluster.key
-  local i=$1
-  netns_spawn "$i" "$work/h$i.log" "$shoal" agent --name "h$i" \
-    --network 198.18.0.0/16 --bind "$(netns_addr "$i"):7946" --seed "$(netns_addr 1):7946" \
-    --data-dir "$work/h$i" --subnet-file "$work/h$i/subnet.env" \
-    --control-socket "$work/h$i/shoal.sock" --key-file "$work/h$i/cluster.key"
-}
 alive_count() { ctl "$1" members --json 2>/dev/null | jq '[.members[] | select(.state == "alive")] | length'; }
 all_alive() {  # all_alive N HOSTS...: every listed agent sees N alive members
   local n=$1 i
@@ -47,7 +40,7 @@ umask 077
 for i in 1 2 3 4 5; do
   mkdir -p "$work/h$i"
   cp "$work/k1" "$work/h$i/cluster.key"
-  start_agent "$i"
+  start_agent "$i" --key-file "$work/h$i/cluster.key"  # each its own key file
 done
 wait_until 60 all_alive 5 1 2 3 4 5 || fail "the 5 agents did not all see 5 alive members"
 k1=$(primary_of 1)
@@ -74,7 +67,7 @@ for i in 1 2 3 4; do [[ $(primary_of "$i") == "$k2" ]] || fail "h$i does not sea
 
 step "4. h5 comes back holding only K1 and takes the cluster's keyring"
 [[ $(file_keys 5) == 1 ]] || fail "h5's key file changed while it was down"
-start_agent 5
+start_agent 5 --key-file "$work/h5/cluster.key"
 h5_current() { [[ $(primary_of 5 2>/dev/null) == "$k2" && $(key_count 5) == 2 ]]; }
 wait_until 30 h5_current || fail "h5 did not take the cluster's keyring (K2 primary, K1 accepted)"
 step "   h5 took it after $(us_to_secs "$WAIT_ELAPSED_US") s"

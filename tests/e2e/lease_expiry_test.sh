@@ -24,16 +24,7 @@ work=$(mktemp -d /tmp/shoal-e2e-expiry-XXXXXX)
 netns_at_cleanup "rm -rf '$work'"
 netns_setup "sx$$" 3
 
-start_agent() {  # start_agent I: joins through h1 (h1 itself has no one to join)
-  local i=$1 seed=(--seed "$(netns_addr 1):7946")
-  [[ $i == 1 ]] && seed=()
-  netns_spawn "$i" "$work/h$i.log" "$shoal" agent --name "h$i" \
-    --network 198.18.0.0/16 --subnet-min 198.18.1.0 --subnet-max 198.18.2.0 --lease-ttl 1m \
-    --bind "$(netns_addr "$i"):7946" "${seed[@]}" --data-dir "$work/h$i" \
-    --subnet-file "$work/h$i/subnet.env" --control-socket "$work/h$i/shoal.sock" \
-    --metrics-addr "$(netns_addr "$i"):9100" --log-level debug
-}
-metric() { netns_metric "$1" 9100 "$2"; }
+AGENT_FLAGS=(--subnet-min 198.18.1.0 --subnet-max 198.18.2.0 --lease-ttl 1m)
 lists() {  # lists I NAME SUBNET: agent I's lease table gives SUBNET to NAME
   lease_table "$1" | grep -qx "$2 $3"
 }

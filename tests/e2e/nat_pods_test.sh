@@ -60,7 +60,6 @@ tunnel_path() {  # tunnel_path I NAME: agent I's PATH column for NAME's lease
 tunnel_endpoint() {  # tunnel_endpoint I NAME: agent I's ENDPOINT column for NAME's lease
   ctl "$1" leases 2>/dev/null | awk -v n="$2" '$1 == n { print ($(NF - 1) == "via" ? "via " $NF : $NF) }'
 }
-metric() { netns_metric "$1" 9100 "$2"; }
 
 work=$(mktemp -d /tmp/shoal-e2e-natpods-XXXXXX)
 netns_at_cleanup "rm -rf '$work'"

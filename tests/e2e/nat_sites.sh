@@ -33,13 +33,9 @@ nat_sites_start() {
 nat_sites_agent() {  # nat_sites_agent [--gate] I
   local gate=()
   [[ $1 == --gate ]] && gate=(--gate) && shift
-  local i=$1 seed=(--seed "$(netns_addr 1):7946")
-  [[ $i == 1 ]] && seed=()
-  netns_spawn "${gate[@]}" "$i" "$work/h$i.log" "$shoal" agent --name "h$i" \
-    --network 198.18.0.0/16 "${nat_sites_backend[@]}" --bind "0.0.0.0:7946" \
-    --advertise "$(netns_addr "$i")" "${seed[@]}" --data-dir "$work/h$i" \
-    --subnet-file "$work/h$i/subnet.env" --control-socket "$work/h$i/shoal.sock" \
-    --key-file "$work/key" --log-level debug --metrics-addr "$(netns_addr "$i"):9100"
+  # Behind a NAT an agent binds every address and advertises its LAN one.
+  AGENT_BIND=0.0.0.0:7946 start_agent "${gate[@]}" "$1" --advertise "$(netns_addr "$1")" \
+    "${nat_sites_backend[@]}" --key-file "$work/key"
 }
 # nat_sites_pods_reach: pod 1 of every host pings pod 1 of every other (after add_pods).
 nat_sites_pods_reach() {

@@ -15,17 +15,17 @@ root=$(cd "$here/../.." && pwd)
 build=$(realpath "${1:?usage: package_test.sh BUILD_DIR}")
 # shellcheck source=tests/e2e/netns.sh
 source "$here/netns.sh"
+# shellcheck source=tests/e2e/cluster.sh
+source "$here/cluster.sh"
 require_root "e2e.package"
 if dpkg-query -W -f='${Status}' shoal 2>/dev/null | grep -q "ok installed"; then
   echo "SKIP: e2e.package: a shoal package is installed on this machine already; not touching it"
   exit 77
 fi
-step() { echo "# $(date +%T) $*"; }
-fail() {
-  echo "FAIL: $*" >&2
-  [[ -f ${work:-}/notify.log ]] && { echo "--- notify messages" >&2; cat "$work/notify.log" >&2; }
-  [[ -f ${work:-}/agent.log ]] && { echo "--- agent log" >&2; tail -n 20 "$work/agent.log" >&2; }
-  exit 1
+on_fail() {  # what cluster.sh's fail shows besides the agents' logs
+  [[ -f ${work:-}/notify.log ]] && { echo "--- notify messages"; cat "$work/notify.log"; }
+  [[ -f ${work:-}/agent.log ]] && { echo "--- agent log"; tail -n 20 "$work/agent.log"; }
+  return 0
 }
 
 work=$(mktemp -d /tmp/shoal-package.XXXXXX)

@@ -62,18 +62,9 @@ mkdir -p "$work/cni"
 
 encrypt=true
 [[ $mode == plain ]] && encrypt=false
-start_agent() {  # start_agent I
-  local i=$1 backend=(--backend udp)
-  [[ $mode == sites ]] && backend=(--backend auto --backend-fallback udp)
-  netns_spawn "$i" "$work/h$i.log" "$shoal" agent --name "h$i" \
-    --network 198.18.0.0/16 --subnet-max 198.18.199.0 \
-    --bind "$(netns_addr "$i"):7946" --seed "$(netns_addr 1):7946" \
-    --data-dir "$work/h$i" --subnet-file "$work/h$i/subnet.env" \
-    --control-socket "$work/h$i/shoal.sock" --log-level debug \
-    --metrics-addr "$(netns_addr "$i"):9100" "${backend[@]}" --encrypt "$encrypt" \
-    --rekey-seconds 10
-}
-metric() { netns_metric "$1" 9100 "$2"; }
+backend=(--backend udp)
+[[ $mode == sites ]] && backend=(--backend auto --backend-fallback udp)
+AGENT_FLAGS=(--subnet-max 198.18.199.0 "${backend[@]}" --encrypt "$encrypt" --rekey-seconds 10)
 dropped() { metric "$1" "shoal_tunnel_dropped_total{reason=\"$2\"}"; }
 
 # transfer I J K L PORT: the blob from pod J on host I to pod L on host K, byte for byte.
