@@ -67,6 +67,7 @@ class NetnsRun {
       char dir[] = "/tmp/shoal-chaos-XXXXXX";
       if (!::mkdtemp(dir)) return errno_status("mkdtemp");
       work_ = dir;
+      made_work_ = true;
     } else {
       work_ = options_.work_dir;
       std::error_code ec;
@@ -117,7 +118,16 @@ class NetnsRun {
     size_t next_action = 0;
     double next_sample = kSampleStep, next_round = kProbeRound, round_started = -1;
     for (;;) {
-      if (stop_) return Status::unavailable("interrupted; everything the run made is removed");
+      if (stop_) {
+        // Agents and namespaces go with this object; a work directory we made goes now.
+        if (made_work_) {
+          stop_workload();
+          for (Agent& a : agents_) kill_agent(a, SIGKILL);
+          std::error_code ec;
+          std::filesystem::remove_all(work_, ec);
+        }
+        return Status::unavailable("interrupted; everything the run made is removed");
+      }
       double now = now_s();
       if (now >= file_.duration_s) break;
       while (next_action < actions.size() && actions[next_action].at <= now) {
@@ -590,6 +600,7 @@ class NetnsRun {
   const std::atomic<bool>& stop_;
   Judge judge_;
   std::string work_;
+  bool made_work_ = false;  // work_ is ours (mkdtemp), not the caller's --work
   std::optional<NetnsLab> lab_;
   std::optional<PodProber> prober_;
   std::vector<Agent> agents_;
