@@ -51,8 +51,9 @@ options:
   --json         print the JSON report instead of the text one
   --shoal PATH   namespaces: the shoal binary the agents run (default: the one beside
                  shoal-chaos, else `shoal` in PATH)
-  --work DIR     namespaces: where the agents keep their files and logs (default: a new
-                 directory under /tmp, removed when the run passes, kept when it fails)
+  --work DIR     namespaces: where the agents keep their files and logs, left there
+                 (default: a new directory under /tmp, removed when the run passes or is
+                 interrupted, kept when it fails)
   --verbose      namespaces: say each step on stderr
   -h, --help     this text
 )";

@@ -83,7 +83,7 @@ class NetnsRun {
     std::vector<PodProber::Pod> pods;
     for (uint32_t h = 0; h < file_.hosts; ++h)
       for (uint32_t j = 0; j < file_.pods_per_host; ++j)
-        pods.push_back({lab_->pod_ns(h, j), "", h, host_name(h) + "p" + std::to_string(j + 1)});
+        pods.push_back({lab_->pod_ns(h, j), "", h, pod_name(h, j)});
     if (!pods.empty()) {
       auto prober = PodProber::open(std::move(pods));
       if (!prober.ok()) return prober.error();
@@ -148,8 +148,8 @@ class NetnsRun {
         next_round += kProbeRound;
       }
       step_workload();
-      double wake = std::min({next_sample, prober_ ? next_round : 1e18, file_.duration_s,
-                              check_pid_ > 0 ? now + 0.1 : next_check_});
+      double wake = std::min({next_sample, prober_ ? next_round : 1e18, file_.duration_s});
+      if (file_.workload) wake = std::min(wake, check_pid_ > 0 ? now + 0.1 : next_check_);
       if (next_action < actions.size()) wake = std::min(wake, actions[next_action].at);
       const auto wait = std::chrono::milliseconds(
           static_cast<int64_t>(std::clamp(wake - now_s(), 0.0, 1.0) * 1000) + 1);
@@ -170,10 +170,11 @@ class NetnsRun {
     extra.no_workload_reason = file_.workload ? "its check never ran: no pod had an address"
                                               : "the scenario has no workload";
     RunReport report = judge_.finish(end, views_, problem, extra, now_s());
-    if (report.passed()) {
+    // A directory we made goes when the run passed; the caller's --work is never removed.
+    if (made_work_ && report.passed()) {
       std::error_code ec;
       std::filesystem::remove_all(work_, ec);
-    } else {
+    } else if (!report.passed()) {
       std::fprintf(stderr, "shoal-chaos: the agents' logs and files are kept in %s\n",
                    work_.c_str());
     }

@@ -5,7 +5,8 @@
 //
 // Needs root. Everything it creates (namespaces, devices, nft rules, agents) is removed when
 // it returns, also when `stop` is set (Ctrl-C, SIGTERM) or a step fails. The agents' files
-// and logs are kept in `work_dir` when the run fails, for a person to read.
+// and logs go to `work_dir`, which is the caller's and stays; without one, a directory made
+// under /tmp holds them and is removed unless the run failed (then it is named, to read).
 //
 // What it cannot do it refuses before starting, never fakes: a clock fault needs a test clock
 // offset the agent does not have yet.

@@ -5,8 +5,6 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/ip.h>
-#include <netinet/ip_icmp.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -14,16 +12,10 @@
 #include <cerrno>
 #include <cstring>
 
+#include "backends/udp/offload.h"
+
 namespace shoal::chaos {
 namespace {
-
-uint16_t icmp_checksum(const uint8_t* data, size_t size) {
-  uint32_t sum = 0;
-  for (size_t i = 0; i + 1 < size; i += 2) sum += static_cast<uint32_t>(data[i] << 8 | data[i + 1]);
-  if (size % 2) sum += static_cast<uint32_t>(data[size - 1] << 8);
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(~sum);
-}
 
 Result<Fd> socket_in(const std::string& ns) {
   Fd own(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
@@ -94,7 +86,7 @@ PodProber::Round PodProber::start_round() {
       packet[6] = static_cast<uint8_t>(round_ >> 8), packet[7] = static_cast<uint8_t>(round_);
       const auto target = static_cast<uint32_t>(k);
       std::memcpy(packet + 8, &target, 4);
-      const uint16_t sum = icmp_checksum(packet, sizeof packet);
+      const uint16_t sum = udp::internet_checksum(ByteView(packet, sizeof packet));
       packet[2] = static_cast<uint8_t>(sum >> 8), packet[3] = static_cast<uint8_t>(sum);
       asked_[i][k] = true;
       (void)::sendto(sockets_[i].get(), packet, sizeof packet, 0,
