@@ -19,6 +19,16 @@ std::string seconds_text(double s) {
 
 std::string host_name(uint32_t h) { return "h" + std::to_string(h + 1); }
 
+std::string first_member_problem(uint32_t host, const std::vector<uint32_t>& up,
+                                 const StateOf& state_of) {
+  for (uint32_t other : up) {
+    const std::optional<std::string> state = state_of(other);
+    if (!state) return host_name(host) + " has not heard of " + host_name(other);
+    if (*state != "alive") return host_name(host) + " sees " + host_name(other) + " " + *state;
+  }
+  return "";
+}
+
 CutPredicate cut_predicate(const FaultSpec& f, size_t hosts) {
   switch (f.shape) {
     case FaultSpec::Shape::kRing: {

@@ -43,6 +43,13 @@ struct HostView {
 // Names what host `host` gets wrong about the hosts `up`, for the report: "h4 sees h7 dead".
 using MemberProblem = std::function<std::string(uint32_t host, const std::vector<uint32_t>& up)>;
 
+// The first host of `up` that `host` does not see alive, said ("h4 has not heard of h7", "h4
+// sees h7 suspect"), from `state_of(other)`: how host sees other, nullopt when it has not
+// heard of it. Empty when it sees them all alive: the mode then says what else is off.
+using StateOf = std::function<std::optional<std::string>(uint32_t other)>;
+std::string first_member_problem(uint32_t host, const std::vector<uint32_t>& up,
+                                 const StateOf& state_of);
+
 // A cut as a predicate: true when `from` cannot reach `to`.
 using CutPredicate = std::function<bool(uint32_t from, uint32_t to)>;
 CutPredicate cut_predicate(const FaultSpec& fault, size_t hosts);

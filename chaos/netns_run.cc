@@ -438,12 +438,13 @@ class NetnsRun {
     return [this](uint32_t h, const std::vector<uint32_t>& up) {
       const auto& seen = members_[h];
       if (seen.empty()) return host_name(h) + " does not answer on its control socket";
-      for (uint32_t other : up) {
-        auto it = seen.find(host_name(other));
-        if (it == seen.end()) return host_name(h) + " has not heard of " + host_name(other);
-        if (it->second != "alive")
-          return host_name(h) + " sees " + host_name(other) + " " + it->second;
-      }
+      std::string problem =
+          first_member_problem(h, up, [&](uint32_t other) -> std::optional<std::string> {
+            auto it = seen.find(host_name(other));
+            if (it == seen.end()) return std::nullopt;
+            return it->second;
+          });
+      if (!problem.empty()) return problem;
       for (const auto& [name, state] : seen)
         if (state == "alive" && std::find_if(up.begin(), up.end(), [&](uint32_t u) {
                                   return host_name(u) == name;

@@ -217,13 +217,13 @@ class SimRun {
   MemberProblem member_problem() {
     return [this](uint32_t h, const std::vector<uint32_t>& up) {
       const auto* core = sim_.core(h);
-      for (uint32_t other : up) {
-        const gossip::Member* m = core->find(sim_.id(other));
-        if (!m) return host_name(h) + " has not heard of " + host_name(other);
-        if (m->state != gossip::MemberState::kAlive)
-          return host_name(h) + " sees " + host_name(other) + " " +
-                 std::string(gossip::to_string(m->state));
-      }
+      std::string problem =
+          first_member_problem(h, up, [&](uint32_t other) -> std::optional<std::string> {
+            const gossip::Member* m = core->find(sim_.id(other));
+            if (!m) return std::nullopt;
+            return std::string(gossip::to_string(m->state));
+          });
+      if (!problem.empty()) return problem;
       return host_name(h) + " sees " + std::to_string(core->count(gossip::MemberState::kAlive)) +
              " alive of " + std::to_string(up.size()) + " up";
     };

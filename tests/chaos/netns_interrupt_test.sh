@@ -31,7 +31,11 @@ for signal in TERM INT; do
     sleep 0.1
   done
   [[ -S $work/h1/shoal.sock ]] || { echo "FAIL: the run never started its agents"; cat "$top/$signal.out"; exit 1; }
-  sleep 2
+  # Then until the first agents' sockets are there too (at most 30 s): agents are running.
+  for _ in $(seq 1 300); do
+    [[ -S $work/h2/shoal.sock && -S $work/h4/shoal.sock ]] && break
+    sleep 0.1
+  done
   agents=$(pgrep -f -- "--data-dir $work/" | tr '\n' ' ' || true)
   [[ -n $agents ]] || { echo "FAIL: no agents found running under $work"; exit 1; }
   namespaces=$(ip netns list | grep -c "^sc$run_pid-" || true)

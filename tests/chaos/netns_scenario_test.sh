@@ -24,8 +24,8 @@ if [[ $status -ne 0 ]]; then
   echo "FAIL: e2e.chaos.$name: shoal-chaos exited $status"
   exit 1
 fi
-before=$(ip netns list | grep -c "^sc[0-9]" || true)
-if [[ $before -ne 0 ]]; then
+left=$(ip netns list | grep -c "^sc[0-9]" || true)
+if [[ $left -ne 0 ]]; then
   echo "FAIL: e2e.chaos.$name: namespaces left behind: $(ip netns list | grep '^sc[0-9]' | head -3)"
   exit 1
 fi
