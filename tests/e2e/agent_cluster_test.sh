@@ -103,6 +103,15 @@ old_id=$(ctl 1 keys list --json | jq -r '.keys[0].keyId')
 ctl 1 keys install "$(cat "$work/new.key")" >/dev/null || fail "h1: install"
 new_id=$(ctl 2 keys list --json | jq -r --arg old "$old_id" '.keys[] | select(.keyId != $old) | .keyId')
 [[ -n $new_id ]] || fail "h2 did not get the key installed on h1"
+# `use` is refused while h2 sees a live member that has not applied the change. It learns
+# that from each member's gossip meta, and a meta update that gossip's few retransmits miss
+# arrives with the next push-pull (15 s on the local profile): wait for it, bounded, rather
+# than race it inside ctl's 10 s.
+every_member_current() {
+  ctl "$1" keys list --json |
+    jq -e '(.keysMembers | length > 0) and ([.keysMembers[] | select(.state == "alive" or .state == "suspect") | .current] | all)' >/dev/null
+}
+wait_until 40 every_member_current 2 || fail "h2 does not see every member current 40 s after the install"
 ctl 2 keys use "$new_id" >/dev/null || fail "h2: use"
 ctl 3 keys remove "$old_id" >/dev/null || fail "h3: remove"
 # Three probe rounds on every host sealed with the new key only, then the members are counted.
