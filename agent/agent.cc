@@ -166,6 +166,14 @@ Status Agent::Impl::init() {
     if (!started) return started.error();
     metrics_server_ = std::move(started).value();
   }
+  if (config_.allow_faults) {
+    // A killed agent's faults end on their own (kernel timeouts); a restart starts clean.
+    if (Status s = backends::remove_faults(); !s.ok())
+      return Status::io_error("AllowFaults: cannot prepare the fault table: " + s.to_string());
+    faults_ = std::make_unique<Faults>(io_);
+    spdlog::warn(
+        "AllowFaults is on: `shoal fault` may drop or lose this host's traffic (for tests only)");
+  }
   control_ = std::make_unique<ControlHandler>(AgentView{
       config_, id_, *core_, *lease_, datapath_.get(), keyring_, frames_.encrypted(),
       [this] {
@@ -177,12 +185,13 @@ Status Agent::Impl::init() {
         drive();
         return true;
       },
-      [this] { return publish_keys(); }, [this] { return node_->keys_version(); }});
+      [this] { return publish_keys(); }, [this] { return node_->keys_version(); }, faults_.get()});
   auto control =
-      ControlServer::start(io_, config_.control_socket, [this](const proto::ControlRequest& r) {
-        counters_.control_requests++;
-        return control_->handle(r);
-      });
+      ControlServer::start(io_, config_.control_socket,
+                           [this](const proto::ControlRequest& r, const ControlCaller& caller) {
+                             counters_.control_requests++;
+                             return control_->handle(r, caller);
+                           });
   if (!control) return control.error();
   control_server_ = std::move(control).value();
   return {};
@@ -466,6 +475,8 @@ void Agent::Impl::shutdown(bool release) {
   if (phase_ != Phase::kRunning) return;
   phase_ = release ? Phase::kReleasing : Phase::kDeparting;
   systemd_.stopping();
+  // Test faults end with the agent, before it says goodbye through them.
+  if (faults_) (void)faults_->clear(0);
   // A plain stop keeps the kernel state: pods keep talking while the agent restarts.
   if (release)
     datapath_->remove_all();

@@ -15,6 +15,7 @@
 #include "agent/asio.h"
 #include "agent/control_handler.h"
 #include "agent/control_server.h"
+#include "agent/faults.h"
 #include "agent/gossip_transport.h"
 #include "agent/metrics_server.h"
 #include "agent/systemd_notify.h"
@@ -119,6 +120,7 @@ class Agent::Impl {
   std::unique_ptr<GossipTransport> transport_;
   std::unique_ptr<AgentMetrics> metrics_;
   std::unique_ptr<MetricsServer> metrics_server_;
+  std::unique_ptr<Faults> faults_;  // AllowFaults only: `shoal fault`
   std::unique_ptr<ControlHandler> control_;
   std::unique_ptr<ControlServer> control_server_;
   node::Mac vtep_mac_{};

@@ -90,6 +90,7 @@ struct AgentConfig {
   LogLevel log_level = LogLevel::kInfo;
   int mtu = 0;  // 0: derived from the underlay device's MTU (node::plan); caps it otherwise
   bool ip_masq = false;
+  bool allow_faults = false;  // `shoal fault` (agent/faults.h): for partition tests only
 
   // Filled by finish().
   std::optional<lease::NetworkConfig> network;

@@ -333,6 +333,13 @@ const ConfigKey kKeys[] = {
        c.ip_masq = std::get<bool>(v);
        return Status();
      }},
+    {"AllowFaults", "allow-faults", ValueKind::kBool, 0, 0, "true or false", "false",
+     "FOR TESTS: let `shoal fault` drop or lose this host's traffic to given peers (root or "
+     "the agent's user only; every fault expires). Never on a host that carries real traffic",
+     [](const ConfigKey&, AgentConfig& c, const ScalarValue& v) {
+       c.allow_faults = std::get<bool>(v);
+       return Status();
+     }},
 };
 
 constexpr IgnoredKey kIgnored[] = {

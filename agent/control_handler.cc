@@ -35,7 +35,8 @@ std::string nat_summary(const gossip::Member& self) {
 
 }  // namespace
 
-proto::ControlResponse ControlHandler::handle(const proto::ControlRequest& request) {
+proto::ControlResponse ControlHandler::handle(const proto::ControlRequest& request,
+                                              const ControlCaller& caller) {
   proto::ControlResponse out;
   const gossip::Membership& members = view_.members;
   const lease::LeaseCore& leases = view_.leases;
@@ -174,6 +175,10 @@ proto::ControlResponse ControlHandler::handle(const proto::ControlRequest& reque
     case R::kKeyUse:
     case R::kKeyRemove:
       return handle_keys(request);
+    case R::kFaultAdd:
+    case R::kFaultClear:
+    case R::kFaultList:
+      return handle_faults(request, caller);
     case R::REQUEST_NOT_SET:
       return refuse("empty request");
   }

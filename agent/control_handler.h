@@ -1,6 +1,7 @@
 // ControlHandler answers the control socket's requests (shoal members, leases, status, leave,
-// forget, keys) from a narrow view of the agent: read-only cores and datapath, the keyring
-// (the keys commands change it and save it to KeyFile), and two actions it may ask for. It
+// forget, keys, fault) from a narrow view of the agent: read-only cores and datapath, the
+// keyring (the keys commands change it and save it to KeyFile), the test-only faults (only
+// with AllowFaults, only for root or the agent's user), and two actions it may ask for. It
 // never blocks and never throws; a request it cannot serve gets an error that says why.
 // Runs on the event loop thread, like everything else in the agent.
 #pragma once
@@ -10,6 +11,8 @@
 
 #include "agent/agent_datapath.h"
 #include "agent/config.h"
+#include "agent/control_server.h"
+#include "agent/faults.h"
 #include "common/node_id.h"
 #include "crypto/keyring.h"
 #include "gossip/membership.h"
@@ -37,18 +40,27 @@ struct AgentView {
   std::function<std::optional<node::KeysVersion>()> publish_keys;
   // The cluster keyring version this agent holds, if any.
   std::function<std::optional<node::KeysVersion>()> keys_version;
+  // `shoal fault`: null unless the config has AllowFaults.
+  Faults* faults = nullptr;
 };
 
 class ControlHandler {
  public:
   explicit ControlHandler(AgentView view) : view_(std::move(view)) {}
-  proto::ControlResponse handle(const proto::ControlRequest& request);
+  proto::ControlResponse handle(const proto::ControlRequest& request,
+                                const ControlCaller& caller = {});
 
  private:
   // An answer that refuses the request, saying why.
   static proto::ControlResponse refuse(std::string why);
   // The keys requests (control_keys.cc): list, and install/use/remove cluster-wide.
   proto::ControlResponse handle_keys(const proto::ControlRequest& request);
+  // The fault requests (control_faults.cc): add, clear and list test-only faults.
+  proto::ControlResponse handle_faults(const proto::ControlRequest& request,
+                                       const ControlCaller& caller);
+  // The CIDRs a fault's peer names: a member's underlay and NAT addresses and its subnets,
+  // or an address or CIDR as given; an error naming the peer when it is neither.
+  Result<std::vector<Cidr>> fault_targets(const std::string& peer) const;
 
   AgentView view_;
 };

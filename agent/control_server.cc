@@ -82,9 +82,15 @@ class ControlConnection : public std::enable_shared_from_this<ControlConnection>
   void on_request(const Bytes& body) {
     auto decoded = protocol::decode_request(body);
     if (!decoded) return reject(decoded.error().to_string());
+    ControlCaller caller;
+    struct ucred cred {};
+    socklen_t cred_size = sizeof(cred);
+    if (::getsockopt(socket_.native_handle(), SOL_SOCKET, SO_PEERCRED, &cred, &cred_size) == 0 &&
+        cred_size == sizeof(cred))
+      caller = {true, cred.uid, cred.pid};
     proto::ControlResponse response;
     try {
-      response = shared_->handler(*decoded);
+      response = shared_->handler(*decoded, caller);
     } catch (const std::exception& e) {
       response.Clear();
       response.set_error(std::string("the agent failed to answer: ") + e.what());

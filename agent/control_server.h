@@ -24,9 +24,18 @@
 
 namespace shoal::agent {
 
+// Who is asking, from the kernel (SO_PEERCRED) rather than from the request: the fault
+// requests are for root and the agent's own user only.
+struct ControlCaller {
+  bool known = false;  // false: the kernel did not say (then nothing privileged is allowed)
+  uint32_t uid = 0;
+  int32_t pid = 0;
+};
+
 class ControlServer {
  public:
-  using Handler = std::function<proto::ControlResponse(const proto::ControlRequest&)>;
+  using Handler =
+      std::function<proto::ControlResponse(const proto::ControlRequest&, const ControlCaller&)>;
   static constexpr std::chrono::seconds kReadTimeout{5};
   // At the limit the oldest connection is closed to admit a new one (see accept()).
   static constexpr size_t kMaxConnections = 128;

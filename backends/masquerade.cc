@@ -1,30 +1,8 @@
 #include "backends/masquerade.h"
 
-#include <nftables/libnftables.h>
-
-#include <memory>
+#include "backends/nft.h"
 
 namespace shoal::backends {
-namespace {
-
-struct ContextDeleter {
-  void operator()(nft_ctx* ctx) const { nft_ctx_free(ctx); }
-};
-
-Status run(const std::string& commands) {
-  std::unique_ptr<nft_ctx, ContextDeleter> ctx(nft_ctx_new(NFT_CTX_DEFAULT));
-  if (!ctx) return Status::io_error("nftables: cannot create a context");
-  nft_ctx_buffer_output(ctx.get());
-  nft_ctx_buffer_error(ctx.get());
-  if (nft_run_cmd_from_buffer(ctx.get(), commands.c_str()) != 0) {
-    std::string error = nft_ctx_get_error_buffer(ctx.get());
-    while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
-    return Status::io_error("nftables: " + (error.empty() ? std::string("command failed") : error));
-  }
-  return {};
-}
-
-}  // namespace
 
 std::string masquerade_rules(const Cidr& network, const Cidr& subnet) {
   const std::string net = network.to_string();
@@ -50,12 +28,9 @@ std::string masquerade_rules(const Cidr& network, const Cidr& subnet) {
 
 Status install_masquerade(const Cidr& network, const Cidr& subnet) {
   // add + delete + define in one transaction: replaces whatever the table held, atomically.
-  return run(std::string("add table ip ") + kNftTable + "\ndelete table ip " + kNftTable + "\n" +
-             masquerade_rules(network, subnet));
+  return run_nft(replace_table_commands("ip", kNftTable, masquerade_rules(network, subnet)));
 }
 
-Status remove_masquerade() {
-  return run(std::string("add table ip ") + kNftTable + "\ndelete table ip " + kNftTable + "\n");
-}
+Status remove_masquerade() { return run_nft(replace_table_commands("ip", kNftTable, "")); }
 
 }  // namespace shoal::backends

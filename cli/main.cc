@@ -34,6 +34,7 @@ commands:
   leave      release this host's subnet, tell the cluster, stop the agent
   forget     evict a dead node's lease at once (shoal forget NODE)
   keys       list, install, use or remove cluster keys on a running cluster
+  fault      FOR TESTS: drop or lose traffic to given peers (needs AllowFaults)
   keygen     print a new cluster key (put it in a file, mode 0600: KeyFile)
   version    print the version
 
@@ -184,13 +185,68 @@ constexpr ClientCommand kClientCommands[] = {
      "overrides), and removing the primary key is refused.\n\n"
      "  --force                use or remove although a live member is behind\n"
      "  --wait SECONDS         how long to wait for every live member (default 15)"},
+    {"fault", "drop PEER...|loss PERCENT PEER...|clear [ID]|list [--for SECONDS] [--in|--out]",
+     "FOR PARTITION TESTS. Drops (or loses PERCENT of, at random) this host's packets to and\n"
+     "from the PEERs: gossip, vxlan, the udp tunnel and host-gw pod traffic alike. A PEER is a\n"
+     "member's name or id prefix (its underlay and NAT addresses and its subnet), an address\n"
+     "or a CIDR. Every fault expires on its own (--for, default 60 s, at most 3600), even if\n"
+     "the agent dies; `clear` ends one fault by id, or all. The agent refuses unless its\n"
+     "config has AllowFaults (--allow-faults true), and serves only root and its own user.\n\n"
+     "  --for SECONDS          when the fault expires (default 60)\n"
+     "  --in                   only packets from the peers (a one-way cut)\n"
+     "  --out                  only packets to the peers"},
 };
+
+// The number in `text` within [low, high], or nullopt.
+std::optional<uint32_t> number_in(std::string_view text, uint32_t low, uint32_t high) {
+  uint32_t n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n < low || n > high)
+    return std::nullopt;
+  return n;
+}
+
+// `shoal fault ...`'s request from its words, or what is wrong with them.
+std::string fault_request(const std::vector<std::string_view>& positional, uint32_t seconds,
+                          bool in_only, bool out_only, proto::ControlRequest& request) {
+  const auto sub = positional.empty() ? std::string_view() : positional[0];
+  if (sub == "list" && positional.size() == 1) {
+    request.mutable_fault_list();
+  } else if (sub == "clear" && positional.size() <= 2) {
+    auto* clear = request.mutable_fault_clear();
+    if (positional.size() == 2) {
+      auto id = number_in(positional[1], 1, UINT32_MAX);
+      if (!id) return "fault clear: '" + std::string(positional[1]) + "' is not a fault id";
+      clear->set_id(*id);
+    }
+  } else if ((sub == "drop" && positional.size() >= 2) ||
+             (sub == "loss" && positional.size() >= 3)) {
+    auto* add = request.mutable_fault_add();
+    size_t first_peer = 1;
+    if (sub == "loss") {
+      auto percent = number_in(positional[1], 1, 100);
+      if (!percent) return "fault loss: PERCENT is a whole number from 1 to 100";
+      add->set_loss_percent(*percent);
+      first_peer = 2;
+    }
+    for (size_t i = first_peer; i < positional.size(); ++i)
+      add->add_peers(std::string(positional[i]));
+    add->set_seconds(seconds);
+    add->set_inbound_only(in_only);
+    add->set_outbound_only(out_only);
+  } else {
+    return "fault expects drop PEER..., loss PERCENT PEER..., clear [ID] or list";
+  }
+  return {};
+}
 
 int run_client(const ClientCommand& command, std::vector<std::string_view> args) {
   std::string socket = agent::kDefaultControlSocket;
   bool json = false;
   bool force = false;
   int wait_seconds = 15;
+  uint32_t fault_seconds = 60;
+  bool in_only = false, out_only = false;
   std::vector<std::string_view> positional;
   for (size_t i = 0; i < args.size(); ++i) {
     const auto a = args[i];
@@ -223,6 +279,13 @@ int run_client(const ClientCommand& command, std::vector<std::string_view> args)
       if (seconds < 0 || seconds > 3600)
         return usage_error("keys: --wait needs a number of seconds, 0 to 3600", command.name);
       wait_seconds = seconds;
+    } else if (command.name == "fault" && a == "--for") {
+      auto seconds = i + 1 < args.size() ? number_in(args[++i], 1, 3600) : std::nullopt;
+      if (!seconds)
+        return usage_error("fault: --for needs a number of seconds, 1 to 3600", command.name);
+      fault_seconds = *seconds;
+    } else if (command.name == "fault" && (a == "--in" || a == "--out")) {
+      (a == "--in" ? in_only : out_only) = true;
     } else if (a.starts_with("-")) {
       return usage_error(std::string(command.name) + ": unknown option '" + std::string(a) + "'",
                          command.name);
@@ -253,6 +316,12 @@ int run_client(const ClientCommand& command, std::vector<std::string_view> args)
   } else if (command.name == "forget") {
     problem = want(1);
     if (problem.empty()) request.mutable_forget()->set_node(std::string(positional[0]));
+  } else if (command.name == "fault") {
+    if (in_only && out_only) {
+      problem = "fault: --in and --out together are a plain drop; give neither";
+    } else {
+      problem = fault_request(positional, fault_seconds, in_only, out_only, request);
+    }
   } else {  // keys
     const auto sub = positional.empty() ? std::string_view() : positional[0];
     if (sub == "list" && positional.size() == 1) {
@@ -307,6 +376,7 @@ int run_client(const ClientCommand& command, std::vector<std::string_view> args)
   } else {
     if (!response.message().empty()) std::printf("%s\n", response.message().c_str());
     if (command.name == "keys") std::fputs(cli::format_keys(response).c_str(), stdout);
+    if (command.name == "fault") std::fputs(cli::format_faults(response).c_str(), stdout);
   }
   if (status != 0)
     std::fprintf(stderr,

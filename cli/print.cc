@@ -123,6 +123,20 @@ std::string format_status(const proto::ControlResponse& response) {
   return render_table(rows);
 }
 
+std::string format_faults(const proto::ControlResponse& response) {
+  if (response.faults().empty()) return "no faults on\n";
+  std::vector<Row> rows{{"ID", "WHAT", "DIRECTION", "PEERS", "EXPIRES IN"}};
+  for (const auto& f : response.faults()) {
+    std::string peers;
+    for (const auto& p : f.peers()) peers += (peers.empty() ? "" : ",") + p;
+    rows.push_back(
+        {std::to_string(f.id()),
+         f.loss_percent() >= 100 ? "drop" : "loss " + std::to_string(f.loss_percent()) + "%",
+         f.direction(), peers, std::to_string((f.expires_in_ms() + 999) / 1000) + " s"});
+  }
+  return render_table(rows);
+}
+
 std::string format_keys(const proto::ControlResponse& response) {
   std::vector<Row> rows{{"KEY ID", "ROLE"}};
   for (const auto& k : response.keys())

@@ -19,6 +19,8 @@ std::string format_members(const proto::ControlResponse& response);
 std::string format_leases(const proto::ControlResponse& response, int64_t now_unix_ms);
 std::string format_leases(const proto::ControlResponse& response);  // relative to the clock
 std::string format_status(const proto::ControlResponse& response);
+// `shoal fault`: the faults on, with their ids and when they expire.
+std::string format_faults(const proto::ControlResponse& response);
 std::string format_keys(const proto::ControlResponse& response);
 
 // Indented JSON with lowerCamel field names. Every field is printed, even when zero, false

@@ -68,6 +68,22 @@ Status key_id_error(const std::string& value) {
   return {};
 }
 
+Status fault_add_error(const proto::ControlRequest::FaultAdd& add) {
+  if (add.peers().empty()) return Status::invalid_argument("a fault needs at least one peer");
+  if (static_cast<size_t>(add.peers_size()) > kMaxFaultPeers)
+    return Status::invalid_argument("a fault names at most " + std::to_string(kMaxFaultPeers) +
+                                    " peers");
+  for (const auto& peer : add.peers())
+    if (Status s = string_error("a fault's peer", peer); !s.ok()) return s;
+  if (add.loss_percent() > 100) return Status::invalid_argument("loss is a percentage: 1 to 100");
+  if (add.seconds() < 1 || add.seconds() > kMaxFaultSeconds)
+    return Status::invalid_argument("a fault lasts 1 to " + std::to_string(kMaxFaultSeconds) +
+                                    " seconds");
+  if (add.inbound_only() && add.outbound_only())
+    return Status::invalid_argument("a fault is inbound only, outbound only, or both; not two");
+  return {};
+}
+
 }  // namespace
 
 Bytes encode_frame(const google::protobuf::Message& message) {
@@ -86,7 +102,11 @@ Status request_error(const proto::ControlRequest& request) {
     case R::kStatus:
     case R::kLeave:
     case R::kKeysList:
+    case R::kFaultList:
+    case R::kFaultClear:
       return {};
+    case R::kFaultAdd:
+      return fault_add_error(request.fault_add());
     case R::kForget:
       return string_error("the node to forget", request.forget().node());
     case R::kKeyInstall:

@@ -21,6 +21,9 @@ namespace shoal::protocol {
 inline constexpr size_t kMaxControlRequest = 64 * 1024;
 inline constexpr size_t kMaxControlResponse = 4 * 1024 * 1024;
 inline constexpr size_t kMaxControlString = 256;
+// `shoal fault`: peers per fault, and the longest a fault may last before it expires.
+inline constexpr size_t kMaxFaultPeers = 64;
+inline constexpr uint32_t kMaxFaultSeconds = 3600;
 
 // Header and serialized message. The caller keeps the message under its cap (ByteSizeLong).
 Bytes encode_frame(const google::protobuf::Message& message);

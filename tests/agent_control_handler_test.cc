@@ -2,6 +2,7 @@
 // request gets the answer or the error it should, and the two actions (leave, forget) go
 // through the view, never around it.
 #include <doctest/doctest.h>
+#include <unistd.h>
 
 #include "agent/control_handler.h"
 #include "node/node.h"
@@ -20,9 +21,17 @@ struct Fixture {
   NodeId id;
   bool left = false;
   std::vector<NodeId> evicted;
+  boost::asio::io_context io;
+  std::vector<std::vector<backends::FaultRule>> installs;  // what the faults put in the kernel
+  std::unique_ptr<Faults> faults;
   std::unique_ptr<ControlHandler> handler;
 
-  Fixture() {
+  explicit Fixture(bool allow_faults = false) {
+    if (allow_faults)
+      faults = std::make_unique<Faults>(io, [this](const std::vector<backends::FaultRule>& r) {
+        installs.push_back(r);
+        return Status();
+      });
     config.name = "h1";
     config.bind = {IpAddress::v4(192, 0, 2, 1), 7946};
     lease::NetworkSpec spec{"198.18.0.0/16"};
@@ -52,9 +61,11 @@ struct Fixture {
                     return false;
                   },
                   [] { return std::optional<node::KeysVersion>(); },
-                  [] { return std::optional<node::KeysVersion>(); }});
+                  [] { return std::optional<node::KeysVersion>(); }, faults.get()});
   }
-  proto::ControlResponse ask(const proto::ControlRequest& r) { return handler->handle(r); }
+  proto::ControlResponse ask(const proto::ControlRequest& r, const ControlCaller& caller = {}) {
+    return handler->handle(r, caller);
+  }
 };
 
 }  // namespace
@@ -112,4 +123,60 @@ TEST_CASE("control: key commands on a plaintext agent say how to get a key file"
   const auto k = f.ask(list);
   CHECK(k.error().empty());
   CHECK(k.keys_size() == 0);
+}
+
+TEST_CASE("control: faults are refused unless allowed, and only for root or the agent's user") {
+  proto::ControlRequest list;
+  list.mutable_fault_list();
+  const ControlCaller root{true, 0, 1};
+  CHECK(Fixture().ask(list, root).error().find("faults are off") != std::string::npos);
+  Fixture f(true);
+  CHECK(f.ask(list).error().find("uid unknown may not") != std::string::npos);
+  const uint32_t stranger = ::geteuid() == 0 ? 65534 : 0;
+  if (stranger != 0)
+    CHECK(f.ask(list, {true, stranger, 1}).error().find("uid 65534 may not") != std::string::npos);
+  CHECK(f.ask(list, root).error().empty());
+  CHECK(f.installs.empty());  // nothing asked of the kernel by a refusal or a list
+}
+
+TEST_CASE("control: a fault resolves its peers, goes to the kernel and is listed") {
+  Fixture f(true);
+  const ControlCaller root{true, 0, 1};
+  proto::ControlRequest add;
+  auto* a = add.mutable_fault_add();
+  a->add_peers("192.0.2.9");
+  a->add_peers("198.18.7.0/24");
+  a->set_seconds(30);
+  a->set_loss_percent(25);
+  a->set_inbound_only(true);
+  auto answer = f.ask(add, root);
+  REQUIRE(answer.error().empty());
+  CHECK(answer.message() ==
+        "fault 1: losing 25 % of packets from 192.0.2.9, 198.18.7.0/24 for 30 s");
+  REQUIRE(answer.faults_size() == 1);
+  CHECK(answer.faults(0).direction() == "in");
+  CHECK(answer.faults(0).targets(0) == "192.0.2.9/32");
+  CHECK(answer.faults(0).expires_in_ms() > 29000);
+  REQUIRE(f.installs.size() == 1);
+  REQUIRE(f.installs[0].size() == 1);
+  CHECK(f.installs[0][0].loss_percent == 25);
+  CHECK_FALSE(f.installs[0][0].outbound);
+
+  a->clear_peers();
+  a->add_peers("nobody");
+  CHECK(f.ask(add, root).error().find("no other member is named") != std::string::npos);
+  a->clear_peers();
+  a->add_peers("h1");  // ourselves: not a peer
+  CHECK(f.ask(add, root).error().find("no other member is named") != std::string::npos);
+  CHECK(f.installs.size() == 1);
+
+  proto::ControlRequest clear;
+  clear.mutable_fault_clear()->set_id(7);
+  CHECK(f.ask(clear, root).error() == "no fault 7 is on");
+  clear.mutable_fault_clear()->set_id(1);
+  auto cleared = f.ask(clear, root);
+  CHECK(cleared.message() == "cleared 1 fault(s)");
+  CHECK(cleared.faults().empty());
+  REQUIRE(f.installs.size() == 2);
+  CHECK(f.installs[1].empty());
 }

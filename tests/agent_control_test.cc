@@ -61,9 +61,13 @@ struct RunningServer {
   }
 };
 
-proto::ControlResponse members_handler(const proto::ControlRequest& request) {
+proto::ControlResponse members_handler(const proto::ControlRequest& request,
+                                       const ControlCaller& caller) {
   proto::ControlResponse response;
-  if (request.has_members()) {
+  if (request.has_status()) {
+    // Says who the kernel says is asking (SO_PEERCRED).
+    response.set_message(caller.known ? "uid " + std::to_string(caller.uid) : "unknown");
+  } else if (request.has_members()) {
     auto* m = response.add_members();
     m->set_name("host-a");
     m->set_address("192.0.2.1:7946");
@@ -196,6 +200,30 @@ TEST_CASE("control codec: requests the agent cannot act on are refused with a re
   install.mutable_key_install();
   CHECK(refusal(install) == "the key to install is empty");
 
+  proto::ControlRequest fault;
+  auto* add = fault.mutable_fault_add();
+  add->set_seconds(10);
+  CHECK(refusal(fault) == "a fault needs at least one peer");
+  add->add_peers("h2");
+  CHECK(decode_request(body_of(fault)));
+  add->set_seconds(0);
+  CHECK(refusal(fault).find("1 to 3600 seconds") != std::string::npos);
+  add->set_seconds(3601);
+  CHECK(refusal(fault).find("1 to 3600 seconds") != std::string::npos);
+  add->set_seconds(5);
+  add->set_loss_percent(101);
+  CHECK(refusal(fault) == "loss is a percentage: 1 to 100");
+  add->set_loss_percent(25);
+  add->set_inbound_only(true);
+  add->set_outbound_only(true);
+  CHECK(refusal(fault).find("not two") != std::string::npos);
+  add->set_outbound_only(false);
+  add->add_peers("h3\n");
+  CHECK(refusal(fault) == "a fault's peer contains control characters");
+  add->clear_peers();
+  for (int i = 0; i < 65; ++i) add->add_peers("h" + std::to_string(i));
+  CHECK(refusal(fault) == "a fault names at most 64 peers");
+
   const Bytes garbage{0xff, 0xff, 0xff, 0xff, 0xff};
   CHECK(decode_request(garbage).error().to_string().find("malformed") != std::string::npos);
 }
@@ -223,6 +251,13 @@ TEST_CASE("control server: a request and its answer through a real socket") {
     auto forgot = cli::call(path, forget("host-b"), 2000ms);
     REQUIRE(forgot);
     CHECK(forgot->message() == "forgot host-b");
+
+    // The handler hears who asked from the kernel: this process's user.
+    proto::ControlRequest status;
+    status.mutable_status();
+    auto who = cli::call(path, status, 2000ms);
+    REQUIRE(who);
+    CHECK(who->message() == "uid " + std::to_string(::geteuid()));
 
     // Refused before the handler sees it, and the client shows the agent's reason.
     auto refused = cli::call(path, forget(std::string(300, 'x')), 2000ms);
