@@ -1,6 +1,6 @@
 // shoal-chaos: runs a partition-testing scenario file and says whether the cluster held up,
-// on network namespaces with real agents (root) or in the simulator (--sim). Real clusters
-// are next (docs/chaos.md says what is built and what is not).
+// on network namespaces with real agents (root), against a real cluster (--cluster FILE), or
+// in the simulator (--sim). docs/chaos.md says what each mode can do.
 #include <signal.h>
 #include <unistd.h>
 
@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "chaos/cluster_run.h"
 #include "chaos/netns_run.h"
 #include "chaos/run_report.h"
 #include "chaos/scenario_file.h"
@@ -23,7 +24,8 @@ using namespace shoal::chaos;
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: shoal-chaos run SCENARIO.json [--sim] [options]
+constexpr const char* kUsage =
+    R"(usage: shoal-chaos run SCENARIO.json [--sim | --cluster FILE] [options]
        shoal-chaos check SCENARIO.json [--hosts N] [--short]
 
 Runs a scenario (a topology, a timeline of faults, the checks to make: docs/chaos.md) and
@@ -41,7 +43,10 @@ where it runs:
                  switch and as signals to the agents; up to 200 hosts
   --sim          in the simulator: every host a real gossip and lease core on virtual
                  time, from 2 to 20,000 hosts; no root needed, deterministic per seed
-                 (real multi-machine clusters are not built yet)
+  --cluster FILE against a running shoal cluster the harness did not start: FILE says how
+                 to reach each host's `shoal` (ssh, ...); every agent needs AllowFaults.
+                 Link faults only (cuts, flaps, loss) through `shoal fault`, each of which
+                 expires on its own; no pods, so pods_reach is skipped
 
 options:
   --hosts N      run with N hosts instead of the file's topology.hosts
@@ -54,7 +59,7 @@ options:
   --work DIR     namespaces: where the agents keep their files and logs, left there
                  (default: a new directory under /tmp, removed when the run passes or is
                  interrupted, kept when it fails)
-  --verbose      namespaces: say each step on stderr
+  --verbose      namespaces and --cluster: say each step on stderr
   -h, --help     this text
 )";
 
@@ -111,7 +116,7 @@ int main(int argc, char** argv) {
   }
   if (command != "run" && command != "check")
     usage_error("unknown command '" + std::string(command) + "'; it is run or check");
-  std::string path, out_dir;
+  std::string path, out_dir, cluster_path;
   bool sim = false, json = false;
   NetnsOptions netns;
   ScenarioSize size;
@@ -124,6 +129,9 @@ int main(int argc, char** argv) {
       return 0;
     } else if (a == "--sim") {
       sim = true;
+    } else if (a == "--cluster") {
+      if (!v) usage_error("--cluster needs a cluster file");
+      cluster_path = v, ++i;
     } else if (a == "--short") {
       size.short_form = true;
     } else if (a == "--json") {
@@ -167,9 +175,23 @@ int main(int argc, char** argv) {
           f.for_s > 0 ? (" for " + std::to_string(f.for_s).substr(0, 5) + " s").c_str() : "");
     return 0;
   }
+  if (sim && !cluster_path.empty()) usage_error("--sim and --cluster: choose one");
   RunReport report;
   if (sim) {
     report = run_in_simulator(*file);
+  } else if (!cluster_path.empty()) {
+    auto cluster_text = read_file_limited(cluster_path, kMaxClusterBytes);
+    if (!cluster_text.ok()) usage_error(cluster_text.error().to_string());
+    auto cluster = parse_cluster(cluster_path, *cluster_text);
+    if (!cluster.ok()) usage_error(cluster.error().to_string());
+    if (Status s = cluster_can_run(*file, *cluster); !s.ok()) usage_error(s.message());
+    stop_on_signals();
+    auto ran = run_on_cluster(*file, *cluster, {netns.verbose}, g_stop);
+    if (!ran.ok()) {
+      std::fprintf(stderr, "shoal-chaos: %s\n", ran.error().to_string().c_str());
+      return g_stop ? 130 : 3;
+    }
+    report = std::move(*ran);
   } else {
     if (Status s = namespaces_can_run(*file); !s.ok()) usage_error(s.message());
     if (netns.shoal == "shoal") netns.shoal = default_shoal();

@@ -16,6 +16,7 @@
 #include <optional>
 #include <thread>
 
+#include "chaos/agent_sampler.h"
 #include "chaos/judge.h"
 #include "chaos/netns_lab.h"
 #include "chaos/pod_prober.h"
@@ -34,18 +35,6 @@ constexpr double kSampleStep = 0.5;   // s between samples of every agent
 constexpr double kProbeRound = 0.25;  // s a probe round waits for its replies
 constexpr auto kCallTimeout = 1000ms;
 
-// The index of "h7" (6), or nullopt for a name the run did not give.
-std::optional<uint32_t> host_index(const std::string& name, size_t hosts) {
-  if (name.size() < 2 || name[0] != 'h') return std::nullopt;
-  uint32_t n = 0;
-  for (size_t i = 1; i < name.size(); ++i) {
-    if (name[i] < '0' || name[i] > '9' || n > 100000) return std::nullopt;
-    n = n * 10 + static_cast<uint32_t>(name[i] - '0');
-  }
-  if (n == 0 || n > hosts) return std::nullopt;
-  return n - 1;
-}
-
 class NetnsRun {
  public:
   NetnsRun(const ScenarioFile& file, const NetnsOptions& options, const std::atomic<bool>& stop)
@@ -54,7 +43,7 @@ class NetnsRun {
         stop_(stop),
         judge_(file, "namespaces", file.seed),
         agents_(file.hosts),
-        members_(file.hosts) {}
+        sampler_(names(file.hosts), [this](uint32_t h) { return read_agent(h); }) {}
 
   ~NetnsRun() {
     // Whatever happened: no agent or workload outlives the run (only the PIDs we started).
@@ -99,20 +88,7 @@ class NetnsRun {
       if (!late[h] && !agents_[h].running())
         if (Status s = start_agent(h); !s.ok()) return s;
 
-    // The timeline as actions in time order: each fault's start, and its end when it has one.
-    struct Action {
-      double at;
-      size_t fault;
-      bool end;
-    };
-    std::vector<Action> actions;
-    for (size_t i = 0; i < file_.timeline.size(); ++i) {
-      const FaultSpec& f = file_.timeline[i];
-      actions.push_back({f.at_s, i, false});
-      if (f.for_s > 0) actions.push_back({f.at_s + f.for_s, i, true});
-    }
-    std::stable_sort(actions.begin(), actions.end(),
-                     [](const Action& a, const Action& b) { return a.at < b.at; });
+    const std::vector<TimelineAction> actions = timeline_actions(file_);
     bands_.resize(file_.timeline.size());
 
     size_t next_action = 0;
@@ -131,7 +107,7 @@ class NetnsRun {
       double now = now_s();
       if (now >= file_.duration_s) break;
       while (next_action < actions.size() && actions[next_action].at <= now) {
-        const Action& a = actions[next_action++];
+        const TimelineAction& a = actions[next_action++];
         if (Status s = a.end ? end_fault(a.fault) : start_fault(a.fault); !s.ok()) return s;
       }
       if (now >= next_sample) {
@@ -160,8 +136,8 @@ class NetnsRun {
       }
     }
     const double end = now_s();
-    views_now();
-    const auto problem = member_problem();
+    sampler_.read(up());
+    const auto problem = sampler_.member_problem();
     Judge::Extra extra;
     stop_workload();
     stop_agents();
@@ -169,7 +145,7 @@ class NetnsRun {
     extra.no_pods_reason = "the scenario has no pods";
     extra.no_workload_reason = file_.workload ? "its check never ran: no pod had an address"
                                               : "the scenario has no workload";
-    RunReport report = judge_.finish(end, views_, problem, extra, now_s());
+    RunReport report = judge_.finish(end, sampler_.views(), problem, extra, now_s());
     // A directory we made goes when the run passed; the caller's --work is never removed.
     if (made_work_ && report.passed()) {
       std::error_code ec;
@@ -241,7 +217,7 @@ class NetnsRun {
     if (!pid.ok()) return pid.error();
     a.pid = *pid;
     a.frozen = false;
-    members_[h].clear();
+    sampler_.restarted(h);
     say("started " + host_name(h) + " (pid " + std::to_string(a.pid) + ")");
     return {};
   }
@@ -397,82 +373,39 @@ class NetnsRun {
     judge_.host_stopped(t, h);
   }
 
-  // Reads every agent up; hosts that do not answer count as not agreeing, never as down.
-  void views_now() {
-    views_.assign(file_.hosts, HostView{});
-    for (uint32_t h = 0; h < file_.hosts; ++h) {
-      const Agent& a = agents_[h];
-      if (!a.running() || a.frozen) continue;
-      HostView& v = views_[h];
-      v.up = true;
-      proto::ControlRequest ask_members, ask_leases;
-      ask_members.mutable_members();
-      ask_leases.mutable_leases();
-      auto members = cli::call(socket_of(h), ask_members, kCallTimeout);
-      auto leases = cli::call(socket_of(h), ask_leases, kCallTimeout);
-      std::map<std::string, std::string> seen;
-      if (members.ok() && members->error().empty())
-        for (const auto& m : members->members()) {
-          seen[m.name()] = m.state();
-          v.alive += m.state() == "alive";
-          v.suspect += m.state() == "suspect";
-        }
-      members_[h] = std::move(seen);
-      if (leases.ok() && leases->error().empty()) {
-        std::vector<std::string> owners;
-        for (const auto& l : leases->leases()) {
-          owners.push_back(l.node() + " " + l.subnet());
-          if (l.own() && l.ready()) v.ready_subnet = Cidr::parse(l.subnet());
-        }
-        std::sort(owners.begin(), owners.end());
-        std::string all;
-        for (const auto& o : owners) all += o + "\n";
-        v.owners_key = std::hash<std::string>{}(all);
-      } else {
-        v.owners_key = 0x5eed0000ULL + h;  // unread: agrees with nobody
-      }
-    }
+  static std::vector<std::string> names(size_t hosts) {
+    std::vector<std::string> out;
+    for (uint32_t h = 0; h < hosts; ++h) out.push_back(host_name(h));
+    return out;
   }
 
-  MemberProblem member_problem() const {
-    return [this](uint32_t h, const std::vector<uint32_t>& up) {
-      const auto& seen = members_[h];
-      if (seen.empty()) return host_name(h) + " does not answer on its control socket";
-      std::string problem =
-          first_member_problem(h, up, [&](uint32_t other) -> std::optional<std::string> {
-            auto it = seen.find(host_name(other));
-            if (it == seen.end()) return std::nullopt;
-            return it->second;
-          });
-      if (!problem.empty()) return problem;
-      for (const auto& [name, state] : seen)
-        if (state == "alive" && std::find_if(up.begin(), up.end(), [&](uint32_t u) {
-                                  return host_name(u) == name;
-                                }) == up.end())
-          return host_name(h) + " still sees " + name + " alive, which is down or frozen";
-      return host_name(h) + " sees members that are not up";
-    };
+  // Hosts running and not frozen: the ones read, and the ones a death of is false.
+  std::vector<bool> up() const {
+    std::vector<bool> out;
+    for (const Agent& a : agents_) out.push_back(a.running() && !a.frozen);
+    return out;
+  }
+
+  AgentSampler::Answers read_agent(uint32_t h) const {
+    AgentSampler::Answers answers;
+    proto::ControlRequest ask_members, ask_leases;
+    ask_members.mutable_members();
+    ask_leases.mutable_leases();
+    if (auto m = cli::call(socket_of(h), ask_members, kCallTimeout); m.ok() && m->error().empty())
+      answers.members = std::move(*m);
+    if (auto l = cli::call(socket_of(h), ask_leases, kCallTimeout); l.ok() && l->error().empty())
+      answers.leases = std::move(*l);
+    return answers;
   }
 
   Status sample() {
-    const double t = now_s();
-    const auto before = members_;
-    views_now();
-    // A death is a member that turned dead in an observer's view since the last sample.
-    for (uint32_t o = 0; o < file_.hosts; ++o)
-      for (const auto& [name, state] : members_[o]) {
-        if (state != "dead") continue;
-        auto was = before[o].find(name);
-        if (was != before[o].end() && was->second == "dead") continue;
-        if (before[o].empty()) continue;  // a restarted observer's first look
-        if (auto s = host_index(name, file_.hosts))
-          judge_.death(t, o, *s, agents_[*s].running() && !agents_[*s].frozen);
-      }
-    judge_.sample(t, views_, member_problem());
+    const auto running = up();
+    sampler_.sample(now_s(), judge_, running, running);
+    const auto& views = sampler_.views();
     // Pods follow their host's subnet, as the CNI plugin would give them addresses from it.
     if (prober_)
       for (uint32_t h = 0; h < file_.hosts; ++h) {
-        const auto& subnet = views_[h].ready_subnet;
+        const auto& subnet = views[h].ready_subnet;
         if (!subnet || lab_->pods_subnet(h) == subnet) continue;
         if (Status s = lab_->address_pods(h, *subnet); !s.ok()) return s;
         for (uint32_t j = 0; j < file_.pods_per_host; ++j)
@@ -611,9 +544,8 @@ class NetnsRun {
   std::map<size_t, CutPredicate> cuts_;
   std::map<size_t, double> losses_;
   std::map<size_t, double> limits_;  // bandwidth faults on: Mbit/s
-  std::vector<HostView> views_;
-  std::vector<std::map<std::string, std::string>> members_;  // per host: name -> state
-  std::vector<pid_t> workload_pids_;                         // per pod, -1: not running
+  AgentSampler sampler_;
+  std::vector<pid_t> workload_pids_;  // per pod, -1: not running
   pid_t check_pid_ = -1;
   double check_started_ = 0, next_check_ = 0;
   Clock::time_point start_;

@@ -8,6 +8,7 @@
 #include <initializer_list>
 #include <set>
 
+#include "chaos/json_object.h"
 #include "common/quoted.h"
 #include "json/strict_json.h"
 #include "lease/network_config.h"
@@ -19,80 +20,6 @@ using json::Json;
 using json::shown;
 
 constexpr double kMaxSeconds = 7 * 24 * 3600.0;
-
-// One JSON object read key by key; errors name the key by its path ("timeline[2].hosts").
-class Object {
- public:
-  Object(const Json& value, std::string path) : value_(value), path_(std::move(path)) {}
-
-  Status only(std::initializer_list<std::string_view> known) const {
-    if (!value_.is_object())
-      return Status::bad_key(path_, "must be an object, got " + shown(value_));
-    for (const auto& [key, v] : json::fields(value_))
-      if (std::find(known.begin(), known.end(), key) == known.end())
-        return Status::bad_key(at(key), "is not a key this object has");
-    return {};
-  }
-  const Json* find(std::string_view key) const {
-    auto it = value_.find(key);
-    return it == value_.end() ? nullptr : &*it;
-  }
-  std::string at(std::string_view key) const {
-    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
-  }
-  Status text(std::string_view key, std::string& out, size_t max = 256) const {
-    const Json* v = find(key);
-    if (!v) return {};
-    if (!v->is_string() || v->get_ref<const std::string&>().size() > max)
-      return Status::bad_key(at(key), "must be a string of at most " + std::to_string(max) +
-                                          " bytes, got " + shown(*v));
-    out = v->get<std::string>();
-    return {};
-  }
-  Status number(std::string_view key, double& out, double min, double max) const {
-    const Json* v = find(key);
-    if (!v) return {};
-    if (!v->is_number() || !(v->get<double>() >= min && v->get<double>() <= max))
-      return Status::bad_key(
-          at(key), "must be a number from " + fmt(min) + " to " + fmt(max) + ", got " + shown(*v));
-    out = v->get<double>();
-    return {};
-  }
-  template <typename Int>
-  Status whole(std::string_view key, Int& out, int64_t min, int64_t max) const {
-    const Json* v = find(key);
-    if (!v) return {};
-    const auto n = json::whole_number(*v, min, max);
-    if (!n)
-      return Status::bad_key(at(key), "must be a whole number from " + std::to_string(min) +
-                                          " to " + std::to_string(max) + ", got " + shown(*v));
-    out = static_cast<Int>(*n);
-    return {};
-  }
-  Status flag(std::string_view key, bool& out) const {
-    const Json* v = find(key);
-    if (!v) return {};
-    if (!v->is_boolean())
-      return Status::bad_key(at(key), "must be true or false, got " + shown(*v));
-    out = v->get<bool>();
-    return {};
-  }
-
-  static std::string fmt(double d) {
-    char buffer[32];
-    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, d);
-    return ec == std::errc() ? std::string(buffer, end) : "?";
-  }
-
- private:
-  const Json& value_;
-  std::string path_;
-};
-
-#define SHOAL_TRY(expr)                          \
-  do {                                           \
-    if (Status s_ = (expr); !s_.ok()) return s_; \
-  } while (0)
 
 // Host names: "h1" .. "hN", one-based as the namespaces name them.
 std::string host_name(uint32_t index) { return "h" + std::to_string(index + 1); }
@@ -185,7 +112,7 @@ class Parser {
   }
 
   Status topology(const Json& v, const ScenarioSize& size, double& scale) {
-    Object o(v, "topology");
+    JsonObject o(v, "topology");
     SHOAL_TRY(o.only({"hosts", "sites", "backend", "pods_per_host", "network", "subnet_len",
                       "lease_ttl_s", "planted_bug"}));
     SHOAL_TRY(o.text("planted_bug", f_.planted_bug, 32));
@@ -226,7 +153,7 @@ class Parser {
   }
 
   Status checks(const Json& v) {
-    Object o(v, "checks");
+    JsonObject o(v, "checks");
     SHOAL_TRY(
         o.only({"converge_within_s", "members_agree", "owners_agree", "no_overlap",
                 "no_false_deaths", "databases_open", "pods_reach", "workload", "max_renumbered"}));
@@ -243,7 +170,7 @@ class Parser {
   }
 
   Status event(const Json& v, const std::string& path, double scale) {
-    Object o(v, path);
+    JsonObject o(v, path);
     SHOAL_TRY(o.only({"at_s", "fault", "for_s", "hosts", "host", "groups", "shape", "from", "to",
                       "percent", "mbit", "period_s", "every_s", "down_s", "offset_s", "at_most",
                       "note"}));
@@ -336,14 +263,14 @@ class Parser {
       if (percent < 0) return Status::bad_key(o.at("percent"), "is missing: a loss needs it");
       e.loss = percent / 100;
       SHOAL_TRY(host_set("hosts", e.hosts));
-      e.text = "loss " + Object::fmt(percent) + "% at " + describe(e.hosts, n);
+      e.text = "loss " + JsonObject::fmt(percent) + "% at " + describe(e.hosts, n);
     } else if (fault == "bandwidth") {
       e.kind = FaultSpec::Kind::kBandwidth;
       SHOAL_TRY(o.number("mbit", e.mbit, 0.1, 100000));
       if (e.mbit <= 0)
         return Status::bad_key(o.at("mbit"), "is missing: a bandwidth limit needs it");
       SHOAL_TRY(host_set("hosts", e.hosts));
-      e.text = "bandwidth " + Object::fmt(e.mbit) + " Mbit/s at " + describe(e.hosts, n);
+      e.text = "bandwidth " + JsonObject::fmt(e.mbit) + " Mbit/s at " + describe(e.hosts, n);
     } else if (fault == "crash" || fault == "restart" || fault == "start" || fault == "freeze" ||
                fault == "wipe") {
       SHOAL_TRY(host_set("hosts", e.hosts));
@@ -359,7 +286,7 @@ class Parser {
       SHOAL_TRY(host_set("hosts", e.hosts));
       SHOAL_TRY(o.number("offset_s", e.offset_s, -kMaxSeconds, kMaxSeconds));
       e.text = "clock " + describe(e.hosts, n) + " " + (e.offset_s >= 0 ? "+" : "") +
-               Object::fmt(e.offset_s) + " s";
+               JsonObject::fmt(e.offset_s) + " s";
     } else if (fault == "rolling-restart") {
       return rolling_restart(o, e, scale);
     } else if (fault == "heal") {
@@ -386,7 +313,7 @@ class Parser {
     return {};
   }
   // A link that goes down and up: the cut for half of each period, over for_s.
-  Status flap(const Object& o, FaultSpec cut, double scale) {
+  Status flap(const JsonObject& o, FaultSpec cut, double scale) {
     double period = 0;
     SHOAL_TRY(o.number("period_s", period, 0.2, 3600));
     if (period <= 0) return Status::bad_key(o.at("period_s"), "is missing: a flap needs it");
@@ -405,7 +332,7 @@ class Parser {
     return {};
   }
   // Each host in turn: crash, then start again down_s later; the next one every_s later.
-  Status rolling_restart(const Object& o, FaultSpec e, double scale) {
+  Status rolling_restart(const JsonObject& o, FaultSpec e, double scale) {
     std::vector<uint32_t> who;
     if (const Json* v = o.find("hosts")) {
       SHOAL_TRY(hosts(*v, o.at("hosts"), who));
@@ -498,7 +425,7 @@ Result<ScenarioFile> parse_scenario(std::string_view source, std::string_view te
   ScenarioFile f;
   Parser parser(f);
   auto in_file = [&](Status s) { return s.prefixed(where); };
-  Object o(root, "");
+  JsonObject o(root, "");
   if (Status s = o.only({"name", "summary", "seed", "topology", "duration_s", "short", "timeline",
                          "checks", "workload"});
       !s.ok())
@@ -512,7 +439,7 @@ Result<ScenarioFile> parse_scenario(std::string_view source, std::string_view te
   double scale = 1;
   size_t short_hosts = 0;
   if (const Json* s = o.find("short")) {
-    Object sh(*s, "short");
+    JsonObject sh(*s, "short");
     if (Status st = sh.only({"hosts", "time_scale"}); !st.ok()) return in_file(st);
     if (Status st = sh.whole("hosts", short_hosts, 2, kMaxScenarioHosts); !st.ok())
       return in_file(st);
@@ -536,7 +463,7 @@ Result<ScenarioFile> parse_scenario(std::string_view source, std::string_view te
   if (const Json* c = o.find("checks"))
     if (Status s = parser.checks(*c); !s.ok()) return in_file(s);
   if (const Json* w = o.find("workload")) {
-    Object wo(*w, "workload");
+    JsonObject wo(*w, "workload");
     ScenarioFile::Workload workload;
     if (Status s = wo.only({"start", "check", "every_s", "timeout_s"}); !s.ok()) return in_file(s);
     if (Status s = wo.text("start", workload.start, 4096); !s.ok()) return in_file(s);
@@ -564,7 +491,7 @@ Result<ScenarioFile> parse_scenario(std::string_view source, std::string_view te
   for (const FaultSpec& e : f.timeline)
     if (e.at_s + e.for_s > f.duration_s)
       return in_file(Status::bad_key("timeline", "\"" + e.text + "\" runs past duration_s (" +
-                                                     Object::fmt(f.duration_s) + " s)"));
+                                                     JsonObject::fmt(f.duration_s) + " s)"));
   return f;
 }
 
@@ -588,6 +515,18 @@ std::vector<bool> late_joiners(const ScenarioFile& file) {
       if (f.kind == FaultSpec::Kind::kRestart) late[h] = true;
     }
   return late;
+}
+
+std::vector<TimelineAction> timeline_actions(const ScenarioFile& file) {
+  std::vector<TimelineAction> actions;
+  for (size_t i = 0; i < file.timeline.size(); ++i) {
+    const FaultSpec& f = file.timeline[i];
+    actions.push_back({f.at_s, i, false});
+    if (f.for_s > 0) actions.push_back({f.at_s + f.for_s, i, true});
+  }
+  std::stable_sort(actions.begin(), actions.end(),
+                   [](const TimelineAction& a, const TimelineAction& b) { return a.at < b.at; });
+  return actions;
 }
 
 }  // namespace shoal::chaos

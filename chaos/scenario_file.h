@@ -115,4 +115,13 @@ std::vector<uint32_t> seed_hosts(const ScenarioFile& file);
 // Hosts whose first event is a restart: they join late, not at the start.
 std::vector<bool> late_joiners(const ScenarioFile& file);
 
+// The timeline as the modes with real agents play it: each fault's start, and its end when it
+// has a length, in time order (a start before an end at the same time, as in the file).
+struct TimelineAction {
+  double at;
+  size_t fault;  // index in ScenarioFile::timeline
+  bool end;
+};
+std::vector<TimelineAction> timeline_actions(const ScenarioFile& file);
+
 }  // namespace shoal::chaos

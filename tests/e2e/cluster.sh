@@ -55,6 +55,13 @@ ctl() {  # ctl I COMMAND...: a client command against agent I (bounded)
   shift
   timeout 10 "$shoal" "$@" --control-socket "$work/h$i/shoal.sock"
 }
+# settled HOSTS...: each agent listed has sent two probes per other host. A new member that
+# never answered a probe is not accused for gossip's join_grace (30 s): a test that cuts
+# hosts off and waits for them to be noticed must wait for this first.
+settled() {
+  local i
+  for i in "$@"; do (($(metric "$i" shoal_probes_total) >= 2 * ($# - 1))) || return 1; done
+}
 lease_table() {  # lease_table I: "name subnet" lines, sorted
   # this agent's own row starts with "*"
   ctl "$1" leases 2>/dev/null | awk 'NR > 1 { if ($1 == "*") print $2, $3; else print $1, $2 }' | sort

@@ -38,6 +38,7 @@ all_alive() {
   for i in 1 2 3; do for j in 1 2 3; do [[ $i == "$j" ]] || sees "$i" "h$j" alive || return 1; done; done
 }
 wait_until 60 all_alive || fail "the 3 agents did not all see each other alive"
+wait_until 30 settled 1 2 3 || fail "the agents did not probe each other"
 
 step "1. refusals: no AllowFaults on h3; another user on h1"
 out=$(ctl 3 fault drop h1 2>&1) && fail "h3 accepted a fault without AllowFaults"
