@@ -252,8 +252,8 @@ Status cluster_can_run(const ScenarioFile& file, const ClusterFile& cluster) {
       return Status::unsupported(
           "\"" + f.text +
           "\": on a real cluster only link faults run (cuts, one-way cuts, flaps, loss, heal: "
-          "`shoal fault`); crash, restart, freeze, wipe, clock and bandwidth need the harness to "
-          "own the agents (run it on namespaces or --sim)");
+          "`shoal fault`); crash, restart, freeze, wipe, clock, bandwidth and delay need the "
+          "harness to own the agents (run it on namespaces or --sim)");
   return {};
 }
 

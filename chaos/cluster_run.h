@@ -5,8 +5,8 @@
 // nothing on for long); the checks read `shoal members|leases --json` on every host.
 //
 // What needs the harness to own the agents or the machines is refused before the run, with
-// the reason: crash, restart, freeze, wipe, clock and bandwidth faults, hosts that join late,
-// and workloads. Pods are not probed (the harness has none there): pods_reach is skipped.
+// the reason: crash, restart, freeze, wipe, clock, bandwidth and delay faults, hosts that join
+// late, and workloads. Pods are not probed (the harness has none there): pods_reach is skipped.
 #pragma once
 
 #include <atomic>

@@ -91,6 +91,7 @@ size_t Judge::fault_started(double t, const FaultSpec& f) {
       break;
     case FaultSpec::Kind::kLoss:
     case FaultSpec::Kind::kBandwidth:
+    case FaultSpec::Kind::kDelay:
       ++active_losses_;
       open_bands_.push_back(band);
       break;
@@ -130,6 +131,7 @@ void Judge::fault_ended(double t, const FaultSpec& f, size_t band) {
       break;
     case FaultSpec::Kind::kLoss:
     case FaultSpec::Kind::kBandwidth:
+    case FaultSpec::Kind::kDelay:
       if (active_losses_ > 0) --active_losses_;
       expect_recovery(t, "after the end of " + f.text);
       break;

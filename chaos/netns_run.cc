@@ -320,6 +320,7 @@ class NetnsRun {
           }
         return {};
       case FaultSpec::Kind::kClock:
+      case FaultSpec::Kind::kDelay:
         break;  // refused before the run (namespaces_can_run)
     }
     return {};
@@ -359,6 +360,7 @@ class NetnsRun {
         }
         break;
       case FaultSpec::Kind::kClock:
+      case FaultSpec::Kind::kDelay:
       case FaultSpec::Kind::kRestart:
       case FaultSpec::Kind::kHeal:
         break;
@@ -554,11 +556,18 @@ class NetnsRun {
 }  // namespace
 
 Status namespaces_can_run(const ScenarioFile& file) {
-  for (const FaultSpec& f : file.timeline)
+  for (const FaultSpec& f : file.timeline) {
     if (f.kind == FaultSpec::Kind::kClock)
       return Status::unsupported(
           "\"" + f.text +
           "\": clock faults run only in --sim for now (the agent has no test clock offset yet)");
+    if (f.kind == FaultSpec::Kind::kDelay)
+      return Status::unsupported(
+          "\"" + f.text +
+          "\": delay runs only in --sim for now: on namespaces it needs netem (sch_netem), which "
+          "this harness does not drive and this machine's kernel lacks, and the udp tunnel has "
+          "no test delay; the harness does not fake one");
+  }
   if (file.hosts > kMaxLabHosts)
     return Status::invalid_argument(std::to_string(file.hosts) +
                                     " hosts: namespaces hold at most " +

@@ -172,8 +172,8 @@ class Parser {
   Status event(const Json& v, const std::string& path, double scale) {
     JsonObject o(v, path);
     SHOAL_TRY(o.only({"at_s", "fault", "for_s", "hosts", "host", "groups", "shape", "from", "to",
-                      "percent", "mbit", "period_s", "every_s", "down_s", "offset_s", "at_most",
-                      "note"}));
+                      "percent", "mbit", "ms", "period_s", "every_s", "down_s", "offset_s",
+                      "at_most", "note"}));
     std::string fault;
     SHOAL_TRY(o.text("fault", fault, 32));
     if (!o.find("at_s"))
@@ -271,6 +271,12 @@ class Parser {
         return Status::bad_key(o.at("mbit"), "is missing: a bandwidth limit needs it");
       SHOAL_TRY(host_set("hosts", e.hosts));
       e.text = "bandwidth " + JsonObject::fmt(e.mbit) + " Mbit/s at " + describe(e.hosts, n);
+    } else if (fault == "delay") {
+      e.kind = FaultSpec::Kind::kDelay;
+      SHOAL_TRY(o.number("ms", e.delay_ms, 1, 60000));
+      if (e.delay_ms <= 0) return Status::bad_key(o.at("ms"), "is missing: a delay needs it");
+      SHOAL_TRY(host_set("hosts", e.hosts));
+      e.text = "delay " + JsonObject::fmt(e.delay_ms) + " ms at " + describe(e.hosts, n);
     } else if (fault == "crash" || fault == "restart" || fault == "start" || fault == "freeze" ||
                fault == "wipe") {
       SHOAL_TRY(host_set("hosts", e.hosts));
@@ -298,7 +304,7 @@ class Parser {
                              ? "is missing"
                              : shoal::quoted(fault) +
                                    " is not a fault; "
-                                   "write partition, flap, one-way, loss, bandwidth, crash, "
+                                   "write partition, flap, one-way, loss, bandwidth, delay, crash, "
                                    "restart, start, rolling-restart, freeze, clock, wipe or heal");
     }
     return push(std::move(e), path);
@@ -397,6 +403,8 @@ std::string_view to_string(FaultSpec::Kind kind) {
       return "loss";
     case FaultSpec::Kind::kBandwidth:
       return "bandwidth";
+    case FaultSpec::Kind::kDelay:
+      return "delay";
     case FaultSpec::Kind::kCrash:
       return "crash";
     case FaultSpec::Kind::kRestart:

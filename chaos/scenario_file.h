@@ -29,12 +29,13 @@ struct FaultSpec {
     kCut,        // from `from` to `to` (and back, if both_ways): partitions, shapes, one-way
     kLoss,       // random loss `loss` on every link touching `hosts` (all hosts: everywhere)
     kBandwidth,  // `hosts`' links limited to `mbit` each way (tbf; not simulated in --sim)
+    kDelay,      // `delay_ms` added to every packet on `hosts`' links (--sim only for now)
     kCrash,      // SIGKILL
     kRestart,    // start again from its disk
     kFreeze,     // SIGSTOP, then SIGCONT after for_s
     kClock,      // wall clock set `offset_s` ahead (negative: behind)
     kWipe,       // crash if up, and lose the database
-    kHeal,       // undo every cut, loss and bandwidth limit
+    kHeal,       // undo every cut, loss, bandwidth limit and delay
   };
   Kind kind = Kind::kHeal;
   double at_s = 0;
@@ -49,6 +50,7 @@ struct FaultSpec {
   std::vector<uint32_t> hosts;
   double loss = 0;
   double mbit = 0;
+  double delay_ms = 0;
   double offset_s = 0;
   std::string text;  // as the timeline shows it: "partition halves (h1-h5 | h6-h10)"
   // Whether the time to agree again after its end is held to checks.converge_within_s. A

@@ -145,6 +145,10 @@ class SimRun {
         judge_.log(now_s(), "bandwidth limits are not simulated: this fault has no effect in --sim",
                    RunReport::Event::Kind::kCluster);
         break;
+      case FaultSpec::Kind::kDelay:
+        for (uint32_t h : f.hosts)
+          net.set_node_delay(h, std::chrono::microseconds(static_cast<int64_t>(f.delay_ms * 1000)));
+        break;
       case FaultSpec::Kind::kHeal:
         net.heal();
         break;
@@ -180,6 +184,9 @@ class SimRun {
           cluster_.start(h, seeds_);
           judge_.host_running(h);
         }
+        break;
+      case FaultSpec::Kind::kDelay:
+        for (uint32_t h : f.hosts) net.set_node_delay(h, Duration::zero());
         break;
       case FaultSpec::Kind::kRestart:
       case FaultSpec::Kind::kHeal:

@@ -7,6 +7,7 @@
 
 #include "chaos/cluster_file.h"
 #include "chaos/cluster_run.h"
+#include "chaos/netns_run.h"
 #include "chaos/scenario_file.h"
 
 using namespace shoal;
@@ -76,6 +77,11 @@ TEST_CASE("cluster runs: only link faults, the cluster's host count, no late joi
   REQUIRE(crash.ok());
   CHECK(cluster_can_run(*crash, *cluster).message().find("only link faults run") !=
         std::string::npos);
+  auto delay = scenario(R"({"at_s": 5, "fault": "delay", "ms": 300, "hosts": "h2", "for_s": 5})");
+  REQUIRE(delay.ok());
+  CHECK(cluster_can_run(*delay, *cluster).message().find("delay need") != std::string::npos);
+  // Namespaces refuse it too, saying why, rather than fake it.
+  CHECK(namespaces_can_run(*delay).message().find("delay runs only in --sim") != std::string::npos);
   auto late = scenario(R"({"at_s": 5, "fault": "start", "hosts": "h3"})");
   REQUIRE(late.ok());
   CHECK(cluster_can_run(*late, *cluster).message().find("join late") != std::string::npos);

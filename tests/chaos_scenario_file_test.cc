@@ -146,6 +146,15 @@ TEST_CASE("chaos.scenario_file: bad files are refused with the key named") {
             .find("longer than 10000 events") != std::string::npos);
   CHECK(error_of(with_events(R"({"at_s": 1, "fault": "bandwidth", "hosts": "h1"})"))
             .find("mbit: is missing") != std::string::npos);
+  CHECK(error_of(with_events(R"({"at_s": 1, "fault": "delay", "hosts": "h1"})"))
+            .find("ms: is missing") != std::string::npos);
+  CHECK(error_of(with_events(R"({"at_s": 1, "fault": "delay", "ms": 0.5, "hosts": "h1"})"))
+            .find("ms: must be a number from 1 to 60000") != std::string::npos);
+  auto delay = parse_scenario("s.json", with_events(R"({"at_s": 1, "fault": "delay", "ms": 400,
+                                                        "hosts": "h2", "for_s": 5})"));
+  REQUIRE(delay.ok());
+  CHECK(delay->timeline[0].text == "delay 400 ms at h2");
+  CHECK(delay->timeline[0].delay_ms == 400);
   CHECK(error_of(R"({"name": "t", "topology": {"hosts": 4}, "workload": {"start": "x"}})") ==
         "s.json: workload.check: is missing");
   CHECK(error_of(R"({"name": "t", "topology": {"hosts": 4}, "workload": {"check": "x",
