@@ -45,6 +45,8 @@ class NetnsRun {
         agents_(file.hosts),
         sampler_(names(file.hosts), [this](uint32_t h) { return read_agent(h); }) {}
 
+  const std::string& work_dir() const { return work_; }
+
   ~NetnsRun() {
     // Whatever happened: no agent or workload outlives the run (only the PIDs we started).
     stop_workload();
@@ -582,7 +584,12 @@ Result<RunReport> run_in_namespaces(const ScenarioFile& file, const NetnsOptions
     return Status::unavailable("running on network namespaces needs root (or use --sim)");
   // Agents die with the run; the lab's destructor removes the namespaces after them.
   NetnsRun run(file, options, stop);
-  return run.run();
+  auto report = run.run();
+  // A step that failed: the namespaces and agents go, the agents' files stay, to be read.
+  if (!report.ok() && !stop && !run.work_dir().empty())
+    return report.error().reworded(report.error().message() +
+                                   "; the agents' files and logs are kept in " + run.work_dir());
+  return report;
 }
 
 }  // namespace shoal::chaos

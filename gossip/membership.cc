@@ -138,10 +138,21 @@ void Membership::handle_stream(TimePoint now, const Endpoint& from, StreamId str
 void Membership::handle_envelope(TimePoint now, const Endpoint& from,
                                  const proto::Envelope& envelope, std::optional<StreamId> stream) {
   if (!stream) {
-    const Entry* sender = find_entry(*node_id_from(envelope.sender()));
+    Entry* sender = find_entry(*node_id_from(envelope.sender()));
     if (sender && sender->member.path.sees_us_at &&
         *sender->member.path.sees_us_at != self().address)
       last_outside_in_ = now;
+    // A member we hold dead sent us a packet: the others see it alive, and we missed its
+    // refutation (gossip's retransmits are few), so anti-entropy would fix our view only at
+    // the next push-pull, a minute away in a large cluster, and reconnect() rarely picks a
+    // member that only we hold dead. Sync with it now, at most once per few probe rounds:
+    // the exchange brings its newer incarnation, or shows it its death so it refutes.
+    if (sender && sender->member.state == MemberState::kDead && now >= sender->revive_sync_after &&
+        !leaving_) {
+      sender->revive_sync_after = now + 5 * config_.probe_interval;
+      stats_.revive_syncs++;
+      push_pull(now, sender->member.address, false);
+    }
   }
   // Updates first: a suspect message that rides on a ping must be refuted in the ack.
   handle_updates(now, envelope);
@@ -243,6 +254,12 @@ void Membership::handle_timeout(TimePoint now) {
     reconnect(now);
     next_reconnect_ = now + config_.reconnect_interval;
   }
+  if (now >= heal_sync_at_) {
+    heal_sync_at_ = kTimeNever;
+    revivals_ = 0;
+    stats_.heal_syncs++;
+    periodic_push_pull(now);
+  }
   // Behind NAT, three probe intervals with nothing from outside: ping our relays (a router
   // that restarted forgets our mapping, and nobody outside can tell us).
   const Duration silence = 3 * config_.probe_interval;
@@ -259,8 +276,8 @@ std::optional<Transmit> Membership::poll_transmit() { return take_front(transmit
 std::optional<Event> Membership::poll_event() { return take_front(events_); }
 
 TimePoint Membership::next_timeout() const {
-  TimePoint t =
-      std::min({next_probe_, next_gossip_, next_push_pull_, next_reconnect_, next_refresh_});
+  TimePoint t = std::min(
+      {next_probe_, next_gossip_, next_push_pull_, next_reconnect_, next_refresh_, heal_sync_at_});
   if (probe_) t = std::min(t, probe_->indirect_sent ? probe_->round_end : probe_->ack_deadline);
   if (!relay_deadlines_.empty()) t = std::min(t, relay_deadlines_.begin()->first);
   if (!suspicion_deadlines_.empty()) t = std::min(t, suspicion_deadlines_.begin()->first);

@@ -125,6 +125,9 @@ class Membership {
     std::unique_ptr<Suspicion> suspicion;  // set while suspect
     TimePoint known_since;                 // when we first heard of it
     bool answered = false;  // it ever acked a probe of ours, directly or through a helper
+    // While we hold it dead: no push-pull because it spoke to us before this (see
+    // handle_envelope: a dead member that sends us a packet is alive somewhere).
+    TimePoint revive_sync_after = kTimeZero;
   };
   struct Probe {
     NodeId target;
@@ -229,6 +232,9 @@ class Membership {
   void merge_remote_members(TimePoint now, const NodeId& sender, const proto::PushPull& state);
   void periodic_push_pull(TimePoint now);
   void reconnect(TimePoint now);
+  // A member we held dead is alive again. Several in a burst mean a partition healed: once
+  // the burst settles, one push-pull with a random member (see membership_sync.cc).
+  void note_revival(TimePoint now);
 
   Config config_;
   Rng rng_;
@@ -257,6 +263,9 @@ class Membership {
   bool relay_allowed_ = true;
 
   TimePoint next_probe_, next_gossip_, next_push_pull_, next_reconnect_, next_refresh_;
+  TimePoint heal_sync_at_ = kTimeNever;  // note_revival's push-pull, when one is due
+  TimePoint burst_started_ = kTimeNever, last_revival_ = kTimeNever;
+  size_t revivals_ = 0;  // in the current burst
   TimePoint last_refresh_;
   // When a datagram last came from outside our NAT (from a member that sees us at another
   // address than ours): behind NAT, a silence from outside means our router may have

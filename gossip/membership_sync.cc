@@ -264,6 +264,23 @@ void Membership::reconnect(TimePoint now) {
   push_pull(now, picked.front()->member.address, false);
 }
 
+void Membership::note_revival(TimePoint now) {
+  // After a heal, refutations spread by gossip, whose few retransmits can miss a member; it
+  // then holds someone dead until its next push-pull, which at 1,000 members is minutes
+  // away. So once a burst of revivals (three or more, a few probe intervals apart at most:
+  // a heal, not a restart) has settled, each member that saw it syncs once with a random
+  // member. One push-pull per member per heal; restarts one at a time cost nothing.
+  const Duration settle = 2 * config_.probe_interval;
+  if (revivals_ == 0 || now - last_revival_ > 5 * config_.probe_interval) {
+    revivals_ = 0;
+    burst_started_ = now;
+  }
+  ++revivals_;
+  last_revival_ = now;
+  if (revivals_ >= 3)
+    heal_sync_at_ = std::min(now + settle, burst_started_ + 10 * config_.probe_interval);
+}
+
 void Membership::join(TimePoint now, std::vector<Endpoint> seeds) {
   seeds_ = std::move(seeds);
   for (const Endpoint& seed : seeds_)
