@@ -16,6 +16,7 @@
 #include "chaos/agent_sampler.h"
 #include "chaos/judge.h"
 #include "common/subprocess.h"
+#include "protocol/control_codec.h"
 
 namespace shoal::chaos {
 namespace {
@@ -25,7 +26,6 @@ using namespace std::chrono_literals;
 
 constexpr double kSampleStep = 1.0;  // s between samples of every host
 constexpr double kFaultMargin = 30;  // s a fault outlives its planned end, in case
-constexpr uint32_t kMaxFaultSeconds = 3600;
 
 class ClusterRun {
  public:
@@ -143,20 +143,28 @@ class ClusterRun {
   // How long a fault on the hosts lasts: until its planned end (or the run's), plus a margin.
   std::string lifetime(const FaultSpec& f) const {
     const double until = f.for_s > 0 ? f.for_s : file_.duration_s - now_s();
-    const double seconds =
-        std::clamp(std::ceil(until + kFaultMargin), 1.0, static_cast<double>(kMaxFaultSeconds));
+    const double seconds = std::clamp(std::ceil(until + kFaultMargin), 1.0,
+                                      static_cast<double>(protocol::kMaxFaultSeconds));
     return std::to_string(static_cast<uint32_t>(seconds));
   }
 
-  // Puts `shoal fault ARGS` on host h and remembers its id under timeline fault i.
-  Status place(size_t i, uint32_t h, std::vector<std::string> args) {
-    args.insert(args.begin(), "fault");
-    auto answer = shoal(h, args);
-    if (!answer.ok()) return Status::unavailable(host_name(h) + ": " + answer.error().message());
-    uint64_t id = 0;
-    for (const auto& f : answer->faults()) id = std::max(id, f.id());
-    placed_[i].push_back({h, id});
-    say(host_name(h) + ": " + answer->message());
+  // Puts `shoal fault WHAT... PEER... OPTIONS...` on host h, in as many faults as the agent's
+  // limit of peers per fault needs, and remembers their ids under timeline fault i.
+  Status place(size_t i, uint32_t h, const std::vector<std::string>& what,
+               const std::vector<std::string>& peers, const std::vector<std::string>& options) {
+    for (size_t first = 0; first < peers.size(); first += protocol::kMaxFaultPeers) {
+      std::vector<std::string> args = {"fault"};
+      args.insert(args.end(), what.begin(), what.end());
+      const size_t last = std::min(peers.size(), first + protocol::kMaxFaultPeers);
+      args.insert(args.end(), peers.begin() + first, peers.begin() + last);
+      args.insert(args.end(), options.begin(), options.end());
+      auto answer = shoal(h, args);
+      if (!answer.ok()) return Status::unavailable(host_name(h) + ": " + answer.error().message());
+      uint64_t id = 0;
+      for (const auto& f : answer->faults()) id = std::max(id, f.id());
+      placed_[i].push_back({h, id});
+      say(host_name(h) + ": " + answer->message());
+    }
     return {};
   }
 
@@ -170,12 +178,11 @@ class ClusterRun {
         // from -> to cut: `from` drops what it sends to `to` (a one-way cut is one side's).
         const CutPredicate cut = cut_predicate(f, n);
         for (uint32_t from = 0; from < n; ++from) {
-          std::vector<std::string> args = {"drop"};
+          std::vector<std::string> peers;
           for (uint32_t to = 0; to < n; ++to)
-            if (to != from && cut(from, to)) args.push_back(cluster_.hosts[to].name);
-          if (args.size() == 1) continue;
-          args.insert(args.end(), {"--out", "--for", lifetime(f)});
-          if (Status s = place(i, from, args); !s.ok()) return s;
+            if (to != from && cut(from, to)) peers.push_back(cluster_.hosts[to].name);
+          if (Status s = place(i, from, {"drop"}, peers, {"--out", "--for", lifetime(f)}); !s.ok())
+            return s;
         }
         return {};
       }
@@ -183,11 +190,11 @@ class ClusterRun {
         const auto percent =
             std::to_string(std::clamp(static_cast<int>(std::lround(f.loss * 100)), 1, 100));
         for (uint32_t h : f.hosts) {
-          std::vector<std::string> args = {"loss", percent};
+          std::vector<std::string> peers;
           for (uint32_t o = 0; o < n; ++o)
-            if (o != h) args.push_back(cluster_.hosts[o].name);
-          args.insert(args.end(), {"--for", lifetime(f)});
-          if (Status s = place(i, h, args); !s.ok()) return s;
+            if (o != h) peers.push_back(cluster_.hosts[o].name);
+          if (Status s = place(i, h, {"loss", percent}, peers, {"--for", lifetime(f)}); !s.ok())
+            return s;
         }
         return {};
       }

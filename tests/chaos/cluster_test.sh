@@ -40,11 +40,11 @@ cat >"$work/links.json" <<'JSON'
   "summary": "Link faults on a running cluster: halves apart, then h1's outbound path broken, then loss at h4.",
   "seed": 1,
   "topology": {"hosts": 4},
-  "duration_s": 45,
+  "duration_s": 36,
   "timeline": [
-    {"at_s": 5, "fault": "partition", "shape": "halves", "for_s": 10},
-    {"at_s": 22, "fault": "one-way", "from": "h1", "to": "others", "for_s": 6},
-    {"at_s": 34, "fault": "loss", "percent": 20, "hosts": "h4", "for_s": 5}
+    {"at_s": 4, "fault": "partition", "shape": "halves", "for_s": 8},
+    {"at_s": 17, "fault": "one-way", "from": "h1", "to": "others", "for_s": 6},
+    {"at_s": 28, "fault": "loss", "percent": 20, "hosts": "h4", "for_s": 4}
   ],
   "checks": {"converge_within_s": 15, "max_renumbered": 0}
 }
