@@ -153,7 +153,7 @@ Status Agent::Impl::init() {
   lease_ = node_->leases();
   {
     auto started = AgentDatapath::start(io_, config_, *lease_, id_, advertise_.address, vtep_mac_,
-                                        *identity_, &Impl::wall);
+                                        *identity_, [this] { return wall(); });
     if (!started) return started.error();
     datapath_ = std::move(started).value();
     datapath_->set_nat_view([this] { return node::nat_view(*core_, now()); });

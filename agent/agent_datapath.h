@@ -36,7 +36,7 @@ struct DatapathCounters {
 
 class AgentDatapath {
  public:
-  using WallClock = WallTime (*)();
+  using WallClock = std::function<WallTime()>;
 
   // Opens netlink, turns on forwarding, gathers the underlay's facts. An error only when
   // netlink itself cannot be opened or the underlay address is on no device. `wall` is the

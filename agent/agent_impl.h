@@ -46,9 +46,12 @@ class Agent::Impl {
   TimePoint now() const {
     return kTimeZero + std::chrono::duration_cast<Duration>(SteadyClock::now() - started_);
   }
-  static WallTime wall() {
-    return std::chrono::time_point_cast<std::chrono::milliseconds>(
-        std::chrono::system_clock::now());
+  // The wall clock, moved by any test clock fault (`shoal fault clock`): everything the agent
+  // stamps or judges by wall time reads this one.
+  WallTime wall() const {
+    const auto now =
+        std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    return faults_ ? now + faults_->clock_offset() : now;
   }
 
   // The loop.

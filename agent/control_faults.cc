@@ -1,4 +1,4 @@
-// The fault requests: `shoal fault drop|loss|clear|list` (agent/faults.h). Off unless the
+// The fault requests: `shoal fault drop|loss|clock|clear|list` (agent/faults.h). Off unless the
 // config has AllowFaults, and then only for a client the kernel says runs as root or as the
 // agent's own user: a fault cuts this host off from its peers, so it is as privileged as
 // stopping the agent.
@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "agent/control_handler.h"
 
@@ -13,6 +14,7 @@ namespace shoal::agent {
 namespace {
 
 std::string direction_of(const Faults::Fault& f) {
+  if (f.is_clock()) return "";
   if (f.inbound && f.outbound) return "both";
   return f.inbound ? "in" : "out";
 }
@@ -24,11 +26,24 @@ void list_faults(const Faults& faults, proto::ControlResponse& out) {
     info->set_id(f.id);
     info->set_loss_percent(f.loss_percent);
     info->set_direction(direction_of(f));
+    info->set_clock_offset_ms(f.clock_offset.count());
     for (const auto& p : f.peers) info->add_peers(p);
     for (const auto& t : f.targets) info->add_targets(t.to_string());
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(f.expires - now);
     info->set_expires_in_ms(static_cast<uint64_t>(std::max<int64_t>(0, left.count())));
   }
+}
+
+// "+300 s", "-1.5 s": a clock offset as people write it.
+std::string signed_seconds(std::chrono::milliseconds offset) {
+  const int64_t ms = offset.count();
+  std::string text = (ms < 0 ? "-" : "+") + std::to_string(std::abs(ms) / 1000);
+  if (const int64_t rest = std::abs(ms) % 1000; rest != 0) {
+    std::string digits = std::to_string(1000 + rest).substr(1);
+    while (digits.back() == '0') digits.pop_back();
+    text += "." + digits;
+  }
+  return text + " s";
 }
 
 std::string joined(const std::vector<std::string>& items) {
@@ -84,6 +99,21 @@ proto::ControlResponse ControlHandler::handle_faults(const proto::ControlRequest
   if (request.has_fault_add()) {
     const auto& add = request.fault_add();
     Faults::Fault f;
+    f.expires = Faults::Clock::now() + std::chrono::seconds(add.seconds());
+    if (add.clock_offset_ms() != 0) {
+      f.clock_offset = std::chrono::milliseconds(add.clock_offset_ms());
+      f.loss_percent = 0;
+      f.inbound = f.outbound = false;
+      const std::string what = "this host's wall clock moved " + signed_seconds(f.clock_offset) +
+                               " for " + std::to_string(add.seconds()) + " s";
+      auto id = faults.add(std::move(f));
+      if (!id) return refuse("fault not added: " + id.error().message());
+      spdlog::warn("shoal fault {}: {}, now {} in all (uid {})", *id, what,
+                   signed_seconds(faults.clock_offset()), caller.uid);
+      out.set_message("fault " + std::to_string(*id) + ": " + what);
+      list_faults(faults, out);
+      return out;
+    }
     f.loss_percent = add.loss_percent() == 0 ? 100 : add.loss_percent();
     f.inbound = !add.outbound_only();
     f.outbound = !add.inbound_only();
@@ -95,7 +125,6 @@ proto::ControlResponse ControlHandler::handle_faults(const proto::ControlRequest
         if (std::find(f.targets.begin(), f.targets.end(), t) == f.targets.end())
           f.targets.push_back(t);
     }
-    f.expires = Faults::Clock::now() + std::chrono::seconds(add.seconds());
     const std::string what =
         (f.loss_percent >= 100 ? std::string("dropping")
                                : "losing " + std::to_string(f.loss_percent) + " % of") +

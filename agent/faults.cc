@@ -49,11 +49,20 @@ Status Faults::install_now() {
   const auto now = Clock::now();
   std::vector<backends::FaultRule> rules;
   for (const Fault& f : faults_)
-    rules.push_back({f.id, f.loss_percent, f.inbound, f.outbound, f.targets,
-                     std::chrono::ceil<std::chrono::milliseconds>(f.expires - now)});
+    if (!f.is_clock())
+      rules.push_back({f.id, f.loss_percent, f.inbound, f.outbound, f.targets,
+                       std::chrono::ceil<std::chrono::milliseconds>(f.expires - now)});
+  // A clock fault alone needs no table (nor nft on the host).
+  if (rules.empty() && !installed_) return {};
   Status s = install_(rules);
-  if (s.ok()) installed_ = !faults_.empty();
+  if (s.ok()) installed_ = !rules.empty();
   return s;
+}
+
+std::chrono::milliseconds Faults::clock_offset() const {
+  std::chrono::milliseconds sum{0};
+  for (const Fault& f : faults_) sum += f.clock_offset;
+  return sum;
 }
 
 void Faults::arm() {

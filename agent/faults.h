@@ -1,7 +1,9 @@
-// Faults: the test-only network faults this agent has on (`shoal fault`, only with
-// AllowFaults; see backends/faults.h for what they do in the kernel). It keeps what was asked
-// and what it resolved to, installs the kernel table after every change, and ends each fault
-// when it expires (its own timer; the kernel's element timeouts end it too if the agent dies).
+// Faults: the test-only faults this agent has on (`shoal fault`, only with AllowFaults). A
+// network fault drops or loses packets to and from peers (see backends/faults.h for what it
+// does in the kernel); a clock fault moves the wall clock this agent reads (clock_offset()).
+// It keeps what was asked and what it resolved to, installs the kernel table after every
+// change, and ends each fault when it expires (its own timer; for network faults the kernel's
+// element timeouts end them too if the agent dies, and a clock fault dies with the process).
 //
 // Promises: at most kMaxFaults at once; a fault never outlives its expiry; a failed install
 // leaves the list as it was before the change and says why; the destructor removes the table
@@ -33,7 +35,9 @@ class Faults {
     bool inbound = true, outbound = true;
     std::vector<std::string> peers;  // as asked, for people
     std::vector<Cidr> targets;
+    std::chrono::milliseconds clock_offset{0};  // nonzero: a clock fault, with no targets
     Clock::time_point expires;
+    bool is_clock() const { return clock_offset.count() != 0; }
   };
 
   // `install` puts rules in the kernel (backends::install_faults; tests pass their own).
@@ -47,6 +51,8 @@ class Faults {
   // Ends fault `id`, or every fault for 0: how many ended, or why the kernel refused.
   Result<size_t> clear(uint64_t id);
   const std::vector<Fault>& list() const { return faults_; }
+  // How far the clock faults now on move the wall clock: their sum, 0 when there are none.
+  std::chrono::milliseconds clock_offset() const;
 
  private:
   Status install_now();

@@ -45,8 +45,8 @@ where it runs:
                  time, from 2 to 20,000 hosts; no root needed, deterministic per seed
   --cluster FILE against a running shoal cluster the harness did not start: FILE says how
                  to reach each host's `shoal` (ssh, ...); every agent needs AllowFaults.
-                 Link faults only (cuts, flaps, loss) through `shoal fault`, each of which
-                 expires on its own; no pods, so pods_reach is skipped
+                 Only what `shoal fault` does (cuts, flaps, loss, a moved clock), each
+                 fault expiring on its own; no pods, so pods_reach is skipped
 
 options:
   --hosts N      run with N hosts instead of the file's topology.hosts

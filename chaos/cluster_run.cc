@@ -198,11 +198,25 @@ class ClusterRun {
         }
         return {};
       }
+      case FaultSpec::Kind::kClock: {
+        const long seconds = std::lround(f.offset_s);
+        const std::string offset = (seconds < 0 ? "" : "+") + std::to_string(seconds);
+        for (uint32_t h : f.hosts) {
+          auto answer = shoal(h, {"fault", "clock", offset, "--for", lifetime(f)});
+          if (!answer.ok())
+            return Status::unavailable(host_name(h) + ": " + answer.error().message());
+          uint64_t id = 0;
+          for (const auto& fault : answer->faults()) id = std::max(id, fault.id());
+          placed_[i].push_back({h, id});
+          say(host_name(h) + ": " + answer->message());
+        }
+        return {};
+      }
       case FaultSpec::Kind::kHeal:
-        for (uint32_t h = 0; h < n; ++h)
-          if (auto a = shoal(h, {"fault", "clear"}); !a.ok())
-            return Status::unavailable(host_name(h) + ": " + a.error().message());
-        for (auto& p : placed_) p.clear();
+        // Every cut and loss ends; a clock stays moved until its own end.
+        for (size_t j = 0; j < placed_.size(); ++j)
+          if (file_.timeline[j].kind != FaultSpec::Kind::kClock)
+            if (Status s = clear_placed(j); !s.ok()) return s;
         return {};
       default:
         return {};  // refused before the run (cluster_can_run)
@@ -212,6 +226,13 @@ class ClusterRun {
   Status end_fault(size_t i) {
     const FaultSpec& f = file_.timeline[i];
     say("end: " + f.text);
+    if (Status s = clear_placed(i); !s.ok()) return s;
+    judge_.fault_ended(now_s(), f, bands_[i]);
+    return {};
+  }
+
+  // Clears, by id, what timeline fault i put on the hosts.
+  Status clear_placed(size_t i) {
     for (const auto& [h, id] : placed_[i])
       if (auto a = shoal(h, {"fault", "clear", std::to_string(id)}); !a.ok()) {
         // Ended already (a heal cleared it, or it expired): only an unreachable host is wrong.
@@ -219,7 +240,6 @@ class ClusterRun {
           return Status::unavailable(host_name(h) + ": " + a.error().message());
       }
     placed_[i].clear();
-    judge_.fault_ended(now_s(), f, bands_[i]);
     return {};
   }
 
@@ -255,11 +275,11 @@ Status cluster_can_run(const ScenarioFile& file, const ClusterFile& cluster) {
         "namespaces)");
   for (const FaultSpec& f : file.timeline)
     if (f.kind != FaultSpec::Kind::kCut && f.kind != FaultSpec::Kind::kLoss &&
-        f.kind != FaultSpec::Kind::kHeal)
+        f.kind != FaultSpec::Kind::kHeal && f.kind != FaultSpec::Kind::kClock)
       return Status::unsupported(
           "\"" + f.text +
-          "\": on a real cluster only link faults run (cuts, one-way cuts, flaps, loss, heal: "
-          "`shoal fault`); crash, restart, freeze, wipe, clock, bandwidth and delay need the "
+          "\": on a real cluster only what `shoal fault` does runs (cuts, one-way cuts, flaps, "
+          "loss, heal, clock); crash, restart, freeze, wipe, bandwidth and delay need the "
           "harness to own the agents (run it on namespaces or --sim)");
   return {};
 }

@@ -1,11 +1,12 @@
 // Runs a scenario file against a real shoal cluster (shoal-chaos run --cluster FILE): agents
 // the harness did not start, on hosts it reaches through each host's `exec` prefix (ssh, or
-// `ip netns exec` in tests). Link faults become `shoal fault` on the hosts (drop or lose the
-// packets to given peers; each fault expires on its own, so a harness that dies leaves
-// nothing on for long); the checks read `shoal members|leases --json` on every host.
+// `ip netns exec` in tests). Link and clock faults become `shoal fault` on the hosts (drop or
+// lose the packets to given peers, or move the agent's clock; each fault expires on its own,
+// so a harness that dies leaves nothing on for long); the checks read
+// `shoal members|leases --json` on every host.
 //
 // What needs the harness to own the agents or the machines is refused before the run, with
-// the reason: crash, restart, freeze, wipe, clock, bandwidth and delay faults, hosts that join
+// the reason: crash, restart, freeze, wipe, bandwidth and delay faults, hosts that join
 // late, and workloads. Pods are not probed (the harness has none there): pods_reach is skipped.
 #pragma once
 

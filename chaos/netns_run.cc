@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -23,6 +24,7 @@
 #include "cli/control_client.h"
 #include "common/file_io.h"
 #include "common/subprocess.h"
+#include "protocol/control_codec.h"
 #include "store/store.h"
 
 namespace shoal::chaos {
@@ -34,6 +36,8 @@ using namespace std::chrono_literals;
 constexpr double kSampleStep = 0.5;   // s between samples of every agent
 constexpr double kProbeRound = 0.25;  // s a probe round waits for its replies
 constexpr auto kCallTimeout = 1000ms;
+// A clock fault expires this long after its planned end if the harness cannot clear it.
+constexpr double kClockMargin = 30;
 
 class NetnsRun {
  public:
@@ -215,6 +219,8 @@ class NetnsRun {
     if (file_.lease_ttl_s > 0)
       argv.insert(argv.end(),
                   {"--lease-ttl", std::to_string(static_cast<int64_t>(file_.lease_ttl_s)) + "s"});
+    // Clock faults go through the agent's test-only fault API (`shoal fault clock`).
+    if (has_clock_faults()) argv.insert(argv.end(), {"--allow-faults", "true"});
     auto pid = spawn_process(argv, work_ + "/" + host_name(h) + ".log");
     if (!pid.ok()) return pid.error();
     a.pid = *pid;
@@ -322,10 +328,60 @@ class NetnsRun {
           }
         return {};
       case FaultSpec::Kind::kClock:
+        for (uint32_t h : f.hosts)
+          if (Status s = move_clock(i, h); !s.ok()) return s;
+        return {};
       case FaultSpec::Kind::kDelay:
         break;  // refused before the run (namespaces_can_run)
     }
     return {};
+  }
+
+  bool has_clock_faults() const {
+    return std::any_of(file_.timeline.begin(), file_.timeline.end(),
+                       [](const FaultSpec& f) { return f.kind == FaultSpec::Kind::kClock; });
+  }
+
+  // Fault i moves host h's clock: a clock fault on its agent, which lasts until end_fault
+  // clears it (or the run's length, with a margin, if it never ends). A host that is down
+  // misses it; one that restarts comes back on the true clock, as the fault dies with its
+  // agent.
+  Status move_clock(size_t i, uint32_t h) {
+    if (!agents_[h].running() || agents_[h].frozen) return {};
+    const FaultSpec& f = file_.timeline[i];
+    const double lasts = (f.for_s > 0 ? f.for_s : file_.duration_s - f.at_s) + kClockMargin;
+    proto::ControlRequest add;
+    auto* fault = add.mutable_fault_add();
+    fault->set_clock_offset_ms(static_cast<int64_t>(f.offset_s * 1000));
+    fault->set_seconds(static_cast<uint32_t>(
+        std::clamp(std::ceil(lasts), 1.0, static_cast<double>(protocol::kMaxFaultSeconds))));
+    auto answer = cli::call(socket_of(h), add, kCallTimeout);
+    if (answer.ok() && answer->error().empty() && !answer->faults().empty()) {
+      clock_faults_[{i, h}] = answer->faults(answer->faults_size() - 1).id();
+      return {};
+    }
+    return Status::unavailable(host_name(h) + " refused its clock fault: " +
+                               (answer.ok() ? answer->error() : answer.error().message()));
+  }
+
+  // Ends fault i's clock move on every host that still has it (not on one restarted since).
+  void restore_clock(size_t i) {
+    for (auto it = clock_faults_.begin(); it != clock_faults_.end();) {
+      if (it->first.first != i) {
+        ++it;
+        continue;
+      }
+      const uint32_t h = it->first.second;
+      if (agents_[h].running()) {
+        proto::ControlRequest clear;
+        clear.mutable_fault_clear()->set_id(it->second);
+        auto answer = cli::call(socket_of(h), clear, kCallTimeout);
+        if (!answer.ok() || !answer->error().empty())
+          say(host_name(h) + ": its clock fault was not cleared (it expires on its own): " +
+              (answer.ok() ? answer->error() : answer.error().message()));
+      }
+      it = clock_faults_.erase(it);
+    }
   }
 
   Status end_fault(size_t i) {
@@ -362,6 +418,8 @@ class NetnsRun {
         }
         break;
       case FaultSpec::Kind::kClock:
+        restore_clock(i);
+        break;
       case FaultSpec::Kind::kDelay:
       case FaultSpec::Kind::kRestart:
       case FaultSpec::Kind::kHeal:
@@ -547,7 +605,8 @@ class NetnsRun {
   std::vector<size_t> bands_;
   std::map<size_t, CutPredicate> cuts_;
   std::map<size_t, double> losses_;
-  std::map<size_t, double> limits_;  // bandwidth faults on: Mbit/s
+  std::map<size_t, double> limits_;                               // bandwidth faults on: Mbit/s
+  std::map<std::pair<size_t, uint32_t>, uint64_t> clock_faults_;  // (fault, host) -> agent's id
   AgentSampler sampler_;
   std::vector<pid_t> workload_pids_;  // per pod, -1: not running
   pid_t check_pid_ = -1;
@@ -559,10 +618,6 @@ class NetnsRun {
 
 Status namespaces_can_run(const ScenarioFile& file) {
   for (const FaultSpec& f : file.timeline) {
-    if (f.kind == FaultSpec::Kind::kClock)
-      return Status::unsupported(
-          "\"" + f.text +
-          "\": clock faults run only in --sim for now (the agent has no test clock offset yet)");
     if (f.kind == FaultSpec::Kind::kDelay)
       return Status::unsupported(
           "\"" + f.text +

@@ -8,8 +8,9 @@
 // and logs go to `work_dir`, which is the caller's and stays; without one, a directory made
 // under /tmp holds them and is removed unless the run failed (then it is named, to read).
 //
-// What it cannot do it refuses before starting, never fakes: a clock fault needs a test clock
-// offset the agent does not have yet.
+// A clock fault is the agent's own test clock offset (`shoal fault clock`; the agents of a run
+// with one start with AllowFaults). What it cannot do it refuses before starting, never
+// fakes: delay needs netem, which this harness does not drive.
 #pragma once
 
 #include <atomic>

@@ -80,8 +80,10 @@ class SimRun {
   static lease::LeaseConfig lease_config(const ScenarioFile& f) {
     lease::LeaseConfig c = LeaseCluster::config_for(f.network, f.subnet_len);
     c.planted_keep_lost_subnet = f.planted_bug == "keep-lost-subnet";
-    if (f.lease_ttl_s > 0)
+    if (f.lease_ttl_s > 0) {
       c.ttl = std::chrono::duration_cast<std::chrono::milliseconds>(seconds_of(f.lease_ttl_s));
+      c.renew_after = c.ttl / 2;  // as the agent renews (agent/agent.cc)
+    }
     return c;
   }
 
@@ -201,10 +203,10 @@ class SimRun {
     judge_.host_stopped(now_s(), h);
   }
 
-  // Every host's view, read from its cores. A host's owner map is a function of its table,
-  // so it is keyed by the table's hash (kept by the table, O(1)) and the map's size (which
-  // tells a map not yet recomputed after the last merge): comparing the maps themselves
-  // would cost O(hosts^2) per sample.
+  // Every host's view, read from its cores. A host's owner map is keyed by the hash its lease
+  // core keeps of it (O(1)): comparing the maps themselves would cost O(hosts^2) per sample,
+  // and the table's hash would count a renewal still spreading as a disagreement, which the
+  // agents' owner maps (subnet and owner, read over the control socket) do not.
   std::vector<HostView> views() {
     std::vector<HostView> v(file_.hosts);
     for (uint32_t h = 0; h < file_.hosts; ++h) {
@@ -214,7 +216,7 @@ class SimRun {
       v[h].up = true;
       v[h].alive = core->count(gossip::MemberState::kAlive);
       v[h].suspect = core->count(gossip::MemberState::kSuspect);
-      v[h].owners_key = lease->table().hash() * 1000003ULL + lease->owners().size();
+      v[h].owners_key = lease->owners_hash();
       v[h].ready_subnet = lease->ready_subnet();
     }
     return v;

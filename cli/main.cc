@@ -4,14 +4,17 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "agent/agent.h"
 #include "agent/config.h"
+#include "agent/config_values.h"
 #include "cli/control_client.h"
 #include "cli/print.h"
 #include "crypto/key.h"
@@ -185,13 +188,17 @@ constexpr ClientCommand kClientCommands[] = {
      "overrides), and removing the primary key is refused.\n\n"
      "  --force                use or remove although a live member is behind\n"
      "  --wait SECONDS         how long to wait for every live member (default 15)"},
-    {"fault", "drop PEER...|loss PERCENT PEER...|clear [ID]|list [--for SECONDS] [--in|--out]",
+    {"fault",
+     "drop PEER...|loss PERCENT PEER...|clock OFFSET|clear [ID]|list [--for SECONDS] "
+     "[--in|--out]",
      "FOR PARTITION TESTS. Drops (or loses PERCENT of, at random) this host's packets to and\n"
      "from the PEERs: gossip, vxlan, the udp tunnel and host-gw pod traffic alike. A PEER is a\n"
      "member's name or id prefix (its underlay and NAT addresses and its subnet), an address\n"
-     "or a CIDR. Every fault expires on its own (--for, default 60 s, at most 3600), even if\n"
-     "the agent dies; `clear` ends one fault by id, or all. The agent refuses unless its\n"
-     "config has AllowFaults (--allow-faults true), and serves only root and its own user.\n\n"
+     "or a CIDR. `clock` moves the wall clock this agent reads (gossip, leases) by OFFSET,\n"
+     "ahead or behind: +300, -5m, +1h30m. Every fault expires on its own (--for, default\n"
+     "60 s, at most 3600); a network fault even if the agent dies. `clear` ends one fault by\n"
+     "id, or all. The agent refuses unless its config has AllowFaults (--allow-faults true),\n"
+     "and serves only root and its own user.\n\n"
      "  --for SECONDS          when the fault expires (default 60)\n"
      "  --in                   only packets from the peers (a one-way cut)\n"
      "  --out                  only packets to the peers"},
@@ -204,6 +211,21 @@ std::optional<uint32_t> number_in(std::string_view text, uint32_t low, uint32_t 
   if (ec != std::errc() || end != text.data() + text.size() || n < low || n > high)
     return std::nullopt;
   return n;
+}
+
+// "+300", "-5m", "1h30m": whole seconds, or a duration (agent/config_values.h), with an
+// optional sign.
+std::optional<std::chrono::seconds> signed_duration(std::string_view text) {
+  const bool negative = text.starts_with('-');
+  if (negative || text.starts_with('+')) text.remove_prefix(1);
+  std::optional<std::chrono::seconds> magnitude;
+  if (auto bare = number_in(text, 0, UINT32_MAX)) {
+    magnitude = std::chrono::seconds(*bare);
+  } else {
+    magnitude = agent::parse_duration(text);
+  }
+  if (!magnitude) return std::nullopt;
+  return negative ? -*magnitude : *magnitude;
 }
 
 // `shoal fault ...`'s request from its words, or what is wrong with them.
@@ -234,8 +256,16 @@ std::string fault_request(const std::vector<std::string_view>& positional, uint3
     add->set_seconds(seconds);
     add->set_inbound_only(in_only);
     add->set_outbound_only(out_only);
+  } else if (sub == "clock" && positional.size() == 2) {
+    if (in_only || out_only) return "fault clock: --in and --out are for drop and loss";
+    auto offset = signed_duration(positional[1]);
+    if (!offset || offset->count() == 0)
+      return "fault clock: OFFSET is a signed duration, not zero: +300, -5m, +1h30m";
+    auto* add = request.mutable_fault_add();
+    add->set_clock_offset_ms(std::chrono::milliseconds(*offset).count());
+    add->set_seconds(seconds);
   } else {
-    return "fault expects drop PEER..., loss PERCENT PEER..., clear [ID] or list";
+    return "fault expects drop PEER..., loss PERCENT PEER..., clock OFFSET, clear [ID] or list";
   }
   return {};
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <vector>
 
 namespace shoal::cli {
@@ -129,10 +130,14 @@ std::string format_faults(const proto::ControlResponse& response) {
   for (const auto& f : response.faults()) {
     std::string peers;
     for (const auto& p : f.peers()) peers += (peers.empty() ? "" : ",") + p;
-    rows.push_back(
-        {std::to_string(f.id()),
-         f.loss_percent() >= 100 ? "drop" : "loss " + std::to_string(f.loss_percent()) + "%",
-         f.direction(), peers, std::to_string((f.expires_in_ms() + 999) / 1000) + " s"});
+    std::string what =
+        f.loss_percent() >= 100 ? "drop" : "loss " + std::to_string(f.loss_percent()) + "%";
+    if (f.clock_offset_ms() != 0)
+      what = "clock " + std::string(f.clock_offset_ms() > 0 ? "+" : "-") +
+             std::to_string(std::abs(f.clock_offset_ms()) / 1000) + " s";
+    rows.push_back({std::to_string(f.id()), what, f.clock_offset_ms() != 0 ? "-" : f.direction(),
+                    peers.empty() ? "-" : peers,
+                    std::to_string((f.expires_in_ms() + 999) / 1000) + " s"});
   }
   return render_table(rows);
 }

@@ -11,6 +11,21 @@
 namespace shoal::lease {
 namespace {
 
+// Summed (mod 2^64) over the entries, each FNV-1a over its bytes then splitmix64's finaliser:
+// the map's order does not matter, and a subnet moved to another owner changes the sum.
+uint64_t hash_of(const Owners& owners) {
+  uint64_t sum = 0;
+  for (const auto& [subnet, node] : owners) {
+    uint64_t h = 0xcbf29ce484222325ULL ^ subnet.prefix();
+    for (uint8_t b : subnet.network().view()) h = (h ^ b) * 0x100000001b3ULL;
+    for (uint8_t b : node.bytes()) h = (h ^ b) * 0x100000001b3ULL;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+    sum += h ^ (h >> 31);
+  }
+  return sum;
+}
+
 template <typename Message>
 Bytes serialize(const Message& m) {
   Bytes out(m.ByteSizeLong());
@@ -325,6 +340,7 @@ std::optional<Bytes> LeaseCore::sync_step(TimePoint now, WallTime wall, ByteView
 void LeaseCore::recompute(WallTime wall) {
   dirty_ = false;
   owners_ = table_.owners(wall);
+  owners_hash_ = hash_of(owners_);
   std::map<NodeId, PeerView> now_peers;
   for (const auto& [subnet, node] : owners_) {
     if (node == self_.id || now_peers.count(node)) continue;

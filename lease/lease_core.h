@@ -148,6 +148,10 @@ class LeaseCore {
   const NodeRecord& own() const { return own_; }
   const Table& table() const { return table_; }
   const Owners& owners() const { return owners_; }
+  // Order-independent hash of owners(): equal maps give equal hashes, different ones (almost
+  // surely) different hashes. Unlike table().hash() it ignores renewals, so two hosts that
+  // route alike compare equal in O(1) while a renewal is still spreading.
+  uint64_t owners_hash() const { return owners_hash_; }
   uint64_t reallocations() const { return reallocations_; }
   // True while we hold no claim because every subnet of our pool is validly held by others
   // (or our site's pool is empty); we claim as soon as one frees up.
@@ -202,6 +206,7 @@ class LeaseCore {
   uint64_t digest_syncs_ = 0;
   TimePoint busy_until_;  // sync every sync_interval_busy until then
   Owners owners_;
+  uint64_t owners_hash_ = 0;
   std::vector<Cidr> pool_;  // the subnets we may claim, made on first use
   std::set<NodeId> members_;
   std::map<NodeId, PeerView> peers_;

@@ -69,6 +69,19 @@ Status key_id_error(const std::string& value) {
 }
 
 Status fault_add_error(const proto::ControlRequest::FaultAdd& add) {
+  if (add.seconds() < 1 || add.seconds() > kMaxFaultSeconds)
+    return Status::invalid_argument("a fault lasts 1 to " + std::to_string(kMaxFaultSeconds) +
+                                    " seconds");
+  if (add.clock_offset_ms() != 0) {
+    if (!add.peers().empty() || add.loss_percent() != 0 || add.inbound_only() ||
+        add.outbound_only())
+      return Status::invalid_argument(
+          "a clock fault moves this host's clock only: no peers, loss or direction");
+    if (add.clock_offset_ms() > kMaxClockOffsetMs || add.clock_offset_ms() < -kMaxClockOffsetMs)
+      return Status::invalid_argument("a clock fault moves the clock at most " +
+                                      std::to_string(kMaxClockOffsetMs / 1000) + " s either way");
+    return {};
+  }
   if (add.peers().empty()) return Status::invalid_argument("a fault needs at least one peer");
   if (static_cast<size_t>(add.peers_size()) > kMaxFaultPeers)
     return Status::invalid_argument("a fault names at most " + std::to_string(kMaxFaultPeers) +
@@ -76,9 +89,6 @@ Status fault_add_error(const proto::ControlRequest::FaultAdd& add) {
   for (const auto& peer : add.peers())
     if (Status s = string_error("a fault's peer", peer); !s.ok()) return s;
   if (add.loss_percent() > 100) return Status::invalid_argument("loss is a percentage: 1 to 100");
-  if (add.seconds() < 1 || add.seconds() > kMaxFaultSeconds)
-    return Status::invalid_argument("a fault lasts 1 to " + std::to_string(kMaxFaultSeconds) +
-                                    " seconds");
   if (add.inbound_only() && add.outbound_only())
     return Status::invalid_argument("a fault is inbound only, outbound only, or both; not two");
   return {};

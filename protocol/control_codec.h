@@ -24,6 +24,9 @@ inline constexpr size_t kMaxControlString = 256;
 // `shoal fault`: peers per fault, and the longest a fault may last before it expires.
 inline constexpr size_t kMaxFaultPeers = 64;
 inline constexpr uint32_t kMaxFaultSeconds = 3600;
+// A clock fault moves the agent's wall clock by at most this much, either way: a year, so a
+// test can bring a host back long after every lease it knew has expired.
+inline constexpr int64_t kMaxClockOffsetMs = int64_t{366} * 24 * 3600 * 1000;
 
 // Header and serialized message. The caller keeps the message under its cap (ByteSizeLong).
 Bytes encode_frame(const google::protobuf::Message& message);

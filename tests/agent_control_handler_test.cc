@@ -139,6 +139,23 @@ TEST_CASE("control: faults are refused unless allowed, and only for root or the 
   CHECK(f.installs.empty());  // nothing asked of the kernel by a refusal or a list
 }
 
+TEST_CASE("control: a clock fault moves this agent's clock and is listed, with no nft") {
+  Fixture f(true);
+  const ControlCaller root{true, 0, 1};
+  proto::ControlRequest add;
+  auto* a = add.mutable_fault_add();
+  a->set_clock_offset_ms(-1500);
+  a->set_seconds(30);
+  auto answer = f.ask(add, root);
+  REQUIRE(answer.error().empty());
+  CHECK(answer.message() == "fault 1: this host's wall clock moved -1.5 s for 30 s");
+  REQUIRE(answer.faults_size() == 1);
+  CHECK(answer.faults(0).clock_offset_ms() == -1500);
+  CHECK(answer.faults(0).direction().empty());
+  CHECK(answer.faults(0).peers().empty());
+  CHECK(f.installs.empty());
+}
+
 TEST_CASE("control: a fault resolves its peers, goes to the kernel and is listed") {
   Fixture f(true);
   const ControlCaller root{true, 0, 1};

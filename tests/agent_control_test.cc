@@ -224,6 +224,20 @@ TEST_CASE("control codec: requests the agent cannot act on are refused with a re
   for (int i = 0; i < 65; ++i) add->add_peers("h" + std::to_string(i));
   CHECK(refusal(fault) == "a fault names at most 64 peers");
 
+  proto::ControlRequest clock;
+  auto* move = clock.mutable_fault_add();
+  move->set_seconds(60);
+  move->set_clock_offset_ms(-300000);
+  CHECK(decode_request(body_of(clock)));
+  move->set_clock_offset_ms(kMaxClockOffsetMs + 1);
+  CHECK(refusal(clock).find("at most 31622400 s either way") != std::string::npos);
+  move->set_clock_offset_ms(5000);
+  move->add_peers("h2");
+  CHECK(refusal(clock).find("this host's clock only") != std::string::npos);
+  move->clear_peers();
+  move->set_inbound_only(true);
+  CHECK(refusal(clock).find("this host's clock only") != std::string::npos);
+
   const Bytes garbage{0xff, 0xff, 0xff, 0xff, 0xff};
   CHECK(decode_request(garbage).error().to_string().find("malformed") != std::string::npos);
 }

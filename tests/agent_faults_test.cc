@@ -112,3 +112,31 @@ TEST_CASE("faults: each ends on its own when it expires") {
   REQUIRE(kernel.installs.back().size() == 1);
   CHECK(kernel.installs.back()[0].id == 2);
 }
+
+TEST_CASE("faults: a clock fault moves the clock, needs no table, and ends on its own") {
+  boost::asio::io_context io;
+  Kernel kernel;
+  Faults faults(io, kernel.install());
+  CHECK(faults.clock_offset() == 0ms);
+  Faults::Fault ahead;
+  ahead.clock_offset = 300s;
+  ahead.expires = Faults::Clock::now() + 50ms;
+  Faults::Fault behind;
+  behind.clock_offset = -20s;
+  behind.expires = Faults::Clock::now() + 10s;
+  REQUIRE(faults.add(ahead));
+  REQUIRE(faults.add(behind));
+  CHECK(faults.clock_offset() == 280s);
+  CHECK(kernel.installs.empty());  // no nft for a clock
+
+  REQUIRE(faults.add(drop({cidr("192.0.2.12/32")}, 10s)));
+  REQUIRE(kernel.installs.size() == 1);
+  CHECK(kernel.installs[0].size() == 1);  // the drop alone
+
+  const auto deadline = Faults::Clock::now() + 5s;
+  while (faults.list().size() == 3 && Faults::Clock::now() < deadline) io.run_for(20ms);
+  CHECK(faults.clock_offset() == -20s);
+  CHECK(*faults.clear(0) == 2);
+  CHECK(faults.clock_offset() == 0ms);
+  CHECK(kernel.installs.back().empty());  // the drop's rules are gone too
+}

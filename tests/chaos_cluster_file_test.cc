@@ -75,8 +75,11 @@ TEST_CASE("cluster runs: only link faults, the cluster's host count, no late joi
   CHECK(cluster_can_run(*four, *cluster).message().find("give --hosts 3") != std::string::npos);
   auto crash = scenario(R"({"at_s": 5, "fault": "crash", "hosts": "h2", "for_s": 10})");
   REQUIRE(crash.ok());
-  CHECK(cluster_can_run(*crash, *cluster).message().find("only link faults run") !=
+  CHECK(cluster_can_run(*crash, *cluster).message().find("only what `shoal fault` does runs") !=
         std::string::npos);
+  auto clock = scenario(R"({"at_s": 5, "fault": "clock", "offset_s": -300, "hosts": "h2"})");
+  REQUIRE(clock.ok());
+  CHECK(cluster_can_run(*clock, *cluster).ok());  // `shoal fault clock` moves it
   auto delay = scenario(R"({"at_s": 5, "fault": "delay", "ms": 300, "hosts": "h2", "for_s": 5})");
   REQUIRE(delay.ok());
   CHECK(cluster_can_run(*delay, *cluster).message().find("delay need") != std::string::npos);

@@ -6,7 +6,10 @@
 # 2. `shoal fault drop h2 h3 --for 12` on h1 cuts h1 off: both sides lose it; the fault is
 #    listed, in the kernel, and expires on its own: all three are alive again, no clear needed.
 # 3. A one-way fault, loss, and `clear` by id: listed and ended.
-# 4. A fault outlives a SIGKILLed agent only until it expires (the kernel's set timeouts), and
+# 4. `shoal fault clock +13h` on h1 moves the wall clock h1 reads: past its renewal age
+#    (half the 24 h TTL), h1 renews its lease, and h2 sees it renewed 13 h in the future. No
+#    nft table, no member lost, and `clear` puts the clock back.
+# 5. A fault outlives a SIGKILLed agent only until it expires (the kernel's set timeouts), and
 #    the restarted agent starts with no fault table.
 # Underlay 192.0.2.0/24, overlay 198.18.0.0/16; everything is removed on exit (trap).
 set -euo pipefail
@@ -85,7 +88,26 @@ ctl 2 fault clear >/dev/null || fail "clear all failed"
 [[ $(fault_count 2) == 0 ]] && ! fault_table 2 || fail "clear all left a fault"
 step "   listed as asked; cleared by id, then all"
 
-step "4. a fault outlives a SIGKILLed agent only until it expires"
+step "4. h1's wall clock 13 h ahead"
+renewed_ahead() {  # h2 sees h1's lease renewed more than 12 h from now
+  local renewed now_ms
+  renewed=$(ctl 2 leases --json | jq -r '.leases[] | select(.node == "h1") | .renewedAtMs')
+  now_ms=$(($(date +%s) * 1000))
+  [[ -n $renewed ]] && ((renewed > now_ms + 12 * 3600 * 1000))
+}
+renewed_ahead && fail "h1's lease is renewed in the future before its clock moved"
+ctl 1 fault clock +13h --for 60 >/dev/null || fail "the clock fault was refused"
+ctl 1 fault list --json | jq -e '.faults[0].clockOffsetMs | tonumber == 46800000' >/dev/null ||
+  fail "the clock fault is not listed with its offset: $(ctl 1 fault list --json)"
+fault_table 1 && fail "a clock fault made an nft table"
+wait_until 25 renewed_ahead || fail "h1 did not renew its lease on the moved clock"
+all_alive || fail "a member was lost while h1's clock was 13 h ahead"
+ctl 1 fault clear >/dev/null || fail "the clock fault was not cleared"
+[[ $(fault_count 1) == 0 ]] || fail "h1 still lists the clock fault"
+grep -q "wall clock moved +46800 s" "$work/h1.log" || fail "h1 did not log its clock move"
+step "   h1 renewed its lease 13 h ahead, as h2 sees it; nobody lost; cleared"
+
+step "5. a fault outlives a SIGKILLed agent only until it expires"
 ctl 2 fault drop h3 --for 6 >/dev/null || fail "fault refused"
 netns_kill 2 KILL
 wait_until 10 not netns_alive 2 || fail "h2 did not die"
