@@ -19,6 +19,18 @@ std::string seconds_text(double s) {
 
 std::string host_name(uint32_t h) { return "h" + std::to_string(h + 1); }
 
+namespace {
+
+// "3 recoveries, the slowest 2.5 s (bound 5.0 s)", "1 recovery in 0.4 s (bound 5.0 s)".
+std::string recoveries_text(size_t count, double slowest, double bound) {
+  const std::string within = " (bound " + seconds_text(bound) + ")";
+  if (count == 0) return "no fault ended that the cluster had to recover from";
+  if (count == 1) return "1 recovery in " + seconds_text(slowest) + within;
+  return std::to_string(count) + " recoveries, the slowest " + seconds_text(slowest) + within;
+}
+
+}  // namespace
+
 std::string first_member_problem(uint32_t host, const std::vector<uint32_t>& up,
                                  const StateOf& state_of) {
   for (uint32_t other : up) {
@@ -342,11 +354,9 @@ RunReport Judge::finish(double t, const std::vector<HostView>& views, const Memb
   double worst = 0;
   const std::string slow =
       first_late(&RunReport::Recovery::seconds, "never agreed (" + last_problem_ + ")", worst);
-  verdict("converge_within", true, pass(slow.empty()),
-          slow.empty()
-              ? std::to_string(report_.recoveries.size()) + " recoveries, the slowest " +
-                    seconds_text(worst) + " (bound " + seconds_text(c.converge_within_s) + ")"
-              : slow);
+  verdict(
+      "converge_within", true, pass(slow.empty()),
+      slow.empty() ? recoveries_text(report_.recoveries.size(), worst, c.converge_within_s) : slow);
   std::string deaths = std::to_string(false_deaths_.size()) + " false deaths";
   if (!false_deaths_.empty())
     deaths += ", first: " + host_name(false_deaths_[0].observer) + " declared " +

@@ -225,8 +225,8 @@ std::string to_html(const RunReport& r) {
     << (r.mode == "sim" ? " s simulated in " : " s of scenario, run in ") << seconds(r.wall_s)
     << " s</p>\n";
   h << "<h2>Timeline</h2>\n" << svg(r);
-  h << "<p class=\"legend\">faults: <span style=\"background:#f2c94c66\"></span>band"
-    << "<span style=\"background:#6fcf97\"></span>agrees"
+  h << "<p class=\"legend\"><span style=\"background:#f2c94c66\"></span>a fault is on"
+    << "<span style=\"background:#6fcf97\"></span>host agrees"
     << "<span style=\"background:#f2994a\"></span>member view off"
     << "<span style=\"background:#eb5757\"></span>owner map differs"
     << "<span style=\"background:#bdbdbd\"></span>down</p>\n";
