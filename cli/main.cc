@@ -316,7 +316,8 @@ int run_client(const ClientCommand& command, std::vector<std::string_view> args)
       fault_seconds = *seconds;
     } else if (command.name == "fault" && (a == "--in" || a == "--out")) {
       (a == "--in" ? in_only : out_only) = true;
-    } else if (a.starts_with("-")) {
+    } else if (a.starts_with("-") && !(a.size() > 1 && a[1] >= '0' && a[1] <= '9')) {
+      // "-5m" is a value (`fault clock -5m`), not an option.
       return usage_error(std::string(command.name) + ": unknown option '" + std::string(a) + "'",
                          command.name);
     } else {

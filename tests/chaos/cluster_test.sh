@@ -3,9 +3,10 @@
 #   usage: tests/chaos/cluster_test.sh PATH/TO/shoal-chaos PATH/TO/shoal
 # Four agents are started here, by bash (tests/e2e/cluster.sh), with AllowFaults, in network
 # namespaces; the cluster file reaches each through `ip netns exec`, as ssh would reach a real
-# host. The harness runs a scenario of link faults (a partition, a one-way cut, loss) through
-# `shoal fault` and must pass; afterwards no fault is left on any host. It must also refuse a
-# fault it cannot make on a real cluster (exit 2) and name a host it cannot reach (exit 3).
+# host. The harness runs a scenario of link faults (a partition, a one-way cut, loss) and a
+# clock moved back, through `shoal fault`, and must pass; afterwards no fault is left on any
+# host. It must also refuse a fault it cannot make on a real cluster (exit 2) and name a host
+# it cannot reach (exit 3).
 # Underlay 192.0.2.0/24, overlay 198.18.0.0/16; everything is removed on exit (trap).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../e2e" && pwd)
@@ -37,14 +38,15 @@ echo "{\"hosts\": [$hosts], \"shoal\": \"$shoal\"}" >"$work/cluster.json"
 cat >"$work/links.json" <<'JSON'
 {
   "name": "cluster-links",
-  "summary": "Link faults on a running cluster: halves apart, then h1's outbound path broken, then loss at h4.",
+  "summary": "Faults on a running cluster: h3's clock 90 s behind throughout, halves apart, then h1's outbound path broken, then loss at h4.",
   "seed": 1,
   "topology": {"hosts": 4},
   "duration_s": 36,
   "timeline": [
     {"at_s": 4, "fault": "partition", "shape": "halves", "for_s": 8},
     {"at_s": 17, "fault": "one-way", "from": "h1", "to": "others", "for_s": 6},
-    {"at_s": 28, "fault": "loss", "percent": 20, "hosts": "h4", "for_s": 4}
+    {"at_s": 28, "fault": "loss", "percent": 20, "hosts": "h4", "for_s": 4},
+    {"at_s": 2, "fault": "clock", "hosts": "h3", "offset_s": -90, "for_s": 30}
   ],
   "checks": {"converge_within_s": 15, "max_renumbered": 0}
 }
@@ -57,6 +59,7 @@ status=0
 cat "$work/run.out"
 [[ $status == 0 ]] || { cat "$work/run.err"; fail "shoal-chaos --cluster exited $status"; }
 grep -q "h1: fault 1: dropping packets to h3, h4" "$work/run.err" || fail "the partition was not put on h1"
+grep -q "h3: fault 1: this host's wall clock moved -90 s" "$work/run.err" || fail "h3's clock was not moved"
 jq -e '.mode == "cluster"' "$work/report/report.json" >/dev/null || fail "the report does not say cluster"
 jq -e '[.recoveries[]] | length >= 3' "$work/report/report.json" >/dev/null || fail "fewer than 3 recoveries timed"
 for i in 1 2 3 4; do
@@ -69,7 +72,7 @@ step "2. refusals"
 sed 's/"fault": "loss", "percent": 20, "hosts": "h4"/"fault": "crash", "hosts": "h4"/' "$work/links.json" >"$work/crash.json"
 status=0
 "$chaos" run "$work/crash.json" --cluster "$work/cluster.json" 2>"$work/crash.err" || status=$?
-[[ $status == 2 ]] && grep -q "only link faults run" "$work/crash.err" || fail "a crash fault was not refused (exit $status)"
+[[ $status == 2 ]] && grep -q "only what \`shoal fault\` does runs" "$work/crash.err" || fail "a crash fault was not refused (exit $status)"
 sed "s|$work/h2/shoal.sock|$work/nowhere.sock|" "$work/cluster.json" >"$work/broken.json"
 status=0
 "$chaos" run "$work/links.json" --cluster "$work/broken.json" 2>"$work/broken.err" || status=$?
