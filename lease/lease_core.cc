@@ -13,6 +13,15 @@ namespace {
 
 // Summed (mod 2^64) over the entries, each FNV-1a over its bytes then splitmix64's finaliser:
 // the map's order does not matter, and a subnet moved to another owner changes the sum.
+// `next` is `before` renewed: the same claims, addresses and data, only a newer version and
+// stamp. Whether it counts is the same as before, so the owners stay as they are.
+bool renews(const NodeRecord& before, const NodeRecord& next) {
+  return next.renewed_at >= before.renewed_at && next.version > before.version && !next.released &&
+         !before.released && next.claims == before.claims && next.underlay == before.underlay &&
+         next.backend_data == before.backend_data && next.name == before.name &&
+         next.site == before.site;
+}
+
 uint64_t hash_of(const Owners& owners) {
   uint64_t sum = 0;
   for (const auto& [subnet, node] : owners) {
@@ -186,9 +195,14 @@ bool LeaseCore::merge_record(const NodeRecord& record, WallTime wall, bool gossi
       adopt_own_from_peer(record, wall);
     return false;
   }
+  // A renewal of a record that counts changes nobody's subnet: skip the O(table) recompute.
+  // With every host renewing each ttl/2, recomputing on each one cost every host O(hosts^2)
+  // per TTL; expiry still comes in with housekeeping's periodic recompute.
+  const NodeRecord* before = table_.find(record.id);
+  const bool only_renewed = before && renews(*before, record) && table_.valid(*before, wall);
   if (table_.merge(record) == Table::Merge::kUnchanged) return false;
   if (gossip_on) queue_broadcast(record);
-  mark_dirty(now_);
+  mark_dirty(now_, /*table_changed=*/true, /*owners_may_change=*/!only_renewed);
   return true;
 }
 
@@ -246,9 +260,11 @@ void LeaseCore::queue_broadcast(const Eviction& eviction) {
   broadcasts_.push_back({eviction.id, serialize(update)});
 }
 
-void LeaseCore::mark_dirty(TimePoint now, bool table_changed) {
-  if (!dirty_) recompute_at_ = now + config_.recompute_delay;
-  dirty_ = true;
+void LeaseCore::mark_dirty(TimePoint now, bool table_changed, bool owners_may_change) {
+  if (owners_may_change) {
+    if (!dirty_) recompute_at_ = now + config_.recompute_delay;
+    dirty_ = true;
+  }
   if (table_changed) {
     busy_until_ = now + config_.sync_busy_hold;
     next_sync_ = std::min(next_sync_, now + config_.sync_interval_busy);

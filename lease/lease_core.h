@@ -174,8 +174,9 @@ class LeaseCore {
   void allocate(TimePoint now, WallTime wall);
   void queue_broadcast(const NodeRecord& record);
   void queue_broadcast(const Eviction& eviction);
-  // Owners must be recomputed; when the table itself changed, the next sync comes sooner.
-  void mark_dirty(TimePoint now, bool table_changed = true);
+  // Owners must be recomputed (unless !owners_may_change); when the table itself changed,
+  // the next sync comes sooner.
+  void mark_dirty(TimePoint now, bool table_changed = true, bool owners_may_change = true);
 
   LeaseConfig config_;
   LocalLease self_;

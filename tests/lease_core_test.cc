@@ -793,3 +793,49 @@ TEST_CASE(
     CHECK(has_event(a, LeaseEvent::Kind::kSubnetReady, a.id(), *a.c().claimed_subnet()));
   }
 }
+
+TEST_CASE("lease_core: a peer's renewal leaves the owners as they were; a late one restores them") {
+  Rng rng(31);
+  const NodeId self = NodeId::random(rng), peer = NodeId::random(rng);
+  const Cidr subnet = *Cidr::parse("198.18.7.0/24");
+  const auto ttl = config().ttl;
+  LeaseCore c = core(self, {});
+  TimePoint now = kTimeZero;
+  WallTime wall = kWall;
+  auto receive = [&](const NodeRecord& record) {
+    proto::LeaseUpdate update;
+    to_proto(record, *update.mutable_record());
+    const std::string bytes = update.SerializeAsString();
+    c.handle_update(now, wall,
+                    ByteView(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
+  };
+  auto pass = [&](Duration d) {  // time goes by, as the driver would make it
+    for (const TimePoint end = now + d; now < end;) {
+      now += 100ms, wall += 100ms;
+      c.handle_timeout(now, wall);
+    }
+  };
+  auto owner_of = [&]() -> std::optional<NodeId> {
+    auto it = c.owners().find(subnet);
+    if (it == c.owners().end()) return std::nullopt;
+    return it->second;
+  };
+
+  receive(own_record(peer, wall, 3));
+  pass(1s);
+  REQUIRE(owner_of() == peer);
+  const uint64_t hash = c.owners_hash();
+  receive(own_record(peer, wall, 4));  // renewed: same claim, newer stamp
+  pass(1s);
+  CHECK(owner_of() == peer);
+  CHECK(c.owners_hash() == hash);
+  CHECK(c.table().find(peer)->version == 4);
+
+  pass(ttl + config().housekeeping);  // not renewed: it expires, and housekeeping sees it
+  CHECK(!owner_of());
+  CHECK(c.owners_hash() != hash);
+  receive(own_record(peer, wall, 5));  // back, renewed after its expiry
+  pass(1s);
+  CHECK(owner_of() == peer);
+  CHECK(c.owners_hash() == hash);
+}
