@@ -100,42 +100,40 @@ proto::ControlResponse ControlHandler::handle_faults(const proto::ControlRequest
     const auto& add = request.fault_add();
     Faults::Fault f;
     f.expires = Faults::Clock::now() + std::chrono::seconds(add.seconds());
+    std::string what;
     if (add.clock_offset_ms() != 0) {
       f.clock_offset = std::chrono::milliseconds(add.clock_offset_ms());
       f.loss_percent = 0;
       f.inbound = f.outbound = false;
-      const std::string what = "this host's wall clock moved " + signed_seconds(f.clock_offset) +
-                               " for " + std::to_string(add.seconds()) + " s";
-      auto id = faults.add(std::move(f));
-      if (!id) return refuse("fault not added: " + id.error().message());
-      spdlog::warn("shoal fault {}: {}, now {} in all (uid {})", *id, what,
-                   signed_seconds(faults.clock_offset()), caller.uid);
-      out.set_message("fault " + std::to_string(*id) + ": " + what);
-      list_faults(faults, out);
-      return out;
+      what = "this host's wall clock moved " + signed_seconds(f.clock_offset) + " for " +
+             std::to_string(add.seconds()) + " s";
+    } else {
+      f.loss_percent = add.loss_percent() == 0 ? 100 : add.loss_percent();
+      f.inbound = !add.outbound_only();
+      f.outbound = !add.inbound_only();
+      for (const auto& peer : add.peers()) {
+        auto targets = fault_targets(peer);
+        if (!targets) return refuse(targets.error().message());
+        f.peers.push_back(peer);
+        for (const Cidr& t : *targets)
+          if (std::find(f.targets.begin(), f.targets.end(), t) == f.targets.end())
+            f.targets.push_back(t);
+      }
+      what = (f.loss_percent >= 100 ? std::string("dropping")
+                                    : "losing " + std::to_string(f.loss_percent) + " % of") +
+             " packets " +
+             (f.inbound && f.outbound ? "to and from"
+              : f.inbound             ? "from"
+                                      : "to") +
+             " " + joined(f.peers) + " for " + std::to_string(add.seconds()) + " s";
     }
-    f.loss_percent = add.loss_percent() == 0 ? 100 : add.loss_percent();
-    f.inbound = !add.outbound_only();
-    f.outbound = !add.inbound_only();
-    for (const auto& peer : add.peers()) {
-      auto targets = fault_targets(peer);
-      if (!targets) return refuse(targets.error().message());
-      f.peers.push_back(peer);
-      for (const Cidr& t : *targets)
-        if (std::find(f.targets.begin(), f.targets.end(), t) == f.targets.end())
-          f.targets.push_back(t);
-    }
-    const std::string what =
-        (f.loss_percent >= 100 ? std::string("dropping")
-                               : "losing " + std::to_string(f.loss_percent) + " % of") +
-        " packets " +
-        (f.inbound && f.outbound ? "to and from"
-         : f.inbound             ? "from"
-                                 : "to") +
-        " " + joined(f.peers) + " for " + std::to_string(add.seconds()) + " s";
+    const bool clock = f.is_clock();
     auto id = faults.add(std::move(f));
     if (!id) return refuse("fault not added: " + id.error().message());
-    spdlog::warn("shoal fault {}: {} (uid {})", *id, what, caller.uid);
+    // Clock faults add up, so the log says where the clock stands now.
+    spdlog::warn("shoal fault {}: {}{} (uid {})", *id, what,
+                 clock ? ", now " + signed_seconds(faults.clock_offset()) + " in all" : "",
+                 caller.uid);
     out.set_message("fault " + std::to_string(*id) + ": " + what);
   } else if (request.has_fault_clear()) {
     const uint64_t id = request.fault_clear().id();

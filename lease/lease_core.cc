@@ -11,8 +11,6 @@
 namespace shoal::lease {
 namespace {
 
-// Summed (mod 2^64) over the entries, each FNV-1a over its bytes then splitmix64's finaliser:
-// the map's order does not matter, and a subnet moved to another owner changes the sum.
 // `next` is `before` renewed: the same claims, addresses and data, only a newer version and
 // stamp. Whether it counts is the same as before, so the owners stay as they are.
 bool renews(const NodeRecord& before, const NodeRecord& next) {
@@ -22,6 +20,8 @@ bool renews(const NodeRecord& before, const NodeRecord& next) {
          next.site == before.site;
 }
 
+// Summed (mod 2^64) over the entries, each FNV-1a over its bytes then splitmix64's finaliser:
+// the map's order does not matter, and a subnet moved to another owner changes the sum.
 uint64_t hash_of(const Owners& owners) {
   uint64_t sum = 0;
   for (const auto& [subnet, node] : owners) {
