@@ -1,14 +1,9 @@
 #include "common/rng.h"
 
+#include "common/hash.h"
+
 namespace shoal {
 namespace {
-
-uint64_t splitmix64(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 
 // __extension__ keeps -Wpedantic quiet about the GCC/Clang 128-bit integer.
 __extension__ typedef unsigned __int128 Uint128;

@@ -5,6 +5,7 @@
 // computes alike (relays_for), and those relays are the first helpers asked about it.
 #include <algorithm>
 
+#include "common/hash.h"
 #include "gossip/membership.h"
 #include "gossip/wire.h"
 
@@ -14,12 +15,7 @@ namespace {
 // Mapping refreshes whose answer we still wait for, at most (oldest dropped first).
 constexpr size_t kMaxPathChecks = 64;
 
-uint64_t mix(uint64_t x) {  // splitmix64's finaliser
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+uint64_t mix(uint64_t x) { return finalise(x + kGoldenGamma); }
 
 uint64_t first_word(const NodeId& id) {
   uint64_t w = 0;

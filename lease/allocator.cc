@@ -3,16 +3,13 @@
 #include <algorithm>
 #include <set>
 
+#include "common/hash.h"
+
 namespace shoal::lease {
 namespace {
 
 uint64_t mix(const NodeId& node, uint64_t k) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (uint8_t b : node.bytes()) h = (h ^ b) * 0x100000001b3ULL;
-  h ^= k * 0x9e3779b97f4a7c15ULL;
-  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;  // FNV alone mixes its last bytes poorly
-  h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-  return h ^ (h >> 31);
+  return finalise(fnv1a(kFnvOffset, node.view()) ^ (k * kGoldenGamma));
 }
 
 // Random tries find a free subnet fast while the pool is mostly free; past this many a

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "common/byte_order.h"
+#include "common/hash.h"
 #include "common/take_front.h"
 #include "lease/allocator.h"
 #include "proto/shoal.pb.h"
@@ -25,12 +26,8 @@ bool renews(const NodeRecord& before, const NodeRecord& next) {
 uint64_t hash_of(const Owners& owners) {
   uint64_t sum = 0;
   for (const auto& [subnet, node] : owners) {
-    uint64_t h = 0xcbf29ce484222325ULL ^ subnet.prefix();
-    for (uint8_t b : subnet.network().view()) h = (h ^ b) * 0x100000001b3ULL;
-    for (uint8_t b : node.bytes()) h = (h ^ b) * 0x100000001b3ULL;
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-    sum += h ^ (h >> 31);
+    const uint64_t h = fnv1a(kFnvOffset ^ subnet.prefix(), subnet.network().view());
+    sum += finalise(fnv1a(h, node.view()));
   }
   return sum;
 }

@@ -2,18 +2,17 @@
 
 #include <algorithm>
 
+#include "common/hash.h"
+
 namespace shoal::lease {
 namespace {
 
 // Hash of one table entry. Summed (mod 2^64) over all entries: order-independent, and
 // updated incrementally as entries come and go.
 uint64_t entry_hash(const NodeId& id, uint64_t version, uint64_t kind) {
-  uint64_t h = 0xcbf29ce484222325ULL ^ kind;
-  for (uint8_t b : id.bytes()) h = (h ^ b) * 0x100000001b3ULL;
-  h ^= version + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-  return h ^ (h >> 31);
+  uint64_t h = fnv1a(kFnvOffset ^ kind, id.view());
+  h ^= version + kGoldenGamma + (h << 6) + (h >> 2);
+  return finalise(h);
 }
 constexpr uint64_t kRecordKind = 1, kEvictionKind = 2;
 

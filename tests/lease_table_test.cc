@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
 
 #include "common/rng.h"
 #include "lease/table.h"
@@ -148,6 +149,14 @@ TEST_CASE("digest and newer_than send only what differs") {
   REQUIRE(delta.size() == 1);
   CHECK(delta[0]->id == ids[1]);
   CHECK(mine.hash() != theirs.hash());
+}
+
+TEST_CASE("the table hash is pinned: peers of other builds compare it") {
+  std::array<uint8_t, NodeId::kSize> bytes{};
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = uint8_t(i);
+  Table t(hours(24));
+  t.merge(record(NodeId(bytes), 7, {}));
+  CHECK(t.hash() == 0x200f231a1c3c417bULL);
 }
 
 TEST_CASE("garbage collection forgets long-dead records and old evictions") {
