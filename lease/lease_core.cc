@@ -130,9 +130,10 @@ void LeaseCore::persisted(uint64_t version) {
   while (!awaiting_durability_.empty() && awaiting_durability_.front().version <= version) {
     NodeRecord record = std::move(awaiting_durability_.front());
     awaiting_durability_.pop_front();
+    const bool renewal = only_renews(table_.find(self_.id), record, wall_);
     if (table_.merge(record) != Table::Merge::kUnchanged) {
       queue_broadcast(record);
-      mark_dirty(now_);
+      if (!renewal) mark_dirty(now_);
     }
   }
 }
@@ -192,15 +193,21 @@ bool LeaseCore::merge_record(const NodeRecord& record, WallTime wall, bool gossi
       adopt_own_from_peer(record, wall);
     return false;
   }
-  // A renewal of a record that counts changes nobody's subnet: skip the O(table) recompute.
-  // With every host renewing each ttl/2, recomputing on each one cost every host O(hosts^2)
-  // per TTL; expiry still comes in with housekeeping's periodic recompute.
-  const NodeRecord* before = table_.find(record.id);
-  const bool only_renewed = before && renews(*before, record) && table_.valid(*before, wall);
+  // A renewal of a record that counts changes nobody's subnet: it needs no O(table)
+  // recompute and no busy syncing. With every host renewing each ttl/2, recomputing on each
+  // one cost every host O(hosts^2) per TTL, and syncing at the busy pace kept every host busy
+  // all the time at 1,000 hosts. Expiry still comes in with housekeeping's recompute, and a
+  // renewal a peer missed still reaches it: its table hash differs at the next probe ack.
+  const bool renewal = only_renews(table_.find(record.id), record, wall);
   if (table_.merge(record) == Table::Merge::kUnchanged) return false;
   if (gossip_on) queue_broadcast(record);
-  mark_dirty(now_, /*table_changed=*/true, /*owners_may_change=*/!only_renewed);
+  if (!renewal) mark_dirty(now_);
   return true;
+}
+
+bool LeaseCore::only_renews(const NodeRecord* before, const NodeRecord& after,
+                            WallTime wall) const {
+  return before && renews(*before, after) && table_.valid(*before, wall);
 }
 
 bool LeaseCore::merge_eviction(const Eviction& eviction, bool gossip_on) {
@@ -257,12 +264,10 @@ void LeaseCore::queue_broadcast(const Eviction& eviction) {
   broadcasts_.push_back({eviction.id, serialize(update)});
 }
 
-void LeaseCore::mark_dirty(TimePoint now, bool table_changed, bool owners_may_change) {
-  if (owners_may_change) {
-    if (!dirty_) recompute_at_ = now + config_.recompute_delay;
-    dirty_ = true;
-  }
-  if (table_changed) {
+void LeaseCore::mark_dirty(TimePoint now, Cause cause) {
+  if (!dirty_) recompute_at_ = now + config_.recompute_delay;
+  dirty_ = true;
+  if (cause == Cause::kEntryChanged) {
     busy_until_ = now + config_.sync_busy_hold;
     next_sync_ = std::min(next_sync_, now + config_.sync_interval_busy);
   }
@@ -274,8 +279,23 @@ Bytes LeaseCore::sync_open() const {
   proto::LeaseSync sync;
   sync.set_has_hash(true);
   sync.set_table_hash(table_.hash());
+  sync.set_reads_buckets(true);
   return serialize(sync);
 }
+
+namespace {
+
+void add_digest(const Table& table, const Table::Buckets& covered, proto::LeaseSync& out) {
+  out.set_has_digest(true);
+  if (!covered.all()) out.set_digest_buckets(covered.to_ullong());
+  for (const auto& [id, version] : table.digest(covered)) {
+    auto* d = out.add_digest();
+    d->set_node(std::string(as_chars(id.view())));
+    d->set_version(version);
+  }
+}
+
+}  // namespace
 
 std::optional<Bytes> LeaseCore::sync_step(TimePoint now, WallTime wall, ByteView state,
                                           uint32_t round) {
@@ -317,30 +337,40 @@ std::optional<Bytes> LeaseCore::sync_step(TimePoint now, WallTime wall, ByteView
       out.set_table_hash(table_.hash());
       return serialize(out);
     }
-    out.set_has_digest(true);  // we differ: say what we hold
-    for (const auto& [id, version] : table_.digest()) {
-      auto* d = out.add_digest();
-      d->set_node(std::string(as_chars(id.view())));
-      d->set_version(version);
+    // We differ: say what we hold, bucket by bucket first if the table is large.
+    if (in.reads_buckets() && table_.records().size() >= config_.bucket_sync_from) {
+      for (uint64_t h : table_.bucket_hashes()) out.add_bucket_hashes(h);
+    } else {
+      add_digest(table_, Table::all_buckets(), out);
     }
     return serialize(out);
   }
+  if (in.bucket_hashes_size() > 0) {
+    if (static_cast<size_t>(in.bucket_hashes_size()) != Table::kBuckets) {
+      rejected_++;
+      return std::nullopt;
+    }
+    Table::Buckets differ;
+    for (size_t b = 0; b < Table::kBuckets; ++b)
+      differ[b] = in.bucket_hashes(static_cast<int>(b)) != table_.bucket_hashes()[b];
+    if (differ.none()) return std::nullopt;  // we converged while the hashes were on their way
+    add_digest(table_, differ, out);
+    out.set_want_digest(true);
+    return serialize(out);
+  }
   if (in.has_digest()) {
+    const Table::Buckets covered =
+        in.digest_buckets() == 0 ? Table::all_buckets() : Table::Buckets(in.digest_buckets());
     Digest theirs;
     theirs.reserve(in.digest_size());
     for (const auto& d : in.digest())
       if (auto id = NodeId::from_bytes(as_bytes(d.node()))) theirs.emplace_back(*id, d.version());
-    for (const NodeRecord* r : table_.newer_than(theirs)) lease::to_proto(*r, *out.add_records());
-    for (const auto& [id, e] : table_.evictions()) to_proto(e, *out.add_evictions());
-    if (round <= 1) {
-      // First digest we answer: send ours too, so the peer can send what we lack.
-      out.set_has_digest(true);
-      for (const auto& [id, version] : table_.digest()) {
-        auto* d = out.add_digest();
-        d->set_node(std::string(as_chars(id.view())));
-        d->set_version(version);
-      }
-    }
+    for (const NodeRecord* r : table_.newer_than(theirs, covered))
+      lease::to_proto(*r, *out.add_records());
+    for (const Eviction* e : table_.evictions_in(covered)) to_proto(*e, *out.add_evictions());
+    // The first digest we answer (a full one in round 1, or one that asks): send ours of the
+    // same buckets too, so the peer can send what we lack.
+    if (round <= 1 || in.want_digest()) add_digest(table_, covered, out);
     if (out.records_size() == 0 && out.evictions_size() == 0 && !out.has_digest())
       return std::nullopt;
     return serialize(out);
@@ -447,7 +477,7 @@ void LeaseCore::handle_timeout(TimePoint now, WallTime wall) {
     if (!released_ && !own_.claims.empty() && wall >= own_.renewed_at + config_.renew_after)
       publish(wall);  // renew long before the TTL runs out
     table_.collect_garbage(wall, config_.gc_grace);
-    mark_dirty(now, /*table_changed=*/false);  // expiry changes owners as time passes
+    mark_dirty(now, Cause::kTimePassed);  // expiry changes owners as time passes
   }
   if (now >= next_sync_) {
     next_sync_ = now + (now < busy_until_ ? config_.sync_interval_busy : config_.sync_interval);
@@ -461,7 +491,7 @@ bool LeaseCore::take_sync_request() { return std::exchange(sync_requested_, fals
 
 Bytes LeaseCore::digest() const {
   Bytes out(8);
-  const uint64_t hash = table_.hash();
+  const uint64_t hash = table_.content_hash();
   put_le64(out.data(), hash);
   return out;
 }

@@ -48,9 +48,10 @@ struct LeaseConfig {
   Duration recompute_delay = 100ms;  // batch table changes before recomputing owners
   Duration housekeeping = 10s;       // renewal, expiry and garbage collection checks
   // Lease-only anti-entropy exchanges with a random member. Every probe ack carries the
-  // table hash (digest()), and a differing hash starts an exchange with that member at once
-  // (at most one per sync_interval_busy), so agreeing tables cost nothing but 10 bytes an
-  // ack; this slow timer is only a backstop. While our table keeps changing we sync every
+  // table's content hash (digest()), and a differing hash starts an exchange with that
+  // member at once (at most one per sync_interval_busy), so agreeing tables cost nothing but
+  // 10 bytes an ack; this slow timer is the backstop, and what spreads a renewal that gossip
+  // missed (renewals leave the content hash as it is). While our table keeps changing we sync every
   // sync_interval_busy: when many hosts claim at once, gossip's piggyback budget is the
   // bottleneck (every record is re-sent about mult*log(n) times by every host), and
   // pairwise deltas spread the table in log(n) rounds.
@@ -62,6 +63,10 @@ struct LeaseConfig {
   std::chrono::milliseconds gc_grace = std::chrono::hours(24);
   RecordLimits limits;
   size_t max_update_bytes = 4096;
+  // From this many records on, a sync compares bucket hashes before digests (lease/table.h),
+  // so that it costs O(buckets + what differs) instead of O(table). Below, one full digest
+  // is smaller than the extra round trip.
+  size_t bucket_sync_from = 64;
   // A planted bug, for the chaos harness to show that its overlap check fails when it
   // should: a host that loses its subnet to an earlier claim keeps routing it. Never set
   // outside tests (the agent has no way to).
@@ -134,7 +139,8 @@ class LeaseCore {
   std::optional<LeaseEvent> poll_event();
   // True once per sync_interval: the driver should start a sync (Membership::sync_state).
   bool take_sync_request();
-  // The table hash, as probe acks carry it (8 bytes, little-endian).
+  // The table's content hash (Table::content_hash(): renewals leave it as it is), as probe
+  // acks carry it (8 bytes, little-endian).
   Bytes digest() const;
   // A peer acked with `digest`: true when it differs from ours and no digest-triggered
   // sync started in the last sync_interval_busy (the driver then syncs with that peer).
@@ -174,9 +180,13 @@ class LeaseCore {
   void allocate(TimePoint now, WallTime wall);
   void queue_broadcast(const NodeRecord& record);
   void queue_broadcast(const Eviction& eviction);
-  // Owners must be recomputed (unless !owners_may_change); when the table itself changed,
-  // the next sync comes sooner.
-  void mark_dirty(TimePoint now, bool table_changed = true, bool owners_may_change = true);
+  // Why the owners must be recomputed: an entry changed (so the table is busy, and the
+  // next sync comes sooner), or only time passed (expiry). A record that only renews one
+  // that counts needs neither: see merge_record.
+  enum class Cause : uint8_t { kEntryChanged, kTimePassed };
+  void mark_dirty(TimePoint now, Cause cause = Cause::kEntryChanged);
+  // True when `after` only renews `before`, a record that still counts.
+  bool only_renews(const NodeRecord* before, const NodeRecord& after, WallTime wall) const;
 
   LeaseConfig config_;
   LocalLease self_;

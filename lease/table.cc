@@ -14,20 +14,85 @@ uint64_t entry_hash(const NodeId& id, uint64_t version, uint64_t kind) {
   h ^= version + kGoldenGamma + (h << 6) + (h >> 2);
   return finalise(h);
 }
-constexpr uint64_t kRecordKind = 1, kEvictionKind = 2;
+constexpr uint64_t kRecordKind = 1, kEvictionKind = 2, kContentKind = 3;
+
+// What renews() in lease_core.cc compares, hashed: equal for a record and its renewals.
+// Each variable-length field goes in with its length, so that fields cannot run together.
+uint64_t record_content_hash(const NodeRecord& r) {
+  const auto put = [](uint64_t h, uint64_t value, size_t bytes) {
+    uint8_t le[8];
+    for (size_t i = 0; i < 8; ++i) le[i] = static_cast<uint8_t>(value >> (8 * i));
+    return fnv1a(h, ByteView(le, bytes));
+  };
+  const auto put_bytes = [&](uint64_t h, ByteView bytes) {
+    return fnv1a(put(h, bytes.size(), 4), bytes);
+  };
+  uint64_t h = fnv1a(kFnvOffset ^ kContentKind, r.id.view());
+  h = put(h, r.released, 1);
+  h = put_bytes(h, r.underlay.view());
+  h = put_bytes(h, as_bytes(r.name));
+  h = put_bytes(h, as_bytes(r.site));
+  h = put_bytes(h, r.backend_data);
+  h = put(h, r.claims.size(), 4);
+  for (const Claim& c : r.claims) {
+    h = put_bytes(h, c.subnet.network().view());
+    h = put(h, c.subnet.prefix(), 1);
+    h = put(h, static_cast<uint64_t>(c.claimed_at.wall_ms), 8);
+    h = put(h, c.claimed_at.logical, 4);
+  }
+  return finalise(h);
+}
+
+// The smallest id in bucket `b`: where that bucket's run starts in an id-ordered map.
+NodeId first_id_in(size_t b) {
+  std::array<uint8_t, NodeId::kSize> bytes{};
+  bytes[0] = static_cast<uint8_t>((b * 256 + Table::kBuckets - 1) / Table::kBuckets);
+  return NodeId(bytes);
+}
 
 }  // namespace
+
+void Table::account(const NodeRecord& record, int sign) {
+  const uint64_t h = entry_hash(record.id, record.version, kRecordKind);
+  const uint64_t delta = sign > 0 ? h : -h;
+  hash_ += delta;
+  bucket_hashes_[bucket_of(record.id)] += delta;
+  const uint64_t c = record_content_hash(record);
+  content_hash_ += sign > 0 ? c : -c;
+}
+
+void Table::account(const Eviction& eviction, int sign) {
+  const uint64_t h = entry_hash(eviction.id, eviction.up_to_version, kEvictionKind);
+  const uint64_t delta = sign > 0 ? h : -h;
+  hash_ += delta;
+  bucket_hashes_[bucket_of(eviction.id)] += delta;
+  content_hash_ += delta;  // an eviction is all content
+}
+
+template <typename F>
+void Table::for_each_in(const Buckets& covered, F&& f) const {
+  if (covered.all()) {
+    for (const auto& [id, record] : records_) f(record);
+    return;
+  }
+  for (size_t b = 0; b < kBuckets; ++b) {
+    if (!covered.test(b)) continue;
+    for (auto it = records_.lower_bound(first_id_in(b));
+         it != records_.end() && bucket_of(it->first) == b; ++it)
+      f(it->second);
+  }
+}
 
 Table::Merge Table::merge(const NodeRecord& record) {
   auto [it, inserted] = records_.try_emplace(record.id, record);
   if (inserted) {
-    hash_ += entry_hash(record.id, record.version, kRecordKind);
+    account(record, +1);
     return Merge::kInserted;
   }
   if (!supersedes(record, it->second)) return Merge::kUnchanged;
-  hash_ -= entry_hash(it->second.id, it->second.version, kRecordKind);
+  account(it->second, -1);
   it->second = record;
-  hash_ += entry_hash(record.id, record.version, kRecordKind);
+  account(record, +1);
   return Merge::kReplaced;
 }
 
@@ -35,10 +100,10 @@ bool Table::merge(const Eviction& eviction) {
   auto [it, inserted] = evictions_.try_emplace(eviction.id, eviction);
   if (!inserted) {
     if (eviction.up_to_version <= it->second.up_to_version) return false;
-    hash_ -= entry_hash(it->second.id, it->second.up_to_version, kEvictionKind);
+    account(it->second, -1);
     it->second = eviction;
   }
-  hash_ += entry_hash(eviction.id, eviction.up_to_version, kEvictionKind);
+  account(eviction, +1);
   return true;
 }
 
@@ -87,20 +152,33 @@ Owners Table::owners(WallTime now) const {
   return owners;
 }
 
-Digest Table::digest() const {
+Digest Table::digest(const Buckets& covered) const {
   Digest d;
-  d.reserve(records_.size());
-  for (const auto& [id, record] : records_) d.emplace_back(id, record.version);
+  if (covered.all()) d.reserve(records_.size());
+  for_each_in(covered, [&](const NodeRecord& r) { d.emplace_back(r.id, r.version); });
   return d;
 }
 
-std::vector<const NodeRecord*> Table::newer_than(const Digest& their) const {
-  std::map<NodeId, uint64_t> theirs(their.begin(), their.end());
+std::vector<const NodeRecord*> Table::newer_than(const Digest& their,
+                                                 const Buckets& covered) const {
+  // A sorted copy rather than a map: one allocation, and their digest is usually sorted.
+  Digest theirs = their;
+  if (!std::is_sorted(theirs.begin(), theirs.end())) std::sort(theirs.begin(), theirs.end());
   std::vector<const NodeRecord*> out;
-  for (const auto& [id, record] : records_) {
-    auto it = theirs.find(id);
-    if (it == theirs.end() || it->second < record.version) out.push_back(&record);
-  }
+  for_each_in(covered, [&](const NodeRecord& r) {
+    auto it =
+        std::lower_bound(theirs.begin(), theirs.end(), r.id,
+                         [](const auto& entry, const NodeId& id) { return entry.first < id; });
+    // With duplicate ids in their digest, the lowest version counts: we send rather than miss.
+    if (it == theirs.end() || it->first != r.id || it->second < r.version) out.push_back(&r);
+  });
+  return out;
+}
+
+std::vector<const Eviction*> Table::evictions_in(const Buckets& covered) const {
+  std::vector<const Eviction*> out;
+  for (const auto& [id, eviction] : evictions_)
+    if (covered.test(bucket_of(id))) out.push_back(&eviction);
   return out;
 }
 
@@ -114,7 +192,7 @@ size_t Table::collect_garbage(WallTime now, std::chrono::milliseconds grace) {
     if (auto e = evictions_.find(r.id); e != evictions_.end() && evicted(r))
       invalid_since = std::min(invalid_since, e->second.evicted_at);
     if (invalid_since != WallTime::max() && now - invalid_since >= grace) {
-      hash_ -= entry_hash(r.id, r.version, kRecordKind);
+      account(r, -1);
       it = records_.erase(it);
       ++removed;
     } else {
@@ -125,7 +203,7 @@ size_t Table::collect_garbage(WallTime now, std::chrono::milliseconds grace) {
   // evicted_at + ttl: after that (plus grace) the eviction has nothing left to void.
   for (auto it = evictions_.begin(); it != evictions_.end();) {
     if (now - it->second.evicted_at >= ttl_ + grace) {
-      hash_ -= entry_hash(it->second.id, it->second.up_to_version, kEvictionKind);
+      account(it->second, -1);
       it = evictions_.erase(it);
       ++removed;
     } else {

@@ -8,6 +8,8 @@
 // table. Sans-IO: the time is always passed in.
 #pragma once
 
+#include <array>
+#include <bitset>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -55,9 +57,27 @@ class Table {
   // Anti-entropy. hash() is order-independent and changes with every merge that changes
   // anything; equal hashes mean (with overwhelming probability) equal tables.
   uint64_t hash() const { return hash_; }
-  Digest digest() const;
-  // Records this table holds that are newer than (or missing from) `their` digest.
-  std::vector<const NodeRecord*> newer_than(const Digest& their) const;
+  // The same sum over what decides who routes what: a record's claims, addresses, data and
+  // release, and the evictions; not versions or renewal stamps. It stays equal between two
+  // hosts while a renewal spreads, which every host sends each ttl/2: probe acks carry this
+  // one, so that only a change that can move a subnet or a route starts a sync at once.
+  uint64_t content_hash() const { return content_hash_; }
+  // The same in two levels, so that two large tables that differ in a few entries compare
+  // in O(kBuckets + what differs) rather than O(table): every entry falls into one of
+  // kBuckets buckets by its id's first byte, each bucket keeps its own hash (hash() is their
+  // sum), and digests, newer_than() and evictions can be limited to some buckets.
+  static constexpr size_t kBuckets = 64;
+  using Buckets = std::bitset<kBuckets>;
+  static Buckets all_buckets() { return Buckets().set(); }
+  static size_t bucket_of(const NodeId& id) { return id.bytes()[0] * kBuckets / 256; }
+  const std::array<uint64_t, kBuckets>& bucket_hashes() const { return bucket_hashes_; }
+  // (id, version) of every record in `covered`, in id order.
+  Digest digest(const Buckets& covered = all_buckets()) const;
+  // Records in `covered` that this table holds newer than (or missing from) `their` digest,
+  // which must cover the same buckets.
+  std::vector<const NodeRecord*> newer_than(const Digest& their,
+                                            const Buckets& covered = all_buckets()) const;
+  std::vector<const Eviction*> evictions_in(const Buckets& covered) const;
 
   // Forgets records invalid for longer than `grace` (so the table does not grow forever)
   // and evictions old enough that every record they void has expired anyway. Returns how
@@ -68,7 +88,16 @@ class Table {
   std::chrono::milliseconds ttl_;
   std::map<NodeId, NodeRecord> records_;
   std::map<NodeId, Eviction> evictions_;
+  // Adds an entry to (sign +1) or takes it out of (-1) the hashes.
+  void account(const NodeRecord& record, int sign);
+  void account(const Eviction& eviction, int sign);
+  // Calls f(record) for each record in `covered`, in id order, visiting nothing else.
+  template <typename F>
+  void for_each_in(const Buckets& covered, F&& f) const;
+
   uint64_t hash_ = 0;
+  uint64_t content_hash_ = 0;
+  std::array<uint64_t, kBuckets> bucket_hashes_{};
 };
 
 }  // namespace shoal::lease

@@ -61,6 +61,70 @@ TEST_CASE("lease_core: equal tables have equal digests; a differing one asks for
   CHECK(a.wants_sync_after(kTimeZero + 2 * pace, Bytes{1, 2, 3}));
 }
 
+TEST_CASE("lease_core: large tables sync bucket by bucket; older peers still get a full digest") {
+  Rng rng(7);
+  std::vector<NodeRecord> shared;
+  for (int i = 0; i < 200; ++i) {
+    NodeRecord r;
+    r.id = NodeId::random(rng);
+    r.version = 5;
+    r.name = "n" + std::to_string(i);
+    r.underlay = IpAddress::v4(192, 0, 2, 9);
+    r.renewed_at = kWall;
+    shared.push_back(r);
+  }
+  std::vector<NodeRecord> a_records = shared, b_records = shared;
+  a_records[10].version = 6;   // renewed on a's side
+  b_records[150].version = 7;  // and another on b's
+  LeaseCore a = core(NodeId::random(rng), a_records);
+  LeaseCore b = core(NodeId::random(rng), b_records);
+  REQUIRE(a.table().hash() != b.table().hash());
+  CHECK(a.digest() == b.digest());  // renewals only: nothing for a probe ack to hurry
+
+  // a opens; b answers; and so on, as gossip's push-pull carries it.
+  std::vector<proto::LeaseSync> sent;
+  Bytes message = a.sync_open();
+  LeaseCore* side[2] = {&b, &a};
+  for (uint32_t round = 0; round < 8; ++round) {
+    proto::LeaseSync m;
+    REQUIRE(m.ParseFromArray(message.data(), static_cast<int>(message.size())));
+    sent.push_back(m);
+    auto answer = side[round % 2]->sync_step(kTimeZero, kWall, message, round);
+    if (!answer) break;
+    message = std::move(*answer);
+  }
+  CHECK(a.table().hash() == b.table().hash());
+  REQUIRE(sent.size() == 5);  // hash; bucket hashes; digest and ask; records and digest; records
+  CHECK(sent[0].reads_buckets());
+  CHECK(sent[1].bucket_hashes_size() == int(Table::kBuckets));
+  CHECK(sent[1].digest_size() == 0);
+  CHECK(sent[2].want_digest());
+  CHECK(sent[2].digest_size() < 30);  // two buckets' worth, not 200 entries
+  CHECK(sent[3].records_size() == 1);
+  CHECK(sent[4].records_size() == 1);
+
+  // An opener that does not read buckets (an older agent) gets the full digest.
+  LeaseCore c = core(NodeId::random(rng), shared);
+  proto::LeaseSync old_opening;
+  old_opening.set_has_hash(true);
+  old_opening.set_table_hash(b.table().hash());
+  const std::string bytes = old_opening.SerializeAsString();
+  auto answer = c.sync_step(kTimeZero, kWall, as_bytes(bytes), 0);
+  REQUIRE(answer);
+  proto::LeaseSync full;
+  REQUIRE(full.ParseFromArray(answer->data(), static_cast<int>(answer->size())));
+  CHECK(full.bucket_hashes_size() == 0);
+  CHECK(full.digest_size() == int(c.table().records().size()));
+
+  // Bucket hashes of the wrong count are refused, not read past.
+  proto::LeaseSync short_buckets;
+  short_buckets.add_bucket_hashes(1);
+  const std::string bad = short_buckets.SerializeAsString();
+  const uint64_t rejected = c.rejected_updates();
+  CHECK_FALSE(c.sync_step(kTimeZero, kWall, as_bytes(bad), 1));
+  CHECK(c.rejected_updates() == rejected + 1);
+}
+
 namespace {
 
 NodeRecord own_record(const NodeId& id, WallTime renewed, uint64_t version = 3) {

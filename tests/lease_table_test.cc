@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <functional>
 
 #include "common/rng.h"
 #include "lease/table.h"
@@ -151,12 +152,106 @@ TEST_CASE("digest and newer_than send only what differs") {
   CHECK(mine.hash() != theirs.hash());
 }
 
+TEST_CASE("the content hash ignores renewals and sees every change that can move a route") {
+  Rng rng(4);
+  const NodeId id = NodeId::random(rng);
+  const NodeRecord base = record(id, 3, {{subnet(1), HlcStamp{10, 0}}});
+  Table t(hours(24));
+  t.merge(base);
+  const uint64_t hash = t.hash(), content = t.content_hash();
+  NodeRecord renewed = base;
+  renewed.version = 4;
+  renewed.renewed_at = kNow + hours(1);
+  t.merge(renewed);
+  CHECK(t.hash() != hash);
+  CHECK(t.content_hash() == content);
+
+  std::vector<std::function<void(NodeRecord&)>> changes = {
+      [](NodeRecord& r) { r.claims[0].subnet = subnet(2); },
+      [](NodeRecord& r) { r.claims[0].claimed_at.logical = 1; },
+      [](NodeRecord& r) { r.claims.clear(); },
+      [](NodeRecord& r) { r.released = true; },
+      [](NodeRecord& r) { r.underlay = IpAddress::v4(192, 0, 2, 2); },
+      [](NodeRecord& r) { r.backend_data = {1}; },
+      [](NodeRecord& r) { r.name = "m"; },
+      [](NodeRecord& r) { r.site = "b"; },
+  };
+  uint64_t version = 5;
+  for (size_t i = 0; i < changes.size(); ++i) {
+    CAPTURE(i);
+    Table changed(hours(24));
+    NodeRecord r = renewed;
+    r.version = version++;
+    changes[i](r);
+    changed.merge(r);
+    CHECK(changed.content_hash() != content);
+  }
+  t.merge(Eviction{id, 2, kNow});
+  CHECK(t.content_hash() != content);
+}
+
 TEST_CASE("the table hash is pinned: peers of other builds compare it") {
   std::array<uint8_t, NodeId::kSize> bytes{};
   for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = uint8_t(i);
   Table t(hours(24));
   t.merge(record(NodeId(bytes), 7, {}));
   CHECK(t.hash() == 0x200f231a1c3c417bULL);
+}
+
+TEST_CASE("bucket hashes sum to the table hash; a sync of the differing buckets converges") {
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    CAPTURE(seed);
+    Rng rng(seed);
+    std::vector<NodeId> ids;
+    for (int i = 0; i < 300; ++i) ids.push_back(NodeId::random(rng));
+    // The bucket edges, where an off-by-one in the id ranges would show.
+    for (uint8_t first : {0, 3, 4, 127, 128, 251, 252, 255}) {
+      std::array<uint8_t, NodeId::kSize> bytes{};
+      bytes[0] = first;
+      bytes[15] = 1;
+      ids.push_back(NodeId(bytes));
+      bytes.fill(0xff);
+      bytes[0] = first;
+      ids.push_back(NodeId(bytes));
+    }
+    Table a(hours(24)), b(hours(24));
+    for (const NodeId& id : ids) {
+      a.merge(record(id, 5, {}));
+      b.merge(record(id, 5, {}));
+    }
+    // A few differences on each side, and an eviction only `a` holds.
+    for (int i = 0; i < 6; ++i) a.merge(record(ids[rng.below(ids.size())], 6 + rng.below(3), {}));
+    for (int i = 0; i < 6; ++i) b.merge(record(ids[rng.below(ids.size())], 6 + rng.below(3), {}));
+    b.merge(record(NodeId::random(rng), 1, {}));
+    a.merge(Eviction{ids[rng.below(ids.size())], 4, kNow});
+
+    uint64_t sum = 0;
+    for (uint64_t h : a.bucket_hashes()) sum += h;
+    CHECK(sum == a.hash());
+    Table::Buckets differ;
+    for (size_t i = 0; i < Table::kBuckets; ++i)
+      differ[i] = a.bucket_hashes()[i] != b.bucket_hashes()[i];
+    CHECK(differ.count() <= 14);  // at most one bucket per difference
+
+    const auto a_digest = a.digest(differ);
+    for (const auto& [id, version] : a_digest) CHECK(differ.test(Table::bucket_of(id)));
+    CHECK(a_digest.size() < ids.size() / 2);  // far less than the whole table
+    CHECK(a.digest(Table::all_buckets()).size() == a.records().size());
+    const auto to_b = a.newer_than(b.digest(differ), differ);
+    const auto to_a = b.newer_than(a_digest, differ);
+    const auto evictions = a.evictions_in(differ);
+    CHECK(evictions.size() == 1);
+    for (const NodeRecord* r : to_b) b.merge(*r);
+    for (const NodeRecord* r : to_a) a.merge(*r);
+    for (const Eviction* e : evictions) b.merge(*e);
+    CHECK(a.hash() == b.hash());
+    CHECK(a.bucket_hashes() == b.bucket_hashes());
+    // Garbage collection takes entries out of their buckets too.
+    CHECK(a.collect_garbage(kNow + hours(100), hours(24)) > ids.size());
+    CHECK(a.hash() == 0);
+    CHECK(a.content_hash() == 0);
+    CHECK(a.bucket_hashes() == std::array<uint64_t, Table::kBuckets>{});
+  }
 }
 
 TEST_CASE("garbage collection forgets long-dead records and old evictions") {
