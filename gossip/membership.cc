@@ -254,12 +254,7 @@ void Membership::handle_timeout(TimePoint now) {
     reconnect(now);
     next_reconnect_ = now + config_.reconnect_interval;
   }
-  if (now >= heal_sync_at_) {
-    heal_sync_at_ = kTimeNever;
-    revivals_ = 0;
-    stats_.heal_syncs++;
-    periodic_push_pull(now);
-  }
+  if (now >= heal_sync_at_) heal_sync(now);
   // Behind NAT, three probe intervals with nothing from outside: ping our relays (a router
   // that restarted forgets our mapping, and nobody outside can tell us).
   const Duration silence = 3 * config_.probe_interval;

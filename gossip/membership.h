@@ -232,9 +232,11 @@ class Membership {
   void merge_remote_members(TimePoint now, const NodeId& sender, const proto::PushPull& state);
   void periodic_push_pull(TimePoint now);
   void reconnect(TimePoint now);
-  // A member we held dead is alive again. Several in a burst mean a partition healed: once
-  // the burst settles, one push-pull with a random member (see membership_sync.cc).
+  // A member we held dead is alive again. Several in a burst mean a partition healed: a
+  // push-pull with a random member each probe interval while revivals keep coming, and
+  // one more once they stopped (see membership_sync.cc).
   void note_revival(TimePoint now);
+  void heal_sync(TimePoint now);
 
   Config config_;
   Rng rng_;
@@ -266,6 +268,8 @@ class Membership {
   TimePoint heal_sync_at_ = kTimeNever;  // note_revival's push-pull, when one is due
   TimePoint burst_started_ = kTimeNever, last_revival_ = kTimeNever;
   size_t revivals_ = 0;  // in the current burst
+  size_t heal_syncs_in_burst_ = 0;
+  bool revived_since_heal_sync_ = false;
   TimePoint last_refresh_;
   // When a datagram last came from outside our NAT (from a member that sees us at another
   // address than ours): behind NAT, a silence from outside means our router may have

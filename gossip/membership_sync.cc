@@ -9,6 +9,10 @@
 namespace shoal::gossip {
 namespace {
 
+// Push-pulls a member makes in one burst of revivals (a heal): bounds what a flapping
+// partition can cost.
+constexpr size_t kMaxHealSyncs = 10;
+
 // Gossip reaches live members, and dead ones for a while so they can hear and refute.
 bool gossip_target(const Member& m, TimePoint now, Duration dead_window) {
   return m.is_alive_or_suspect() || now - m.state_since < dead_window;
@@ -265,20 +269,34 @@ void Membership::reconnect(TimePoint now) {
 }
 
 void Membership::note_revival(TimePoint now) {
-  // After a heal, refutations spread by gossip, whose few retransmits can miss a member; it
-  // then holds someone dead until its next push-pull, which at 1,000 members is minutes
-  // away. So once a burst of revivals (three or more, a few probe intervals apart at most:
-  // a heal, not a restart) has settled, each member that saw it syncs once with a random
-  // member. One push-pull per member per heal; restarts one at a time cost nothing.
-  const Duration settle = 2 * config_.probe_interval;
+  // After a heal, hundreds of refutations must reach hundreds of members. Gossip carries a
+  // few per packet and retransmits each only a few times, so it alone takes tens of
+  // seconds at 1,000 members and misses some; the next push-pull is minutes away. So in a
+  // burst of revivals (three or more, a few probe intervals apart at most: a heal, not a
+  // restart) each member that sees it push-pulls with a random member every probe
+  // interval while revivals keep coming, and once more after they stopped: pairwise
+  // exchanges of whole member lists spread the heal in log(n) rounds. At most
+  // kMaxHealSyncs per burst; restarts one at a time cost nothing.
   if (revivals_ == 0 || now - last_revival_ > 5 * config_.probe_interval) {
     revivals_ = 0;
+    heal_syncs_in_burst_ = 0;
     burst_started_ = now;
   }
   ++revivals_;
   last_revival_ = now;
-  if (revivals_ >= 3)
-    heal_sync_at_ = std::min(now + settle, burst_started_ + 10 * config_.probe_interval);
+  revived_since_heal_sync_ = true;
+  if (revivals_ >= 3 && heal_sync_at_ == kTimeNever && heal_syncs_in_burst_ < kMaxHealSyncs)
+    heal_sync_at_ = now + config_.probe_interval;
+}
+
+void Membership::heal_sync(TimePoint now) {
+  stats_.heal_syncs++;
+  ++heal_syncs_in_burst_;
+  periodic_push_pull(now);
+  // A round that brought no revival means the heal has reached us: the burst is over.
+  const bool more = revived_since_heal_sync_ && heal_syncs_in_burst_ < kMaxHealSyncs;
+  revived_since_heal_sync_ = false;
+  heal_sync_at_ = more ? now + config_.probe_interval : kTimeNever;
 }
 
 void Membership::join(TimePoint now, std::vector<Endpoint> seeds) {

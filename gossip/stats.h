@@ -20,7 +20,7 @@ struct Stats {
   uint64_t suspicion_rechecks = 0;  // probes of a member we had suspected for a while
   uint64_t push_pulls_started = 0, push_pulls_received = 0, reconnect_attempts = 0;
   uint64_t revive_syncs = 0;  // push-pulls with a member we held dead that spoke to us
-  uint64_t heal_syncs = 0;    // push-pulls once a burst of revivals (a heal) settled
+  uint64_t heal_syncs = 0;    // push-pulls during and after a burst of revivals (a heal)
   uint64_t state_syncs_started = 0;
   uint64_t updates_received = 0, user_messages_received = 0;
   // Messages written above our newest version, read best-effort (gossip/wire.h): a newer

@@ -163,14 +163,22 @@ TEST_CASE("sim.members_held_dead_are_synced_after_a_heal") {
   s.at(30s, Fault::partition({left, right}));
   s.at(90s, Fault::heal());
   s.eventually(90s, 105s, "all alive within 15 s of the heal", checks::all_up_see_each_other());
-  uint64_t revived = 0;
+  uint64_t revived = 0, heal_syncs = 0;
   s.check_at(114s, "count the syncs with members held dead", [&](const Simulator& sim) {
-    for (NodeIndex i = 0; i < sim.size(); ++i) revived += sim.core(i)->stats().revive_syncs;
+    for (NodeIndex i = 0; i < sim.size(); ++i) {
+      revived += sim.core(i)->stats().revive_syncs;
+      heal_syncs += sim.core(i)->stats().heal_syncs;
+    }
     return std::string();
   });
   Report r = run(s);
   require_ok(r);
   CHECK(revived > 0);
+  // The burst of revivals made members push-pull while it lasted: some, and at most 10
+  // each (kMaxHealSyncs).
+  MESSAGE(heal_syncs << " heal push-pulls among 300 members");
+  CHECK(heal_syncs > 0);
+  CHECK(heal_syncs <= 10 * 300);
 }
 
 TEST_CASE("sim.reconnect_cost_is_bounded") {
@@ -182,19 +190,22 @@ TEST_CASE("sim.reconnect_cost_is_bounded") {
   s.run_for = 700s;
   s.at(30s, Fault::crash(42));
   s.eventually(30s, 90s, "all see 42 dead", checks::all_see(42, MemberState::kDead));
-  uint64_t attempts = 0, revived = 0;
+  uint64_t attempts = 0, revived = 0, heal_syncs = 0;
   s.check_at(699s, "count the reconnect attempts", [&](const Simulator& sim) -> std::string {
     for (NodeIndex i = 0; i < sim.size(); ++i)
       if (sim.is_up(i)) {
         attempts += sim.core(i)->stats().reconnect_attempts;
         revived += sim.core(i)->stats().revive_syncs;
+        heal_syncs += sim.core(i)->stats().heal_syncs;
       }
     return {};
   });
   Report r = run(s);
   require_ok(r);
-  // A member that is really dead sends nothing, so it never costs a revival sync.
+  // A member that is really dead sends nothing, so it never costs a revival sync, and no
+  // burst of revivals (a heal) is seen.
   CHECK(revived == 0);
+  CHECK(heal_syncs == 0);
   // About 600 tries after the death is seen (one per tick, cluster-wide); a per-member
   // rate would be 99 per tick, 60,000 in all.
   CHECK(attempts > 300);
