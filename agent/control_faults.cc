@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 
 #include "agent/control_handler.h"
+#include "common/time.h"
 
 namespace shoal::agent {
 namespace {
@@ -32,18 +32,6 @@ void list_faults(const Faults& faults, proto::ControlResponse& out) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(f.expires - now);
     info->set_expires_in_ms(static_cast<uint64_t>(std::max<int64_t>(0, left.count())));
   }
-}
-
-// "+300 s", "-1.5 s": a clock offset as people write it.
-std::string signed_seconds(std::chrono::milliseconds offset) {
-  const int64_t ms = offset.count();
-  std::string text = (ms < 0 ? "-" : "+") + std::to_string(std::abs(ms) / 1000);
-  if (const int64_t rest = std::abs(ms) % 1000; rest != 0) {
-    std::string digits = std::to_string(1000 + rest).substr(1);
-    while (digits.back() == '0') digits.pop_back();
-    text += "." + digits;
-  }
-  return text + " s";
 }
 
 std::string joined(const std::vector<std::string>& items) {

@@ -4,8 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <vector>
+
+#include "common/time.h"
 
 namespace shoal::cli {
 
@@ -133,8 +134,7 @@ std::string format_faults(const proto::ControlResponse& response) {
     std::string what =
         f.loss_percent() >= 100 ? "drop" : "loss " + std::to_string(f.loss_percent()) + "%";
     if (f.clock_offset_ms() != 0)
-      what = "clock " + std::string(f.clock_offset_ms() > 0 ? "+" : "-") +
-             std::to_string(std::abs(f.clock_offset_ms()) / 1000) + " s";
+      what = "clock " + signed_seconds(std::chrono::milliseconds(f.clock_offset_ms()));
     rows.push_back({std::to_string(f.id()), what, f.clock_offset_ms() != 0 ? "-" : f.direction(),
                     peers.empty() ? "-" : peers,
                     std::to_string((f.expires_in_ms() + 999) / 1000) + " s"});

@@ -34,4 +34,18 @@ inline Duration scale(Duration d, double factor) {
   return Duration(static_cast<Duration::rep>(static_cast<double>(d.count()) * factor));
 }
 
+// "+300 s", "-1.5 s", "+0.25 s": a signed offset (the clock fault's) as people write it,
+// to the millisecond, without trailing zeros.
+inline std::string signed_seconds(std::chrono::milliseconds offset) {
+  const int64_t ms = offset.count();
+  const int64_t magnitude = ms < 0 ? -ms : ms;
+  std::string text = (ms < 0 ? "-" : "+") + std::to_string(magnitude / 1000);
+  if (const int64_t rest = magnitude % 1000; rest != 0) {
+    std::string digits = std::to_string(1000 + rest).substr(1);
+    while (digits.back() == '0') digits.pop_back();
+    text += "." + digits;
+  }
+  return text + " s";
+}
+
 }  // namespace shoal

@@ -128,3 +128,27 @@ TEST_CASE("json: lowerCamel names and every field, even empty ones") {
   CHECK(json.find("\"ready\": false") != std::string::npos);
   CHECK(json.back() == '\n');
 }
+
+TEST_CASE("faults table: a cut, a loss and a moved clock, each with what it does") {
+  CHECK(format_faults(proto::ControlResponse()) == "no faults on\n");
+  proto::ControlResponse response;
+  auto* cut = response.add_faults();
+  cut->set_id(1);
+  cut->set_loss_percent(100);
+  cut->set_direction("out");
+  cut->add_peers("h2");
+  cut->set_expires_in_ms(29001);
+  auto* clock = response.add_faults();
+  clock->set_id(2);
+  clock->set_clock_offset_ms(-1500);
+  clock->set_expires_in_ms(60000);
+  auto* ahead = response.add_faults();
+  ahead->set_id(3);
+  ahead->set_clock_offset_ms(300000);
+  ahead->set_expires_in_ms(1);
+  CHECK(format_faults(response) ==
+        "ID  WHAT          DIRECTION  PEERS  EXPIRES IN\n"
+        "1   drop          out        h2     30 s\n"
+        "2   clock -1.5 s  -          -      60 s\n"
+        "3   clock +300 s  -          -      1 s\n");
+}
