@@ -34,6 +34,11 @@ struct Member {
   bool symmetric_nat = false;
   Path path;  // ours, not advertised: how we reach it (path.h)
 
+  // Reachable by a stream (a push-pull) at `address`: it advertises no NAT in front of it.
+  // Behind NAT nobody outside can open a stream to it, and its address is a LAN address
+  // that, from another site, leads into our own LAN.
+  bool takes_streams() const { return candidates.empty() && !symmetric_nat; }
+
   bool is_alive_or_suspect() const {
     return state == MemberState::kAlive || state == MemberState::kSuspect;
   }

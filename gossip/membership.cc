@@ -146,12 +146,20 @@ void Membership::handle_envelope(TimePoint now, const Endpoint& from,
     // refutation (gossip's retransmits are few), so anti-entropy would fix our view only at
     // the next push-pull, a minute away in a large cluster, and reconnect() rarely picks a
     // member that only we hold dead. Sync with it now, at most once per few probe rounds:
-    // the exchange brings its newer incarnation, or shows it its death so it refutes.
+    // the exchange brings its newer incarnation, or shows it its death so it refutes. Behind
+    // NAT it takes no stream; but its packet came from an endpoint that reaches it now, so
+    // we tell it there that we hold it dead, and it refutes.
     if (sender && sender->member.state == MemberState::kDead && now >= sender->revive_sync_after &&
         !leaving_) {
       sender->revive_sync_after = now + 5 * config_.probe_interval;
       stats_.revive_syncs++;
-      push_pull(now, sender->member.address, false);
+      if (sender->member.takes_streams()) {
+        push_pull(now, sender->member.address, false);
+      } else {
+        proto::Envelope accusation;  // no body: the update is the message
+        send_datagram(from, accusation, {encode_update(dead_update(sender->member, id()))},
+                      /*piggyback=*/false);
+      }
     }
   }
   // Updates first: a suspect message that rides on a ping must be refuted in the ack.

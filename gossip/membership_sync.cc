@@ -265,7 +265,15 @@ void Membership::reconnect(TimePoint now) {
   const auto picked = random_members(1, NodeId(), failed, now);
   if (picked.empty()) return;
   stats_.reconnect_attempts++;
-  push_pull(now, picked.front()->member.address, false);
+  if (picked.front()->member.takes_streams()) {
+    push_pull(now, picked.front()->member.address, false);
+  } else {
+    // Behind NAT it takes no stream from us (and its address leads into our own LAN). Ask
+    // a member that reaches it instead: a push-pull with a relay (or any live member) brings
+    // its refutation if it is back and we missed it, as two NATed members that hold each
+    // other dead after a heal would, neither ever sending to the other.
+    periodic_push_pull(now);
+  }
 }
 
 void Membership::note_revival(TimePoint now) {

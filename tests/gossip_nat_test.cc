@@ -257,3 +257,45 @@ TEST_CASE("wire: candidates and punch lists are capped") {
   e.mutable_ping()->mutable_punch_to()->RemoveLast();
   CHECK(decode(encode(e), {65507, 512, 128, 1000}, out));
 }
+
+TEST_CASE("a member held dead that speaks to us: a push-pull if it takes streams, else told") {
+  // After a heal, a member we still hold dead sends us a packet. One with no NAT in front
+  // gets a push-pull at its address (the exchange shows it its death, or brings its newer
+  // incarnation). One behind NAT takes no stream, and its address is a LAN address: it is
+  // told where its packet came from, in a datagram, that we hold it dead, so it refutes.
+  Driver d;
+  const Endpoint lan = ep(50), mapped = outside(9, 40001);
+  d.learn(d.a, lan, {outside(9, 40000)});  // behind NAT: it advertises a candidate
+  d.learn(d.b, ep(3));                     // public
+  for (const NodeId& id : {d.a, d.b}) {
+    proto::Envelope dead;
+    auto* u = dead.add_updates()->mutable_dead();
+    u->set_node(to_proto_bytes(id));
+    u->set_incarnation(1);
+    u->set_from(to_proto_bytes(d.us));
+    d.feed(d.b == id ? d.a : d.b, ep(3), dead);
+  }
+  REQUIRE(d.core.find(d.a)->state == MemberState::kDead);
+  REQUIRE(d.core.find(d.b)->state == MemberState::kDead);
+
+  proto::Envelope ping;
+  ping.mutable_ping()->set_seq(1);
+  ping.mutable_ping()->set_target(to_proto_bytes(d.us));
+  bool told = false, streamed = false;
+  for (const Transmit& t : d.feed(d.a, mapped, ping)) {
+    streamed |= t.kind == Transmit::Kind::kStream;
+    if (t.kind != Transmit::Kind::kDatagram || t.to != mapped) continue;
+    const proto::Envelope e = Driver::decoded(t);
+    for (const auto& u : e.updates())
+      told |= u.has_dead() && u.dead().node() == to_proto_bytes(d.a) && u.dead().incarnation() == 1;
+  }
+  CHECK(told);
+  CHECK_FALSE(streamed);
+  CHECK(d.core.stats().revive_syncs == 1);
+
+  bool pushed = false;
+  for (const Transmit& t : d.feed(d.b, ep(3), ping))
+    pushed |= t.kind == Transmit::Kind::kStream && t.to == ep(3);
+  CHECK(pushed);
+  CHECK(d.core.stats().revive_syncs == 2);
+}
