@@ -18,9 +18,11 @@ node::Mac vtep_mac(NodeIndex index) {
 }  // namespace
 
 LeaseCluster::LeaseCluster(uint64_t seed, size_t nodes, lease::LeaseConfig lease_config,
-                           gossip::Config gossip_config)
+                           gossip::Config gossip_config, const NatSites& nat)
     : sim_(seed), config_(std::move(lease_config)) {
-  for (size_t i = 0; i < nodes; ++i) sim_.add_node(gossip_config);
+  for (NatKind kind : nat.kinds) sim_.add_site(kind);
+  for (size_t i = 0; i < nodes; ++i)
+    sim_.add_node(gossip_config, i < nat.of_node.size() ? nat.of_node[i] : 0);
   sim_.set_lease_factory([this](NodeIndex index) {
     const LeaseDisk& disk = disks_[index];
     return node::LeaseSetup{

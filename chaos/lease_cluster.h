@@ -29,8 +29,14 @@ struct LeaseEventRecord {
 
 class LeaseCluster {
  public:
+  // Sites behind NAT routers, when a topology has them: `kinds[k]` is site k+1's router, and
+  // `of_node[i]` member i's site (0: the public underlay, as when of_node is empty).
+  struct NatSites {
+    std::vector<NatKind> kinds;
+    std::vector<SiteIndex> of_node;
+  };
   LeaseCluster(uint64_t seed, size_t nodes, lease::LeaseConfig lease_config,
-               gossip::Config gossip_config = gossip::Config::lan());
+               gossip::Config gossip_config = gossip::Config::lan(), const NatSites& nat = {});
 
   Simulator& sim() { return sim_; }
   const Simulator& sim() const { return sim_; }

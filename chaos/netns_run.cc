@@ -617,6 +617,10 @@ class NetnsRun {
 }  // namespace
 
 Status namespaces_can_run(const ScenarioFile& file) {
+  if (file.has_nat())
+    return Status::unsupported(
+        "sites behind NAT run only in --sim for now: the namespace lab is one switched segment "
+        "(tests/e2e/nat_sites_test.sh runs real agents behind nftables NAT routers)");
   for (const FaultSpec& f : file.timeline) {
     if (f.kind == FaultSpec::Kind::kDelay)
       return Status::unsupported(

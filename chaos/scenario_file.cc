@@ -123,16 +123,13 @@ class Parser {
     if (size.hosts) f_.hosts = size.hosts;
     if (const Json* sites = o.find("sites")) {
       if (!sites->is_array() || sites->empty() || sites->size() > 64)
-        return Status::bad_key(o.at("sites"), "must be a list of 1 to 64 site names");
-      for (const Json& s : *sites) {
-        if (!s.is_string() || s.get_ref<const std::string&>().empty() ||
-            s.get_ref<const std::string&>().size() > 32)
-          return Status::bad_key(o.at("sites"),
-                                 "must hold names of 1 to 32 bytes, got " + shown(s));
-        if (std::count(f_.sites.begin(), f_.sites.end(), s.get<std::string>()))
-          return Status::bad_key(o.at("sites"), "names " + shown(s) + " twice");
-        f_.sites.push_back(s.get<std::string>());
-      }
+        return Status::bad_key(o.at("sites"), "must be a list of 1 to 64 sites");
+      for (size_t i = 0; i < sites->size(); ++i) SHOAL_TRY(site((*sites)[i], o.at("sites"), i));
+      if (f_.has_nat() && std::all_of(f_.site_nat.begin(), f_.site_nat.end(),
+                                      [](const auto& n) { return !n.empty(); }))
+        return Status::bad_key(o.at("sites"),
+                               "puts every site behind NAT: hosts behind NAT join through a "
+                               "public host, so one site at least needs none");
     }
     SHOAL_TRY(o.text("backend", f_.backend, 16));
     if (f_.backend != "vxlan" && f_.backend != "host-gw" && f_.backend != "udp" &&
@@ -145,8 +142,38 @@ class Parser {
     return o.number("lease_ttl_s", f_.lease_ttl_s, 0, kMaxSeconds);
   }
 
+  // A site: its name, or {"name": NAME, "nat": "cone" | "symmetric"} for one behind a NAT
+  // router.
+  Status site(const Json& s, const std::string& list, size_t i) {
+    const std::string path = list + "[" + std::to_string(i) + "]";
+    std::string name, nat;
+    if (s.is_string()) {
+      name = s.get<std::string>();
+    } else {
+      JsonObject o(s, path);
+      SHOAL_TRY(o.only({"name", "nat"}));
+      SHOAL_TRY(o.text("name", name, 64));
+      SHOAL_TRY(o.text("nat", nat, 16));
+      if (nat != "cone" && nat != "symmetric")
+        return Status::bad_key(o.at("nat"), "must be cone or symmetric, got " + shoal::quoted(nat));
+    }
+    if (name.empty() || name.size() > 32)
+      return Status::bad_key(path,
+                             "must be a site name of 1 to 32 bytes, or an object with "
+                             "\"name\" and \"nat\", got " +
+                                 shown(s));
+    if (std::count(f_.sites.begin(), f_.sites.end(), name))
+      return Status::bad_key(path, "names site " + shoal::quoted(name) + " twice");
+    f_.sites.push_back(name);
+    f_.site_nat.push_back(nat);
+    return {};
+  }
+
   void split_sites() {
-    if (f_.sites.empty()) f_.sites.push_back("site");
+    if (f_.sites.empty()) {
+      f_.sites.push_back("site");
+      f_.site_nat.push_back("");
+    }
     f_.site_of_host.resize(f_.hosts);
     for (size_t i = 0; i < f_.hosts; ++i)
       f_.site_of_host[i] = static_cast<uint32_t>(i * f_.sites.size() / f_.hosts);
@@ -504,13 +531,19 @@ Result<ScenarioFile> parse_scenario(std::string_view source, std::string_view te
 }
 
 std::vector<uint32_t> seed_hosts(const ScenarioFile& file) {
+  // Never a host behind NAT: nobody outside its site could reach it to join.
   std::vector<uint32_t> seeds;
   for (uint32_t h = 0; h < file.hosts && seeds.size() < 3; ++h)
-    if (h == 0 || file.site_of_host[h] != file.site_of_host[h - 1]) seeds.push_back(h);
+    if ((h == 0 || file.site_of_host[h] != file.site_of_host[h - 1]) && !file.behind_nat(h))
+      seeds.push_back(h);
   for (uint32_t k = 1; k < 3 && seeds.size() < 3; ++k) {
     const auto h = static_cast<uint32_t>(k * file.hosts / 3);
-    if (std::find(seeds.begin(), seeds.end(), h) == seeds.end()) seeds.push_back(h);
+    if (std::find(seeds.begin(), seeds.end(), h) == seeds.end() && !file.behind_nat(h))
+      seeds.push_back(h);
   }
+  for (uint32_t h = static_cast<uint32_t>(file.hosts); h-- > 0 && seeds.size() < 3;)
+    if (std::find(seeds.begin(), seeds.end(), h) == seeds.end() && !file.behind_nat(h))
+      seeds.push_back(h);
   return seeds;
 }
 

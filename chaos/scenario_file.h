@@ -7,6 +7,7 @@
 // namespaces and at 1,000 in the simulator. A file may only name what exists at that size.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -65,6 +66,16 @@ struct ScenarioFile {
   size_t hosts = 10;
   std::vector<std::string> sites;      // hosts split evenly and in order over the sites
   std::vector<uint32_t> site_of_host;  // index into sites, per host
+  // Per site: "" (on the public underlay), or the NAT router it sits behind: "cone" or
+  // "symmetric" (chaos/nat.h). --sim only for now.
+  std::vector<std::string> site_nat;
+  bool behind_nat(uint32_t host) const {
+    return host < site_of_host.size() && site_of_host[host] < site_nat.size() &&
+           !site_nat[site_of_host[host]].empty();
+  }
+  bool has_nat() const {
+    return std::any_of(site_nat.begin(), site_nat.end(), [](const auto& n) { return !n.empty(); });
+  }
   std::string backend = "vxlan";
   size_t pods_per_host = 1;
   std::string network = "100.64.0.0/10";  // 16,383 /24s: room for 10,000 hosts

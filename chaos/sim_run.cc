@@ -26,7 +26,7 @@ class SimRun {
  public:
   explicit SimRun(const ScenarioFile& file)
       : file_(file),
-        cluster_(file.seed, file.hosts, lease_config(file)),
+        cluster_(file.seed, file.hosts, lease_config(file), gossip::Config::lan(), nat_sites(file)),
         sim_(cluster_.sim()),
         judge_(file, "sim", file.seed),
         step_(sample_step(file.hosts)) {}
@@ -85,6 +85,20 @@ class SimRun {
       c.renew_after = c.ttl / 2;  // as the agent renews (agent/agent.cc)
     }
     return c;
+  }
+
+  // The file's NAT sites as the simulator numbers them: site k+1 for the k-th site with NAT.
+  static LeaseCluster::NatSites nat_sites(const ScenarioFile& f) {
+    LeaseCluster::NatSites nat;
+    std::vector<SiteIndex> index(f.sites.size(), 0);
+    for (size_t s = 0; s < f.sites.size(); ++s) {
+      if (s >= f.site_nat.size() || f.site_nat[s].empty()) continue;
+      nat.kinds.push_back(f.site_nat[s] == "symmetric" ? NatKind::kSymmetric : NatKind::kCone);
+      index[s] = static_cast<SiteIndex>(nat.kinds.size());
+    }
+    if (nat.kinds.empty()) return nat;
+    for (uint32_t h = 0; h < f.hosts; ++h) nat.of_node.push_back(index[f.site_of_host[h]]);
+    return nat;
   }
 
   double now_s() const { return to_seconds(sim_.now()); }

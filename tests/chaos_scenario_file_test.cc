@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 
+#include "chaos/netns_run.h"
 #include "chaos/run_report.h"
 #include "chaos/scenario_file.h"
 #include "common/file_io.h"
@@ -107,6 +108,42 @@ TEST_CASE("chaos.scenario_file: the short form scales times, not bounds") {
   CHECK(parsed->timeline[0].at_s == 20);
   CHECK(parsed->timeline[0].for_s == 10);
   CHECK(parsed->checks.converge_within_s == 3);
+}
+
+TEST_CASE("chaos.scenario_file: sites behind NAT: never seeds, and refused on namespaces") {
+  auto f = parse_scenario("s.json", R"({"name": "t", "topology": {"hosts": 9, "sites":
+    [{"name": "home", "nat": "cone"}, "public", {"name": "far", "nat": "symmetric"}]}})");
+  REQUIRE(f.ok());
+  CHECK(f->has_nat());
+  CHECK(f->site_nat == std::vector<std::string>{"cone", "", "symmetric"});
+  CHECK(f->behind_nat(0));
+  CHECK_FALSE(f->behind_nat(3));
+  CHECK(f->behind_nat(8));
+  // Hosts behind NAT cannot be joined from outside their site: the seeds are public hosts.
+  const auto seeds = seed_hosts(*f);
+  REQUIRE(!seeds.empty());
+  for (uint32_t h : seeds) CHECK_FALSE(f->behind_nat(h));
+  CHECK(namespaces_can_run(*f).message().find("--sim") != std::string::npos);
+
+  auto plain = parse_scenario("s.json", R"({"name": "t", "topology": {"hosts": 4}})");
+  REQUIRE(plain.ok());
+  CHECK_FALSE(plain->has_nat());
+
+  CHECK(
+      error_of(
+          R"({"name": "t", "topology": {"hosts": 4, "sites": [{"name": "a", "nat": "cone"}]}})") ==
+      "s.json: topology.sites: puts every site behind NAT: hosts behind NAT join through a "
+      "public host, so one site at least needs none");
+  CHECK(
+      error_of(
+          R"({"name": "t", "topology": {"hosts": 4, "sites": ["p", {"name": "a", "nat": "full"}]}})") ==
+      "s.json: topology.sites[1].nat: must be cone or symmetric, got \"full\"");
+  CHECK(error_of(R"({"name": "t", "topology": {"hosts": 4, "sites": ["p", {"nat": "cone"}]}})")
+            .find("topology.sites[1]: must be a site name") != std::string::npos);
+  CHECK(
+      error_of(
+          R"({"name": "t", "topology": {"hosts": 4, "sites": ["p", {"name": "p", "nat": "cone"}]}})") ==
+      "s.json: topology.sites[1]: names site \"p\" twice");
 }
 
 TEST_CASE("chaos.scenario_file: bad files are refused with the key named") {
