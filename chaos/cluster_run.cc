@@ -280,7 +280,8 @@ Status cluster_can_run(const ScenarioFile& file, const ClusterFile& cluster) {
           "\"" + f.text +
           "\": on a real cluster only what `shoal fault` does runs (cuts, one-way cuts, flaps, "
           "loss, heal, clock); crash, restart, freeze, wipe, bandwidth and delay need the "
-          "harness to own the agents (run it on namespaces or --sim)");
+          "harness to own the agents (run it on namespaces or --sim), and a nat-reset its own "
+          "NAT routers (--sim)");
   return {};
 }
 

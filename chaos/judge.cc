@@ -93,7 +93,7 @@ size_t Judge::fault_started(double t, const FaultSpec& f) {
   converged_since_fault_ = false;  // overlaps count again once the cluster agrees
   const bool instant =
       f.for_s <= 0 && (f.kind == FaultSpec::Kind::kRestart || f.kind == FaultSpec::Kind::kHeal ||
-                       f.kind == FaultSpec::Kind::kClock);
+                       f.kind == FaultSpec::Kind::kClock || f.kind == FaultSpec::Kind::kNatReset);
   report_.bands.push_back({t, instant ? t : file_.duration_s, f.text});
   const size_t band = report_.bands.size() - 1;
   switch (f.kind) {
@@ -108,6 +108,7 @@ size_t Judge::fault_started(double t, const FaultSpec& f) {
       open_bands_.push_back(band);
       break;
     case FaultSpec::Kind::kRestart:
+    case FaultSpec::Kind::kNatReset:
       expect_recovery(t, "after " + f.text);
       break;
     case FaultSpec::Kind::kHeal:
@@ -157,6 +158,7 @@ void Judge::fault_ended(double t, const FaultSpec& f, size_t band) {
     case FaultSpec::Kind::kClock:
     case FaultSpec::Kind::kRestart:
     case FaultSpec::Kind::kHeal:
+    case FaultSpec::Kind::kNatReset:
       break;
   }
 }

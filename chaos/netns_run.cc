@@ -332,6 +332,7 @@ class NetnsRun {
           if (Status s = move_clock(i, h); !s.ok()) return s;
         return {};
       case FaultSpec::Kind::kDelay:
+      case FaultSpec::Kind::kNatReset:
         break;  // refused before the run (namespaces_can_run)
     }
     return {};
@@ -423,6 +424,7 @@ class NetnsRun {
       case FaultSpec::Kind::kDelay:
       case FaultSpec::Kind::kRestart:
       case FaultSpec::Kind::kHeal:
+      case FaultSpec::Kind::kNatReset:
         break;
     }
     judge_.fault_ended(t, f, bands_[i]);

@@ -325,6 +325,18 @@ class Parser {
     } else if (fault == "heal") {
       e.kind = FaultSpec::Kind::kHeal;
       e.text = "heal";
+    } else if (fault == "nat-reset") {
+      // A home router's restart: every mapping through it is gone at once, and its hosts
+      // get new public ports.
+      e.kind = FaultSpec::Kind::kNatReset;
+      if (e.for_s > 0)
+        return Status::bad_key(o.at("for_s"), "does not apply: a nat-reset is instant");
+      SHOAL_TRY(host_set("hosts", e.hosts));
+      for (uint32_t h : e.hosts)
+        if (!f_.behind_nat(h))
+          return Status::bad_key(
+              o.at("hosts"), "names " + host_name(h) + ", which is behind no NAT (topology.sites)");
+      e.text = "nat-reset in front of " + describe(e.hosts, n);
     } else {
       return Status::bad_key(
           o.at("fault"), fault.empty()
@@ -444,6 +456,8 @@ std::string_view to_string(FaultSpec::Kind kind) {
       return "wipe";
     case FaultSpec::Kind::kHeal:
       return "heal";
+    case FaultSpec::Kind::kNatReset:
+      return "nat-reset";
   }
   return "?";
 }

@@ -37,6 +37,7 @@ struct FaultSpec {
     kClock,      // wall clock set `offset_s` ahead (negative: behind)
     kWipe,       // crash if up, and lose the database
     kHeal,       // undo every cut, loss, bandwidth limit and delay
+    kNatReset,   // the NAT routers in front of `hosts` forget every mapping (--sim only)
   };
   Kind kind = Kind::kHeal;
   double at_s = 0;

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "chaos/judge.h"
 #include "chaos/lease_cluster.h"
@@ -168,6 +169,13 @@ class SimRun {
       case FaultSpec::Kind::kHeal:
         net.heal();
         break;
+      case FaultSpec::Kind::kNatReset: {
+        std::set<SiteIndex> sites;
+        for (uint32_t h : f.hosts) sites.insert(sim_.site_of(h));
+        for (SiteIndex s : sites)
+          if (s != 0) sim_.nat(s).flush();
+        break;
+      }
     }
     return std::nullopt;
   }
@@ -207,6 +215,7 @@ class SimRun {
       case FaultSpec::Kind::kRestart:
       case FaultSpec::Kind::kHeal:
       case FaultSpec::Kind::kBandwidth:
+      case FaultSpec::Kind::kNatReset:
         break;
     }
   }

@@ -125,6 +125,25 @@ TEST_CASE("chaos.scenario_file: sites behind NAT: never seeds, and refused on na
   for (uint32_t h : seeds) CHECK_FALSE(f->behind_nat(h));
   CHECK(namespaces_can_run(*f).message().find("--sim") != std::string::npos);
 
+  // A nat-reset is instant, and only in front of hosts behind NAT.
+  const std::string nat_topology =
+      R"({"name": "t", "topology": {"hosts": 4, "sites": ["p", {"name": "a", "nat": "cone"}]},
+          "duration_s": 60, "timeline": [EVENT]})";
+  auto with_event = [&](std::string_view event) {
+    std::string text = nat_topology;
+    text.replace(text.find("EVENT"), 5, event);
+    return text;
+  };
+  auto reset = parse_scenario("s.json", with_event(R"({"at_s": 5, "fault": "nat-reset",
+    "hosts": "site:a"})"));
+  REQUIRE(reset.ok());
+  CHECK(reset->timeline[0].kind == FaultSpec::Kind::kNatReset);
+  CHECK(reset->timeline[0].text == "nat-reset in front of h3-h4");
+  CHECK(error_of(with_event(R"({"at_s": 5, "fault": "nat-reset", "hosts": "h1"})")) ==
+        "s.json: timeline[0].hosts: names h1, which is behind no NAT (topology.sites)");
+  CHECK(error_of(with_event(R"({"at_s": 5, "fault": "nat-reset", "hosts": "h3", "for_s": 5})")) ==
+        "s.json: timeline[0].for_s: does not apply: a nat-reset is instant");
+
   auto plain = parse_scenario("s.json", R"({"name": "t", "topology": {"hosts": 4}})");
   REQUIRE(plain.ok());
   CHECK_FALSE(plain->has_nat());
