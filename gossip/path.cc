@@ -19,10 +19,17 @@ void Path::direct_failed(bool answered_by_helper) {
   relayed = answered_by_helper;
 }
 
-void Path::readvertised(const Endpoint& address) {
-  if (works()) return;  // what works stays, advertised or not
-  reach = address;      // probe_endpoints() tries the new candidates from here
+void Path::readvertised(const Endpoint& address, const std::vector<Endpoint>& candidates) {
+  // What works stays, advertised or not; unless it is a punched endpoint the member no
+  // longer advertises: its router restarted and mapped it to new ports, and the old hole
+  // leads nowhere. Waiting for our next probe to fail there means a suspicion per member
+  // per remapped host, spread over a whole probe round.
+  const bool stale_hole = reach != address && std::find(candidates.begin(), candidates.end(),
+                                                        reach) == candidates.end();
+  if (works() && !stale_hole) return;
+  reach = address;  // probe_endpoints() tries the new candidates from here
   proven = false;
+  direct_failures = 0;
 }
 
 PathKind path_kind(const Path& path, const Endpoint& address) {

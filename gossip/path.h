@@ -57,7 +57,7 @@ struct Path {
   const Endpoint& send_to() const { return proven || !hint ? reach : *hint; }
   // The member advertised new endpoints: a reach that does not work starts again from its
   // address (probe_endpoints() tries the candidates next).
-  void readvertised(const Endpoint& address);
+  void readvertised(const Endpoint& address, const std::vector<Endpoint>& candidates);
 };
 
 // What kind of path `path` is to a member advertising `address`.

@@ -91,9 +91,22 @@ TEST_CASE("path: probe endpoints start with reach, hold each once, and shrink on
   p.direct_failed(/*answered_by_helper=*/true);
   CHECK(path_kind(p, ep(2)) == PathKind::kRelayed);
   CHECK(probe_endpoints(p, ep(2), candidates).size() > 1);  // tries everything again
-  p.readvertised(ep(2));
+  p.readvertised(ep(2), candidates);
   CHECK(p.reach == ep(2));
   CHECK_FALSE(p.proven);
+
+  // A working punched path stays while the member still advertises it, and goes once its
+  // router restarted and it advertises new ports only: the old hole leads nowhere.
+  Path punched;
+  punched.reach = ep(2);
+  REQUIRE(punched.prove(outside(9, 20000)));
+  REQUIRE(punched.works());
+  punched.readvertised(ep(2), {outside(9, 20000), outside(9, 7946)});
+  CHECK(punched.works());
+  punched.readvertised(ep(2), {outside(9, 31000)});
+  CHECK_FALSE(punched.works());
+  CHECK(punched.reach == ep(2));
+  CHECK(probe_endpoints(punched, ep(2), {outside(9, 31000)}).size() == 2);
 }
 
 TEST_CASE("reflexive: two observers that agree make an address; one liar does not") {
