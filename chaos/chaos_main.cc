@@ -178,6 +178,7 @@ int main(int argc, char** argv) {
   if (sim && !cluster_path.empty()) usage_error("--sim and --cluster: choose one");
   RunReport report;
   if (sim) {
+    if (Status s = simulator_can_run(*file); !s.ok()) usage_error(s.message());
     report = run_in_simulator(*file);
   } else if (!cluster_path.empty()) {
     auto cluster_text = read_file_limited(cluster_path, kMaxClusterBytes);

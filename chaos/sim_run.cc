@@ -10,6 +10,7 @@
 
 #include "chaos/judge.h"
 #include "chaos/lease_cluster.h"
+#include "common/quoted.h"
 
 namespace shoal::chaos {
 namespace {
@@ -277,6 +278,19 @@ class SimRun {
 };
 
 }  // namespace
+
+Status simulator_can_run(const ScenarioFile& file) {
+  std::vector<size_t> hosts_in(file.sites.size());
+  for (uint32_t h = 0; h < file.hosts; ++h) ++hosts_in[file.site_of_host[h]];
+  for (size_t s = 0; s < file.sites.size(); ++s)
+    if (s < file.site_nat.size() && !file.site_nat[s].empty() && hosts_in[s] > kMaxSiteMembers)
+      return Status::unsupported(
+          "site " + shoal::quoted(file.sites[s]) + " puts " + std::to_string(hosts_in[s]) +
+          " hosts behind NAT: the simulator gives a site behind NAT at "
+          "most " +
+          std::to_string(kMaxSiteMembers) + " (one /24 LAN); use fewer hosts or more sites");
+  return {};
+}
 
 RunReport run_in_simulator(const ScenarioFile& file) { return SimRun(file).run(); }
 

@@ -9,9 +9,13 @@
 
 #include "chaos/run_report.h"
 #include "chaos/scenario_file.h"
+#include "common/status.h"
 
 namespace shoal::chaos {
 
+// What the simulator cannot run, and why: a site behind NAT with more than kMaxSiteMembers
+// hosts (its LAN is one /24). run_in_simulator() requires this to hold.
+Status simulator_can_run(const ScenarioFile& file);
 RunReport run_in_simulator(const ScenarioFile& file);
 
 }  // namespace shoal::chaos

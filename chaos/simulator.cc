@@ -50,7 +50,7 @@ NodeIndex Simulator::add_node(gossip::Config config, SiteIndex site) {
     by_address_.emplace(node.address, index);
   } else {
     auto& lan = sites_.at(site - 1).lan;
-    if (lan.size() >= 240)
+    if (lan.size() >= kMaxSiteMembers)
       precondition_failed("a site has room for 240 members", __FILE__, __LINE__);
     node.address =
         Endpoint{IpAddress::v4(198, 51, 100, static_cast<uint8_t>(10 + lan.size())), 7946};

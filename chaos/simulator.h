@@ -37,6 +37,9 @@ struct Traffic {
   uint64_t stream_messages = 0, stream_bytes = 0, streams_refused = 0;
 };
 
+// Members a site behind NAT can hold: its LAN is 198.51.100.10 .. 198.51.100.249.
+inline constexpr size_t kMaxSiteMembers = 240;
+
 class Simulator {
  public:
   using EventHook = std::function<void(TimePoint, NodeIndex observer, const gossip::Event&)>;

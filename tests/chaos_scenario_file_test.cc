@@ -8,6 +8,7 @@
 #include "chaos/netns_run.h"
 #include "chaos/run_report.h"
 #include "chaos/scenario_file.h"
+#include "chaos/sim_run.h"
 #include "common/file_io.h"
 
 using namespace shoal;
@@ -143,6 +144,14 @@ TEST_CASE("chaos.scenario_file: sites behind NAT: never seeds, and refused on na
         "s.json: timeline[0].hosts: names h1, which is behind no NAT (topology.sites)");
   CHECK(error_of(with_event(R"({"at_s": 5, "fault": "nat-reset", "hosts": "h3", "for_s": 5})")) ==
         "s.json: timeline[0].for_s: does not apply: a nat-reset is instant");
+
+  // The simulator gives a site behind NAT one /24: more hosts there are refused, not run.
+  const std::string two_sites =
+      R"({"name": "t", "topology": {"hosts": 9, "sites": ["p", {"name": "a", "nat": "cone"}]}})";
+  CHECK(simulator_can_run(*parse_scenario("s.json", two_sites, {480})).ok());
+  CHECK(simulator_can_run(*parse_scenario("s.json", two_sites, {482})).message() ==
+        "site \"a\" puts 241 hosts behind NAT: the simulator gives a site behind NAT at most 240 "
+        "(one /24 LAN); use fewer hosts or more sites");
 
   auto plain = parse_scenario("s.json", R"({"name": "t", "topology": {"hosts": 4}})");
   REQUIRE(plain.ok());
