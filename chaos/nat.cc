@@ -1,21 +1,25 @@
 #include "chaos/nat.h"
 
-#include "common/status.h"
-
 namespace shoal::chaos {
 
-uint16_t Nat::allocate_port() {
+std::optional<uint16_t> Nat::allocate_port(TimePoint now) {
   // Never hands out a port still mapped; a flush moves on, so a remap gets a new port.
   for (int tried = 0; tried <= 65535 - 20000; ++tried) {
     const uint16_t port = next_port_;
     next_port_ = next_port_ == 65535 ? 20000 : next_port_ + 1;
-    if (!by_port_.contains(port)) return port;
+    auto mapping = by_port_.find(port);
+    if (mapping == by_port_.end()) return port;
+    if (mapping->second.expires <= now) {  // timed out: the router takes the port back
+      by_inside_.erase(mapping->second.key);
+      by_port_.erase(mapping);
+      return port;
+    }
   }
-  precondition_failed("a simulated NAT ran out of ports (45,536 mappings)", __FILE__, __LINE__);
+  return std::nullopt;
 }
 
-Endpoint Nat::outbound(const Endpoint& inside, const Endpoint& to, TimePoint now) {
-  const auto key = std::make_pair(inside, kind_ == NatKind::kCone ? Endpoint{} : to);
+std::optional<Endpoint> Nat::outbound(const Endpoint& inside, const Endpoint& to, TimePoint now) {
+  const Key key{inside, kind_ == NatKind::kCone ? Endpoint{} : to};
   auto it = by_inside_.find(key);
   if (it != by_inside_.end()) {
     auto mapping = by_port_.find(it->second);
@@ -26,9 +30,13 @@ Endpoint Nat::outbound(const Endpoint& inside, const Endpoint& to, TimePoint now
     }
   }
   if (it == by_inside_.end()) {
-    const uint16_t port = allocate_port();
-    by_port_[port] = Mapping{inside, now + timeout_, {}};
-    it = by_inside_.emplace(key, port).first;
+    const auto port = allocate_port(now);
+    if (!port) {
+      dropped_full_++;
+      return std::nullopt;
+    }
+    by_port_[*port] = Mapping{key, inside, now + timeout_, {}};
+    it = by_inside_.emplace(key, *port).first;
   }
   Mapping& m = by_port_[it->second];
   m.expires = now + timeout_;

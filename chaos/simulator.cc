@@ -209,7 +209,13 @@ std::optional<Simulator::Route> Simulator::route(NodeIndex from, const Endpoint&
     Site& site = sites_[src.site - 1];
     if (auto it = site.lan.find(to); it != site.lan.end()) return Route{it->second, source};
     // Out through the router. A stream's port is its own business: only the address shows.
-    source = stream ? Endpoint{site.nat.public_ip(), 1024} : site.nat.outbound(source, to, now_);
+    if (stream) {
+      source = Endpoint{site.nat.public_ip(), 1024};
+    } else {
+      const auto mapped = site.nat.outbound(source, to, now_);
+      if (!mapped) return std::nullopt;  // its table is full: dropped
+      source = *mapped;
+    }
   }
   if (auto it = by_address_.find(to); it != by_address_.end()) return Route{it->second, source};
   auto nat = site_by_public_ip_.find(to.address);

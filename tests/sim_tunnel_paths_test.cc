@@ -167,7 +167,13 @@ class World {
 
   void send(int h, const Endpoint& to, Datagram d) {
     Host& me = hosts_[h];
-    d.from = me.nat ? me.nat->outbound(me.inside, to, now_) : me.inside;
+    if (me.nat) {
+      const auto mapped = me.nat->outbound(me.inside, to, now_);
+      if (!mapped) return;  // the router's table is full: dropped
+      d.from = *mapped;
+    } else {
+      d.from = me.inside;
+    }
     d.to = to;
     in_flight_.push_back({now_ + kStep, d});
   }
