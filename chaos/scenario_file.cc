@@ -125,8 +125,8 @@ class Parser {
       if (!sites->is_array() || sites->empty() || sites->size() > 64)
         return Status::bad_key(o.at("sites"), "must be a list of 1 to 64 sites");
       for (size_t i = 0; i < sites->size(); ++i) SHOAL_TRY(site((*sites)[i], o.at("sites"), i));
-      if (f_.has_nat() && std::all_of(f_.site_nat.begin(), f_.site_nat.end(),
-                                      [](const auto& n) { return !n.empty(); }))
+      if (std::all_of(f_.site_nat.begin(), f_.site_nat.end(),
+                      [](const auto& n) { return !n.empty(); }))
         return Status::bad_key(o.at("sites"),
                                "puts every site behind NAT: hosts behind NAT join through a "
                                "public host, so one site at least needs none");

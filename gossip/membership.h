@@ -266,7 +266,7 @@ class Membership {
 
   TimePoint next_probe_, next_gossip_, next_push_pull_, next_reconnect_, next_refresh_;
   TimePoint heal_sync_at_ = kTimeNever;  // note_revival's push-pull, when one is due
-  TimePoint burst_started_ = kTimeNever, last_revival_ = kTimeNever;
+  TimePoint last_revival_ = kTimeNever;
   size_t revivals_ = 0;  // in the current burst
   size_t heal_syncs_in_burst_ = 0;
   bool revived_since_heal_sync_ = false;

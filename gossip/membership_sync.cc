@@ -288,7 +288,6 @@ void Membership::note_revival(TimePoint now) {
   if (revivals_ == 0 || now - last_revival_ > 5 * config_.probe_interval) {
     revivals_ = 0;
     heal_syncs_in_burst_ = 0;
-    burst_started_ = now;
   }
   ++revivals_;
   last_revival_ = now;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/byte_order.h"
 #include "common/hash.h"
 
 namespace shoal::lease {
@@ -19,9 +20,9 @@ constexpr uint64_t kRecordKind = 1, kEvictionKind = 2, kContentKind = 3;
 // What renews() in lease_core.cc compares, hashed: equal for a record and its renewals.
 // Each variable-length field goes in with its length, so that fields cannot run together.
 uint64_t record_content_hash(const NodeRecord& r) {
-  const auto put = [](uint64_t h, uint64_t value, size_t bytes) {
+  const auto put = [](uint64_t h, uint64_t value, size_t bytes) {  // its low `bytes` bytes
     uint8_t le[8];
-    for (size_t i = 0; i < 8; ++i) le[i] = static_cast<uint8_t>(value >> (8 * i));
+    put_le64(le, value);
     return fnv1a(h, ByteView(le, bytes));
   };
   const auto put_bytes = [&](uint64_t h, ByteView bytes) {
