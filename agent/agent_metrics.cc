@@ -110,6 +110,12 @@ void AgentMetrics::refresh() {
     s.stale_accusations);
   c("shoal_suspicion_rechecks_total", "Probes of a member still suspected at half its timeout.",
     s.suspicion_rechecks);
+  c("shoal_suspicion_reminders_total",
+    "Accusations sent again to a member still suspected past the minimum timeout.",
+    s.suspicion_reminders);
+  c("shoal_doubts_answered_total",
+    "Questions about a member we know alive at a newer incarnation, answered in our ack.",
+    s.doubts_answered);
   c("shoal_declared_dead_total", "Members we declared dead.", s.declared_dead);
   c("shoal_push_pulls_total", "Full anti-entropy exchanges started.", s.push_pulls_started);
   c("shoal_lease_syncs_total", "Lease-only anti-entropy exchanges started.", s.state_syncs_started);

@@ -39,6 +39,14 @@ struct Member {
   // that, from another site, leads into our own LAN.
   bool takes_streams() const { return candidates.empty() && !symmetric_nat; }
 
+  // Across NATs, datagrams reach a member where a probe of ours proved the path, where its
+  // packets came from lately (a relay hears every keepalive of the members it relays for),
+  // or where it advertises nothing but its address (no NAT in front of it, as far as we
+  // know).
+  bool likely_reachable() const {
+    return path.works() || path.hint || (candidates.empty() && !symmetric_nat);
+  }
+
   bool is_alive_or_suspect() const {
     return state == MemberState::kAlive || state == MemberState::kSuspect;
   }

@@ -251,6 +251,8 @@ void Membership::handle_timeout(TimePoint now) {
     }
   }
   if (now >= next_gossip_) {
+    remind_suspects(now);
+    if (now >= next_doubts_) ask_doubts(now);
     gossip(now);
     next_gossip_ = now + config_.gossip_interval;
   }

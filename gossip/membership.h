@@ -46,6 +46,7 @@ class Envelope;
 class Alive;
 class Suspect;
 class Dead;
+class Ping;
 class PushPull;
 class Update;
 }  // namespace shoal::proto
@@ -175,6 +176,12 @@ class Membership {
   using Eligible = bool (*)(const Member&, TimePoint now, Duration dead_window);
   std::vector<const Entry*> random_members(size_t k, const NodeId& exclude, Eligible eligible,
                                            TimePoint now);
+  static bool held_dead(const Member& m, TimePoint, Duration) {
+    return m.state == MemberState::kDead;
+  }
+  static bool held_suspect(const Member& m, TimePoint, Duration) {
+    return m.state == MemberState::kSuspect;
+  }
 
   // membership_state.cc: the SWIM state rules.
   void on_alive(TimePoint now, const proto::Alive& alive, bool bootstrap);
@@ -195,17 +202,27 @@ class Membership {
   void advance_probe(TimePoint now);
   void on_ping(const Endpoint& from, const proto::Envelope& envelope,
                std::optional<StreamId> stream);
+  // A question a ping asks (Ping.doubts): is this member still at this incarnation?
+  struct Doubt {
+    NodeId node;
+    uint64_t incarnation;
+  };
+  std::vector<Doubt> doubts(TimePoint now, const NodeId& target);
+  std::vector<Bytes> answer_doubts(const proto::Ping& ping);
   void on_indirect_ping(TimePoint now, const Endpoint& from, const proto::Envelope& envelope);
   void on_ack(TimePoint now, const Endpoint& from, const proto::Envelope& envelope,
               bool via_stream);
   void on_nack(const proto::Envelope& envelope);
   void expire_relays(TimePoint now);
   Entry* suspicion_to_recheck(TimePoint now);
+  void remind_suspects(TimePoint now);
+  void ask_doubts(TimePoint now);
   const Entry* next_probe_target(TimePoint now);
   void reap_and_reshuffle(TimePoint now);
 
   // membership_paths.cc: reaching members across NATs.
-  void ping_paths(Entry& target, uint32_t seq, std::vector<Bytes> leading = {});
+  void ping_paths(Entry& target, uint32_t seq, std::vector<Bytes> leading = {},
+                  const std::vector<Doubt>& doubts = {});
   // An ack with `seq` from `target` may still prove a path for a probe interval (bounded).
   void expect_path_check(uint32_t seq, const NodeId& target, TimePoint now);
   void prove_path(TimePoint now, Entry& e, const Endpoint& from, const proto::Ack& ack);
@@ -265,6 +282,7 @@ class Membership {
   bool relay_allowed_ = true;
 
   TimePoint next_probe_, next_gossip_, next_push_pull_, next_reconnect_, next_refresh_;
+  TimePoint next_doubts_ = kTimeZero;    // ask_doubts(): each probe interval, unscaled
   TimePoint heal_sync_at_ = kTimeNever;  // note_revival's push-pull, when one is due
   TimePoint last_revival_ = kTimeNever;
   size_t revivals_ = 0;  // in the current burst

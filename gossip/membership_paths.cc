@@ -35,7 +35,8 @@ bool alive_only(const Member& m, TimePoint, Duration) { return m.state == Member
 
 }  // namespace
 
-void Membership::ping_paths(Entry& target, uint32_t seq, std::vector<Bytes> leading) {
+void Membership::ping_paths(Entry& target, uint32_t seq, std::vector<Bytes> leading,
+                            const std::vector<Doubt>& doubts) {
   Member& m = target.member;
   const auto endpoints = probe_endpoints(m.path, m.address, m.candidates);
   if (endpoints.size() > 1) stats_.punch_attempts++;
@@ -43,6 +44,11 @@ void Membership::ping_paths(Entry& target, uint32_t seq, std::vector<Bytes> lead
     proto::Envelope envelope;
     envelope.mutable_ping()->set_seq(seq);
     envelope.mutable_ping()->set_target(to_proto_bytes(m.id));
+    for (const Doubt& doubt : doubts) {
+      proto::Doubt& asked = *envelope.mutable_ping()->add_doubts();
+      asked.set_node(to_proto_bytes(doubt.node));
+      asked.set_incarnation(doubt.incarnation);
+    }
     // Only the endpoint we believe in carries gossip: the others are likely dead ends.
     send_datagram(endpoints[i], envelope, leading, /*piggyback=*/i == 0);
   }

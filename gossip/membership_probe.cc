@@ -12,6 +12,10 @@ namespace {
 
 bool probeable(const Member& m) { return m.is_alive_or_suspect(); }
 
+bool alive_and_reachable(const Member& m, TimePoint, Duration) {
+  return m.state == MemberState::kAlive && m.likely_reachable();
+}
+
 // How long a helper waits for the target before it nacks. The prober decides when its probe
 // round ends, (probe_interval - probe_timeout) after it asked us, so the nack has to be on its
 // way well before then. memberlist waits the whole probe timeout: with the LAN profile its nacks
@@ -44,7 +48,59 @@ void Membership::start_probe(TimePoint now) {
   std::vector<Bytes> leading;
   if (target->member.state == MemberState::kSuspect)
     leading.push_back(encode_update(suspect_update(target->member, id())));
-  ping_paths(*target, probe_->seq, std::move(leading));
+  ping_paths(*target, probe_->seq, std::move(leading), doubts(now, target->member.id));
+}
+
+std::vector<Membership::Doubt> Membership::doubts(TimePoint now, const NodeId& target) {
+  // A member that alone holds another suspect or dead, having missed its refutation, hears
+  // nothing that would set it right: gossip's retransmits of the refutation are spent, nobody
+  // gossips about a member that is fine, that member probes us once a probe round (minutes
+  // in a large cluster), a suspicion is rechecked only once (maybe during the partition),
+  // and reconnect() picks a member held dead by one member of n about once in n ticks. So
+  // each ping of ours asks about one suspect and one dead member, at random; a target that
+  // knows the member alive at a newer incarnation answers in its ack (answer_doubts). A
+  // question and not a restated accusation: a doubt never spreads a suspicion or a death.
+  std::vector<Doubt> asked;
+  auto ask_about = [&](MemberState state, Eligible eligible) {
+    if (count(state) == 0) return;
+    const auto picked = random_members(1, target, eligible, now);
+    if (picked.empty()) return;
+    asked.push_back({picked.front()->member.id, picked.front()->member.incarnation});
+  };
+  ask_about(MemberState::kSuspect, held_suspect);
+  ask_about(MemberState::kDead, held_dead);
+  stats_.doubts_sent += asked.size();
+  return asked;
+}
+
+void Membership::ask_doubts(TimePoint now) {
+  // Our doubts ride on our probes, for free. But after a partition made our probes fail,
+  // Lifeguard stretches them up to 8 times, just when a refutation we missed keeps a member
+  // suspect or dead in our view alone. So while our probes are stretched and we hold
+  // doubts, a ping of their own goes to a random live member each probe interval.
+  next_doubts_ = now + config_.probe_interval;
+  if (leaving_ || awareness_.score() == 0) return;
+  if (count(MemberState::kSuspect) + count(MemberState::kDead) == 0) return;
+  const auto asked = random_members(1, NodeId(), alive_and_reachable, now);
+  if (asked.empty()) return;
+  Entry* e = find_entry(asked.front()->member.id);
+  stats_.doubt_pings++;
+  const uint32_t seq = ++next_seq_;
+  expect_path_check(seq, e->member.id, now);
+  ping_paths(*e, seq, {}, doubts(now, e->member.id));
+}
+
+std::vector<Bytes> Membership::answer_doubts(const proto::Ping& ping) {
+  std::vector<Bytes> answers;
+  for (const proto::Doubt& doubt : ping.doubts()) {
+    const Entry* e = find_entry(*node_id_from(doubt.node()));
+    if (!e || e->member.state != MemberState::kAlive ||
+        e->member.incarnation <= doubt.incarnation())
+      continue;
+    stats_.doubts_answered++;
+    answers.push_back(encode_update(alive_update(e->member)));
+  }
+  return answers;
 }
 
 void Membership::advance_probe(TimePoint now) {
@@ -141,7 +197,9 @@ void Membership::on_ping(const Endpoint& from, const proto::Envelope& request,
   // prober that gossip reaches badly (one behind a symmetric NAT hears only its relays).
   std::vector<Bytes> own_alive;
   if (ping.punch_seq() != 0) own_alive.push_back(encode_update(alive_update(self())));
-  send_datagram(from, envelope, own_alive);
+  std::vector<Bytes> leading = own_alive;
+  for (Bytes& answer : answer_doubts(ping)) leading.push_back(std::move(answer));
+  send_datagram(from, envelope, leading);
   // A helper named the prober and where it may be reached: ack it there too, straight from
   // our socket. The prober sent to us a moment ago, so its NAT lets our ack in, and ours now
   // lets its next probes in: the hole is punched from both ends.
@@ -284,6 +342,28 @@ void Membership::expire_relays(TimePoint now) {
     } else {
       relays_.erase(relay);
     }
+  }
+}
+
+void Membership::remind_suspects(TimePoint now) {
+  // Each member still suspected past the minimum timeout gets the accusation again every
+  // other probe interval: a lone suspicion (nobody confirms it) lasts up to its maximum,
+  // a minute at 300 members, and is all that is left to repair after a heal.
+  constexpr int kReminderPeriod = 2;
+  // Not in a probe slot: Lifeguard stretches those up to 8 times after a partition made our
+  // probes fail, and a reminder accuses nobody new.
+  for (const auto& [deadline, suspect] : suspicion_deadlines_) {
+    Entry* e = find_entry(suspect);
+    if (!e || !e->suspicion ||
+        !e->suspicion->take_reminder(now, kReminderPeriod * config_.probe_interval))
+      continue;
+    stats_.suspicion_reminders++;
+    // A ping, so that the answer comes straight back: a member that already refuted treats
+    // the accusation as stale and puts its alive on the ack, where gossip would bring its
+    // old news to us only by chance (the others have it, so they do not pass it on).
+    const uint32_t seq = ++next_seq_;
+    expect_path_check(seq, suspect, now);
+    ping_paths(*e, seq, {encode_update(suspect_update(e->member, id()))});
   }
 }
 

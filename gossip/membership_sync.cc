@@ -18,15 +18,8 @@ bool gossip_target(const Member& m, TimePoint now, Duration dead_window) {
   return m.is_alive_or_suspect() || now - m.state_since < dead_window;
 }
 
-// Across NATs, datagrams reach a member where a probe of ours proved the path, where its
-// packets came from lately (a relay hears every keepalive of the members it relays for), or
-// where it advertises nothing but its address (no NAT in front of it, as far as we know).
-bool likely_reachable(const Member& m) {
-  return m.path.works() || m.path.hint || (m.candidates.empty() && !m.symmetric_nat);
-}
-
 bool reachable_gossip_target(const Member& m, TimePoint now, Duration dead_window) {
-  return gossip_target(m, now, dead_window) && likely_reachable(m);
+  return gossip_target(m, now, dead_window) && m.likely_reachable();
 }
 
 bool alive(const Member& m, TimePoint, Duration) { return m.state == MemberState::kAlive; }
@@ -34,8 +27,6 @@ bool alive(const Member& m, TimePoint, Duration) { return m.state == MemberState
 bool alive_relay(const Member& m, TimePoint, Duration) {
   return m.state == MemberState::kAlive && m.relay;
 }
-
-bool failed(const Member& m, TimePoint, Duration) { return m.state == MemberState::kDead; }
 
 proto::MemberStatus to_proto(MemberState s) {
   switch (s) {
@@ -262,7 +253,7 @@ void Membership::reconnect(TimePoint now) {
   const size_t up = count(MemberState::kAlive) + count(MemberState::kSuspect);
   const size_t tries = std::min(dead, static_cast<size_t>(config_.reconnects_per_tick));
   if (up > tries && rng_.below(up) >= tries) return;
-  const auto picked = random_members(1, NodeId(), failed, now);
+  const auto picked = random_members(1, NodeId(), held_dead, now);
   if (picked.empty()) return;
   stats_.reconnect_attempts++;
   if (picked.front()->member.takes_streams()) {

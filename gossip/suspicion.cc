@@ -7,7 +7,11 @@ namespace shoal::gossip {
 
 Suspicion::Suspicion(const NodeId& from, int expected_confirmations, Duration min_timeout,
                      Duration max_timeout, TimePoint start)
-    : k_(expected_confirmations), min_(min_timeout), max_(max_timeout), start_(start) {
+    : k_(expected_confirmations),
+      min_(min_timeout),
+      max_(max_timeout),
+      start_(start),
+      next_reminder_(start + min_timeout) {
   // With nobody expected to confirm there is nothing to wait for: use the minimum at once.
   if (k_ < 1) max_ = min_;
   accusers_.insert(from);
@@ -23,6 +27,12 @@ bool Suspicion::confirm(const NodeId& from) {
 bool Suspicion::take_recheck(TimePoint now) {
   if (rechecked_ || now < start_ + min_ / 2) return false;
   rechecked_ = true;
+  return true;
+}
+
+bool Suspicion::take_reminder(TimePoint now, Duration period) {
+  if (now < next_reminder_) return false;
+  next_reminder_ = now + period;
   return true;
 }
 

@@ -27,6 +27,12 @@ class Suspicion {
   // has normally reached everyone, so whoever still holds the suspicion should look for
   // itself (a missed refutation otherwise becomes a false death). See Membership.
   bool take_recheck(TimePoint now);
+  // True at the minimum timeout and each `period` after, while the suspicion lasts: time to
+  // send the accusation to the member once more. The recheck may have fallen
+  // inside the partition that caused the suspicion; after the heal, when nobody else holds
+  // it, only our own word brings the accusation to a member that missed it, and a refutation
+  // we missed is not sent again unless the member is accused again.
+  bool take_reminder(TimePoint now, Duration period);
 
  private:
   int k_;
@@ -34,6 +40,7 @@ class Suspicion {
   TimePoint start_;
   int confirmations_ = 0;
   bool rechecked_ = false;
+  TimePoint next_reminder_;
   std::unordered_set<NodeId> accusers_;
 };
 

@@ -30,6 +30,14 @@ bool valid_candidates(const Addresses& list) {
   return true;
 }
 
+template <typename Doubts>
+bool valid_doubts(const Doubts& list) {
+  if (static_cast<size_t>(list.size()) > kMaxDoubts) return false;
+  for (const auto& d : list)
+    if (!valid_id(d.node())) return false;
+  return true;
+}
+
 bool valid_update(const proto::Update& u, const DecodeLimits& limits) {
   switch (u.kind_case()) {
     case proto::Update::kAlive:
@@ -60,7 +68,8 @@ bool valid_member(const proto::MemberState& m, const DecodeLimits& limits) {
 bool valid_body(const proto::Envelope& e, const DecodeLimits& limits) {
   switch (e.body_case()) {
     case proto::Envelope::kPing:
-      return valid_id(e.ping().target()) && valid_candidates(e.ping().punch_to());
+      return valid_id(e.ping().target()) && valid_candidates(e.ping().punch_to()) &&
+             valid_doubts(e.ping().doubts());
     case proto::Envelope::kIndirectPing:
       return valid_id(e.indirect_ping().target()) && e.indirect_ping().has_target_addr() &&
              valid_address(e.indirect_ping().target_addr());

@@ -53,6 +53,8 @@ namespace shoal::gossip {
 
 // Cap on Ack.state_digest: a summary is a hash, not state.
 inline constexpr size_t kMaxStateDigestBytes = 32;
+// Cap on Ping.doubts: a prober asks about a suspect and a dead member at most.
+inline constexpr size_t kMaxDoubts = 2;
 
 enum class DropReason : uint8_t {
   kEmpty,       // zero bytes

@@ -38,13 +38,15 @@ struct Solo {
     return ping;
   }
   // Feeds `other`'s alive message (at kB, named "b") with incarnation `inc`.
-  void feed_alive_of_other(uint64_t inc) {
+  void feed_alive_of_other(uint64_t inc) { feed_alive(other, inc, kB, "b"); }
+  // Feeds an alive of `node` at `inc`, told by `other`.
+  void feed_alive(const NodeId& node, uint64_t inc, const Endpoint& at, const std::string& name) {
     proto::Envelope e;
     auto* a = e.add_updates()->mutable_alive();
-    a->set_node(to_proto_bytes(other));
+    a->set_node(to_proto_bytes(node));
     a->set_incarnation(inc);
-    to_proto(kB, *a->mutable_addr());
-    a->set_name("b");
+    to_proto(at, *a->mutable_addr());
+    a->set_name(name);
     feed(e);
   }
   // An envelope carrying a suspicion of `node` at incarnation `inc`. The accuser is `other`
@@ -498,4 +500,115 @@ TEST_CASE("an upgraded member refutes its old life's range") {
   core.handle_packet(kTimeZero + 1ms, kB, encode(e, 1));
   CHECK(core.self().incarnation == 1);
   CHECK(core.stats().refutations == 1);
+}
+
+namespace {
+
+proto::Envelope ping_with_doubt(const Solo& s, const NodeId& node, uint64_t inc) {
+  proto::Envelope ping = s.ping_for_us(7);
+  auto* doubt = ping.mutable_ping()->add_doubts();
+  doubt->set_node(to_proto_bytes(node));
+  doubt->set_incarnation(inc);
+  return ping;
+}
+
+const Endpoint kC{IpAddress::v4(192, 0, 2, 3), 7946};
+
+}  // namespace
+
+TEST_CASE("a doubt about a member we know alive at a newer incarnation is answered in the ack") {
+  Solo s;
+  const NodeId c = NodeId::random(s.rng);
+  s.feed_alive(c, 3, kC, "c");
+  // The prober holds c dead or suspect at 2: c refuted, and the prober missed it.
+  auto out = s.feed(ping_with_doubt(s, c, 2));
+  REQUIRE(out.size() == 1);
+  proto::Envelope ack = s.decoded(out[0]);
+  REQUIRE(ack.has_ack());
+  REQUIRE(ack.updates_size() >= 1);
+  CHECK(ack.updates(0).alive().node() == to_proto_bytes(c));  // first, before any gossip
+  CHECK(ack.updates(0).alive().incarnation() == 3);
+  CHECK(s.core.stats().doubts_answered == 1);
+
+  // At the incarnation we hold, we know nothing newer: no answer, and a doubt is a
+  // question, not an accusation: c stays alive here.
+  s.feed(ping_with_doubt(s, c, 3));
+  CHECK(s.core.stats().doubts_answered == 1);
+  CHECK(s.core.find(c)->state == MemberState::kAlive);
+  // Nor is a member we do not know, or hold dead ourselves, answered.
+  s.feed(ping_with_doubt(s, NodeId::random(s.rng), 1));
+  CHECK(s.core.stats().doubts_answered == 1);
+}
+
+TEST_CASE("our probes ask about the members we hold dead or suspect") {
+  Solo s;
+  const NodeId c = NodeId::random(s.rng);
+  s.feed_alive(c, 1, kC, "c");
+  s.feed_alive_of_other(1);
+  proto::Envelope death;
+  auto* d = death.add_updates()->mutable_dead();
+  d->set_node(to_proto_bytes(c));
+  d->set_incarnation(1);
+  d->set_from(to_proto_bytes(s.other));
+  s.feed(death);
+  REQUIRE(s.core.find(c)->state == MemberState::kDead);
+
+  // The only member left to probe is `other`: its ping carries a doubt about c at 1.
+  std::optional<proto::Ping> ping;
+  for (TimePoint t = kTimeZero + 100ms; t < kTimeZero + 3s && !ping; t += 100ms) {
+    s.core.handle_timeout(t);
+    while (auto tx = s.core.poll_transmit()) {
+      proto::Envelope e = s.decoded(*tx);
+      if (e.has_ping()) ping = e.ping();
+    }
+  }
+  REQUIRE(ping);
+  REQUIRE(ping->doubts_size() == 1);
+  CHECK(ping->doubts(0).node() == to_proto_bytes(c));
+  CHECK(ping->doubts(0).incarnation() == 1);
+
+  // Its answer, an alive at 2, brings c back.
+  proto::Envelope ack;
+  ack.mutable_ack()->set_seq(ping->seq());
+  auto* a = ack.add_updates()->mutable_alive();
+  a->set_node(to_proto_bytes(c));
+  a->set_incarnation(2);
+  to_proto(kC, *a->mutable_addr());
+  a->set_name("c");
+  s.feed(ack, kTimeZero + 3s);
+  CHECK(s.core.find(c)->state == MemberState::kAlive);
+  CHECK(s.core.find(c)->incarnation == 2);
+}
+
+TEST_CASE("a member still suspected past the minimum timeout hears the accusation again") {
+  // Four members, so a suspicion expects confirmations and may last up to its maximum.
+  Solo s;
+  s.feed_alive_of_other(1);
+  s.feed_alive(NodeId::random(s.rng), 1, kC, "c");
+  s.feed_alive(NodeId::random(s.rng), 1, Endpoint{IpAddress::v4(192, 0, 2, 4), 7946}, "d");
+  const TimePoint t0 = kTimeZero + 1ms;
+  s.feed(s.accusation(s.other, 1), t0);
+  const Config& config = s.core.config();
+  const Duration min = suspicion_timeout(config.suspicion_mult, 4, config.probe_interval);
+  run_timeouts(s, t0, t0 + min - 200ms);
+  CHECK(s.core.stats().suspicion_reminders == 0);
+
+  // From the minimum on, every other probe interval: a ping to it with the accusation.
+  int reminders = 0;
+  for (TimePoint t = t0 + min - 100ms; t < t0 + min + 5 * config.probe_interval; t += 100ms) {
+    s.core.handle_timeout(t);
+    while (auto tx = s.core.poll_transmit()) {
+      proto::Envelope e = s.decoded(*tx);
+      if (!e.has_ping() || tx->to != kB) continue;
+      for (const auto& u : e.updates())
+        if (u.has_suspect() && u.suspect().node() == to_proto_bytes(s.other)) ++reminders;
+    }
+  }
+  CHECK(s.core.stats().suspicion_reminders == 3);  // at min, min + 2 s and min + 4 s
+  CHECK(reminders >= 3);                           // (and any probe of it in between)
+  REQUIRE(s.core.find(s.other)->state == MemberState::kSuspect);
+
+  // Its answer refutes: our suspicion ends.
+  s.feed_alive_of_other(2);
+  CHECK(s.core.find(s.other)->state == MemberState::kAlive);
 }

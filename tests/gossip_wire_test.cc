@@ -93,6 +93,21 @@ TEST_CASE("decode checks field rules") {
   alive->set_meta(std::string(513, 'm'));
   CHECK(refusal(decode(encode(e), kLimits, out)) == DropReason::kInvalid);
 
+  // Doubts: node ids of 16 bytes, at most kMaxDoubts.
+  e = ping_envelope(rng);
+  for (size_t i = 0; i < kMaxDoubts; ++i) {
+    auto* doubt = e.mutable_ping()->add_doubts();
+    doubt->set_node(to_proto_bytes(NodeId::random(rng)));
+    doubt->set_incarnation(i);
+  }
+  CHECK(decode(encode(e), kLimits, out));
+  CHECK(out.ping().doubts_size() == static_cast<int>(kMaxDoubts));
+  e.mutable_ping()->add_doubts()->set_node(to_proto_bytes(NodeId::random(rng)));
+  CHECK(refusal(decode(encode(e), kLimits, out)) == DropReason::kInvalid);
+  e.mutable_ping()->mutable_doubts()->RemoveLast();
+  e.mutable_ping()->mutable_doubts(0)->set_node("short");
+  CHECK(refusal(decode(encode(e), kLimits, out)) == DropReason::kInvalid);
+
   proto::Envelope empty;
   empty.set_sender(to_proto_bytes(NodeId::random(rng)));
   CHECK(refusal(decode(encode(empty), kLimits, out)) == DropReason::kUnknown);

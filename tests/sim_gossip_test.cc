@@ -191,12 +191,18 @@ TEST_CASE("sim.reconnect_cost_is_bounded") {
   s.at(30s, Fault::crash(42));
   s.eventually(30s, 90s, "all see 42 dead", checks::all_see(42, MemberState::kDead));
   uint64_t attempts = 0, revived = 0, heal_syncs = 0;
+  uint64_t doubts = 0, answered = 0, doubt_pings = 0, reminders = 0;
   s.check_at(699s, "count the reconnect attempts", [&](const Simulator& sim) -> std::string {
     for (NodeIndex i = 0; i < sim.size(); ++i)
       if (sim.is_up(i)) {
-        attempts += sim.core(i)->stats().reconnect_attempts;
-        revived += sim.core(i)->stats().revive_syncs;
-        heal_syncs += sim.core(i)->stats().heal_syncs;
+        const gossip::Stats& st = sim.core(i)->stats();
+        attempts += st.reconnect_attempts;
+        revived += st.revive_syncs;
+        heal_syncs += st.heal_syncs;
+        doubts += st.doubts_sent;
+        answered += st.doubts_answered;
+        doubt_pings += st.doubt_pings;
+        reminders += st.suspicion_reminders;
       }
     return {};
   });
@@ -210,6 +216,15 @@ TEST_CASE("sim.reconnect_cost_is_bounded") {
   // rate would be 99 per tick, 60,000 in all.
   CHECK(attempts > 300);
   CHECK(attempts < 1200);
+  // Every probe asks about 42, which costs nothing but bytes; nobody knows it alive, so
+  // nobody answers. Doubts take pings of their own only while probes are stretched, and
+  // the suspicion, confirmed by many, ends before it reminds 42 more than once or twice.
+  MESSAGE(doubts << " doubts, " << doubt_pings << " doubt pings, " << reminders
+                 << " reminders among 99 members");
+  CHECK(doubts > 99 * 500);
+  CHECK(answered == 0);
+  CHECK(doubt_pings < 99 * 5);
+  CHECK(reminders < 99 * 2);
 }
 
 TEST_CASE("sim.one_way_loss") {
