@@ -111,7 +111,7 @@ void AgentMetrics::refresh() {
   c("shoal_suspicion_rechecks_total", "Probes of a member still suspected at half its timeout.",
     s.suspicion_rechecks);
   c("shoal_suspicion_reminders_total",
-    "Accusations sent again to a member still suspected past the minimum timeout.",
+    "Accusations sent again to a member still suspected at half the minimum timeout.",
     s.suspicion_reminders);
   c("shoal_doubts_answered_total",
     "Questions about a member we know alive at a newer incarnation, answered in our ack.",

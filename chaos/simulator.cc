@@ -79,7 +79,16 @@ void Simulator::start(NodeIndex index, const std::vector<NodeIndex>& seeds) {
   Node& node = nodes_[index];
   node.generation++;
   node.frozen = false;
-  gossip::LocalNode self{node.id, "node-" + std::to_string(index), node.address, {}, 0};
+  // As the agent does (store/local_state.cc): each start's incarnation is the wall clock's
+  // seconds, and above the last start's, so a restarted member's alive outranks the death
+  // of its past life at once. Starting at 0, as this did, each restarted member had to hear
+  // of its old death and refute it, and a member that had heard of the new life at the
+  // lower incarnation took the old death, still gossiped, as news about it.
+  const auto wall_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(wall(index).time_since_epoch()).count();
+  node.incarnation = std::max(static_cast<uint64_t>(wall_seconds), node.incarnation + 1);
+  gossip::LocalNode self{
+      node.id, "node-" + std::to_string(index), node.address, {}, node.incarnation};
   node.host.reset();
   node::NodeConfig config{node.config, self, rng_.next(), std::nullopt, std::nullopt};
   if (lease_factory_) config.lease = lease_factory_(index);

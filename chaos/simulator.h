@@ -125,7 +125,8 @@ class Simulator {
     std::unique_ptr<node::Node> host;
     SiteIndex site = 0;
     std::chrono::milliseconds skew{0};
-    uint64_t generation = 0;  // bumped by each start: stale timers and streams are ignored
+    uint64_t generation = 0;   // bumped by each start: stale timers and streams are ignored
+    uint64_t incarnation = 0;  // the last start's, as the agent keeps it on disk
     TimePoint timer = kTimeNever;
     bool frozen = false;
   };

@@ -346,9 +346,11 @@ void Membership::expire_relays(TimePoint now) {
 }
 
 void Membership::remind_suspects(TimePoint now) {
-  // Each member still suspected past the minimum timeout gets the accusation again every
+  // Each member still suspected at half the minimum timeout gets the accusation again every
   // other probe interval: a lone suspicion (nobody confirms it) lasts up to its maximum,
-  // a minute at 300 members, and is all that is left to repair after a heal.
+  // a minute at 300 members, and is all that is left to repair after a heal. After a cut
+  // shorter than the minimum timeout, nobody died: every suspect of the other side must
+  // hear its accusation, whose gossip spent its retransmits while the cut lasted.
   constexpr int kReminderPeriod = 2;
   // Not in a probe slot: Lifeguard stretches those up to 8 times after a partition made our
   // probes fail, and a reminder accuses nobody new.

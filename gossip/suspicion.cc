@@ -11,7 +11,7 @@ Suspicion::Suspicion(const NodeId& from, int expected_confirmations, Duration mi
       min_(min_timeout),
       max_(max_timeout),
       start_(start),
-      next_reminder_(start + min_timeout) {
+      next_reminder_(start + min_timeout / 2) {
   // With nobody expected to confirm there is nothing to wait for: use the minimum at once.
   if (k_ < 1) max_ = min_;
   accusers_.insert(from);

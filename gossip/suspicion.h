@@ -27,8 +27,8 @@ class Suspicion {
   // has normally reached everyone, so whoever still holds the suspicion should look for
   // itself (a missed refutation otherwise becomes a false death). See Membership.
   bool take_recheck(TimePoint now);
-  // True at the minimum timeout and each `period` after, while the suspicion lasts: time to
-  // send the accusation to the member once more. The recheck may have fallen
+  // True at half the minimum timeout and each `period` after, while the suspicion lasts:
+  // time to send the accusation to the member once more. The recheck may have fallen
   // inside the partition that caused the suspicion; after the heal, when nobody else holds
   // it, only our own word brings the accusation to a member that missed it, and a refutation
   // we missed is not sent again unless the member is accused again.

@@ -580,7 +580,7 @@ TEST_CASE("our probes ask about the members we hold dead or suspect") {
   CHECK(s.core.find(c)->incarnation == 2);
 }
 
-TEST_CASE("a member still suspected past the minimum timeout hears the accusation again") {
+TEST_CASE("a member still suspected at half the minimum timeout hears the accusation again") {
   // Four members, so a suspicion expects confirmations and may last up to its maximum.
   Solo s;
   s.feed_alive_of_other(1);
@@ -590,12 +590,13 @@ TEST_CASE("a member still suspected past the minimum timeout hears the accusatio
   s.feed(s.accusation(s.other, 1), t0);
   const Config& config = s.core.config();
   const Duration min = suspicion_timeout(config.suspicion_mult, 4, config.probe_interval);
-  run_timeouts(s, t0, t0 + min - 200ms);
+  run_timeouts(s, t0, t0 + min / 2 - 200ms);
   CHECK(s.core.stats().suspicion_reminders == 0);
 
-  // From the minimum on, every other probe interval: a ping to it with the accusation.
+  // From half the minimum on, every other probe interval: a ping to it with the accusation.
   int reminders = 0;
-  for (TimePoint t = t0 + min - 100ms; t < t0 + min + 5 * config.probe_interval; t += 100ms) {
+  for (TimePoint t = t0 + min / 2 - 100ms; t < t0 + min / 2 + 5 * config.probe_interval;
+       t += 100ms) {
     s.core.handle_timeout(t);
     while (auto tx = s.core.poll_transmit()) {
       proto::Envelope e = s.decoded(*tx);
@@ -604,7 +605,7 @@ TEST_CASE("a member still suspected past the minimum timeout hears the accusatio
         if (u.has_suspect() && u.suspect().node() == to_proto_bytes(s.other)) ++reminders;
     }
   }
-  CHECK(s.core.stats().suspicion_reminders == 3);  // at min, min + 2 s and min + 4 s
+  CHECK(s.core.stats().suspicion_reminders == 3);  // at min/2, min/2 + 2 s and min/2 + 4 s
   CHECK(reminders >= 3);                           // (and any probe of it in between)
   REQUIRE(s.core.find(s.other)->state == MemberState::kSuspect);
 

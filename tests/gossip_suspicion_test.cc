@@ -37,9 +37,9 @@ TEST_CASE("Suspicion asks for one recheck, at half its minimum timeout") {
   CHECK_FALSE(s.take_recheck(kTimeZero + 3s));  // once
 }
 
-TEST_CASE("Suspicion asks for reminders from its minimum timeout on, each period") {
+TEST_CASE("Suspicion asks for reminders from half its minimum timeout on, each period") {
   Rng rng(9);
-  gossip::Suspicion s(NodeId::random(rng), 2, 4s, 24s, kTimeZero);
+  gossip::Suspicion s(NodeId::random(rng), 2, 8s, 48s, kTimeZero);
   CHECK_FALSE(s.take_reminder(kTimeZero + 3999ms, 2s));
   CHECK(s.take_reminder(kTimeZero + 4s, 2s));
   CHECK_FALSE(s.take_reminder(kTimeZero + 5s, 2s));
