@@ -61,8 +61,11 @@ std::vector<Membership::Doubt> Membership::doubts(TimePoint now, const NodeId& t
   // knows the member alive at a newer incarnation answers in its ack (answer_doubts). A
   // question and not a restated accusation: a doubt never spreads a suspicion or a death.
   std::vector<Doubt> asked;
+  const Member* asked_of = find(target);
   auto ask_about = [&](MemberState state, Eligible eligible) {
-    if (count(state) == 0) return;
+    // (Without the target itself: random draws would look for the one we exclude.)
+    const size_t others = count(state) - (asked_of && asked_of->state == state ? 1 : 0);
+    if (others == 0) return;
     const auto picked = random_members(1, target, eligible, now);
     if (picked.empty()) return;
     asked.push_back({picked.front()->member.id, picked.front()->member.incarnation});

@@ -132,7 +132,7 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
   m.versions = versions;
   set_state(now, *e, MemberState::kAlive);
   if (!bootstrap) queue_update(id, alive_update(m));
-  if (before == MemberState::kDead) note_revival(now);
+  if (before != MemberState::kAlive) note_revival(now);
   if (before != MemberState::kAlive) {
     emit(Event::Kind::kAlive, m);
   } else if (changed) {

@@ -613,3 +613,21 @@ TEST_CASE("a member still suspected at half the minimum timeout hears the accusa
   s.feed_alive_of_other(2);
   CHECK(s.core.find(s.other)->state == MemberState::kAlive);
 }
+
+TEST_CASE("a burst of refuted suspicions, like one of revivals, starts heal push-pulls") {
+  // A cut shorter than the suspicion timeout kills nobody: its heal is a burst of
+  // refutations, which gossip alone spreads slowly at 1,000 members (flapping-link).
+  Solo s;
+  std::vector<NodeId> others;
+  for (uint8_t i = 0; i < 4; ++i) {
+    others.push_back(NodeId::random(s.rng));
+    s.feed_alive(others.back(), 1, Endpoint{IpAddress::v4(192, 0, 2, 10 + i), 7946}, "m");
+  }
+  for (const NodeId& m : others) s.feed(s.accusation(m, 1), kTimeZero + 1s);
+  REQUIRE(s.core.count(MemberState::kSuspect) == 4);
+  for (uint8_t i = 0; i < 4; ++i)
+    s.feed_alive(others[i], 2, Endpoint{IpAddress::v4(192, 0, 2, 10 + i), 7946}, "m");
+  REQUIRE(s.core.count(MemberState::kSuspect) == 0);
+  run_timeouts(s, kTimeZero + 1s, kTimeZero + 3s);
+  CHECK(s.core.stats().heal_syncs >= 1);
+}
