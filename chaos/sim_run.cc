@@ -58,11 +58,17 @@ class SimRun {
                  RunReport::Event::Kind::kCluster);
     sim_.on_event([this](TimePoint, NodeIndex observer, const gossip::Event& e) {
       if (e.kind != gossip::Event::Kind::kDead) return;
-      if (auto subject = sim_.index_of(e.member.id))
-        judge_.death(now_s(), observer, *subject,
-                     sim_.is_up(*subject) && !sim_.is_frozen(*subject) &&
-                         sim_.network().reachable(observer, *subject) &&
-                         sim_.network().reachable(*subject, observer));
+      auto subject = sim_.index_of(e.member.id);
+      if (!subject) return;
+      const bool up = sim_.is_up(*subject) && !sim_.is_frozen(*subject);
+      // A death at an incarnation below the one the subject's current life started at is
+      // the death of an earlier life (it crashed, and has just restarted): a suspicion of
+      // the crashed host that ran out a moment after the restart, before the new life's
+      // alive came. Right about what it saw; not a false death.
+      const bool this_life = up && e.member.incarnation >= sim_.life_incarnation(*subject);
+      judge_.death(now_s(), observer, *subject,
+                   this_life && sim_.network().reachable(observer, *subject) &&
+                       sim_.network().reachable(*subject, observer));
     });
     for (const FaultSpec& f : file_.timeline) schedule(f);
     sample_at(kTimeZero + step_);

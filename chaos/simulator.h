@@ -105,6 +105,9 @@ class Simulator {
   void on_lease_event(LeaseEventHook hook) { lease_hooks_.push_back(std::move(hook)); }
   // The member's wall clock: virtual time from 2026-01-01 plus the member's skew.
   WallTime wall(NodeIndex node) const;
+  // The incarnation node's current life started at (each start's is above the last's): a
+  // death below it is the death of an earlier life.
+  uint64_t life_incarnation(NodeIndex node) const { return nodes_[node].incarnation; }
   void set_clock_skew(NodeIndex node, std::chrono::milliseconds skew) { nodes_[node].skew = skew; }
 
   // Called for every event of every member, in order.
