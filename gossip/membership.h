@@ -225,6 +225,10 @@ class Membership {
                   const std::vector<Doubt>& doubts = {});
   // An ack with `seq` from `target` may still prove a path for a probe interval (bounded).
   void expect_path_check(uint32_t seq, const NodeId& target, TimePoint now);
+  // A ping outside the probe rounds (a punch, a keepalive, a reminder, doubts): a fresh seq
+  // whose ack may prove a path, and no probe waits on it.
+  void ping_outside_probe(TimePoint now, Entry& target, std::vector<Bytes> leading = {},
+                          const std::vector<Doubt>& doubts = {});
   void prove_path(TimePoint now, Entry& e, const Endpoint& from, const proto::Ack& ack);
   void refresh_mappings(TimePoint now);
   // One more ping to every endpoint of a member whose probe only a helper answered.

@@ -59,10 +59,15 @@ void Membership::expect_path_check(uint32_t seq, const NodeId& target, TimePoint
   if (path_checks_.size() > kMaxPathChecks) path_checks_.erase(path_checks_.begin());
 }
 
-void Membership::follow_up_punch(TimePoint now, Entry& target) {
+void Membership::ping_outside_probe(TimePoint now, Entry& target, std::vector<Bytes> leading,
+                                    const std::vector<Doubt>& doubts) {
   const uint32_t seq = ++next_seq_;
   expect_path_check(seq, target.member.id, now);
-  ping_paths(target, seq);  // counts the punch attempt when it fans out
+  ping_paths(target, seq, std::move(leading), doubts);
+}
+
+void Membership::follow_up_punch(TimePoint now, Entry& target) {
+  ping_outside_probe(now, target);  // counts the punch attempt when it fans out
 }
 
 void Membership::prove_path(TimePoint now, Entry& e, const Endpoint& from, const proto::Ack& ack) {
@@ -127,10 +132,8 @@ void Membership::refresh_mappings(TimePoint now) {
     for (const Entry* e : random_members(2, NodeId(), alive_only, now))
       targets.push_back(find_entry(e->member.id));
   for (Entry* e : targets) {
-    const uint32_t seq = ++next_seq_;
-    expect_path_check(seq, e->member.id, now);
     const uint64_t before = stats_.bytes_out;
-    ping_paths(*e, seq);
+    ping_outside_probe(now, *e);
     stats_.mapping_refreshes++;
     stats_.mapping_refresh_bytes += stats_.bytes_out - before;
   }

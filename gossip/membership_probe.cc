@@ -88,9 +88,7 @@ void Membership::ask_doubts(TimePoint now) {
   if (asked.empty()) return;
   Entry* e = find_entry(asked.front()->member.id);
   stats_.doubt_pings++;
-  const uint32_t seq = ++next_seq_;
-  expect_path_check(seq, e->member.id, now);
-  ping_paths(*e, seq, {}, doubts(now, e->member.id));
+  ping_outside_probe(now, *e, {}, doubts(now, e->member.id));
 }
 
 std::vector<Bytes> Membership::answer_doubts(const proto::Ping& ping) {
@@ -366,9 +364,7 @@ void Membership::remind_suspects(TimePoint now) {
     // A ping, so that the answer comes straight back: a member that already refuted treats
     // the accusation as stale and puts its alive on the ack, where gossip would bring its
     // old news to us only by chance (the others have it, so they do not pass it on).
-    const uint32_t seq = ++next_seq_;
-    expect_path_check(seq, suspect, now);
-    ping_paths(*e, seq, {encode_update(suspect_update(e->member, id()))});
+    ping_outside_probe(now, *e, {encode_update(suspect_update(e->member, id()))});
   }
 }
 
