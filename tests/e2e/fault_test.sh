@@ -30,6 +30,13 @@ state_on() {  # state_on I NAME: how agent I sees member NAME
 sees() { [[ $(state_on "$1" "$2") == "$3" ]]; }     # sees I NAME STATE
 lost() { [[ $(state_on "$1" "$2") != alive ]]; }    # lost I NAME: suspect or dead
 fault_table() { netns_exec "$1" nft list table inet shoal_faults 2>/dev/null; }
+# Read the whole table before grep: `nft ... | grep -q` fails under pipefail when grep's early
+# exit cuts nft's output short (SIGPIPE), which made step 3 fail once in CI.
+fault_rule() {
+  local table
+  table=$(fault_table "$1") || return 1
+  grep -q -- "$2" <<<"$table"
+}
 fault_count() { ctl "$1" fault list --json | jq '.faults | length'; }
 
 netns_setup "fl$$" 3
@@ -60,7 +67,7 @@ ctl 1 fault drop h2 h3 --for 12 || fail "the fault was not added"
 [[ $(fault_count 1) == 1 ]] || fail "h1 does not list its fault"
 ctl 1 fault list --json | jq -e '.faults[0].targets | index("192.0.2.12/32")' >/dev/null ||
   fail "h2's underlay address is not among the fault's targets"
-fault_table 1 | grep -q "192.0.2.12" || fail "the kernel has no fault rule for h2's address"
+fault_rule 1 "192.0.2.12" || fail "the kernel has no fault rule for h2's address"
 wait_until 15 lost 2 h1 || fail "h2 still sees h1 alive behind the fault"
 wait_until 15 lost 1 h2 || fail "h1 still sees h2 alive behind the fault"
 sees 2 h3 alive || fail "h2 lost h3, which the fault does not touch"
@@ -79,7 +86,7 @@ jq -e '.faults[0].direction == "in" and .faults[0].lossPercent == 100' <<<"$list
   fail "the one-way fault is not listed as in-only: $listed"
 jq -e '.faults[1].direction == "out" and .faults[1].lossPercent == 30' <<<"$listed" >/dev/null ||
   fail "the loss fault is not listed as 30 % out: $listed"
-fault_table 2 | grep -q "numgen random mod 100 < 30" || fail "no 30 % loss rule in the kernel"
+fault_rule 2 "numgen random mod 100 < 30" || fail "no 30 % loss rule in the kernel"
 out=$(ctl 2 fault drop nobody 2>&1) && fail "a fault on an unknown peer was accepted"
 grep -q "no other member is named" <<<"$out" || fail "unknown peer: unexpected answer: $out"
 ctl 2 fault clear 1 >/dev/null || fail "clear 1 failed"
@@ -111,8 +118,8 @@ step "5. a fault outlives a SIGKILLed agent only until it expires"
 ctl 2 fault drop h3 --for 6 >/dev/null || fail "fault refused"
 netns_kill 2 KILL
 wait_until 10 not netns_alive 2 || fail "h2 did not die"
-fault_table 2 | grep -q "192.0.2.13" || fail "the fault's addresses are gone before it expired"
-gone() { ! fault_table 2 | grep -q "192.0.2.13"; }
+fault_rule 2 "192.0.2.13" || fail "the fault's addresses are gone before it expired"
+gone() { ! fault_rule 2 "192.0.2.13"; }
 wait_until 10 gone || fail "the kernel did not expire the dead agent's fault"
 start_agent 2 --allow-faults true
 wait_until 30 all_alive || fail "h2 did not come back"
