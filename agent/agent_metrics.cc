@@ -110,6 +110,8 @@ void AgentMetrics::refresh() {
     s.stale_accusations);
   c("shoal_suspicion_rechecks_total", "Probes of a member still suspected at half its timeout.",
     s.suspicion_rechecks);
+  c("shoal_probe_last_looks_total",
+    "Stretched probes that pinged their target once more before accusing it.", s.probe_last_looks);
   c("shoal_suspicion_reminders_total",
     "Accusations sent again to a member still suspected at half the minimum timeout.",
     s.suspicion_reminders);

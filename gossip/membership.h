@@ -136,6 +136,10 @@ class Membership {
     TimePoint ack_deadline;  // then ask others
     TimePoint round_end;     // then suspect
     bool indirect_sent = false;
+    // Lifeguard stretched this probe, so its pings are seconds old at the round's end: one
+    // more direct ping before we accuse (see advance_probe).
+    bool stretched = false;
+    bool last_look_sent = false;
     int expected_nacks = 0;
     int nacks = 0;
     // Who we asked to probe for us: only they may answer in the target's stead. (Sequence

@@ -44,6 +44,7 @@ void Membership::start_probe(TimePoint now) {
   stats_.probes++;
   probe_ = Probe{target->member.id, ++next_seq_, now + awareness_.scale(config_.probe_timeout),
                  now + awareness_.scale(config_.probe_interval)};
+  probe_->stretched = awareness_.score() > 0;
   // A suspect hears the accusation with the ping itself, so it can refute in its ack.
   std::vector<Bytes> leading;
   if (target->member.state == MemberState::kSuspect)
@@ -138,6 +139,19 @@ void Membership::advance_probe(TimePoint now) {
   }
 
   if (now < probe_->round_end) return;
+  if (probe_->stretched && !probe_->last_look_sent) {
+    // Lifeguard stretches a probe up to 8 times after our probes failed, as they do in a
+    // partition: its pings went out seconds ago, maybe before the heal, and the target's
+    // answer would come now. Accusing on that old silence raised fresh suspicions for 4 s
+    // after ring-of-majorities healed at 300 hosts, each a new epidemic to refute. So one
+    // more direct ping, and one unstretched probe timeout for its ack. A dead member is
+    // found that much later, and only by a member whose own health is in doubt.
+    probe_->last_look_sent = true;
+    probe_->round_end = now + config_.probe_timeout;
+    stats_.probe_last_looks++;
+    ping_paths(*target, probe_->seq, {}, {});
+    return;
+  }
   // Nobody heard from the target in a whole probe round.
   stats_.probes_failed++;
   // A path that worked and stopped: our NAT may have remapped us.

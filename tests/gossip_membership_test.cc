@@ -1,6 +1,8 @@
 // The gossip core driven by hand (exact messages) and on the simulator (small clusters).
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -630,4 +632,58 @@ TEST_CASE("a burst of refuted suspicions, like one of revivals, starts heal push
   REQUIRE(s.core.count(MemberState::kSuspect) == 0);
   run_timeouts(s, kTimeZero + 1s, kTimeZero + 3s);
   CHECK(s.core.stats().heal_syncs >= 1);
+}
+
+TEST_CASE("a stretched probe pings once more before it accuses, and an answer then clears it") {
+  Solo s;
+  s.feed_alive_of_other(1);
+  const TimePoint t0 = kTimeZero + 1ms;
+  // Pings to the other member, by sequence number: when each was first and last sent.
+  std::map<uint32_t, std::pair<TimePoint, TimePoint>> pings;
+  auto run = [&](TimePoint from, TimePoint to, auto stop) {
+    for (TimePoint t = from; t <= to; t += 10ms) {
+      s.core.handle_timeout(t);
+      while (auto tx = s.core.poll_transmit()) {
+        if (tx->kind != Transmit::Kind::kDatagram || tx->to != kB) continue;
+        const proto::Envelope e = s.decoded(*tx);
+        if (!e.has_ping()) continue;
+        auto [it, first] = pings.try_emplace(e.ping().seq(), t, t);
+        if (!first) it->second.second = t;
+      }
+      if (stop(t)) return t;
+    }
+    FAIL("the awaited step did not come by " << to_seconds(to) << " s");
+    return to;
+  };
+  // It answers our first probe (a member that never answered is in its join grace)...
+  const TimePoint first = run(t0, t0 + 5s, [&](TimePoint) { return !pings.empty(); });
+  proto::Envelope ack;
+  ack.mutable_ack()->set_seq(pings.begin()->first);
+  s.feed(ack, first + 5ms);
+  // ...and then nobody answers: the next probe fails (no helpers to nack for us), which
+  // raises our health score. Then the member refutes, so it is alive again and probed again.
+  const TimePoint suspected = run(first + 10ms, first + 20s, [&](TimePoint) {
+    return s.core.find(s.other)->state == MemberState::kSuspect;
+  });
+  CHECK(s.core.stats().probe_last_looks == 0);  // an unstretched probe accuses as before
+  REQUIRE(s.core.health_score() > 0);
+  s.feed_alive_of_other(2);
+  // The next probe is stretched. At its round's end it pings once more with the same
+  // sequence number rather than accusing.
+  const TimePoint looked = run(suspected, suspected + 20s,
+                               [&](TimePoint) { return s.core.stats().probe_last_looks == 1; });
+  // (Other pings may go out at the same instant: a mapping refresh after the failure.)
+  const auto probe = std::find_if(pings.begin(), pings.end(), [&](const auto& p) {
+    return p.second.first < looked && p.second.second == looked;
+  });
+  REQUIRE(probe != pings.end());
+  const uint32_t seq = probe->first;
+  CHECK(looked - probe->second.first >= s.core.config().probe_interval);
+  CHECK(s.core.find(s.other)->state == MemberState::kAlive);
+  // Its answer to that last ping clears the probe: no suspicion, no failed probe.
+  ack.mutable_ack()->set_seq(seq);
+  s.feed(ack, looked + 20ms);
+  run_timeouts(s, looked + 30ms, looked + s.core.config().probe_interval);
+  CHECK(s.core.find(s.other)->state == MemberState::kAlive);
+  CHECK(s.core.stats().probes_failed == 1);
 }
