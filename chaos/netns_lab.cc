@@ -35,21 +35,40 @@ Status run(const std::vector<std::string>& argv, const std::string& input = "") 
 
 NetnsLab::NetnsLab(NetnsLab&& other) noexcept
     : prefix_(std::move(other.prefix_)),
-      hosts_(other.hosts_),
-      pods_(other.pods_),
+      topology_(std::move(other.topology_)),
       made_(std::exchange(other.made_, {})),
       pod_subnet_(std::move(other.pod_subnet_)),
-      mbit_(std::move(other.mbit_)) {}
+      mbit_(std::move(other.mbit_)),
+      nat_resets_(std::move(other.nat_resets_)) {}
 
-Result<NetnsLab> NetnsLab::create(std::string prefix, size_t hosts, size_t pods_per_host) {
+Result<NetnsLab> NetnsLab::create(std::string prefix, LabTopology topology) {
+  const size_t hosts = topology.hosts;
   if (hosts == 0 || hosts > kMaxLabHosts)
     return Status::invalid_argument("namespaces hold 1 to " + std::to_string(kMaxLabHosts) +
                                     " hosts, not " + std::to_string(hosts) +
                                     " (the simulator, --sim, runs more)");
-  if (pods_per_host > kMaxLabPodsPerHost)
+  if (topology.pods_per_host > kMaxLabPodsPerHost)
     return Status::invalid_argument("at most " + std::to_string(kMaxLabPodsPerHost) +
                                     " pods per host on namespaces");
-  NetnsLab lab(std::move(prefix), hosts, pods_per_host);
+  if (topology.nat_kinds.size() > kMaxLabNats)
+    return Status::invalid_argument("namespaces hold at most " + std::to_string(kMaxLabNats) +
+                                    " NAT routers");
+  for (const std::string& kind : topology.nat_kinds)
+    if (kind != "cone" && kind != "symmetric")
+      return Status::invalid_argument("a NAT router is \"cone\" or \"symmetric\", not \"" + kind +
+                                      "\"");
+  topology.nat_of_host.resize(hosts, 0);
+  std::vector<size_t> behind(topology.nat_kinds.size() + 1);
+  for (uint32_t k : topology.nat_of_host) {
+    if (k > topology.nat_kinds.size())
+      return Status::invalid_argument("a host is behind NAT router " + std::to_string(k) +
+                                      ", which the topology does not have");
+    if (k > 0 && ++behind[k] > kMaxLabHostsPerNat)
+      return Status::invalid_argument("namespaces hold at most " +
+                                      std::to_string(kMaxLabHostsPerNat) +
+                                      " hosts behind one NAT router (a packet's DSCP marks them)");
+  }
+  NetnsLab lab(std::move(prefix), std::move(topology));
   if (Status s = lab.build(); !s.ok()) return s;  // the destructor removes what was made
   return lab;
 }
@@ -58,7 +77,23 @@ std::string NetnsLab::host_ns(uint32_t h) const { return prefix_ + "-h" + std::t
 std::string NetnsLab::pod_ns(uint32_t h, uint32_t j) const {
   return host_ns(h) + "-p" + std::to_string(j + 1);
 }
-std::string NetnsLab::host_address(uint32_t h) const { return "192.0.2." + std::to_string(11 + h); }
+std::string NetnsLab::host_address(uint32_t h) const {
+  if (nat_of(h) == 0) return "192.0.2." + std::to_string(11 + h);
+  return "198.51.100." + std::to_string(10 + mark_of(h));
+}
+
+std::string NetnsLab::nat_ns(uint32_t k) const { return prefix_ + "-n" + std::to_string(k); }
+std::string NetnsLab::nat_wan_address(uint32_t k) const {
+  return "192.0.2." + std::to_string(220 + k);
+}
+
+uint32_t NetnsLab::mark_of(uint32_t h) const {
+  const uint32_t k = nat_of(h);
+  if (k == 0) return 0;
+  uint32_t j = 0;
+  for (uint32_t other = 0; other <= h; ++other) j += nat_of(other) == k;
+  return j;
+}
 
 std::string NetnsLab::pod_address(const Cidr& subnet, uint32_t j) {
   auto a = subnet.address_at(2 + j);
@@ -90,22 +125,26 @@ Status NetnsLab::build() {
   if (Status s = add_namespace(sw); !s.ok()) return s;
   if (Status s = batch(sw, "link set lo up\nlink add br0 type bridge\nlink set br0 up\n"); !s.ok())
     return s;
-  for (uint32_t h = 0; h < hosts_; ++h) {
+  for (uint32_t k = 1; k <= topology_.nat_kinds.size(); ++k)
+    if (Status s = build_nat(k); !s.ok()) return s;
+  for (uint32_t h = 0; h < hosts(); ++h) {
     const std::string ns = host_ns(h), port = "h" + std::to_string(h + 1);
     if (Status s = add_namespace(ns); !s.ok()) return s;
     std::string commands = "link set lo up\nlink add u0 type veth peer name " + port + " netns " +
                            sw + "\naddr add " + host_address(h) +
                            "/24 dev u0\nlink set u0 up\nlink add cni0 type bridge\n"
                            "link set cni0 up\n";
-    for (uint32_t j = 0; j < pods_; ++j) {
+    if (nat_of(h) != 0) commands += "route add default via 198.51.100.1\n";
+    for (uint32_t j = 0; j < pods_per_host(); ++j) {
       const std::string pod = pod_ns(h, j), veth = "vp" + std::to_string(j + 1);
       if (Status s = add_namespace(pod); !s.ok()) return s;
       commands += "link add " + veth + " type veth peer name eth0 netns " + pod + "\nlink set " +
                   veth + " master cni0 up\n";
     }
     if (Status s = batch(ns, commands); !s.ok()) return s;
-    if (Status s = batch(sw, "link set " + port + " master br0 up\n"); !s.ok()) return s;
-    for (uint32_t j = 0; j < pods_; ++j)
+    const std::string bridge = nat_of(h) == 0 ? "br0" : "br" + std::to_string(nat_of(h));
+    if (Status s = batch(sw, "link set " + port + " master " + bridge + " up\n"); !s.ok()) return s;
+    for (uint32_t j = 0; j < pods_per_host(); ++j)
       if (Status s = batch(pod_ns(h, j), "link set lo up\nlink set eth0 up\n"); !s.ok()) return s;
     // Forwarding for the pods; no IPv6, so only what the agents send crosses the underlay.
     auto sysctl = exec_in(
@@ -115,15 +154,90 @@ Status NetnsLab::build() {
   return set_links({});
 }
 
+Status NetnsLab::build_nat(uint32_t k) {
+  const std::string sw = prefix_ + "-sw", ns = nat_ns(k), n = std::to_string(k);
+  if (Status s = add_namespace(ns); !s.ok()) return s;
+  if (Status s = batch(sw, "link add br" + n + " type bridge\nlink set br" + n + " up\n"); !s.ok())
+    return s;
+  if (Status s = batch(ns, "link set lo up\nlink add wan type veth peer name w" + n + " netns " +
+                               sw + "\nlink add lan type veth peer name l" + n + " netns " + sw +
+                               "\naddr add " + nat_wan_address(k) +
+                               "/24 dev wan\naddr add 198.51.100.1/24 dev lan\n"
+                               "link set wan up\nlink set lan up\n");
+      !s.ok())
+    return s;
+  if (Status s = batch(
+          sw, "link set w" + n + " master br0 up\nlink set l" + n + " master br" + n + " up\n");
+      !s.ok())
+    return s;
+  auto sysctl = exec_in(
+      ns, {"sysctl", "-q", "-w", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.disable_ipv6=1"});
+  if (!sysctl.ok()) return sysctl.error();
+  return set_nat_rules(k);
+}
+
+Status NetnsLab::set_nat_rules(uint32_t k) {
+  // After a restart the router maps to another range of ports, as a real one that lost its
+  // table may; before, Linux keeps each host's own source port where it is free.
+  const uint32_t resets = nat_resets_[k - 1];
+  const std::string random = topology_.nat_kinds[k - 1] == "symmetric" ? " fully-random" : "";
+  std::string masquerade = "  oifname \"wan\" masquerade" + random + "\n";
+  if (resets > 0) {
+    const uint32_t first = 40000 + 100 * (resets % 200);
+    masquerade =
+        "  oifname \"wan\" meta l4proto { tcp, udp } masquerade to :" + std::to_string(first) +
+        "-" + std::to_string(first + 99) + random + "\n" + masquerade;
+  }
+  // Drops what comes in unasked for the router itself: a dropped packet leaves no conntrack
+  // entry, where one answered by an ICMP port unreachable would hold its port pair for 30 s
+  // and make the router map the host's own next flow to that peer elsewhere, breaking every
+  // hole punch. And marks each LAN host's packets with its number (see the header).
+  std::string marks;
+  for (uint32_t h = 0; h < hosts(); ++h)
+    if (nat_of(h) == k)
+      marks += "  iifname \"lan\" ip saddr " + host_address(h) + " ip dscp set " +
+               std::to_string(mark_of(h)) + "\n";
+  const std::string rules =
+      "table ip nat\ndelete table ip nat\ntable ip nat {\n chain post {\n"
+      "  type nat hook postrouting priority srcnat; policy accept;\n" +
+      masquerade +
+      " }\n chain input {\n  type filter hook input priority filter; policy accept;\n"
+      "  iifname \"wan\" ct state new drop\n }\n chain tag {\n"
+      "  type filter hook forward priority mangle; policy accept;\n" +
+      marks + " }\n}\n";
+  return run({"ip", "netns", "exec", nat_ns(k), "nft", "-f", "-"}, rules);
+}
+
+Status NetnsLab::reset_nat(uint32_t k) {
+  if (k == 0 || k > topology_.nat_kinds.size())
+    return Status::invalid_argument("no NAT router " + std::to_string(k));
+  ++nat_resets_[k - 1];
+  if (Status s = set_nat_rules(k); !s.ok()) return s;
+  // Forgets every mapping. (conntrack exits 1 on an empty table, and says so on stderr.)
+  ProcessOptions options;
+  options.capture_stderr = true;
+  options.timeout = std::chrono::seconds(20);
+  auto flushed = run_process({"ip", "netns", "exec", nat_ns(k), "conntrack", "-F"}, options);
+  if (!flushed.ok()) return flushed.error();
+  return {};
+}
+
 Status NetnsLab::set_links(const Links& links) {
   // The whole table each time: a fault's end is the table without it, never a stale rule.
   std::string rules =
       "table bridge chaos\ndelete table bridge chaos\n"
       "table bridge chaos {\n chain links {\n"
       "  type filter hook forward priority -10; policy accept;\n";
-  for (const auto& [from, to] : links.cut)
-    rules += "  iifname \"h" + std::to_string(from + 1) + "\" oifname \"h" +
-             std::to_string(to + 1) + "\" drop\n";
+  for (const auto& [from, to] : links.cut) {
+    const std::string port = " oifname \"h" + std::to_string(to + 1) + "\" drop\n";
+    if (nat_of(from) == nat_of(to))  // one segment: port to port
+      rules += "  iifname \"h" + std::to_string(from + 1) + "\"" + port;
+    else if (nat_of(from) == 0)  // comes to a NATed host from its router, from this address
+      rules += "  ip saddr " + host_address(from) + port;
+    else  // comes from the router's address, with the host's mark
+      rules += "  ip saddr " + nat_wan_address(nat_of(from)) + " ip dscp " +
+               std::to_string(mark_of(from)) + port;
+  }
   for (uint32_t h = 0; h < links.loss.size(); ++h) {
     const auto per_10k = static_cast<int>(links.loss[h] * 10000 + 0.5);
     if (per_10k <= 0) continue;
@@ -167,7 +281,7 @@ Status NetnsLab::address_pods(uint32_t h, const Cidr& subnet) {
                                        " dev cni0\n");
       !s.ok())
     return s;
-  for (uint32_t j = 0; j < pods_; ++j) {
+  for (uint32_t j = 0; j < pods_per_host(); ++j) {
     const std::string address = pod_address(subnet, j);
     if (address.empty())
       return Status::invalid_argument("no room for pods in " + subnet.to_string());
@@ -182,8 +296,8 @@ Status NetnsLab::address_pods(uint32_t h, const Cidr& subnet) {
 }
 
 void NetnsLab::teardown() {
-  // Last made first: pods, then hosts, then the switch. Deleting a namespace takes its
-  // devices and nft rules with it; a veth goes with either end.
+  // Last made first: pods, then hosts, then the routers and the switch. Deleting a namespace takes
+  // its devices and nft rules with it; a veth goes with either end.
   while (!made_.empty()) {
     (void)run({"ip", "netns", "delete", made_.back()});
     made_.pop_back();

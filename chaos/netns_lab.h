@@ -10,11 +10,22 @@
 //                   I), IPv4 forwarding on, IPv6 off; bridge cni0 for its pods
 //   PREFIX-hI-pJ    pod J of host I: eth0 on host I's cni0, addressed from the host's subnet
 //                   once it has one (address_pods)
+//   PREFIX-nK       NAT router K (from 1), a home router: leg "wan" on br0 at 192.0.2.(220+K),
+//                   leg "lan" on the switch's bridge brK at 198.51.100.1/24. The hosts behind
+//                   it sit on brK at 198.51.100.(10+J), J counting from 1 in every site (homes
+//                   share one LAN range, so an address alone does not name a host), with their
+//                   default route through it. It masquerades what leaves by wan: a cone NAT
+//                   keeps a host's source port where it can (Linux's mapping), a symmetric one
+//                   picks a new port per flow (fully-random); conntrack lets in only replies,
+//                   and what else comes in by wan is dropped, as home routers do.
 //
 // Faults sit on the switch's ports, so they act on every packet a host sends or receives on
 // the underlay, gossip and tunnel alike, whatever the backend: a cut drops frames from one
 // port to another, a loss drops a share of the frames through a port, a bandwidth limit is
-// a token bucket (tbf) on the port and on the host's end of it.
+// a token bucket (tbf) on the port and on the host's end of it. Behind a NAT a host's packets
+// reach the others from its router's address, so a cut from it is told by a mark: its router
+// sets the packet's DSCP to the host's J (hence at most 63 hosts per NAT site), and the
+// switch drops by router address and mark on the port of the host cut off.
 #pragma once
 
 #include <cstddef>
@@ -30,23 +41,39 @@ namespace shoal::chaos {
 
 inline constexpr size_t kMaxLabHosts = 200;
 inline constexpr size_t kMaxLabPodsPerHost = 8;
+inline constexpr size_t kMaxLabNats = 20;
+inline constexpr size_t kMaxLabHostsPerNat = 63;  // DSCP is six bits, and 0 is no mark
+
+// What to build: hosts, pods, and which hosts sit behind which NAT router.
+struct LabTopology {
+  size_t hosts = 0;
+  size_t pods_per_host = 0;
+  std::vector<uint32_t> nat_of_host;   // per host: 0 on the public segment, K behind router K
+  std::vector<std::string> nat_kinds;  // per router K, at K - 1: "cone" or "symmetric"
+};
 
 class NetnsLab {
  public:
-  // Creates the namespaces, the switch and the pods' plumbing. On error, what was made is
-  // removed again.
-  static Result<NetnsLab> create(std::string prefix, size_t hosts, size_t pods_per_host);
+  // Creates the namespaces, the switch, the NAT routers and the pods' plumbing. On error,
+  // what was made is removed again.
+  static Result<NetnsLab> create(std::string prefix, LabTopology topology);
 
   NetnsLab(NetnsLab&& other) noexcept;
   NetnsLab& operator=(NetnsLab&&) = delete;
   NetnsLab(const NetnsLab&) = delete;
   ~NetnsLab() { teardown(); }
 
-  size_t hosts() const { return hosts_; }
-  size_t pods_per_host() const { return pods_; }
+  size_t hosts() const { return topology_.hosts; }
+  size_t pods_per_host() const { return topology_.pods_per_host; }
   std::string host_ns(uint32_t h) const;  // h counts from 0
   std::string pod_ns(uint32_t h, uint32_t j) const;
-  std::string host_address(uint32_t h) const;  // "192.0.2.11" for h = 0
+  // "192.0.2.11" for h = 0 on the public segment; behind a NAT, the host's LAN address.
+  std::string host_address(uint32_t h) const;
+  uint32_t nat_of(uint32_t h) const { return topology_.nat_of_host[h]; }  // 0: public
+
+  // NAT router k restarts: it forgets every mapping (its conntrack table is flushed) and
+  // maps to another range of ports, so its hosts' public ports change.
+  Status reset_nat(uint32_t k);
 
   // The link faults now on, as a whole: replaces what was on before.
   struct Links {
@@ -72,17 +99,27 @@ class NetnsLab {
   void teardown();
 
  private:
-  NetnsLab(std::string prefix, size_t hosts, size_t pods)
-      : prefix_(std::move(prefix)), hosts_(hosts), pods_(pods), pod_subnet_(hosts), mbit_(hosts) {}
+  NetnsLab(std::string prefix, LabTopology topology)
+      : prefix_(std::move(prefix)),
+        topology_(std::move(topology)),
+        pod_subnet_(topology_.hosts),
+        mbit_(topology_.hosts),
+        nat_resets_(topology_.nat_kinds.size()) {}
   Status build();
+  Status build_nat(uint32_t k);
+  Status set_nat_rules(uint32_t k);
   Status add_namespace(const std::string& name);
   Status batch(const std::string& ns, const std::string& commands);
+  std::string nat_ns(uint32_t k) const;
+  std::string nat_wan_address(uint32_t k) const;
+  uint32_t mark_of(uint32_t h) const;  // behind a NAT: J, the host's number in its site
 
   std::string prefix_;
-  size_t hosts_ = 0, pods_ = 0;
+  LabTopology topology_;
   std::vector<std::string> made_;  // namespaces, in the order made
   std::vector<std::optional<Cidr>> pod_subnet_;
-  std::vector<double> mbit_;  // per host, 0: unlimited
+  std::vector<double> mbit_;          // per host, 0: unlimited
+  std::vector<uint32_t> nat_resets_;  // per router K at K - 1: restarts so far
 };
 
 }  // namespace shoal::chaos

@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "chaos/agent_sampler.h"
@@ -29,6 +30,23 @@
 
 namespace shoal::chaos {
 namespace {
+
+// One NAT router per site behind NAT, numbered from 1 in the order of the sites.
+LabTopology lab_topology(const ScenarioFile& file) {
+  LabTopology t;
+  t.hosts = file.hosts;
+  t.pods_per_host = file.pods_per_host;
+  std::vector<uint32_t> router_of_site(file.sites.size(), 0);
+  for (size_t site = 0; site < file.site_nat.size(); ++site)
+    if (!file.site_nat[site].empty()) {
+      t.nat_kinds.push_back(file.site_nat[site]);
+      router_of_site[site] = static_cast<uint32_t>(t.nat_kinds.size());
+    }
+  for (uint32_t h = 0; h < file.hosts; ++h)
+    t.nat_of_host.push_back(h < file.site_of_host.size() ? router_of_site[file.site_of_host[h]]
+                                                         : 0);
+  return t;
+}
 
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
@@ -69,10 +87,11 @@ class NetnsRun {
       std::filesystem::create_directories(work_, ec);
       if (ec) return Status::io_error(work_ + ": " + ec.message());
     }
+    if (file_.encrypt)
+      if (Status s = make_cluster_key(); !s.ok()) return s;
     say("building " + std::to_string(file_.hosts) + " host namespaces with " +
         std::to_string(file_.pods_per_host) + " pods each; files in " + work_);
-    auto lab =
-        NetnsLab::create("sc" + std::to_string(::getpid()), file_.hosts, file_.pods_per_host);
+    auto lab = NetnsLab::create("sc" + std::to_string(::getpid()), lab_topology(file_));
     if (!lab.ok()) return lab.error();
     lab_.emplace(std::move(*lab));
     std::vector<PodProber::Pod> pods;
@@ -177,6 +196,16 @@ class NetnsRun {
   }
 
   std::string dir_of(uint32_t h) const { return work_ + "/" + host_name(h); }
+  std::string key_file() const { return work_ + "/cluster.key"; }
+
+  // One cluster key for every agent, from the agent's own `shoal keygen`.
+  Status make_cluster_key() {
+    auto made = run_process({options_.shoal, "keygen"}, {});
+    if (!made.ok()) return made.error().reworded("shoal keygen: " + made.error().message());
+    if (made->exit_code != 0)
+      return Status::io_error("shoal keygen failed (exit " + std::to_string(made->exit_code) + ")");
+    return write_file_atomically(key_file(), made->output, 0600);
+  }
   std::string socket_of(uint32_t h) const { return dir_of(h) + "/shoal.sock"; }
 
   Status start_agent(uint32_t h) {
@@ -186,34 +215,21 @@ class NetnsRun {
     std::filesystem::create_directories(dir_of(h), ec);
     if (ec) return Status::io_error(dir_of(h) + ": " + ec.message());
     const std::string address = lab_->host_address(h);
-    std::vector<std::string> argv = {"ip",
-                                     "netns",
-                                     "exec",
-                                     lab_->host_ns(h),
-                                     options_.shoal,
-                                     "agent",
-                                     "--name",
-                                     host_name(h),
-                                     "--network",
-                                     file_.network,
-                                     "--subnet-len",
-                                     std::to_string(file_.subnet_len),
-                                     "--backend",
-                                     file_.backend,
-                                     "--bind",
-                                     address + ":7946",
-                                     "--site",
-                                     file_.sites[file_.site_of_host[h]],
-                                     "--data-dir",
-                                     dir_of(h),
-                                     "--subnet-file",
-                                     dir_of(h) + "/subnet.env",
-                                     "--control-socket",
-                                     socket_of(h),
-                                     "--metrics-addr",
-                                     address + ":9100",
-                                     "--log-level",
-                                     "info"};
+    std::vector<std::string> argv = {
+        "ip", "netns", "exec", lab_->host_ns(h), options_.shoal, "agent", "--name", host_name(h),
+        "--network", file_.network, "--subnet-len", std::to_string(file_.subnet_len), "--backend",
+        file_.backend, "--bind",
+        // Behind a NAT an agent binds every address (as in
+        // tests/e2e/nat_sites.sh) and advertises its LAN one.
+        (lab_->nat_of(h) ? "0.0.0.0" : address) + ":7946", "--site",
+        file_.sites[file_.site_of_host[h]], "--data-dir", dir_of(h), "--subnet-file",
+        dir_of(h) + "/subnet.env", "--control-socket", socket_of(h), "--metrics-addr",
+        address + ":9100", "--log-level", "info"};
+    if (lab_->nat_of(h)) argv.insert(argv.end(), {"--advertise", address});
+    if (file_.encrypt) {
+      argv.insert(argv.end(), {"--key-file", key_file()});
+      if (file_.backend == "udp") argv.insert(argv.end(), {"--encrypt", "true"});
+    }
     for (uint32_t s : seeds_)
       if (s != h) argv.insert(argv.end(), {"--seed", lab_->host_address(s) + ":7946"});
     if (file_.lease_ttl_s > 0)
@@ -331,8 +347,15 @@ class NetnsRun {
         for (uint32_t h : f.hosts)
           if (Status s = move_clock(i, h); !s.ok()) return s;
         return {};
+      case FaultSpec::Kind::kNatReset: {
+        std::set<uint32_t> routers;  // the routers in front of these hosts, each once
+        for (uint32_t h : f.hosts)
+          if (lab_->nat_of(h)) routers.insert(lab_->nat_of(h));
+        for (uint32_t k : routers)
+          if (Status s = lab_->reset_nat(k); !s.ok()) return s;
+        return {};
+      }
       case FaultSpec::Kind::kDelay:
-      case FaultSpec::Kind::kNatReset:
         break;  // refused before the run (namespaces_can_run)
     }
     return {};
@@ -619,10 +642,10 @@ class NetnsRun {
 }  // namespace
 
 Status namespaces_can_run(const ScenarioFile& file) {
-  if (file.has_nat())
-    return Status::unsupported(
-        "sites behind NAT run only in --sim for now: the namespace lab is one switched segment "
-        "(tests/e2e/nat_sites_test.sh runs real agents behind nftables NAT routers)");
+  if (file.has_nat() && file.pods_per_host > 0 && (file.backend != "udp" || !file.encrypt))
+    return Status::invalid_argument(
+        "pods behind NAT reach the others only through the encrypted udp tunnel: set "
+        "topology.backend to \"udp\" and topology.encrypt to true (or pods_per_host to 0)");
   for (const FaultSpec& f : file.timeline) {
     if (f.kind == FaultSpec::Kind::kDelay)
       return Status::unsupported(

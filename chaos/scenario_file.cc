@@ -113,8 +113,8 @@ class Parser {
 
   Status topology(const Json& v, const ScenarioSize& size, double& scale) {
     JsonObject o(v, "topology");
-    SHOAL_TRY(o.only({"hosts", "sites", "backend", "pods_per_host", "network", "subnet_len",
-                      "lease_ttl_s", "planted_bug"}));
+    SHOAL_TRY(o.only({"hosts", "sites", "backend", "encrypt", "pods_per_host", "network",
+                      "subnet_len", "lease_ttl_s", "planted_bug"}));
     SHOAL_TRY(o.text("planted_bug", f_.planted_bug, 32));
     if (!f_.planted_bug.empty() && f_.planted_bug != "keep-lost-subnet")
       return Status::bad_key(o.at("planted_bug"), "must be keep-lost-subnet (tests only)");
@@ -136,6 +136,7 @@ class Parser {
         f_.backend != "auto")
       return Status::bad_key(
           o.at("backend"), "must be vxlan, host-gw, udp or auto, got " + shoal::quoted(f_.backend));
+    SHOAL_TRY(o.flag("encrypt", f_.encrypt));
     SHOAL_TRY(o.whole("pods_per_host", f_.pods_per_host, 0, 16));
     SHOAL_TRY(o.text("network", f_.network, 64));
     SHOAL_TRY(o.whole("subnet_len", f_.subnet_len, 8, 30));

@@ -68,7 +68,7 @@ struct ScenarioFile {
   std::vector<std::string> sites;      // hosts split evenly and in order over the sites
   std::vector<uint32_t> site_of_host;  // index into sites, per host
   // Per site: "" (on the public underlay), or the NAT router it sits behind: "cone" or
-  // "symmetric" (chaos/nat.h). --sim only for now.
+  // "symmetric" (chaos/nat.h; on namespaces, nftables routers: chaos/netns_lab.h).
   std::vector<std::string> site_nat;
   bool behind_nat(uint32_t host) const {
     return host < site_of_host.size() && site_of_host[host] < site_nat.size() &&
@@ -78,6 +78,9 @@ struct ScenarioFile {
     return std::any_of(site_nat.begin(), site_nat.end(), [](const auto& n) { return !n.empty(); });
   }
   std::string backend = "vxlan";
+  // The agents share a cluster key (gossip is sealed) and, with the udp backend, seal the
+  // tunnel (Encrypt), which it needs to cross NATs: its sessions learn where peers are.
+  bool encrypt = false;
   size_t pods_per_host = 1;
   std::string network = "100.64.0.0/10";  // 16,383 /24s: room for 10,000 hosts
   unsigned subnet_len = 24;

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 
+#include "chaos/netns_lab.h"
 #include "chaos/netns_run.h"
 #include "chaos/run_report.h"
 #include "chaos/scenario_file.h"
@@ -111,7 +112,7 @@ TEST_CASE("chaos.scenario_file: the short form scales times, not bounds") {
   CHECK(parsed->checks.converge_within_s == 3);
 }
 
-TEST_CASE("chaos.scenario_file: sites behind NAT: never seeds, and refused on namespaces") {
+TEST_CASE("chaos.scenario_file: sites behind NAT: never seeds; pods need the sealed tunnel") {
   auto f = parse_scenario("s.json", R"({"name": "t", "topology": {"hosts": 9, "sites":
     [{"name": "home", "nat": "cone"}, "public", {"name": "far", "nat": "symmetric"}]}})");
   REQUIRE(f.ok());
@@ -124,7 +125,15 @@ TEST_CASE("chaos.scenario_file: sites behind NAT: never seeds, and refused on na
   const auto seeds = seed_hosts(*f);
   REQUIRE(!seeds.empty());
   for (uint32_t h : seeds) CHECK_FALSE(f->behind_nat(h));
-  CHECK(namespaces_can_run(*f).message().find("--sim") != std::string::npos);
+  // On namespaces, pods cross the NAT routers only in the encrypted udp tunnel.
+  CHECK(namespaces_can_run(*f).message().find("topology.encrypt to true") != std::string::npos);
+  f->backend = "udp";
+  CHECK_FALSE(namespaces_can_run(*f).ok());
+  f->encrypt = true;
+  CHECK(namespaces_can_run(*f).ok());
+  f->backend = "vxlan";
+  f->pods_per_host = 0;  // gossip alone crosses them with any backend
+  CHECK(namespaces_can_run(*f).ok());
 
   // A nat-reset is instant, and only in front of hosts behind NAT.
   const std::string nat_topology =
@@ -182,6 +191,8 @@ TEST_CASE("chaos.scenario_file: bad files are refused with the key named") {
   CHECK(error_of(R"({"name": "t"})") == "s.json: topology: is missing");
   CHECK(error_of(R"({"name": "t", "topology": {"hosts": 1}})") ==
         "s.json: topology.hosts: must be a whole number from 2 to 20000, got 1");
+  CHECK(error_of(R"({"name": "t", "topology": {"hosts": 4, "encrypt": "yes"}})") ==
+        "s.json: topology.encrypt: must be true or false, got \"yes\"");
   CHECK(error_of(R"({"name": "t", "topology": {"hosts": 4, "network": "10.0.0.0/8x"}})")
             .find("s.json: topology.network: ") == 0);
   CHECK(error_of(with_events(R"({"at_s": 1, "fault": "crash", "hosts": "h11"})")) ==
@@ -242,4 +253,24 @@ TEST_CASE("chaos.run_report: the verdict is pass only when no check failed") {
   CHECK(html.find("FAIL") != std::string::npos);
   r.scenario = "<script>";
   CHECK(to_html(r).find("<script>") == std::string::npos);  // names are escaped
+}
+
+TEST_CASE("chaos.netns_lab: NAT topologies it cannot build are refused before it builds") {
+  // (Refused before any namespace is made, so this needs no root.)
+  LabTopology t;
+  t.hosts = 70;
+  t.nat_kinds = {"cone"};
+  t.nat_of_host.assign(70, 1);
+  t.nat_of_host[0] = 0;  // 69 behind one router: DSCP marks only 63
+  auto lab = NetnsLab::create("ut-never-made", t);
+  REQUIRE_FALSE(lab.ok());
+  CHECK(lab.error().message().find("at most 63 hosts behind one NAT router") != std::string::npos);
+  t.nat_of_host.assign(70, 0);
+  t.nat_kinds = {"full-cone"};
+  CHECK(NetnsLab::create("ut-never-made", t).error().message().find("\"cone\" or \"symmetric\"") !=
+        std::string::npos);
+  t.nat_kinds = {"cone"};
+  t.nat_of_host[5] = 2;
+  CHECK(NetnsLab::create("ut-never-made", t).error().message().find("NAT router 2") !=
+        std::string::npos);
 }
