@@ -273,8 +273,14 @@ bool Judge::sample(double t, const std::vector<HostView>& views, const MemberPro
         log(t, "agrees again " + seconds_text(rec.seconds) + " " + rec.after, EventKind::kRecovery);
       }
     converged_since_fault_ = true;
-  } else if (!report_.recoveries.empty() && report_.recoveries.back().seconds < 0) {
-    converged_since_fault_ = false;
+  } else {
+    if (!report_.recoveries.empty() && report_.recoveries.back().seconds < 0)
+      converged_since_fault_ = false;
+    // An agreement that does not last until the next fault was no recovery, as for the pods
+    // below: right after a NAT router's restart the cluster still agrees, until the first
+    // probe through the forgotten mapping fails a second later.
+    for (auto& rec : report_.recoveries)
+      if (rec.seconds >= 0 && rec.fault_end >= last_fault_start_) rec.seconds = -1;
   }
   return agreed;
 }

@@ -95,6 +95,23 @@ TEST_CASE("judge: pods that reach and are cut off again before the next fault ha
   CHECK(r.recoveries[0].reach_seconds == doctest::Approx(3));
 }
 
+TEST_CASE("judge: a cluster that agrees and falls apart before the next fault had not recovered") {
+  const ScenarioFile file = three_hosts();
+  const FaultSpec cut = cut_h1();
+  Judge judge(file, "test", 1);
+  auto split = agreeing();
+  split[0].alive = 1;
+  const size_t band = judge.fault_started(10, cut);
+  judge.fault_ended(20, cut, band);
+  CHECK(judge.sample(20.5, agreeing(), kProblem));  // looks healed at once...
+  CHECK_FALSE(judge.sample(22, split, kProblem));   // ...but was not
+  CHECK(judge.sample(26.5, agreeing(), kProblem));
+  const RunReport r = judge.finish(30, agreeing(), kProblem, {}, 0);
+  REQUIRE(r.recoveries.size() == 1);
+  CHECK(r.recoveries[0].seconds == doctest::Approx(6.5));
+  CHECK(verdict(r, "converge_within").outcome == RunReport::Verdict::Outcome::kFail);
+}
+
 TEST_CASE("judge: pods that never reach again fail pods_reach, naming the pair") {
   const ScenarioFile file = three_hosts();
   const FaultSpec cut = cut_h1();
