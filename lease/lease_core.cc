@@ -16,9 +16,7 @@ namespace {
 // stamp. Whether it counts is the same as before, so the owners stay as they are.
 bool renews(const NodeRecord& before, const NodeRecord& next) {
   return next.renewed_at >= before.renewed_at && next.version > before.version && !next.released &&
-         !before.released && next.claims == before.claims && next.underlay == before.underlay &&
-         next.backend_data == before.backend_data && next.name == before.name &&
-         next.site == before.site;
+         !before.released && content_of(next) == content_of(before);
 }
 
 // Summed (mod 2^64) over the entries, each FNV-1a over its bytes then splitmix64's finaliser:

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "common/bytes.h"
@@ -41,6 +42,13 @@ struct NodeRecord {
 
   bool operator==(const NodeRecord&) const = default;
 };
+
+// What a renewal keeps: a record and its renewals differ only in version and renewed_at.
+// LeaseCore's renews() compares these fields and Table's content hash hashes them, in this
+// order, so a field added here is in both.
+inline auto content_of(const NodeRecord& r) {
+  return std::tie(r.released, r.underlay, r.name, r.site, r.backend_data, r.claims);
+}
 
 struct RecordLimits {
   size_t max_name_bytes = 128;

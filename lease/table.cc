@@ -1,6 +1,8 @@
 #include "lease/table.h"
 
 #include <algorithm>
+#include <tuple>
+#include <type_traits>
 
 #include "common/byte_order.h"
 #include "common/hash.h"
@@ -17,8 +19,8 @@ uint64_t entry_hash(const NodeId& id, uint64_t version, uint64_t kind) {
 }
 constexpr uint64_t kRecordKind = 1, kEvictionKind = 2, kContentKind = 3;
 
-// What renews() in lease_core.cc compares, hashed: equal for a record and its renewals.
-// Each variable-length field goes in with its length, so that fields cannot run together.
+// content_of(), hashed: equal for a record and its renewals. Each variable-length field goes
+// in with its length, so that fields cannot run together.
 uint64_t record_content_hash(const NodeRecord& r) {
   const auto put = [](uint64_t h, uint64_t value, size_t bytes) {  // its low `bytes` bytes
     uint8_t le[8];
@@ -28,19 +30,30 @@ uint64_t record_content_hash(const NodeRecord& r) {
   const auto put_bytes = [&](uint64_t h, ByteView bytes) {
     return fnv1a(put(h, bytes.size(), 4), bytes);
   };
+  const auto put_field = [&](uint64_t h, const auto& field) {
+    using Field = std::decay_t<decltype(field)>;
+    if constexpr (std::is_same_v<Field, bool>) {
+      return put(h, field, 1);
+    } else if constexpr (std::is_same_v<Field, IpAddress>) {
+      return put_bytes(h, field.view());
+    } else if constexpr (std::is_same_v<Field, std::string>) {
+      return put_bytes(h, as_bytes(field));
+    } else if constexpr (std::is_same_v<Field, Bytes>) {
+      return put_bytes(h, field);
+    } else {
+      static_assert(std::is_same_v<Field, std::vector<Claim>>, "a content field to hash");
+      h = put(h, field.size(), 4);
+      for (const Claim& c : field) {
+        h = put_bytes(h, c.subnet.network().view());
+        h = put(h, c.subnet.prefix(), 1);
+        h = put(h, static_cast<uint64_t>(c.claimed_at.wall_ms), 8);
+        h = put(h, c.claimed_at.logical, 4);
+      }
+      return h;
+    }
+  };
   uint64_t h = fnv1a(kFnvOffset ^ kContentKind, r.id.view());
-  h = put(h, r.released, 1);
-  h = put_bytes(h, r.underlay.view());
-  h = put_bytes(h, as_bytes(r.name));
-  h = put_bytes(h, as_bytes(r.site));
-  h = put_bytes(h, r.backend_data);
-  h = put(h, r.claims.size(), 4);
-  for (const Claim& c : r.claims) {
-    h = put_bytes(h, c.subnet.network().view());
-    h = put(h, c.subnet.prefix(), 1);
-    h = put(h, static_cast<uint64_t>(c.claimed_at.wall_ms), 8);
-    h = put(h, c.claimed_at.logical, 4);
-  }
+  std::apply([&](const auto&... field) { ((h = put_field(h, field)), ...); }, content_of(r));
   return finalise(h);
 }
 
