@@ -136,6 +136,9 @@ void AgentMetrics::refresh() {
     s.path_moves);
   c("shoal_endpoint_changes_total", "Times our own candidates or NAT verdict changed.",
     s.endpoint_changes);
+  c("shoal_hint_checks_total",
+    "Pings to a member's new endpoint after it pinged us from there while its old one worked.",
+    s.hint_checks);
   c("shoal_relayed_probes_total", "Indirect probes this host ran for others (relay load).",
     s.relayed_probes);
   c("shoal_keepalives_total", "Pings to our relays, holding our NAT mapping open.",

@@ -139,7 +139,14 @@ void Membership::handle_envelope(TimePoint now, const Endpoint& from,
                                  const proto::Envelope& envelope, std::optional<StreamId> stream) {
   if (!stream) {
     Entry* sender = find_entry(*node_id_from(envelope.sender()));
-    if (sender && sender->member.path.sees_us_at &&
+    // Only what comes unasked: an ack to our own ping comes back through the mapping that
+    // ping just made, so it says nothing about the mappings others send to. After a router
+    // restart our probes kept being acked while the relays that reach a member behind a
+    // symmetric NAT still sent to the forgotten mapping, and nothing asked us to refresh
+    // them before the keepalive interval (24 s to agree after homelab-nat's second reset at
+    // 300 hosts).
+    const bool answer = envelope.has_ack() || envelope.has_nack();
+    if (sender && !answer && sender->member.path.sees_us_at &&
         *sender->member.path.sees_us_at != self().address)
       last_outside_in_ = now;
     // A member we hold dead sent us a packet: the others see it alive, and we missed its
@@ -166,7 +173,7 @@ void Membership::handle_envelope(TimePoint now, const Endpoint& from,
   handle_updates(now, envelope);
   switch (envelope.body_case()) {
     case proto::Envelope::kPing:
-      on_ping(from, envelope, stream);
+      on_ping(now, from, envelope, stream);
       break;
     case proto::Envelope::kIndirectPing:
       on_indirect_ping(now, from, envelope);

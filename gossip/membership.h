@@ -204,8 +204,9 @@ class Membership {
   // membership_probe.cc: the failure detector.
   void start_probe(TimePoint now);
   void advance_probe(TimePoint now);
-  void on_ping(const Endpoint& from, const proto::Envelope& envelope,
+  void on_ping(TimePoint now, const Endpoint& from, const proto::Envelope& envelope,
                std::optional<StreamId> stream);
+  void check_hint(TimePoint now, Entry& sender, const Endpoint& from);
   // A question a ping asks (Ping.doubts): is this member still at this incarnation?
   struct Doubt {
     NodeId node;
@@ -297,9 +298,9 @@ class Membership {
   size_t heal_syncs_in_burst_ = 0;
   bool revived_since_heal_sync_ = false;
   TimePoint last_refresh_;
-  // When a datagram last came from outside our NAT (from a member that sees us at another
-  // address than ours): behind NAT, a silence from outside means our router may have
-  // forgotten our mapping.
+  // When a datagram last came unasked (not an ack or nack) from outside our NAT, from a
+  // member that sees us at another address than ours: behind NAT, a silence from outside
+  // means our router may have forgotten our mapping.
   TimePoint last_outside_in_ = kTimeNever;
   std::vector<Endpoint> seeds_;
   bool leaving_ = false;

@@ -185,15 +185,17 @@ void Membership::advance_probe(TimePoint now) {
   }
 }
 
-void Membership::on_ping(const Endpoint& from, const proto::Envelope& request,
+void Membership::on_ping(TimePoint now, const Endpoint& from, const proto::Envelope& request,
                          std::optional<StreamId> stream) {
   const proto::Ping& ping = request.ping();
   if (ping.target() != to_proto_bytes(id())) {
     stats_.dropped_wrong_target++;  // meant for whoever had this address before us
     return;
   }
-  if (Entry* sender = find_entry(*node_id_from(request.sender())); sender && !stream)
+  if (Entry* sender = find_entry(*node_id_from(request.sender())); sender && !stream) {
     sender->member.path.set_hint(from);  // worth one try; only an ack of ours proves it
+    check_hint(now, *sender, from);
+  }
   proto::Envelope envelope;
   envelope.mutable_ack()->set_seq(ping.seq());
   if (delegate_) {
@@ -380,6 +382,27 @@ void Membership::remind_suspects(TimePoint now) {
     // old news to us only by chance (the others have it, so they do not pass it on).
     ping_outside_probe(now, *e, {encode_update(suspect_update(e->member, id()))});
   }
+}
+
+void Membership::check_hint(TimePoint now, Entry& sender, const Endpoint& from) {
+  // A member whose path from us works pings us from another endpoint: its NAT has remapped
+  // it (a router restart). What we send it (gossip, and the pings we forward when others
+  // ask us to reach it, as they ask the relays of a member behind a symmetric NAT) still
+  // goes to the forgotten mapping until a probe of ours fails there, once per probe round,
+  // minutes away in a large cluster: at 300 hosts homelab-nat's symmetric site never agreed
+  // after its router restarted. So one ping of ours to the new endpoint; its ack proves it.
+  Path& path = sender.member.path;
+  if (!path.proven || from == path.reach || leaving_) return;
+  if (path.hint_checked_at != kTimeNever && now - path.hint_checked_at < config_.probe_interval)
+    return;
+  path.hint_checked_at = now;
+  stats_.hint_checks++;
+  const uint32_t seq = ++next_seq_;
+  expect_path_check(seq, sender.member.id, now);
+  proto::Envelope envelope;
+  envelope.mutable_ping()->set_seq(seq);
+  envelope.mutable_ping()->set_target(to_proto_bytes(sender.member.id));
+  send_datagram(from, envelope);
 }
 
 Membership::Entry* Membership::suspicion_to_recheck(TimePoint now) {

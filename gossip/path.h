@@ -41,6 +41,9 @@ struct Path {
   std::optional<Endpoint> sees_us_at;
   // When a probe of ours last settled which kind the path is (path_kind); never: not yet.
   TimePoint decided_at = kTimeNever;
+  // When we last pinged a hint while reach worked (Membership::on_ping): at most one such
+  // check per probe interval, so packets from spoofed sources buy at most that.
+  TimePoint hint_checked_at = kTimeNever;
 
   // reach is proven and the last probe got its direct answer.
   bool works() const { return proven && direct_failures == 0; }

@@ -13,6 +13,17 @@ bool ReflexiveTracker::observe(const NodeId& observer, const Endpoint& seen, boo
                            last_anchor_ == kTimeNever);
   };
   const auto before = verdict();
+  const auto earlier = std::find_if(outside_.begin(), outside_.end(),
+                                    [&](const Seen& s) { return s.observer == observer; });
+  if (earlier != outside_.end() && seen != address_ && earlier->at != seen) {
+    // One observer sees us elsewhere than it did: our NAT remapped us (a router restart),
+    // so every vote for the old endpoint is stale. Left in, they outvote the new one until
+    // as many observers have seen it: 4 probe intervals and more, while everyone's probes to
+    // the old port fail. The new endpoint still needs its two votes (or an anchor's), so one
+    // member cannot move us, only make us wait for a second.
+    const Endpoint stale = earlier->at;
+    std::erase_if(outside_, [&](const Seen& s) { return s.at == stale; });
+  }
   std::erase_if(outside_, [&](const Seen& s) { return s.observer == observer; });
   std::erase(local_, observer);
   if (seen == address_) {

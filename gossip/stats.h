@@ -21,6 +21,7 @@ struct Stats {
   uint64_t suspicion_reminders = 0;  // accusations sent again to a member still suspected
   uint64_t push_pulls_started = 0, push_pulls_received = 0, reconnect_attempts = 0;
   uint64_t revive_syncs = 0;      // push-pulls with a member we held dead that spoke to us
+  uint64_t hint_checks = 0;       // pings to a member's new endpoint while its old one worked
   uint64_t probe_last_looks = 0;  // stretched probes that pinged once more before accusing
   uint64_t heal_syncs = 0;        // push-pulls during and after a burst of revivals (a heal)
   uint64_t doubts_sent = 0;       // suspects and dead members we asked about on our pings

@@ -139,6 +139,26 @@ TEST_CASE("reflexive: an anchor (a seed or a relay) alone makes an address") {
   CHECK(*t.reflexive() == outside(5, 20001));
 }
 
+TEST_CASE("reflexive: a remap that one observer sees is adopted on a second's word") {
+  Rng rng(7);
+  std::vector<NodeId> observers;
+  for (size_t i = 0; i < ReflexiveTracker::kWindow; ++i) observers.push_back(NodeId::random(rng));
+  ReflexiveTracker t(ep(1));
+  for (const NodeId& o : observers) t.observe(o, outside(5, 20000), false, kTimeZero);
+  REQUIRE(*t.reflexive() == outside(5, 20000));
+  // Our router restarted: the first observer to see the new port does not move us alone...
+  t.observe(observers[0], outside(5, 31000), false, kTimeZero + 1s);
+  CHECK(*t.reflexive() == outside(5, 20000));
+  // ...but its changed view makes the old port's seven votes stale, so a second agreeing
+  // observer is enough (it used to take four, while probes to the old port failed).
+  CHECK(t.observe(observers[1], outside(5, 31000), false, kTimeZero + 2s));
+  CHECK(*t.reflexive() == outside(5, 31000));
+  CHECK_FALSE(t.symmetric());
+  // A newcomer's differing view is no remap: it had no earlier one.
+  t.observe(NodeId::random(rng), outside(6, 1), false, kTimeZero + 3s);
+  CHECK(*t.reflexive() == outside(5, 31000));
+}
+
 TEST_CASE("reflexive: three outside observers that all disagree mean a symmetric NAT") {
   Rng rng(4);
   ReflexiveTracker t(ep(1));
@@ -217,6 +237,36 @@ TEST_CASE("the fresh ack proves the path it came on, and tells us our address") 
   const auto later = d.next_pings_to(d.a);
   REQUIRE_FALSE(later.empty());
   for (const Transmit& t : later) CHECK(t.to == outside(8, 50000));
+}
+
+TEST_CASE("a member that works pings us from a new endpoint: one check there moves it") {
+  Driver d;
+  d.learn(d.a, ep(2), {outside(8, 50000)});
+  const auto first = d.next_pings_to(d.a);
+  REQUIRE_FALSE(first.empty());
+  d.feed(d.a, outside(8, 50000), d.ack(Driver::decoded(first[0]).ping().seq()));
+  REQUIRE(d.core.find(d.a)->path.works());
+  // a's router restarted and mapped it elsewhere; its next ping to us comes from there.
+  auto ping_from = [&](const Endpoint& at) {
+    proto::Envelope ping;
+    ping.mutable_ping()->set_seq(9);
+    ping.mutable_ping()->set_target(to_proto_bytes(d.us));
+    std::vector<Transmit> checks;
+    for (Transmit& t : d.feed(d.a, at, ping))
+      if (Driver::decoded(t).has_ping()) checks.push_back(t);
+    return checks;
+  };
+  const auto checks = ping_from(outside(8, 50001));
+  REQUIRE(checks.size() == 1);
+  CHECK(checks[0].to == outside(8, 50001));
+  CHECK(d.core.find(d.a)->path.reach == outside(8, 50000));  // not moved by its ping alone
+  // More pings from other endpoints within the probe interval buy no more checks.
+  CHECK(ping_from(outside(8, 50002)).empty());
+  // The check's ack, from there, moves the path.
+  d.feed(d.a, outside(8, 50001), d.ack(Driver::decoded(checks[0]).ping().seq()));
+  CHECK(d.core.find(d.a)->path.reach == outside(8, 50001));
+  CHECK(d.core.find(d.a)->path.works());
+  CHECK(d.core.stats().hint_checks == 1);
 }
 
 TEST_CASE("a helper names the prober's endpoints, and the target acks the prober there") {
