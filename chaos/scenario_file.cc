@@ -345,7 +345,8 @@ class Parser {
                              : shoal::quoted(fault) +
                                    " is not a fault; "
                                    "write partition, flap, one-way, loss, bandwidth, delay, crash, "
-                                   "restart, start, rolling-restart, freeze, clock, wipe or heal");
+                                   "restart, start, rolling-restart, freeze, clock, wipe, "
+                                   "nat-reset or heal");
     }
     return push(std::move(e), path);
   }
@@ -476,8 +477,9 @@ Result<ScenarioFile> parse_scenario(std::string_view source, std::string_view te
   Parser parser(f);
   auto in_file = [&](Status s) { return s.prefixed(where); };
   JsonObject o(root, "");
-  if (Status s = o.only({"name", "summary", "seed", "topology", "duration_s", "short", "timeline",
-                         "checks", "workload"});
+  // "$schema" names chaos/scenario.schema.json for editors; the file is read all the same.
+  if (Status s = o.only({"$schema", "name", "summary", "seed", "topology", "duration_s", "short",
+                         "timeline", "checks", "workload"});
       !s.ok())
     return in_file(s);
   if (Status s = o.text("name", f.name, 64); !s.ok()) return in_file(s);

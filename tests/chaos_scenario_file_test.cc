@@ -188,6 +188,10 @@ TEST_CASE("chaos.scenario_file: bad files are refused with the key named") {
   CHECK(error_of(R"({"name": "t", "topology": {"hosts": 10}, "extra": 1})") ==
         "s.json: extra: is not a key this object has");
   CHECK(error_of(R"({"topology": {"hosts": 10}})") == "s.json: name: is missing");
+  // "$schema" is for editors: read past, while other unknown keys are refused (above).
+  CHECK(parse_scenario("s.json", R"({"$schema": "../scenario.schema.json", "name": "t",
+                                     "topology": {"hosts": 10}})")
+            .ok());
   CHECK(error_of(R"({"name": "t"})") == "s.json: topology: is missing");
   CHECK(error_of(R"({"name": "t", "topology": {"hosts": 1}})") ==
         "s.json: topology.hosts: must be a whole number from 2 to 20000, got 1");
