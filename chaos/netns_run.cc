@@ -215,16 +215,37 @@ class NetnsRun {
     std::filesystem::create_directories(dir_of(h), ec);
     if (ec) return Status::io_error(dir_of(h) + ": " + ec.message());
     const std::string address = lab_->host_address(h);
-    std::vector<std::string> argv = {
-        "ip", "netns", "exec", lab_->host_ns(h), options_.shoal, "agent", "--name", host_name(h),
-        "--network", file_.network, "--subnet-len", std::to_string(file_.subnet_len), "--backend",
-        file_.backend, "--bind",
-        // Behind a NAT an agent binds every address (as in
-        // tests/e2e/nat_sites.sh) and advertises its LAN one.
-        (lab_->nat_of(h) ? "0.0.0.0" : address) + ":7946", "--site",
-        file_.sites[file_.site_of_host[h]], "--data-dir", dir_of(h), "--subnet-file",
-        dir_of(h) + "/subnet.env", "--control-socket", socket_of(h), "--metrics-addr",
-        address + ":9100", "--log-level", "info"};
+    // Behind a NAT an agent binds every address (as in tests/e2e/nat_sites.sh) and
+    // advertises its LAN one.
+    const std::string bind = (lab_->nat_of(h) ? "0.0.0.0" : address) + ":7946";
+    std::vector<std::string> argv = {"ip",
+                                     "netns",
+                                     "exec",
+                                     lab_->host_ns(h),
+                                     options_.shoal,
+                                     "agent",
+                                     "--name",
+                                     host_name(h),
+                                     "--network",
+                                     file_.network,
+                                     "--subnet-len",
+                                     std::to_string(file_.subnet_len),
+                                     "--backend",
+                                     file_.backend,
+                                     "--bind",
+                                     bind,
+                                     "--site",
+                                     file_.sites[file_.site_of_host[h]],
+                                     "--data-dir",
+                                     dir_of(h),
+                                     "--subnet-file",
+                                     dir_of(h) + "/subnet.env",
+                                     "--control-socket",
+                                     socket_of(h),
+                                     "--metrics-addr",
+                                     address + ":9100",
+                                     "--log-level",
+                                     "info"};
     if (lab_->nat_of(h)) argv.insert(argv.end(), {"--advertise", address});
     if (file_.encrypt) {
       argv.insert(argv.end(), {"--key-file", key_file()});

@@ -85,11 +85,12 @@ void Membership::prove_path(TimePoint now, Entry& e, const Endpoint& from, const
       e.member.relay || std::find(seeds_.begin(), seeds_.end(), e.member.address) != seeds_.end();
   const auto before = reflexive_.reflexive();
   if (reflexive_.observe(e.member.id, *seen, anchor, now)) readvertise_self(now);
-  // Seen at a port other than our address's: our NAT may have restarted and remapped us.
-  // Our relays are anchors, whose one word moves our address: ask them now rather than
-  // wait for a second ordinary observer (at 300 hosts the last of 75 remapped members took
-  // 9 s to readvertise, and every member that probed it meanwhile accused it).
-  if (before && *seen != *before && *seen != e.member.address && reflexive_.reflexive() == before)
+  // Seen outside at another endpoint than our reflexive one: our NAT may have restarted and
+  // remapped us. Our relays are anchors, whose one word moves our address: ask them now
+  // rather than wait for a second ordinary observer (at 300 hosts the last of 75 remapped
+  // members took 9 s to readvertise, and every member that probed it meanwhile accused it).
+  // (A neighbour that sees us at our own address is no sign of that.)
+  if (before && *seen != *before && *seen != self().address && reflexive_.reflexive() == before)
     refresh_soon(now);
 }
 
