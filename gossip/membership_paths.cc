@@ -44,6 +44,7 @@ void Membership::ping_paths(Entry& target, uint32_t seq, std::vector<Bytes> lead
     proto::Envelope envelope;
     envelope.mutable_ping()->set_seq(seq);
     envelope.mutable_ping()->set_target(to_proto_bytes(m.id));
+    envelope.mutable_ping()->set_known_incarnation(m.incarnation);
     for (const Doubt& doubt : doubts) {
       proto::Doubt& asked = *envelope.mutable_ping()->add_doubts();
       asked.set_node(to_proto_bytes(doubt.node));

@@ -215,6 +215,12 @@ void Membership::on_ping(TimePoint now, const Endpoint& from, const proto::Envel
   std::vector<Bytes> own_alive;
   if (ping.punch_seq() != 0) own_alive.push_back(encode_update(alive_update(self())));
   std::vector<Bytes> leading = own_alive;
+  // The prober holds an older advertisement of ours: a doubt about ourselves.
+  if (own_alive.empty() && ping.has_known_incarnation() &&
+      ping.known_incarnation() < self().incarnation) {
+    stats_.stale_views_answered++;
+    leading.push_back(encode_update(alive_update(self())));
+  }
   for (Bytes& answer : answer_doubts(ping)) leading.push_back(std::move(answer));
   send_datagram(from, envelope, leading);
   // A helper named the prober and where it may be reached: ack it there too, straight from
@@ -380,7 +386,21 @@ void Membership::remind_suspects(TimePoint now) {
     // A ping, so that the answer comes straight back: a member that already refuted treats
     // the accusation as stale and puts its alive on the ack, where gossip would bring its
     // old news to us only by chance (the others have it, so they do not pass it on).
-    ping_outside_probe(now, *e, {encode_update(suspect_update(e->member, id()))});
+    const Bytes accusation = encode_update(suspect_update(e->member, id()));
+    ping_outside_probe(now, *e, {accusation});
+    if (e->member.takes_streams() || e->member.path.works()) continue;
+    // Behind a NAT with no way in of our own (a symmetric NAT, or ours drops what it did not
+    // ask for), our reminders never reach it: a suspicion raised in a partition outlived the
+    // heal by 12 s in homelab-nat's short form. Its relays reach it, so one of them hears the
+    // accusation too and, as SWIM has it, spreads it on, to the suspect as well, who refutes.
+    for (const NodeId& r : relays_for(e->member.id)) {
+      const Entry* relay = find_entry(r);
+      if (!relay || relay == &entries_[0] || !relay->member.likely_reachable()) continue;
+      proto::Envelope envelope;  // no body: the accusation is the message
+      send_datagram(relay->member.path.send_to(), envelope, {accusation});
+      stats_.suspicion_reminders_relayed++;
+      break;
+    }
   }
 }
 

@@ -127,7 +127,7 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
   m.candidates = std::move(advertised.candidates);
   m.relay = advertised.relay;
   m.symmetric_nat = advertised.symmetric_nat;
-  if (moved) m.path.readvertised(m.address, m.candidates);
+  if (moved) m.path.readvertised(m.address, m.candidates, m.symmetric_nat);
   if (m.versions != versions) wire_version_stale_ = true;
   m.versions = versions;
   set_state(now, *e, MemberState::kAlive);

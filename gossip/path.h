@@ -58,9 +58,11 @@ struct Path {
   // reach once proven, else where the member's packets came from lately (its NAT lets us in
   // there, since it just sent to us), else reach.
   const Endpoint& send_to() const { return proven || !hint ? reach : *hint; }
-  // The member advertised new endpoints: a reach that does not work starts again from its
-  // address (probe_endpoints() tries the candidates next).
-  void readvertised(const Endpoint& address, const std::vector<Endpoint>& candidates);
+  // The member advertised new endpoints: a reach that does not work, or a punched one it no
+  // longer advertises (unless it is behind a symmetric NAT), starts again from its address
+  // (probe_endpoints() tries the candidates next).
+  void readvertised(const Endpoint& address, const std::vector<Endpoint>& candidates,
+                    bool symmetric_nat);
 };
 
 // What kind of path `path` is to a member advertising `address`.

@@ -24,6 +24,8 @@ bool ReflexiveTracker::observe(const NodeId& observer, const Endpoint& seen, boo
     const Endpoint stale = earlier->at;
     std::erase_if(outside_, [&](const Seen& s) { return s.at == stale; });
   }
+  // The same view again keeps the time this observer first saw us there.
+  const TimePoint since = earlier != outside_.end() && earlier->at == seen ? earlier->since : now;
   std::erase_if(outside_, [&](const Seen& s) { return s.observer == observer; });
   std::erase(local_, observer);
   if (seen == address_) {
@@ -31,7 +33,7 @@ bool ReflexiveTracker::observe(const NodeId& observer, const Endpoint& seen, boo
     if (local_.size() > kWindow) local_.pop_front();
     if (by_anchor) last_anchor_ = now;
   } else {
-    outside_.push_back(Seen{observer, seen, by_anchor});
+    outside_.push_back(Seen{observer, seen, by_anchor, since, now});
     if (outside_.size() > kWindow) outside_.pop_front();
     last_outside_ = now;
   }
@@ -63,8 +65,22 @@ void ReflexiveTracker::decide() {
     }
   }
   // Symmetric: three outside observers, no two of them agreeing (one observer, one entry of
-  // outside_, so as many endpoints as observers).
-  symmetric_ = votes.size() >= 3 && votes.size() == outside_.size();
+  // outside_, so as many endpoints as observers); or two that kept seeing us at different
+  // endpoints at the same time. A site with two public members gives a member behind a
+  // symmetric NAT only two outside observers: without the second rule it took each one's
+  // view in turn as its address, readvertised it every second, and each readvertisement
+  // made the other relay drop its path to the member (a false suspicion now and then, the
+  // failure of homelab-nat's short form). A remap is no such overlap: the old endpoint's
+  // last sighting comes before the new one's first, and a datagram in flight through the
+  // old mapping is far shorter than kOverlap.
+  auto overlap = [](const Seen& a, const Seen& b) {
+    return a.at != b.at && std::min(a.last, b.last) - std::max(a.since, b.since) >= kOverlap;
+  };
+  bool concurrent = false;
+  for (size_t i = 0; i < outside_.size() && !concurrent; ++i)
+    for (size_t j = i + 1; j < outside_.size() && !concurrent; ++j)
+      concurrent = overlap(outside_[i], outside_[j]);
+  symmetric_ = concurrent || (votes.size() >= 3 && votes.size() == outside_.size());
   if (symmetric_) {
     reflexive_.reset();
   } else if (best && best_votes >= 2) {

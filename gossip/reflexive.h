@@ -9,7 +9,8 @@
 //    outside votes out);
 //  - a reflexive address needs two observers that agree, or one anchor (a seed, which the
 //    operator named, or a relay, found public): one ordinary member cannot move it;
-//  - symmetric needs three outside observers that all disagree;
+//  - symmetric needs three outside observers that all disagree, or two whose different
+//    views of us held at the same time for kOverlap (a remap is a change, not an overlap);
 //  - "behind a NAT" is remembered for kNatMemory after the last outside observation, so a
 //    burst of observations from our own LAN does not make a NATed member think it is public;
 //  - neighbours on our LAN see us at our own address too, so "public" also needs an anchor
@@ -31,6 +32,7 @@ class ReflexiveTracker {
  public:
   static constexpr size_t kWindow = 8;
   static constexpr Duration kNatMemory = std::chrono::minutes(10);
+  static constexpr Duration kOverlap = std::chrono::seconds(1);
 
   explicit ReflexiveTracker(Endpoint address) : address_(address) {}
 
@@ -59,6 +61,8 @@ class ReflexiveTracker {
     NodeId observer;
     Endpoint at;
     bool by_anchor;
+    TimePoint since;  // this observer's first sighting of us at `at`, in a row
+    TimePoint last;   // and its latest
   };
   void decide();
 

@@ -16,17 +16,19 @@ struct Stats {
   uint64_t probes = 0, probes_failed = 0, indirect_probes_sent = 0, stream_probes_sent = 0;
   uint64_t probes_rescued_by_stream = 0, nacks_received = 0;
   uint64_t suspicions_started = 0, refutations = 0, declared_dead = 0;
-  uint64_t stale_accusations = 0;    // accusations of us we had already refuted
-  uint64_t suspicion_rechecks = 0;   // probes of a member we had suspected for a while
-  uint64_t suspicion_reminders = 0;  // accusations sent again to a member still suspected
+  uint64_t stale_accusations = 0;            // accusations of us we had already refuted
+  uint64_t suspicion_rechecks = 0;           // probes of a member we had suspected for a while
+  uint64_t suspicion_reminders = 0;          // accusations sent again to a member still suspected
+  uint64_t suspicion_reminders_relayed = 0;  // and to a relay of one we have no way to
   uint64_t push_pulls_started = 0, push_pulls_received = 0, reconnect_attempts = 0;
-  uint64_t revive_syncs = 0;      // push-pulls with a member we held dead that spoke to us
-  uint64_t hint_checks = 0;       // pings to a member's new endpoint while its old one worked
-  uint64_t probe_last_looks = 0;  // stretched probes that pinged once more before accusing
-  uint64_t heal_syncs = 0;        // push-pulls during and after a burst of revivals (a heal)
-  uint64_t doubts_sent = 0;       // suspects and dead members we asked about on our pings
-  uint64_t doubts_answered = 0;   // such questions we answered with a newer alive
-  uint64_t doubt_pings = 0;       // pings sent only to ask, while Lifeguard slows our probes
+  uint64_t revive_syncs = 0;          // push-pulls with a member we held dead that spoke to us
+  uint64_t hint_checks = 0;           // pings to a member's new endpoint while its old one worked
+  uint64_t probe_last_looks = 0;      // stretched probes that pinged once more before accusing
+  uint64_t heal_syncs = 0;            // push-pulls during and after a burst of revivals (a heal)
+  uint64_t doubts_sent = 0;           // suspects and dead members we asked about on our pings
+  uint64_t doubts_answered = 0;       // such questions we answered with a newer alive
+  uint64_t stale_views_answered = 0;  // pings holding us at an older incarnation: our alive
+  uint64_t doubt_pings = 0;           // pings sent only to ask, while Lifeguard slows our probes
   uint64_t state_syncs_started = 0;
   uint64_t updates_received = 0, user_messages_received = 0;
   // Messages written above our newest version, read best-effort (gossip/wire.h): a newer

@@ -22,7 +22,8 @@ struct Driver {
   Rng rng{21};
   NodeId us = NodeId::random(rng), a = NodeId::random(rng), b = NodeId::random(rng);
   Endpoint kUs = ep(1);
-  Membership core{Config::lan(), LocalNode{us, "us", kUs, {}, 0}, 7, kTimeZero};
+  uint64_t us_incarnation = 0;
+  Membership core{Config::lan(), LocalNode{us, "us", kUs, {}, us_incarnation}, 7, kTimeZero};
   TimePoint now = kTimeZero + 1ms;
 
   std::vector<Transmit> drain() {
@@ -91,7 +92,7 @@ TEST_CASE("path: probe endpoints start with reach, hold each once, and shrink on
   p.direct_failed(/*answered_by_helper=*/true);
   CHECK(path_kind(p, ep(2)) == PathKind::kRelayed);
   CHECK(probe_endpoints(p, ep(2), candidates).size() > 1);  // tries everything again
-  p.readvertised(ep(2), candidates);
+  p.readvertised(ep(2), candidates, false);
   CHECK(p.reach == ep(2));
   CHECK_FALSE(p.proven);
 
@@ -101,9 +102,13 @@ TEST_CASE("path: probe endpoints start with reach, hold each once, and shrink on
   punched.reach = ep(2);
   REQUIRE(punched.prove(outside(9, 20000)));
   REQUIRE(punched.works());
-  punched.readvertised(ep(2), {outside(9, 20000), outside(9, 7946)});
+  punched.readvertised(ep(2), {outside(9, 20000), outside(9, 7946)}, false);
   CHECK(punched.works());
-  punched.readvertised(ep(2), {outside(9, 31000)});
+  // Behind a symmetric NAT our way in is never advertised: a readvertisement keeps it.
+  Path only_ours = punched;
+  only_ours.readvertised(ep(2), {}, /*symmetric_nat=*/true);
+  CHECK(only_ours.works());
+  punched.readvertised(ep(2), {outside(9, 31000)}, false);
   CHECK_FALSE(punched.works());
   CHECK(punched.reach == ep(2));
   CHECK(probe_endpoints(punched, ep(2), {outside(9, 31000)}).size() == 2);
@@ -167,6 +172,48 @@ TEST_CASE("reflexive: three outside observers that all disagree mean a symmetric
   CHECK(t.symmetric());
   CHECK_FALSE(t.reflexive());
   CHECK(t.settled(kTimeZero, true));
+}
+
+TEST_CASE("reflexive: two anchors that keep seeing us at different ports mean a symmetric NAT") {
+  // homelab-nat's short form: two public members, the only outside observers a member behind
+  // a symmetric NAT has. Each anchor's word alone made an address, so ours flipped between
+  // their two views every second.
+  Rng rng(8);
+  const NodeId a = NodeId::random(rng), b = NodeId::random(rng);
+  ReflexiveTracker t(ep(1));
+  t.observe(a, outside(5, 20000), true, kTimeZero);
+  t.observe(b, outside(5, 20001), true, kTimeZero + 500ms);
+  CHECK_FALSE(t.symmetric());  // so far it could be a remap between the two sightings
+  t.observe(a, outside(5, 20000), true, kTimeZero + 1s);
+  CHECK_FALSE(t.symmetric());  // a's view holds since 0 s and b's since 0.5 s...
+  t.observe(b, outside(5, 20001), true, kTimeZero + 2s);
+  CHECK_FALSE(t.symmetric());  // ...both at once from 0.5 s to 1 s only
+  CHECK(t.observe(a, outside(5, 20000), true, kTimeZero + 3s));
+  CHECK(t.symmetric());  // from 0.5 s to 2 s: kOverlap
+  CHECK_FALSE(t.reflexive());
+  // It stays so while they keep seeing us there: no more readvertising.
+  CHECK_FALSE(t.observe(b, outside(5, 20001), true, kTimeZero + 4s));
+  CHECK_FALSE(t.observe(a, outside(5, 20000), true, kTimeZero + 5s));
+  CHECK(t.symmetric());
+}
+
+TEST_CASE("reflexive: a cone NAT's remap seen by two anchors in turn is no symmetric NAT") {
+  Rng rng(9);
+  const NodeId a = NodeId::random(rng), b = NodeId::random(rng);
+  ReflexiveTracker t(ep(1));
+  for (int i = 0; i < 5; ++i) {
+    t.observe(a, outside(5, 20000), true, kTimeZero + std::chrono::seconds(2 * i));
+    t.observe(b, outside(5, 20000), true, kTimeZero + std::chrono::seconds(2 * i + 1));
+  }
+  REQUIRE(*t.reflexive() == outside(5, 20000));
+  // The router restarts at 10 s: b sees the new port for seconds before a looks again.
+  for (int s = 11; s <= 20; ++s)
+    t.observe(b, outside(5, 31000), true, kTimeZero + std::chrono::seconds(s));
+  CHECK_FALSE(t.symmetric());
+  CHECK(*t.reflexive() == outside(5, 31000));
+  t.observe(a, outside(5, 31000), true, kTimeZero + 21s);
+  CHECK_FALSE(t.symmetric());
+  CHECK(*t.reflexive() == outside(5, 31000));
 }
 
 TEST_CASE("reflexive: our own LAN alone does not make us public while anchors exist") {
@@ -267,6 +314,80 @@ TEST_CASE("a member that works pings us from a new endpoint: one check there mov
   CHECK(d.core.find(d.a)->path.reach == outside(8, 50001));
   CHECK(d.core.find(d.a)->path.works());
   CHECK(d.core.stats().hint_checks == 1);
+}
+
+TEST_CASE("a ping that holds us at an older incarnation gets our alive in its ack") {
+  // Across NATs gossip may never bring our new advertisement (a relay flag, new candidates)
+  // to a member we cannot reach; its probes of us say what it holds, and the ack tells it.
+  Driver d{.us_incarnation = 5};
+  auto ping_at = [&](std::optional<uint64_t> known) {
+    proto::Envelope ping;
+    ping.mutable_ping()->set_seq(9);
+    ping.mutable_ping()->set_target(to_proto_bytes(d.us));
+    if (known) ping.mutable_ping()->set_known_incarnation(*known);
+    const auto out = d.feed(d.a, ep(2), ping);
+    REQUIRE(out.size() == 1);
+    int alives_of_us = 0;
+    const proto::Envelope ack = Driver::decoded(out[0]);
+    for (const auto& u : ack.updates())
+      if (u.has_alive() && u.alive().node() == to_proto_bytes(d.us)) ++alives_of_us;
+    return alives_of_us;
+  };
+  // Our own announcement rides on our first packets; spend its retransmits first.
+  for (int i = 0; i < 20 && ping_at(std::nullopt) > 0; ++i) {
+  }
+  REQUIRE(ping_at(std::nullopt) == 0);
+  CHECK(ping_at(4) == 1);
+  CHECK(ping_at(5) == 0);             // up to date
+  CHECK(ping_at(std::nullopt) == 0);  // an older prober asks nothing
+  CHECK(d.core.stats().stale_views_answered == 1);
+  // And our own probes say what we hold.
+  d.learn(d.a, ep(2));
+  const auto pings = d.next_pings_to(d.a);
+  REQUIRE_FALSE(pings.empty());
+  CHECK(Driver::decoded(pings[0]).ping().known_incarnation() == 1);
+}
+
+TEST_CASE("a suspect behind NAT with no way to it: its relay hears the reminders too") {
+  Driver d;
+  const Endpoint relay_at = ep(3);
+  {
+    proto::Envelope e;  // b: public and a relay
+    auto* alive = e.add_updates()->mutable_alive();
+    alive->set_node(to_proto_bytes(d.b));
+    alive->set_incarnation(1);
+    to_proto(relay_at, *alive->mutable_addr());
+    alive->set_name("relay");
+    alive->set_relay(true);
+    d.feed(d.b, relay_at, e);
+  }
+  d.learn(d.a, ep(2), {outside(9, 20000)});  // a: behind a NAT
+  {
+    proto::Envelope e;  // someone suspects a
+    auto* suspect = e.add_updates()->mutable_suspect();
+    suspect->set_node(to_proto_bytes(d.a));
+    suspect->set_incarnation(1);
+    suspect->set_from(to_proto_bytes(d.b));
+    d.feed(d.b, relay_at, e);
+  }
+  REQUIRE(d.core.find(d.a)->state == MemberState::kSuspect);
+  // Our pings to a go unanswered; the relay answers every ping of ours.
+  int accusations_to_relay = 0;
+  for (int step = 0; step < 200 && d.core.stats().suspicion_reminders_relayed == 0; ++step) {
+    d.now += 100ms;
+    d.core.handle_timeout(d.now);
+    for (const Transmit& t : d.drain()) {
+      if (t.kind != Transmit::Kind::kDatagram || t.to != relay_at) continue;
+      const proto::Envelope e = Driver::decoded(t);
+      for (const auto& u : e.updates())
+        if (u.has_suspect() && u.suspect().node() == to_proto_bytes(d.a)) ++accusations_to_relay;
+      if (e.has_ping() && e.ping().target() == to_proto_bytes(d.b))
+        d.feed(d.b, relay_at, d.ack(e.ping().seq()));
+    }
+  }
+  CHECK(d.core.stats().suspicion_reminders_relayed == 1);
+  CHECK(accusations_to_relay >= 1);
+  REQUIRE(d.core.find(d.b)->state == MemberState::kAlive);
 }
 
 TEST_CASE("a helper names the prober's endpoints, and the target acks the prober there") {
