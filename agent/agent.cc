@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -309,7 +310,15 @@ void Agent::Impl::drive() {
 void Agent::Impl::tick_paths() {
   datapath_->tick();
   std::vector<Endpoint> reflexive = datapath_->tunnel_reflexive();
-  if (reflexive == published_reflexive_) return;
+  // The same endpoints in another order say nothing new. Behind a symmetric NAT each peer
+  // sees its own port and the newest comes first, so the order turned with every keepalive
+  // and each turn was an alive of ours gossiped to the whole cluster. A remap brings a new
+  // endpoint, which still goes out at once.
+  auto sorted = [](std::vector<Endpoint> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  if (sorted(reflexive) == sorted(published_reflexive_)) return;
   std::string list;
   for (const auto& e : reflexive) list += (list.empty() ? "" : ", ") + e.to_string();
   spdlog::info("udp tunnel: peers outside our NAT reach it at {}", list.empty() ? "none" : list);
