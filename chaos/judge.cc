@@ -29,6 +29,15 @@ std::string recoveries_text(size_t count, double slowest, double bound) {
   return std::to_string(count) + " recoveries, the slowest " + seconds_text(slowest) + within;
 }
 
+// A timeline line names the earlier recovery that fell apart, or two lines would claim one
+// recovery each after the same fault.
+std::string did_not_last(double earlier) {
+  if (earlier < 0) return "";
+  char buffer[64];
+  std::snprintf(buffer, sizeof buffer, " (the one at %.1fs did not last)", earlier);
+  return buffer;
+}
+
 }  // namespace
 
 std::string first_member_problem(uint32_t host, const std::vector<uint32_t>& up,
@@ -270,7 +279,10 @@ bool Judge::sample(double t, const std::vector<HostView>& views, const MemberPro
     for (auto& rec : report_.recoveries)
       if (rec.seconds < 0) {
         rec.seconds = t - rec.fault_end;
-        log(t, "agrees again " + seconds_text(rec.seconds) + " " + rec.after, EventKind::kRecovery);
+        log(t,
+            "agrees again " + seconds_text(rec.seconds) + " " + rec.after +
+                did_not_last(rec.agreed_before),
+            EventKind::kRecovery);
       }
     converged_since_fault_ = true;
   } else {
@@ -280,7 +292,10 @@ bool Judge::sample(double t, const std::vector<HostView>& views, const MemberPro
     // below: right after a NAT router's restart the cluster still agrees, until the first
     // probe through the forgotten mapping fails a second later.
     for (auto& rec : report_.recoveries)
-      if (rec.seconds >= 0 && rec.fault_end >= last_fault_start_) rec.seconds = -1;
+      if (rec.seconds >= 0 && rec.fault_end >= last_fault_start_) {
+        rec.agreed_before = rec.fault_end + rec.seconds;
+        rec.seconds = -1;
+      }
   }
   return agreed;
 }
@@ -300,7 +315,10 @@ void Judge::pods_probed(const ProbeRound& round) {
     // Pods that reached again and are cut off before the next fault had not recovered (a
     // host wiped and renumbered answers on its old address until its new one is routed).
     for (auto& rec : report_.recoveries)
-      if (rec.fault_end >= last_fault_start_) rec.reach_seconds = -1;
+      if (rec.fault_end >= last_fault_start_ && rec.reach_seconds >= 0) {
+        rec.reached_before = rec.fault_end + rec.reach_seconds;
+        rec.reach_seconds = -1;
+      }
     return;
   }
   if (split()) return;
@@ -308,7 +326,8 @@ void Judge::pods_probed(const ProbeRound& round) {
     if (rec.reach_seconds < 0 && round.sent >= rec.fault_end) {
       rec.reach_seconds = round.last_answer - rec.fault_end;
       log(round.last_answer,
-          "pods reach again " + seconds_text(rec.reach_seconds) + " " + rec.after,
+          "pods reach again " + seconds_text(rec.reach_seconds) + " " + rec.after +
+              did_not_last(rec.reached_before),
           EventKind::kRecovery);
     }
 }

@@ -50,6 +50,10 @@ struct RunReport {
     std::string after;
     double seconds = -1;
     double reach_seconds = -1;  // to every pod reaching every pod again (< 0: never, or unprobed)
+    // When an earlier agreement (reach) after this fault fell apart before the next fault,
+    // the time it had come (< 0: none did), for the timeline to say so.
+    double agreed_before = -1;
+    double reached_before = -1;
   };
   std::vector<Recovery> recoveries;
 

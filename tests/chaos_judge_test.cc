@@ -110,6 +110,13 @@ TEST_CASE("judge: a cluster that agrees and falls apart before the next fault ha
   REQUIRE(r.recoveries.size() == 1);
   CHECK(r.recoveries[0].seconds == doctest::Approx(6.5));
   CHECK(verdict(r, "converge_within").outcome == RunReport::Verdict::Outcome::kFail);
+  // The timeline's second "agrees again" says the first did not last.
+  std::vector<std::string> lines;
+  for (const auto& e : r.timeline)
+    if (e.what.starts_with("agrees again")) lines.push_back(e.what);
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0].find("did not last") == std::string::npos);
+  CHECK(lines[1].find("(the one at 20.5s did not last)") != std::string::npos);
 }
 
 TEST_CASE("judge: pods that never reach again fail pods_reach, naming the pair") {
