@@ -129,6 +129,20 @@ std::string svg(const RunReport& r) {
       i = j;
     }
   }
+  // A tick every "round" step, ten at most, so that a reader can tell when things happened
+  // without hovering: 1, 2, 5, 10, 15, 30 s, 1, 2, 5, 10, 20, 30 min, an hour.
+  double step = 3600;
+  for (double candidate : {1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1200, 1800})
+    if (span / candidate <= 10) {
+      step = candidate;
+      break;
+    }
+  for (double t = step; t < span && x(t) < left + width - 50; t += step) {
+    s << "<line x1=\"" << x(t) << "\" y1=\"" << curves_top << "\" x2=\"" << x(t) << "\" y2=\""
+      << height - 22 << "\" stroke=\"#000\" stroke-opacity=\"0.08\"/>\n";
+    s << "<text x=\"" << x(t) << "\" y=\"" << height - 8 << "\" text-anchor=\"middle\">"
+      << seconds(t) << " s</text>\n";
+  }
   s << "<text x=\"" << left << "\" y=\"" << height - 8 << "\">0 s</text>\n";
   s << "<text x=\"" << left + width - 40 << "\" y=\"" << height - 8 << "\">"
     << seconds(r.duration_s) << " s</text>\n";
