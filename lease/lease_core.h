@@ -218,7 +218,6 @@ class LeaseCore {
   TimePoint busy_until_;  // sync every sync_interval_busy until then
   Owners owners_;
   uint64_t owners_hash_ = 0;
-  std::vector<Cidr> pool_;  // the subnets we may claim, made on first use
   std::set<NodeId> members_;
   std::map<NodeId, PeerView> peers_;
   uint64_t reallocations_ = 0;

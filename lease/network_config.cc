@@ -108,6 +108,7 @@ std::vector<Cidr> NetworkConfig::candidates(const std::string& site) const {
   const auto [lo, hi] = range(site);
   std::vector<Cidr> out;
   const uint32_t step = uint32_t{1} << (32 - subnet_len_);
+  out.reserve(hi >= lo ? (hi - lo) / step + 1 : 0);
   for (uint64_t a = lo; a <= hi; a += step) {
     if (in_other_pool(static_cast<uint32_t>(a), site)) continue;
     out.push_back(*Cidr::make(IpAddress::v4(static_cast<uint32_t>(a)), subnet_len_));
