@@ -34,9 +34,6 @@ LeaseCluster::LeaseCluster(uint64_t seed, size_t nodes, lease::LeaseConfig lease
   });
   sim_.on_persist(
       [this](NodeIndex index, const lease::NodeRecord& record) { disks_[index].own = record; });
-  sim_.on_lease_event([this](TimePoint now, NodeIndex index, const lease::LeaseEvent& e) {
-    events_.push_back({now, index, e});
-  });
 }
 
 void LeaseCluster::crash(NodeIndex node) {

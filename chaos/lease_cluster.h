@@ -21,12 +21,6 @@ struct LeaseDisk {
   std::vector<lease::Eviction> evictions;
 };
 
-struct LeaseEventRecord {
-  TimePoint at;
-  NodeIndex node;
-  lease::LeaseEvent event;
-};
-
 class LeaseCluster {
  public:
   // Sites behind NAT routers, when a topology has them: `kinds[k]` is site k+1's router, and
@@ -51,7 +45,6 @@ class LeaseCluster {
   // Member `whom`'s leases evicted by member `by` (shoal forget).
   bool evict(NodeIndex by, NodeIndex whom);
   LeaseDisk& disk(NodeIndex node) { return disks_[node]; }
-  const std::vector<LeaseEventRecord>& events() const { return events_; }
 
   // Empty when every member that is up has a ready subnet that it owns, no two own the same
   // or overlapping subnets, and all of them compute the same owner map; else the problem.
@@ -70,7 +63,6 @@ class LeaseCluster {
   lease::LeaseConfig config_;
   std::map<NodeIndex, std::string> sites_;
   std::map<NodeIndex, LeaseDisk> disks_;
-  std::vector<LeaseEventRecord> events_;
 };
 
 }  // namespace shoal::chaos
