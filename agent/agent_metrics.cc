@@ -115,9 +115,10 @@ void AgentMetrics::refresh() {
   c("shoal_suspicion_reminders_total",
     "Accusations sent again to a member still suspected at half the minimum timeout.",
     s.suspicion_reminders);
-  c("shoal_suspicion_reminders_relayed_total",
-    "Such reminders also sent to a relay of a suspect behind NAT that we have no path to.",
-    s.suspicion_reminders_relayed);
+  c("shoal_accusations_through_relays_total",
+    "Relays asked to tell a member behind NAT, which we have no path to, that we hold it "
+    "suspect or dead, so that it refutes.",
+    s.accusations_through_relays);
   c("shoal_doubts_answered_total",
     "Questions about a member we know alive at a newer incarnation, answered in our ack.",
     s.doubts_answered);

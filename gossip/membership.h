@@ -221,6 +221,9 @@ class Membership {
   void expire_relays(TimePoint now);
   Entry* suspicion_to_recheck(TimePoint now);
   void remind_suspects(TimePoint now);
+  // Asks a relay of `e`, a member behind NAT that we hold suspect or dead, to ping it with
+  // our accusation, so it refutes if alive. False when no relay of it is in reach.
+  bool accuse_through_relay(TimePoint now, const Entry& e);
   void ask_doubts(TimePoint now);
   const Entry* next_probe_target(TimePoint now);
   void reap_and_reshuffle(TimePoint now);

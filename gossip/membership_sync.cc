@@ -266,10 +266,13 @@ void Membership::reconnect(TimePoint now) {
     push_pull(now, picked.front()->member.address, false);
   } else {
     // Behind NAT it takes no stream from us (and its address leads into our own LAN). Ask
-    // a member that reaches it instead: a push-pull with a relay (or any live member) brings
-    // its refutation if it is back and we missed it, as two NATed members that hold each
-    // other dead after a heal would, neither ever sending to the other.
-    periodic_push_pull(now);
+    // one of its relays to tell it we hold it dead: it refutes if it is back, and the
+    // relay's forwarded ack brings the refutation, or the newer alive the relay already
+    // has if we missed it. A push-pull with a relay brought only the latter: a member held
+    // dead by us alone (it never heard so) stayed dead 12 s after homelab-nat's cut.
+    // Without a relay in reach, a push-pull with any live member.
+    Entry* e = find_entry(picked.front()->member.id);
+    if (!accuse_through_relay(now, *e)) periodic_push_pull(now);
   }
 }
 

@@ -16,10 +16,11 @@ struct Stats {
   uint64_t probes = 0, probes_failed = 0, indirect_probes_sent = 0, stream_probes_sent = 0;
   uint64_t probes_rescued_by_stream = 0, nacks_received = 0;
   uint64_t suspicions_started = 0, refutations = 0, declared_dead = 0;
-  uint64_t stale_accusations = 0;            // accusations of us we had already refuted
-  uint64_t suspicion_rechecks = 0;           // probes of a member we had suspected for a while
-  uint64_t suspicion_reminders = 0;          // accusations sent again to a member still suspected
-  uint64_t suspicion_reminders_relayed = 0;  // and to a relay of one we have no way to
+  uint64_t stale_accusations = 0;           // accusations of us we had already refuted
+  uint64_t suspicion_rechecks = 0;          // probes of a member we had suspected for a while
+  uint64_t suspicion_reminders = 0;         // accusations sent again to a member still suspected
+  uint64_t accusations_through_relays = 0;  // relays asked to tell a NATed member we hold
+                                            // it suspect or dead (we have no way to it)
   uint64_t push_pulls_started = 0, push_pulls_received = 0, reconnect_attempts = 0;
   uint64_t revive_syncs = 0;          // push-pulls with a member we held dead that spoke to us
   uint64_t hint_checks = 0;           // pings to a member's new endpoint while its old one worked

@@ -348,7 +348,7 @@ TEST_CASE("a ping that holds us at an older incarnation gets our alive in its ac
   CHECK(Driver::decoded(pings[0]).ping().known_incarnation() == 1);
 }
 
-TEST_CASE("a suspect behind NAT with no way to it: its relay hears the reminders too") {
+TEST_CASE("a suspect behind NAT with no way to it: a relay is asked to carry the reminder") {
   Driver d;
   const Endpoint relay_at = ep(3);
   {
@@ -372,22 +372,106 @@ TEST_CASE("a suspect behind NAT with no way to it: its relay hears the reminders
   }
   REQUIRE(d.core.find(d.a)->state == MemberState::kSuspect);
   // Our pings to a go unanswered; the relay answers every ping of ours.
-  int accusations_to_relay = 0;
-  for (int step = 0; step < 200 && d.core.stats().suspicion_reminders_relayed == 0; ++step) {
+  std::optional<proto::Envelope> carried;
+  for (int step = 0; step < 200 && !carried; ++step) {
     d.now += 100ms;
     d.core.handle_timeout(d.now);
     for (const Transmit& t : d.drain()) {
       if (t.kind != Transmit::Kind::kDatagram || t.to != relay_at) continue;
       const proto::Envelope e = Driver::decoded(t);
-      for (const auto& u : e.updates())
-        if (u.has_suspect() && u.suspect().node() == to_proto_bytes(d.a)) ++accusations_to_relay;
       if (e.has_ping() && e.ping().target() == to_proto_bytes(d.b))
         d.feed(d.b, relay_at, d.ack(e.ping().seq()));
+      if (e.has_indirect_ping() && e.indirect_ping().target() == to_proto_bytes(d.a) &&
+          e.indirect_ping().has_accused_at())
+        carried = e;
     }
   }
-  CHECK(d.core.stats().suspicion_reminders_relayed == 1);
-  CHECK(accusations_to_relay >= 1);
+  REQUIRE(carried);
+  CHECK(carried->indirect_ping().accused_at() == 1);
+  CHECK(d.core.stats().accusations_through_relays >= 1);
   REQUIRE(d.core.find(d.b)->state == MemberState::kAlive);
+  // The relay forwards a's refutation with its ack: our suspicion ends.
+  proto::Envelope forwarded = d.ack(carried->indirect_ping().seq());
+  auto* alive = forwarded.add_updates()->mutable_alive();
+  alive->set_node(to_proto_bytes(d.a));
+  alive->set_incarnation(2);
+  to_proto(ep(2), *alive->mutable_addr());
+  alive->set_name("peer");
+  d.feed(d.b, relay_at, forwarded);
+  CHECK(d.core.find(d.a)->state == MemberState::kAlive);
+}
+
+TEST_CASE("a member behind NAT that we alone hold dead is told so through its relay") {
+  // After a heal, a member we declared dead in the partition, which nobody else did, never
+  // hears of it: it refutes only once a relay carries our word to it.
+  Driver d;
+  const Endpoint relay_at = ep(3);
+  {
+    proto::Envelope e;  // b: public and a relay
+    auto* alive = e.add_updates()->mutable_alive();
+    alive->set_node(to_proto_bytes(d.b));
+    alive->set_incarnation(1);
+    to_proto(relay_at, *alive->mutable_addr());
+    alive->set_name("relay");
+    alive->set_relay(true);
+    d.feed(d.b, relay_at, e);
+  }
+  d.learn(d.a, ep(2), {outside(9, 20000)});  // a: behind a NAT
+  {
+    proto::Envelope e;
+    auto* dead = e.add_updates()->mutable_dead();
+    dead->set_node(to_proto_bytes(d.a));
+    dead->set_incarnation(1);
+    dead->set_from(to_proto_bytes(d.us));
+    d.feed(d.b, relay_at, e);
+  }
+  REQUIRE(d.core.find(d.a)->state == MemberState::kDead);
+  std::optional<proto::Envelope> carried;
+  for (int step = 0; step < 200 && !carried; ++step) {  // reconnect ticks: 20 s at most
+    d.now += 100ms;
+    d.core.handle_timeout(d.now);
+    for (const Transmit& t : d.drain()) {
+      if (t.kind != Transmit::Kind::kDatagram || t.to != relay_at) continue;
+      const proto::Envelope e = Driver::decoded(t);
+      if (e.has_ping() && e.ping().target() == to_proto_bytes(d.b))
+        d.feed(d.b, relay_at, d.ack(e.ping().seq()));
+      if (e.has_indirect_ping() && e.indirect_ping().target() == to_proto_bytes(d.a)) carried = e;
+    }
+  }
+  REQUIRE(carried);
+  CHECK(carried->indirect_ping().accused_at() == 1);
+  CHECK(d.core.stats().accusations_through_relays >= 1);
+  // Its refutation, forwarded by the relay, brings it back.
+  proto::Envelope forwarded = d.ack(carried->indirect_ping().seq());
+  auto* alive = forwarded.add_updates()->mutable_alive();
+  alive->set_node(to_proto_bytes(d.a));
+  alive->set_incarnation(2);
+  to_proto(ep(2), *alive->mutable_addr());
+  alive->set_name("peer");
+  d.feed(d.b, relay_at, forwarded);
+  CHECK(d.core.find(d.a)->state == MemberState::kAlive);
+}
+
+TEST_CASE("a helper carries the prober's accusation to the target, and does not take it up") {
+  Driver d;  // we are the helper; a the prober, b the target
+  d.learn(d.a, ep(2));
+  d.learn(d.b, ep(3));
+  proto::Envelope ask;
+  ask.mutable_indirect_ping()->set_seq(7);
+  ask.mutable_indirect_ping()->set_target(to_proto_bytes(d.b));
+  to_proto(ep(3), *ask.mutable_indirect_ping()->mutable_target_addr());
+  ask.mutable_indirect_ping()->set_accused_at(1);
+  int accusations = 0;
+  for (const Transmit& t : d.feed(d.a, ep(2), ask)) {
+    const proto::Envelope e = Driver::decoded(t);
+    if (!e.has_ping() || t.to != ep(3)) continue;
+    for (const auto& u : e.updates())
+      if (u.has_suspect() && u.suspect().node() == to_proto_bytes(d.b) &&
+          u.suspect().incarnation() == 1 && u.suspect().from() == to_proto_bytes(d.a))
+        ++accusations;
+  }
+  CHECK(accusations == 1);
+  CHECK(d.core.find(d.b)->state == MemberState::kAlive);
 }
 
 TEST_CASE("a helper names the prober's endpoints, and the target acks the prober there") {
