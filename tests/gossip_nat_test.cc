@@ -37,15 +37,42 @@ struct Driver {
     return drain();
   }
   // The alive of `node` at `address`, with `candidates`, as a peer would gossip it.
-  void learn(const NodeId& node, const Endpoint& address, std::vector<Endpoint> candidates = {}) {
+  void learn(const NodeId& node, const Endpoint& address, std::vector<Endpoint> candidates = {},
+             bool relay = false) {
     proto::Envelope e;
-    auto* alive = e.add_updates()->mutable_alive();
-    alive->set_node(to_proto_bytes(node));
-    alive->set_incarnation(1);
-    to_proto(address, *alive->mutable_addr());
-    alive->set_name("peer");
-    for (const Endpoint& c : candidates) to_proto(c, *alive->add_candidates());
+    *e.add_updates()->mutable_alive() = alive_of(node, 1, address, candidates);
+    e.mutable_updates(0)->mutable_alive()->set_relay(relay);
     feed(node, address, e);
+  }
+  static proto::Alive alive_of(const NodeId& node, uint64_t incarnation, const Endpoint& address,
+                               const std::vector<Endpoint>& candidates = {}) {
+    proto::Alive alive;
+    alive.set_node(to_proto_bytes(node));
+    alive.set_incarnation(incarnation);
+    to_proto(address, *alive.mutable_addr());
+    alive.set_name("peer");
+    for (const Endpoint& c : candidates) to_proto(c, *alive.add_candidates());
+    return alive;
+  }
+  // Runs timers (20 s at most), acking every ping to `helper` at `helper_at`, until we ask
+  // it to ping `target` with an accusation (IndirectPing.accused_at); returns that request.
+  std::optional<proto::Envelope> next_accusation_through(const NodeId& helper,
+                                                         const Endpoint& helper_at,
+                                                         const NodeId& target) {
+    for (int step = 0; step < 200; ++step) {
+      now += 100ms;
+      core.handle_timeout(now);
+      for (const Transmit& t : drain()) {
+        if (t.kind != Transmit::Kind::kDatagram || t.to != helper_at) continue;
+        const proto::Envelope e = decoded(t);
+        if (e.has_ping() && e.ping().target() == to_proto_bytes(helper))
+          feed(helper, helper_at, ack(e.ping().seq()));
+        if (e.has_indirect_ping() && e.indirect_ping().target() == to_proto_bytes(target) &&
+            e.indirect_ping().has_accused_at())
+          return e;
+      }
+    }
+    return std::nullopt;
   }
   static proto::Envelope decoded(const Transmit& t) {
     proto::Envelope e;
@@ -348,106 +375,41 @@ TEST_CASE("a ping that holds us at an older incarnation gets our alive in its ac
   CHECK(Driver::decoded(pings[0]).ping().known_incarnation() == 1);
 }
 
-TEST_CASE("a suspect behind NAT with no way to it: a relay is asked to carry the reminder") {
+TEST_CASE(
+    "a member behind NAT that we hold suspect or dead, with no way to it, hears it via a relay") {
+  // Our reminders of a suspicion go to the suspect, and nothing at all goes to a member we
+  // declared dead in a partition that nobody else did: behind its NAT it never hears, and
+  // it refutes only once a relay carries our word to it (a reminder, or a reconnect try).
   Driver d;
   const Endpoint relay_at = ep(3);
-  {
-    proto::Envelope e;  // b: public and a relay
-    auto* alive = e.add_updates()->mutable_alive();
-    alive->set_node(to_proto_bytes(d.b));
-    alive->set_incarnation(1);
-    to_proto(relay_at, *alive->mutable_addr());
-    alive->set_name("relay");
-    alive->set_relay(true);
-    d.feed(d.b, relay_at, e);
-  }
-  d.learn(d.a, ep(2), {outside(9, 20000)});  // a: behind a NAT
-  {
-    proto::Envelope e;  // someone suspects a
-    auto* suspect = e.add_updates()->mutable_suspect();
+  d.learn(d.b, relay_at, {}, /*relay=*/true);  // b: public and a relay
+  d.learn(d.a, ep(2), {outside(9, 20000)});    // a: behind a NAT
+  proto::Envelope accusation;
+  MemberState held = MemberState::kSuspect;
+  SUBCASE("suspect") {
+    auto* suspect = accusation.add_updates()->mutable_suspect();
     suspect->set_node(to_proto_bytes(d.a));
     suspect->set_incarnation(1);
     suspect->set_from(to_proto_bytes(d.b));
-    d.feed(d.b, relay_at, e);
   }
-  REQUIRE(d.core.find(d.a)->state == MemberState::kSuspect);
+  SUBCASE("dead") {
+    held = MemberState::kDead;
+    auto* dead = accusation.add_updates()->mutable_dead();
+    dead->set_node(to_proto_bytes(d.a));
+    dead->set_incarnation(1);
+    dead->set_from(to_proto_bytes(d.us));
+  }
+  d.feed(d.b, relay_at, accusation);
+  REQUIRE(d.core.find(d.a)->state == held);
   // Our pings to a go unanswered; the relay answers every ping of ours.
-  std::optional<proto::Envelope> carried;
-  for (int step = 0; step < 200 && !carried; ++step) {
-    d.now += 100ms;
-    d.core.handle_timeout(d.now);
-    for (const Transmit& t : d.drain()) {
-      if (t.kind != Transmit::Kind::kDatagram || t.to != relay_at) continue;
-      const proto::Envelope e = Driver::decoded(t);
-      if (e.has_ping() && e.ping().target() == to_proto_bytes(d.b))
-        d.feed(d.b, relay_at, d.ack(e.ping().seq()));
-      if (e.has_indirect_ping() && e.indirect_ping().target() == to_proto_bytes(d.a) &&
-          e.indirect_ping().has_accused_at())
-        carried = e;
-    }
-  }
+  const auto carried = d.next_accusation_through(d.b, relay_at, d.a);
   REQUIRE(carried);
   CHECK(carried->indirect_ping().accused_at() == 1);
   CHECK(d.core.stats().accusations_through_relays >= 1);
   REQUIRE(d.core.find(d.b)->state == MemberState::kAlive);
-  // The relay forwards a's refutation with its ack: our suspicion ends.
+  // The relay forwards a's refutation with its ack: a is back.
   proto::Envelope forwarded = d.ack(carried->indirect_ping().seq());
-  auto* alive = forwarded.add_updates()->mutable_alive();
-  alive->set_node(to_proto_bytes(d.a));
-  alive->set_incarnation(2);
-  to_proto(ep(2), *alive->mutable_addr());
-  alive->set_name("peer");
-  d.feed(d.b, relay_at, forwarded);
-  CHECK(d.core.find(d.a)->state == MemberState::kAlive);
-}
-
-TEST_CASE("a member behind NAT that we alone hold dead is told so through its relay") {
-  // After a heal, a member we declared dead in the partition, which nobody else did, never
-  // hears of it: it refutes only once a relay carries our word to it.
-  Driver d;
-  const Endpoint relay_at = ep(3);
-  {
-    proto::Envelope e;  // b: public and a relay
-    auto* alive = e.add_updates()->mutable_alive();
-    alive->set_node(to_proto_bytes(d.b));
-    alive->set_incarnation(1);
-    to_proto(relay_at, *alive->mutable_addr());
-    alive->set_name("relay");
-    alive->set_relay(true);
-    d.feed(d.b, relay_at, e);
-  }
-  d.learn(d.a, ep(2), {outside(9, 20000)});  // a: behind a NAT
-  {
-    proto::Envelope e;
-    auto* dead = e.add_updates()->mutable_dead();
-    dead->set_node(to_proto_bytes(d.a));
-    dead->set_incarnation(1);
-    dead->set_from(to_proto_bytes(d.us));
-    d.feed(d.b, relay_at, e);
-  }
-  REQUIRE(d.core.find(d.a)->state == MemberState::kDead);
-  std::optional<proto::Envelope> carried;
-  for (int step = 0; step < 200 && !carried; ++step) {  // reconnect ticks: 20 s at most
-    d.now += 100ms;
-    d.core.handle_timeout(d.now);
-    for (const Transmit& t : d.drain()) {
-      if (t.kind != Transmit::Kind::kDatagram || t.to != relay_at) continue;
-      const proto::Envelope e = Driver::decoded(t);
-      if (e.has_ping() && e.ping().target() == to_proto_bytes(d.b))
-        d.feed(d.b, relay_at, d.ack(e.ping().seq()));
-      if (e.has_indirect_ping() && e.indirect_ping().target() == to_proto_bytes(d.a)) carried = e;
-    }
-  }
-  REQUIRE(carried);
-  CHECK(carried->indirect_ping().accused_at() == 1);
-  CHECK(d.core.stats().accusations_through_relays >= 1);
-  // Its refutation, forwarded by the relay, brings it back.
-  proto::Envelope forwarded = d.ack(carried->indirect_ping().seq());
-  auto* alive = forwarded.add_updates()->mutable_alive();
-  alive->set_node(to_proto_bytes(d.a));
-  alive->set_incarnation(2);
-  to_proto(ep(2), *alive->mutable_addr());
-  alive->set_name("peer");
+  *forwarded.add_updates()->mutable_alive() = Driver::alive_of(d.a, 2, ep(2));
   d.feed(d.b, relay_at, forwarded);
   CHECK(d.core.find(d.a)->state == MemberState::kAlive);
 }
