@@ -2,59 +2,93 @@
 
 namespace shoal::chaos {
 
-std::optional<uint16_t> Nat::allocate_port(TimePoint now) {
+bool Nat::port_free(uint16_t port, const Endpoint& to, TimePoint now) {
+  if (kind_ == NatKind::kSymmetric) {
+    // conntrack needs the reply's tuple unique: the port may serve other destinations.
+    auto flow = flows_.find(FlowKey{port, to});
+    return flow == flows_.end() || flow->second.expires <= now;
+  }
+  auto owner = cone_ports_.find(port);
+  if (owner == cone_ports_.end()) return true;
+  auto mapping = mappings_.find(owner->second);
+  if (mapping != mappings_.end() && mapping->second.expires > now) return false;
+  // Timed out (and with it every flow through it): the router takes the port back.
+  if (mapping != mappings_.end()) mappings_.erase(mapping);
+  cone_ports_.erase(owner);
+  return true;
+}
+
+std::optional<uint16_t> Nat::allocate_port(const Endpoint& to, TimePoint now) {
   // Never hands out a port still mapped; a flush moves on, so a remap gets a new port.
-  for (int tried = 0; tried <= 65535 - 20000; ++tried) {
+  for (size_t tried = 0; tried < kPorts; ++tried) {
     const uint16_t port = next_port_;
     next_port_ = next_port_ == 65535 ? 20000 : next_port_ + 1;
-    auto mapping = by_port_.find(port);
-    if (mapping == by_port_.end()) return port;
-    if (mapping->second.expires <= now) {  // timed out: the router takes the port back
-      by_inside_.erase(mapping->second.key);
-      by_port_.erase(mapping);
-      return port;
-    }
+    if (port_free(port, to, now)) return port;
   }
   return std::nullopt;
 }
 
+void Nat::sweep(TimePoint now) {
+  std::erase_if(flows_, [now](const auto& f) { return f.second.expires <= now; });
+  for (auto it = mappings_.begin(); it != mappings_.end();) {
+    if (it->second.expires > now) {
+      ++it;
+      continue;
+    }
+    if (kind_ == NatKind::kCone) cone_ports_.erase(it->second.port);
+    it = mappings_.erase(it);
+  }
+  size_after_sweep_ = flows_.size();
+}
+
+bool Nat::room_for_flow(TimePoint now) {
+  if (flows_.size() < max_flows_) return true;
+  sweep(now);
+  return flows_.size() < max_flows_;
+}
+
 std::optional<Endpoint> Nat::outbound(const Endpoint& inside, const Endpoint& to, TimePoint now) {
   const Key key{inside, kind_ == NatKind::kCone ? Endpoint{} : to};
-  auto it = by_inside_.find(key);
-  if (it != by_inside_.end()) {
-    auto mapping = by_port_.find(it->second);
-    if (mapping == by_port_.end() || mapping->second.expires <= now) {
-      if (mapping != by_port_.end()) by_port_.erase(mapping);
-      by_inside_.erase(it);
-      it = by_inside_.end();
-    }
+  auto mapping = mappings_.find(key);
+  if (mapping != mappings_.end() && mapping->second.expires <= now) {
+    // Timed out: the next datagram is a new mapping, on a new port.
+    if (kind_ == NatKind::kCone) cone_ports_.erase(mapping->second.port);
+    mappings_.erase(mapping);
+    mapping = mappings_.end();
   }
-  if (it == by_inside_.end()) {
-    const auto port = allocate_port(now);
-    if (!port) {
-      dropped_full_++;
-      return std::nullopt;
-    }
-    by_port_[*port] = Mapping{key, inside, now + timeout_, {}};
-    it = by_inside_.emplace(key, *port).first;
+  uint16_t port = 0;
+  if (mapping != mappings_.end()) {
+    port = mapping->second.port;
+  } else if (const auto free = allocate_port(to, now)) {
+    port = *free;
+  } else {
+    dropped_full_++;
+    return std::nullopt;
   }
-  Mapping& m = by_port_[it->second];
-  m.expires = now + timeout_;
-  m.permits[to] = now + timeout_;
-  return Endpoint{public_ip_, it->second};
+  const FlowKey flow{port, to};
+  if (!flows_.contains(flow) && !room_for_flow(now)) {
+    dropped_full_++;
+    return std::nullopt;
+  }
+  mappings_[key] = Mapping{port, now + timeout_};
+  if (kind_ == NatKind::kCone) cone_ports_[port] = key;
+  flows_[flow] = Flow{inside, now + timeout_};
+  // Timed-out entries are taken back in bulk, so the table's memory follows its live flows.
+  if (flows_.size() > 2 * size_after_sweep_ + 4096) sweep(now);
+  return Endpoint{public_ip_, port};
 }
 
 std::optional<Endpoint> Nat::inbound(uint16_t port, const Endpoint& from, TimePoint now) const {
-  auto mapping = by_port_.find(port);
-  if (mapping == by_port_.end() || mapping->second.expires <= now) return std::nullopt;
-  auto permit = mapping->second.permits.find(from);
-  if (permit == mapping->second.permits.end() || permit->second <= now) return std::nullopt;
-  return mapping->second.inside;
+  auto flow = flows_.find(FlowKey{port, from});
+  if (flow == flows_.end() || flow->second.expires <= now) return std::nullopt;
+  return flow->second.inside;
 }
 
 void Nat::flush() {
-  by_inside_.clear();
-  by_port_.clear();
+  mappings_.clear();
+  cone_ports_.clear();
+  flows_.clear();
+  size_after_sweep_ = 0;
 }
 
 }  // namespace shoal::chaos

@@ -41,27 +41,56 @@ TEST_CASE("loss drops about its share of datagrams; streams pay in delay") {
   CHECK(net.datagram(0, 1, rng) == 301ms);
 }
 
-TEST_CASE("a NAT takes back timed-out ports, and drops a new flow when every port is live") {
+TEST_CASE(
+    "a NAT's table: ports per destination, a full table drops new flows, timed-out "
+    "flows come back") {
   using shoal::chaos::Nat;
   using shoal::chaos::NatKind;
   const IpAddress public_ip = IpAddress::v4(203, 0, 113, 1);
   const Endpoint inside{IpAddress::v4(198, 51, 100, 10), 7946};
+  const Endpoint neighbour{IpAddress::v4(198, 51, 100, 11), 7946};
   const auto peer = [](uint32_t i) {
     return Endpoint{IpAddress::v4(192, 0, 2, static_cast<uint8_t>(1 + i % 200)),
                     static_cast<uint16_t>(1000 + i / 200)};
   };
-  Nat nat(NatKind::kSymmetric, public_ip, 60s);
-  const size_t ports = 65535 - 20000 + 1;
-  // A symmetric NAT maps every destination to its own port: fill the table.
-  for (uint32_t i = 0; i < ports; ++i) REQUIRE(nat.outbound(inside, peer(i), kTimeZero));
-  CHECK(nat.mappings() == ports);
-  // Full of live mappings: a new flow is dropped, an old one still goes out.
-  CHECK_FALSE(nat.outbound(inside, peer(ports), kTimeZero + 1s));
-  CHECK(nat.dropped_full() == 1);
-  CHECK(nat.outbound(inside, peer(5), kTimeZero + 1s));
-  // Once they time out, their ports are taken back: the new flow gets one.
-  const auto later = nat.outbound(inside, peer(ports), kTimeZero + 61s);
-  REQUIRE(later);
-  CHECK(nat.inbound(later->port, peer(ports), kTimeZero + 61s) == inside);
-  CHECK(nat.mappings() <= ports);
+  SUBCASE("symmetric: more destinations than ports, as conntrack allows") {
+    Nat nat(NatKind::kSymmetric, public_ip, 60s);
+    const size_t flows = Nat::kPorts + 1000;
+    for (uint32_t i = 0; i < flows; ++i) REQUIRE(nat.outbound(inside, peer(i), kTimeZero));
+    CHECK(nat.flows() == flows);
+    CHECK(nat.dropped_full() == 0);
+    // Each destination sees its own port, and only it gets in through that port.
+    const auto a = nat.outbound(inside, peer(1), kTimeZero + 1s);
+    const auto b = nat.outbound(inside, peer(2), kTimeZero + 1s);
+    REQUIRE((a && b));
+    CHECK(a->port != b->port);
+    CHECK(nat.inbound(a->port, peer(1), kTimeZero + 1s) == inside);
+    CHECK_FALSE(nat.inbound(a->port, peer(2), kTimeZero + 1s));
+  }
+  SUBCASE("cone: one port per inside endpoint, a flow per remote") {
+    Nat nat(NatKind::kCone, public_ip, 60s);
+    const auto a = nat.outbound(inside, peer(1), kTimeZero);
+    const auto b = nat.outbound(inside, peer(2), kTimeZero);
+    const auto c = nat.outbound(neighbour, peer(1), kTimeZero);
+    REQUIRE((a && b && c));
+    CHECK(a->port == b->port);
+    CHECK(a->port != c->port);
+    CHECK(nat.inbound(a->port, peer(2), kTimeZero + 1s) == inside);
+    CHECK_FALSE(nat.inbound(a->port, peer(3), kTimeZero + 1s));  // no flow: filtered
+    CHECK(nat.flows() == 3);
+  }
+  SUBCASE("a full table drops a datagram that needs a new flow, until flows time out") {
+    const size_t max_flows = 100;
+    for (const NatKind kind : {NatKind::kSymmetric, NatKind::kCone}) {
+      Nat nat(kind, public_ip, 60s, max_flows);
+      for (uint32_t i = 0; i < max_flows; ++i) REQUIRE(nat.outbound(inside, peer(i), kTimeZero));
+      CHECK_FALSE(nat.outbound(inside, peer(max_flows), kTimeZero + 1s));
+      CHECK(nat.dropped_full() == 1);
+      CHECK(nat.outbound(inside, peer(5), kTimeZero + 1s));  // a live flow still goes out
+      const auto later = nat.outbound(inside, peer(max_flows), kTimeZero + 61s);
+      REQUIRE(later);
+      CHECK(nat.inbound(later->port, peer(max_flows), kTimeZero + 61s) == inside);
+      CHECK(nat.flows() <= max_flows);
+    }
+  }
 }
