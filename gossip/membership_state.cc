@@ -107,6 +107,9 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
     const size_t ahead = probe_order_.size() - probe_pos_;
     std::swap(probe_order_.back(), probe_order_[probe_pos_ + rng_.below(ahead)]);
     if (!bootstrap) queue_update(id, alive_update(entries_.back().member));
+    // A burst of joins is news for everyone, as a heal's revivals are: gossip alone leaves
+    // holes where it reaches members through NATs (note_revival).
+    note_revival(now);
     emit(Event::Kind::kJoined, entries_.back().member);
     return;
   }

@@ -9,8 +9,8 @@
 namespace shoal::gossip {
 namespace {
 
-// Push-pulls a member makes in one burst of revivals (a heal): bounds what a flapping
-// partition can cost.
+// Push-pulls a member makes in one burst of revivals or joins (a heal, a cluster starting),
+// and one more after it settles: bounds what a flapping partition can cost.
 constexpr size_t kMaxHealSyncs = 10;
 
 // How often a member push-pulls while a burst of revivals lasts. A member that pulls from a
@@ -295,8 +295,15 @@ void Membership::note_revival(TimePoint now) {
   ++revivals_;
   last_revival_ = now;
   revived_since_heal_sync_ = true;
-  if (revivals_ >= 3 && heal_sync_at_ == kTimeNever && heal_syncs_in_burst_ < kMaxHealSyncs)
-    heal_sync_at_ = now + heal_round(config_);
+  if (revivals_ < 3) return;
+  if (heal_syncs_in_burst_ < kMaxHealSyncs) {
+    if (heal_sync_at_ == kTimeNever) heal_sync_at_ = now + heal_round(config_);
+  } else if (heal_syncs_in_burst_ == kMaxHealSyncs) {
+    // Out of rounds while the burst goes on (a cluster of 1,000 starting over 10 s): one
+    // more, two probe intervals after the burst's last news, brings what came after them.
+    // Members behind NAT need it most, since gossip reaches them through few doors.
+    heal_sync_at_ = now + 2 * config_.probe_interval;
+  }
 }
 
 void Membership::heal_sync(TimePoint now) {

@@ -634,6 +634,34 @@ TEST_CASE("a burst of refuted suspicions, like one of revivals, starts heal push
   CHECK(s.core.stats().heal_syncs >= 1);
 }
 
+TEST_CASE("a burst of joins starts heal push-pulls, and one more once it settles") {
+  // A cluster starting: members join for longer than kMaxHealSyncs (10) heal rounds last.
+  // Gossip reaches members behind NAT through few doors, so what joined after the last
+  // round comes with the one more push-pull, two probe intervals after the last join.
+  Solo s;
+  const Duration probe = Config::lan().probe_interval;
+  TimePoint t = kTimeZero + 1ms;
+  TimePoint last_join = t;
+  for (uint8_t i = 0; i < 40; ++i, t += 200ms) {
+    proto::Envelope e;
+    auto* a = e.add_updates()->mutable_alive();
+    a->set_node(to_proto_bytes(NodeId::random(s.rng)));
+    a->set_incarnation(1);
+    to_proto(Endpoint{IpAddress::v4(192, 0, 2, 10 + i), 7946}, *a->mutable_addr());
+    a->set_name("m");
+    s.feed(e, t);
+    last_join = t;
+    run_timeouts(s, t, t + 100ms);
+  }
+  CHECK(s.core.stats().heal_syncs == 10);
+  run_timeouts(s, t, last_join + 2 * probe - 100ms);
+  CHECK(s.core.stats().heal_syncs == 10);  // not while the burst may still go on
+  run_timeouts(s, last_join + 2 * probe, last_join + 2 * probe + 200ms);
+  CHECK(s.core.stats().heal_syncs == 11);
+  run_timeouts(s, last_join + 2 * probe + 300ms, last_join + 20s);
+  CHECK(s.core.stats().heal_syncs == 11);  // one only
+}
+
 TEST_CASE("a stretched probe pings once more before it accuses, and an answer then clears it") {
   Solo s;
   s.feed_alive_of_other(1);

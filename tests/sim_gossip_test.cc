@@ -98,8 +98,11 @@ TEST_CASE("sim.partition_heals") {
   // Two halves of 40 cut apart: each declares the other dead. It takes a while: with half
   // the helpers unreachable, Lifeguard slows every prober down (missed nacks look like our
   // own ill health), and a member that misses the dead rumour waits out its own maximum
-  // suspicion timeout (6 x 4 x log10(80) s = 46 s). After the heal, everyone sees everyone
-  // alive again within a bounded time (reconnect interval 30 s).
+  // suspicion timeout (6 x 4 x log10(80) s = 46 s). About one seed in a hundred, a member
+  // hears no rumour of one death at all and probes that member only minutes later (its
+  // probes are stretched 8 times); its next push-pull (every 90 s at 80 members) brings the
+  // death as a suspicion, which runs its 46 s: hence 90 + 46 s and some to spare. After the
+  // heal, everyone sees everyone alive again within a bounded time (reconnect interval 30 s).
   Scenario s;
   s.seed = seed_or(5);
   s.topology.nodes = 80;
@@ -107,10 +110,10 @@ TEST_CASE("sim.partition_heals") {
   const auto left = range(0, 40), right = range(40, 80);
   s.check_at(29s, "converged before the partition", checks::all_up_see_each_other());
   s.at(30s, Fault::partition({left, right}));
-  s.eventually(30s, 150s, "left sees right dead", checks::group_sees_dead(left, right));
-  s.eventually(30s, 150s, "right sees left dead", checks::group_sees_dead(right, left));
-  s.at(150s, Fault::heal());
-  s.eventually(150s, 150s + 90s, "all alive after the heal", checks::all_up_see_each_other());
+  s.eventually(30s, 190s, "left sees right dead", checks::group_sees_dead(left, right));
+  s.eventually(30s, 190s, "right sees left dead", checks::group_sees_dead(right, left));
+  s.at(190s, Fault::heal());
+  s.eventually(190s, 190s + 90s, "all alive after the heal", checks::all_up_see_each_other());
   Report r = run(s);
   require_ok(r);
 }
@@ -164,6 +167,10 @@ TEST_CASE("sim.members_held_dead_are_synced_after_a_heal") {
   s.at(90s, Fault::heal());
   s.eventually(90s, 105s, "all alive within 15 s of the heal", checks::all_up_see_each_other());
   uint64_t revived = 0, heal_syncs = 0;
+  s.check_at(29s, "count the start's heal syncs (a burst of joins)", [&](const Simulator& sim) {
+    for (NodeIndex i = 0; i < sim.size(); ++i) heal_syncs -= sim.core(i)->stats().heal_syncs;
+    return std::string();
+  });
   s.check_at(114s, "count the syncs with members held dead", [&](const Simulator& sim) {
     for (NodeIndex i = 0; i < sim.size(); ++i) {
       revived += sim.core(i)->stats().revive_syncs;
@@ -174,11 +181,11 @@ TEST_CASE("sim.members_held_dead_are_synced_after_a_heal") {
   Report r = run(s);
   require_ok(r);
   CHECK(revived > 0);
-  // The burst of revivals made members push-pull while it lasted: some, and at most 10
-  // each (kMaxHealSyncs).
+  // The burst of revivals made members push-pull while it lasted: some, and at most 11
+  // each (kMaxHealSyncs and one once it settled).
   MESSAGE(heal_syncs << " heal push-pulls among 300 members");
   CHECK(heal_syncs > 0);
-  CHECK(heal_syncs <= 10 * 300);
+  CHECK(heal_syncs <= 11 * 300);
 }
 
 TEST_CASE("sim.reconnect_cost_is_bounded") {
@@ -192,13 +199,20 @@ TEST_CASE("sim.reconnect_cost_is_bounded") {
   s.eventually(30s, 90s, "all see 42 dead", checks::all_see(42, MemberState::kDead));
   uint64_t attempts = 0, revived = 0, heal_syncs = 0;
   uint64_t doubts = 0, answered = 0, doubt_pings = 0, reminders = 0;
+  // The start is a burst of joins, which has its own heal syncs: count from before the crash.
+  std::vector<uint64_t> start_heal_syncs;
+  s.check_at(29s, "count the start's heal syncs", [&](const Simulator& sim) -> std::string {
+    for (NodeIndex i = 0; i < sim.size(); ++i)
+      start_heal_syncs.push_back(sim.core(i)->stats().heal_syncs);
+    return {};
+  });
   s.check_at(699s, "count the reconnect attempts", [&](const Simulator& sim) -> std::string {
     for (NodeIndex i = 0; i < sim.size(); ++i)
       if (sim.is_up(i)) {
         const gossip::Stats& st = sim.core(i)->stats();
         attempts += st.reconnect_attempts;
         revived += st.revive_syncs;
-        heal_syncs += st.heal_syncs;
+        heal_syncs += st.heal_syncs - start_heal_syncs.at(i);
         doubts += st.doubts_sent;
         answered += st.doubts_answered;
         doubt_pings += st.doubt_pings;
