@@ -264,7 +264,8 @@ class Membership {
   // A member we held dead is alive again. Several in a burst mean a partition healed: a
   // push-pull with a random member each probe interval while revivals keep coming, and
   // one more once they stopped (see membership_sync.cc).
-  void note_revival(TimePoint now);
+  // `join`: a member we had never heard of, not one we held dead or suspect.
+  void note_revival(TimePoint now, bool join = false);
   void heal_sync(TimePoint now);
 
   Config config_;
@@ -300,6 +301,7 @@ class Membership {
   size_t revivals_ = 0;  // in the current burst
   size_t heal_syncs_in_burst_ = 0;
   bool revived_since_heal_sync_ = false;
+  bool joins_in_burst_ = false;
   TimePoint last_refresh_;
   // When a datagram last came unasked (not an ack or nack) from outside our NAT, from a
   // member that sees us at another address than ours: behind NAT, a silence from outside

@@ -109,7 +109,7 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
     if (!bootstrap) queue_update(id, alive_update(entries_.back().member));
     // A burst of joins is news for everyone, as a heal's revivals are: gossip alone leaves
     // holes where it reaches members through NATs (note_revival).
-    note_revival(now);
+    note_revival(now, /*join=*/true);
     emit(Event::Kind::kJoined, entries_.back().member);
     return;
   }

@@ -10,7 +10,7 @@ namespace shoal::gossip {
 namespace {
 
 // Push-pulls a member makes in one burst of revivals or joins (a heal, a cluster starting),
-// and one more after it settles: bounds what a flapping partition can cost.
+// and for joins one more after it settles: bounds what a flapping partition can cost.
 constexpr size_t kMaxHealSyncs = 10;
 
 // How often a member push-pulls while a burst of revivals lasts. A member that pulls from a
@@ -276,7 +276,7 @@ void Membership::reconnect(TimePoint now) {
   }
 }
 
-void Membership::note_revival(TimePoint now) {
+void Membership::note_revival(TimePoint now, bool join) {
   // After a heal, hundreds of refutations must reach hundreds of members. Gossip carries a
   // few per packet and retransmits each only a few times, so it alone takes tens of
   // seconds at 1,000 members and misses some; the next push-pull is minutes away. A
@@ -291,17 +291,22 @@ void Membership::note_revival(TimePoint now) {
   if (revivals_ == 0 || now - last_revival_ > 5 * config_.probe_interval) {
     revivals_ = 0;
     heal_syncs_in_burst_ = 0;
+    joins_in_burst_ = false;
   }
+  joins_in_burst_ |= join;
   ++revivals_;
   last_revival_ = now;
   revived_since_heal_sync_ = true;
   if (revivals_ < 3) return;
   if (heal_syncs_in_burst_ < kMaxHealSyncs) {
     if (heal_sync_at_ == kTimeNever) heal_sync_at_ = now + heal_round(config_);
-  } else if (heal_syncs_in_burst_ == kMaxHealSyncs) {
-    // Out of rounds while the burst goes on (a cluster of 1,000 starting over 10 s): one
-    // more, two probe intervals after the burst's last news, brings what came after them.
-    // Members behind NAT need it most, since gossip reaches them through few doors.
+  } else if (heal_syncs_in_burst_ == kMaxHealSyncs && joins_in_burst_) {
+    // Out of rounds while members still join (a cluster of 1,000 starting over 10 s): one
+    // more, two probe intervals after the burst's last news, brings those that came after.
+    // Members behind NAT need it most: gossip reaches them through few doors, and nothing
+    // else asks about a member never heard of. Not after a heal, whose revivals are of
+    // members we know (probes and doubts ask about them): there a late push-pull brought
+    // back suspicions that had just been refuted (homelab-nat at 480 hosts, 3 seeds).
     heal_sync_at_ = now + 2 * config_.probe_interval;
   }
 }
