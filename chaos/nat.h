@@ -36,6 +36,7 @@ class Nat {
       : kind_(kind), public_ip_(public_ip), timeout_(timeout), max_flows_(max_flows) {}
 
   NatKind kind() const { return kind_; }
+  size_t max_flows() const { return max_flows_; }
   const IpAddress& public_ip() const { return public_ip_; }
 
   // A datagram from `inside` to `to` leaves from the endpoint returned (mapped on the way);

@@ -123,8 +123,8 @@ class SimRun {
       judge_.log(now_s(),
                  "the NAT router of site " + file_.sites[s] + " dropped " +
                      std::to_string(nat.dropped_full()) +
-                     " datagrams because its table was full (" + std::to_string(Nat::kPorts) +
-                     " ports)",
+                     " datagrams because its table was full (" + std::to_string(nat.max_flows()) +
+                     " flows, " + std::to_string(Nat::kPorts) + " ports)",
                  RunReport::Event::Kind::kCluster);
     }
   }
