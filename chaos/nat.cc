@@ -11,11 +11,19 @@ bool Nat::port_free(uint16_t port, const Endpoint& to, TimePoint now) {
   auto owner = cone_ports_.find(port);
   if (owner == cone_ports_.end()) return true;
   auto mapping = mappings_.find(owner->second);
-  if (mapping != mappings_.end() && mapping->second.expires > now) return false;
+  if (mapping == mappings_.end()) {
+    cone_ports_.erase(owner);
+    return true;
+  }
+  if (mapping->second.expires > now) return false;
   // Timed out (and with it every flow through it): the router takes the port back.
-  if (mapping != mappings_.end()) mappings_.erase(mapping);
-  cone_ports_.erase(owner);
+  forget(mapping);
   return true;
+}
+
+Nat::Mappings::iterator Nat::forget(Mappings::iterator mapping) {
+  if (kind_ == NatKind::kCone) cone_ports_.erase(mapping->second.port);
+  return mappings_.erase(mapping);
 }
 
 std::optional<uint16_t> Nat::allocate_port(const Endpoint& to, TimePoint now) {
@@ -30,14 +38,8 @@ std::optional<uint16_t> Nat::allocate_port(const Endpoint& to, TimePoint now) {
 
 void Nat::sweep(TimePoint now) {
   std::erase_if(flows_, [now](const auto& f) { return f.second.expires <= now; });
-  for (auto it = mappings_.begin(); it != mappings_.end();) {
-    if (it->second.expires > now) {
-      ++it;
-      continue;
-    }
-    if (kind_ == NatKind::kCone) cone_ports_.erase(it->second.port);
-    it = mappings_.erase(it);
-  }
+  for (auto it = mappings_.begin(); it != mappings_.end();)
+    it = it->second.expires > now ? std::next(it) : forget(it);
   size_after_sweep_ = flows_.size();
 }
 
@@ -51,9 +53,7 @@ std::optional<Endpoint> Nat::outbound(const Endpoint& inside, const Endpoint& to
   const Key key{inside, kind_ == NatKind::kCone ? Endpoint{} : to};
   auto mapping = mappings_.find(key);
   if (mapping != mappings_.end() && mapping->second.expires <= now) {
-    // Timed out: the next datagram is a new mapping, on a new port.
-    if (kind_ == NatKind::kCone) cone_ports_.erase(mapping->second.port);
-    mappings_.erase(mapping);
+    forget(mapping);  // timed out: the next datagram is a new mapping, on a new port
     mapping = mappings_.end();
   }
   uint16_t port = 0;
@@ -65,14 +65,22 @@ std::optional<Endpoint> Nat::outbound(const Endpoint& inside, const Endpoint& to
     dropped_full_++;
     return std::nullopt;
   }
-  const FlowKey flow{port, to};
-  if (!flows_.contains(flow) && !room_for_flow(now)) {
-    dropped_full_++;
-    return std::nullopt;
+  auto flow = flows_.find(FlowKey{port, to});
+  if (flow == flows_.end()) {
+    if (!room_for_flow(now)) {  // sweeps only timed-out entries: `mapping` is live
+      dropped_full_++;
+      return std::nullopt;
+    }
+    flow = flows_.emplace(FlowKey{port, to}, Flow{}).first;
   }
-  mappings_[key] = Mapping{port, now + timeout_};
-  if (kind_ == NatKind::kCone) cone_ports_[port] = key;
-  flows_[flow] = Flow{inside, now + timeout_};
+  const TimePoint until = now + timeout_;
+  flow->second = Flow{inside, until};
+  if (mapping != mappings_.end()) {
+    mapping->second.expires = until;
+  } else {
+    mappings_.emplace(key, Mapping{port, until});
+    if (kind_ == NatKind::kCone) cone_ports_[port] = key;
+  }
   // Timed-out entries are taken back in bulk, so the table's memory follows its live flows.
   if (flows_.size() > 2 * size_after_sweep_ + 4096) sweep(now);
   return Endpoint{public_ip_, port};

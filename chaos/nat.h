@@ -56,6 +56,7 @@ class Nat {
     uint16_t port;
     TimePoint expires;
   };
+  using Mappings = std::map<Key, Mapping>;
   struct FlowKey {  // the reply's view of a flow: to our public port, from the remote
     uint16_t port;
     Endpoint remote;
@@ -76,6 +77,8 @@ class Nat {
   bool port_free(uint16_t port, const Endpoint& to, TimePoint now);
   // Room for one more flow, after taking back timed-out ones if the table is full.
   bool room_for_flow(TimePoint now);
+  // Drops a mapping (and a cone's hold on its port); the next one, as erase() does.
+  Mappings::iterator forget(Mappings::iterator mapping);
   // Takes back every timed-out mapping and flow.
   void sweep(TimePoint now);
 
@@ -83,7 +86,7 @@ class Nat {
   IpAddress public_ip_;
   Duration timeout_;
   size_t max_flows_;
-  std::map<Key, Mapping> mappings_;
+  Mappings mappings_;
   std::unordered_map<uint16_t, Key> cone_ports_;  // kCone: public port -> its mapping
   std::unordered_map<FlowKey, Flow, FlowHash> flows_;
   size_t size_after_sweep_ = 0;

@@ -70,9 +70,11 @@ struct ScenarioFile {
   // Per site: "" (on the public underlay), or the NAT router it sits behind: "cone" or
   // "symmetric" (chaos/nat.h; on namespaces, nftables routers: chaos/netns_lab.h).
   std::vector<std::string> site_nat;
+  bool site_behind_nat(size_t site) const {
+    return site < site_nat.size() && !site_nat[site].empty();
+  }
   bool behind_nat(uint32_t host) const {
-    return host < site_of_host.size() && site_of_host[host] < site_nat.size() &&
-           !site_nat[site_of_host[host]].empty();
+    return host < site_of_host.size() && site_behind_nat(site_of_host[host]);
   }
   bool has_nat() const {
     return std::any_of(site_nat.begin(), site_nat.end(), [](const auto& n) { return !n.empty(); });

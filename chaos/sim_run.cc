@@ -101,7 +101,7 @@ class SimRun {
     LeaseCluster::NatSites nat;
     std::vector<SiteIndex> index(f.sites.size(), 0);
     for (size_t s = 0; s < f.sites.size(); ++s) {
-      if (s >= f.site_nat.size() || f.site_nat[s].empty()) continue;
+      if (!f.site_behind_nat(s)) continue;
       nat.kinds.push_back(f.site_nat[s] == "symmetric" ? NatKind::kSymmetric : NatKind::kCone);
       index[s] = static_cast<SiteIndex>(nat.kinds.size());
     }
@@ -117,7 +117,7 @@ class SimRun {
   void log_full_nat_tables() {
     SiteIndex index = 0;
     for (size_t s = 0; s < file_.sites.size(); ++s) {
-      if (s >= file_.site_nat.size() || file_.site_nat[s].empty()) continue;
+      if (!file_.site_behind_nat(s)) continue;
       const Nat& nat = sim_.nat(++index);
       if (nat.dropped_full() == 0) continue;
       judge_.log(now_s(),
@@ -307,7 +307,7 @@ Status simulator_can_run(const ScenarioFile& file) {
   std::vector<size_t> hosts_in(file.sites.size());
   for (uint32_t h = 0; h < file.hosts; ++h) ++hosts_in[file.site_of_host[h]];
   for (size_t s = 0; s < file.sites.size(); ++s)
-    if (s < file.site_nat.size() && !file.site_nat[s].empty() && hosts_in[s] > kMaxSiteMembers)
+    if (file.site_behind_nat(s) && hosts_in[s] > kMaxSiteMembers)
       return Status::unsupported(
           "site " + shoal::quoted(file.sites[s]) + " puts " + std::to_string(hosts_in[s]) +
           " hosts behind NAT: the simulator gives a site behind NAT at "
