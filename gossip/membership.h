@@ -261,10 +261,10 @@ class Membership {
   void merge_remote_members(TimePoint now, const NodeId& sender, const proto::PushPull& state);
   void periodic_push_pull(TimePoint now);
   void reconnect(TimePoint now);
-  // A member we held dead is alive again. Several in a burst mean a partition healed: a
-  // push-pull with a random member each probe interval while revivals keep coming, and
-  // one more once they stopped (see membership_sync.cc).
-  // `join`: a member we had never heard of, not one we held dead or suspect.
+  // A member we held dead or suspect is alive again, or (`join`) one we had never heard of
+  // is. Several in a burst mean a partition healed or a cluster is starting: a push-pull
+  // with a random member each half probe interval while they keep coming, and one more
+  // once they stopped (see membership_sync.cc).
   void note_revival(TimePoint now, bool join = false);
   void heal_sync(TimePoint now);
 

@@ -41,15 +41,16 @@ struct Solo {
   }
   // Feeds `other`'s alive message (at kB, named "b") with incarnation `inc`.
   void feed_alive_of_other(uint64_t inc) { feed_alive(other, inc, kB, "b"); }
-  // Feeds an alive of `node` at `inc`, told by `other`.
-  void feed_alive(const NodeId& node, uint64_t inc, const Endpoint& at, const std::string& name) {
+  // Feeds an alive of `node` at `inc`, told by `other`, at `now`.
+  void feed_alive(const NodeId& node, uint64_t inc, const Endpoint& at, const std::string& name,
+                  TimePoint now = kTimeZero + 1ms) {
     proto::Envelope e;
     auto* a = e.add_updates()->mutable_alive();
     a->set_node(to_proto_bytes(node));
     a->set_incarnation(inc);
     to_proto(at, *a->mutable_addr());
     a->set_name(name);
-    feed(e);
+    feed(e, now);
   }
   // An envelope carrying a suspicion of `node` at incarnation `inc`. The accuser is `other`
   // when `node` is us, else us (the accuser only counts for confirmations).
@@ -643,13 +644,8 @@ TEST_CASE("a burst of joins starts heal push-pulls, and one more once it settles
   TimePoint t = kTimeZero + 1ms;
   TimePoint last_join = t;
   for (uint8_t i = 0; i < 40; ++i, t += 200ms) {
-    proto::Envelope e;
-    auto* a = e.add_updates()->mutable_alive();
-    a->set_node(to_proto_bytes(NodeId::random(s.rng)));
-    a->set_incarnation(1);
-    to_proto(Endpoint{IpAddress::v4(192, 0, 2, 10 + i), 7946}, *a->mutable_addr());
-    a->set_name("m");
-    s.feed(e, t);
+    s.feed_alive(NodeId::random(s.rng), 1, Endpoint{IpAddress::v4(192, 0, 2, 10 + i), 7946}, "m",
+                 t);
     last_join = t;
     run_timeouts(s, t, t + 100ms);
   }
