@@ -288,6 +288,13 @@ void Membership::note_revival(TimePoint now, bool join) {
   // random member every probe interval while revivals keep coming, and once more after
   // they stopped: pairwise exchanges of whole member lists spread the heal in log(n)
   // rounds. At most kMaxHealSyncs per burst; restarts one at a time cost nothing.
+  //
+  // In a cluster of fewer than 12, two revivals make a burst: a site of two hosts coming
+  // back is a heal there, and with three the hosts on either side of such a cut never saw
+  // one. Their only way to tell the members they held dead was then reconnect()'s draw,
+  // and the short homelab-nat (8 hosts) took 10-12 s to agree after its cut on 2 seeds of
+  // 192. A push-pull costs little in a cluster that small.
+  const size_t burst = std::clamp<size_t>(entries_.size() / 4, 2, 3);
   if (revivals_ == 0 || now - last_revival_ > 5 * config_.probe_interval) {
     revivals_ = 0;
     heal_syncs_in_burst_ = 0;
@@ -297,7 +304,7 @@ void Membership::note_revival(TimePoint now, bool join) {
   ++revivals_;
   last_revival_ = now;
   revived_since_heal_sync_ = true;
-  if (revivals_ < 3) return;
+  if (revivals_ < burst) return;
   if (heal_syncs_in_burst_ < kMaxHealSyncs) {
     if (heal_sync_at_ == kTimeNever) heal_sync_at_ = now + heal_round(config_);
   } else if (heal_syncs_in_burst_ == kMaxHealSyncs && joins_in_burst_) {

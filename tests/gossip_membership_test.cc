@@ -635,6 +635,33 @@ TEST_CASE("a burst of refuted suspicions, like one of revivals, starts heal push
   CHECK(s.core.stats().heal_syncs >= 1);
 }
 
+TEST_CASE("in a cluster of fewer than 12, two revivals make a burst") {
+  // A site of two hosts coming back is a heal in a small cluster (the short homelab-nat's
+  // home b); in a large one, two revivals are two restarts and cost nothing.
+  for (const uint8_t members : {5, 15}) {
+    CAPTURE(members);
+    Solo s;
+    std::vector<NodeId> others;
+    for (uint8_t i = 0; i < members - 1; ++i) {
+      others.push_back(NodeId::random(s.rng));
+      s.feed_alive(others.back(), 1, Endpoint{IpAddress::v4(192, 0, 2, 10 + i), 7946}, "m");
+    }
+    // Past the start's own burst of joins (over five probe intervals after it).
+    const TimePoint t = kTimeZero + 6s;
+    run_timeouts(s, kTimeZero + 1ms, t - 100ms);
+    const uint64_t before = s.core.stats().heal_syncs;
+    for (uint8_t i = 0; i < 2; ++i) s.feed(s.accusation(others[i], 1), t);
+    for (uint8_t i = 0; i < 2; ++i)
+      s.feed_alive(others[i], 2, Endpoint{IpAddress::v4(192, 0, 2, 10 + i), 7946}, "m", t);
+    run_timeouts(s, t, t + 3s);
+    if (members < 12) {
+      CHECK(s.core.stats().heal_syncs > before);
+    } else {
+      CHECK(s.core.stats().heal_syncs == before);
+    }
+  }
+}
+
 TEST_CASE("a burst of joins starts heal push-pulls, and one more once it settles") {
   // A cluster starting: members join for longer than kMaxHealSyncs (10) heal rounds last.
   // Gossip reaches members behind NAT through few doors, so what joined after the last
