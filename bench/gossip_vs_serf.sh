@@ -190,11 +190,14 @@ shoal_start() {
   netns_spawn ${gate[@]+"${gate[@]}"} --stamp "$i" "$log" "$shoal_bin" "${args[@]}"
 }
 
-shoal_members() { "$shoal_bin" members --control-socket "$(shoal_dir "$1")/shoal.sock" 2>/dev/null; }
+shoal_members() {  # the CLI's JSON answer: its table is for people
+  "$shoal_bin" members --json --control-socket "$(shoal_dir "$1")/shoal.sock" 2>/dev/null
+}
 shoal_ready() { shoal_members "$1" >/dev/null; }
-shoal_alive_count() { shoal_members "$1" | awk 'NR > 1 && $4 == "alive"' | wc -l; }
-shoal_status() {
-  shoal_members "$1" | awk -v name="$2" 'NR > 1 && $1 == name { print ($4 == "dead" ? "failed" : $4) }'
+shoal_alive_count() { shoal_members "$1" | jq '[.members[] | select(.state == "alive")] | length'; }
+shoal_status() {  # in serf's words: "failed" for dead
+  shoal_members "$1" |
+    jq -r --arg n "$2" '.members[] | select(.name == $n) | if .state == "dead" then "failed" else .state end'
 }
 
 # The agent logs every member event: "... info member h3 (1a2b3c4d, 192.0.2.13:7946): joined",

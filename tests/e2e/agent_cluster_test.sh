@@ -34,9 +34,6 @@ netns_setup "se$$" 6
 grew() {  # grew I METRIC BEFORE: the metric is above BEFORE now
   (($(metric "$1" "$2") > $3))
 }
-count_state() {  # count_state I STATE: members agent I lists in STATE
-  ctl "$1" members 2>/dev/null | awk -v s="$2" 'NR > 1 && $4 == s' | wc -l
-}
 all_see() {  # all_see N STATE HOSTS...: every listed agent sees N members in STATE
   local n=$1 state=$2 i
   shift 2

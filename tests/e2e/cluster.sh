@@ -62,9 +62,23 @@ settled() {
   local i
   for i in "$@"; do (($(metric "$i" shoal_probes_total) >= 2 * ($# - 1))) || return 1; done
 }
+# What an agent lists, read from the CLI's --json answers (never its tables, made for people).
+# member_field I NAME FIELD: FIELD of member NAME as agent I lists it (state, path, endpoint...).
+member_field() {
+  ctl "$1" members --json 2>/dev/null |
+    jq -r --arg n "$2" --arg f "$3" '.members[] | select(.name == $n) | .[$f]'
+}
+member_state() { member_field "$1" "$2" state; } # member_state I NAME: alive, suspect, dead, left
+count_state() {  # count_state I STATE: how many members agent I lists in STATE
+  ctl "$1" members --json 2>/dev/null | jq --arg s "$2" '[.members[] | select(.state == $s)] | length'
+}
+# lease_field I NAME FIELD: FIELD of NAME's lease as agent I lists it (subnet, path, endpoint...).
+lease_field() {
+  ctl "$1" leases --json 2>/dev/null |
+    jq -r --arg n "$2" --arg f "$3" '.leases[] | select(.node == $n) | .[$f]'
+}
 lease_table() {  # lease_table I: "name subnet" lines, sorted
-  # this agent's own row starts with "*"
-  ctl "$1" leases 2>/dev/null | awk 'NR > 1 { if ($1 == "*") print $2, $3; else print $1, $2 }' | sort
+  ctl "$1" leases --json 2>/dev/null | jq -r '.leases[] | "\(.node) \(.subnet)"' | sort
 }
 same_leases() {  # same_leases N HOSTS...: all list the same N leases
   local n=$1 first i
@@ -73,12 +87,8 @@ same_leases() {  # same_leases N HOSTS...: all list the same N leases
   [[ $(wc -l <<<"$first") -eq $n && -n $first ]] || return 1
   for i in "$@"; do [[ $(lease_table "$i") == "$first" ]] || return 1; done
 }
-alive_on() {  # alive_on I NAME: agent I lists member NAME as alive
-  ctl "$1" members 2>/dev/null | awk -v n="$2" 'NR > 1 && $1 == n && $4 == "alive" { f = 1 } END { exit !f }'
-}
-own_subnet() {  # own_subnet I: the subnet agent I's lease table gives hI
-  lease_table "$1" | awk -v me="h$1" '$1 == me {print $2}'
-}
+alive_on() { [[ $(member_state "$1" "$2") == alive ]]; } # alive_on I NAME
+own_subnet() { lease_field "$1" "h$1" subnet; } # own_subnet I: the subnet agent I's table gives hI
 env_subnet() {  # env_subnet I: FLANNEL_SUBNET of agent I, as a network ("198.18.5.0/24")
   local line
   line=$(grep '^FLANNEL_SUBNET=' "$work/h$1/subnet.env" 2>/dev/null) || return 1

@@ -84,12 +84,6 @@ env_subnet() {  # env_subnet I: FLANNEL_SUBNET of host I as a network ("198.18.5
   s=$(env_value "$1" FLANNEL_SUBNET) || return 1
   pods_network "$s"
 }
-member_state() {  # member_state I NAME: NAME's state as agent I lists it
-  ctl "$1" members 2>/dev/null | awk -v n="$2" 'NR > 1 && $1 == n { print $4 }'
-}
-lease_row() {  # lease_row I NAME: agent I's `shoal leases` row for NAME
-  ctl "$1" leases 2>/dev/null | awk -v n="$2" 'NR > 1 && ($1 == n || ($1 == "*" && $2 == n))'
-}
 
 # path_of I J: how host I should reach host J's pods: host-gw or vxlan.
 path_of() {
@@ -219,8 +213,8 @@ fi
 for i in "${hosts[@]}"; do
   for j in "${hosts[@]}"; do
     [[ $j == "$i" ]] && continue
-    lease_row "$i" "h$j" | grep -qw -- "$(path_of "$i" "$j")" ||
-      fail "h$i: \`shoal leases\` does not show path $(path_of "$i" "$j") for h$j: $(lease_row "$i" "h$j")"
+    [[ $(lease_field "$i" "h$j" path) == "$(path_of "$i" "$j")" ]] ||
+      fail "h$i: \`shoal leases\` shows path '$(lease_field "$i" "h$j" path)' for h$j, not $(path_of "$i" "$j")"
   done
 done
 step "   \`shoal leases\` shows each peer's path"

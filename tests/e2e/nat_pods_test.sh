@@ -54,12 +54,8 @@ on_fail() {  # fail's extra diagnostics: leases, tunnel status, the routers' con
     netns_nat_exec "$k" conntrack -L -p udp 2>/dev/null | grep "$port" >&2 || true
   done
 }
-tunnel_path() {  # tunnel_path I NAME: agent I's PATH column for NAME's lease
-  ctl "$1" leases 2>/dev/null | awk -v n="$2" '$1 == n { print $4 }'
-}
-tunnel_endpoint() {  # tunnel_endpoint I NAME: agent I's ENDPOINT column for NAME's lease
-  ctl "$1" leases 2>/dev/null | awk -v n="$2" '$1 == n { print ($(NF - 1) == "via" ? "via " $NF : $NF) }'
-}
+tunnel_path() { lease_field "$1" "$2" path; }         # tunnel_path I NAME: udp/direct...
+tunnel_endpoint() { lease_field "$1" "$2" endpoint; } # tunnel_endpoint I NAME: ip:port, via ID
 
 work=$(mktemp -d /tmp/shoal-e2e-natpods-XXXXXX)
 netns_at_cleanup "rm -rf '$work'"
@@ -152,9 +148,10 @@ netns_add_public_host
 nat_sites_agent 6
 wait_until 60 test -f "$work/h6/subnet.env" || fail "h6 wrote no subnet.env within 60 s"
 add_pods 6
-wait_until 60 bash -c "[[ \$(timeout 10 '$shoal' status --control-socket '$work/h6/shoal.sock' | sed -n 's/^nat: *//p') == public:*relaying ]]" ||
+h6_relays() { [[ $(nat_line 6) == public:*relaying ]]; }
+wait_until 60 h6_relays ||
   fail "h6 does not find out that it is public and relays: $(nat_line 6)"
-short_id() { ctl "$1" status | awk '$1 == "id:" { print substr($2, 1, 8) }'; }
+short_id() { ctl "$1" status --json | jq -r '.status.id[0:8]'; }
 declare -A relay_host=(["$(short_id 1)"]=1 ["$(short_id 6)"]=6)
 # h5 may re-choose its path to h2 as h6 joins (for a moment it has none): wait for one, bounded.
 relayed_by_public() {

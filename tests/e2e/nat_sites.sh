@@ -46,17 +46,12 @@ nat_sites_pods_reach() {
     done
   done
 }
-count_alive() {  # count_alive I: members agent I lists alive
-  ctl "$1" members 2>/dev/null | awk 'NR > 1 && $4 == "alive"' | wc -l
-}
 all_alive() {  # every agent lists all 5 alive
   local i
-  for i in "${nat_sites_hosts[@]}"; do [[ $(count_alive "$i") -eq 5 ]] || return 1; done
+  for i in "${nat_sites_hosts[@]}"; do [[ $(count_state "$i" alive) -eq 5 ]] || return 1; done
 }
-nat_line() { ctl "$1" status 2>/dev/null | sed -n 's/^nat: *//p'; }  # `shoal status`'s nat:
-path_of() {  # path_of I NAME: how agent I reaches member NAME (the PATH column)
-  ctl "$1" members 2>/dev/null | awk -v n="$2" 'NR > 1 && $1 == n { print $6 }'
-}
+nat_line() { ctl "$1" status --json 2>/dev/null | jq -r '.status.nat'; } # where agent I stands
+path_of() { member_field "$1" "$2" path; } # path_of I NAME: how agent I reaches member NAME
 declared_dead() {  # members declared dead by all agents together
   local i sum=0
   for i in "${nat_sites_hosts[@]}"; do
