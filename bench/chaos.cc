@@ -58,6 +58,10 @@ int main(int argc, char** argv) {
         if (f.kind == FaultSpec::Kind::kCut) f.for_s = seconds;
       file->duration_s = 30 + seconds + 50;
     }
+    if (Status s = simulator_can_run(*file, memory_available()); !s.ok()) {
+      std::fprintf(stderr, "bench chaos: %s\n", s.message().c_str());
+      return 2;
+    }
     const RunReport r = run_in_simulator(*file);
     double heal = -1;
     for (const auto& rec : r.recoveries)

@@ -42,7 +42,9 @@ where it runs:
                  pods pinging each other over the real datapath, faults on the underlay
                  switch and as signals to the agents; up to 200 hosts
   --sim          in the simulator: every host a real gossip and lease core on virtual
-                 time, from 2 to 20,000 hosts; no root needed, deterministic per seed
+                 time, from 2 hosts to what memory holds (it grows as hosts squared:
+                 1.5 GB at 1,000, 150 GB at 10,000; a run that does not fit is refused);
+                 no root needed, deterministic per seed
   --cluster FILE against a running shoal cluster the harness did not start: FILE says how
                  to reach each host's `shoal` (ssh, ...); every agent needs AllowFaults.
                  Only what `shoal fault` does (cuts, flaps, loss, a moved clock), each
@@ -178,7 +180,11 @@ int main(int argc, char** argv) {
   if (sim && !cluster_path.empty()) usage_error("--sim and --cluster: choose one");
   RunReport report;
   if (sim) {
-    if (Status s = simulator_can_run(*file); !s.ok()) usage_error(s.message());
+    if (Status s = simulator_can_run(*file, memory_available()); !s.ok()) {
+      if (s.code() != Status::Code::kUnavailable) usage_error(s.message());
+      std::fprintf(stderr, "shoal-chaos: %s\n", s.message().c_str());
+      return 3;
+    }
     report = run_in_simulator(*file);
   } else if (!cluster_path.empty()) {
     auto cluster_text = read_file_limited(cluster_path, kMaxClusterBytes);

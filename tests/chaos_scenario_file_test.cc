@@ -157,10 +157,22 @@ TEST_CASE("chaos.scenario_file: sites behind NAT: never seeds; pods need the sea
   // The simulator gives a site behind NAT one /24: more hosts there are refused, not run.
   const std::string two_sites =
       R"({"name": "t", "topology": {"hosts": 9, "sites": ["p", {"name": "a", "nat": "cone"}]}})";
-  CHECK(simulator_can_run(*parse_scenario("s.json", two_sites, {480})).ok());
-  CHECK(simulator_can_run(*parse_scenario("s.json", two_sites, {482})).message() ==
+  CHECK(simulator_can_run(*parse_scenario("s.json", two_sites, {480}), std::nullopt).ok());
+  CHECK(simulator_can_run(*parse_scenario("s.json", two_sites, {482}), std::nullopt).message() ==
         "site \"a\" puts 241 hosts behind NAT: the simulator gives a site behind NAT at most 240 "
         "(one /24 LAN); use fewer hosts or more sites");
+
+  // A run that cannot fit in memory is refused before it starts, saying what would fit.
+  const std::string one_site = R"({"name": "t", "topology": {"hosts": 4}})";
+  CHECK(simulator_bytes_needed(1000) > uint64_t{1400} << 20);  // 1.46 GB measured
+  CHECK(simulator_can_run(*parse_scenario("s.json", one_site, {1000}), uint64_t{2} << 30).ok());
+  const Status too_big =
+      simulator_can_run(*parse_scenario("s.json", one_site, {10000}), uint64_t{22} << 30);
+  CHECK(too_big.code() == Status::Code::kUnavailable);
+  CHECK(too_big.message() ==
+        "at 10000 hosts the simulator needs about 150.1 GB of memory (every host keeps a member "
+        "entry and a lease record for every other, about 1500 bytes per pair), and 23.6 GB are "
+        "available here: use at most 3900 hosts");
 
   auto plain = parse_scenario("s.json", R"({"name": "t", "topology": {"hosts": 4}})");
   REQUIRE(plain.ok());
