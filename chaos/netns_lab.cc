@@ -6,6 +6,7 @@
 #include <chrono>
 #include <utility>
 
+#include "chaos/nat_router_rules.h"
 #include "common/subprocess.h"
 
 namespace shoal::chaos {
@@ -177,8 +178,8 @@ Status NetnsLab::build_nat(uint32_t k) {
 }
 
 Status NetnsLab::set_nat_rules(uint32_t k) {
-  // After a restart the router maps to another range of ports, as a real one that lost its
-  // table may; before, Linux keeps each host's own source port where it is free.
+  // chaos/nat_router.nft says what the rules do and why. After a restart the router maps to
+  // another range of ports first, as a real one that lost its table may.
   const uint32_t resets = nat_resets_[k - 1];
   const std::string random = topology_.nat_kinds[k - 1] == "symmetric" ? " fully-random" : "";
   std::string masquerade = "  oifname \"wan\" masquerade" + random + "\n";
@@ -188,23 +189,20 @@ Status NetnsLab::set_nat_rules(uint32_t k) {
         "  oifname \"wan\" meta l4proto { tcp, udp } masquerade to :" + std::to_string(first) +
         "-" + std::to_string(first + 99) + random + "\n" + masquerade;
   }
-  // Drops what comes in unasked for the router itself: a dropped packet leaves no conntrack
-  // entry, where one answered by an ICMP port unreachable would hold its port pair for 30 s
-  // and make the router map the host's own next flow to that peer elsewhere, breaking every
-  // hole punch. And marks each LAN host's packets with its number (see the header).
+  // Each LAN host's packets carry its number in the site (see the header).
   std::string marks;
   for (uint32_t h = 0; h < hosts(); ++h)
     if (nat_of(h) == k)
       marks += "  iifname \"lan\" ip saddr " + host_address(h) + " ip dscp set " +
                std::to_string(mark_of(h)) + "\n";
-  const std::string rules =
-      "table ip nat\ndelete table ip nat\ntable ip nat {\n chain post {\n"
-      "  type nat hook postrouting priority srcnat; policy accept;\n" +
-      masquerade +
-      " }\n chain input {\n  type filter hook input priority filter; policy accept;\n"
-      "  iifname \"wan\" ct state new drop\n }\n chain tag {\n"
-      "  type filter hook forward priority mangle; policy accept;\n" +
-      marks + " }\n}\n";
+  std::string rules(kNatRouterRules);
+  for (const auto& [line, text] : {std::pair{std::string_view("{masquerade}\n"), masquerade},
+                                   std::pair{std::string_view("{marks}\n"), marks}}) {
+    const size_t at = rules.find(line);
+    if (at == std::string::npos)
+      return Status::corruption("chaos/nat_router.nft lacks " + std::string(line));
+    rules.replace(at, line.size(), text);
+  }
   return run({"ip", "netns", "exec", nat_ns(k), "nft", "-f", "-"}, rules);
 }
 

@@ -143,6 +143,9 @@ require_root() {
 # need_packages PKG...: installs the Debian packages of the list that are not installed yet.
 # Remembers what it found installed, so that calling it in a loop costs nothing.
 declare -gA _netns_have_package=()
+# The NAT routers' nftables ruleset (netns_setup_sites), shared with shoal-chaos.
+_netns_nat_rules="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/chaos/nat_router.nft"
+
 need_packages() {
   local p missing=()
   for p in "$@"; do
@@ -339,12 +342,10 @@ netns_setup_sites() {
     ip -n "$rt" link set wan up && ip -n "$rt" link set lan up || return 1
     ip -n "$br" link set "w$k" master br0 up && ip -n "$br" link set "l$k" master "br$k" up ||
       return 1
-    # As a home router does, it drops what comes in unasked for itself (the input chain): a
-    # dropped packet leaves no conntrack entry, where an accepted one (answered by an ICMP
-    # port unreachable) would hold its port pair for 30 s and make the router pick another
-    # port for the host's own next flow to that peer, breaking every hole punch.
-    printf 'table ip nat {\n  chain post {\n    type nat hook postrouting priority srcnat; policy accept;\n    oifname "wan" %s\n  }\n}\ntable ip filter {\n  chain input {\n    type filter hook input priority filter; policy accept;\n    iifname "wan" ct state new drop\n  }\n}\n' \
-      "$masq" | ip netns exec "$rt" nft -f - || return 1
+    # The ruleset shoal-chaos's routers load too (it says why each rule is there), without
+    # shoal-chaos's per-host marks.
+    sed -e "s/^{masquerade}\$/  oifname \"wan\" $masq/" -e '/^{marks}$/d' "$_netns_nat_rules" |
+      ip netns exec "$rt" nft -f - || return 1
     for ((j = 1; j <= count; j++)); do
       i=$((i + 1))
       _netns_host_addr[$i]="198.51.100.$((10 + j))"
