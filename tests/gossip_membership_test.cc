@@ -543,6 +543,42 @@ TEST_CASE("a doubt about a member we know alive at a newer incarnation is answer
   CHECK(s.core.stats().doubts_answered == 1);
 }
 
+TEST_CASE("a doubt about a member that left is answered with its leave") {
+  // The prober missed the leave's gossip and holds the leaver suspect: our answer ends that.
+  Solo s;
+  const NodeId c = NodeId::random(s.rng);
+  s.feed_alive(c, 2, kC, "c");
+  proto::Envelope leave;
+  auto* d = leave.add_updates()->mutable_dead();
+  d->set_node(to_proto_bytes(c));
+  d->set_incarnation(2);
+  d->set_from(to_proto_bytes(c));
+  s.feed(leave);
+  REQUIRE(s.core.find(c)->state == MemberState::kLeft);
+
+  auto out = s.feed(ping_with_doubt(s, c, 2));
+  REQUIRE(out.size() == 1);
+  proto::Envelope ack = s.decoded(out[0]);
+  REQUIRE(ack.updates_size() >= 1);
+  REQUIRE(ack.updates(0).has_dead());
+  CHECK(ack.updates(0).dead().node() == to_proto_bytes(c));
+  CHECK(ack.updates(0).dead().from() == to_proto_bytes(c));  // a leave, not an accusation
+  CHECK(s.core.stats().doubts_answered == 1);
+  // A doubt about a later life of it is no question our leave answers.
+  s.feed(ping_with_doubt(s, c, 3));
+  CHECK(s.core.stats().doubts_answered == 1);
+
+  // The prober, holding c suspect, takes the answer as c's leave.
+  Solo prober;
+  prober.feed_alive(c, 2, kC, "c");
+  prober.feed(prober.accusation(c, 2));
+  REQUIRE(prober.core.find(c)->state == MemberState::kSuspect);
+  proto::Envelope answer;
+  *answer.add_updates() = ack.updates(0);
+  prober.feed(answer);
+  CHECK(prober.core.find(c)->state == MemberState::kLeft);
+}
+
 TEST_CASE("our probes ask about the members we hold dead or suspect") {
   Solo s;
   const NodeId c = NodeId::random(s.rng);
