@@ -31,8 +31,8 @@ constexpr const char* kUsage =
 Runs a scenario (a topology, a timeline of faults, the checks to make: docs/chaos.md) and
 prints what the cluster did and a verdict per check. The exit status is 0 only when every
 check holds; 1 when one failed; 2 on bad usage or a bad scenario file; 3 when the run could
-not be made (not root, a set-up step failed); 130 when interrupted. Ctrl-C and SIGTERM stop
-a run and remove everything it made.
+not be made (not root, a set-up step failed, too little memory for --sim); 130 when
+interrupted. Ctrl-C and SIGTERM stop a run and remove everything it made.
 
   run      runs the scenario
   check    reads the file and prints the timeline it resolves to, without running it

@@ -305,9 +305,6 @@ class SimRun {
   std::vector<NodeIndex> seeds_;
 };
 
-}  // namespace
-
-namespace {
 // Heaptrack and peak RSS (`scripts/bench chaos`): 140 MB at 300 hosts, 1.46 GB at 1,000.
 constexpr uint64_t kBytesPerHostPair = 1500;
 constexpr uint64_t kBaseBytes = uint64_t{64} << 20;
@@ -317,6 +314,7 @@ std::string gigabytes(uint64_t bytes) {
   std::snprintf(text, sizeof text, "%.1f GB", static_cast<double>(bytes) / 1e9);
   return text;
 }
+
 }  // namespace
 
 std::optional<uint64_t> memory_available() {

@@ -24,11 +24,8 @@ shoal=$(realpath "${1:?usage: $0 PATH/TO/shoal}")
 work=$(mktemp -d /tmp/shoal-fault.XXXXXX)
 netns_at_cleanup "rm -rf $work"
 
-state_on() {  # state_on I NAME: how agent I sees member NAME
-  ctl "$1" members --json 2>/dev/null | jq -r --arg n "$2" '.members[] | select(.name == $n) | .state'
-}
-sees() { [[ $(state_on "$1" "$2") == "$3" ]]; }     # sees I NAME STATE
-lost() { [[ $(state_on "$1" "$2") != alive ]]; }    # lost I NAME: suspect or dead
+sees() { [[ $(member_state "$1" "$2") == "$3" ]]; }  # sees I NAME STATE
+lost() { [[ $(member_state "$1" "$2") != alive ]]; } # lost I NAME: suspect or dead
 fault_table() { netns_exec "$1" nft list table inet shoal_faults 2>/dev/null; }
 # Read the whole table before grep: `nft ... | grep -q` fails under pipefail when grep's early
 # exit cuts nft's output short (SIGPIPE), which made step 3 fail once in CI.
