@@ -110,6 +110,13 @@ every_member_current() {
 }
 wait_until 40 every_member_current 2 || fail "h2 does not see every member current 40 s after the install"
 ctl 2 keys use "$new_id" >/dev/null || fail "h2: use"
+# The same holds for h3's remove after h2's use (ctl's 10 s ended a remove still waiting once):
+# h3 must have applied the use and see every member current with it.
+h3_ready_to_remove() {
+  ctl 3 keys list --json | jq -e --arg new "$new_id" '.keys[] | select(.keyId == $new) | .primary' >/dev/null &&
+    every_member_current 3
+}
+wait_until 40 h3_ready_to_remove || fail "h3 has not applied the use and seen every member current 40 s after it"
 ctl 3 keys remove "$old_id" >/dev/null || fail "h3: remove"
 # Three probe rounds on every host sealed with the new key only, then the members are counted.
 declare -A probes_at_removal
