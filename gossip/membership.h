@@ -307,6 +307,8 @@ class Membership {
   // member that sees us at another address than ours: behind NAT, a silence from outside
   // means our router may have forgotten our mapping.
   TimePoint last_outside_in_ = kTimeNever;
+  // relays_for(id()) at our last mapping refresh: the members our keepalives go to.
+  std::vector<NodeId> own_relays_;
   std::vector<Endpoint> seeds_;
   bool leaving_ = false;
   bool leave_gossiped_ = false;

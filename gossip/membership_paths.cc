@@ -135,7 +135,8 @@ void Membership::refresh_mappings(TimePoint now) {
   if (settled && !reflexive_.behind_nat(now)) return;
   if (!settled) next_refresh_ = now + config_.probe_interval;
   std::vector<Entry*> targets;
-  for (const NodeId& r : relays_for(id()))
+  own_relays_ = relays_for(id());
+  for (const NodeId& r : own_relays_)
     if (Entry* e = find_entry(r)) targets.push_back(e);
   if (targets.empty() && !settled)  // no relay known yet: any two live members
     for (const Entry* e : random_members(2, NodeId(), alive_only, now))

@@ -3,6 +3,8 @@
 // driven by hand. Whole sites behind simulated NATs are in sim_nat_test.cc.
 #include <doctest/doctest.h>
 
+#include <map>
+
 #include "gossip/membership.h"
 #include "gossip/path.h"
 #include "gossip/reflexive.h"
@@ -528,4 +530,53 @@ TEST_CASE("a member held dead that speaks to us: a push-pull if it takes streams
     pushed |= t.kind == Transmit::Kind::kStream && t.to == ep(3);
   CHECK(pushed);
   CHECK(d.core.stats().revive_syncs == 2);
+}
+
+TEST_CASE("behind a symmetric NAT, only our relays' packets put off a mapping refresh") {
+  // After a restart of our router, members we pinged lately still reach us on the fresh
+  // mappings those pings made; our relays, which everyone else reaches us through, do not.
+  // Returns how many mapping refreshes 6 s of pings from `sender` bring, one each 500 ms.
+  auto refreshes_while_pinged_by = [](bool sender_is_relay) {
+    Driver d;
+    std::map<Endpoint, NodeId> at;
+    for (uint8_t i = 0; i < 3; ++i) {
+      const NodeId relay = NodeId::random(d.rng);
+      at[outside(11 + i, 7946)] = relay;
+      d.learn(relay, outside(11 + i, 7946), {}, /*relay=*/true);
+    }
+    at[outside(14, 7946)] = d.a;  // a public member that relays for nobody
+    d.learn(d.a, outside(14, 7946));
+    // Every member acks every ping and sees us at a port of its own: a symmetric NAT.
+    auto step = [&] {
+      d.now += 100ms;
+      d.core.handle_timeout(d.now);
+      for (const Transmit& t : d.drain()) {
+        const auto member = at.find(t.to);
+        if (t.kind != Transmit::Kind::kDatagram || member == at.end()) continue;
+        const proto::Envelope e = Driver::decoded(t);
+        if (!e.has_ping()) continue;
+        const auto seen = outside(9, static_cast<uint16_t>(60000 + t.to.address.view()[3]));
+        d.feed(member->second, t.to, d.ack(e.ping().seq(), seen));
+      }
+    };
+    for (int i = 0; i < 300 && !(d.core.reflexive().symmetric() && d.core.find(d.a)->path.works());
+         ++i)
+      step();
+    REQUIRE(d.core.reflexive().symmetric());
+    REQUIRE(d.core.find(d.a)->path.works());
+    for (int i = 0; i < 15; ++i) step();  // the refresh that follows the verdict
+    proto::Envelope ping;
+    ping.mutable_ping()->set_seq(77);
+    ping.mutable_ping()->set_target(to_proto_bytes(d.us));
+    const NodeId sender = sender_is_relay ? at.begin()->second : d.a;
+    d.feed(at.begin()->second, at.begin()->first, ping);  // our relays reach us now
+    const uint64_t before = d.core.stats().mapping_refreshes;
+    for (int i = 0; i < 60; ++i) {
+      step();
+      if (i % 5 == 4) d.feed(sender, sender_is_relay ? at.begin()->first : outside(14, 7946), ping);
+    }
+    return d.core.stats().mapping_refreshes - before;
+  };
+  CHECK(refreshes_while_pinged_by(/*relay=*/true) == 0);
+  CHECK(refreshes_while_pinged_by(/*relay=*/false) > 0);  // 3 s without our relays
 }
