@@ -112,6 +112,10 @@ void AgentMetrics::refresh() {
     s.suspicion_rechecks);
   c("shoal_probe_last_looks_total",
     "Stretched probes that pinged their target once more before accusing it.", s.probe_last_looks);
+  c("shoal_probes_outrun_total",
+    "Failed probes not turned into an accusation: the target refuted or readvertised while "
+    "the probe waited.",
+    s.probes_outrun);
   c("shoal_suspicion_reminders_total",
     "Accusations sent again to a member still suspected at half the minimum timeout.",
     s.suspicion_reminders);

@@ -140,6 +140,9 @@ class Membership {
     // more direct ping before we accuse (see advance_probe).
     bool stretched = false;
     bool last_look_sent = false;
+    // The target's incarnation when the probe started. Higher at the round's end: it refuted
+    // or readvertised meanwhile, newer news than our silence (see advance_probe).
+    uint64_t incarnation = 0;
     int expected_nacks = 0;
     int nacks = 0;
     // Who we asked to probe for us: only they may answer in the target's stead. (Sequence

@@ -45,6 +45,7 @@ void Membership::start_probe(TimePoint now) {
   probe_ = Probe{target->member.id, ++next_seq_, now + awareness_.scale(config_.probe_timeout),
                  now + awareness_.scale(config_.probe_interval)};
   probe_->stretched = awareness_.score() > 0;
+  probe_->incarnation = target->member.incarnation;
   // A suspect hears the accusation with the ping itself, so it can refute in its ack.
   std::vector<Bytes> leading;
   if (target->member.state == MemberState::kSuspect)
@@ -174,6 +175,7 @@ void Membership::advance_probe(TimePoint now) {
   // health (if they could not answer us, the problem is likely on our side).
   const int expected = probe_->expected_nacks;
   awareness_.apply_delta(expected > 0 ? expected - std::min(expected, probe_->nacks) : 1);
+  const uint64_t probe_incarnation = probe_->incarnation;
   probe_.reset();
   // A member that never answered us, heard of only lately and not known to be public (a
   // relay), may sit behind a NAT whose way in is not set up yet: its relays may not know
@@ -185,6 +187,16 @@ void Membership::advance_probe(TimePoint now) {
     return;
   }
 
+  // The target spoke up during our probe: its alive at a newer incarnation (a refutation,
+  // or a new address) came while we waited, and whatever made our pings fail may be what it
+  // answered (its NAT forgot it, and its relays learn its new mapping only after it pings
+  // them). An accusation now would name the new incarnation on older evidence: after home
+  // c's router restart in homelab-nat (--sim, 480 hosts) 16 members were accused again
+  // within a second of refuting, each a second epidemic to refute. The next probe decides.
+  if (target->member.incarnation > probe_incarnation) {
+    stats_.probes_outrun++;
+    return;
+  }
   if (target->member.state == MemberState::kAlive) {
     const proto::Update accusation = suspect_update(target->member, id());
     on_suspect(now, accusation.suspect());

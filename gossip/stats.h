@@ -45,6 +45,7 @@ struct Stats {
   uint64_t mapping_refresh_bytes = 0;
   uint64_t relayed_probes = 0;   // indirect pings we ran for others
   uint64_t probes_in_grace = 0;  // failed probes of a new member never heard (join_grace)
+  uint64_t probes_outrun = 0;    // failed probes whose target refuted meanwhile: no accusation
 
   uint64_t dropped_total() const {
     return dropped_empty + dropped_oversized + dropped_bad_version + dropped_malformed +

@@ -362,6 +362,23 @@ void run_timeouts(Solo& s, TimePoint from, TimePoint to) {
   }
 }
 
+// Runs timers every 10 ms from `from` until `done(t)`, passing each ping to the other member
+// to `seen(ping, t)`; fails the test if `done` is not reached by `to`.
+template <typename Seen, typename Done>
+TimePoint run_watching_pings(Solo& s, TimePoint from, TimePoint to, Seen seen, Done done) {
+  for (TimePoint t = from; t <= to; t += 10ms) {
+    s.core.handle_timeout(t);
+    while (auto tx = s.core.poll_transmit()) {
+      if (tx->kind != Transmit::Kind::kDatagram || tx->to != kB) continue;
+      const proto::Envelope e = s.decoded(*tx);
+      if (e.has_ping() && e.ping().target() == to_proto_bytes(s.other)) seen(e.ping(), t);
+    }
+    if (done(t)) return t;
+  }
+  FAIL("the awaited step did not come by " << to_seconds(to) << " s");
+  return to;
+}
+
 }  // namespace
 
 TEST_CASE("a suspect at a higher incarnation is a new suspicion with a fresh timeout") {
@@ -728,19 +745,13 @@ TEST_CASE("a stretched probe pings once more before it accuses, and an answer th
   // Pings to the other member, by sequence number: when each was first and last sent.
   std::map<uint32_t, std::pair<TimePoint, TimePoint>> pings;
   auto run = [&](TimePoint from, TimePoint to, auto stop) {
-    for (TimePoint t = from; t <= to; t += 10ms) {
-      s.core.handle_timeout(t);
-      while (auto tx = s.core.poll_transmit()) {
-        if (tx->kind != Transmit::Kind::kDatagram || tx->to != kB) continue;
-        const proto::Envelope e = s.decoded(*tx);
-        if (!e.has_ping()) continue;
-        auto [it, first] = pings.try_emplace(e.ping().seq(), t, t);
-        if (!first) it->second.second = t;
-      }
-      if (stop(t)) return t;
-    }
-    FAIL("the awaited step did not come by " << to_seconds(to) << " s");
-    return to;
+    return run_watching_pings(
+        s, from, to,
+        [&](const proto::Ping& ping, TimePoint t) {
+          auto [it, first] = pings.try_emplace(ping.seq(), t, t);
+          if (!first) it->second.second = t;
+        },
+        stop);
   };
   // It answers our first probe (a member that never answered is in its join grace)...
   const TimePoint first = run(t0, t0 + 5s, [&](TimePoint) { return !pings.empty(); });
@@ -773,4 +784,37 @@ TEST_CASE("a stretched probe pings once more before it accuses, and an answer th
   run_timeouts(s, looked + 30ms, looked + s.core.config().probe_interval);
   CHECK(s.core.find(s.other)->state == MemberState::kAlive);
   CHECK(s.core.stats().probes_failed == 1);
+}
+
+TEST_CASE("a probe whose target refutes meanwhile does not accuse it on that silence") {
+  Solo s;
+  s.feed_alive_of_other(1);
+  std::optional<uint32_t> last_ping;  // the sequence number of our last ping to it
+  auto run = [&](TimePoint from, TimePoint to, auto done) {
+    return run_watching_pings(
+        s, from, to, [&](const proto::Ping& ping, TimePoint) { last_ping = ping.seq(); }, done);
+  };
+  // It answers our first probe (so no join grace spares it later)...
+  const TimePoint answered =
+      run(kTimeZero + 1ms, kTimeZero + 5s, [&](TimePoint) { return last_ping.has_value(); });
+  proto::Envelope ack;
+  ack.mutable_ack()->set_seq(*last_ping);
+  s.feed(ack, answered + 5ms);
+  // ...then our next probe of it goes unanswered, but its refutation (its router restarted,
+  // say, and it heard itself accused) comes while that probe waits.
+  last_ping.reset();
+  const TimePoint probed =
+      run(answered + 10ms, answered + 5s, [&](TimePoint) { return last_ping.has_value(); });
+  s.feed_alive(s.other, 2, kB, "b", probed + 100ms);
+  const Duration round = s.core.config().probe_interval;
+  run(probed + 110ms, probed + 2 * round,
+      [&](TimePoint) { return s.core.stats().probes_failed == 1; });
+  CHECK(s.core.stats().probes_outrun == 1);
+  CHECK(s.core.find(s.other)->state == MemberState::kAlive);  // not accused at incarnation 2
+  CHECK(s.core.stats().suspicions_started == 0);
+  // The next probe that fails with nothing newer heard accuses it, as before.
+  run(probed + 2 * round, probed + 30s,
+      [&](TimePoint) { return s.core.find(s.other)->state == MemberState::kSuspect; });
+  CHECK(s.core.find(s.other)->incarnation == 2);
+  CHECK(s.core.stats().probes_outrun == 1);
 }
