@@ -5,8 +5,10 @@
 // steady-state traffic and simulation speed over one minute; join one more member and time
 // its alive message reaching 99.99% and 100% of the others; crash one and time the first
 // and the last survivor declaring it dead; then a spell at 10% loss and one at 25%,
-// counting healthy members declared dead. The spells last 1 simulated minute by default, so
-// the default run ends within 10 minutes on 2 cores; GOSSIP_SIM_LOSS_S=600 runs them for ten.
+// counting healthy members declared dead and the push-pulls each member started per
+// simulated minute (push_pulls_per_member_min.lossP.nN). The spells last 1 simulated minute by
+// default, so the default run ends within 10 minutes on 2 cores; GOSSIP_SIM_LOSS_S=600 runs them
+// for ten.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -122,11 +124,27 @@ void run(size_t n, uint64_t seed, Duration loss_spell) {
   sim.run_for(30s);
 
   // 5. False deaths under loss, for loss_spell each.
+  // Push-pulls started by the members up, all told: loss must not pass for a heal, whose
+  // bursts of revivals start push-pulls of whole member lists (gossip/membership_sync.cc).
+  auto push_pulls = [&sim] {
+    uint64_t sum = 0;
+    for (NodeIndex i = 0; i < sim.size(); ++i)
+      if (sim.is_up(i)) sum += sim.core(i)->stats().push_pulls_started;
+    return sum;
+  };
   for (double loss : {0.10, 0.25}) {
     deaths.clear();
+    const uint64_t push_pulls_before = push_pulls();
     sim.network().set_loss(loss);
+    const double spell_wall = bench::wall_seconds();
     sim.run_for(loss_spell);
+    const double spell_wall_s = bench::wall_seconds() - spell_wall;
     sim.network().set_loss(0);
+    const std::string pct = std::to_string(int(loss * 100));
+    figure("push_pulls_per_member_min.loss" + pct + tag,
+           double(push_pulls() - push_pulls_before) / double(n) / (to_seconds(loss_spell) / 60),
+           "count");
+    std::printf("# loss %s%%: %.1f s of wall time for the spell\n", pct.c_str(), spell_wall_s);
     // Healthy members that anyone declared dead (a member declared dead by 500 observers
     // counts once), and how many such declarations there were.
     std::set<NodeIndex> wrongly_dead;
@@ -136,7 +154,6 @@ void run(size_t n, uint64_t seed, Duration loss_spell) {
       wrongly_dead.insert(who);
       ++declarations;
     }
-    const std::string pct = std::to_string(int(loss * 100));
     figure("false_dead.loss" + pct + tag, double(wrongly_dead.size()), "count");
     std::printf("# loss %s%%: %zu declarations of death about healthy members\n", pct.c_str(),
                 declarations);
