@@ -78,13 +78,15 @@ void Membership::write_local_members(TimePoint now, proto::PushPull& state) cons
   for (const Entry& e : entries_) {
     auto* m = state.add_members();
     m->set_recent(now - e.member.state_since < recent_window);
-    m->set_node(to_proto_bytes(e.member.id));
+    // (Set from the bytes themselves: a temporary std::string would be one more malloc per
+    // member, and 16-byte ids do not fit its small-string buffer.)
+    m->set_node(e.member.id.view().data(), e.member.id.view().size());
     m->set_name(e.member.name);
     gossip::to_proto(e.member.address, *m->mutable_addr());
     m->set_incarnation(e.member.incarnation);
     m->set_status(to_proto(e.member.state));
     write_nat_fields(e.member, *m);
-    m->set_meta(std::string(as_chars(e.member.meta)));
+    m->set_meta(e.member.meta.data(), e.member.meta.size());
     m->set_version_min(e.member.versions.min);
     m->set_version_max(e.member.versions.max);
   }
