@@ -124,8 +124,9 @@ void run(size_t n, uint64_t seed, Duration loss_spell) {
   sim.run_for(30s);
 
   // 5. False deaths under loss, for loss_spell each.
-  // Push-pulls started by the members up, all told: loss must not pass for a heal, whose
-  // bursts of revivals start push-pulls of whole member lists (gossip/membership_sync.cc).
+  // Push-pulls started by the members up, all told: how far loss passes for a heal, whose
+  // bursts of revivals start push-pulls of whole member lists (gossip/membership_sync.cc;
+  // at 25 % it does, one burst per member and spell).
   auto push_pulls = [&sim] {
     uint64_t sum = 0;
     for (NodeIndex i = 0; i < sim.size(); ++i)

@@ -307,8 +307,9 @@ class Membership {
   bool joins_in_burst_ = false;
   TimePoint last_refresh_;
   // When a datagram last came unasked (not an ack or nack) from outside our NAT, from a
-  // member that sees us at another address than ours: behind NAT, a silence from outside
-  // means our router may have forgotten our mapping.
+  // member that sees us at another address than ours (behind a symmetric NAT, from one of
+  // own_relays_ only): behind NAT, a silence from outside means our router may have
+  // forgotten our mapping.
   TimePoint last_outside_in_ = kTimeNever;
   // relays_for(id()) at our last mapping refresh: the members our keepalives go to.
   std::vector<NodeId> own_relays_;
