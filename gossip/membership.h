@@ -264,11 +264,17 @@ class Membership {
   void merge_remote_members(TimePoint now, const NodeId& sender, const proto::PushPull& state);
   void periodic_push_pull(TimePoint now);
   void reconnect(TimePoint now);
-  // A member we held dead or suspect is alive again, or (`join`) one we had never heard of
-  // is. Several in a burst mean a partition healed or a cluster is starting: a push-pull
-  // with a random member each half probe interval while they keep coming, and one more
-  // once they stopped (see membership_sync.cc).
-  void note_revival(TimePoint now, bool join = false);
+  // Why a member is alive to us again (note_revival): it joined, it came back from the dead
+  // or from a suspicion shared by many members or at a new address (a heal), or it refuted
+  // a suspicion few others shared (loss: not the start of a heal).
+  enum class Revival { kJoin, kReturn, kLoneSuspicion };
+  // A member we held dead or suspect is alive again, or one we had never heard of is.
+  // Several in a burst mean a partition healed or a cluster is starting: a push-pull with a
+  // random member each half probe interval while they keep coming, and one more once they
+  // stopped (see membership_sync.cc).
+  void note_revival(TimePoint now, Revival why);
+  // Whether a suspect refuting now was one of few members held suspect together.
+  bool suspicion_is_lone() const;
   void heal_sync(TimePoint now);
 
   Config config_;

@@ -109,7 +109,7 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
     if (!bootstrap) queue_update(id, alive_update(entries_.back().member));
     // A burst of joins is news for everyone, as a heal's revivals are: gossip alone leaves
     // holes where it reaches members through NATs (note_revival).
-    note_revival(now, /*join=*/true);
+    note_revival(now, Revival::kJoin);
     emit(Event::Kind::kJoined, entries_.back().member);
     return;
   }
@@ -120,6 +120,9 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
   Member advertised;
   read_nat_fields(alive, advertised);
   const bool moved = m.address != *address || m.candidates != advertised.candidates;
+  // Counted before set_state() takes this member out of the suspects. One back at a new
+  // address was no loss: its NAT remapped, and others still hold the old address too.
+  const bool lone_suspicion = before == MemberState::kSuspect && !moved && suspicion_is_lone();
   const bool changed = m.name != alive.name() || moved || m.meta != meta ||
                        m.relay != advertised.relay || m.symmetric_nat != advertised.symmetric_nat;
   remove_suspicion(*e);
@@ -135,7 +138,8 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
   m.versions = versions;
   set_state(now, *e, MemberState::kAlive);
   if (!bootstrap) queue_update(id, alive_update(m));
-  if (before != MemberState::kAlive) note_revival(now);
+  if (before != MemberState::kAlive)
+    note_revival(now, lone_suspicion ? Revival::kLoneSuspicion : Revival::kReturn);
   if (before != MemberState::kAlive) {
     emit(Event::Kind::kAlive, m);
   } else if (changed) {

@@ -715,6 +715,44 @@ TEST_CASE("in a cluster of fewer than 12, two revivals make a burst") {
   }
 }
 
+TEST_CASE("refuted suspicions few members share start no heal push-pulls; many at once do") {
+  // Under loss a member sees a trickle of suspicions, each refuted within a second, few at
+  // a time; a cut or a NAT router's restart makes many suspect together. Only the latter
+  // is a heal worth a burst of whole-list push-pulls (suspicion_is_lone: 16 at 640).
+  for (const size_t together : {size_t{1}, size_t{20}}) {
+    CAPTURE(together);
+    Solo s;
+    std::vector<NodeId> others;
+    for (uint16_t i = 0; i < 639; ++i) {
+      others.push_back(NodeId::random(s.rng));
+      s.feed_alive(others.back(), 1, Endpoint{IpAddress::v4(192, 0, 2, 10), uint16_t(7000 + i)},
+                   "m");
+    }
+    // Past the start's own burst of joins. The core's own probes go unanswered meanwhile:
+    // at one a second, fewer than 16 suspects of its own.
+    TimePoint t = kTimeZero + 8s;
+    run_timeouts(s, kTimeZero + 1ms, t - 100ms);
+    REQUIRE(s.core.count(MemberState::kSuspect) < 16);
+    const uint64_t before = s.core.stats().heal_syncs;
+    // Eight rounds, 500 ms apart, of `together` members accused and refuted: as many
+    // revivals as a heal's burst needs, many times over.
+    for (size_t round = 0; round < 8; ++round, t += 500ms) {
+      const size_t first = 100 + round * together;
+      for (size_t i = first; i < first + together; ++i) s.feed(s.accusation(others[i], 1), t);
+      for (size_t i = first; i < first + together; ++i)
+        s.feed_alive(others[i], 2, Endpoint{IpAddress::v4(192, 0, 2, 10), uint16_t(7000 + i)}, "m",
+                     t + 200ms);
+      run_timeouts(s, t + 200ms, t + 400ms);
+    }
+    run_timeouts(s, t, t + 3s);
+    if (together == 1) {
+      CHECK(s.core.stats().heal_syncs == before);
+    } else {
+      CHECK(s.core.stats().heal_syncs > before);
+    }
+  }
+}
+
 TEST_CASE("a burst of joins starts heal push-pulls, and one more once it settles") {
   // A cluster starting: members join for longer than kMaxHealSyncs (10) heal rounds last.
   // Gossip reaches members behind NAT through few doors, so what joined after the last
