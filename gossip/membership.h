@@ -228,6 +228,8 @@ class Membership {
   // our accusation, so it refutes if alive. False when no relay of it is in reach.
   bool accuse_through_relay(TimePoint now, const Entry& e);
   void ask_doubts(TimePoint now);
+  // Whether a member has been suspect to us for two probe intervals or more.
+  bool holds_old_suspicion(TimePoint now) const;
   const Entry* next_probe_target(TimePoint now);
   void reap_and_reshuffle(TimePoint now);
 
