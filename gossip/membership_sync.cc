@@ -320,7 +320,7 @@ void Membership::note_revival(TimePoint now, Revival why) {
   // does not start a burst. A suspect back at a new address is never lone: a NAT router
   // in front of many restarted, and their new addresses are the news a burst spreads (home
   // a's restart in homelab-nat at 480 hosts agreed 7.5-9.5 s after it without that rule,
-  // 3.5-4.0 s with it). Once a burst runs, every revival counts: the last refutations of a
+  // 3.2-4.0 s with it). Once a burst runs, every revival counts: the last refutations of a
   // heal are lone by then, and they are still news of it.
   const size_t burst = std::clamp<size_t>(entries_.size() / 4, 2, 3);
   const bool bursting = revivals_ >= burst && now - last_revival_ <= 5 * config_.probe_interval;
