@@ -323,15 +323,15 @@ void Membership::note_revival(TimePoint now, Revival why) {
   // 3.2-4.0 s with it). Once a burst runs, every revival counts: the last refutations of a
   // heal are lone by then, and they are still news of it.
   const size_t burst = std::clamp<size_t>(entries_.size() / 4, 2, 3);
-  const bool bursting = revivals_ >= burst && now - last_revival_ <= 5 * config_.probe_interval;
-  if (why == Revival::kLoneSuspicion && !bursting) return;
-  const bool join = why == Revival::kJoin;
-  if (revivals_ == 0 || now - last_revival_ > 5 * config_.probe_interval) {
+  // Revivals so far that are at most five probe intervals apart: one burst.
+  const bool in_burst = revivals_ > 0 && now - last_revival_ <= 5 * config_.probe_interval;
+  if (why == Revival::kLoneSuspicion && !(in_burst && revivals_ >= burst)) return;
+  if (!in_burst) {
     revivals_ = 0;
     heal_syncs_in_burst_ = 0;
     joins_in_burst_ = false;
   }
-  joins_in_burst_ |= join;
+  joins_in_burst_ |= why == Revival::kJoin;
   ++revivals_;
   last_revival_ = now;
   revived_since_heal_sync_ = true;
