@@ -10,8 +10,8 @@ void BroadcastQueue::push(std::optional<BroadcastKey> key, Bytes encoded) {
   if (!key) return;
   auto [slot, fresh] = by_key_.try_emplace(*key, it);
   if (!fresh) {
-    items_.erase(slot->second);  // the older item about the same thing
-    slot->second = it;
+    items_.erase(*slot);  // the older item about the same thing
+    *slot = it;
   }
 }
 
@@ -41,7 +41,7 @@ size_t BroadcastQueue::take(size_t budget, int limit, size_t (*overhead)(size_t)
       continue;
     }
     auto pos = items_.insert(std::move(node)).position;
-    if (key) by_key_.find(*key)->second = pos;
+    if (key) *by_key_.find(*key) = pos;
   }
   if (items_.empty()) smallest_ = SIZE_MAX;
   return used;

@@ -12,10 +12,10 @@
 #include <functional>
 #include <optional>
 #include <set>
-#include <unordered_map>
 #include <vector>
 
 #include "common/bytes.h"
+#include "common/flat_map.h"
 #include "common/node_id.h"
 
 namespace shoal::gossip {
@@ -61,7 +61,7 @@ class BroadcastQueue {
   using Items = std::set<Item>;
 
   Items items_;
-  std::unordered_map<BroadcastKey, Items::iterator, BroadcastKeyHash> by_key_;
+  FlatMap<BroadcastKey, Items::iterator, BroadcastKeyHash> by_key_;
   uint64_t next_id_ = 0;
   size_t smallest_ = SIZE_MAX;  // lower bound on the cost of any queued item
 };

@@ -67,7 +67,7 @@ Membership::Membership(Config config, LocalNode self, uint64_t seed, TimePoint n
   me.member.versions = config_.wire_versions;
   if (public_address_) me.member.candidates.push_back(*public_address_);
   me.member.path.reach = me.member.address;
-  index_.emplace(me.member.id, 0);
+  index_.try_emplace(me.member.id, 0);
   counted(me.member.state, +1);
   entries_.push_back(std::move(me));
   // Spread the first timers over one interval so that members started together do not
@@ -357,13 +357,13 @@ void Membership::send_stream(const Endpoint& to, std::optional<StreamId> stream,
 // --- queries -----------------------------------------------------------------------------
 
 Membership::Entry* Membership::find_entry(const NodeId& id) {
-  auto it = index_.find(id);
-  return it == index_.end() ? nullptr : &entries_[it->second];
+  const uint32_t* pos = index_.find(id);
+  return pos ? &entries_[*pos] : nullptr;
 }
 
 const Member* Membership::find(const NodeId& id) const {
-  auto it = index_.find(id);
-  return it == index_.end() ? nullptr : &entries_[it->second].member;
+  const uint32_t* pos = index_.find(id);
+  return pos ? &entries_[*pos].member : nullptr;
 }
 
 std::vector<Member> Membership::members() const {
@@ -395,6 +395,44 @@ std::vector<const Membership::Entry*> Membership::random_members(size_t k, const
     picked.push_back(&e);
   }
   return picked;
+}
+
+namespace {
+// held_'s slot for a state; -1: not held in a list.
+int held_list(MemberState state) {
+  if (state == MemberState::kSuspect) return 0;
+  if (state == MemberState::kDead) return 1;
+  return -1;
+}
+}  // namespace
+
+void Membership::track_held(size_t pos, MemberState from, MemberState to) {
+  if (const int list = held_list(from); list >= 0) {
+    std::vector<uint32_t>& held = held_[list];
+    const uint32_t slot = entries_[pos].held_slot;
+    assert(slot < held.size() && held[slot] == pos);
+    held[slot] = held.back();
+    entries_[held[slot]].held_slot = slot;
+    held.pop_back();
+  }
+  if (const int list = held_list(to); list >= 0) {
+    entries_[pos].held_slot = static_cast<uint32_t>(held_[list].size());
+    held_[list].push_back(static_cast<uint32_t>(pos));
+  }
+}
+
+const Membership::Entry* Membership::random_held(MemberState state, const NodeId& exclude) {
+  const int list = held_list(state);
+  if (list < 0 || held_[list].empty()) return nullptr;
+  const std::vector<uint32_t>& held = held_[list];
+  size_t pick = rng_.below(held.size());
+  if (entries_[held[pick]].member.id == exclude) {
+    if (held.size() == 1) return nullptr;
+    pick = (pick + 1 + rng_.below(held.size() - 1)) % held.size();  // uniform over the rest
+  }
+  const Entry& e = entries_[held[pick]];
+  assert(e.member.state == state && &e != &entries_[0]);
+  return &e;
 }
 
 void Membership::set_meta(TimePoint now, Bytes meta) {

@@ -50,10 +50,10 @@ void Membership::start_probe(TimePoint now) {
   std::vector<Bytes> leading;
   if (target->member.state == MemberState::kSuspect)
     leading.push_back(encode_update(suspect_update(target->member, id())));
-  ping_paths(*target, probe_->seq, std::move(leading), doubts(now, target->member.id));
+  ping_paths(*target, probe_->seq, std::move(leading), doubts(target->member.id));
 }
 
-std::vector<Membership::Doubt> Membership::doubts(TimePoint now, const NodeId& target) {
+std::vector<Membership::Doubt> Membership::doubts(const NodeId& target) {
   // A member that alone holds another suspect or dead, having missed its refutation, hears
   // nothing that would set it right: gossip's retransmits of the refutation are spent, nobody
   // gossips about a member that is fine, that member probes us once a probe round (minutes
@@ -63,17 +63,12 @@ std::vector<Membership::Doubt> Membership::doubts(TimePoint now, const NodeId& t
   // knows the member alive at a newer incarnation answers in its ack (answer_doubts). A
   // question and not a restated accusation: a doubt never spreads a suspicion or a death.
   std::vector<Doubt> asked;
-  const Member* asked_of = find(target);
-  auto ask_about = [&](MemberState state, Eligible eligible) {
-    // (Without the target itself: random draws would look for the one we exclude.)
-    const size_t others = count(state) - (asked_of && asked_of->state == state ? 1 : 0);
-    if (others == 0) return;
-    const auto picked = random_members(1, target, eligible, now);
-    if (picked.empty()) return;
-    asked.push_back({picked.front()->member.id, picked.front()->member.incarnation});
+  auto ask_about = [&](MemberState state) {
+    if (const Entry* picked = random_held(state, target))
+      asked.push_back({picked->member.id, picked->member.incarnation});
   };
-  ask_about(MemberState::kSuspect, held_suspect);
-  ask_about(MemberState::kDead, held_dead);
+  ask_about(MemberState::kSuspect);
+  ask_about(MemberState::kDead);
   stats_.doubts_sent += asked.size();
   return asked;
 }
@@ -99,7 +94,7 @@ void Membership::ask_doubts(TimePoint now) {
   if (asked.empty()) return;
   Entry* e = find_entry(asked.front()->member.id);
   stats_.doubt_pings++;
-  ping_outside_probe(now, *e, {}, doubts(now, e->member.id));
+  ping_outside_probe(now, *e, {}, doubts(e->member.id));
 }
 
 bool Membership::holds_old_suspicion(TimePoint now) const {
@@ -521,10 +516,15 @@ void Membership::reap_and_reshuffle(TimePoint now) {
     if (m.is_alive_or_suspect() || now - m.state_since < config_.dead_reap_after) continue;
     emit(Event::Kind::kReaped, m);
     counted(m.state, -1);
+    track_held(i, m.state, MemberState::kAlive);  // out of held_ (alive: no list)
     index_.erase(m.id);
     if (i != entries_.size() - 1) {
       entries_[i] = std::move(entries_.back());
-      index_[entries_[i].member.id] = i;
+      index_.insert_or_assign(entries_[i].member.id, static_cast<uint32_t>(i));
+      if (const MemberState moved = entries_[i].member.state; moved != MemberState::kAlive) {
+        track_held(entries_.size() - 1, moved, MemberState::kAlive);
+        track_held(i, MemberState::kAlive, moved);
+      }
     }
     entries_.pop_back();
   }

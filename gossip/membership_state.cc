@@ -52,6 +52,7 @@ void Membership::set_state(TimePoint now, Entry& e, MemberState state) {
     e.member.state_since = now;
     counted(e.member.state, -1);
     counted(state, +1);
+    track_held(static_cast<size_t>(&e - entries_.data()), e.member.state, state);
     wire_version_stale_ = true;  // a member joined or left the set we write for
   }
   e.member.state = state;
@@ -98,7 +99,7 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
     read_nat_fields(alive, fresh.member);
     fresh.member.path.reach = *address;
     fresh.known_since = now;
-    index_.emplace(id, entries_.size());
+    index_.try_emplace(id, static_cast<uint32_t>(entries_.size()));
     counted(fresh.member.state, +1);
     entries_.push_back(std::move(fresh));
     wire_version_stale_ = true;

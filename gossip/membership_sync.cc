@@ -266,11 +266,11 @@ void Membership::reconnect(TimePoint now) {
   const size_t up = count(MemberState::kAlive) + count(MemberState::kSuspect);
   const size_t tries = std::min(dead, static_cast<size_t>(config_.reconnects_per_tick));
   if (up > tries && rng_.below(up) >= tries) return;
-  const auto picked = random_members(1, NodeId(), held_dead, now);
-  if (picked.empty()) return;
+  const Entry* picked = random_held(MemberState::kDead, NodeId());
+  if (!picked) return;
   stats_.reconnect_attempts++;
-  if (picked.front()->member.takes_streams()) {
-    push_pull(now, picked.front()->member.address, false);
+  if (picked->member.takes_streams()) {
+    push_pull(now, picked->member.address, false);
   } else {
     // Behind NAT it takes no stream from us (and its address leads into our own LAN). Ask
     // one of its relays to tell it we hold it dead: it refutes if it is back, and the
@@ -278,7 +278,7 @@ void Membership::reconnect(TimePoint now) {
     // has if we missed it. A push-pull with a relay brought only the latter: a member held
     // dead by us alone (it never heard so) stayed dead 12 s after homelab-nat's cut.
     // Without a relay in reach, a push-pull with any live member.
-    Entry* e = find_entry(picked.front()->member.id);
+    Entry* e = find_entry(picked->member.id);
     if (!accuse_through_relay(now, *e)) periodic_push_pull(now);
   }
 }
