@@ -171,6 +171,13 @@ class LeaseCore {
     Bytes backend_data;
     bool operator==(const PeerView&) const = default;
   };
+  // A peer as recompute() last saw it, updated in place: which pass last found it among the
+  // owners, and what that pass has to report about it.
+  struct Peer {
+    PeerView view;
+    uint64_t pass = 0;
+    enum class Change : uint8_t { kNone, kAdded, kChanged } change = Change::kNone;
+  };
 
   void publish(WallTime wall);
   bool merge_record(const NodeRecord& record, WallTime wall, bool gossip_on);
@@ -219,7 +226,8 @@ class LeaseCore {
   Owners owners_;
   uint64_t owners_hash_ = 0;
   std::set<NodeId> members_;
-  std::map<NodeId, PeerView> peers_;
+  std::map<NodeId, Peer> peers_;
+  uint64_t recompute_pass_ = 0;
   uint64_t reallocations_ = 0;
   uint64_t rejected_ = 0;
 

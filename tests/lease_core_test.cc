@@ -926,3 +926,73 @@ TEST_CASE("lease_core: a peer's renewal leaves the owners as they were; a late o
   CHECK(owner_of() == peer);
   CHECK(c.owners_hash() == hash);
 }
+
+TEST_CASE("lease_core: peer events: added once, changed on new backend data, removed first") {
+  // recompute() updates its peers in place; this pins what it reports: nothing for a
+  // recompute that changes no peer, and for a subnet that moves, the old owner's removal
+  // before the new owner's addition (the datapath withdraws a route before it adds one).
+  Rng rng(37);
+  const NodeId self = NodeId::random(rng), a = NodeId::random(rng), b = NodeId::random(rng);
+  const Cidr subnet = *Cidr::parse("198.18.7.0/24");
+  LeaseCore c = core(self, {});
+  TimePoint now = kTimeZero;
+  WallTime wall = kWall;
+  auto receive = [&](const NodeRecord& record) {
+    const Bytes bytes = update_of(record);
+    c.handle_update(now, wall, bytes);
+  };
+  auto pass = [&](Duration d) {
+    for (const TimePoint end = now + d; now < end;) {
+      now += 100ms, wall += 100ms;
+      c.handle_timeout(now, wall);
+    }
+  };
+  auto peer_events = [&] {
+    std::vector<LeaseEvent> out;
+    while (auto e = c.poll_event())
+      if (e->kind == LeaseEvent::Kind::kPeerAdded || e->kind == LeaseEvent::Kind::kPeerChanged ||
+          e->kind == LeaseEvent::Kind::kPeerRemoved)
+        out.push_back(*e);
+    return out;
+  };
+
+  NodeRecord first = own_record(a, wall, 3);
+  first.backend_data = {1};
+  receive(first);
+  pass(1s);
+  auto events = peer_events();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].kind == LeaseEvent::Kind::kPeerAdded);
+  CHECK(events[0].node == a);
+  CHECK(events[0].subnet == subnet);
+  CHECK(events[0].backend_data == Bytes{1});
+
+  NodeRecord other = own_record(b, wall, 3);  // a later claim on the same subnet: it loses
+  other.claims[0].claimed_at = HlcStamp{200, 0};
+  receive(other);
+  pass(1s);
+  CHECK(peer_events().empty());
+
+  NodeRecord moved = first;  // a's new backend data
+  moved.version = 4;
+  moved.backend_data = {2};
+  receive(moved);
+  pass(1s);
+  events = peer_events();
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].kind == LeaseEvent::Kind::kPeerChanged);
+  CHECK(events[0].backend_data == Bytes{2});
+
+  NodeRecord released = moved;  // a gives the subnet up: b's claim wins it
+  released.version = 5;
+  released.claims.clear();
+  receive(released);
+  pass(1s);
+  events = peer_events();
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].kind == LeaseEvent::Kind::kPeerRemoved);
+  CHECK(events[0].node == a);
+  CHECK(events[1].kind == LeaseEvent::Kind::kPeerAdded);
+  CHECK(events[1].node == b);
+  CHECK(events[1].subnet == subnet);
+}
