@@ -24,9 +24,10 @@ uint64_t first_word(const NodeId& id) {
 }
 
 // Rendezvous (highest random weight) hashing: each member ranks the relays its own way, and
-// everyone computes the same ranking.
-uint64_t weight(const NodeId& member, const NodeId& relay) {
-  return mix(first_word(member) ^ mix(first_word(relay)));
+// everyone computes the same ranking. The relay's half, mixed_half(relay), is computed once.
+uint64_t mixed_half(const NodeId& relay) { return mix(first_word(relay)); }
+uint64_t weight(const NodeId& member, uint64_t relay_half) {
+  return mix(first_word(member) ^ relay_half);
 }
 
 bool can_relay(const Member& m) { return m.relay && m.state == MemberState::kAlive; }
@@ -106,6 +107,7 @@ void Membership::readvertise_self(TimePoint now) {
   const bool symmetric = reflexive_.symmetric();
   if (candidates == me.candidates && relay == me.relay && symmetric == me.symmetric_nat) return;
   me.candidates = std::move(candidates);
+  if (relay != me.relay) relay_candidates_stale_ = true;
   me.relay = relay;
   me.symmetric_nat = symmetric;
   me.incarnation++;
@@ -155,15 +157,34 @@ bool Membership::anchors_exist() const {
 }
 
 std::vector<NodeId> Membership::relays_for(const NodeId& member) const {
-  std::vector<std::pair<uint64_t, NodeId>> ranked;
-  for (const Entry& e : entries_)
-    if (e.member.id != member && can_relay(e.member))
-      ranked.emplace_back(weight(member, e.member.id), e.member.id);
-  const size_t k = std::min(ranked.size(), static_cast<size_t>(config_.relays_per_member));
-  std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(k), ranked.end(),
-                    [](const auto& a, const auto& b) { return a.first > b.first; });
+  if (relay_candidates_stale_) {
+    relay_candidates_.clear();
+    for (size_t i = 0; i < entries_.size(); ++i)
+      if (entries_[i].member.relay)
+        relay_candidates_.push_back({mixed_half(entries_[i].member.id), static_cast<uint32_t>(i)});
+    relay_candidates_stale_ = false;
+  }
+  // Rank every member that advertises relaying by its weight, then take the best k that are
+  // alive and not `member` itself: the first few ranked, usually. The state is read only
+  // for those.
+  std::vector<std::pair<uint64_t, uint32_t>> ranked;
+  ranked.reserve(relay_candidates_.size());
+  for (const RelayCandidate& c : relay_candidates_)
+    ranked.emplace_back(weight(member, c.mixed_id), c.pos);
+  const size_t k = static_cast<size_t>(config_.relays_per_member);
+  const auto by_weight = [](const auto& a, const auto& b) { return a.first > b.first; };
   std::vector<NodeId> out;
-  for (size_t i = 0; i < k; ++i) out.push_back(ranked[i].second);
+  size_t sorted = 0;
+  for (size_t i = 0; i < ranked.size() && out.size() < k; ++i) {
+    if (i == sorted) {  // sort a window of 2k more, or the rest if that is all
+      sorted = std::min(ranked.size(), sorted + 2 * k);
+      std::partial_sort(ranked.begin() + static_cast<std::ptrdiff_t>(i),
+                        ranked.begin() + static_cast<std::ptrdiff_t>(sorted), ranked.end(),
+                        by_weight);
+    }
+    const Member& m = entries_[ranked[i].second].member;
+    if (m.id != member && can_relay(m)) out.push_back(m.id);
+  }
   return out;
 }
 

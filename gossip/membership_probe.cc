@@ -517,6 +517,7 @@ void Membership::reap_and_reshuffle(TimePoint now) {
     emit(Event::Kind::kReaped, m);
     counted(m.state, -1);
     track_held(i, m.state, MemberState::kAlive);  // out of held_ (alive: no list)
+    relay_candidates_stale_ = true;
     index_.erase(m.id);
     if (i != entries_.size() - 1) {
       entries_[i] = std::move(entries_.back());

@@ -103,6 +103,7 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
     counted(fresh.member.state, +1);
     entries_.push_back(std::move(fresh));
     wire_version_stale_ = true;
+    relay_candidates_stale_ = true;
     // Slot it into the current probe round at a random place still ahead of us.
     probe_order_.push_back(id);
     const size_t ahead = probe_order_.size() - probe_pos_;
@@ -132,6 +133,7 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
   m.address = *address;
   m.meta = meta;
   m.candidates = std::move(advertised.candidates);
+  if (m.relay != advertised.relay) relay_candidates_stale_ = true;
   m.relay = advertised.relay;
   m.symmetric_nat = advertised.symmetric_nat;
   if (moved) m.path.readvertised(m.address, m.candidates, m.symmetric_nat);
