@@ -312,12 +312,12 @@ uint8_t Membership::wire_version() const {
   if (!wire_version_stale_) return wire_version_;
   const VersionRange& ours = self().versions;
   uint8_t lowest_max = ours.max;
-  bool anyone_else = false;
-  for (size_t i = 1; i < entries_.size(); ++i) {
-    const Member& m = entries_[i].member;
-    if (!m.is_alive_or_suspect()) continue;  // the dead catch up when they are back
+  bool anyone_else = false;  // alive or suspect: the dead catch up when they are back
+  for (size_t v = 0; v < live_by_max_version_.size(); ++v) {
+    if (live_by_max_version_[v] == 0) continue;
     anyone_else = true;
-    lowest_max = std::min(lowest_max, m.versions.max);
+    lowest_max = std::min(lowest_max, static_cast<uint8_t>(v));
+    break;
   }
   // Alone, we cannot know what the seeds read: our oldest is the safest guess.
   wire_version_ = anyone_else ? std::max(lowest_max, ours.min) : ours.min;

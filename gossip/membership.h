@@ -202,6 +202,9 @@ class Membership {
   proto::Update suspect_update(const Member& m, const NodeId& from) const;
   proto::Update dead_update(const Member& m, const NodeId& from) const;
   void set_state(TimePoint now, Entry& e, MemberState state);
+  // Keeps live_by_max_version_ true: +1 when another member becomes alive or suspect (or
+  // reads a new range while it is), -1 when it stops.
+  void count_live_version(const Member& m, int delta);
   void remove_suspicion(Entry& e);
 
   // membership_probe.cc: the failure detector.
@@ -340,7 +343,12 @@ class Membership {
   bool leaving_ = false;
   bool leave_gossiped_ = false;
 
-  // wire_version(), computed again only after a member's state or range changed.
+  // The other members alive or suspect, by the highest wire version each reads: the lowest
+  // present is what wire_version() writes. Walking entries_ for it instead, after every
+  // change of state, cost 17 % of gossip_sim's time at 2,000 members under 25 % loss, where
+  // states change all the time.
+  std::array<uint32_t, 256> live_by_max_version_{};
+  // wire_version(), computed again only after live_by_max_version_ changed.
   mutable uint8_t wire_version_ = 0;
   mutable bool wire_version_stale_ = true;
 

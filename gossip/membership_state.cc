@@ -47,13 +47,22 @@ void Membership::queue_update(const NodeId& about, const proto::Update& update) 
   broadcasts_.push(BroadcastKey{BroadcastKey::Topic::kMember, about}, encode_update(update));
 }
 
+void Membership::count_live_version(const Member& m, int delta) {
+  uint32_t& n = live_by_max_version_[m.versions.max];
+  n = delta > 0 ? n + 1 : n - 1;
+  wire_version_stale_ = true;  // a member joined or left the set we write for
+}
+
 void Membership::set_state(TimePoint now, Entry& e, MemberState state) {
   if (e.member.state != state) {
     e.member.state_since = now;
     counted(e.member.state, -1);
     counted(state, +1);
     track_held(static_cast<size_t>(&e - entries_.data()), e.member.state, state);
-    wire_version_stale_ = true;  // a member joined or left the set we write for
+    const bool was_live = e.member.is_alive_or_suspect();
+    e.member.state = state;
+    if (&e != &entries_[0] && was_live != e.member.is_alive_or_suspect())
+      count_live_version(e.member, was_live ? -1 : +1);
   }
   e.member.state = state;
 }
@@ -101,8 +110,8 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
     fresh.known_since = now;
     index_.try_emplace(id, static_cast<uint32_t>(entries_.size()));
     counted(fresh.member.state, +1);
+    count_live_version(fresh.member, +1);
     entries_.push_back(std::move(fresh));
-    wire_version_stale_ = true;
     relay_candidates_stale_ = true;
     // Slot it into the current probe round at a random place still ahead of us.
     probe_order_.push_back(id);
@@ -137,7 +146,11 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
   m.relay = advertised.relay;
   m.symmetric_nat = advertised.symmetric_nat;
   if (moved) m.path.readvertised(m.address, m.candidates, m.symmetric_nat);
-  if (m.versions != versions) wire_version_stale_ = true;
+  if (m.versions != versions && m.is_alive_or_suspect()) {
+    count_live_version(m, -1);
+    m.versions = versions;
+    count_live_version(m, +1);
+  }
   m.versions = versions;
   set_state(now, *e, MemberState::kAlive);
   if (!bootstrap) queue_update(id, alive_update(m));
