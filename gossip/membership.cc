@@ -399,6 +399,43 @@ std::vector<const Membership::Entry*> Membership::random_members(size_t k, const
 
 namespace {
 // held_'s slot for a state; -1: not held in a list.
+int held_list(MemberState state);
+}  // namespace
+
+std::string Membership::audit() const {
+  std::array<size_t, 4> counts{};
+  std::array<uint32_t, 256> live{};
+  std::array<size_t, 2> held{};
+  size_t relaying = 0;
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    const Entry& e = entries_[i];
+    const std::string entry = "entry " + std::to_string(i) + " (" + e.member.name + ")";
+    const uint32_t* pos = index_.find(e.member.id);
+    if (!pos || *pos != i) return entry + ": the index by id leads elsewhere";
+    counts[static_cast<size_t>(e.member.state)]++;
+    if (i > 0 && e.member.is_alive_or_suspect()) live[e.member.versions.max]++;
+    relaying += e.member.relay;
+    if (const int list = held_list(e.member.state); list >= 0) {
+      held[list]++;
+      if (e.held_slot >= held_[list].size() || held_[list][e.held_slot] != i)
+        return entry + ": missing from the held list of its state";
+    }
+  }
+  if (index_.size() != entries_.size()) return "the index by id holds ids that are not entries";
+  if (counts != state_counts_) return "the counts by state are off";
+  if (live != live_by_max_version_) return "the counts of live members by version are off";
+  if (held[0] != held_[0].size() || held[1] != held_[1].size())
+    return "a held list has members not in its state";
+  if (!relay_candidates_stale_) {
+    if (relay_candidates_.size() != relaying) return "the relay candidates are not the relaying";
+    for (const RelayCandidate& c : relay_candidates_)
+      if (c.pos >= entries_.size() || !entries_[c.pos].member.relay)
+        return "a relay candidate is not a relaying member";
+  }
+  return {};
+}
+
+namespace {
 int held_list(MemberState state) {
   if (state == MemberState::kSuspect) return 0;
   if (state == MemberState::kDead) return 1;

@@ -120,6 +120,10 @@ class Membership {
   const Config& config() const { return config_; }
   // The wire version we write at now: the cluster version (the rule: gossip/wire.h).
   uint8_t wire_version() const;
+  // For tests: whether what is kept beside the entries (the index by id, the counts by
+  // state and by version, the held lists, the relay candidates) agrees with them. Empty
+  // when it does, else the first disagreement. O(n).
+  std::string audit() const;
 
  private:
   struct Entry {
