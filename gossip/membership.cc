@@ -399,7 +399,11 @@ std::vector<const Membership::Entry*> Membership::random_members(size_t k, const
 
 namespace {
 // held_'s slot for a state; -1: not held in a list.
-int held_list(MemberState state);
+int held_list(MemberState state) {
+  if (state == MemberState::kSuspect) return 0;
+  if (state == MemberState::kDead) return 1;
+  return -1;
+}
 }  // namespace
 
 std::string Membership::audit() const {
@@ -434,14 +438,6 @@ std::string Membership::audit() const {
   }
   return {};
 }
-
-namespace {
-int held_list(MemberState state) {
-  if (state == MemberState::kSuspect) return 0;
-  if (state == MemberState::kDead) return 1;
-  return -1;
-}
-}  // namespace
 
 void Membership::track_held(size_t pos, MemberState from, MemberState to) {
   if (const int list = held_list(from); list >= 0) {

@@ -26,9 +26,7 @@ uint64_t first_word(const NodeId& id) {
 // Rendezvous (highest random weight) hashing: each member ranks the relays its own way, and
 // everyone computes the same ranking. The relay's half, mixed_half(relay), is computed once.
 uint64_t mixed_half(const NodeId& relay) { return mix(first_word(relay)); }
-uint64_t weight(const NodeId& member, uint64_t relay_half) {
-  return mix(first_word(member) ^ relay_half);
-}
+uint64_t weight(uint64_t member_word, uint64_t relay_half) { return mix(member_word ^ relay_half); }
 
 bool can_relay(const Member& m) { return m.relay && m.state == MemberState::kAlive; }
 
@@ -167,10 +165,11 @@ std::vector<NodeId> Membership::relays_for(const NodeId& member) const {
   // Rank every member that advertises relaying by its weight, then take the best k that are
   // alive and not `member` itself: the first few ranked, usually. The state is read only
   // for those.
+  const uint64_t member_word = first_word(member);
   std::vector<std::pair<uint64_t, uint32_t>> ranked;
   ranked.reserve(relay_candidates_.size());
   for (const RelayCandidate& c : relay_candidates_)
-    ranked.emplace_back(weight(member, c.mixed_id), c.pos);
+    ranked.emplace_back(weight(member_word, c.mixed_id), c.pos);
   const size_t k = static_cast<size_t>(config_.relays_per_member);
   const auto by_weight = [](const auto& a, const auto& b) { return a.first > b.first; };
   std::vector<NodeId> out;

@@ -98,10 +98,8 @@ void Membership::ask_doubts(TimePoint now) {
 }
 
 bool Membership::holds_old_suspicion(TimePoint now) const {
-  for (const auto& [deadline, suspect] : suspicion_deadlines_) {
-    const Member* m = find(suspect);
-    if (m && now - m->state_since >= 2 * config_.probe_interval) return true;
-  }
+  for (const uint32_t pos : held_[0])  // the suspects
+    if (now - entries_[pos].member.state_since >= 2 * config_.probe_interval) return true;
   return false;
 }
 

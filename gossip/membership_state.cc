@@ -54,17 +54,15 @@ void Membership::count_live_version(const Member& m, int delta) {
 }
 
 void Membership::set_state(TimePoint now, Entry& e, MemberState state) {
-  if (e.member.state != state) {
-    e.member.state_since = now;
-    counted(e.member.state, -1);
-    counted(state, +1);
-    track_held(static_cast<size_t>(&e - entries_.data()), e.member.state, state);
-    const bool was_live = e.member.is_alive_or_suspect();
-    e.member.state = state;
-    if (&e != &entries_[0] && was_live != e.member.is_alive_or_suspect())
-      count_live_version(e.member, was_live ? -1 : +1);
-  }
+  if (e.member.state == state) return;
+  e.member.state_since = now;
+  counted(e.member.state, -1);
+  counted(state, +1);
+  track_held(static_cast<size_t>(&e - entries_.data()), e.member.state, state);
+  const bool was_live = e.member.is_alive_or_suspect();
   e.member.state = state;
+  if (&e != &entries_[0] && was_live != e.member.is_alive_or_suspect())
+    count_live_version(e.member, was_live ? -1 : +1);
 }
 
 void Membership::remove_suspicion(Entry& e) {
@@ -146,12 +144,12 @@ void Membership::on_alive(TimePoint now, const proto::Alive& alive, bool bootstr
   m.relay = advertised.relay;
   m.symmetric_nat = advertised.symmetric_nat;
   if (moved) m.path.readvertised(m.address, m.candidates, m.symmetric_nat);
-  if (m.versions != versions && m.is_alive_or_suspect()) {
-    count_live_version(m, -1);
+  if (m.versions != versions) {
+    const bool live = m.is_alive_or_suspect();  // else set_state below counts it
+    if (live) count_live_version(m, -1);
     m.versions = versions;
-    count_live_version(m, +1);
+    if (live) count_live_version(m, +1);
   }
-  m.versions = versions;
   set_state(now, *e, MemberState::kAlive);
   if (!bootstrap) queue_update(id, alive_update(m));
   if (before != MemberState::kAlive)

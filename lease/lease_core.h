@@ -169,7 +169,6 @@ class LeaseCore {
     Cidr subnet;
     IpAddress underlay;
     Bytes backend_data;
-    bool operator==(const PeerView&) const = default;
   };
   // A peer as recompute() last saw it, updated in place: which pass last found it among the
   // owners, and what that pass has to report about it.
