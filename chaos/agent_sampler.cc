@@ -40,6 +40,7 @@ void AgentSampler::read(const std::vector<bool>& up) {
       std::string all;
       for (const auto& o : owners) all += o + "\n";
       v.owners_key = std::hash<std::string>{}(all);
+      v.owned = owners.size();
     } else {
       v.owners_key = 0x5eed0000ULL + h;  // unread: agrees with nobody
     }

@@ -90,6 +90,13 @@ Judge::Judge(const ScenarioFile& file, std::string mode, uint64_t seed) : file_(
   report_.duration_s = file.duration_s;
   first_ready_.resize(file.hosts);
   renumbered_.resize(file.hosts);
+  if (file.pool_size < file.hosts)
+    log(0,
+        "the pool holds " + std::to_string(file.pool_size) + " subnets for " +
+            std::to_string(file.hosts) +
+            " hosts: the others wait without one until a lease frees one (a bigger network "
+            "or a longer subnet_len gives more)",
+        EventKind::kCluster);
 }
 
 void Judge::log(double t, std::string what, EventKind kind) {
@@ -241,8 +248,12 @@ Judge::Agreement Judge::assess(double t, const std::vector<HostView>& views,
         else if (*first_ready_[h] != *v.ready_subnet)
           renumbered_[h] = true;
       }
-    } else if (owner_view && a.problem.empty()) {
-      a.problem = host_name(h) + " holds no ready subnet";
+    } else if (owner_view && v.owned < file_.pool_size && a.problem.empty()) {
+      // With every subnet of the pool owned, waiting without one is right: the host takes
+      // the first subnet that a dead or departed host's lease frees.
+      a.problem = host_name(h) + " holds no ready subnet, and " +
+                  std::to_string(file_.pool_size - v.owned) + " of the pool's " +
+                  std::to_string(file_.pool_size) + " are free";
       a.owners = false;
     }
   }

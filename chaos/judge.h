@@ -38,6 +38,7 @@ struct HostView {
   // Equal owner maps give equal keys, and different ones (almost surely) different keys.
   uint64_t owners_key = 0;
   std::optional<Cidr> ready_subnet;  // the subnet it routes, once the backend has it
+  size_t owned = 0;  // subnets in its owner map: the pool's size means the pool is full
 };
 
 // Names what host `host` gets wrong about the hosts `up`, for the report: "h4 sees h7 dead".

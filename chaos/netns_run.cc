@@ -510,6 +510,7 @@ class NetnsRun {
     const auto running = up();
     sampler_.sample(now_s(), judge_, running, running);
     const auto& views = sampler_.views();
+    retired_.resize(file_.hosts);
     // Pods follow their host's subnet, as the CNI plugin would give them addresses from it.
     if (prober_)
       for (uint32_t h = 0; h < file_.hosts; ++h) {
@@ -518,9 +519,33 @@ class NetnsRun {
         if (Status s = lab_->address_pods(h, *subnet); !s.ok()) return s;
         for (uint32_t j = 0; j < file_.pods_per_host; ++j)
           prober_->set_address(h * file_.pods_per_host + j, NetnsLab::pod_address(*subnet, j));
+        retired_[h] = false;
         if (Status s = pods_moved(h); !s.ok()) return s;
       }
+    if (prober_) retire_orphaned_pods(running, views);
     return {};
+  }
+
+  // A host that is down keeps its pods and their routes (an agent's crash leaves the kernel's
+  // datapath as it was), and they count. Once its lease has run out and another host routes its
+  // subnet, its pods hold addresses that are someone else's: they leave the probe matrix
+  // until the host is back with a subnet of its own.
+  void retire_orphaned_pods(const std::vector<bool>& running, const std::vector<HostView>& views) {
+    for (uint32_t h = 0; h < file_.hosts; ++h) {
+      const auto subnet = lab_->pods_subnet(h);
+      if (running[h] || retired_[h] || !subnet) continue;
+      for (uint32_t g = 0; g < file_.hosts; ++g) {
+        if (g == h || !running[g] || views[g].ready_subnet != subnet) continue;
+        for (uint32_t j = 0; j < file_.pods_per_host; ++j)
+          prober_->set_address(h * file_.pods_per_host + j, "");
+        retired_[h] = true;
+        judge_.log(now_s(),
+                   host_name(h) + "'s pods leave the probe matrix: its subnet " +
+                       subnet->to_string() + " is " + host_name(g) + "'s now",
+                   RunReport::Event::Kind::kCluster);
+        break;
+      }
+    }
   }
 
   // ---- the workload (ScenarioFile::Workload) ----
@@ -646,6 +671,7 @@ class NetnsRun {
   bool made_work_ = false;  // work_ is ours (mkdtemp), not the caller's --work
   std::optional<NetnsLab> lab_;
   std::optional<PodProber> prober_;
+  std::vector<bool> retired_;  // per host: its pods left the probe matrix (retire_orphaned_pods)
   std::vector<Agent> agents_;
   std::vector<uint32_t> seeds_;
   std::vector<size_t> bands_;

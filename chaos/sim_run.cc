@@ -53,13 +53,6 @@ class SimRun {
           seed ? Duration::zero() : Duration(starts.below(static_cast<uint64_t>(window.count())));
       sim_.at(kTimeZero + at, [this, h] { cluster_.start(h, seeds_); });
     }
-    if (file_.pool_size < file_.hosts)
-      judge_.log(0,
-                 "the pool holds " + std::to_string(file_.pool_size) + " subnets for " +
-                     std::to_string(file_.hosts) +
-                     " hosts: some will get none (a bigger network or a "
-                     "longer subnet_len gives more)",
-                 RunReport::Event::Kind::kCluster);
     sim_.on_event([this](TimePoint, NodeIndex observer, const gossip::Event& e) {
       if (e.kind != gossip::Event::Kind::kDead) return;
       auto subject = sim_.index_of(e.member.id);
@@ -270,6 +263,7 @@ class SimRun {
       v[h].suspect = core->count(gossip::MemberState::kSuspect);
       v[h].owners_key = lease->owners_hash();
       v[h].ready_subnet = lease->ready_subnet();
+      v[h].owned = lease->owners().size();
     }
     return v;
   }

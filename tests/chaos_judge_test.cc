@@ -190,3 +190,21 @@ TEST_CASE("cut_predicate: sets, both ways or one way, and groups") {
   CHECK(groups(0, 1));
   CHECK_FALSE(groups(0, 2));  // h3 is in no group: it reaches everyone
 }
+
+TEST_CASE("judge: a host without a subnet agrees only while the pool is full") {
+  ScenarioFile file = three_hosts();
+  file.pool_size = 2;
+  Judge judge(file, "test", 1);
+  auto views = agreeing();
+  views[2].ready_subnet.reset();  // h3 came last and found no free subnet
+  for (auto& v : views) v.owned = 2;
+  CHECK(judge.sample(1, views, kProblem));
+
+  // h1's lease ran out and every owner map lost it: a subnet is free, and h3 must take it.
+  views[0].ready_subnet.reset();
+  for (auto& v : views) v.owned = 1, v.owners_key = 43;
+  CHECK_FALSE(judge.sample(2, views, kProblem));
+  const RunReport r = judge.finish(3, views, kProblem, {}, 0);
+  CHECK(verdict(r, "owners_agree").outcome == RunReport::Verdict::Outcome::kFail);
+  CHECK(verdict(r, "owners_agree").detail.find("1 of the pool's 2 are free") != std::string::npos);
+}
