@@ -269,6 +269,10 @@ Status cluster_can_run(const ScenarioFile& file, const ClusterFile& cluster) {
     return Status::unsupported(
         "hosts join late in this scenario; on a real cluster the harness does not start "
         "agents (run it on namespaces)");
+  if (!file.planted_bug.empty())
+    return Status::unsupported("planted_bug " + file.planted_bug +
+                               " is for tests of the harness, on namespaces or --sim; a real "
+                               "cluster gets no planted bugs");
   if (file.workload)
     return Status::unsupported(
         "workloads run in the harness's own pods; on a real cluster it has none (run it on "

@@ -103,6 +103,14 @@ class NetnsRun {
       if (!prober.ok()) return prober.error();
       prober_.emplace(std::move(*prober));
     }
+    if (file_.planted_bug == "unreachable-pod") {
+      // A test of the harness: h1p1 drops whatever it sends into the overlay (its own
+      // subnet's route is longer and stays), so it answers no pod on another host.
+      auto done =
+          NetnsLab::exec_in(lab_->pod_ns(0, 0), {"ip", "route", "add", "blackhole", file_.network});
+      if (!done.ok()) return done.error();
+      judge_.log(0, "planted: h1p1 blackholes " + file_.network, RunReport::Event::Kind::kCluster);
+    }
 
     seeds_ = seed_hosts(file_);
     const std::vector<bool> late = late_joiners(file_);
@@ -166,6 +174,8 @@ class NetnsRun {
     Judge::Extra extra;
     stop_workload();
     stop_agents();
+    if (file_.planted_bug == "corrupt-database")
+      if (Status s = corrupt_database(0); !s.ok()) return s;
     extra.databases_open = databases_open();
     extra.no_pods_reason = "the scenario has no pods";
     extra.no_workload_reason = file_.workload ? "its check never ran: no pod had an address"
@@ -647,6 +657,15 @@ class NetnsRun {
     return s.empty() ? "(no output)" : s.substr(0, 300);
   }
 
+  // A test of the harness: host h's database loses its header, as a disk that lost a write.
+  Status corrupt_database(uint32_t h) {
+    const std::string path = dir_of(h) + "/shoal.db";
+    if (Status s = write_file_atomically(path, std::string(4096, '\x5a')); !s.ok()) return s;
+    judge_.log(now_s(), "planted: " + host_name(h) + "'s database overwritten",
+               RunReport::Event::Kind::kCluster);
+    return {};
+  }
+
   // After the agents stopped: every host's database opens (Store::open runs quick_check).
   RunReport::Verdict databases_open() const {
     size_t opened = 0;
@@ -689,6 +708,12 @@ class NetnsRun {
 }  // namespace
 
 Status namespaces_can_run(const ScenarioFile& file) {
+  if (file.planted_bug == "keep-lost-subnet")
+    return Status::unsupported(
+        "planted_bug keep-lost-subnet is planted in the simulator's lease core, not in the "
+        "agents: run it with --sim");
+  if (file.planted_bug == "unreachable-pod" && file.pods_per_host == 0)
+    return Status::invalid_argument("planted_bug unreachable-pod needs pods (pods_per_host)");
   if (file.has_nat() && file.pods_per_host > 0 && (file.backend != "udp" || !file.encrypt))
     return Status::invalid_argument(
         "pods behind NAT reach the others only through the encrypted udp tunnel: set "

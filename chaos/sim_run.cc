@@ -331,6 +331,10 @@ uint64_t simulator_bytes_needed(size_t hosts) {
 }
 
 Status simulator_can_run(const ScenarioFile& file, std::optional<uint64_t> available_bytes) {
+  if (!file.planted_bug.empty() && file.planted_bug != "keep-lost-subnet")
+    return Status::unsupported("planted_bug " + file.planted_bug +
+                               " breaks pods or database files, which the simulator has none "
+                               "of: run it on namespaces");
   if (available_bytes && simulator_bytes_needed(file.hosts) > *available_bytes) {
     const uint64_t room = *available_bytes > kBaseBytes ? *available_bytes - kBaseBytes : 0;
     const auto fit = static_cast<size_t>(std::sqrt(static_cast<double>(room) / kBytesPerHostPair));

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The checks that only namespaces make (pods_reach, databases_open, workload) fail when they
+# should: every tests/chaos/planted/netns/fails-A+B.json breaks checks A and B on real agents
+# and pods, and the run must exit 1 with exactly those verdicts "fail": every other check
+# passes or is skipped, so the plant, not something else, is what broke them. Root only.
+set -euo pipefail
+chaos=${1:?usage: planted_netns_test.sh SHOAL-CHAOS SHOAL}
+shoal=${2:?usage: planted_netns_test.sh SHOAL-CHAOS SHOAL}
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [[ $(id -u) -ne 0 ]]; then
+  echo "SKIP: e2e.chaos.planted: needs root (network namespaces)"
+  exit 77
+fi
+work=$(mktemp -d /tmp/shoal-chaos-planted-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+failures=0
+
+for file in "$here"/planted/netns/fails-*.json; do
+  name=$(basename "$file" .json)
+  expected=$(tr '+' '\n' <<<"${name#fails-}" | sort)
+  out=$work/$name
+  status=0
+  # --work inside $work: a failed run keeps its work directory, and this test removes it.
+  "$chaos" run "$file" --shoal "$shoal" --work "$out.work" --out "$out" >"$out.txt" 2>&1 ||
+    status=$?
+  failed=$(jq -r '.checks[] | select(.verdict == "fail") | .check' "$out/report.json" 2>/dev/null |
+    sort || echo "no report")
+  if [[ $status -eq 1 && $failed == "$expected" ]]; then
+    echo "ok: $name fails $(tr '\n' ' ' <<<"$failed")and nothing else"
+  else
+    echo "FAIL: $name should fail exactly $(tr '\n' ' ' <<<"$expected")(exit $status," \
+      "failed: $(tr '\n' ' ' <<<"$failed")):" >&2
+    cat "$out.txt" >&2
+    failures=$((failures + 1))
+  fi
+done
+left=$(ip netns list | grep -c "^sc[0-9]" || true)
+if [[ $left -ne 0 ]]; then
+  echo "FAIL: namespaces left behind: $(ip netns list | grep '^sc[0-9]' | head -3)" >&2
+  failures=$((failures + 1))
+fi
+exit $((failures > 0))
