@@ -30,6 +30,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$root/tests/e2e/netns.sh"
 # shellcheck source=tests/e2e/pods.sh
 source "$root/tests/e2e/pods.sh"
+# shellcheck source=tests/e2e/cluster.sh
+source "$root/tests/e2e/cluster.sh"
 require_root datapath
 need_packages iperf3 iputils-ping containernetworking-plugins iptables
 shoal=$root/build/release/cli/shoal
@@ -40,19 +42,11 @@ work=$(mktemp -d /tmp/shoal-bench-datapath-XXXXXX)
 netns_at_cleanup "rm -rf '$work'"
 netns_setup "bd$$" 3
 
-start_agent() {  # start_agent I BACKEND
-  netns_spawn "$1" "$work/h$1.log" "$shoal" agent --name "h$1" --network 198.18.0.0/16 \
-    --bind "$(netns_addr "$1"):7946" --seed "$(netns_addr 1):7946" --data-dir "$work/h$1" \
-    --subnet-file "$work/h$1/subnet.env" --control-socket "$work/h$1/shoal.sock" --backend "$2" \
-    --ip-masq true
-  agent_pid[$1]=$NETNS_LAST_PID
-}
+AGENT_LOG_LEVEL=info  # cluster.sh's start_agent: the agent's default, as a user runs it
 stop_agent() {  # stop_agent I: SIGTERM (the lease and the kernel state stay), wait for the exit
-  kill -TERM "${agent_pid[$1]}" 2>/dev/null || true
-  wait_until 10 not_running "${agent_pid[$1]}" || echo "# h$1's agent did not stop in 10 s"
+  netns_kill "$1" TERM
+  wait_until 10 netns_stopped "$1" || echo "# h$1's agent did not stop in 10 s"
 }
-not_running() { ! kill -0 "$1" 2>/dev/null; }
-declare -A agent_pid=()
 
 # iperf3 from $1 (a command prefix) to address $2 with P streams; prints Gbit/s.
 iperf() {
@@ -70,13 +64,10 @@ measure() {  # measure CASE CLIENT_PREFIX SERVER_ADDR
 }
 declare -A tput=()
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f\n", a / b; else print 0 }'; }
-env_subnet() {  # the network of FLANNEL_SUBNET in host I's subnet.env: 198.18.5.0/24
-  pods_network "$(grep '^FLANNEL_SUBNET=' "$work/h$1/subnet.env" | cut -d= -f2)"
-}
 
 echo "# 1. first ping: 3 agents start at once (vxlan)"
 t0=$(now_us)
-for i in 1 2 3; do start_agent "$i" vxlan; done
+for i in 1 2 3; do start_agent "$i" --backend vxlan --ip-masq true; done
 wait_until 30 test -f "$work/h1/subnet.env" -a -f "$work/h2/subnet.env" ||
   { echo "# the agents did not settle"; tail -5 "$work"/h*.log; exit 1; }
 pod_add 1 1 "$work/h1/subnet.env" "$work/cni"
@@ -120,7 +111,7 @@ measure vxlan_hand "pod_exec 1 1" "$pod2"
 for i in 1 2; do netns_exec "$i" ip link del vxh; done
 
 # host-gw: the same agents (same data dirs, so the same subnets) with the other backend.
-for i in 1 2 3; do start_agent "$i" host-gw; done
+for i in 1 2 3; do start_agent "$i" --backend host-gw --ip-masq true; done
 hostgw_route() { netns_exec 1 ip route show proto 83 | grep -q "via $(netns_addr 2) dev u0"; }
 wait_until 30 hostgw_route || echo "# no host-gw route on h1 after 30 s"
 WAIT_INTERVAL=0.05 wait_until 10 pod_exec 1 1 ping -c1 -W0.2 -q "$pod2" >/dev/null ||

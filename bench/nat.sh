@@ -65,8 +65,9 @@ mkdir -p "$work/cni"
 pods=(1)
 since() { us_to_secs $(($(now_us) - $1)); }
 
-settled() { local i; for i in 1 2 3 4 5; do [[ -n $(nat_line "$i") && $(nat_line "$i") != "not known"* ]] || return 1; done; }
-reached() { all_alive && settled; }
+# nat_lines_known: every agent knows where it stands behind (or in front of) its NAT.
+nat_lines_known() { local i; for i in 1 2 3 4 5; do [[ -n $(nat_line "$i") && $(nat_line "$i") != "not known"* ]] || return 1; done; }
+reached() { all_alive 5 "${nat_sites_hosts[@]}" && nat_lines_known; }
 paths_as_allowed() {
   [[ $(path_of 2 h4) == punched && $(path_of 4 h2) == punched && $(path_of 3 h4) == punched ]] &&
     [[ $(path_of 2 h5) == relayed && $(path_of 4 h5) == relayed ]]
@@ -97,15 +98,15 @@ iperf() {
   wait_until 5 listening "$2" 1 5201 || { echo "# iperf3 server in h$2 did not listen" >&2; return 1; }
   out=$(pod_exec "$1" 1 timeout $((iperf_s + 20)) iperf3 -J -c "${podip[$2 1]}" -t "$iperf_s") || return 1
   wait || true
-  python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))' <<<"$out"
+  jq -r '.end.sum_received.bits_per_second / 1e9' <<<"$out" | awk '{ printf "%.2f\n", $1 }'
 }
 lan=$(iperf 2 3) && punched=$(iperf 2 4) && relayed=$(iperf 5 2) ||
   { echo "# an iperf3 run failed"; exit 1; }
-echo "# paths: h2->h3 $(ctl 2 leases | awk '$1 == "h3" { print $4 }'), h2->h4 $(ctl 2 leases | awk '$1 == "h4" { print $4 }'), h5->h2 $(ctl 5 leases | awk '$1 == "h2" { print $4 }')"
+echo "# paths: h2->h3 $(lease_field 2 h3 path), h2->h4 $(lease_field 2 h4 path), h5->h2 $(lease_field 5 h2 path)"
 echo "figure tput.direct.p1 $lan Gbit/s"
 echo "figure tput.punched.p1 $punched Gbit/s"
 echo "figure tput.relayed.p1 $relayed Gbit/s"
-ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print('%.2f' % (a / b if b else 0))" "$1" "$2"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f\n", a / b; else print 0 }'; }
 echo "figure ratio.punched_routed.p1 $(ratio "$punched" "$lan") 1"
 echo "figure ratio.relayed_direct.p1 $(ratio "$relayed" "$lan") 1"
 
@@ -128,15 +129,14 @@ wait_until 10 bash -c "[[ \$(grep -c 'bytes from' '$work/ping.txt') -ge 10 ]]" |
 remapped=$(now_us)
 nat_sites_remap 1 || { echo "# could not restart NAT 1"; exit 1; }
 moved() {
-  [[ $(nat_line 2) == "reachable at 203.0.113.101:400"* && $(nat_line 3) == "reachable at 203.0.113.101:400"* ]] && all_alive
+  [[ $(nat_line 2) == "reachable at 203.0.113.101:400"* && $(nat_line 3) == "reachable at 203.0.113.101:400"* ]] && all_alive 5 "${nat_sites_hosts[@]}"
 }
 WAIT_INTERVAL=0.1 wait_until 60 moved || { echo "# NAT 1's hosts did not recover in 60 s"; exit 1; }
 echo "figure gossip_remap_recovery_s $(since "$remapped") s"
 wait "$pinger" || true
-gap=$(python3 -c '
-import re, sys
-stamps = [float(m.group(1)) for m in re.finditer(r"^\[(\d+\.\d+)\].*bytes from", open(sys.argv[1]).read(), re.M)]
-print("%.1f" % max((b - a for a, b in zip(stamps, stamps[1:])), default=-1))' "$work/ping.txt")
+# ping -D: "[1733640000.123456] 64 bytes from ...": the longest gap between two replies.
+gap=$(awk -F'[][]' '/^\[[0-9.]+\].*bytes from/ { if (n++ && $2 - last > max) max = $2 - last; last = $2 }
+  END { if (n < 2) print "-1.0"; else printf "%.1f\n", max }' "$work/ping.txt")
 [[ $gap != -1.0 ]] || { echo "# no ping replies across the remap"; exit 1; }
 echo "figure remap_recovery_s $gap s"
 echo "# h2: $before -> $(nat_line 2); members declared dead in all: $(declared_dead)"

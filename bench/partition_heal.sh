@@ -44,14 +44,12 @@ JSON
     echo "# partition_heal: shoal-chaos could not run the cut of $cut s (exit $status)"
     exit 1
   fi
-  read -r converge reach verdict < <(python3 - "$work/cut$cut.report" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-heal = [x for x in r["recoveries"] if "partition" in x["after"]]
-value = lambda k: "none" if not heal or heal[0][k] is None else "%.2f" % heal[0][k]
-print(value("seconds"), value("reach_seconds"), r["verdict"])
-PY
-  )
+  # The first recovery after the partition: its two times (none when missing) and the verdict.
+  read -r converge reach verdict < <(jq -r '
+    ([.recoveries[] | select(.after | contains("partition"))] | first) as $heal
+    | def value(k): if $heal == null or $heal[k] == null then "none" else $heal[k] end;
+    "\(value("seconds")) \(value("reach_seconds")) \(.verdict)"' "$work/cut$cut.report" |
+    awk '{ for (i = 1; i <= 2; i++) if ($i != "none") $i = sprintf("%.2f", $i); print }')
   echo "# cut of $cut s: agreed again $converge s, pods reached again $reach s after the heal (checks: $verdict)"
   [[ $converge == none || $reach == none ]] && { echo "# partition_heal: no recovery after the cut of $cut s"; exit 1; }
   echo "figure heal_converge_s.n10.cut$cut $converge s"

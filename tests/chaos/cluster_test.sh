@@ -23,9 +23,7 @@ netns_at_cleanup "rm -rf $work"
 
 netns_setup "cc$$" 4
 for i in 1 2 3 4; do start_agent "$i" --allow-faults true; done
-alive_count() { ctl "$1" members --json 2>/dev/null | jq '[.members[] | select(.state == "alive")] | length'; }
-all_alive() { local i; for i in 1 2 3 4; do [[ $(alive_count "$i") == 4 ]] || return 1; done; }
-wait_until 60 all_alive || fail "the 4 agents did not all see 4 alive members"
+wait_until 60 all_alive 4 1 2 3 4 || fail "the 4 agents did not all see 4 alive members"
 wait_until 30 settled 1 2 3 4 || fail "the agents did not probe each other"
 
 # The names are the agents' own (h1..h4 here); exec reaches each host.

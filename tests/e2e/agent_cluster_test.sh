@@ -23,7 +23,6 @@ source "$here/cluster.sh"
 require_root "e2e.agent_cluster"
 shoal=$(realpath "${1:?usage: $0 PATH/TO/shoal}")
 
-not_running() { ! netns_alive "$1"; }
 
 work=$(mktemp -d /tmp/shoal-e2e-XXXXXX)
 netns_at_cleanup "rm -rf '$work'"
@@ -133,7 +132,7 @@ step "   rotated from $old_id to $new_id; all 5 still alive"
 step "6. SIGTERM h4, restart it without a seed"
 subnet4=$(own_subnet 4)
 netns_kill 4 TERM
-wait_until 10 not_running 4 || fail "h4 did not stop within 10 s of SIGTERM"
+wait_until 10 netns_stopped 4 || fail "h4 did not stop within 10 s of SIGTERM"
 grep -q "stopping; the lease is kept" "$work/h4.log" || fail "h4 did not log a clean stop"
 grep -q "info stopped$" "$work/h4.log" || fail "h4 did not finish its clean stop"
 wait_until 20 all_see 1 left 1 2 3 5 || fail "the others do not list h4 as left"
@@ -146,7 +145,7 @@ step "   h4 rejoined from its store after $(us_to_secs "$WAIT_ELAPSED_US") s, sa
 
 step "7. shoal leave on h3"
 ctl 3 leave >/dev/null || fail "shoal leave failed on h3"
-wait_until 10 not_running 3 || fail "h3 did not exit after shoal leave"
+wait_until 10 netns_stopped 3 || fail "h3 did not exit after shoal leave"
 grep -q "left the cluster; subnet released" "$work/h3.log" || fail "h3 did not log its leave"
 [[ ! -e $work/h3/subnet.env ]] || fail "h3 left its subnet.env behind"
 wait_until 20 all_see 1 left 1 2 4 5 || fail "the others do not list h3 as left"

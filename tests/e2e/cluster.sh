@@ -9,6 +9,9 @@
 # lease settings). Whole scenarios (partitions, crashes, freezes, lost databases, with
 # verdicts) are shoal-chaos's job: docs/chaos.md.
 
+# shellcheck source=tests/e2e/pods.sh
+declare -F pods_network >/dev/null || source "$(dirname "${BASH_SOURCE[0]}")/pods.sh"
+
 declare -gA podip=() # "I J" -> the address of pod J on host I
 
 # step MESSAGE: one line of the test's story, with the time.
@@ -34,8 +37,8 @@ declare -p AGENT_FLAGS >/dev/null 2>&1 || AGENT_FLAGS=()
 # start_agent [--gate] I [FLAGS...]: agent hI in host I's namespace (netns_spawn; --gate: behind
 # netns_gate_close's gate), its files in $work/hI, its control socket where ctl looks, metrics on
 # port 9100 of its underlay address (AGENT_BIND overrides --bind), overlay 198.18.0.0/16, joining
-# through h1 (not h1 itself, nor when NO_SEED=1: it rejoins from its store). AGENT_FLAGS, then
-# FLAGS, are added.
+# through h1 (not h1 itself, nor when NO_SEED=1: it rejoins from its store), logging at
+# AGENT_LOG_LEVEL (debug unless set). AGENT_FLAGS, then FLAGS, are added.
 start_agent() {
   local gate=()
   [[ $1 == --gate ]] && gate=(--gate) && shift
@@ -46,7 +49,7 @@ start_agent() {
     --network 198.18.0.0/16 --bind "${AGENT_BIND:-$(netns_addr "$i"):7946}" "${seed[@]}" \
     --data-dir "$work/h$i" --subnet-file "$work/h$i/subnet.env" \
     --control-socket "$work/h$i/shoal.sock" --metrics-addr "$(netns_addr "$i"):9100" \
-    --log-level debug ${AGENT_FLAGS[@]+"${AGENT_FLAGS[@]}"} "$@"
+    --log-level "${AGENT_LOG_LEVEL:-debug}" ${AGENT_FLAGS[@]+"${AGENT_FLAGS[@]}"} "$@"
 }
 metric() { netns_metric "$1" 9100 "$2"; } # metric I 'NAME{LABELS}': agent I's value, 0 when absent
 
@@ -72,6 +75,11 @@ member_state() { member_field "$1" "$2" state; } # member_state I NAME: alive, s
 count_state() {  # count_state I STATE: how many members agent I lists in STATE
   ctl "$1" members --json 2>/dev/null | jq --arg s "$2" '[.members[] | select(.state == $s)] | length'
 }
+all_alive() {  # all_alive N HOSTS...: every listed agent lists N members alive (itself included)
+  local n=$1 i
+  shift
+  for i in "$@"; do [[ $(count_state "$i" alive) == "$n" ]] || return 1; done
+}
 # lease_field I NAME FIELD: FIELD of NAME's lease as agent I lists it (subnet, path, endpoint...).
 lease_field() {
   ctl "$1" leases --json 2>/dev/null |
@@ -90,11 +98,9 @@ same_leases() {  # same_leases N HOSTS...: all list the same N leases
 alive_on() { [[ $(member_state "$1" "$2") == alive ]]; } # alive_on I NAME
 own_subnet() { lease_field "$1" "h$1" subnet; } # own_subnet I: the subnet agent I's table gives hI
 env_subnet() {  # env_subnet I: FLANNEL_SUBNET of agent I, as a network ("198.18.5.0/24")
-  local line
-  line=$(grep '^FLANNEL_SUBNET=' "$work/h$1/subnet.env" 2>/dev/null) || return 1
-  line=${line#FLANNEL_SUBNET=}
-  # the file holds the first usable address (x.y.z.1/24): turn it back into the network
-  echo "${line%.*}.0/${line#*/}"
+  local value
+  value=$(env_value "$1" FLANNEL_SUBNET) || return 1
+  pods_network "$value" # the file holds the first usable address (198.18.5.1/24)
 }
 env_value() {  # env_value I KEY: KEY's value in host I's subnet.env
   local line

@@ -67,7 +67,6 @@ on_fail() {  # fail's extra diagnostics (cluster.sh)
   for i in "${hosts[@]}"; do dump_host "$i"; done
 }
 FAIL_LOG_LINES=25
-not_running() { ! netns_alive "$1"; }
 
 work=$(mktemp -d /tmp/shoal-dp-XXXXXX)
 netns_at_cleanup "rm -rf '$work'"
@@ -79,11 +78,6 @@ fi
 mkdir -p "$work/cni"
 
 AGENT_FLAGS=(--subnet-max 198.18.199.0 --backend "$backend" --ip-masq "$ipmasq")
-env_subnet() {  # env_subnet I: FLANNEL_SUBNET of host I as a network ("198.18.5.0/24")
-  local s
-  s=$(env_value "$1" FLANNEL_SUBNET) || return 1
-  pods_network "$s"
-}
 
 # path_of I J: how host I should reach host J's pods: host-gw or vxlan.
 path_of() {
@@ -272,7 +266,7 @@ step "   h1 counted $repaired repairs (shoal_datapath_drift_repaired_total)"
 
 step "5. SIGKILL h3's agent: its kernel state stays"
 netns_kill 3 KILL
-wait_until 10 not_running 3 || fail "h3's agent survived SIGKILL"
+wait_until 10 netns_stopped 3 || fail "h3's agent survived SIGKILL"
 ping_pods "${hosts[@]}"
 h1_sees_h3_dead() { [[ $(member_state 1 h3) == dead ]]; }
 wait_until 60 h1_sees_h3_dead || fail "h1 did not declare h3 dead within 60 s"
@@ -293,7 +287,7 @@ ping_pods "${hosts[@]}"
 
 step "6. shoal leave on h2"
 ctl 2 leave >/dev/null || fail "shoal leave failed on h2"
-wait_until 10 not_running 2 || fail "h2's agent did not exit after shoal leave"
+wait_until 10 netns_stopped 2 || fail "h2's agent did not exit after shoal leave"
 left_everywhere() { forgotten 1 2 && forgotten 3 2 && all_ok 1 3; }
 wait_until 15 left_everywhere || fail "h1 or h3 still hold h2's route, neighbour or FDB entry 15 s after it left"
 step "   h1 and h3 forgot h2 after $(us_to_secs "$WAIT_ELAPSED_US") s"

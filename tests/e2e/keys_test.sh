@@ -23,12 +23,6 @@ shoal=$(realpath "${1:?usage: $0 PATH/TO/shoal}")
 work=$(mktemp -d /tmp/shoal-keys.XXXXXX)
 netns_at_cleanup "rm -rf $work"
 
-alive_count() { ctl "$1" members --json 2>/dev/null | jq '[.members[] | select(.state == "alive")] | length'; }
-all_alive() {  # all_alive N HOSTS...: every listed agent sees N alive members
-  local n=$1 i
-  shift
-  for i in "$@"; do [[ $(alive_count "$i") == "$n" ]] || return 1; done
-}
 primary_of() { ctl "$1" keys list --json | jq -r '.keys[] | select(.primary) | .keyId'; }
 key_count() { ctl "$1" keys list --json | jq '.keys | length'; }
 file_keys() { grep -vc '^#' "$work/h$1/cluster.key"; }  # keys in host I's key file

@@ -70,7 +70,7 @@ for i in "${nat_sites_hosts[@]}"; do
   wait_until 60 test -f "$work/h$i/subnet.env" || fail "h$i wrote no subnet.env within 60 s"
 done
 add_pods "${nat_sites_hosts[@]}"
-wait_until 60 all_alive || fail "not every agent lists 5 alive members within 60 s"
+wait_until 60 all_alive 5 "${nat_sites_hosts[@]}" || fail "not every agent lists 5 alive members within 60 s"
 started=$(now_us)
 # The first pings wait on gossip: each host must learn the others' tunnel candidates and which
 # member relays (h1 must first find out it is public), punch, and finish a handshake through a

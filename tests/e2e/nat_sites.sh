@@ -46,10 +46,6 @@ nat_sites_pods_reach() {
     done
   done
 }
-all_alive() {  # every agent lists all 5 alive
-  local i
-  for i in "${nat_sites_hosts[@]}"; do [[ $(count_state "$i" alive) -eq 5 ]] || return 1; done
-}
 nat_line() { ctl "$1" status --json 2>/dev/null | jq -r '.status.nat'; } # where agent I stands
 path_of() { member_field "$1" "$2" path; } # path_of I NAME: how agent I reaches member NAME
 declared_dead() {  # members declared dead by all agents together

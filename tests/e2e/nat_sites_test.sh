@@ -47,7 +47,7 @@ nat_sites_setup "sn$$"
 
 step "1. h1 public; h2, h3 behind cone NAT 1; h4 behind cone NAT 2; h5 behind a symmetric NAT"
 nat_sites_start
-wait_until 60 all_alive || fail "not every agent lists 5 alive members within 60 s"
+wait_until 60 all_alive 5 "${nat_sites_hosts[@]}" || fail "not every agent lists 5 alive members within 60 s"
 step "   all 5 see all 5 alive after $(us_to_secs "$WAIT_ELAPSED_US") s"
 
 step "2. each host knows where it stands"
@@ -93,7 +93,7 @@ moved() {
 }
 wait_until 90 moved || fail "h2 and h3 did not advertise NAT 1's new ports: h2 $(nat_line 2); h3 $(nat_line 3)"
 step "   h2 was $before2, now $(nat_line 2) ($(us_to_secs "$WAIT_ELAPSED_US") s)"
-wait_until 60 all_alive || fail "not every agent lists 5 alive members after the remap"
+wait_until 60 all_alive 5 "${nat_sites_hosts[@]}" || fail "not every agent lists 5 alive members after the remap"
 dead=$(declared_dead)
 ((dead == 0)) || fail "$dead false deaths declared around NAT 1's restart"
 step "   all 5 alive, no false death"

@@ -568,6 +568,10 @@ netns_alive() {
   return 1
 }
 
+# netns_stopped I: true once no process that netns_spawn started in host I runs (wait_until's
+# condition after a SIGTERM or a leave).
+netns_stopped() { ! netns_alive "$1"; }
+
 # netns_alive_pid PID: true while the process netns_spawn started as PID still runs (not a zombie).
 netns_alive_pid() {
   local k

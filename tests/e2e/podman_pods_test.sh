@@ -56,14 +56,7 @@ PODMAN_CNI_PLUGIN_DIRS="$work/bin:/usr/lib/cni"
 ns() { netns_name "$1"; } # ns I: host I's namespace, podman's "host"
 pm() { podman_cmd "$(ns "$1")" "${@:2}"; } # pm I ARG...: podman ARG... on host I
 
-start_agent() {  # start_agent I
-  local i=$1
-  netns_spawn "$i" "$work/h$i.log" "$shoal" agent --name "h$i" \
-    --network 198.18.0.0/16 --backend vxlan --key-file "$work/key" \
-    --bind "$(netns_addr "$i"):7946" --seed "$(netns_addr 1):7946" \
-    --data-dir "$work/h$i" --subnet-file "$work/h$i/subnet.env" \
-    --control-socket "$work/h$i/shoal.sock" --ip-masq true --log-level debug
-}
+AGENT_FLAGS=(--backend vxlan --key-file "$work/key" --ip-masq true)  # for cluster.sh's start_agent
 # status_of I FIELD: a field of agent I's `shoal status --json` ("subnet", "podMtu", ...).
 status_of() { ctl "$1" status --json 2>/dev/null | jq -r --arg f "$2" '.status[$f] // empty'; }
 # in_subnet ADDR NET: ADDR lies in NET ("198.18.5.0/24").

@@ -34,7 +34,7 @@ case $mode in
 esac
 require_root "e2e.udp.$mode"
 shoal=$(realpath "${1:?$usage}")
-need_packages iputils-ping netcat-openbsd containernetworking-plugins nftables tcpdump iperf3 python3
+need_packages iputils-ping netcat-openbsd containernetworking-plugins nftables tcpdump iperf3 python3 jq
 
 hosts=(1 2 3)
 pods=(1 2)
@@ -134,37 +134,9 @@ capture() {
 }
 # datagrams FILE SRC DST TYPE: the UDP payloads (hex, one per line) in the pcap FILE from SRC to
 # DST whose first byte is TYPE.
-datagrams() {
-  python3 - "$@" <<'PY'
-import struct, sys, socket
-path, src, dst, kind = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-data = open(path, "rb").read()
-link = struct.unpack("<I", data[20:24])[0]
-at = 24
-while at + 16 <= len(data):
-    caplen = struct.unpack("<I", data[at + 8:at + 12])[0]
-    frame = data[at + 16:at + 16 + caplen]
-    at += 16 + caplen
-    ip = frame[14:] if link == 1 else frame[16:]
-    if len(ip) < 28 or ip[9] != 17:
-        continue
-    ihl = (ip[0] & 15) * 4
-    payload = ip[ihl + 8:]
-    if socket.inet_ntoa(ip[12:16]) == src and socket.inet_ntoa(ip[16:20]) == dst and payload and payload[0] == kind:
-        print(payload.hex())
-PY
-}
+datagrams() { python3 "$here/udp_tools.py" datagrams "$@"; }
 # send_udp I FROM TO HEX [COUNT]: sends the datagram HEX from address FROM on host I to TO:port.
-send_udp() {
-  netns_exec "$1" python3 - "$2" "$3" "$port" "$4" "${5:-1}" <<'PY'
-import socket, sys
-src, dst, port, payload, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), bytes.fromhex(sys.argv[4]), int(sys.argv[5])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((src, 0))
-for _ in range(count):
-    s.sendto(payload, (dst, port))
-PY
-}
+send_udp() { netns_exec "$1" python3 "$here/udp_tools.py" send "$2" "$3" "$port" "$4" "${5:-1}"; }
 
 step "3. a marker sent pod to pod: on the underlay $([[ $encrypt == true ]] && echo never || echo "in plaintext")"
 # 16 bytes, ping's longest fill pattern: the payload of every ping repeats it.
@@ -213,18 +185,14 @@ if [[ $encrypt == true ]]; then
   send_udp 1 "$(netns_addr 1)" "$(netns_addr 2)" "$sample"
   wait_until 5 test "$(dropped 2 replay)" -gt "$before" || fail "h2 did not drop a replayed datagram as replay"
   step "   a captured datagram sent again dropped as replay"
-  flipped=$(python3 -c "import sys; b = bytearray.fromhex(sys.argv[1]); b[20] ^= 1; print(b.hex())" "$sample")
+  flipped=$(python3 "$here/udp_tools.py" flip "$sample" 20)
   before=$(dropped 2 auth_failed)
   send_udp 1 "$(netns_addr 1)" "$(netns_addr 2)" "$flipped"
   wait_until 5 test "$(dropped 2 auth_failed)" -gt "$before" || fail "h2 did not drop a datagram with a flipped bit as auth_failed"
   step "   the same datagram with one bit flipped dropped as auth_failed"
 fi
-netns_exec 1 python3 - "$(netns_addr 2)" "$port" <<'PY' || fail "the random flood could not be sent"
-import os, random, socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-for _ in range(20000):
-    s.sendto(os.urandom(random.randint(1, 1500)), (sys.argv[1], int(sys.argv[2])))
-PY
+netns_exec 1 python3 "$here/udp_tools.py" flood "$(netns_addr 2)" "$port" 20000 ||
+  fail "the random flood could not be sent"
 netns_alive 2 || fail "h2's agent died under 20,000 random datagrams"
 ping_pods "${hosts[@]}"
 step "   20,000 random datagrams to h2: its agent runs and every pod still reaches every pod"
@@ -244,7 +212,7 @@ if [[ $encrypt == true ]]; then
   ((rekeys >= 3)) || fail "only $rekeys handshakes completed on h1 during 32 s of iperf3 (rekey every 10 s)"
   [[ $(dropped 1 handshake_pending) == "$pending_before" ]] ||
     fail "h1 dropped packets waiting for a handshake during the rekeys"
-  gbps=$(python3 -c "import json,sys; d = json.load(open(sys.argv[1])); print(round(d['end']['sum_received']['bits_per_second'] / 1e9, 2))" "$work/iperf.json")
+  gbps=$(jq -r '.end.sum_received.bits_per_second / 1e9' "$work/iperf.json" | awk '{ printf "%.2f\n", $1 }')
   step "   $rekeys handshakes on h1, the connection held, no packet waited for a session, $gbps Gbit/s"
 fi
 step "done"
