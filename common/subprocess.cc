@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -117,11 +118,15 @@ Result<pid_t> spawn_process(const std::vector<std::string>& argv, const std::str
   if (!log.valid()) return errno_status("open " + log_path);
   Fd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!null.valid()) return errno_status("open /dev/null");
+  const pid_t parent = ::getpid();
   const pid_t child = ::fork();
   if (child < 0) return errno_status("fork");
   if (child == 0) {
+    // Dies with its starter: a harness that is SIGKILLed (no destructor runs) leaves no
+    // daemon behind. The check after prctl closes the race with a starter that died first.
     if (::dup2(null.get(), STDIN_FILENO) < 0 || ::dup2(log.get(), STDOUT_FILENO) < 0 ||
-        ::dup2(log.get(), STDERR_FILENO) < 0 || ::setpgid(0, 0) != 0)
+        ::dup2(log.get(), STDERR_FILENO) < 0 || ::setpgid(0, 0) != 0 ||
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent)
       ::_exit(127);
     exec_child(argv, {});
   }

@@ -40,7 +40,8 @@ Result<ProcessOutput> run_process(const std::vector<std::string>& argv,
 
 // Starts argv with stdin from /dev/null and stdout and stderr appended to `log_path`, in a
 // process group of its own (its PID is the group's), so that what it starts can be signalled
-// with it: kill(-pid, ...).
+// with it: kill(-pid, ...). It gets SIGKILL when the thread that started it ends, so call it
+// from a thread that lives as long as the program should run (the caller's main thread).
 Result<pid_t> spawn_process(const std::vector<std::string>& argv, const std::string& log_path);
 
 // Waits up to `timeout` for `pid` to end; true when it did (and is reaped).

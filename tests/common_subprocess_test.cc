@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "common/subprocess.h"
 
@@ -74,6 +75,49 @@ TEST_CASE("spawn_process: runs on, writes its log, and is reaped once signalled"
   std::stringstream text;
   text << in.rdbuf();
   CHECK(text.str() == "started\n");
+  std::remove(log.c_str());
+  ::rmdir(dir);
+}
+
+TEST_CASE("spawn_process: what it started dies with its starter, even one that is SIGKILLed") {
+  char dir[] = "/tmp/shoal-subprocess-XXXXXX";
+  REQUIRE(::mkdtemp(dir));
+  const std::string log = std::string(dir) + "/log";
+  int pipe_fds[2];
+  REQUIRE(::pipe(pipe_fds) == 0);
+  const pid_t starter = ::fork();
+  REQUIRE(starter >= 0);
+  if (starter == 0) {  // a harness: starts a daemon, says its PID, then is killed
+    auto pid = spawn_process({"sleep", "30"}, log);
+    const pid_t daemon = pid.ok() ? *pid : -1;
+    if (::write(pipe_fds[1], &daemon, sizeof daemon) != sizeof daemon) ::_exit(1);
+    ::pause();
+    ::_exit(0);
+  }
+  pid_t daemon = -1;
+  REQUIRE(::read(pipe_fds[0], &daemon, sizeof daemon) == sizeof daemon);
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+  REQUIRE(daemon > 0);
+  CHECK(::kill(daemon, 0) == 0);  // it runs
+  ::kill(starter, SIGKILL);
+  CHECK(reap_within(starter, 5s));
+  // The orphan goes to init, which may be slow to reap it (or, in a container, never): a
+  // zombie counts as gone.
+  auto gone_now = [daemon] {
+    if (::kill(daemon, 0) != 0) return true;
+    std::ifstream stat("/proc/" + std::to_string(daemon) + "/stat");
+    std::string pid, comm, state;
+    stat >> pid >> comm >> state;
+    return !stat || state == "Z";
+  };
+  bool gone = false;
+  for (int i = 0; i < 500 && !gone; ++i) {
+    gone = gone_now();
+    if (!gone) std::this_thread::sleep_for(10ms);
+  }
+  CHECK(gone);
+  if (!gone) ::kill(daemon, SIGKILL);
   std::remove(log.c_str());
   ::rmdir(dir);
 }
