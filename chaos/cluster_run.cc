@@ -189,6 +189,20 @@ class ClusterRun {
       case FaultSpec::Kind::kLoss: {
         const auto percent =
             std::to_string(std::clamp(static_cast<int>(std::lround(f.loss * 100)), 1, 100));
+        if (!f.from.empty()) {  // a lossy link: each side loses what it sends across
+          const CutPredicate across = cut_predicate(f, n);
+          for (uint32_t from = 0; from < n; ++from) {
+            std::vector<std::string> peers;
+            for (uint32_t to = 0; to < n; ++to)
+              if (to != from && across(from, to)) peers.push_back(cluster_.hosts[to].name);
+            if (peers.empty()) continue;
+            if (Status s =
+                    place(i, from, {"loss", percent}, peers, {"--out", "--for", lifetime(f)});
+                !s.ok())
+              return s;
+          }
+          return {};
+        }
         for (uint32_t h : f.hosts) {
           std::vector<std::string> peers;
           for (uint32_t o = 0; o < n; ++o)

@@ -220,23 +220,31 @@ Status NetnsLab::set_links(const Links& links) {
       "table bridge chaos\ndelete table bridge chaos\n"
       "table bridge chaos {\n chain links {\n"
       "  type filter hook forward priority -10; policy accept;\n";
-  for (const auto& [from, to] : links.cut) {
-    const std::string port = " oifname \"h" + std::to_string(to + 1) + "\" drop\n";
+  // The frames from host `from` to host `to` on the switch.
+  auto between = [&](uint32_t from, uint32_t to) {
+    const std::string port = " oifname \"h" + std::to_string(to + 1) + "\"";
     if (nat_of(from) == nat_of(to))  // one segment: port to port
-      rules += "  iifname \"h" + std::to_string(from + 1) + "\"" + port;
-    else if (nat_of(from) == 0)  // comes to a NATed host from its router, from this address
-      rules += "  ip saddr " + host_address(from) + port;
-    else  // comes from the router's address, with the host's mark
-      rules += "  ip saddr " + nat_wan_address(nat_of(from)) + " ip dscp " +
-               std::to_string(mark_of(from)) + port;
-  }
+      return "iifname \"h" + std::to_string(from + 1) + "\"" + port;
+    if (nat_of(from) == 0)  // comes to a NATed host from its router, from this address
+      return "ip saddr " + host_address(from) + port;
+    // comes from the router's address, with the host's mark
+    return "ip saddr " + nat_wan_address(nat_of(from)) + " ip dscp " +
+           std::to_string(mark_of(from)) + port;
+  };
+  auto coin = [](double share) {
+    const auto per_10k = static_cast<int>(share * 10000 + 0.5);
+    return per_10k >= 10000 ? std::string()
+                            : " numgen random mod 10000 < " + std::to_string(per_10k);
+  };
+  for (const auto& [from, to] : links.cut) rules += "  " + between(from, to) + " drop\n";
+  for (const auto& l : links.link_loss)
+    if (l.share * 10000 + 0.5 >= 1)
+      rules += "  " + between(l.from, l.to) + coin(l.share) + " drop\n";
   for (uint32_t h = 0; h < links.loss.size(); ++h) {
-    const auto per_10k = static_cast<int>(links.loss[h] * 10000 + 0.5);
-    if (per_10k <= 0) continue;
-    const std::string coin =
-        per_10k >= 10000 ? "" : " numgen random mod 10000 < " + std::to_string(per_10k);
+    if (links.loss[h] * 10000 + 0.5 < 1) continue;
     const std::string port = "\"h" + std::to_string(h + 1) + "\"";
-    rules += "  iifname " + port + coin + " drop\n  oifname " + port + coin + " drop\n";
+    rules += "  iifname " + port + coin(links.loss[h]) + " drop\n  oifname " + port +
+             coin(links.loss[h]) + " drop\n";
   }
   rules += " }\n}\n";
   return run({"ip", "netns", "exec", prefix_ + "-sw", "nft", "-f", "-"}, rules);

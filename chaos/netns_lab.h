@@ -79,6 +79,11 @@ class NetnsLab {
   struct Links {
     std::vector<std::pair<uint32_t, uint32_t>> cut;  // frames from .first to .second dropped
     std::vector<double> loss;                        // per host, share of its frames dropped
+    struct LinkLoss {
+      uint32_t from, to;
+      double share;  // of the frames from `from` to `to` dropped
+    };
+    std::vector<LinkLoss> link_loss;
   };
   Status set_links(const Links& links);
 

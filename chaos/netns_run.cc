@@ -309,9 +309,17 @@ class NetnsRun {
         if (a != b &&
             std::any_of(cuts_.begin(), cuts_.end(), [&](const auto& c) { return c.second(a, b); }))
           links.cut.emplace_back(a, b);
-    for (const auto& [fault, loss] : losses_)
-      for (uint32_t h : file_.timeline[fault].hosts)
-        links.loss[h] = 1 - (1 - links.loss[h]) * (1 - loss);
+    for (const auto& [fault, loss] : losses_) {
+      const FaultSpec& f = file_.timeline[fault];
+      if (!f.from.empty()) {  // a lossy link between two sets
+        const CutPredicate across = cut_predicate(f, file_.hosts);
+        for (uint32_t a = 0; a < file_.hosts; ++a)
+          for (uint32_t b = 0; b < file_.hosts; ++b)
+            if (a != b && across(a, b)) links.link_loss.push_back({a, b, loss});
+        continue;
+      }
+      for (uint32_t h : f.hosts) links.loss[h] = 1 - (1 - links.loss[h]) * (1 - loss);
+    }
     return lab_->set_links(links);
   }
 

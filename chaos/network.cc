@@ -31,6 +31,7 @@ void Network::heal() {
   group_.clear();
   blocked_.clear();
   cuts_.clear();
+  link_losses_.clear();
 }
 
 uint64_t Network::add_cut(Cut cut) {
@@ -42,6 +43,15 @@ void Network::remove_cut(uint64_t id) {
   std::erase_if(cuts_, [id](const auto& c) { return c.first == id; });
 }
 
+uint64_t Network::add_link_loss(Cut between, double probability) {
+  link_losses_.push_back({next_cut_, std::move(between), probability});
+  return next_cut_++;
+}
+
+void Network::remove_link_loss(uint64_t id) {
+  std::erase_if(link_losses_, [id](const LinkLoss& l) { return l.id == id; });
+}
+
 bool Network::reachable(NodeIndex from, NodeIndex to) const {
   if (at_or(group_, from, 0) != at_or(group_, to, 0)) return false;
   for (const auto& [id, cut] : cuts_)
@@ -51,8 +61,9 @@ bool Network::reachable(NodeIndex from, NodeIndex to) const {
 
 double Network::link_loss(NodeIndex from, NodeIndex to) const {
   // Independent losses compose: the message survives only if it survives each of them.
-  const double keep =
-      (1 - loss_) * (1 - at_or(node_loss_, from, 0.0)) * (1 - at_or(node_loss_, to, 0.0));
+  double keep = (1 - loss_) * (1 - at_or(node_loss_, from, 0.0)) * (1 - at_or(node_loss_, to, 0.0));
+  for (const LinkLoss& l : link_losses_)
+    if (l.between(from, to)) keep *= 1 - l.probability;
   return 1 - keep;
 }
 

@@ -38,6 +38,10 @@ class Network {
   using Cut = std::function<bool(NodeIndex from, NodeIndex to)>;
   uint64_t add_cut(Cut cut);
   void remove_cut(uint64_t id);
+  // Extra loss on the links where `between(from, to)` holds (a lossy WAN link between two
+  // sites). Returns an id for remove_link_loss.
+  uint64_t add_link_loss(Cut between, double probability);
+  void remove_link_loss(uint64_t id);
   // Removes partitions, blocks, cuts and every loss and delay, global and per member.
   void heal();
 
@@ -63,6 +67,12 @@ class Network {
   std::vector<int> group_;
   std::set<std::pair<NodeIndex, NodeIndex>> blocked_;
   std::vector<std::pair<uint64_t, Cut>> cuts_;
+  struct LinkLoss {
+    uint64_t id;
+    Cut between;
+    double probability;
+  };
+  std::vector<LinkLoss> link_losses_;
   uint64_t next_cut_ = 1;
 };
 

@@ -293,8 +293,21 @@ class Parser {
       SHOAL_TRY(o.number("percent", percent, 0, 100));
       if (percent < 0) return Status::bad_key(o.at("percent"), "is missing: a loss needs it");
       e.loss = percent / 100;
-      SHOAL_TRY(host_set("hosts", e.hosts));
-      e.text = "loss " + JsonObject::fmt(percent) + "% at " + describe(e.hosts, n);
+      if (o.find("from") || o.find("to")) {  // a lossy link between two sets, both ways
+        if (o.find("hosts"))
+          return Status::bad_key(o.at("hosts"), "and from/to exclude each other in a loss");
+        e.both_ways = true;
+        SHOAL_TRY(host_set("from", e.from));
+        SHOAL_TRY(host_set("to", e.to, &e.from));
+        for (uint32_t h : e.to)
+          if (std::find(e.from.begin(), e.from.end(), h) != e.from.end())
+            return Status::bad_key(o.at("to"), "shares " + host_name(h) + " with from");
+        e.text = "loss " + JsonObject::fmt(percent) + "% between " + describe(e.from, n) + " and " +
+                 describe(e.to, n);
+      } else {
+        SHOAL_TRY(host_set("hosts", e.hosts));
+        e.text = "loss " + JsonObject::fmt(percent) + "% at " + describe(e.hosts, n);
+      }
     } else if (fault == "bandwidth") {
       e.kind = FaultSpec::Kind::kBandwidth;
       SHOAL_TRY(o.number("mbit", e.mbit, 0.1, 100000));

@@ -28,7 +28,8 @@ constexpr size_t kMaxTimelineEvents = 10000;  // after flaps and rolling restart
 struct FaultSpec {
   enum class Kind : uint8_t {
     kCut,        // from `from` to `to` (and back, if both_ways): partitions, shapes, one-way
-    kLoss,       // random loss `loss` on every link touching `hosts` (all hosts: everywhere)
+    kLoss,       // random loss `loss` on every link touching `hosts` (all hosts: everywhere),
+                 // or, with `from` and `to`, on the links between them, both ways
     kBandwidth,  // `hosts`' links limited to `mbit` each way (tbf; not simulated in --sim)
     kDelay,      // `delay_ms` added to every packet on `hosts`' links (--sim only for now)
     kCrash,      // SIGKILL

@@ -146,6 +146,7 @@ class SimRun {
         return net.add_cut([cut = std::move(cut)](NodeIndex a, NodeIndex b) { return cut(a, b); });
       }
       case FaultSpec::Kind::kLoss:
+        if (!f.from.empty()) return net.add_link_loss(cut_predicate(f, file_.hosts), f.loss);
         if (f.hosts.size() == file_.hosts) {
           net.set_loss(f.loss);
         } else {
@@ -209,7 +210,9 @@ class SimRun {
         if (cut) net.remove_cut(*cut);
         break;
       case FaultSpec::Kind::kLoss:
-        if (f.hosts.size() == file_.hosts) {
+        if (!f.from.empty()) {
+          if (cut) net.remove_link_loss(*cut);
+        } else if (f.hosts.size() == file_.hosts) {
           net.set_loss(0);
         } else {
           for (uint32_t h : f.hosts) net.set_node_loss(h, 0);

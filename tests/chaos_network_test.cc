@@ -5,6 +5,7 @@
 
 using namespace shoal;
 using shoal::chaos::Network;
+using shoal::chaos::NodeIndex;
 
 TEST_CASE("partitions cut both ways, blocks one way, heal restores") {
   Network net(1ms, 2ms);
@@ -39,6 +40,28 @@ TEST_CASE("loss drops about its share of datagrams; streams pay in delay") {
   net.set_node_delay(1, 300ms);
   CHECK(net.datagram(0, 2, rng) == 1ms);
   CHECK(net.datagram(0, 1, rng) == 301ms);
+}
+
+TEST_CASE("a link's loss hits only the links between its two sets, composes, and goes") {
+  Network net(1ms, 1ms);
+  Rng rng(3);
+  // 0 and 1 on one side, 2 on the other: a lossy WAN link between them, both ways.
+  const auto across = [](NodeIndex a, NodeIndex b) { return (a < 2) != (b < 2); };
+  const uint64_t wan = net.add_link_loss(across, 1.0);
+  CHECK_FALSE(net.datagram(0, 2, rng));
+  CHECK_FALSE(net.datagram(2, 1, rng));
+  CHECK(net.datagram(0, 1, rng));  // inside one side: untouched
+  CHECK(net.stream(0, 1, rng));
+  net.remove_link_loss(wan);
+  CHECK(net.datagram(0, 2, rng));
+  net.add_link_loss(across, 0.5);
+  net.set_node_loss(2, 0.5);  // with another loss on the same link: 1 - 0.5 * 0.5 = 0.75
+  int lost = 0;
+  for (int i = 0; i < 4000; ++i) lost += !net.datagram(0, 2, rng).has_value();
+  CHECK(lost > 2800);
+  CHECK(lost < 3200);
+  net.heal();
+  for (int i = 0; i < 100; ++i) REQUIRE(net.datagram(0, 2, rng));
 }
 
 TEST_CASE(

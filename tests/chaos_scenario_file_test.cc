@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 
+#include "chaos/judge.h"
 #include "chaos/netns_lab.h"
 #include "chaos/netns_run.h"
 #include "chaos/run_report.h"
@@ -82,6 +83,38 @@ TEST_CASE("chaos.scenario_file: host sets, shapes and expansions resolve") {
   CHECK(t[7].at_s == 61);
   CHECK(t[9].at_s == 66);
   CHECK(t[10].kind == FaultSpec::Kind::kHeal);
+}
+
+TEST_CASE("chaos.scenario_file: a loss on a link between two sets, or at hosts") {
+  auto parsed = parse_scenario("s.json", with_events(R"(
+    {"at_s": 10, "fault": "loss", "percent": 30, "from": "h1-h2", "to": "others", "for_s": 5},
+    {"at_s": 20, "fault": "loss", "percent": 10, "hosts": "h3"})"));
+  REQUIRE_MESSAGE(parsed.ok(), parsed.error().to_string());
+  const auto& t = parsed->timeline;
+  REQUIRE(t.size() == 2);
+  CHECK(t[0].kind == FaultSpec::Kind::kLoss);
+  CHECK(t[0].loss == doctest::Approx(0.3));
+  CHECK(t[0].from == std::vector<uint32_t>{0, 1});
+  CHECK(t[0].to.size() == 8);
+  CHECK(t[0].both_ways);
+  CHECK(t[0].hosts.empty());
+  CHECK(t[0].text == "loss 30% between h1-h2 and h3-h10");
+  const CutPredicate across = cut_predicate(t[0], 10);
+  CHECK(across(0, 5));
+  CHECK(across(5, 1));  // both ways
+  CHECK_FALSE(across(0, 1));
+  CHECK_FALSE(across(4, 5));
+  CHECK(t[1].hosts == std::vector<uint32_t>{2});
+  CHECK(t[1].from.empty());
+  CHECK(
+      error_of(with_events(
+          R"({"at_s": 1, "fault": "loss", "percent": 5, "hosts": "h1", "from": "h1", "to": "h2"})")) ==
+      "s.json: timeline[0].hosts: and from/to exclude each other in a loss");
+  CHECK(error_of(with_events(
+            R"({"at_s": 1, "fault": "loss", "percent": 5, "from": "h1-h3", "to": "h3"})")) ==
+        "s.json: timeline[0].to: shares h3 with from");
+  CHECK(error_of(with_events(R"({"at_s": 1, "fault": "loss", "percent": 5, "from": "h1"})")) ==
+        "s.json: timeline[0].to: is missing: a loss needs it");
 }
 
 TEST_CASE(

@@ -45,6 +45,12 @@ bad["an unknown fault"] = copy.deepcopy(good)
 bad["an unknown fault"]["timeline"][0]["fault"] = "meteor"
 bad["backend ipsec"] = copy.deepcopy(good)
 bad["backend ipsec"]["topology"]["backend"] = "ipsec"
+bad["a loss with hosts and from"] = copy.deepcopy(good)
+bad["a loss with hosts and from"]["timeline"][0] = {
+    "at_s": 10, "fault": "loss", "percent": 5, "hosts": "h1", "from": "h1", "to": "h2"}
+bad["a loss with from and no to"] = copy.deepcopy(good)
+bad["a loss with from and no to"]["timeline"][0] = {
+    "at_s": 10, "fault": "loss", "percent": 5, "from": "h1"}
 for what, doc in bad.items():
     if first_error(doc) is None:
         sys.exit(f"FAIL: chaos.schema: a document with {what} is accepted")

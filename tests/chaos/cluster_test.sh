@@ -36,7 +36,7 @@ echo "{\"hosts\": [$hosts], \"shoal\": \"$shoal\"}" >"$work/cluster.json"
 cat >"$work/links.json" <<'JSON'
 {
   "name": "cluster-links",
-  "summary": "Faults on a running cluster: h3's clock 90 s behind throughout, halves apart, then h1's outbound path broken, then loss at h4.",
+  "summary": "Faults on a running cluster: h3's clock 90 s behind throughout, halves apart, then h1's outbound path broken, then loss at h4 and on the link between h1 and h2.",
   "seed": 1,
   "topology": {"hosts": 4},
   "duration_s": 36,
@@ -44,6 +44,7 @@ cat >"$work/links.json" <<'JSON'
     {"at_s": 4, "fault": "partition", "shape": "halves", "for_s": 8},
     {"at_s": 17, "fault": "one-way", "from": "h1", "to": "others", "for_s": 6},
     {"at_s": 28, "fault": "loss", "percent": 20, "hosts": "h4", "for_s": 4},
+    {"at_s": 28, "fault": "loss", "percent": 30, "from": "h1", "to": "h2", "for_s": 4},
     {"at_s": 2, "fault": "clock", "hosts": "h3", "offset_s": -90, "for_s": 30}
   ],
   "checks": {"converge_within_s": 15, "max_renumbered": 0}
