@@ -716,10 +716,10 @@ class NetnsRun {
 }  // namespace
 
 Status namespaces_can_run(const ScenarioFile& file) {
-  if (file.planted_bug == "keep-lost-subnet")
-    return Status::unsupported(
-        "planted_bug keep-lost-subnet is planted in the simulator's lease core, not in the "
-        "agents: run it with --sim");
+  if (file.planted_bug == "keep-lost-subnet" || file.planted_bug == "never-claim")
+    return Status::unsupported("planted_bug " + file.planted_bug +
+                               " is planted in the simulator's lease core, not in the agents: "
+                               "run it with --sim");
   if (file.planted_bug == "unreachable-pod" && file.pods_per_host == 0)
     return Status::invalid_argument("planted_bug unreachable-pod needs pods (pods_per_host)");
   if (file.has_nat() && file.pods_per_host > 0 && (file.backend != "udp" || !file.encrypt))

@@ -117,10 +117,11 @@ class Parser {
                       "subnet_len", "lease_ttl_s", "planted_bug"}));
     SHOAL_TRY(o.text("planted_bug", f_.planted_bug, 32));
     if (!f_.planted_bug.empty() && f_.planted_bug != "keep-lost-subnet" &&
-        f_.planted_bug != "unreachable-pod" && f_.planted_bug != "corrupt-database")
+        f_.planted_bug != "never-claim" && f_.planted_bug != "unreachable-pod" &&
+        f_.planted_bug != "corrupt-database")
       return Status::bad_key(o.at("planted_bug"),
-                             "must be keep-lost-subnet, unreachable-pod or corrupt-database "
-                             "(tests of the harness only)");
+                             "must be keep-lost-subnet, never-claim, unreachable-pod or "
+                             "corrupt-database (tests of the harness only)");
     SHOAL_TRY(o.whole("hosts", f_.hosts, 2, kMaxScenarioHosts));
     (void)scale;
     if (size.hosts) f_.hosts = size.hosts;

@@ -90,9 +90,9 @@ struct ScenarioFile {
   double duration_s = 60;
   double lease_ttl_s = 0;  // 0: the agent's default (24 h)
   size_t pool_size = 0;    // subnets the network holds for hosts (flannel's SubnetMin rule)
-  // Tests of the harness itself, each for one check to fail on: "keep-lost-subnet" plants
-  // lease::LeaseConfig's bug (--sim), "unreachable-pod" blackholes h1p1's traffic and
-  // "corrupt-database" overwrites h1's database after the agents stop (namespaces).
+  // Tests of the harness itself, each for one check to fail on: "keep-lost-subnet" and
+  // "never-claim" plant lease::LeaseConfig's bugs (--sim), "unreachable-pod" blackholes h1p1's
+  // traffic and "corrupt-database" overwrites h1's database after the agents stop (namespaces).
   std::string planted_bug;
   std::vector<FaultSpec> timeline;  // sorted by at_s
 

@@ -86,6 +86,7 @@ class SimRun {
   static lease::LeaseConfig lease_config(const ScenarioFile& f) {
     lease::LeaseConfig c = LeaseCluster::config_for(f.network, f.subnet_len);
     c.planted_keep_lost_subnet = f.planted_bug == "keep-lost-subnet";
+    c.planted_never_claim = f.planted_bug == "never-claim";
     if (f.lease_ttl_s > 0) {
       c.ttl = std::chrono::duration_cast<std::chrono::milliseconds>(seconds_of(f.lease_ttl_s));
       c.renew_after = c.ttl / 2;  // as the agent renews (agent/agent.cc)
@@ -334,7 +335,8 @@ uint64_t simulator_bytes_needed(size_t hosts) {
 }
 
 Status simulator_can_run(const ScenarioFile& file, std::optional<uint64_t> available_bytes) {
-  if (!file.planted_bug.empty() && file.planted_bug != "keep-lost-subnet")
+  if (!file.planted_bug.empty() && file.planted_bug != "keep-lost-subnet" &&
+      file.planted_bug != "never-claim")
     return Status::unsupported("planted_bug " + file.planted_bug +
                                " breaks pods or database files, which the simulator has none "
                                "of: run it on namespaces");

@@ -425,7 +425,7 @@ void LeaseCore::recompute(WallTime wall) {
 }
 
 void LeaseCore::allocate(TimePoint now, WallTime wall) {
-  if (released_) return;
+  if (released_ || config_.planted_never_claim) return;  // the plant: LeaseConfig, tests only
   if (resumed_ && !ready_ && awaiting_durability_.empty()) {
     if (auto claim = claimed_subnet()) {
       auto owner = owners_.find(*claim);

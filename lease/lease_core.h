@@ -71,6 +71,10 @@ struct LeaseConfig {
   // should: a host that loses its subnet to an earlier claim keeps routing it. Never set
   // outside tests (the agent has no way to).
   bool planted_keep_lost_subnet = false;
+  // Another, for its owners_agree check: no host ever claims a subnet, though the pool has
+  // room. The owner maps agree (all empty) and the members too; only the check's rule that
+  // a host waits without a subnet only while the pool is full can catch it.
+  bool planted_never_claim = false;
 };
 
 struct LocalLease {

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Each shoal-chaos check fails when it should: every tests/chaos/planted/fails-CHECK.json is
-# built to break CHECK, and the run must exit 1 with CHECK's verdict "fail" in report.json.
-# Then one passing run's HTML report must parse as XML, name every check and fault, and
-# carry the SVG timeline. Runs in the simulator: no root needed.
+# Each shoal-chaos check fails when it should: every tests/chaos/planted/fails-A+B.json is
+# built to break checks A and B (one, mostly), and the run must exit 1 with exactly those
+# verdicts "fail" in report.json: every other check passes or is skipped, so the plant is
+# what broke them. The overlap plant's scenario without the plant must pass whole. Then one
+# passing run's HTML report must parse as XML, name every check and fault, and carry the SVG
+# timeline. Runs in the simulator: no root needed.
 set -euo pipefail
 chaos=${1:?usage: planted_test.sh PATH/TO/shoal-chaos}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -11,26 +13,33 @@ work=$(mktemp -d /tmp/shoal-chaos-test-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 failures=0
 
-verdict_of() {  # verdict_of REPORT.json CHECK
-  jq -r --arg c "$2" '[.checks[] | select(.check == $c) | .verdict] | first // "missing"' "$1" \
-    2>/dev/null || echo "no report"
-}
-
 for file in "$here"/planted/fails-*.json; do
-  check=$(basename "$file" .json)
-  check=${check#fails-}
-  out=$work/$check
+  name=$(basename "$file" .json)
+  expected=$(tr '+' '\n' <<<"${name#fails-}" | sort)
+  out=$work/$name
   status=0
   "$chaos" run "$file" --sim --out "$out" >"$out.txt" 2>&1 || status=$?
-  verdict=$(verdict_of "$out/report.json" "$check")
-  if [[ $status -eq 1 && $verdict == fail ]]; then
-    echo "ok: $check fails on $(basename "$file")"
+  failed=$(jq -r '.checks[] | select(.verdict == "fail") | .check' "$out/report.json" 2>/dev/null |
+    sort || echo "no report")
+  if [[ $status -eq 1 && $failed == "$expected" ]]; then
+    echo "ok: $name fails $(tr '\n' ' ' <<<"$failed")and nothing else"
   else
-    echo "FAIL: $(basename "$file") should fail $check (exit $status, verdict $verdict):" >&2
+    echo "FAIL: $name should fail exactly $(tr '\n' ' ' <<<"$expected")(exit $status," \
+      "failed: $(tr '\n' ' ' <<<"$failed")):" >&2
     cat "$out.txt" >&2
     failures=$((failures + 1))
   fi
 done
+
+# The overlap is the plant's doing: the same split and newcomers without it pass every check.
+jq 'del(.topology.planted_bug)' "$here/planted/fails-no_overlap+converge_within.json" >"$work/unplanted.json"
+if "$chaos" run "$work/unplanted.json" --sim >"$work/unplanted.txt" 2>&1; then
+  echo "ok: without the plant the same scenario passes"
+else
+  echo "FAIL: without keep-lost-subnet the overlap scenario should pass:" >&2
+  cat "$work/unplanted.txt" >&2
+  failures=$((failures + 1))
+fi
 
 # The HTML report of a passing run: well-formed, every check and fault named, its curves and
 # host rows present.
