@@ -147,41 +147,70 @@ class Parser {
     return o.number("lease_ttl_s", f_.lease_ttl_s, 0, kMaxSeconds);
   }
 
-  // A site: its name, or {"name": NAME, "nat": "cone" | "symmetric"} for one behind a NAT
-  // router.
+  // A site: its name, or {"name": NAME, "nat": "cone" | "symmetric", "hosts": N}, where nat
+  // puts it behind a NAT router and hosts fixes how many hosts it holds.
   Status site(const Json& s, const std::string& list, size_t i) {
     const std::string path = list + "[" + std::to_string(i) + "]";
     std::string name, nat;
+    size_t hosts = 0;
     if (s.is_string()) {
       name = s.get<std::string>();
     } else {
       JsonObject o(s, path);
-      SHOAL_TRY(o.only({"name", "nat"}));
+      SHOAL_TRY(o.only({"name", "nat", "hosts"}));
       SHOAL_TRY(o.text("name", name, 64));
       SHOAL_TRY(o.text("nat", nat, 16));
-      if (nat != "cone" && nat != "symmetric")
+      if (!nat.empty() && nat != "cone" && nat != "symmetric")
         return Status::bad_key(o.at("nat"), "must be cone or symmetric, got " + shoal::quoted(nat));
+      SHOAL_TRY(o.whole("hosts", hosts, 1, kMaxScenarioHosts));
     }
     if (name.empty() || name.size() > 32)
       return Status::bad_key(path,
                              "must be a site name of 1 to 32 bytes, or an object with "
-                             "\"name\" and \"nat\", got " +
+                             "\"name\" (and \"nat\" or \"hosts\"), got " +
                                  shown(s));
     if (std::count(f_.sites.begin(), f_.sites.end(), name))
       return Status::bad_key(path, "names site " + shoal::quoted(name) + " twice");
     f_.sites.push_back(name);
     f_.site_nat.push_back(nat);
+    site_hosts_.push_back(hosts);
     return {};
   }
 
-  void split_sites() {
+  // Hosts go to the sites in order: a site with a host count of its own gets that many, and
+  // the others share the rest evenly (host i of the shared ones to share i * sites / rest).
+  Status split_sites() {
     if (f_.sites.empty()) {
       f_.sites.push_back("site");
       f_.site_nat.push_back("");
+      site_hosts_.push_back(0);
     }
-    f_.site_of_host.resize(f_.hosts);
-    for (size_t i = 0; i < f_.hosts; ++i)
-      f_.site_of_host[i] = static_cast<uint32_t>(i * f_.sites.size() / f_.hosts);
+    size_t fixed = 0, sharing = 0;
+    for (size_t n : site_hosts_) {
+      fixed += n;
+      sharing += n == 0;
+    }
+    const size_t rest = fixed < f_.hosts ? f_.hosts - fixed : 0;
+    if (fixed > f_.hosts || (sharing > 0 && rest < sharing) || (sharing == 0 && fixed != f_.hosts))
+      return Status::bad_key(
+          "topology.sites",
+          "give " + std::to_string(fixed) + " hosts to sites of their own count, and " +
+              std::to_string(sharing) + " sites share the rest of the run's " +
+              std::to_string(f_.hosts) +
+              ": each site needs a host at least, and the counts must add up (leave one site "
+              "without \"hosts\" to take what is left)");
+    f_.site_of_host.clear();
+    size_t shared = 0;
+    for (size_t s = 0; s < f_.sites.size(); ++s) {
+      size_t count = site_hosts_[s];
+      if (count == 0) {  // ceil((k + 1) * rest / sharing) - ceil(k * rest / sharing)
+        auto up_to = [&](size_t k) { return (k * rest + sharing - 1) / sharing; };
+        count = up_to(shared + 1) - up_to(shared);
+        ++shared;
+      }
+      f_.site_of_host.insert(f_.site_of_host.end(), count, static_cast<uint32_t>(s));
+    }
+    return {};
   }
 
   Status checks(const Json& v) {
@@ -449,6 +478,7 @@ class Parser {
   }
 
   ScenarioFile& f_;
+  std::vector<size_t> site_hosts_;  // per site: its own host count, 0 to share the rest
 };
 
 }  // namespace
@@ -523,7 +553,7 @@ Result<ScenarioFile> parse_scenario(std::string_view source, std::string_view te
   if (Status s = parser.topology(*topology, sized, scale); !s.ok()) return in_file(s);
   if (f.sites.size() > f.hosts)
     return in_file(Status::bad_key("topology.sites", "lists more sites than there are hosts"));
-  parser.split_sites();
+  if (Status s = parser.split_sites(); !s.ok()) return in_file(s);
   f.duration_s *= scale;
   auto made = lease::NetworkConfig::make(lease::NetworkSpec{f.network, f.subnet_len});
   if (!made.ok()) return in_file(Status::bad_key("topology.network", made.error().message()));

@@ -66,7 +66,7 @@ struct ScenarioFile {
   std::string summary;
   uint64_t seed = 1;
   size_t hosts = 10;
-  std::vector<std::string> sites;      // hosts split evenly and in order over the sites
+  std::vector<std::string> sites;      // in order: each its own host count, or an even share
   std::vector<uint32_t> site_of_host;  // index into sites, per host
   // Per site: "" (on the public underlay), or the NAT router it sits behind: "cone" or
   // "symmetric" (chaos/nat.h; on namespaces, nftables routers: chaos/netns_lab.h).

@@ -85,6 +85,38 @@ TEST_CASE("chaos.scenario_file: host sets, shapes and expansions resolve") {
   CHECK(t[10].kind == FaultSpec::Kind::kHeal);
 }
 
+TEST_CASE("chaos.scenario_file: sites take their own host counts, the others share the rest") {
+  constexpr std::string_view kSites = R"({"name": "t", "topology": {"hosts": 10, "sites": [
+      {"name": "east", "hosts": 2}, "west", {"name": "home", "nat": "cone"}]}})";
+  auto f = parse_scenario("s.json", kSites);
+  REQUIRE_MESSAGE(f.ok(), f.error().to_string());
+  CHECK(f->site_of_host == std::vector<uint32_t>{0, 0, 1, 1, 1, 1, 2, 2, 2, 2});
+  CHECK(f->behind_nat(9));
+  CHECK_FALSE(f->behind_nat(2));
+  // --hosts keeps the count; the even share takes the rest.
+  auto big = parse_scenario("s.json", kSites, ScenarioSize{.hosts = 1000});
+  REQUIRE(big.ok());
+  CHECK(std::count(big->site_of_host.begin(), big->site_of_host.end(), 0U) == 2);
+  CHECK(std::count(big->site_of_host.begin(), big->site_of_host.end(), 1U) == 499);
+  // Without counts the split is as it always was: host i to site i * sites / hosts.
+  auto even = parse_scenario(
+      "s.json", R"({"name": "t", "topology": {"hosts": 7, "sites": ["a", "b", "c"]}})");
+  REQUIRE(even.ok());
+  CHECK(even->site_of_host == std::vector<uint32_t>{0, 0, 0, 1, 1, 2, 2});
+  CHECK(error_of(
+            R"({"name": "t", "topology": {"hosts": 4, "sites": [{"name": "a", "hosts": 4}, "b"]}})")
+            .find("topology.sites: give 4 hosts to sites of their own count, and 1 sites share") !=
+        std::string::npos);
+  CHECK(
+      error_of(
+          R"({"name": "t", "topology": {"hosts": 4, "sites": [{"name": "a", "hosts": 1}, {"name": "b", "hosts": 2}]}})")
+          .find("the counts must add up") != std::string::npos);
+  CHECK(
+      error_of(
+          R"({"name": "t", "topology": {"hosts": 4, "sites": [{"name": "a", "hosts": 0}, "b"]}})") ==
+      "s.json: topology.sites[0].hosts: must be a whole number from 1 to 20000, got 0");
+}
+
 TEST_CASE("chaos.scenario_file: a loss on a link between two sets, or at hosts") {
   auto parsed = parse_scenario("s.json", with_events(R"(
     {"at_s": 10, "fault": "loss", "percent": 30, "from": "h1-h2", "to": "others", "for_s": 5},
