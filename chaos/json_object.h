@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/quoted.h"
 #include "common/status.h"
 #include "json/strict_json.h"
 
@@ -23,8 +24,9 @@ class JsonObject {
     if (!value_.is_object())
       return Status::bad_key(path_, "must be an object, got " + json::shown(value_));
     for (const auto& [key, v] : json::fields(value_))
-      if (std::find(known.begin(), known.end(), key) == known.end())
-        return Status::bad_key(at(key), "is not a key this object has");
+      if (std::find(known.begin(), known.end(), key) == known.end())  // the file's text: escaped
+        return Status::bad_key(at(shoal::printable(std::string(key))),
+                               "is not a key this object has");
     return {};
   }
   const json::Json* find(std::string_view key) const {
