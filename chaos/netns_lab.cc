@@ -55,19 +55,29 @@ Result<NetnsLab> NetnsLab::create(std::string prefix, LabTopology topology) {
     return Status::invalid_argument("namespaces hold at most " + std::to_string(kMaxLabNats) +
                                     " NAT routers");
   for (const std::string& kind : topology.nat_kinds)
-    if (kind != "cone" && kind != "symmetric")
-      return Status::invalid_argument("a NAT router is \"cone\" or \"symmetric\", not \"" + kind +
-                                      "\"");
+    if (kind != "cone" && kind != "symmetric" && kind != "routed")
+      return Status::invalid_argument("a router is \"cone\", \"symmetric\" or \"routed\", not \"" +
+                                      kind + "\"");
+  if (static_cast<size_t>(std::count(topology.nat_kinds.begin(), topology.nat_kinds.end(),
+                                     "routed")) > kMaxLabRouted)
+    return Status::invalid_argument("namespaces hold at most " + std::to_string(kMaxLabRouted) +
+                                    " routed sites");
   topology.nat_of_host.resize(hosts, 0);
   std::vector<size_t> behind(topology.nat_kinds.size() + 1);
   for (uint32_t k : topology.nat_of_host) {
     if (k > topology.nat_kinds.size())
       return Status::invalid_argument("a host is behind NAT router " + std::to_string(k) +
                                       ", which the topology does not have");
-    if (k > 0 && ++behind[k] > kMaxLabHostsPerNat)
+    if (k == 0) continue;
+    const bool plain = topology.nat_kinds[k - 1] == "routed";
+    if (!plain && ++behind[k] > kMaxLabHostsPerNat)
       return Status::invalid_argument("namespaces hold at most " +
                                       std::to_string(kMaxLabHostsPerNat) +
                                       " hosts behind one NAT router (a packet's DSCP marks them)");
+    if (plain && ++behind[k] > kMaxLabHostsPerRouted)
+      return Status::invalid_argument("namespaces hold at most " +
+                                      std::to_string(kMaxLabHostsPerRouted) +
+                                      " hosts in one routed site (a /27 LAN)");
   }
   NetnsLab lab(std::move(prefix), std::move(topology));
   if (Status s = lab.build(); !s.ok()) return s;  // the destructor removes what was made
@@ -80,7 +90,24 @@ std::string NetnsLab::pod_ns(uint32_t h, uint32_t j) const {
 }
 std::string NetnsLab::host_address(uint32_t h) const {
   if (nat_of(h) == 0) return "192.0.2." + std::to_string(11 + h);
+  if (routed(nat_of(h)))
+    return "203.0.113." + std::to_string(32 * routed_index(nat_of(h)) + 1 + mark_of(h));
   return "198.51.100." + std::to_string(10 + mark_of(h));
+}
+
+uint32_t NetnsLab::routed_index(uint32_t k) const {
+  uint32_t r = 0;
+  for (uint32_t other = 1; other < k; ++other) r += routed(other);
+  return r;
+}
+
+std::string NetnsLab::lan_gateway(uint32_t k) const {
+  if (!routed(k)) return "198.51.100.1/24";
+  return "203.0.113." + std::to_string(32 * routed_index(k) + 1) + "/27";
+}
+
+std::string NetnsLab::lan_network(uint32_t k) const {
+  return "203.0.113." + std::to_string(32 * routed_index(k)) + "/27";
 }
 
 std::string NetnsLab::nat_ns(uint32_t k) const { return prefix_ + "-n" + std::to_string(k); }
@@ -131,11 +158,18 @@ Status NetnsLab::build() {
   for (uint32_t h = 0; h < hosts(); ++h) {
     const std::string ns = host_ns(h), port = "h" + std::to_string(h + 1);
     if (Status s = add_namespace(ns); !s.ok()) return s;
+    const uint32_t k = nat_of(h);
+    const std::string len = routed(k) ? "/27" : "/24";
     std::string commands = "link set lo up\nlink add u0 type veth peer name " + port + " netns " +
-                           sw + "\naddr add " + host_address(h) +
-                           "/24 dev u0\nlink set u0 up\nlink add cni0 type bridge\n"
+                           sw + "\naddr add " + host_address(h) + len +
+                           " dev u0\nlink set u0 up\nlink add cni0 type bridge\n"
                            "link set cni0 up\n";
-    if (nat_of(h) != 0) commands += "route add default via 198.51.100.1\n";
+    if (k != 0) {
+      const std::string gateway = lan_gateway(k);
+      commands += "route add default via " + gateway.substr(0, gateway.find('/')) + "\n";
+    } else {
+      commands += routes_to_routed_lans(0);
+    }
     for (uint32_t j = 0; j < pods_per_host(); ++j) {
       const std::string pod = pod_ns(h, j), veth = "vp" + std::to_string(j + 1);
       if (Status s = add_namespace(pod); !s.ok()) return s;
@@ -162,9 +196,9 @@ Status NetnsLab::build_nat(uint32_t k) {
     return s;
   if (Status s = batch(ns, "link set lo up\nlink add wan type veth peer name w" + n + " netns " +
                                sw + "\nlink add lan type veth peer name l" + n + " netns " + sw +
-                               "\naddr add " + nat_wan_address(k) +
-                               "/24 dev wan\naddr add 198.51.100.1/24 dev lan\n"
-                               "link set wan up\nlink set lan up\n");
+                               "\naddr add " + nat_wan_address(k) + "/24 dev wan\naddr add " +
+                               lan_gateway(k) + " dev lan\nlink set wan up\nlink set lan up\n" +
+                               routes_to_routed_lans(k));
       !s.ok())
     return s;
   if (Status s = batch(
@@ -174,7 +208,15 @@ Status NetnsLab::build_nat(uint32_t k) {
   auto sysctl = exec_in(
       ns, {"sysctl", "-q", "-w", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.disable_ipv6=1"});
   if (!sysctl.ok()) return sysctl.error();
-  return set_nat_rules(k);
+  return routed(k) ? Status() : set_nat_rules(k);  // a routed router forwards all, as it is
+}
+
+std::string NetnsLab::routes_to_routed_lans(uint32_t k) const {
+  std::string routes;
+  for (uint32_t other = 1; other <= topology_.nat_kinds.size(); ++other)
+    if (other != k && routed(other))
+      routes += "route add " + lan_network(other) + " via " + nat_wan_address(other) + "\n";
+  return routes;
 }
 
 Status NetnsLab::set_nat_rules(uint32_t k) {
@@ -207,7 +249,7 @@ Status NetnsLab::set_nat_rules(uint32_t k) {
 }
 
 Status NetnsLab::reset_nat(uint32_t k) {
-  if (k == 0 || k > topology_.nat_kinds.size())
+  if (k == 0 || k > topology_.nat_kinds.size() || routed(k))
     return Status::invalid_argument("no NAT router " + std::to_string(k));
   ++nat_resets_[k - 1];
   if (Status s = set_nat_rules(k); !s.ok()) return s;
@@ -225,7 +267,7 @@ Status NetnsLab::set_links(const Links& links) {
     const std::string port = " oifname \"h" + std::to_string(to + 1) + "\"";
     if (nat_of(from) == nat_of(to))  // one segment: port to port
       return "iifname \"h" + std::to_string(from + 1) + "\"" + port;
-    if (nat_of(from) == 0)  // comes to a NATed host from its router, from this address
+    if (!masqueraded(from))  // comes from this address, across a router or none
       return "ip saddr " + host_address(from) + port;
     // comes from the router's address, with the host's mark
     return "ip saddr " + nat_wan_address(nat_of(from)) + " ip dscp " +

@@ -18,6 +18,11 @@
 //                   keeps a host's source port where it can (Linux's mapping), a symmetric one
 //                   picks a new port per flow (fully-random); conntrack lets in only replies,
 //                   and what else comes in by wan is dropped, as home routers do.
+//                   A "routed" router K is a plain one instead: no NAT, no filter. Its LAN
+//                   is a segment of its own, 203.0.113.(32R)/27 for the R-th such router
+//                   (from 0; the router at .1, host J at .(1+J)), which every other router
+//                   and public host routes to through its wan address: a site one hop away,
+//                   where `auto` picks vxlan across the hop and host-gw inside.
 //
 // Faults sit on the switch's ports, so they act on every packet a host sends or receives on
 // the underlay, gossip and tunnel alike, whatever the backend: a cut drops frames from one
@@ -43,13 +48,16 @@ inline constexpr size_t kMaxLabHosts = 200;
 inline constexpr size_t kMaxLabPodsPerHost = 8;
 inline constexpr size_t kMaxLabNats = 20;
 inline constexpr size_t kMaxLabHostsPerNat = 63;  // DSCP is six bits, and 0 is no mark
+inline constexpr size_t kMaxLabRouted = 8;        // routed LANs: /27s of 203.0.113.0/24
+inline constexpr size_t kMaxLabHostsPerRouted = 29;
 
 // What to build: hosts, pods, and which hosts sit behind which NAT router.
 struct LabTopology {
   size_t hosts = 0;
   size_t pods_per_host = 0;
-  std::vector<uint32_t> nat_of_host;   // per host: 0 on the public segment, K behind router K
-  std::vector<std::string> nat_kinds;  // per router K, at K - 1: "cone" or "symmetric"
+  std::vector<uint32_t> nat_of_host;  // per host: 0 on the public segment, K behind router K
+  // per router K, at K - 1: "cone" or "symmetric" (NAT), or "routed" (a plain router)
+  std::vector<std::string> nat_kinds;
 };
 
 class NetnsLab {
@@ -70,6 +78,10 @@ class NetnsLab {
   // "192.0.2.11" for h = 0 on the public segment; behind a NAT, the host's LAN address.
   std::string host_address(uint32_t h) const;
   uint32_t nat_of(uint32_t h) const { return topology_.nat_of_host[h]; }  // 0: public
+  // Behind a NAT router (not a routed one): its packets leave with the router's address.
+  bool masqueraded(uint32_t h) const {
+    return nat_of(h) != 0 && topology_.nat_kinds[nat_of(h) - 1] != "routed";
+  }
 
   // NAT router k restarts: it forgets every mapping (its conntrack table is flushed) and
   // maps to another range of ports, so its hosts' public ports change.
@@ -113,11 +125,17 @@ class NetnsLab {
   Status build();
   Status build_nat(uint32_t k);
   Status set_nat_rules(uint32_t k);
+  // `route add` lines (ip -batch) to every routed LAN but router k's own (0: a public host).
+  std::string routes_to_routed_lans(uint32_t k) const;
   Status add_namespace(const std::string& name);
   Status batch(const std::string& ns, const std::string& commands);
   std::string nat_ns(uint32_t k) const;
   std::string nat_wan_address(uint32_t k) const;
-  uint32_t mark_of(uint32_t h) const;  // behind a NAT: J, the host's number in its site
+  uint32_t mark_of(uint32_t h) const;  // behind a router: J, the host's number in its site
+  bool routed(uint32_t k) const { return k > 0 && topology_.nat_kinds[k - 1] == "routed"; }
+  uint32_t routed_index(uint32_t k) const;    // R: routed routers before router k
+  std::string lan_gateway(uint32_t k) const;  // router k's LAN address, with its prefix length
+  std::string lan_network(uint32_t k) const;  // a routed router's LAN: "203.0.113.32/27"
 
   std::string prefix_;
   LabTopology topology_;

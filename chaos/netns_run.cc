@@ -37,11 +37,13 @@ LabTopology lab_topology(const ScenarioFile& file) {
   t.hosts = file.hosts;
   t.pods_per_host = file.pods_per_host;
   std::vector<uint32_t> router_of_site(file.sites.size(), 0);
-  for (size_t site = 0; site < file.site_nat.size(); ++site)
-    if (!file.site_nat[site].empty()) {
-      t.nat_kinds.push_back(file.site_nat[site]);
+  for (size_t site = 0; site < file.site_nat.size(); ++site) {
+    const bool routed = site < file.site_routed.size() && file.site_routed[site];
+    if (!file.site_nat[site].empty() || routed) {
+      t.nat_kinds.push_back(routed ? "routed" : file.site_nat[site]);
       router_of_site[site] = static_cast<uint32_t>(t.nat_kinds.size());
     }
+  }
   for (uint32_t h = 0; h < file.hosts; ++h)
     t.nat_of_host.push_back(h < file.site_of_host.size() ? router_of_site[file.site_of_host[h]]
                                                          : 0);
@@ -720,6 +722,11 @@ Status namespaces_can_run(const ScenarioFile& file) {
     return Status::unsupported("planted_bug " + file.planted_bug +
                                " is planted in the simulator's lease core, not in the agents: "
                                "run it with --sim");
+  if (file.backend == "host-gw" &&
+      std::find(file.site_routed.begin(), file.site_routed.end(), true) != file.site_routed.end())
+    return Status::invalid_argument(
+        "host-gw routes pods only to hosts on its own segment, and routed sites are a hop "
+        "away: use vxlan, udp or auto (vxlan across the hop, host-gw inside)");
   if (file.planted_bug == "unreachable-pod" && file.pods_per_host == 0)
     return Status::invalid_argument("planted_bug unreachable-pod needs pods (pods_per_host)");
   if (file.has_nat() && file.pods_per_host > 0 && (file.backend != "udp" || !file.encrypt))

@@ -153,15 +153,20 @@ class Parser {
     const std::string path = list + "[" + std::to_string(i) + "]";
     std::string name, nat;
     size_t hosts = 0;
+    bool routed = false;
     if (s.is_string()) {
       name = s.get<std::string>();
     } else {
       JsonObject o(s, path);
-      SHOAL_TRY(o.only({"name", "nat", "hosts"}));
+      SHOAL_TRY(o.only({"name", "nat", "routed", "hosts"}));
       SHOAL_TRY(o.text("name", name, 64));
       SHOAL_TRY(o.text("nat", nat, 16));
       if (!nat.empty() && nat != "cone" && nat != "symmetric")
         return Status::bad_key(o.at("nat"), "must be cone or symmetric, got " + shoal::quoted(nat));
+      SHOAL_TRY(o.flag("routed", routed));
+      if (routed && !nat.empty())
+        return Status::bad_key(o.at("routed"),
+                               "and nat exclude each other: a NAT router is a router already");
       SHOAL_TRY(o.whole("hosts", hosts, 1, kMaxScenarioHosts));
     }
     if (name.empty() || name.size() > 32)
@@ -173,6 +178,7 @@ class Parser {
       return Status::bad_key(path, "names site " + shoal::quoted(name) + " twice");
     f_.sites.push_back(name);
     f_.site_nat.push_back(nat);
+    f_.site_routed.push_back(routed);
     site_hosts_.push_back(hosts);
     return {};
   }
@@ -183,6 +189,7 @@ class Parser {
     if (f_.sites.empty()) {
       f_.sites.push_back("site");
       f_.site_nat.push_back("");
+      f_.site_routed.push_back(false);
       site_hosts_.push_back(0);
     }
     size_t fixed = 0, sharing = 0;

@@ -71,6 +71,9 @@ struct ScenarioFile {
   // Per site: "" (on the public underlay), or the NAT router it sits behind: "cone" or
   // "symmetric" (chaos/nat.h; on namespaces, nftables routers: chaos/netns_lab.h).
   std::vector<std::string> site_nat;
+  // Per site: on a LAN of its own behind a plain router (no NAT) rather than on the public
+  // segment. Namespaces only: the simulator has no segments.
+  std::vector<bool> site_routed;
   bool site_behind_nat(size_t site) const {
     return site < site_nat.size() && !site_nat[site].empty();
   }

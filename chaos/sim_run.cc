@@ -53,6 +53,10 @@ class SimRun {
           seed ? Duration::zero() : Duration(starts.below(static_cast<uint64_t>(window.count())));
       sim_.at(kTimeZero + at, [this, h] { cluster_.start(h, seeds_); });
     }
+    if (std::find(file_.site_routed.begin(), file_.site_routed.end(), true) !=
+        file_.site_routed.end())
+      judge_.log(0, "routed sites are on the public underlay here: the simulator has no segments",
+                 RunReport::Event::Kind::kCluster);
     sim_.on_event([this](TimePoint, NodeIndex observer, const gossip::Event& e) {
       if (e.kind != gossip::Event::Kind::kDead) return;
       auto subject = sim_.index_of(e.member.id);

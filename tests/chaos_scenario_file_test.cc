@@ -117,6 +117,22 @@ TEST_CASE("chaos.scenario_file: sites take their own host counts, the others sha
       "s.json: topology.sites[0].hosts: must be a whole number from 1 to 20000, got 0");
 }
 
+TEST_CASE("chaos.scenario_file: a routed site is its own segment, not behind NAT") {
+  auto f = parse_scenario("s.json", R"({"name": "t", "topology": {"hosts": 4, "backend": "auto",
+      "sites": ["core", {"name": "edge", "routed": true}]}})");
+  REQUIRE_MESSAGE(f.ok(), f.error().to_string());
+  CHECK(f->site_routed == std::vector<bool>{false, true});
+  CHECK_FALSE(f->behind_nat(3));
+  CHECK(namespaces_can_run(*f).ok());
+  auto hostgw = parse_scenario("s.json", R"({"name": "t", "topology": {"hosts": 4,
+      "backend": "host-gw", "sites": ["core", {"name": "edge", "routed": true}]}})");
+  REQUIRE(hostgw.ok());
+  CHECK(namespaces_can_run(*hostgw).message().find("host-gw routes pods only") == 0);
+  CHECK(error_of(R"({"name": "t", "topology": {"hosts": 4, "sites": ["core",
+      {"name": "edge", "routed": true, "nat": "cone"}]}})")
+            .find("topology.sites[1].routed: and nat exclude each other") != std::string::npos);
+}
+
 TEST_CASE("chaos.scenario_file: a loss on a link between two sets, or at hosts") {
   auto parsed = parse_scenario("s.json", with_events(R"(
     {"at_s": 10, "fault": "loss", "percent": 30, "from": "h1-h2", "to": "others", "for_s": 5},
@@ -351,7 +367,19 @@ TEST_CASE("chaos.netns_lab: NAT topologies it cannot build are refused before it
   CHECK(lab.error().message().find("at most 63 hosts behind one NAT router") != std::string::npos);
   t.nat_of_host.assign(70, 0);
   t.nat_kinds = {"full-cone"};
-  CHECK(NetnsLab::create("ut-never-made", t).error().message().find("\"cone\" or \"symmetric\"") !=
+  CHECK(NetnsLab::create("ut-never-made", t)
+            .error()
+            .message()
+            .find("\"cone\", \"symmetric\" or \"routed\"") != std::string::npos);
+  t.nat_kinds = {"routed"};
+  t.nat_of_host.assign(70, 1);
+  t.nat_of_host[0] = 0;  // 69 in one routed site: its /27 holds 29
+  CHECK(
+      NetnsLab::create("ut-never-made", t).error().message().find("29 hosts in one routed site") !=
+      std::string::npos);
+  t.nat_of_host.assign(70, 0);
+  t.nat_kinds.assign(9, "routed");
+  CHECK(NetnsLab::create("ut-never-made", t).error().message().find("at most 8 routed sites") !=
         std::string::npos);
   t.nat_kinds = {"cone"};
   t.nat_of_host[5] = 2;
