@@ -19,13 +19,18 @@ done
 out=$(mktemp -d /tmp/shoal-chaos-e2e-XXXXXX)
 trap 'rm -rf "$out"' EXIT
 status=0
-"$chaos" run "$scenario" --short --shoal "$shoal" --out "$out" || status=$?
+# Its namespaces are named sc<PID>-..., and only those are its own to check (another run may
+# be going on beside it): the PID is written down before exec, in the foreground, so that
+# Ctrl-C still reaches it.
+sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$out/pid" \
+  "$chaos" run "$scenario" --short --shoal "$shoal" --out "$out" || status=$?
+run=$(cat "$out/pid")
 if [[ $status -ne 0 ]]; then
   echo "FAIL: e2e.chaos.$name: shoal-chaos exited $status"
   exit 1
 fi
-left=$(ip netns list | grep -c "^sc[0-9]" || true)
-if [[ $left -ne 0 ]]; then
-  echo "FAIL: e2e.chaos.$name: namespaces left behind: $(ip netns list | grep '^sc[0-9]' | head -3)"
+left=$(ip netns list | grep "^sc$run-" || true)
+if [[ -n $left ]]; then
+  echo "FAIL: e2e.chaos.$name: namespaces left behind: $(head -3 <<<"$left")"
   exit 1
 fi

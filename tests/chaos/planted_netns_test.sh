@@ -21,8 +21,16 @@ for file in "$here"/planted/netns/fails-*.json; do
   out=$work/$name
   status=0
   # --work inside $work: a failed run keeps its work directory, and this test removes it.
-  "$chaos" run "$file" --shoal "$shoal" --work "$out.work" --out "$out" >"$out.txt" 2>&1 ||
+  # Its namespaces are sc<PID>-...: the PID is written down before exec, in the foreground.
+  sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$out.pid" \
+    "$chaos" run "$file" --shoal "$shoal" --work "$out.work" --out "$out" >"$out.txt" 2>&1 ||
     status=$?
+  run=$(cat "$out.pid")
+  left=$(ip netns list | grep "^sc$run-" || true)  # its own, named by its PID
+  if [[ -n $left ]]; then
+    echo "FAIL: $name left namespaces behind: $(head -3 <<<"$left")" >&2
+    failures=$((failures + 1))
+  fi
   failed=$(jq -r '.checks[] | select(.verdict == "fail") | .check' "$out/report.json" 2>/dev/null |
     sort || echo "no report")
   if [[ $status -eq 1 && $failed == "$expected" ]]; then
@@ -37,9 +45,4 @@ for file in "$here"/planted/netns/fails-*.json; do
     failures=$((failures + 1))
   fi
 done
-left=$(ip netns list | grep -c "^sc[0-9]" || true)
-if [[ $left -ne 0 ]]; then
-  echo "FAIL: namespaces left behind: $(ip netns list | grep '^sc[0-9]' | head -3)" >&2
-  failures=$((failures + 1))
-fi
 exit $((failures > 0))
