@@ -176,10 +176,12 @@ bool LeaseCore::evict(const NodeId& node, WallTime wall) {
 }
 
 void LeaseCore::member_up(const NodeId& id) {
-  if (id != self_.id) members_.insert(id);
+  if (id != self_.id && members_.insert(id).second) pick_stale_ = true;
 }
 
-void LeaseCore::member_down(const NodeId& id) { members_.erase(id); }
+void LeaseCore::member_down(const NodeId& id) {
+  if (members_.erase(id) > 0) pick_stale_ = true;
+}
 
 // --- merging ---------------------------------------------------------------------------
 
@@ -380,6 +382,7 @@ std::optional<Bytes> LeaseCore::sync_step(TimePoint now, WallTime wall, ByteView
 
 void LeaseCore::recompute(WallTime wall) {
   dirty_ = false;
+  pick_stale_ = true;
   owners_ = table_.owners(wall);
   owners_hash_ = hash_of(owners_);
   // The peers are updated in place. Rebuilding the map copied every peer's backend data
@@ -474,6 +477,7 @@ void LeaseCore::allocate(TimePoint now, WallTime wall) {
   // Made for each pick and dropped: the pool of a /10 cut into /24s is 16,384 subnets,
   // 290 KB a host kept for the rare moment it picks (37 % of the simulator's memory at 300
   // hosts), while a pick already walks every claim in the table.
+  if (pool_exhausted_ && !pick_stale_ && now < pick_retry_at_) return;  // nothing new to try
   const std::vector<Cidr> pool = config_.network.candidates(self_.site);
   std::vector<NodeId> unclaimed;
   for (const NodeId& id : members_) {
@@ -482,7 +486,9 @@ void LeaseCore::allocate(TimePoint now, WallTime wall) {
   }
   auto subnet = pick_subnet(self_.id, pool, table_, wall, unclaimed);
   pool_exhausted_ = !subnet;
-  if (!subnet) return;  // the pool is full; any table change or housekeeping tries again
+  pick_stale_ = false;
+  pick_retry_at_ = now + std::chrono::seconds(1);
+  if (!subnet) return;  // the pool is full; a change, or a second, tries again
   own_.claims = {Claim{*subnet, hlc_.now(wall)}};
   own_.released = false;  // a node that left once and came back claims afresh
   claimed_since_ = now;

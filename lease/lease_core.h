@@ -210,6 +210,12 @@ class LeaseCore {
   TimePoint started_;
   Duration allocation_delay_;
   bool pool_exhausted_ = false;
+  // With the pool full, a pick is tried again once something it reads moved (the table, by a
+  // recompute; the members), and at most once a second besides, for leases that expire as
+  // time passes. Trying at every timeout scanned the pool for every member without a subnet,
+  // at every tick: 94 % of a 200-host full-pool simulation.
+  bool pick_stale_ = true;
+  TimePoint pick_retry_at_;
   bool resumed_ = false;  // restarted holding an unexpired claim: ready without settling
   TimePoint now_;         // the latest time we were given, for callbacks that carry none
   WallTime wall_;
