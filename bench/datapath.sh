@@ -43,9 +43,15 @@ netns_at_cleanup "rm -rf '$work'"
 netns_setup "bd$$" 3
 
 AGENT_LOG_LEVEL=info  # cluster.sh's start_agent: the agent's default, as a user runs it
-stop_agent() {  # stop_agent I: SIGTERM (the lease and the kernel state stay), wait for the exit
-  netns_kill "$1" TERM
-  wait_until 10 netns_stopped "$1" || echo "# h$1's agent did not stop in 10 s"
+declare -A agent_pid=()
+run_agent() {  # run_agent I BACKEND: cluster.sh's start_agent, remembering the agent's PID
+  start_agent "$1" --backend "$2" --ip-masq true
+  agent_pid[$1]=$NETNS_LAST_PID
+}
+stop_agent() {  # stop_agent I: SIGTERM to the agent alone (iperf3 on the host runs on); the
+  # lease and the kernel state stay
+  netns_kill "$1" TERM "${agent_pid[$1]}"
+  wait_until 10 not netns_alive_pid "${agent_pid[$1]}" || echo "# h$1's agent did not stop in 10 s"
 }
 
 # iperf3 from $1 (a command prefix) to address $2 with P streams; prints Gbit/s.
@@ -67,7 +73,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f\n", a / b; el
 
 echo "# 1. first ping: 3 agents start at once (vxlan)"
 t0=$(now_us)
-for i in 1 2 3; do start_agent "$i" --backend vxlan --ip-masq true; done
+for i in 1 2 3; do run_agent "$i" vxlan; done
 wait_until 30 test -f "$work/h1/subnet.env" -a -f "$work/h2/subnet.env" ||
   { echo "# the agents did not settle"; tail -5 "$work"/h*.log; exit 1; }
 pod_add 1 1 "$work/h1/subnet.env" "$work/cni"
@@ -111,7 +117,7 @@ measure vxlan_hand "pod_exec 1 1" "$pod2"
 for i in 1 2; do netns_exec "$i" ip link del vxh; done
 
 # host-gw: the same agents (same data dirs, so the same subnets) with the other backend.
-for i in 1 2 3; do start_agent "$i" --backend host-gw --ip-masq true; done
+for i in 1 2 3; do run_agent "$i" host-gw; done
 hostgw_route() { netns_exec 1 ip route show proto 83 | grep -q "via $(netns_addr 2) dev u0"; }
 wait_until 30 hostgw_route || echo "# no host-gw route on h1 after 30 s"
 WAIT_INTERVAL=0.05 wait_until 10 pod_exec 1 1 ping -c1 -W0.2 -q "$pod2" >/dev/null ||
