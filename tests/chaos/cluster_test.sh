@@ -67,7 +67,26 @@ for i in 1 2 3 4; do
 done
 step "   passed; every recovery timed; no fault left on any host"
 
-step "2. refusals"
+step "2. interrupted: a SIGINT (Ctrl-C) ends the run and clears every fault it put on"
+cat >"$work/long.json" <<'JSON'
+{"name": "cluster-long-cut", "topology": {"hosts": 4}, "duration_s": 120,
+ "timeline": [{"at_s": 1, "fault": "partition", "shape": "halves", "for_s": 100}]}
+JSON
+"$chaos" run "$work/long.json" --cluster "$work/cluster.json" >"$work/long.out" 2>&1 &
+run=$!
+faults_on() { [[ $(ctl 1 fault list --json | jq '.faults | length') -gt 0 ]]; }
+wait_until 20 faults_on || { kill -TERM "$run" 2>/dev/null; fail "the long cut never reached h1"; }
+kill -INT "$run"
+status=0
+wait "$run" || status=$?
+[[ $status == 130 ]] || { cat "$work/long.out"; fail "an interrupted --cluster run exited $status, not 130"; }
+for i in 1 2 3 4; do
+  [[ $(ctl "$i" fault list --json | jq '.faults | length') == 0 ]] ||
+    fail "h$i still has a fault on after the interrupt (it would have lasted 100 s)"
+done
+step "   exit 130; no fault left on any host, 99 s before they would have expired"
+
+step "3. refusals"
 sed 's/"fault": "loss", "percent": 20, "hosts": "h4"/"fault": "crash", "hosts": "h4"/' "$work/links.json" >"$work/crash.json"
 status=0
 "$chaos" run "$work/crash.json" --cluster "$work/cluster.json" 2>"$work/crash.err" || status=$?
