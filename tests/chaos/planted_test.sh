@@ -12,23 +12,15 @@ root=$(cd "$here/../.." && pwd)
 work=$(mktemp -d /tmp/shoal-chaos-test-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 failures=0
+# shellcheck source=tests/chaos/planted.sh
+source "$here/planted.sh"
 
 for file in "$here"/planted/fails-*.json; do
   name=$(basename "$file" .json)
-  expected=$(tr '+' '\n' <<<"${name#fails-}" | sort)
   out=$work/$name
   status=0
   "$chaos" run "$file" --sim --out "$out" >"$out.txt" 2>&1 || status=$?
-  failed=$(jq -r '.checks[] | select(.verdict == "fail") | .check' "$out/report.json" 2>/dev/null |
-    sort || echo "no report")
-  if [[ $status -eq 1 && $failed == "$expected" ]]; then
-    echo "ok: $name fails $(tr '\n' ' ' <<<"$failed")and nothing else"
-  else
-    echo "FAIL: $name should fail exactly $(tr '\n' ' ' <<<"$expected")(exit $status," \
-      "failed: $(tr '\n' ' ' <<<"$failed")):" >&2
-    cat "$out.txt" >&2
-    failures=$((failures + 1))
-  fi
+  planted_verdict "$name" "$status" "$out" || failures=$((failures + 1))
 done
 
 # The overlap is the plant's doing: the same split and newcomers without it pass every check.
